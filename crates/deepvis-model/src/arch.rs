@@ -1,0 +1,373 @@
+//! The architectures deepvis knows, their named layers and the layers' geometry.
+
+use crate::error::{Error, Result};
+
+/// A network architecture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Arch {
+    /// Caffe SqueezeNet v1.0 (227x227, BGR minus mean). The default.
+    SqueezeNet1_0,
+    /// torchvision's AlexNet (224x224, RGB normalized).
+    AlexNet,
+}
+
+/// What a named layer computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LayerKind {
+    /// A convolution (followed by a ReLU where `relu` is set).
+    Conv,
+    /// Max pooling.
+    MaxPool,
+    /// A SqueezeNet fire module (squeeze 1x1, expand 1x1 and 3x3, concatenated).
+    Fire,
+    /// Global average pooling: the class scores of SqueezeNet.
+    GlobalAvgPool,
+    /// A fully connected layer.
+    Linear,
+    /// Softmax over the classes.
+    Softmax,
+}
+
+impl LayerKind {
+    /// A short lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LayerKind::Conv => "conv",
+            LayerKind::MaxPool => "maxpool",
+            LayerKind::Fire => "fire",
+            LayerKind::GlobalAvgPool => "avgpool",
+            LayerKind::Linear => "linear",
+            LayerKind::Softmax => "softmax",
+        }
+    }
+}
+
+/// The static description of one named stage of a network.
+#[derive(Clone, Copy, Debug)]
+pub struct StageSpec {
+    /// The layer's name (`conv1`, `fire9`, ...).
+    pub name: &'static str,
+    /// What it computes.
+    pub kind: LayerKind,
+    /// Output channels (or units for linear layers).
+    pub channels: usize,
+    /// Kernel size of the spatial operation (the 3x3 expand for a fire module).
+    pub kernel: usize,
+    /// Stride.
+    pub stride: usize,
+    /// Zero padding on every side.
+    pub pad: usize,
+    /// Whether the output is post-ReLU (so a pre-ReLU value exists).
+    pub relu: bool,
+    /// Ceil-mode output size (Caffe pooling).
+    pub ceil: bool,
+}
+
+const fn st(
+    name: &'static str,
+    kind: LayerKind,
+    channels: usize,
+    kernel: usize,
+    stride: usize,
+    pad: usize,
+    relu: bool,
+    ceil: bool,
+) -> StageSpec {
+    StageSpec {
+        name,
+        kind,
+        channels,
+        kernel,
+        stride,
+        pad,
+        relu,
+        ceil,
+    }
+}
+
+use LayerKind as K;
+
+const SQUEEZENET: &[StageSpec] = &[
+    st("conv1", K::Conv, 96, 7, 2, 0, true, false),
+    st("pool1", K::MaxPool, 96, 3, 2, 0, false, true),
+    st("fire2", K::Fire, 128, 3, 1, 1, true, false),
+    st("fire3", K::Fire, 128, 3, 1, 1, true, false),
+    st("fire4", K::Fire, 256, 3, 1, 1, true, false),
+    st("pool4", K::MaxPool, 256, 3, 2, 0, false, true),
+    st("fire5", K::Fire, 256, 3, 1, 1, true, false),
+    st("fire6", K::Fire, 384, 3, 1, 1, true, false),
+    st("fire7", K::Fire, 384, 3, 1, 1, true, false),
+    st("fire8", K::Fire, 512, 3, 1, 1, true, false),
+    st("pool8", K::MaxPool, 512, 3, 2, 0, false, true),
+    st("fire9", K::Fire, 512, 3, 1, 1, true, false),
+    st("conv10", K::Conv, 1000, 1, 1, 1, true, false),
+    st("pool10", K::GlobalAvgPool, 1000, 0, 1, 0, false, false),
+    st("prob", K::Softmax, 1000, 0, 1, 0, false, false),
+];
+
+const ALEXNET: &[StageSpec] = &[
+    st("conv1", K::Conv, 64, 11, 4, 2, true, false),
+    st("pool1", K::MaxPool, 64, 3, 2, 0, false, false),
+    st("conv2", K::Conv, 192, 5, 1, 2, true, false),
+    st("pool2", K::MaxPool, 192, 3, 2, 0, false, false),
+    st("conv3", K::Conv, 384, 3, 1, 1, true, false),
+    st("conv4", K::Conv, 256, 3, 1, 1, true, false),
+    st("conv5", K::Conv, 256, 3, 1, 1, true, false),
+    st("pool5", K::MaxPool, 256, 3, 2, 0, false, false),
+    st("fc6", K::Linear, 4096, 0, 1, 0, true, false),
+    st("fc7", K::Linear, 4096, 0, 1, 0, true, false),
+    st("fc8", K::Linear, 1000, 0, 1, 0, false, false),
+    st("prob", K::Softmax, 1000, 0, 1, 0, false, false),
+];
+
+/// A named layer and the shape of its output for one input size.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LayerInfo {
+    /// The layer's name.
+    pub name: &'static str,
+    /// What it computes.
+    pub kind: LayerKind,
+    /// Channels (units for vector layers).
+    pub channels: usize,
+    /// Height of the output map (1 for vector layers).
+    pub height: usize,
+    /// Width of the output map (1 for vector layers).
+    pub width: usize,
+    /// Whether the layer's output is post-ReLU, so `pre_relu` can be asked of it.
+    pub relu: bool,
+}
+
+fn pooled(size: usize, k: usize, s: usize, p: usize, ceil: bool) -> usize {
+    let span = (size + 2 * p).saturating_sub(k);
+    let mut out = if ceil {
+        span.div_ceil(s) + 1
+    } else {
+        span / s + 1
+    };
+    // Caffe: the last window must start inside the (left-padded) input.
+    if ceil && p > 0 && (out - 1) * s >= size + p {
+        out -= 1;
+    }
+    out
+}
+
+impl Arch {
+    /// Every architecture, the default first.
+    pub const ALL: [Arch; 2] = [Arch::SqueezeNet1_0, Arch::AlexNet];
+
+    /// The canonical name (`squeezenet1_0`, `alexnet`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::SqueezeNet1_0 => "squeezenet1_0",
+            Arch::AlexNet => "alexnet",
+        }
+    }
+
+    /// Parses a model name (`squeezenet1_0`, `squeezenet`, `alexnet`).
+    pub fn from_name(name: &str) -> Result<Arch> {
+        match name.to_ascii_lowercase().replace(['-', '.'], "_").as_str() {
+            "squeezenet1_0" | "squeezenet" | "squeezenet1" | "squeezenet_v1_0" => {
+                Ok(Arch::SqueezeNet1_0)
+            }
+            "alexnet" => Ok(Arch::AlexNet),
+            _ => Err(Error::UnknownModel(name.to_string())),
+        }
+    }
+
+    /// The input side the network was trained on.
+    pub fn input_size(self) -> usize {
+        match self {
+            Arch::SqueezeNet1_0 => 227,
+            Arch::AlexNet => 224,
+        }
+    }
+
+    /// The smallest input side the network accepts.
+    pub fn min_input_size(self) -> usize {
+        match self {
+            Arch::SqueezeNet1_0 => 43,
+            Arch::AlexNet => 63,
+        }
+    }
+
+    /// The named stages in forward order.
+    pub fn stages(self) -> &'static [StageSpec] {
+        match self {
+            Arch::SqueezeNet1_0 => SQUEEZENET,
+            Arch::AlexNet => ALEXNET,
+        }
+    }
+
+    /// The layer whose units are the class scores (pre-softmax).
+    pub fn logits_layer(self) -> &'static str {
+        match self {
+            Arch::SqueezeNet1_0 => "pool10",
+            Arch::AlexNet => "fc8",
+        }
+    }
+
+    /// The last layer with a 13x13 map: the grid the app shows first.
+    pub fn default_grid_layer(self) -> &'static str {
+        match self {
+            Arch::SqueezeNet1_0 => "fire9",
+            Arch::AlexNet => "conv5",
+        }
+    }
+
+    /// The index of a named stage; `logits` and `fc8`/`pool10` are accepted as aliases of the
+    /// class-score layer.
+    pub fn stage_index(self, name: &str) -> Result<usize> {
+        let name = match name {
+            "logits" | "fc8" | "pool10" => self.logits_layer(),
+            n => n,
+        };
+        self.stages()
+            .iter()
+            .position(|s| s.name == name)
+            .ok_or_else(|| Error::UnknownLayer {
+                model: self.name(),
+                name: name.to_string(),
+                known: self
+                    .stages()
+                    .iter()
+                    .map(|s| s.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+
+    /// The layers with their output shapes for a square input of the given side.
+    pub fn layers_for(self, input: usize) -> Vec<LayerInfo> {
+        let (mut h, mut w) = (input, input);
+        let mut out = Vec::new();
+        for s in self.stages() {
+            match s.kind {
+                K::Conv | K::Fire | K::MaxPool => {
+                    h = pooled(h, s.kernel, s.stride, s.pad, s.ceil);
+                    w = pooled(w, s.kernel, s.stride, s.pad, s.ceil);
+                }
+                K::GlobalAvgPool | K::Linear | K::Softmax => {
+                    h = 1;
+                    w = 1;
+                }
+            }
+            out.push(LayerInfo {
+                name: s.name,
+                kind: s.kind,
+                channels: s.channels,
+                height: h,
+                width: w,
+                relu: s.relu,
+            });
+        }
+        out
+    }
+
+    /// The layers for the network's own input size.
+    pub fn layers(self) -> Vec<LayerInfo> {
+        self.layers_for(self.input_size())
+    }
+
+    /// The layer info of a named layer at the network's own input size.
+    pub fn layer(self, name: &str) -> Result<LayerInfo> {
+        let i = self.stage_index(name)?;
+        let mut layers = self.layers();
+        Ok(layers.swap_remove(i))
+    }
+}
+
+impl LayerInfo {
+    /// Checks that channel `channel` (and, for maps, position `(y, x)`) exists in this layer.
+    pub fn check_unit(&self, channel: usize, pos: Option<(usize, usize)>) -> Result<()> {
+        if channel >= self.channels {
+            return Err(Error::UnitOutOfRange {
+                layer: self.name.to_string(),
+                what: format!("channel {channel}"),
+                limit: format!(
+                    "it has {} channels, 0..={}",
+                    self.channels,
+                    self.channels - 1
+                ),
+            });
+        }
+        if let Some((y, x)) = pos
+            && (y >= self.height || x >= self.width)
+        {
+            return Err(Error::UnitOutOfRange {
+                layer: self.name.to_string(),
+                what: format!("position (y {y}, x {x})"),
+                limit: format!("its map is {}x{}", self.height, self.width),
+            });
+        }
+        Ok(())
+    }
+
+    /// The centre of the map, `(h / 2, w / 2)`.
+    pub fn centre(&self) -> (usize, usize) {
+        (self.height / 2, self.width / 2)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn squeezenet_shapes_follow_the_readme() {
+        let l = Arch::SqueezeNet1_0.layers();
+        let get = |n: &str| {
+            l.iter()
+                .find(|x| x.name == n)
+                .map(|x| (x.channels, x.height, x.width))
+        };
+        assert_eq!(get("conv1"), Some((96, 111, 111)));
+        assert_eq!(get("pool1"), Some((96, 55, 55)));
+        assert_eq!(get("fire4"), Some((256, 55, 55)));
+        assert_eq!(get("pool4"), Some((256, 27, 27)));
+        assert_eq!(get("fire8"), Some((512, 27, 27)));
+        assert_eq!(get("pool8"), Some((512, 13, 13)));
+        assert_eq!(get("fire9"), Some((512, 13, 13)));
+        assert_eq!(get("conv10"), Some((1000, 15, 15)));
+        assert_eq!(get("pool10"), Some((1000, 1, 1)));
+    }
+
+    #[test]
+    fn alexnet_shapes_follow_torchvision() {
+        let l = Arch::AlexNet.layers();
+        let get = |n: &str| {
+            l.iter()
+                .find(|x| x.name == n)
+                .map(|x| (x.channels, x.height, x.width))
+        };
+        assert_eq!(get("conv1"), Some((64, 55, 55)));
+        assert_eq!(get("pool2"), Some((192, 13, 13)));
+        assert_eq!(get("conv5"), Some((256, 13, 13)));
+        assert_eq!(get("pool5"), Some((256, 6, 6)));
+        assert_eq!(get("fc8"), Some((1000, 1, 1)));
+    }
+
+    #[test]
+    fn ceil_mode_differs_from_floor_on_odd_sizes() {
+        assert_eq!(pooled(112, 3, 2, 0, true), 56);
+        assert_eq!(pooled(112, 3, 2, 0, false), 55);
+        assert_eq!(pooled(111, 3, 2, 0, true), 55);
+    }
+
+    #[test]
+    fn unknown_layer_names_the_known_ones() {
+        let e = Arch::SqueezeNet1_0.stage_index("fire10").unwrap_err();
+        assert!(e.to_string().contains("fire9"), "{e}");
+        assert_eq!(Arch::SqueezeNet1_0.stage_index("logits").unwrap(), 13);
+        assert_eq!(Arch::AlexNet.stage_index("logits").unwrap(), 10);
+    }
+
+    #[test]
+    fn units_out_of_range_are_errors() {
+        let l = Arch::SqueezeNet1_0.layer("fire9").unwrap();
+        assert!(l.check_unit(511, Some((12, 12))).is_ok());
+        let e = l.check_unit(512, None).unwrap_err().to_string();
+        assert!(e.contains("channel 512") && e.contains("fire9"), "{e}");
+        assert!(l.check_unit(0, Some((13, 0))).is_err());
+        assert_eq!(l.centre(), (6, 6));
+    }
+}

@@ -1,0 +1,67 @@
+//! The networks deepvis visualizes (SqueezeNet v1.0, AlexNet) as Burn modules with every named
+//! layer tapped, their weight formats, input preprocessing and device selection.
+
+pub mod alexnet;
+pub mod arch;
+pub mod deepcompression;
+pub mod device;
+pub mod error;
+pub mod labels;
+pub mod net;
+pub mod preprocess;
+pub mod squeezenet;
+pub mod tensor_file;
+pub mod weights;
+
+pub use arch::{Arch, LayerInfo, LayerKind};
+pub use device::{BackendChoice, BackendKind, SelectedDevice};
+pub use error::{Error, Result};
+pub use labels::Labels;
+pub use net::{Net, Request, Taps};
+pub use weights::{RawTensor, WeightMap};
+
+use burn::prelude::*;
+
+/// Makes a `[N, C, H, W]` tensor from row-major values.
+pub fn tensor4(data: Vec<f32>, dims: [usize; 4], device: &Device) -> Result<Tensor<4>> {
+    let n: usize = dims.iter().product();
+    if data.len() != n {
+        return Err(Error::BadInput(format!(
+            "{} values cannot fill a tensor of shape {dims:?}",
+            data.len()
+        )));
+    }
+    Ok(Tensor::from_data(TensorData::new(data, dims), device))
+}
+
+/// Reads a tensor back to the host as f32 values.
+pub fn to_vec<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
+    t.into_data()
+        .try_into_vec_as::<f32>()
+        .map_err(|e| Error::Backend(format!("cannot read a tensor back: {e:?}")))
+}
+
+/// One class and its probability.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prediction {
+    /// The class index.
+    pub index: usize,
+    /// The class name.
+    pub label: String,
+    /// Its probability.
+    pub prob: f32,
+}
+
+/// The `k` most probable classes of a probability vector, best first.
+pub fn top_k(probs: &[f32], k: usize, labels: &Labels) -> Vec<Prediction> {
+    let mut idx: Vec<usize> = (0..probs.len()).collect();
+    idx.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
+    idx.into_iter()
+        .take(k)
+        .map(|i| Prediction {
+            index: i,
+            label: labels.name(i),
+            prob: probs[i],
+        })
+        .collect()
+}

@@ -1,0 +1,213 @@
+//! Turning photos into network inputs, per architecture, and back into pictures.
+
+use std::io::Cursor;
+use std::path::Path;
+
+use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage, imageops::FilterType};
+
+use crate::arch::Arch;
+use crate::error::{Error, Result};
+
+/// Largest width or height of an image deepvis will decode.
+pub const MAX_IMAGE_SIDE: u32 = 16_384;
+/// Largest allocation an image decoder may make.
+pub const MAX_IMAGE_BYTES: u64 = 512 << 20;
+
+/// How an architecture wants its input normalized. Channel `i` of the tensor holds
+/// `(pixel[order[i]] * scale - mean[i]) / std[i]`, where `pixel` is RGB in 0..255.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Normalization {
+    /// Which RGB channel feeds each tensor channel (`[2, 1, 0]` for BGR).
+    pub order: [usize; 3],
+    /// Multiplier applied to 0..255 values first.
+    pub scale: f32,
+    /// Subtracted per tensor channel after scaling.
+    pub mean: [f32; 3],
+    /// Divides per tensor channel after the mean.
+    pub std: [f32; 3],
+}
+
+impl Normalization {
+    /// The normalization of `arch`.
+    pub fn of(arch: Arch) -> Normalization {
+        match arch {
+            Arch::SqueezeNet1_0 => Normalization {
+                order: [2, 1, 0],
+                scale: 1.0,
+                mean: [104.0, 117.0, 123.0],
+                std: [1.0, 1.0, 1.0],
+            },
+            Arch::AlexNet => Normalization {
+                order: [0, 1, 2],
+                scale: 1.0 / 255.0,
+                mean: [0.485, 0.456, 0.406],
+                std: [0.229, 0.224, 0.225],
+            },
+        }
+    }
+
+    /// Normalizes an RGB image into a CHW vector.
+    pub fn apply(&self, img: &RgbImage) -> Vec<f32> {
+        let (w, h) = img.dimensions();
+        let plane = (w * h) as usize;
+        let mut out = vec![0f32; 3 * plane];
+        for (i, p) in img.pixels().enumerate() {
+            for c in 0..3 {
+                let v = p.0[self.order[c]] as f32 * self.scale;
+                out[c * plane + i] = (v - self.mean[c]) / self.std[c];
+            }
+        }
+        out
+    }
+
+    /// The inverse of [`Normalization::apply`]: a CHW vector back to an RGB image, clamped.
+    pub fn invert(&self, chw: &[f32], width: u32, height: u32) -> Result<RgbImage> {
+        let plane = (width * height) as usize;
+        if chw.len() != 3 * plane {
+            return Err(Error::BadInput(format!(
+                "{} values cannot be a 3x{height}x{width} image",
+                chw.len()
+            )));
+        }
+        let mut img = RgbImage::new(width, height);
+        for (i, p) in img.pixels_mut().enumerate() {
+            for c in 0..3 {
+                let v = (chw[c * plane + i] * self.std[c] + self.mean[c]) / self.scale;
+                p.0[self.order[c]] = v.round().clamp(0.0, 255.0) as u8;
+            }
+        }
+        Ok(img)
+    }
+}
+
+/// An image made ready for a network.
+#[derive(Clone, Debug)]
+pub struct Preprocessed {
+    /// The normalized input, CHW, `3 x size x size`.
+    pub chw: Vec<f32>,
+    /// The side of the square input.
+    pub size: usize,
+    /// The centre crop the network sees, as RGB.
+    pub crop: RgbImage,
+}
+
+impl Preprocessed {
+    /// The tensor shape `[1, 3, size, size]`.
+    pub fn dims(&self) -> [usize; 4] {
+        [1, 3, self.size, self.size]
+    }
+}
+
+fn limits() -> Limits {
+    let mut l = Limits::default();
+    l.max_image_width = Some(MAX_IMAGE_SIDE);
+    l.max_image_height = Some(MAX_IMAGE_SIDE);
+    l.max_alloc = Some(MAX_IMAGE_BYTES);
+    l
+}
+
+fn decode<R: std::io::BufRead + std::io::Seek>(
+    reader: ImageReader<R>,
+    path: &Path,
+) -> Result<DynamicImage> {
+    let err = |reason: String| Error::Image {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mut reader = reader
+        .with_guessed_format()
+        .map_err(|e| err(format!("cannot read: {e}")))?;
+    if reader.format().is_none() {
+        return Err(err(
+            "not an image in a format deepvis reads (PNG, JPEG, BMP, GIF, WebP, TIFF)".into(),
+        ));
+    }
+    reader.limits(limits());
+    let mut decoder = reader.into_decoder().map_err(|e| err(e.to_string()))?;
+    let orientation = decoder.orientation().map_err(|e| err(e.to_string()))?;
+    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| err(e.to_string()))?;
+    img.apply_orientation(orientation);
+    if img.width() == 0 || img.height() == 0 {
+        return Err(err("the image is empty".into()));
+    }
+    Ok(img)
+}
+
+/// Largest image file deepvis reads.
+pub const MAX_IMAGE_FILE_BYTES: u64 = 256 << 20;
+
+/// Decodes an image file, refusing images larger than [`MAX_IMAGE_SIDE`] before allocating,
+/// and applying its EXIF orientation.
+pub fn load_image(path: &Path) -> Result<DynamicImage> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let len = std::fs::metadata(path).map_err(io)?.len();
+    if len > MAX_IMAGE_FILE_BYTES {
+        return Err(Error::Image {
+            path: path.to_path_buf(),
+            reason: format!(
+                "the file has {len} bytes, more than the limit of {MAX_IMAGE_FILE_BYTES}"
+            ),
+        });
+    }
+    let bytes = std::fs::read(path).map_err(io)?;
+    decode_image(&bytes, path)
+}
+
+/// Whether JPEG data ends properly: an end-of-image marker after the last start-of-scan. The
+/// JPEG decoder silently fills a truncated scan with grey; deepvis refuses such files.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let last = |marker: u8| {
+        bytes
+            .windows(2)
+            .rposition(|w| w[0] == 0xff && w[1] == marker)
+    };
+    match (last(0xda), last(0xd9)) {
+        (Some(sos), Some(eoi)) => eoi > sos,
+        _ => false,
+    }
+}
+
+/// Decodes an image held in memory (`name` is used in messages).
+pub fn decode_image(bytes: &[u8], name: &Path) -> Result<DynamicImage> {
+    if bytes.starts_with(&[0xff, 0xd8]) && !jpeg_is_complete(bytes) {
+        return Err(Error::Image {
+            path: name.to_path_buf(),
+            reason: "truncated JPEG: the data ends before the end-of-image marker".into(),
+        });
+    }
+    decode(ImageReader::new(Cursor::new(bytes)), name)
+}
+
+/// Resizes the short side to `short` (bilinear) and crops the centre `crop x crop` square.
+pub fn resize_and_crop(img: &DynamicImage, short: u32, crop: u32) -> RgbImage {
+    let rgb = img.to_rgb8();
+    let (w, h) = rgb.dimensions();
+    let s = w.min(h).max(1) as f64;
+    // The long side is truncated, as PIL-based pipelines (and the reference inputs) do.
+    let nw = ((w as f64 * short as f64 / s) as u32).max(crop);
+    let nh = ((h as f64 * short as f64 / s) as u32).max(crop);
+    let resized = image::imageops::resize(&rgb, nw, nh, FilterType::Triangle);
+    let x0 = (nw - crop) / 2;
+    let y0 = (nh - crop) / 2;
+    image::imageops::crop_imm(&resized, x0, y0, crop, crop).to_image()
+}
+
+/// Preprocesses a decoded image for `arch`: short side 256, centre crop to the input size,
+/// then the architecture's normalization. Grayscale and RGBA images become RGB.
+pub fn preprocess(img: &DynamicImage, arch: Arch) -> Preprocessed {
+    let size = arch.input_size();
+    let crop = resize_and_crop(img, 256, size as u32);
+    Preprocessed {
+        chw: Normalization::of(arch).apply(&crop),
+        size,
+        crop,
+    }
+}
+
+/// Loads and preprocesses an image file for `arch`.
+pub fn preprocess_file(path: &Path, arch: Arch) -> Result<Preprocessed> {
+    Ok(preprocess(&load_image(path)?, arch))
+}

@@ -1,0 +1,52 @@
+//! Reading an already preprocessed input tensor from a safetensors file.
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::weights::{RawTensor, WeightMap, check_finite};
+
+/// Reads tensor `name` (or the file's only tensor when `name` is `None`) as a `[1, 3, H, W]`
+/// input. `3xHxW` tensors get a batch axis; float64 is converted to float32.
+pub fn read_input_tensor(path: &Path, name: Option<&str>) -> Result<RawTensor> {
+    let mut map = WeightMap::read_safetensors(path)?;
+    let name = match name {
+        Some(n) => n.to_string(),
+        None => {
+            if map.tensors.len() != 1 {
+                let mut names: Vec<_> = map.tensors.keys().cloned().collect();
+                names.sort();
+                return Err(Error::BadInput(format!(
+                    "{} holds {} tensors ({}); name one with --tensor",
+                    path.display(),
+                    names.len(),
+                    names.join(", ")
+                )));
+            }
+            map.tensors.keys().next().cloned().unwrap_or_default()
+        }
+    };
+    let t = map.tensors.remove(&name).ok_or_else(|| {
+        let mut names: Vec<_> = map.tensors.keys().cloned().collect();
+        names.sort();
+        names.truncate(20);
+        Error::BadInput(format!(
+            "{} has no tensor `{name}` (it has: {})",
+            path.display(),
+            names.join(", ")
+        ))
+    })?;
+    let shape = match t.shape.as_slice() {
+        [1, 3, h, w] | [3, h, w] => vec![1, 3, *h, *w],
+        other => {
+            return Err(Error::BadInput(format!(
+                "tensor `{name}` in {} has shape {other:?}; an input must be 1x3xHxW or 3xHxW",
+                path.display()
+            )));
+        }
+    };
+    check_finite(path, &name, &t.data)?;
+    Ok(RawTensor {
+        shape,
+        data: t.data,
+    })
+}

@@ -1,0 +1,247 @@
+//! Preprocessing of real photos (top-5 against the README's expected results) and clear errors
+//! for bad images and input tensors.
+
+mod common;
+
+use std::path::Path;
+
+use burn::prelude::*;
+use common::*;
+use deepvis_model::{Arch, Labels, Net, preprocess, tensor_file, top_k};
+
+/// Expected top-5 from `../shared/weights/README.md` (ONNX Runtime, Caffe preprocessing).
+const EXPECTED: [(&str, [(usize, f32); 5]); 4] = [
+    (
+        "coffee.png",
+        [
+            (967, 0.722),
+            (960, 0.096),
+            (968, 0.053),
+            (809, 0.039),
+            (925, 0.024),
+        ],
+    ),
+    (
+        "dog.jpg",
+        [
+            (537, 0.453),
+            (248, 0.105),
+            (249, 0.072),
+            (676, 0.062),
+            (250, 0.040),
+        ],
+    ),
+    (
+        "eagle.jpg",
+        [
+            (21, 0.768),
+            (22, 0.184),
+            (23, 0.013),
+            (9, 0.008),
+            (8, 0.008),
+        ],
+    ),
+    (
+        "giraffe.jpg",
+        [
+            (83, 0.320),
+            (282, 0.195),
+            (290, 0.170),
+            (292, 0.125),
+            (293, 0.082),
+        ],
+    ),
+];
+
+#[test]
+fn own_preprocessing_gives_the_expected_top5() {
+    let device = Device::flex();
+    let net = squeezenet(&device);
+    let labels = Labels::imagenet();
+    for (file, want) in EXPECTED {
+        let p =
+            preprocess::preprocess_file(&shared().join("images").join(file), Arch::SqueezeNet1_0)
+                .unwrap();
+        assert_eq!(p.dims(), [1, 3, 227, 227]);
+        let dims = p.dims();
+        let x = deepvis_model::tensor4(p.chw, dims, &device).unwrap();
+        let probs = deepvis_model::to_vec(net.probabilities(x).unwrap()).unwrap();
+        let got = top_k(&probs, 5, &labels);
+        eprintln!("{file}: {got:?}");
+        for (i, (idx, prob)) in want.iter().enumerate() {
+            // Each expected class is within 0.02 of its probability.
+            assert!(
+                (probs[*idx] - prob).abs() <= 0.02,
+                "{file}: class {idx} has {} (expected {prob})",
+                probs[*idx]
+            );
+            // The clearly separated leaders keep their rank.
+            if i == 0 {
+                assert_eq!(got[0].index, *idx, "{file}: top-1");
+            }
+        }
+    }
+}
+
+#[test]
+fn preprocessing_is_bgr_minus_mean_and_inverts() {
+    let img = image::RgbImage::from_fn(300, 260, |x, y| image::Rgb([x as u8, y as u8, 200]));
+    let p = preprocess::preprocess(&image::DynamicImage::ImageRgb8(img), Arch::SqueezeNet1_0);
+    assert_eq!(p.crop.dimensions(), (227, 227));
+    let plane = 227 * 227;
+    // channel 0 is blue (constant 200) minus 104
+    assert!(p.chw[..plane].iter().all(|v| (*v - 96.0).abs() < 1e-3));
+    let norm = preprocess::Normalization::of(Arch::SqueezeNet1_0);
+    let back = norm.invert(&p.chw, 227, 227).unwrap();
+    assert_eq!(back, p.crop);
+
+    // grayscale and RGBA photos become 3-channel inputs
+    let gray =
+        image::DynamicImage::ImageLuma8(image::GrayImage::from_pixel(256, 256, image::Luma([50])));
+    let p = preprocess::preprocess(&gray, Arch::SqueezeNet1_0);
+    assert!((p.chw[0] - (50.0 - 104.0)).abs() < 1e-3);
+    let rgba = image::DynamicImage::ImageRgba8(image::RgbaImage::from_pixel(
+        500,
+        400,
+        image::Rgba([10, 20, 30, 128]),
+    ));
+    let p = preprocess::preprocess(&rgba, Arch::AlexNet);
+    assert_eq!(p.dims(), [1, 3, 224, 224]);
+    assert!((p.chw[0] - (10.0 / 255.0 - 0.485) / 0.229).abs() < 1e-4);
+}
+
+#[test]
+fn exif_orientation_is_honoured() {
+    // A 4x2 JPEG saved with EXIF orientation 6 (rotate 90 degrees clockwise) decodes as 2x4.
+    let dir = tempfile::tempdir().unwrap();
+    let img = image::RgbImage::from_fn(40, 20, |x, _| {
+        if x < 20 {
+            image::Rgb([255, 0, 0])
+        } else {
+            image::Rgb([0, 0, 255])
+        }
+    });
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 95)
+        .encode_image(&img)
+        .unwrap();
+    // Insert an APP1 Exif segment after SOI with Orientation = 6.
+    let tiff: Vec<u8> = [
+        b"MM\x00\x2a\x00\x00\x00\x08".as_slice(),
+        &[0x00, 0x01], // one entry
+        &[
+            0x01, 0x12, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01, 0x00, 0x06, 0x00, 0x00,
+        ], // orientation 6
+        &[0, 0, 0, 0],
+    ]
+    .concat();
+    let mut app1 = b"Exif\x00\x00".to_vec();
+    app1.extend_from_slice(&tiff);
+    let len = (app1.len() + 2) as u16;
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&[0xff, 0xe1]);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(&app1);
+    out.extend_from_slice(&jpeg[2..]);
+    let path = dir.path().join("rotated.jpg");
+    std::fs::write(&path, &out).unwrap();
+    let decoded = preprocess::load_image(&path).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (20, 40));
+    // rotated clockwise: the left (red) half is now on top
+    let rgb = decoded.to_rgb8();
+    assert!(rgb.get_pixel(10, 5).0[0] > 200);
+    assert!(rgb.get_pixel(10, 35).0[2] > 200);
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for &b in bytes {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+fn png_header_only(w: u32, h: u32) -> Vec<u8> {
+    let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut chunk = b"IHDR".to_vec();
+    chunk.extend_from_slice(&w.to_be_bytes());
+    chunk.extend_from_slice(&h.to_be_bytes());
+    chunk.extend_from_slice(&[8, 2, 0, 0, 0]);
+    v.extend_from_slice(&13u32.to_be_bytes());
+    v.extend_from_slice(&chunk);
+    v.extend_from_slice(&crc32(&chunk).to_be_bytes());
+    v
+}
+
+#[test]
+fn bad_images_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, bytes: &[u8]| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    };
+    let photo = std::fs::read(shared().join("images/dog.jpg")).unwrap();
+    let png = std::fs::read(shared().join("images/coffee.png")).unwrap();
+    let cases = [
+        write("truncated.png", &png[..png.len() / 2]),
+        write("empty.jpg", b""),
+        write("truncated.jpg", &photo[..photo.len() / 3]),
+        write("notes.txt", b"this is not an image at all\n"),
+        write("huge.png", &png_header_only(20_000, 20_000)),
+    ];
+    for p in &cases {
+        let e = match preprocess::load_image(p) {
+            Ok(_) => panic!("{} decoded", p.display()),
+            Err(e) => e,
+        };
+        let msg = e.to_string();
+        assert!(
+            msg.contains(&*p.file_name().unwrap().to_string_lossy()),
+            "{msg}"
+        );
+        eprintln!("{msg}");
+    }
+    let e = preprocess::load_image(&dir.path().join("huge.png"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.to_lowercase().contains("limit"), "{e}");
+    assert!(preprocess::load_image(Path::new("/nonexistent/photo.jpg")).is_err());
+}
+
+#[test]
+fn input_tensors_from_safetensors_files() {
+    let g = shared().join("reference/squeezenet1_0_golden.safetensors");
+    let t = tensor_file::read_input_tensor(&g, Some("eagle/input")).unwrap();
+    assert_eq!(t.shape, vec![1, 3, 227, 227]);
+    let e = tensor_file::read_input_tensor(&g, None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("--tensor"), "{e}");
+    let e = tensor_file::read_input_tensor(&g, Some("eagle/prob"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("1x3xHxW"), "{e}");
+    let e = tensor_file::read_input_tensor(&g, Some("nope"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no tensor `nope`"), "{e}");
+    // float64 3xHxW (the optimizer's x0) gets a batch axis
+    let am = shared().join("reference/am_steps_flamingo_p3.safetensors");
+    let x0 = tensor_file::read_input_tensor(&am, Some("x0")).unwrap();
+    assert_eq!(x0.shape, vec![1, 3, 227, 227]);
+
+    let device = Device::flex();
+    let net: Net = squeezenet(&device);
+    let x = deepvis_model::tensor4(t.data, [1, 3, 227, 227], &device).unwrap();
+    let p = deepvis_model::to_vec(net.probabilities(x).unwrap()).unwrap();
+    let gold = golden_tensor(&golden(), "eagle/prob");
+    assert_close("eagle prob from file", &p, &gold.data, 1e-4, 0);
+}

@@ -1,0 +1,192 @@
+//! Start images (the parameterization is the image itself, in the network's normalized input
+//! space): seeded Gaussian noise, the mean, uniform noise, a photo, or a given tensor.
+
+use deepvis_model::Arch;
+use deepvis_model::preprocess::Normalization;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{OptimError, Result};
+
+/// Where a run starts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Init {
+    /// `N(0, std)` per element, `std` in grey levels (the toolbox's `mean_plus_rand`: 10).
+    Noise {
+        /// Seed of the generator.
+        seed: u64,
+        /// Standard deviation in grey levels.
+        std: f32,
+    },
+    /// The mean image (all zeros in the normalized space).
+    Mean,
+    /// Uniform pixels in 0..255.
+    Uniform {
+        /// Seed of the generator.
+        seed: u64,
+    },
+    /// A given image in the normalized space, CHW (a preprocessed photo or a tensor file).
+    Image {
+        /// Values, `3 x size x size`.
+        #[serde(skip)]
+        chw: Vec<f32>,
+        /// Where it came from, for reports.
+        label: String,
+    },
+}
+
+impl Default for Init {
+    fn default() -> Init {
+        Init::Noise { seed: 0, std: 10.0 }
+    }
+}
+
+/// A small deterministic generator (splitmix64), so a seed means the same image everywhere.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from a seed.
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed ^ 0x5851_f42d_4c95_7f2d)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `[0, 1)`.
+    pub fn uniform(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Standard normal (Box-Muller).
+    pub fn normal(&mut self) -> f64 {
+        let u1 = 1.0 - self.uniform();
+        let u2 = self.uniform();
+        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+    }
+}
+
+impl Init {
+    /// A short description for reports.
+    pub fn describe(&self) -> String {
+        match self {
+            Init::Noise { seed, std } => format!("noise N(0,{std}) seed {seed}"),
+            Init::Mean => "mean".into(),
+            Init::Uniform { seed } => format!("uniform seed {seed}"),
+            Init::Image { label, .. } => label.clone(),
+        }
+    }
+
+    /// The start image for `arch`, CHW in the normalized input space.
+    pub fn materialize(&self, arch: Arch) -> Result<Vec<f32>> {
+        let s = arch.input_size();
+        let plane = s * s;
+        let norm = Normalization::of(arch);
+        // one grey level in each tensor channel
+        let level: Vec<f32> = (0..3).map(|c| norm.scale / norm.std[c]).collect();
+        match self {
+            Init::Noise { seed, std } => {
+                if !std.is_finite() || *std < 0.0 {
+                    return Err(OptimError::BadInit(format!(
+                        "noise standard deviation is {std}; it must be finite and >= 0"
+                    )));
+                }
+                let mut rng = Rng::new(*seed);
+                Ok((0..3 * plane)
+                    .map(|i| (rng.normal() * *std as f64) as f32 * level[i / plane])
+                    .collect())
+            }
+            Init::Mean => Ok(vec![0.0; 3 * plane]),
+            Init::Uniform { seed } => {
+                let mut rng = Rng::new(*seed);
+                Ok((0..3 * plane)
+                    .map(|i| {
+                        let c = i / plane;
+                        let px = (rng.uniform() * 255.0) as f32;
+                        (px * norm.scale - norm.mean[c]) / norm.std[c]
+                    })
+                    .collect())
+            }
+            Init::Image { chw, label } => {
+                if chw.len() != 3 * plane {
+                    return Err(OptimError::BadInit(format!(
+                        "{label} has {} values; {} needs 3x{s}x{s} = {}",
+                        chw.len(),
+                        arch.name(),
+                        3 * plane
+                    )));
+                }
+                if let Some(i) = chw.iter().position(|v| !v.is_finite()) {
+                    return Err(OptimError::BadInit(format!(
+                        "{label} holds a non-finite value at index {i}"
+                    )));
+                }
+                Ok(chw.clone())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn noise_is_seeded_and_has_the_asked_spread() {
+        let a = Init::Noise { seed: 3, std: 10.0 }
+            .materialize(Arch::SqueezeNet1_0)
+            .unwrap();
+        let b = Init::Noise { seed: 3, std: 10.0 }
+            .materialize(Arch::SqueezeNet1_0)
+            .unwrap();
+        let c = Init::Noise { seed: 4, std: 10.0 }
+            .materialize(Arch::SqueezeNet1_0)
+            .unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        let n = a.len() as f64;
+        let mean = a.iter().map(|v| *v as f64).sum::<f64>() / n;
+        let var = a.iter().map(|v| (*v as f64 - mean).powi(2)).sum::<f64>() / n;
+        assert!(mean.abs() < 0.1, "{mean}");
+        assert!((var.sqrt() - 10.0).abs() < 0.1, "{}", var.sqrt());
+    }
+
+    #[test]
+    fn uniform_spans_the_pixel_range() {
+        let u = Init::Uniform { seed: 1 }
+            .materialize(Arch::SqueezeNet1_0)
+            .unwrap();
+        let plane = 227 * 227;
+        let (lo, hi) = u[..plane]
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
+        assert!(
+            lo >= -104.0 && lo < -100.0 && hi > 145.0 && hi <= 151.0,
+            "{lo} {hi}"
+        );
+    }
+
+    #[test]
+    fn images_of_the_wrong_size_are_refused() {
+        let e = Init::Image {
+            chw: vec![0.0; 10],
+            label: "x.png".into(),
+        }
+        .materialize(Arch::SqueezeNet1_0)
+        .unwrap_err();
+        assert!(e.to_string().contains("x.png"));
+        let e = Init::Image {
+            chw: vec![f32::NAN; 3 * 227 * 227],
+            label: "nan".into(),
+        }
+        .materialize(Arch::SqueezeNet1_0);
+        assert!(e.is_err());
+    }
+}

@@ -1,0 +1,166 @@
+//! `deepvis bench`: forward and backward timings on the chosen backend.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Result;
+use burn::prelude::*;
+use deepvis_model::{Request, to_vec};
+
+use crate::Global;
+use crate::common::{load, log};
+
+/// Arguments of `deepvis bench`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Timed iterations of each case.
+    #[arg(long, default_value_t = 20)]
+    iters: usize,
+    /// Untimed iterations first (the first call also compiles kernels on wgpu).
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
+    /// Batch size.
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// One JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+struct Case {
+    name: &'static str,
+    first_ms: f64,
+    times_ms: Vec<f64>,
+}
+
+fn stats(v: &[f64]) -> (f64, f64, f64) {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let med = if s.is_empty() {
+        f64::NAN
+    } else {
+        s[s.len() / 2]
+    };
+    let min = s.first().copied().unwrap_or(f64::NAN);
+    let mean = s.iter().sum::<f64>() / s.len().max(1) as f64;
+    (med, min, mean)
+}
+
+/// Runs the benchmark.
+pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
+    let l = load(g)?;
+    let size = l.arch.input_size();
+    let batch = a.batch.max(1);
+    let dims = [batch, 3, size, size];
+    // A fixed pseudo-random input (the network's response to noise is what the optimizer sees).
+    let mut seed = 0x9e3779b97f4a7c15u64;
+    let data: Vec<f32> = (0..dims.iter().product::<usize>())
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            ((seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 40.0
+        })
+        .collect();
+    let device = l.device.device.clone();
+    let ad_device = device.clone().autodiff();
+    let ad_net = l.net.clone().to_device(&ad_device).no_grad();
+    let grid = l.arch.default_grid_layer();
+    let logits = l.arch.logits_layer();
+
+    let mut cases = Vec::new();
+    type Step<'a> = Box<dyn Fn() -> Result<()> + 'a>;
+    let forward_to = |layer: &'static str| -> Step<'_> {
+        let data = data.clone();
+        let device = device.clone();
+        let net = &l.net;
+        Box::new(move || {
+            let x = deepvis_model::tensor4(data.clone(), dims, &device)?;
+            let mut taps = net.forward(x, &Request::layers(&[layer]))?;
+            if let Some(t) = taps.take(layer) {
+                to_vec(t.sum())?;
+            }
+            Ok(())
+        })
+    };
+    let backward: Step<'_> = {
+        let data = data.clone();
+        let ad_device = ad_device.clone();
+        let net = &ad_net;
+        Box::new(move || {
+            let x = deepvis_model::tensor4(data.clone(), dims, &ad_device)?.require_grad();
+            let mut taps = net.forward(x.clone(), &Request::layers(&[logits]))?;
+            if let Some(t) = taps.take(logits) {
+                let y = t.slice([0..batch, 207..208, 0..1, 0..1]).sum();
+                let grads = y.backward();
+                if let Some(gx) = x.grad(&grads) {
+                    to_vec(gx.abs().sum())?;
+                }
+            }
+            Ok(())
+        })
+    };
+    let named: Vec<(&'static str, Step<'_>)> = vec![
+        ("forward_to_grid_layer", forward_to(grid)),
+        ("forward_to_prob", forward_to("prob")),
+        ("forward_backward_class_unit", backward),
+    ];
+    for (name, step) in named {
+        log(g, format!("bench: {name} ..."));
+        let t0 = Instant::now();
+        step()?;
+        let first_ms = t0.elapsed().as_secs_f64() * 1e3;
+        for _ in 1..a.warmup {
+            step()?;
+        }
+        let mut times_ms = Vec::with_capacity(a.iters);
+        for _ in 0..a.iters {
+            let t0 = Instant::now();
+            step()?;
+            times_ms.push(t0.elapsed().as_secs_f64() * 1e3);
+        }
+        cases.push(Case {
+            name,
+            first_ms,
+            times_ms,
+        });
+    }
+    if a.json {
+        let rows: Vec<_> = cases
+            .iter()
+            .map(|c| {
+                let (med, min, mean) = stats(&c.times_ms);
+                serde_json::json!({
+                    "case": c.name, "first_call_ms": c.first_ms, "median_ms": med,
+                    "min_ms": min, "mean_ms": mean, "iters": c.times_ms.len(),
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({
+                "model": l.arch.name(), "grid_layer": grid, "batch": batch, "input": size,
+                "backend": l.device.kind.as_str(), "device": l.device.description,
+                "results": rows,
+            })
+        );
+    } else {
+        println!(
+            "{} batch {batch} {size}x{size} on {}",
+            l.arch.name(),
+            l.device.description
+        );
+        println!(
+            "{:<30} {:>10} {:>10} {:>10} {:>12}",
+            "case", "median ms", "min ms", "mean ms", "first ms"
+        );
+        for c in &cases {
+            let (med, min, mean) = stats(&c.times_ms);
+            println!(
+                "{:<30} {med:>10.2} {min:>10.2} {mean:>10.2} {:>12.1}",
+                c.name, c.first_ms
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,81 @@
+//! `deepvis`: the command line and (soon) the live toolbox.
+
+mod activations;
+mod bench;
+mod classify;
+mod common;
+mod layers;
+mod optimize;
+mod search;
+mod weights;
+
+use clap::{Parser, Subcommand};
+
+/// Options every command shares.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Global {
+    /// The network: squeezenet1_0 (default) or alexnet.
+    #[arg(long, global = true, default_value = "squeezenet1_0")]
+    pub model: String,
+    /// Weights file or folder (else DEEPVIS_WEIGHTS, ./weights, ../shared/weights, the cache).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub weights: Option<std::path::PathBuf>,
+    /// Where the network runs: auto (a hardware GPU through wgpu, else the CPU), wgpu or cpu.
+    #[arg(long, global = true, default_value = "auto")]
+    pub backend: String,
+    /// Print no log lines on stderr.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "deepvis",
+    version,
+    about = "Deep visualization of convolutional networks"
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Top-5 classes of photos (or preprocessed input tensors).
+    Classify(classify::Args),
+    /// Every channel of a layer tiled in one grayscale grid, and per-channel statistics.
+    Activations(activations::Args),
+    /// The network's named layers and their output shapes.
+    Layers(layers::Args),
+    /// Locate, verify and download weight files.
+    #[command(subcommand)]
+    Weights(weights::Command),
+    /// Synthesize a unit's preferred image (regularized gradient ascent).
+    Optimize(optimize::Args),
+    /// Random search over the optimizer's hyperparameters.
+    Search(search::Args),
+    /// Time forward and backward passes.
+    Bench(bench::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Classify(a) => classify::run(&cli.global, a),
+        Command::Activations(a) => activations::run(&cli.global, a),
+        Command::Layers(a) => layers::run(&cli.global, a),
+        Command::Weights(c) => weights::run(&cli.global, c),
+        Command::Optimize(a) => optimize::run(&cli.global, a),
+        Command::Search(a) => search::run(&cli.global, a),
+        Command::Bench(a) => bench::run(&cli.global, a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("deepvis: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

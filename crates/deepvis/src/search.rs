@@ -1,0 +1,231 @@
+//! `deepvis search`: the paper's random hyperparameter search, resumable and shardable.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use deepvis_optim::search::{in_shard, sample_params};
+use deepvis_optim::{Init, Optimizer, RunConfig};
+
+use crate::Global;
+use crate::common::{load, log};
+use crate::optimize::{UnitArgs, objective, render};
+
+/// Arguments of `deepvis search`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    unit_args: UnitArgs,
+    /// Units (channels or classes), comma separated: `207,130`.
+    #[arg(long, value_delimiter = ',', required = true)]
+    units: Vec<usize>,
+    /// Number of trials (random settings) per unit.
+    #[arg(long)]
+    trials: u64,
+    /// Iterations per trial.
+    #[arg(long, default_value_t = 200)]
+    iters: usize,
+    /// This machine's share: `I/N` runs the trials t with t % N == I.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
+    /// Base seed of the start noise (trial t starts from seed + t).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output folder: trials.tsv, one PNG per trial and a contact sheet per unit.
+    #[arg(short, long, value_name = "DIR")]
+    output: PathBuf,
+}
+
+const HEADER: &str = "trial\tunit\tdecay\tblur_radius\tblur_every\tnorm_pct\tcontrib_pct\tlr_policy\tlr\tmax_lr\tdesired_prog\titers\tbest_obj\tbest_iter\tmajority_iter\tstop\tseconds\timage";
+
+fn parse_shard(s: &str) -> Result<(u64, u64)> {
+    let (i, n) = s
+        .split_once('/')
+        .context("--shard must look like I/N, e.g. 0/4")?;
+    let (i, n): (u64, u64) = (i.trim().parse()?, n.trim().parse()?);
+    if n == 0 || i >= n {
+        bail!("--shard {s}: need 0 <= I < N");
+    }
+    Ok((i, n))
+}
+
+/// (trial, unit) pairs already in the table.
+fn done_rows(tsv: &Path) -> Result<HashSet<(u64, usize)>> {
+    let mut done = HashSet::new();
+    let Ok(text) = std::fs::read_to_string(tsv) else {
+        return Ok(done);
+    };
+    for line in text.lines().skip(1) {
+        let mut f = line.split('\t');
+        // a line cut short by an interruption has too few fields: it is ignored and redone
+        if line.split('\t').count() != HEADER.split('\t').count() {
+            continue;
+        }
+        if let (Some(t), Some(u)) = (f.next(), f.next())
+            && let (Ok(t), Ok(u)) = (t.parse(), u.parse())
+        {
+            done.insert((t, u));
+        }
+    }
+    Ok(done)
+}
+
+fn fmt_opt<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_default()
+}
+
+/// Runs the command.
+pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
+    let (shard_i, shard_n) = match &a.shard {
+        Some(s) => parse_shard(s)?,
+        None => (0, 1),
+    };
+    if a.iters == 0 {
+        bail!("--iters must be at least 1");
+    }
+    let l = load(g)?;
+    let arch = l.arch;
+    let objectives: Vec<_> = a
+        .units
+        .iter()
+        .map(|&u| objective(arch, &a.unit_args, u, None))
+        .collect::<Result<_>>()?;
+    std::fs::create_dir_all(&a.output)
+        .with_context(|| format!("creating {}", a.output.display()))?;
+    let tsv = a.output.join("trials.tsv");
+    if !tsv.exists() {
+        std::fs::write(&tsv, format!("{HEADER}\n"))
+            .with_context(|| format!("writing {}", tsv.display()))?;
+    }
+    let done = done_rows(&tsv)?;
+    let mut todo = Vec::new();
+    for t in (0..a.trials).filter(|&t| in_shard(t, shard_i, shard_n)) {
+        let units: Vec<usize> = (0..a.units.len())
+            .filter(|&k| !done.contains(&(t, a.units[k])))
+            .collect();
+        if !units.is_empty() {
+            todo.push((t, units));
+        }
+    }
+    log(
+        g,
+        format!(
+            "search: {} trial(s) of {} to run in shard {shard_i}/{shard_n}, {} already done",
+            todo.len(),
+            a.trials,
+            done.len()
+        ),
+    );
+    let bar = if g.quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(todo.len() as u64)
+    };
+    let device = l.device.device.clone();
+    let mut opt = Optimizer::new(l.net, &device);
+    for (t, units) in todo {
+        let params = sample_params(t, a.iters);
+        let ids: Vec<(usize, usize)> = units
+            .iter()
+            .map(|&k| {
+                opt.add_run(RunConfig {
+                    objective: objectives[k].clone(),
+                    params,
+                    init: Init::Noise {
+                        seed: a.seed.wrapping_add(t),
+                        std: 10.0,
+                    },
+                })
+                .map(|id| (k, id))
+            })
+            .collect::<Result<_, _>>()?;
+        let t0 = Instant::now();
+        while opt.any_active() {
+            opt.step(1)?;
+        }
+        let seconds = t0.elapsed().as_secs_f64();
+        for (k, id) in ids {
+            let unit = a.units[k];
+            let st = opt.status(id)?.clone();
+            let dir = a.output.join(format!("unit{unit}"));
+            std::fs::create_dir_all(&dir)?;
+            let png = dir.join(format!("trial{t:05}.png"));
+            render(&opt.best_image(id)?, arch, 1)?
+                .save(&png)
+                .with_context(|| format!("writing {}", png.display()))?;
+            let row = format!(
+                "{t}\t{unit}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{seconds:.3}\t{}\n",
+                params.decay,
+                params.blur_radius,
+                params.blur_every,
+                params.norm_pct,
+                params.contrib_pct,
+                params.lr_policy.as_str(),
+                params.lr,
+                params.max_lr,
+                params.desired_prog,
+                params.max_iter,
+                fmt_opt(st.best_obj),
+                fmt_opt(st.best_iter),
+                fmt_opt(st.majority_iter),
+                st.stop.map(|s| s.as_str()).unwrap_or(""),
+                png.strip_prefix(&a.output).unwrap_or(&png).display(),
+            );
+            // one append of one whole line: shards sharing the folder do not interleave rows
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&tsv)
+                .with_context(|| format!("appending to {}", tsv.display()))?;
+            f.write_all(row.as_bytes())?;
+            f.flush()?;
+            opt.remove_run(id)?;
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    for &unit in &a.units {
+        let sheet = contact_sheet(&a.output, &tsv, unit)?;
+        if let Some(p) = sheet {
+            log(g, format!("wrote {}", p.display()));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A montage of every finished trial of `unit`, best objective first.
+fn contact_sheet(dir: &Path, tsv: &Path, unit: usize) -> Result<Option<PathBuf>> {
+    let text = std::fs::read_to_string(tsv)?;
+    let cols: Vec<&str> = HEADER.split('\t').collect();
+    let col = |name: &str| cols.iter().position(|c| *c == name).unwrap_or(0);
+    let (cu, cb, ci) = (col("unit"), col("best_obj"), col("image"));
+    let mut rows: Vec<(f32, PathBuf)> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').collect::<Vec<_>>())
+        .filter(|f| f.len() == cols.len() && f[cu].parse::<usize>().ok() == Some(unit))
+        .map(|f| {
+            (
+                f[cb].parse::<f32>().unwrap_or(f32::NEG_INFINITY),
+                dir.join(f[ci]),
+            )
+        })
+        .collect();
+    rows.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut images = Vec::new();
+    for (_, p) in &rows {
+        if let Ok(img) = image::open(p) {
+            images.push(img.to_rgb8());
+        }
+    }
+    if images.is_empty() {
+        return Ok(None);
+    }
+    let cols = (images.len() as f64).sqrt().ceil() as usize;
+    let sheet = deepvis_viz::montage(&images, cols, 4, [255, 255, 255]);
+    let path = dir.join(format!("unit{unit}_sheet.png"));
+    sheet.save(&path)?;
+    Ok(Some(path))
+}
