@@ -19,3 +19,9 @@ pub enum OptimError {
 
 /// The crate's result type.
 pub type Result<T, E = OptimError> = std::result::Result<T, E>;
+
+impl From<String> for OptimError {
+    fn from(message: String) -> OptimError {
+        OptimError::BadParam(message)
+    }
+}

@@ -5,7 +5,10 @@
 pub mod error;
 pub mod init;
 pub mod objective;
-pub mod params;
+/// The hyperparameters and presets (defined beside the UI protocol, which carries them).
+pub mod params {
+    pub use deepvis_protocol::params::*;
+}
 pub mod regularize;
 pub mod search;
 pub mod stepper;

@@ -4,7 +4,6 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Result;
-use burn::prelude::*;
 use deepvis_model::{Request, to_vec};
 
 use crate::Global;

@@ -44,8 +44,9 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
                         "{}",
                         serde_json::json!({"image": path, "error": format!("{e:#}")})
                     );
+                } else {
+                    eprintln!("deepvis: {}: {e:#}", path.display());
                 }
-                eprintln!("deepvis: {}: {e:#}", path.display());
                 continue;
             }
         };

@@ -10,7 +10,8 @@ use crate::Global;
 
 /// The project's root as built (holds `weights/`; `../shared` sits beside it).
 pub fn project_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    p.canonicalize().unwrap_or(p)
 }
 
 /// Prints a log line on stderr unless `--quiet`.
@@ -45,12 +46,10 @@ pub fn load(g: &Global) -> Result<Loaded> {
     Ok(Loaded { arch, net, device })
 }
 
-/// An input ready for the network, and the picture it came from (when it was a photo).
+/// An input ready for the network.
 pub struct Input {
     /// `[1, 3, H, W]`.
     pub tensor: Tensor<4>,
-    /// The centre crop the network sees, when the input was a photo.
-    pub crop: Option<image::RgbImage>,
 }
 
 /// Reads a photo (any format the image crate decodes) or, for `.safetensors`, the named
@@ -66,14 +65,12 @@ pub fn read_input(path: &Path, tensor: Option<&str>, l: &Loaded) -> Result<Input
         l.net.check_input(dims)?;
         Ok(Input {
             tensor: deepvis_model::tensor4(t.data, dims, &l.device.device)?,
-            crop: None,
         })
     } else {
         let p = preprocess::preprocess_file(path, l.arch)?;
         let dims = p.dims();
         Ok(Input {
             tensor: deepvis_model::tensor4(p.chw, dims, &l.device.device)?,
-            crop: Some(p.crop),
         })
     }
 }

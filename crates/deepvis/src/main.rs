@@ -1,6 +1,7 @@
 //! `deepvis`: the command line and (soon) the live toolbox.
 
 mod activations;
+mod app;
 mod bench;
 mod classify;
 mod common;
@@ -37,8 +38,10 @@ pub struct Global {
 struct Cli {
     #[command(flatten)]
     global: Global,
+    #[command(flatten)]
+    app: app::AppArgs,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -63,13 +66,8 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Classify(a) => classify::run(&cli.global, a),
-        Command::Activations(a) => activations::run(&cli.global, a),
-        Command::Layers(a) => layers::run(&cli.global, a),
-        Command::Weights(c) => weights::run(&cli.global, c),
-        Command::Optimize(a) => optimize::run(&cli.global, a),
-        Command::Search(a) => search::run(&cli.global, a),
-        Command::Bench(a) => bench::run(&cli.global, a),
+        None => app::run(&cli.global, cli.app),
+        Some(c) => run_command(&cli.global, c),
     };
     match result {
         Ok(code) => code,
@@ -78,4 +76,21 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+fn run_command(g: &Global, c: Command) -> anyhow::Result<std::process::ExitCode> {
+    let cli = Cli2 { global: g.clone() };
+    match c {
+        Command::Classify(a) => classify::run(&cli.global, a),
+        Command::Activations(a) => activations::run(&cli.global, a),
+        Command::Layers(a) => layers::run(&cli.global, a),
+        Command::Weights(c) => weights::run(&cli.global, c),
+        Command::Optimize(a) => optimize::run(&cli.global, a),
+        Command::Search(a) => search::run(&cli.global, a),
+        Command::Bench(a) => bench::run(&cli.global, a),
+    }
+}
+
+struct Cli2 {
+    global: Global,
 }

@@ -100,7 +100,7 @@ pub struct Args {
 
 impl Args {
     fn params(&self, preset: u8) -> Result<Params> {
-        let mut p = Params::preset(preset)?;
+        let mut p = Params::preset(preset).map_err(anyhow::Error::msg)?;
         if let Some(v) = self.decay {
             p.decay = v;
         }
@@ -120,7 +120,7 @@ impl Args {
             p.lr = v;
         }
         if let Some(v) = &self.lr_policy {
-            p.lr_policy = LrPolicy::from_name(v)?;
+            p.lr_policy = LrPolicy::from_name(v).map_err(anyhow::Error::msg)?;
         }
         if let Some(v) = self.max_lr {
             p.max_lr = v;
@@ -131,7 +131,7 @@ impl Args {
         if let Some(v) = self.iters {
             p.max_iter = v;
         }
-        p.validate()?;
+        p.validate().map_err(anyhow::Error::msg)?;
         Ok(p)
     }
 }

@@ -2,8 +2,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{OptimError, Result};
-
 /// How the learning rate of a step is chosen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -16,13 +14,13 @@ pub enum LrPolicy {
 
 impl LrPolicy {
     /// Parses `constant` or `progress`.
-    pub fn from_name(s: &str) -> Result<LrPolicy> {
+    pub fn from_name(s: &str) -> Result<LrPolicy, String> {
         match s {
             "constant" => Ok(LrPolicy::Constant),
             "progress" => Ok(LrPolicy::Progress),
-            other => Err(OptimError::BadParam(format!(
+            other => Err(format!(
                 "unknown lr policy `{other}`: use constant or progress"
-            ))),
+            )),
         }
     }
 
@@ -65,7 +63,7 @@ pub const MAX_BLUR_RADIUS: f64 = 25.0;
 
 impl Params {
     /// The paper's settings (Yosinski et al. 2015, Table 1), `n` in 1..=4.
-    pub fn preset(n: u8) -> Result<Params> {
+    pub fn preset(n: u8) -> Result<Params, String> {
         let p = match n {
             1 => Params {
                 decay: 0.0,
@@ -116,17 +114,17 @@ impl Params {
                 max_iter: 1000,
             },
             other => {
-                return Err(OptimError::BadParam(format!(
+                return Err(format!(
                     "preset {other} does not exist: the presets are 1, 2, 3 and 4"
-                )));
+                ));
             }
         };
         Ok(p)
     }
 
     /// Checks every value: finite, non-negative, decay below 1, percentiles within 0..100.
-    pub fn validate(&self) -> Result<()> {
-        let bad = |m: String| Err(OptimError::BadParam(m));
+    pub fn validate(&self) -> Result<(), String> {
+        let bad = |m: String| Err(m);
         let finite_nonneg = [
             ("decay", self.decay),
             ("blur radius", self.blur_radius),

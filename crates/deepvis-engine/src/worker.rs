@@ -1,0 +1,594 @@
+//! The worker's body: load, warm up, then interleave frames and optimizer steps.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use burn::prelude::*;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use deepvis_model::preprocess::{Normalization, preprocess};
+use deepvis_model::{Arch, Labels, Net, Request, to_vec, top_k};
+use deepvis_optim::{Init, Objective, Optimizer, RunConfig, StopReason};
+use deepvis_protocol::{ClassProb, Command, Event, LayerSummary, PreReluMode, StartFrom};
+use deepvis_sources::{FrameSlot, SourceStatus, SourceThread};
+
+use crate::{EngineConfig, Exit};
+
+type Wake = Arc<dyn Fn() + Send + Sync>;
+
+/// How often the preferred image is sent while it forms.
+const PREFERRED_EVERY: Duration = Duration::from_millis(100);
+
+struct Run {
+    id: usize,
+    layer: String,
+    channel: usize,
+    /// The objective currently uses the pre-ReLU value because the unit was silent.
+    auto_pre: bool,
+    mode: String,
+    last_sent: Option<Instant>,
+    stopped_reported: bool,
+    iterations: usize,
+    last_act: f32,
+}
+
+struct Worker<'a> {
+    state: &'a Mutex<EngineConfig>,
+    events: &'a Sender<Event>,
+    wake: &'a Wake,
+    arch: Arch,
+    net: Net,
+    device: Device,
+    labels: Labels,
+    opt: Optimizer,
+    run: Option<Run>,
+    /// The newest frame, preprocessed (CHW) and its crop.
+    frame: Option<Vec<f32>>,
+    /// The layer/unit outputs must be recomputed for the current frame.
+    dirty: bool,
+    frames_done: u32,
+    iters_done: u32,
+    stats_at: Instant,
+}
+
+fn cfg(state: &Mutex<EngineConfig>) -> EngineConfig {
+    match state.lock() {
+        Ok(g) => g.clone(),
+        Err(p) => p.into_inner().clone(),
+    }
+}
+
+fn update(state: &Mutex<EngineConfig>, f: impl FnOnce(&mut EngineConfig)) {
+    match state.lock() {
+        Ok(mut g) => f(&mut g),
+        Err(p) => f(&mut p.into_inner()),
+    }
+}
+
+impl<'a> Worker<'a> {
+    fn send(&self, e: Event) {
+        let _ = self.events.send(e);
+        (self.wake)();
+    }
+
+    fn grid_layer(&self) -> String {
+        cfg(self.state)
+            .grid_layer
+            .unwrap_or_else(|| self.arch.default_grid_layer().to_string())
+    }
+
+    /// Forward of the current frame: grid, selected unit map, top-5.
+    fn process_frame(&mut self) -> Result<(), String> {
+        let Some(chw) = self.frame.clone() else {
+            return Ok(());
+        };
+        let s = self.arch.input_size();
+        let layer = self.grid_layer();
+        let logits = self.arch.logits_layer();
+        let x =
+            deepvis_model::tensor4(chw, [1, 3, s, s], &self.device).map_err(|e| e.to_string())?;
+        let mut taps = self
+            .net
+            .forward(x, &Request::layers(&[layer.as_str(), logits]))
+            .map_err(|e| e.to_string())?;
+        // the grid layer may be the class-score layer itself
+        let logit_t = taps.get(logits).cloned().ok_or("no class scores")?;
+        let t = taps.take(&layer).ok_or("the grid layer was not computed")?;
+        let [_, c, h, w] = t.dims();
+        let data = to_vec(t).map_err(|e| e.to_string())?;
+        let [_, k, _, _] = logit_t.dims();
+        let probs = to_vec(burn::tensor::activation::softmax(
+            logit_t.reshape([1, k]),
+            1,
+        ))
+        .map_err(|e| e.to_string())?;
+        let plane = h * w;
+        let maxima: Vec<f32> = (0..c)
+            .map(|i| {
+                data[i * plane..(i + 1) * plane]
+                    .iter()
+                    .copied()
+                    .fold(f32::NEG_INFINITY, f32::max)
+            })
+            .collect();
+        if let Some((image, layout)) = deepvis_viz::channel_grid(&data, c, h, w, 40) {
+            self.send(Event::Grid {
+                layer: layer.clone(),
+                image,
+                cols: layout.cols,
+                rows: layout.rows,
+                tile_w: w,
+                tile_h: h,
+                maxima,
+            });
+        }
+        if let Some(ch) = cfg(self.state).selected.filter(|&ch| ch < c) {
+            self.send(Event::UnitMap {
+                channel: ch,
+                values: data[ch * plane..(ch + 1) * plane].to_vec(),
+                width: w,
+                height: h,
+            });
+        }
+        let top = top_k(&probs, 5, &self.labels)
+            .into_iter()
+            .map(|p| ClassProb {
+                index: p.index,
+                label: p.label,
+                prob: p.prob,
+            })
+            .collect();
+        self.send(Event::Predictions(top));
+        self.frames_done += 1;
+        Ok(())
+    }
+
+    fn objective(&self, layer: &str, channel: usize, pre: bool) -> Result<Objective, String> {
+        // the softmax cannot be optimized: its units are optimized through the class scores
+        let layer = if layer == "prob" {
+            self.arch.logits_layer()
+        } else {
+            layer
+        };
+        let c = cfg(self.state);
+        let mut o = Objective::new(self.arch, layer, channel, None, false, 1.0)
+            .map_err(|e| e.to_string())?;
+        o.pre_relu = pre;
+        o.sign = if c.optim.suppress { -1.0 } else { 1.0 };
+        o.validate(self.arch).map_err(|e| e.to_string())?;
+        Ok(o)
+    }
+
+    fn has_pre_relu(&self, layer: &str) -> bool {
+        let layer = if layer == "prob" {
+            self.arch.logits_layer()
+        } else {
+            layer
+        };
+        self.objective(layer, 0, true).is_ok()
+    }
+
+    fn init(&self) -> (Init, &'static str) {
+        let c = cfg(self.state);
+        match (c.optim.start, &self.frame) {
+            (StartFrom::Frame, Some(chw)) => (
+                Init::Image {
+                    chw: chw.clone(),
+                    label: "the current frame".into(),
+                },
+                "from the current frame",
+            ),
+            _ => (
+                Init::Noise {
+                    seed: c.optim.seed,
+                    std: 10.0,
+                },
+                "from noise",
+            ),
+        }
+    }
+
+    /// (Re)starts the preferred image of the selected unit.
+    fn start_run(&mut self) -> Result<(), String> {
+        if let Some(r) = self.run.take() {
+            let _ = self.opt.remove_run(r.id);
+        }
+        let c = cfg(self.state);
+        let Some(channel) = c.selected else {
+            return Ok(());
+        };
+        let layer = self.grid_layer();
+        let pre = c.optim.pre_relu == PreReluMode::On && self.has_pre_relu(&layer);
+        let objective = self.objective(&layer, channel, pre)?;
+        let (init, start) = self.init();
+        let id = self
+            .opt
+            .add_run(RunConfig {
+                objective,
+                params: c.optim.effective(),
+                init,
+            })
+            .map_err(|e| e.to_string())?;
+        let obj = if pre {
+            "pre-ReLU objective"
+        } else {
+            "post-ReLU objective"
+        };
+        self.run = Some(Run {
+            id,
+            layer,
+            channel,
+            auto_pre: false,
+            mode: format!("{obj}, {start}"),
+            last_sent: None,
+            stopped_reported: false,
+            iterations: 0,
+            last_act: 0.0,
+        });
+        Ok(())
+    }
+
+    fn send_preferred(&mut self) -> Result<(), String> {
+        let Some(run) = self.run.as_mut() else {
+            return Ok(());
+        };
+        let chw = self.opt.current_image(run.id).map_err(|e| e.to_string())?;
+        let s = self.arch.input_size();
+        let order = Normalization::of(self.arch).order;
+        let image = deepvis_viz::scaled_about_zero(&chw, s, s, order).ok_or("bad image size")?;
+        let st = self.opt.status(run.id).map_err(|e| e.to_string())?.clone();
+        run.last_sent = Some(Instant::now());
+        let ev = Event::Preferred {
+            layer: run.layer.clone(),
+            channel: run.channel,
+            image,
+            iteration: st.iterations,
+            objective: st.last_obj.unwrap_or(0.0),
+            activation: run.last_act,
+            mode: run.mode.clone(),
+        };
+        self.send(ev);
+        Ok(())
+    }
+
+    /// Steps the optimizer for about `budget`; handles the automatic pre-ReLU switch.
+    fn step_optimizer(&mut self, budget: Duration) -> Result<bool, String> {
+        let c = cfg(self.state);
+        if !c.running {
+            return Ok(false);
+        }
+        let Some(id) = self.run.as_ref().map(|r| r.id) else {
+            return Ok(false);
+        };
+        let t0 = Instant::now();
+        let mut did = false;
+        while t0.elapsed() < budget {
+            let st = self.opt.status(id).map_err(|e| e.to_string())?.clone();
+            if st.stop.is_some() {
+                break;
+            }
+            let tel = self.opt.step(1).map_err(|e| e.to_string())?;
+            did = true;
+            self.iters_done += tel.len() as u32;
+            let Some(t) = tel.last().copied() else { break };
+            let auto = c.optim.pre_relu == PreReluMode::Auto;
+            let Some(run) = self.run.as_mut() else { break };
+            run.iterations += 1;
+            run.last_act = t.act;
+            if auto && run.auto_pre && t.act > 0.0 {
+                // alive: back to the paper's objective
+                run.auto_pre = false;
+                let it = run.iterations;
+                let (layer, channel) = (run.layer.clone(), run.channel);
+                let o = self.objective(&layer, channel, false)?;
+                self.opt.set_objective(id, o).map_err(|e| e.to_string())?;
+                if let Some(run) = self.run.as_mut() {
+                    run.mode = format!(
+                        "post-ReLU objective (pre-ReLU until the unit came alive at step {it})"
+                    );
+                }
+            }
+        }
+        if let Some(run) = self.run.as_ref() {
+            let st = self.opt.status(run.id).map_err(|e| e.to_string())?.clone();
+            let (layer, channel) = (run.layer.clone(), run.channel);
+            if st.stop == Some(StopReason::ZeroGrad)
+                && c.optim.pre_relu == PreReluMode::Auto
+                && !run.auto_pre
+            {
+                if self.has_pre_relu(&layer) {
+                    let o = self.objective(&layer, channel, true)?;
+                    self.opt
+                        .set_objective(run.id, o)
+                        .map_err(|e| e.to_string())?;
+                    if let Some(run) = self.run.as_mut() {
+                        run.auto_pre = true;
+                        run.mode = "pre-ReLU objective: the unit is silent on the start image, \
+                                    so its post-ReLU gradient is zero"
+                            .into();
+                    }
+                    return Ok(true);
+                } else if self.frame.is_some() && c.optim.start == StartFrom::Noise {
+                    let init = Init::Image {
+                        chw: self.frame.clone().unwrap_or_default(),
+                        label: "the current frame".into(),
+                    };
+                    self.opt.set_init(run.id, init).map_err(|e| e.to_string())?;
+                    if let Some(run) = self.run.as_mut() {
+                        run.mode = "started from the current frame: the unit is silent on noise \
+                                    and this layer has no pre-ReLU value"
+                            .into();
+                    }
+                    return Ok(true);
+                }
+            }
+            let due = run.last_sent.is_none_or(|t| t.elapsed() >= PREFERRED_EVERY);
+            if (did && due) || (st.stop.is_some() && !run.stopped_reported) {
+                self.send_preferred()?;
+            }
+            if let Some(reason) = st.stop
+                && let Some(run) = self.run.as_mut()
+                && !run.stopped_reported
+            {
+                run.stopped_reported = true;
+                let message = match reason {
+                    StopReason::ZeroGrad => format!(
+                        "Stopped after {} step(s): the gradient is exactly zero. The unit is \
+                         silent (its ReLU is off) on this image, so the paper's algorithm \
+                         cannot move. Use the pre-ReLU objective (or Auto), or start from the \
+                         current frame.",
+                        st.iterations
+                    ),
+                    StopReason::NonFinite => "Stopped: the image became NaN or infinite (the \
+                        learning rate is too large). The best image so far is kept; lower \
+                        the learning rate and reset."
+                        .to_string(),
+                    StopReason::MaxIter => {
+                        format!("Done: {} iterations.", st.iterations)
+                    }
+                };
+                self.send(Event::Stopped { reason, message });
+            }
+        }
+        Ok(did)
+    }
+
+    fn handle(&mut self, c: Command, source: &mut Option<SourceThread>, slot: &FrameSlot) -> bool {
+        match c {
+            Command::Shutdown => return false,
+            Command::SetSource(spec) => {
+                update(self.state, |s| s.source = spec.clone());
+                *source = None;
+                *source = Some(SourceThread::spawn(spec, slot.clone(), self.wake.clone()));
+            }
+            Command::SelectLayer(name) => match self.arch.layer(&name) {
+                Ok(info) => {
+                    update(self.state, |s| {
+                        s.grid_layer = Some(info.name.to_string());
+                        s.selected = s.selected.filter(|&c| c < info.channels);
+                    });
+                    self.dirty = true;
+                    self.restart_run();
+                }
+                Err(e) => self.send(Event::Error(e.to_string())),
+            },
+            Command::SelectUnit(ch) => {
+                let layer = self.grid_layer();
+                match self.arch.layer(&layer).map(|l| l.check_unit(ch, None)) {
+                    Ok(Ok(())) => {
+                        update(self.state, |s| s.selected = Some(ch));
+                        self.dirty = true;
+                        self.restart_run();
+                    }
+                    Ok(Err(e)) | Err(e) => self.send(Event::Error(e.to_string())),
+                }
+            }
+            Command::Freeze(f) => update(self.state, |s| s.frozen = f),
+            Command::SetOptim(o) => {
+                if let Err(e) = o.effective().validate() {
+                    self.send(Event::Error(format!("setting refused: {e}")));
+                    return true;
+                }
+                let old = cfg(self.state).optim;
+                update(self.state, |s| s.optim = o);
+                let restart = old.suppress != o.suppress
+                    || old.pre_relu != o.pre_relu
+                    || old.start != o.start;
+                if restart {
+                    self.restart_run();
+                } else if let Some(run) = self.run.as_mut() {
+                    if let Err(e) = self.opt.set_params(run.id, o.effective()) {
+                        self.send(Event::Error(e.to_string()));
+                    }
+                    if let Some(run) = self.run.as_mut() {
+                        run.stopped_reported = false;
+                        let _ = self.opt.resume(run.id);
+                    }
+                }
+            }
+            Command::SetRunning(r) => update(self.state, |s| s.running = r),
+            Command::ResetOptim => self.restart_run(),
+            Command::StepFile(d) => {
+                if let Some(s) = source.as_ref() {
+                    s.command(deepvis_sources::SourceCommand::Step(d));
+                }
+            }
+            Command::InjectPanic => panic!("panic injected by the user"),
+        }
+        true
+    }
+
+    fn restart_run(&mut self) {
+        if let Err(e) = self.start_run() {
+            self.send(Event::Error(e));
+        }
+    }
+}
+
+/// The worker's body; returns when asked to stop, or with a fatal error.
+pub(crate) fn run(
+    state: &Mutex<EngineConfig>,
+    commands: &Receiver<Command>,
+    events: &Sender<Event>,
+    wake: &Wake,
+) -> Exit {
+    let c = cfg(state);
+    let send = |e: Event| {
+        let _ = events.send(e);
+        wake();
+    };
+    send(Event::Preparing(format!(
+        "loading {} weights",
+        c.arch.name()
+    )));
+    let selected = match deepvis_model::device::select(c.backend) {
+        Ok(d) => d,
+        Err(e) => return Exit::Fatal(e.to_string()),
+    };
+    let net = match Net::load(c.arch, &c.weights, &selected.device) {
+        Ok(n) => n,
+        Err(e) => return Exit::Fatal(format!("cannot load the model: {e}")),
+    };
+    send(Event::Preparing(format!(
+        "warming up {} (the first call compiles kernels)",
+        selected.description
+    )));
+    let s = c.arch.input_size();
+    let warm = Tensor::<4>::zeros([1, 3, s, s], &selected.device);
+    if let Err(e) = net
+        .forward(warm, &Request::layers(&["prob"]))
+        .and_then(|mut t| t.take("prob").map(to_vec).transpose())
+    {
+        return Exit::Fatal(format!("the first forward pass failed: {e}"));
+    }
+    let opt = Optimizer::new(net.clone(), &selected.device);
+    let layers = c
+        .arch
+        .layers()
+        .into_iter()
+        .map(|l| LayerSummary {
+            name: l.name.to_string(),
+            channels: l.channels,
+            height: l.height,
+            width: l.width,
+            relu: l.relu,
+        })
+        .collect();
+    let grid_layer = c
+        .grid_layer
+        .clone()
+        .unwrap_or_else(|| c.arch.default_grid_layer().to_string());
+    send(Event::Ready {
+        model: c.arch.name().to_string(),
+        backend: selected.description.clone(),
+        layers,
+        grid_layer,
+    });
+    let mut w = Worker {
+        state,
+        events,
+        wake,
+        arch: c.arch,
+        net,
+        device: selected.device.clone(),
+        labels: Labels::imagenet(),
+        opt,
+        run: None,
+        frame: None,
+        dirty: false,
+        frames_done: 0,
+        iters_done: 0,
+        stats_at: Instant::now(),
+    };
+    let slot = FrameSlot::new();
+    let mut source = Some(SourceThread::spawn(
+        c.source.clone(),
+        slot.clone(),
+        wake.clone(),
+    ));
+    w.restart_run();
+    loop {
+        for cmd in commands.try_iter() {
+            if !w.handle(cmd, &mut source, &slot) {
+                return Exit::Shutdown;
+            }
+        }
+        if let Some(src) = source.as_ref() {
+            for st in src.statuses() {
+                let ev = match st {
+                    SourceStatus::Running { label } => Event::Source {
+                        message: format!("showing {label}"),
+                        label,
+                        ok: true,
+                    },
+                    SourceStatus::Failed { label, error } => Event::Source {
+                        message: format!(
+                            "{error}; keeping the last frame and retrying every {} s",
+                            deepvis_sources::RETRY_EVERY.as_secs()
+                        ),
+                        label,
+                        ok: false,
+                    },
+                };
+                w.send(ev);
+            }
+        }
+        let t0 = Instant::now();
+        let mut busy = false;
+        if !cfg(state).frozen
+            && let Some(f) = slot.take()
+        {
+            let p = preprocess(&image::DynamicImage::ImageRgb8(f.image), w.arch);
+            w.frame = Some(p.chw);
+            w.send(Event::Input(p.crop));
+            w.dirty = true;
+            if w.run.is_none() && cfg(state).selected.is_some() {
+                w.restart_run();
+            }
+        }
+        if w.dirty {
+            w.dirty = false;
+            busy = true;
+            if let Err(e) = w.process_frame() {
+                w.send(Event::Error(e));
+            }
+        }
+        let frame_time = t0.elapsed();
+        let share = cfg(state).optim_share.clamp(0.05, 0.95);
+        let budget = if busy {
+            frame_time.mul_f32(share / (1.0 - share))
+        } else {
+            Duration::from_millis(50)
+        };
+        match w.step_optimizer(budget) {
+            Ok(did) => busy |= did,
+            Err(e) => {
+                w.send(Event::Error(e));
+                if let Some(r) = w.run.take() {
+                    let _ = w.opt.remove_run(r.id);
+                }
+            }
+        }
+        if w.stats_at.elapsed() >= Duration::from_secs(1) {
+            let secs = w.stats_at.elapsed().as_secs_f32();
+            let ev = Event::Stats {
+                grid_fps: w.frames_done as f32 / secs,
+                optim_ips: w.iters_done as f32 / secs,
+            };
+            w.send(ev);
+            w.frames_done = 0;
+            w.iters_done = 0;
+            w.stats_at = Instant::now();
+        }
+        if !busy {
+            match commands.recv_timeout(Duration::from_millis(10)) {
+                Ok(cmd) => {
+                    if !w.handle(cmd, &mut source, &slot) {
+                        return Exit::Shutdown;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return Exit::Shutdown,
+            }
+        }
+    }
+}

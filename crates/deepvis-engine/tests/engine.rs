@@ -1,0 +1,176 @@
+//! The worker on the CPU backend with the synthetic source.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use deepvis_engine::{EngineConfig, EngineHandle, spawn};
+use deepvis_model::{Arch, BackendChoice};
+use deepvis_protocol::{Command, Event, PreReluMode, SourceSpec};
+
+fn weights() -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/weights/squeezenet1_0/squeezenet1_0.safetensors");
+    assert!(p.is_file(), "shared weights missing at {}", p.display());
+    p
+}
+
+fn engine(layer: &str, selected: Option<usize>) -> EngineHandle {
+    let mut c = EngineConfig::new(
+        Arch::SqueezeNet1_0,
+        weights(),
+        SourceSpec::Synthetic {
+            width: 640,
+            height: 480,
+            fps: 5,
+        },
+    );
+    c.backend = BackendChoice::Cpu;
+    c.grid_layer = Some(layer.into());
+    c.selected = selected;
+    c.optim.pre_relu = PreReluMode::Off;
+    spawn(c, Arc::new(|| {}))
+}
+
+/// Collects events until `done` says so or `limit` passes.
+fn collect(h: &EngineHandle, limit: Duration, mut done: impl FnMut(&Event) -> bool) -> Vec<Event> {
+    let t0 = Instant::now();
+    let mut out = Vec::new();
+    while t0.elapsed() < limit {
+        if let Ok(e) = h.events.recv_timeout(Duration::from_millis(100)) {
+            let stop = done(&e);
+            out.push(e);
+            if stop {
+                break;
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_selected_unit_gets_a_preferred_image_whose_objective_rises() {
+    let h = engine("pool10", None);
+    let ready = collect(&h, Duration::from_secs(60), |e| {
+        matches!(e, Event::Ready { .. })
+    });
+    assert!(
+        ready.iter().any(|e| matches!(e, Event::Ready { .. })),
+        "{ready:?}"
+    );
+    h.send(Command::SelectUnit(207));
+    let mut objectives = Vec::new();
+    let events = collect(&h, Duration::from_secs(90), |e| {
+        if let Event::Preferred {
+            objective,
+            iteration,
+            channel,
+            ..
+        } = e
+        {
+            assert_eq!(*channel, 207);
+            objectives.push((*iteration, *objective));
+        }
+        objectives.last().is_some_and(|(it, _)| *it >= 30)
+    });
+    assert!(objectives.len() >= 2, "{events:?}");
+    let (first, last) = (objectives[0], objectives[objectives.len() - 1]);
+    assert!(last.0 > first.0 && last.1 > first.1 + 1.0, "{objectives:?}");
+    // the grid and the predictions of the synthetic frames came too
+    let kinds: Vec<String> = events
+        .iter()
+        .map(|e| format!("{e:?}").chars().take(40).collect())
+        .collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Grid { layer, .. } if layer == "pool10")),
+        "{kinds:#?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Predictions(p) if p.len() == 5))
+    );
+    assert!(events.iter().any(|e| matches!(e, Event::Input(_))));
+    h.shutdown();
+}
+
+#[test]
+fn a_worker_panic_is_reported_and_the_worker_comes_back() {
+    let h = engine("fire9", Some(3));
+    collect(&h, Duration::from_secs(60), |e| {
+        matches!(e, Event::Ready { .. })
+    });
+    h.send(Command::InjectPanic);
+    let events = collect(&h, Duration::from_secs(60), |e| {
+        matches!(e, Event::Ready { .. })
+    });
+    let restarted = events
+        .iter()
+        .position(|e| matches!(e, Event::Restarted(m) if m.contains("injected")));
+    let ready = events.iter().position(|e| matches!(e, Event::Ready { .. }));
+    assert!(restarted.is_some() && ready > restarted, "{events:?}");
+    // it works again, with the same settings (fire9 grid, unit 3)
+    let events = collect(&h, Duration::from_secs(30), |e| {
+        matches!(e, Event::UnitMap { .. })
+    });
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::UnitMap { channel: 3, .. })),
+        "{events:?}"
+    );
+    h.shutdown();
+}
+
+#[test]
+fn bad_commands_are_errors_not_crashes() {
+    let h = engine("fire9", None);
+    collect(&h, Duration::from_secs(60), |e| {
+        matches!(e, Event::Ready { .. })
+    });
+    h.send(Command::SelectUnit(100_000));
+    h.send(Command::SelectLayer("fire10".into()));
+    let mut bad = deepvis_protocol::OptimSettings::default();
+    bad.params.decay = f64::NAN;
+    h.send(Command::SetOptim(bad));
+    let mut errors = Vec::new();
+    collect(&h, Duration::from_secs(20), |e| {
+        if let Event::Error(m) = e {
+            errors.push(m.clone());
+        }
+        errors.len() >= 3
+    });
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert!(errors[0].contains("100000"));
+    assert!(errors[1].contains("fire10"));
+    assert!(errors[2].contains("decay"));
+    assert!(!errors.iter().any(|m| m.contains("crashed")));
+    h.shutdown();
+}
+
+#[test]
+fn a_missing_weights_file_is_a_clear_error() {
+    let mut c = EngineConfig::new(
+        Arch::SqueezeNet1_0,
+        PathBuf::from("/nonexistent/weights.safetensors"),
+        SourceSpec::Synthetic {
+            width: 64,
+            height: 64,
+            fps: 5,
+        },
+    );
+    c.backend = BackendChoice::Cpu;
+    let h = spawn(c, Arc::new(|| {}));
+    let events = collect(&h, Duration::from_secs(20), |e| {
+        matches!(e, Event::Error(_))
+    });
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Error(m) if m.contains("nonexistent"))),
+        "{events:?}"
+    );
+    h.shutdown();
+}

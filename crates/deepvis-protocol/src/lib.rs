@@ -1,0 +1,287 @@
+//! What the UI and the worker say to each other: two enums, [`Command`] (UI to worker) and
+//! [`Event`] (worker to UI), and the settings they carry. No model, no window.
+
+pub mod params;
+pub mod run;
+
+use std::path::PathBuf;
+
+use image::{GrayImage, RgbImage};
+use serde::{Deserialize, Serialize};
+
+pub use params::{LrPolicy, Params};
+pub use run::{StopReason, Telemetry};
+
+/// Where frames come from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SourceSpec {
+    /// A webcam, by index, at a requested resolution.
+    Camera {
+        /// The camera's index (0 = the first).
+        index: u32,
+        /// Requested width.
+        width: u32,
+        /// Requested height.
+        height: u32,
+    },
+    /// An image file, or a folder of images (next / previous).
+    Path(PathBuf),
+    /// A moving synthetic pattern (tests, demos without a camera).
+    Synthetic {
+        /// Width.
+        width: u32,
+        /// Height.
+        height: u32,
+        /// Frames per second produced.
+        fps: u32,
+    },
+}
+
+/// When the objective uses the layer's value before its ReLU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum PreReluMode {
+    /// Never (the paper's algorithm: a silent unit stops with a zero gradient).
+    Off,
+    /// Always.
+    On,
+    /// Before the unit is alive (its post-ReLU value is zero), then the faithful objective.
+    #[default]
+    Auto,
+}
+
+/// Where the preferred image starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum StartFrom {
+    /// Seeded N(0, 10) noise.
+    #[default]
+    Noise,
+    /// The current input frame.
+    Frame,
+}
+
+/// Everything the user controls about the preferred image.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OptimSettings {
+    /// The values of every knob (kept while a regularizer is switched off).
+    pub params: Params,
+    /// L2 decay on.
+    pub decay_on: bool,
+    /// Blur on.
+    pub blur_on: bool,
+    /// Small-norm clipping on.
+    pub norm_on: bool,
+    /// Small-contribution clipping on.
+    pub contrib_on: bool,
+    /// Seed of the start noise.
+    pub seed: u64,
+    /// Start image.
+    pub start: StartFrom,
+    /// Pre-ReLU objective.
+    pub pre_relu: PreReluMode,
+    /// Push the unit down instead of up.
+    pub suppress: bool,
+    /// Keep going past `max_iter` (the live view never ends by itself).
+    pub endless: bool,
+}
+
+impl Default for OptimSettings {
+    fn default() -> OptimSettings {
+        let params = Params::preset(3).unwrap_or(Params {
+            decay: 0.0001,
+            blur_radius: 1.0,
+            blur_every: 4,
+            norm_pct: 0.0,
+            contrib_pct: 0.0,
+            lr_policy: LrPolicy::Constant,
+            lr: 100.0,
+            max_lr: 100.0,
+            desired_prog: 2.0,
+            max_iter: 1000,
+        });
+        OptimSettings::from_preset(params)
+    }
+}
+
+impl OptimSettings {
+    /// Settings with every regularizer that `params` uses switched on.
+    pub fn from_preset(params: Params) -> OptimSettings {
+        OptimSettings {
+            params,
+            decay_on: params.decay > 0.0,
+            blur_on: params.blur_radius > 0.0 && params.blur_every > 0,
+            norm_on: params.norm_pct > 0.0,
+            contrib_on: params.contrib_pct > 0.0,
+            seed: 0,
+            start: StartFrom::Noise,
+            pre_relu: PreReluMode::Auto,
+            suppress: false,
+            endless: true,
+        }
+    }
+
+    /// The parameters the optimizer runs with: switched-off regularizers are zero.
+    pub fn effective(&self) -> Params {
+        let mut p = self.params;
+        if !self.decay_on {
+            p.decay = 0.0;
+        }
+        if !self.blur_on {
+            p.blur_radius = 0.0;
+        }
+        if !self.norm_on {
+            p.norm_pct = 0.0;
+        }
+        if !self.contrib_on {
+            p.contrib_pct = 0.0;
+        }
+        if self.endless {
+            p.max_iter = usize::MAX / 2;
+        }
+        p
+    }
+}
+
+/// A layer of the network, as the UI lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LayerSummary {
+    /// Its name.
+    pub name: String,
+    /// Channels.
+    pub channels: usize,
+    /// Map height.
+    pub height: usize,
+    /// Map width.
+    pub width: usize,
+    /// Whether it has a ReLU (so a pre-ReLU value).
+    pub relu: bool,
+}
+
+/// A class and its probability.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClassProb {
+    /// Class index.
+    pub index: usize,
+    /// Class name.
+    pub label: String,
+    /// Probability.
+    pub prob: f32,
+}
+
+/// UI to worker.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Take frames from this source (the old one is stopped).
+    SetSource(SourceSpec),
+    /// Show this layer's channels in the grid.
+    SelectLayer(String),
+    /// Select channel `n` of the grid layer: its map, and its preferred image.
+    SelectUnit(usize),
+    /// Stop taking new frames and keep the last one (true), or resume (false).
+    Freeze(bool),
+    /// Use these optimizer settings from the next step on (nothing restarts).
+    SetOptim(OptimSettings),
+    /// Run (true) or pause (false) the preferred-image optimization.
+    SetRunning(bool),
+    /// Restart the preferred image from its start image.
+    ResetOptim,
+    /// Step a folder source by this many files (+1 next, -1 previous).
+    StepFile(i32),
+    /// Make the worker panic (to test and demonstrate its recovery).
+    InjectPanic,
+    /// Stop the worker and its source.
+    Shutdown,
+}
+
+/// Worker to UI.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// The worker is getting ready (loading weights, compiling kernels): show this.
+    Preparing(String),
+    /// The model is ready.
+    Ready {
+        /// Model name.
+        model: String,
+        /// Backend and adapter, in words.
+        backend: String,
+        /// Every layer.
+        layers: Vec<LayerSummary>,
+        /// The layer shown first.
+        grid_layer: String,
+    },
+    /// The state of the frame source.
+    Source {
+        /// What it is (`camera 0`, a path, `synthetic`).
+        label: String,
+        /// Whether frames are arriving.
+        ok: bool,
+        /// A sentence for the input pane.
+        message: String,
+    },
+    /// The newest frame as the network sees it (the centre crop).
+    Input(RgbImage),
+    /// Every channel of the grid layer for the newest frame, tiled.
+    Grid {
+        /// The layer.
+        layer: String,
+        /// The tiled grayscale grid (1-pixel separators).
+        image: GrayImage,
+        /// Tiles per row.
+        cols: usize,
+        /// Rows of tiles.
+        rows: usize,
+        /// Width of one tile (the map's width).
+        tile_w: usize,
+        /// Height of one tile.
+        tile_h: usize,
+        /// Each channel's maximum.
+        maxima: Vec<f32>,
+    },
+    /// The selected channel's map on the newest frame.
+    UnitMap {
+        /// Channel.
+        channel: usize,
+        /// Map values, row-major.
+        values: Vec<f32>,
+        /// Map width.
+        width: usize,
+        /// Map height.
+        height: usize,
+    },
+    /// The top-5 classes of the newest frame.
+    Predictions(Vec<ClassProb>),
+    /// The preferred image of the selected unit, as it forms.
+    Preferred {
+        /// Layer.
+        layer: String,
+        /// Channel.
+        channel: usize,
+        /// The current image, scaled about zero.
+        image: RgbImage,
+        /// Iterations so far.
+        iteration: usize,
+        /// Latest objective.
+        objective: f32,
+        /// The unit's post-ReLU activation.
+        activation: f32,
+        /// Which objective and start the run uses, in words.
+        mode: String,
+    },
+    /// The preferred-image run stopped, and why, in words a user understands.
+    Stopped {
+        /// Why.
+        reason: StopReason,
+        /// What it means and what to do.
+        message: String,
+    },
+    /// Throughput.
+    Stats {
+        /// Grid pipeline frames per second.
+        grid_fps: f32,
+        /// Optimizer iterations per second.
+        optim_ips: f32,
+    },
+    /// Something went wrong; the worker goes on.
+    Error(String),
+    /// The worker crashed; it was restarted with the same settings.
+    Restarted(String),
+}

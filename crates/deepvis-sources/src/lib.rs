@@ -1,0 +1,392 @@
+//! Frame sources behind one trait (webcam, image file, folder, synthetic pattern), run on
+//! their own thread, delivering only the newest frame.
+
+mod camera;
+mod slot;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use deepvis_protocol::SourceSpec;
+use image::RgbImage;
+
+pub use camera::{Camera, list_cameras};
+pub use slot::FrameSlot;
+
+/// A frame and where it came from.
+#[derive(Clone, Debug)]
+pub struct Frame {
+    /// The pixels.
+    pub image: RgbImage,
+    /// A counter, increasing per source.
+    pub seq: u64,
+    /// What it is (file name, `camera 0`, ...).
+    pub label: String,
+}
+
+/// What can go wrong with a source.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// No camera, or it could not be opened or read.
+    #[error("camera: {0}")]
+    Camera(String),
+    /// A file or folder problem.
+    #[error("{0}")]
+    File(String),
+}
+
+/// Something that produces frames.
+pub trait FrameSource {
+    /// What it is, for the input pane.
+    fn label(&self) -> String;
+    /// The next frame; `Ok(None)` when a still source has nothing new.
+    fn next_frame(&mut self) -> Result<Option<RgbImage>, SourceError>;
+    /// Moves a folder source by `delta` files (others ignore it).
+    fn step(&mut self, _delta: i32) {}
+    /// Whether it keeps producing frames (a camera) or only on change (a photo).
+    fn is_live(&self) -> bool;
+}
+
+/// Image file extensions a folder source shows.
+pub const IMAGE_EXTENSIONS: [&str; 8] = ["jpg", "jpeg", "png", "bmp", "gif", "webp", "tif", "tiff"];
+
+fn is_image(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// An image file, or the images of a folder in name order.
+pub struct Files {
+    files: Vec<PathBuf>,
+    index: usize,
+    dirty: bool,
+    label: String,
+}
+
+impl Files {
+    /// A file or a folder; an empty folder is an error.
+    pub fn open(path: &Path) -> Result<Files, SourceError> {
+        let files = if path.is_dir() {
+            let rd = std::fs::read_dir(path)
+                .map_err(|e| SourceError::File(format!("cannot list {}: {e}", path.display())))?;
+            let mut v: Vec<PathBuf> = rd
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file() && is_image(p))
+                .collect();
+            v.sort();
+            v
+        } else if path.is_file() {
+            vec![path.to_path_buf()]
+        } else {
+            return Err(SourceError::File(format!(
+                "{} does not exist",
+                path.display()
+            )));
+        };
+        if files.is_empty() {
+            return Err(SourceError::File(format!(
+                "{} holds no images ({})",
+                path.display(),
+                IMAGE_EXTENSIONS.join(", ")
+            )));
+        }
+        Ok(Files {
+            files,
+            index: 0,
+            dirty: true,
+            label: path.display().to_string(),
+        })
+    }
+
+    /// How many files it cycles through.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    /// Whether it has no files (never, once opened).
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+}
+
+impl FrameSource for Files {
+    fn label(&self) -> String {
+        match self.files.get(self.index) {
+            Some(f) if self.files.len() > 1 => {
+                format!("{} ({}/{})", f.display(), self.index + 1, self.files.len())
+            }
+            Some(f) => f.display().to_string(),
+            None => self.label.clone(),
+        }
+    }
+
+    fn next_frame(&mut self) -> Result<Option<RgbImage>, SourceError> {
+        if !self.dirty {
+            return Ok(None);
+        }
+        self.dirty = false;
+        let path = &self.files[self.index.min(self.files.len() - 1)];
+        deepvis_model::preprocess::load_image(path)
+            .map(|img| Some(img.to_rgb8()))
+            .map_err(|e| SourceError::File(e.to_string()))
+    }
+
+    fn step(&mut self, delta: i32) {
+        let n = self.files.len() as i64;
+        self.index = (self.index as i64 + delta as i64).rem_euclid(n) as usize;
+        self.dirty = true;
+    }
+
+    fn is_live(&self) -> bool {
+        false
+    }
+}
+
+/// A moving test pattern: a bright disc circling over stripes.
+pub struct Synthetic {
+    width: u32,
+    height: u32,
+    period: Duration,
+    next_at: Instant,
+    t: u64,
+}
+
+impl Synthetic {
+    /// A pattern of the given size, produced at `fps` frames per second (0 = as fast as asked).
+    pub fn new(width: u32, height: u32, fps: u32) -> Synthetic {
+        Synthetic {
+            width: width.max(8),
+            height: height.max(8),
+            period: if fps == 0 {
+                Duration::ZERO
+            } else {
+                Duration::from_secs_f64(1.0 / fps as f64)
+            },
+            next_at: Instant::now(),
+            t: 0,
+        }
+    }
+
+    /// The frame at step `t`.
+    pub fn render(&self, t: u64) -> RgbImage {
+        let (w, h) = (self.width as f32, self.height as f32);
+        let a = t as f32 * 0.05;
+        let (cx, cy) = (w * (0.5 + 0.3 * a.cos()), h * (0.5 + 0.3 * a.sin()));
+        let r = h.min(w) * 0.15;
+        RgbImage::from_fn(self.width, self.height, |x, y| {
+            let (xf, yf) = (x as f32, y as f32);
+            let stripe = (((xf + t as f32 * 2.0) / 16.0) as i32 % 2) as u8 * 90;
+            let d = ((xf - cx).powi(2) + (yf - cy).powi(2)).sqrt();
+            if d < r {
+                image::Rgb([230, 180 - (d / r * 100.0) as u8, 40])
+            } else {
+                image::Rgb([40 + stripe, 60 + (yf / h * 120.0) as u8, 120 + stripe / 2])
+            }
+        })
+    }
+}
+
+impl FrameSource for Synthetic {
+    fn label(&self) -> String {
+        format!("synthetic {}x{}", self.width, self.height)
+    }
+
+    fn next_frame(&mut self) -> Result<Option<RgbImage>, SourceError> {
+        let now = Instant::now();
+        if now < self.next_at {
+            std::thread::sleep(self.next_at - now);
+        }
+        self.next_at = Instant::now() + self.period;
+        self.t += 1;
+        Ok(Some(self.render(self.t)))
+    }
+
+    fn is_live(&self) -> bool {
+        true
+    }
+}
+
+/// Opens the source a spec names.
+pub fn open(spec: &SourceSpec) -> Result<Box<dyn FrameSource>, SourceError> {
+    match spec {
+        SourceSpec::Camera {
+            index,
+            width,
+            height,
+        } => Ok(Box::new(Camera::open(*index, *width, *height)?)),
+        SourceSpec::Path(p) => Ok(Box::new(Files::open(p)?)),
+        SourceSpec::Synthetic { width, height, fps } => {
+            Ok(Box::new(Synthetic::new(*width, *height, *fps)))
+        }
+    }
+}
+
+/// What the source thread reports.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SourceStatus {
+    /// Frames are arriving.
+    Running {
+        /// The source.
+        label: String,
+    },
+    /// The source failed; it is retried every few seconds and the last frame is kept.
+    Failed {
+        /// The source.
+        label: String,
+        /// What went wrong.
+        error: String,
+    },
+}
+
+/// Commands to a source thread.
+#[derive(Clone, Debug)]
+pub enum SourceCommand {
+    /// Move a folder source.
+    Step(i32),
+    /// End the thread.
+    Stop,
+}
+
+/// A source running on its own thread.
+pub struct SourceThread {
+    commands: Sender<SourceCommand>,
+    status: Receiver<SourceStatus>,
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+/// How long a failed source waits before it is opened again.
+pub const RETRY_EVERY: Duration = Duration::from_secs(3);
+
+impl SourceThread {
+    /// Starts a thread that opens `spec` (retrying every [`RETRY_EVERY`] while it fails),
+    /// puts each frame into `slot` (replacing an unprocessed one) and calls `wake` after each.
+    pub fn spawn(
+        spec: SourceSpec,
+        slot: FrameSlot,
+        wake: Arc<dyn Fn() + Send + Sync>,
+    ) -> SourceThread {
+        Self::spawn_with(move || open(&spec), slot, wake)
+    }
+
+    /// As [`SourceThread::spawn`], with any way of opening the source (tests use failing ones).
+    pub fn spawn_with(
+        mut opener: impl FnMut() -> Result<Box<dyn FrameSource>, SourceError> + Send + 'static,
+        slot: FrameSlot,
+        wake: Arc<dyn Fn() + Send + Sync>,
+    ) -> SourceThread {
+        let (ctx, crx) = crossbeam_channel::unbounded::<SourceCommand>();
+        let (stx, srx) = crossbeam_channel::unbounded::<SourceStatus>();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("deepvis-source".into())
+            .spawn(move || {
+                let mut seq = 0u64;
+                let mut source: Option<Box<dyn FrameSource>> = None;
+                let mut label = String::from("source");
+                let mut failed_at: Option<Instant> = None;
+                while !stop2.load(Ordering::Relaxed) {
+                    for c in crx.try_iter() {
+                        match c {
+                            SourceCommand::Step(d) => {
+                                if let Some(s) = source.as_mut() {
+                                    s.step(d)
+                                }
+                            }
+                            SourceCommand::Stop => return,
+                        }
+                    }
+                    if source.is_none() {
+                        if failed_at.is_some_and(|t| t.elapsed() < RETRY_EVERY) {
+                            std::thread::sleep(Duration::from_millis(50));
+                            continue;
+                        }
+                        match opener() {
+                            Ok(s) => {
+                                label = s.label();
+                                let _ = stx.send(SourceStatus::Running {
+                                    label: label.clone(),
+                                });
+                                wake();
+                                source = Some(s);
+                                failed_at = None;
+                            }
+                            Err(e) => {
+                                let _ = stx.send(SourceStatus::Failed {
+                                    label: label.clone(),
+                                    error: e.to_string(),
+                                });
+                                wake();
+                                failed_at = Some(Instant::now());
+                                continue;
+                            }
+                        }
+                    }
+                    let Some(s) = source.as_mut() else { continue };
+                    match s.next_frame() {
+                        Ok(Some(image)) => {
+                            seq += 1;
+                            slot.put(Frame {
+                                image,
+                                seq,
+                                label: s.label(),
+                            });
+                            wake();
+                            if !s.is_live() {
+                                let _ = stx.send(SourceStatus::Running { label: s.label() });
+                            }
+                        }
+                        Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                        Err(e) => {
+                            let live = s.is_live();
+                            let _ = stx.send(SourceStatus::Failed {
+                                label: s.label(),
+                                error: e.to_string(),
+                            });
+                            wake();
+                            if live {
+                                // a camera that fails is dropped and opened again later
+                                source = None;
+                                failed_at = Some(Instant::now());
+                            } else {
+                                std::thread::sleep(Duration::from_millis(20));
+                            }
+                        }
+                    }
+                }
+            })
+            .ok();
+        SourceThread {
+            commands: ctx,
+            status: srx,
+            stop,
+            handle,
+        }
+    }
+
+    /// Sends a command to the source.
+    pub fn command(&self, c: SourceCommand) {
+        let _ = self.commands.send(c);
+    }
+
+    /// Status reports not yet read.
+    pub fn statuses(&self) -> Vec<SourceStatus> {
+        self.status.try_iter().collect()
+    }
+}
+
+impl Drop for SourceThread {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.commands.send(SourceCommand::Stop);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}

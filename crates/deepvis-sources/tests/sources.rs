@@ -1,0 +1,138 @@
+//! Sources: the newest-frame slot under a flood, failing sources retried, folders.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use deepvis_sources::{
+    Files, Frame, FrameSlot, FrameSource, SourceError, SourceStatus, SourceThread, Synthetic,
+};
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn ten_thousand_frames_pushed_faster_than_taken_leave_one_and_memory_flat() {
+    let slot = FrameSlot::new();
+    let pattern = Synthetic::new(640, 480, 0);
+    let img = pattern.render(1);
+    slot.put(Frame {
+        image: img.clone(),
+        seq: 0,
+        label: String::new(),
+    });
+    let before = rss_kib();
+    let producer = {
+        let slot = slot.clone();
+        let img = img.clone();
+        std::thread::spawn(move || {
+            for seq in 1..=10_000u64 {
+                slot.put(Frame {
+                    image: img.clone(),
+                    seq,
+                    label: String::new(),
+                });
+            }
+        })
+    };
+    // a slow consumer: takes one frame now and then
+    let mut taken = 0;
+    while !producer.is_finished() {
+        assert!(slot.len() <= 1);
+        if slot.take().is_some() {
+            taken += 1;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    producer.join().unwrap();
+    assert!(slot.len() <= 1);
+    let after = rss_kib();
+    // 10 000 frames of 640x480 would be 9 GB; memory grows by less than 50 MB
+    assert!(
+        after < before + 50 * 1024,
+        "rss {before} KiB -> {after} KiB"
+    );
+    assert_eq!(slot.take().map(|f| f.seq), Some(10_000));
+    assert!(taken < 10_000);
+}
+
+#[test]
+fn a_failing_source_is_reported_and_retried_until_it_works() {
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let a = attempts.clone();
+    let slot = FrameSlot::new();
+    let t = SourceThread::spawn_with(
+        move || {
+            if a.fetch_add(1, Ordering::SeqCst) < 1 {
+                Err(SourceError::Camera("unplugged".into()))
+            } else {
+                Ok(Box::new(Synthetic::new(32, 32, 50)) as Box<dyn FrameSource>)
+            }
+        },
+        slot.clone(),
+        Arc::new(|| {}),
+    );
+    let t0 = Instant::now();
+    let mut seen = Vec::new();
+    while t0.elapsed() < Duration::from_secs(15) {
+        seen.extend(t.statuses());
+        if seen
+            .iter()
+            .any(|s| matches!(s, SourceStatus::Running { .. }))
+            && !slot.is_empty()
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        matches!(&seen[0], SourceStatus::Failed { error, .. } if error.contains("unplugged")),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|s| matches!(s, SourceStatus::Running { .. })),
+        "{seen:?}"
+    );
+    assert!(attempts.load(Ordering::SeqCst) >= 2);
+    assert!(slot.take().is_some());
+}
+
+#[test]
+fn folders_step_through_their_images_and_skip_other_files() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, name) in ["b.png", "a.png", "notes.txt"].iter().enumerate() {
+        let p = dir.path().join(name);
+        if name.ends_with(".png") {
+            image::RgbImage::from_pixel(8 + i as u32, 8, image::Rgb([9, 9, 9]))
+                .save(&p)
+                .unwrap();
+        } else {
+            std::fs::write(&p, "x").unwrap();
+        }
+    }
+    let mut f = Files::open(dir.path()).unwrap();
+    assert_eq!(f.len(), 2);
+    assert_eq!(f.next_frame().unwrap().map(|i| i.width()), Some(9)); // a.png first
+    assert!(f.next_frame().unwrap().is_none()); // a still source gives nothing new
+    f.step(1);
+    assert_eq!(f.next_frame().unwrap().map(|i| i.width()), Some(8));
+    f.step(1);
+    assert!(f.label().contains("a.png"));
+    let empty = tempfile::tempdir().unwrap();
+    assert!(Files::open(empty.path()).is_err());
+    assert!(Files::open(&dir.path().join("absent")).is_err());
+    // a broken image is an error for that frame, not a crash
+    std::fs::write(dir.path().join("c.png"), b"not a png").unwrap();
+    let mut f = Files::open(dir.path()).unwrap();
+    f.step(2);
+    assert!(f.next_frame().is_err());
+}

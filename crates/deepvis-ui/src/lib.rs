@@ -1,0 +1,474 @@
+//! The deepvis window's panes: the input, the layer grid, the selected unit, its preferred
+//! image and a status bar, drawn from the worker's [`Event`]s and turning the user's clicks,
+//! sliders and keys into [`Command`]s. Knows nothing of the model or the device.
+
+mod panes;
+
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use deepvis_protocol::{
+    ClassProb, Command, Event, LayerSummary, OptimSettings, SourceSpec, StopReason,
+};
+use egui::{ColorImage, TextureHandle, TextureOptions};
+use serde::{Deserialize, Serialize};
+
+pub use panes::BINDINGS;
+
+/// What survives a restart of the program (eframe storage).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Persisted {
+    /// The grid layer.
+    pub layer: Option<String>,
+    /// The selected channel.
+    pub selected: Option<usize>,
+    /// Preferred-image settings.
+    pub optim: OptimSettings,
+    /// Whether the preferred image runs.
+    pub running: bool,
+    /// The last source the user chose.
+    pub source: Option<SourceSpec>,
+    /// Widths of the side panes.
+    pub left_width: f32,
+    /// Width of the right pane.
+    pub right_width: f32,
+}
+
+impl Default for Persisted {
+    fn default() -> Persisted {
+        Persisted {
+            layer: None,
+            selected: None,
+            optim: OptimSettings::default(),
+            running: true,
+            source: None,
+            left_width: 300.0,
+            right_width: 340.0,
+        }
+    }
+}
+
+/// The grid as last received.
+#[derive(Clone, Debug)]
+pub struct GridView {
+    /// Its layer.
+    pub layer: String,
+    /// Tiles per row.
+    pub cols: usize,
+    /// Rows of tiles.
+    pub rows: usize,
+    /// Tile width in map pixels.
+    pub tile_w: usize,
+    /// Tile height.
+    pub tile_h: usize,
+    /// Each channel's maximum.
+    pub maxima: Vec<f32>,
+    /// Image size in pixels.
+    pub size: [usize; 2],
+}
+
+impl GridView {
+    /// The layout of the tiles (1-pixel separators).
+    pub fn layout(&self) -> deepvis_viz::GridLayout {
+        deepvis_viz::GridLayout::new(self.maxima.len(), self.tile_w, self.tile_h, 1)
+    }
+}
+
+/// The selected unit's map.
+#[derive(Clone, Debug, Default)]
+pub struct UnitView {
+    /// Channel.
+    pub channel: usize,
+    /// Values.
+    pub values: Vec<f32>,
+    /// Width.
+    pub width: usize,
+    /// Height.
+    pub height: usize,
+}
+
+/// The preferred image's latest state.
+#[derive(Clone, Debug, Default)]
+pub struct PreferredView {
+    /// Layer.
+    pub layer: String,
+    /// Channel.
+    pub channel: usize,
+    /// Iterations.
+    pub iteration: usize,
+    /// Objective.
+    pub objective: f32,
+    /// Activation.
+    pub activation: f32,
+    /// Mode in words.
+    pub mode: String,
+}
+
+/// The whole window's state.
+pub struct DeepvisApp {
+    commands: Sender<Command>,
+    events: Receiver<Event>,
+    /// What persists.
+    pub persisted: Persisted,
+    /// Model name, once ready.
+    pub model: Option<String>,
+    /// Backend in words.
+    pub backend: String,
+    /// The network's layers.
+    pub layers: Vec<LayerSummary>,
+    /// A line while the worker prepares.
+    pub preparing: Option<String>,
+    /// Source label and state.
+    pub source: (String, bool, String),
+    /// Whether frames are frozen.
+    pub frozen: bool,
+    /// The grid.
+    pub grid: Option<GridView>,
+    /// The unit map.
+    pub unit: Option<UnitView>,
+    /// Top-5 classes.
+    pub predictions: Vec<ClassProb>,
+    /// The preferred image.
+    pub preferred: Option<PreferredView>,
+    /// Why the preferred image stopped.
+    pub stopped: Option<(StopReason, String)>,
+    /// Frames per second of the grid pipeline.
+    pub grid_fps: f32,
+    /// Optimizer iterations per second.
+    pub optim_ips: f32,
+    /// Recent errors and notices (newest last).
+    pub messages: Vec<String>,
+    /// Whether the help overlay shows.
+    pub show_help: bool,
+    /// Hovered tile and its maximum.
+    pub hover: Option<(usize, f32)>,
+    /// The UI's own frame time.
+    pub ui_frame_ms: f32,
+    textures: Textures,
+    pending_images: PendingImages,
+    /// Commands sent, newest last (for tests and the status bar).
+    pub sent: Vec<Command>,
+}
+
+#[derive(Default)]
+struct Textures {
+    input: Option<TextureHandle>,
+    grid: Option<TextureHandle>,
+    unit: Option<TextureHandle>,
+    preferred: Option<TextureHandle>,
+}
+
+#[derive(Default)]
+struct PendingImages {
+    input: Option<ColorImage>,
+    grid: Option<ColorImage>,
+    unit: Option<ColorImage>,
+    preferred: Option<ColorImage>,
+}
+
+/// How long one frame may spend draining events.
+pub const DRAIN_BUDGET: Duration = Duration::from_millis(4);
+
+fn rgb_to_color(img: &image::RgbImage) -> ColorImage {
+    ColorImage::from_rgb([img.width() as usize, img.height() as usize], img.as_raw())
+}
+
+fn gray_to_color(img: &image::GrayImage) -> ColorImage {
+    ColorImage::from_gray([img.width() as usize, img.height() as usize], img.as_raw())
+}
+
+/// A map normalized to 0..255 gray (its own min to max).
+pub fn map_to_color(values: &[f32], width: usize, height: usize) -> ColorImage {
+    let (lo, hi) = deepvis_viz::finite_range(values);
+    let s = if hi > lo { 255.0 / (hi - lo) } else { 0.0 };
+    let px: Vec<u8> = values
+        .iter()
+        .map(|v| ((v - lo) * s).round().clamp(0.0, 255.0) as u8)
+        .collect();
+    if px.len() == width * height {
+        ColorImage::from_gray([width, height], &px)
+    } else {
+        ColorImage::from_gray([1, 1], &[0])
+    }
+}
+
+impl DeepvisApp {
+    /// A window speaking to a worker through these channels.
+    pub fn new(commands: Sender<Command>, events: Receiver<Event>, persisted: Persisted) -> Self {
+        DeepvisApp {
+            commands,
+            events,
+            persisted,
+            model: None,
+            backend: String::new(),
+            layers: Vec::new(),
+            preparing: Some("starting".into()),
+            source: (String::new(), true, String::new()),
+            frozen: false,
+            grid: None,
+            unit: None,
+            predictions: Vec::new(),
+            preferred: None,
+            stopped: None,
+            grid_fps: 0.0,
+            optim_ips: 0.0,
+            messages: Vec::new(),
+            show_help: false,
+            hover: None,
+            ui_frame_ms: 0.0,
+            textures: Textures::default(),
+            pending_images: PendingImages::default(),
+            sent: Vec::new(),
+        }
+    }
+
+    /// Sends a command to the worker (remembered in `sent`).
+    pub fn send(&mut self, c: Command) {
+        let _ = self.commands.send(c.clone());
+        self.sent.push(c);
+        if self.sent.len() > 200 {
+            self.sent.drain(..100);
+        }
+    }
+
+    fn note(&mut self, m: String) {
+        self.messages.push(m);
+        if self.messages.len() > 20 {
+            self.messages.remove(0);
+        }
+    }
+
+    /// Handles one event.
+    pub fn apply(&mut self, e: Event) {
+        match e {
+            Event::Preparing(m) => self.preparing = Some(m),
+            Event::Ready {
+                model,
+                backend,
+                layers,
+                grid_layer,
+            } => {
+                self.preparing = None;
+                self.model = Some(model);
+                self.backend = backend;
+                self.layers = layers;
+                if self.persisted.layer.is_none() {
+                    self.persisted.layer = Some(grid_layer);
+                }
+            }
+            Event::Source { label, ok, message } => self.source = (label, ok, message),
+            Event::Input(img) => self.pending_images.input = Some(rgb_to_color(&img)),
+            Event::Grid {
+                layer,
+                image,
+                cols,
+                rows,
+                tile_w,
+                tile_h,
+                maxima,
+            } => {
+                self.grid = Some(GridView {
+                    layer,
+                    cols,
+                    rows,
+                    tile_w,
+                    tile_h,
+                    maxima,
+                    size: [image.width() as usize, image.height() as usize],
+                });
+                self.pending_images.grid = Some(gray_to_color(&image));
+            }
+            Event::UnitMap {
+                channel,
+                values,
+                width,
+                height,
+            } => {
+                self.pending_images.unit = Some(map_to_color(&values, width, height));
+                self.unit = Some(UnitView {
+                    channel,
+                    values,
+                    width,
+                    height,
+                });
+            }
+            Event::Predictions(p) => self.predictions = p,
+            Event::Preferred {
+                layer,
+                channel,
+                image,
+                iteration,
+                objective,
+                activation,
+                mode,
+            } => {
+                if iteration > 0
+                    && self
+                        .stopped
+                        .as_ref()
+                        .is_some_and(|s| s.0 != StopReason::ZeroGrad)
+                {
+                    self.stopped = None;
+                }
+                self.pending_images.preferred = Some(rgb_to_color(&image));
+                self.preferred = Some(PreferredView {
+                    layer,
+                    channel,
+                    iteration,
+                    objective,
+                    activation,
+                    mode,
+                });
+            }
+            Event::Stopped { reason, message } => self.stopped = Some((reason, message)),
+            Event::Stats {
+                grid_fps,
+                optim_ips,
+            } => {
+                self.grid_fps = grid_fps;
+                self.optim_ips = optim_ips;
+            }
+            Event::Error(m) => self.note(format!("error: {m}")),
+            Event::Restarted(m) => {
+                self.preparing = Some("restarting the worker".into());
+                self.note(m)
+            }
+        }
+    }
+
+    /// Drains waiting events for at most `budget`; keeps only the newest images.
+    pub fn drain(&mut self, budget: Duration) -> usize {
+        let t0 = Instant::now();
+        let mut n = 0;
+        while t0.elapsed() < budget {
+            match self.events.try_recv() {
+                Ok(e) => {
+                    self.apply(e);
+                    n += 1;
+                }
+                Err(_) => break,
+            }
+        }
+        n
+    }
+
+    fn upload(&mut self, ctx: &egui::Context) {
+        let opts = TextureOptions::NEAREST;
+        let up = |slot: &mut Option<TextureHandle>, img: Option<ColorImage>, name: &str| {
+            if let Some(img) = img {
+                match slot {
+                    Some(t) => t.set(img, opts),
+                    None => *slot = Some(ctx.load_texture(name, img, opts)),
+                }
+            }
+        };
+        up(
+            &mut self.textures.input,
+            self.pending_images.input.take(),
+            "input",
+        );
+        up(
+            &mut self.textures.grid,
+            self.pending_images.grid.take(),
+            "grid",
+        );
+        up(
+            &mut self.textures.unit,
+            self.pending_images.unit.take(),
+            "unit",
+        );
+        up(
+            &mut self.textures.preferred,
+            self.pending_images.preferred.take(),
+            "preferred",
+        );
+    }
+
+    /// Draws the whole window into `ui` (after draining events).
+    pub fn ui(&mut self, ui: &mut egui::Ui) {
+        let t0 = Instant::now();
+        self.drain(DRAIN_BUDGET);
+        self.upload(ui.ctx());
+        self.keyboard(ui);
+        panes::top_bar(self, ui);
+        panes::status_bar(self, ui);
+        let lw = self.persisted.left_width;
+        let left = egui::Panel::left("left")
+            .resizable(true)
+            .default_size(lw)
+            .show(ui, |ui| {
+                panes::input_pane(self, ui);
+                ui.separator();
+                panes::unit_pane(self, ui);
+            });
+        self.persisted.left_width = left.response.rect.width();
+        let rw = self.persisted.right_width;
+        let right = egui::Panel::right("right")
+            .resizable(true)
+            .default_size(rw)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| panes::preferred_pane(self, ui));
+            });
+        self.persisted.right_width = right.response.rect.width();
+        egui::CentralPanel::default().show(ui, |ui| panes::grid_pane(self, ui));
+        if self.show_help {
+            panes::help_overlay(self, ui);
+        }
+        self.ui_frame_ms = t0.elapsed().as_secs_f32() * 1e3;
+    }
+
+    /// The index of the current layer in the layer list.
+    pub fn layer_index(&self) -> Option<usize> {
+        let name = self.persisted.layer.as_deref()?;
+        self.layers.iter().position(|l| l.name == name)
+    }
+
+    /// Shows layer `i` of the list.
+    pub fn select_layer(&mut self, i: usize) {
+        if let Some(l) = self.layers.get(i) {
+            let name = l.name.clone();
+            let channels = l.channels;
+            self.persisted.layer = Some(name.clone());
+            self.persisted.selected = self.persisted.selected.filter(|&c| c < channels);
+            self.grid = None;
+            self.send(Command::SelectLayer(name));
+        }
+    }
+
+    /// Selects a channel of the grid layer.
+    pub fn select_unit(&mut self, c: usize) {
+        self.persisted.selected = Some(c);
+        self.stopped = None;
+        self.preferred = None;
+        self.send(Command::SelectUnit(c));
+    }
+
+    /// Sends the optimizer settings after a change.
+    pub fn optim_changed(&mut self) {
+        let o = self.persisted.optim;
+        self.send(Command::SetOptim(o));
+    }
+
+    fn keyboard(&mut self, ui: &mut egui::Ui) {
+        if ui.ctx().egui_wants_keyboard_input() {
+            return;
+        }
+        let keys: Vec<(egui::Key, bool)> = ui.input(|i| {
+            i.events
+                .iter()
+                .filter_map(|e| match e {
+                    egui::Event::Key {
+                        key,
+                        pressed: true,
+                        modifiers,
+                        ..
+                    } => Some((*key, modifiers.shift)),
+                    _ => None,
+                })
+                .collect()
+        });
+        for (key, shift) in keys {
+            panes::on_key(self, key, shift);
+        }
+    }
+}

@@ -1,0 +1,567 @@
+//! The panes, each drawn from the app's state.
+
+use deepvis_protocol::{Command, LrPolicy, Params, PreReluMode, StartFrom, StopReason};
+use egui::{Color32, Key, Rect, Sense, Stroke, Vec2, pos2};
+
+use crate::DeepvisApp;
+
+/// Every key binding, as the help overlay lists them.
+pub const BINDINGS: [(&str, &str); 14] = [
+    ("arrows / i j k l", "move the selection (shift: by 3)"),
+    ("u / o", "previous / next layer"),
+    ("f", "freeze / unfreeze the input"),
+    ("space", "run / pause the preferred image"),
+    ("r", "reset the preferred image"),
+    ("1 2 3 4", "the paper's regularization presets"),
+    ("p", "pre-ReLU objective: off / on / auto"),
+    ("e / w", "next / previous file of a folder"),
+    ("h", "show / hide this help"),
+    ("click a tile", "select that unit"),
+    ("hover a tile", "its channel and maximum"),
+    ("drop files", "show a photo or a folder"),
+    ("drag the pane borders", "resize the panes"),
+    ("esc", "close this help"),
+];
+
+/// Handles one key press.
+pub fn on_key(app: &mut DeepvisApp, key: Key, shift: bool) {
+    let n = app.grid.as_ref().map(|g| (g.maxima.len(), g.cols));
+    let step = if shift { 3 } else { 1 };
+    let mv = |app: &mut DeepvisApp, d: i64| {
+        if let Some((count, _)) = n
+            && count > 0
+        {
+            let cur = app.persisted.selected.unwrap_or(0) as i64;
+            let next = (cur + d).clamp(0, count as i64 - 1) as usize;
+            app.select_unit(next);
+        }
+    };
+    let cols = n.map(|x| x.1 as i64).unwrap_or(1);
+    match key {
+        Key::ArrowLeft | Key::J => mv(app, -step),
+        Key::ArrowRight | Key::L => mv(app, step),
+        Key::ArrowUp | Key::I => mv(app, -step * cols),
+        Key::ArrowDown | Key::K => mv(app, step * cols),
+        Key::U | Key::O => {
+            let len = app.layers.len();
+            if len > 0 {
+                let cur = app.layer_index().unwrap_or(0);
+                let next = if key == Key::U {
+                    (cur + len - 1) % len
+                } else {
+                    (cur + 1) % len
+                };
+                app.select_layer(next);
+            }
+        }
+        Key::F => {
+            app.frozen = !app.frozen;
+            let f = app.frozen;
+            app.send(Command::Freeze(f));
+        }
+        Key::Space => {
+            app.persisted.running = !app.persisted.running;
+            let r = app.persisted.running;
+            app.send(Command::SetRunning(r));
+        }
+        Key::R => {
+            app.stopped = None;
+            app.send(Command::ResetOptim);
+        }
+        Key::Num1 | Key::Num2 | Key::Num3 | Key::Num4 => {
+            let p = match key {
+                Key::Num1 => 1,
+                Key::Num2 => 2,
+                Key::Num3 => 3,
+                _ => 4,
+            };
+            apply_preset(app, p);
+        }
+        Key::P => {
+            app.persisted.optim.pre_relu = match app.persisted.optim.pre_relu {
+                PreReluMode::Off => PreReluMode::On,
+                PreReluMode::On => PreReluMode::Auto,
+                PreReluMode::Auto => PreReluMode::Off,
+            };
+            app.optim_changed();
+        }
+        Key::E => app.send(Command::StepFile(1)),
+        Key::W => app.send(Command::StepFile(-1)),
+        Key::H => app.show_help = !app.show_help,
+        Key::Escape => app.show_help = false,
+        _ => {}
+    }
+}
+
+fn apply_preset(app: &mut DeepvisApp, n: u8) {
+    if let Ok(p) = Params::preset(n) {
+        let keep = app.persisted.optim;
+        let mut o = deepvis_protocol::OptimSettings::from_preset(p);
+        o.seed = keep.seed;
+        o.start = keep.start;
+        o.pre_relu = keep.pre_relu;
+        o.suppress = keep.suppress;
+        o.endless = keep.endless;
+        app.persisted.optim = o;
+        app.optim_changed();
+    }
+}
+
+/// The bar on top: model, layer picker, freeze, help.
+pub fn top_bar(app: &mut DeepvisApp, ui: &mut egui::Ui) {
+    egui::Panel::top("top").show(ui, |ui| {
+        ui.horizontal(|ui| {
+            ui.strong("deepvis");
+            ui.separator();
+            let current = app.persisted.layer.clone().unwrap_or_default();
+            let mut chosen = None;
+            egui::ComboBox::new("layer picker", "layer")
+                .selected_text(current.clone())
+                .show_ui(ui, |ui| {
+                    for (i, l) in app.layers.iter().enumerate() {
+                        let text = format!("{} ({}x{}x{})", l.name, l.channels, l.height, l.width);
+                        if ui.selectable_label(l.name == current, text).clicked() {
+                            chosen = Some(i);
+                        }
+                    }
+                });
+            if let Some(i) = chosen {
+                app.select_layer(i);
+            }
+            if ui.button("< u").on_hover_text("previous layer").clicked() {
+                on_key(app, Key::U, false);
+            }
+            if ui.button("o >").on_hover_text("next layer").clicked() {
+                on_key(app, Key::O, false);
+            }
+            ui.separator();
+            let mut frozen = app.frozen;
+            if ui.toggle_value(&mut frozen, "freeze (f)").changed() {
+                app.frozen = frozen;
+                app.send(Command::Freeze(frozen));
+            }
+            if ui.button("< file").clicked() {
+                app.send(Command::StepFile(-1));
+            }
+            if ui.button("file >").clicked() {
+                app.send(Command::StepFile(1));
+            }
+            ui.separator();
+            if ui.button("help (h)").clicked() {
+                app.show_help = !app.show_help;
+            }
+            if ui
+                .button("crash worker")
+                .on_hover_text("test the worker's recovery")
+                .clicked()
+            {
+                app.send(Command::InjectPanic);
+            }
+        });
+    });
+}
+
+/// The status bar: model, backend, source, speeds, the latest message.
+pub fn status_bar(app: &mut DeepvisApp, ui: &mut egui::Ui) {
+    egui::Panel::bottom("status").show(ui, |ui| {
+        ui.horizontal_wrapped(|ui| {
+            match (&app.preparing, &app.model) {
+                (Some(p), _) => {
+                    ui.spinner();
+                    ui.label(format!("preparing: {p}"));
+                }
+                (None, Some(m)) => {
+                    ui.label(format!("model {m}"));
+                }
+                _ => {}
+            }
+            ui.separator();
+            ui.label(format!("backend {}", app.backend));
+            ui.separator();
+            let (label, ok, _) = &app.source;
+            let color = if *ok {
+                ui.visuals().text_color()
+            } else {
+                Color32::from_rgb(220, 120, 40)
+            };
+            ui.colored_label(color, format!("source {label}"));
+            ui.separator();
+            ui.label(format!("grid {:.1} fps", app.grid_fps));
+            ui.label(format!("optimizer {:.1} it/s", app.optim_ips));
+            ui.label(format!("ui {:.1} ms", app.ui_frame_ms));
+            if let Some(m) = app.messages.last() {
+                ui.separator();
+                ui.colored_label(Color32::from_rgb(220, 120, 40), m);
+            }
+        });
+    });
+}
+
+fn fit(avail: Vec2, size: [usize; 2]) -> Vec2 {
+    let (w, h) = (size[0].max(1) as f32, size[1].max(1) as f32);
+    let s = (avail.x / w).min(avail.y / h).max(0.01);
+    Vec2::new(w * s, h * s)
+}
+
+fn image_box(
+    ui: &mut egui::Ui,
+    tex: Option<&egui::TextureHandle>,
+    side: f32,
+    label: &str,
+) -> egui::Response {
+    let size = match tex {
+        Some(t) => fit(Vec2::splat(side), t.size()),
+        None => Vec2::splat(side),
+    };
+    let (rect, resp) = ui.allocate_exact_size(size, Sense::hover());
+    match tex {
+        Some(t) => {
+            ui.painter().image(
+                t.id(),
+                rect,
+                Rect::from_min_max(pos2(0.0, 0.0), pos2(1.0, 1.0)),
+                Color32::WHITE,
+            );
+        }
+        None => {
+            ui.painter()
+                .rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+            ui.painter().text(
+                rect.center(),
+                egui::Align2::CENTER_CENTER,
+                label,
+                egui::FontId::proportional(13.0),
+                ui.visuals().weak_text_color(),
+            );
+        }
+    }
+    resp
+}
+
+/// The input as the network sees it.
+pub fn input_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
+    ui.heading("input");
+    let (_, ok, message) = app.source.clone();
+    if !message.is_empty() {
+        let color = if ok {
+            ui.visuals().weak_text_color()
+        } else {
+            Color32::from_rgb(220, 120, 40)
+        };
+        ui.colored_label(color, message);
+    }
+    let side = ui.available_width().min(300.0);
+    image_box(ui, app.textures.input.as_ref(), side, "waiting for a frame");
+    if app.frozen {
+        ui.label("frozen (f)");
+    }
+}
+
+/// The selected unit's map, the value under the cursor, and the top-5 classes.
+pub fn unit_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
+    let layer = app.persisted.layer.clone().unwrap_or_default();
+    match app.persisted.selected {
+        Some(c) => ui.heading(format!("unit {layer}:{c}")),
+        None => ui.heading("unit"),
+    };
+    let side = ui.available_width().min(300.0);
+    let resp = image_box(
+        ui,
+        app.textures.unit.as_ref(),
+        side,
+        "click a tile of the grid",
+    );
+    if let (Some(u), Some(p)) = (&app.unit, resp.hover_pos()) {
+        let r = resp.rect;
+        let x = ((p.x - r.min.x) / r.width() * u.width as f32) as usize;
+        let y = ((p.y - r.min.y) / r.height() * u.height as f32) as usize;
+        if x < u.width && y < u.height {
+            ui.label(format!(
+                "value at (y {y}, x {x}): {:.3}",
+                u.values[y * u.width + x]
+            ));
+        }
+    } else if let Some(u) = &app.unit {
+        let max = u.values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        ui.label(format!("max {:.3} (hover the map for values)", max));
+    }
+    ui.separator();
+    ui.strong("top-5 classes");
+    for p in &app.predictions {
+        ui.horizontal(|ui| {
+            ui.label(format!("{:>5.1}%", p.prob * 100.0));
+            ui.label(format!("{} ({})", p.label, p.index));
+        });
+    }
+}
+
+/// Every channel of the layer; hover shows a channel, click selects it.
+pub fn grid_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
+    let Some(grid) = app.grid.clone() else {
+        ui.centered_and_justified(|ui| {
+            ui.label(
+                app.preparing
+                    .clone()
+                    .unwrap_or_else(|| "waiting for the first frame".into()),
+            );
+        });
+        return;
+    };
+    ui.horizontal(|ui| {
+        ui.heading(format!("{}: {} channels", grid.layer, grid.maxima.len()));
+        if let Some((c, m)) = app.hover {
+            ui.label(format!("channel {c}, max {m:.3}"));
+        }
+    });
+    let avail = ui.available_size();
+    let size = fit(avail, grid.size);
+    let (rect, resp) = ui.allocate_exact_size(size, Sense::click());
+    resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "layer grid"));
+    if let Some(t) = &app.textures.grid {
+        ui.painter().image(
+            t.id(),
+            rect,
+            Rect::from_min_max(pos2(0.0, 0.0), pos2(1.0, 1.0)),
+            Color32::WHITE,
+        );
+    }
+    let layout = grid.layout();
+    let scale = rect.width() / grid.size[0].max(1) as f32;
+    let tile_at = |p: egui::Pos2| {
+        let x = ((p.x - rect.min.x) / scale).floor();
+        let y = ((p.y - rect.min.y) / scale).floor();
+        if x < 0.0 || y < 0.0 {
+            return None;
+        }
+        layout.tile_at(x as usize, y as usize)
+    };
+    app.hover = resp
+        .hover_pos()
+        .and_then(tile_at)
+        .map(|c| (c, grid.maxima.get(c).copied().unwrap_or(0.0)));
+    if resp.clicked()
+        && let Some(c) = resp.interact_pointer_pos().and_then(tile_at)
+    {
+        app.select_unit(c);
+    }
+    let outline = |c: usize, color: Color32| {
+        let (ox, oy) = layout.origin(c);
+        let min = rect.min + Vec2::new(ox as f32, oy as f32) * scale;
+        Rect::from_min_size(
+            min,
+            Vec2::new(grid.tile_w as f32, grid.tile_h as f32) * scale,
+        )
+        .expand(1.0)
+        .pipe_stroke(ui, color)
+    };
+    if let Some((c, _)) = app.hover {
+        outline(c, Color32::from_rgb(90, 160, 255));
+    }
+    if let Some(c) = app.persisted.selected.filter(|&c| c < grid.maxima.len()) {
+        outline(c, Color32::from_rgb(60, 220, 60));
+    }
+    if let Some(files) = ui
+        .ctx()
+        .input(|i| (!i.raw.dropped_files.is_empty()).then(|| i.raw.dropped_files.clone()))
+        && let Some(path) = files.iter().find_map(|f| {
+            let p = f.path();
+            (!p.as_os_str().is_empty()).then(|| p.to_path_buf())
+        })
+    {
+        app.persisted.source = Some(deepvis_protocol::SourceSpec::Path(path.clone()));
+        app.send(Command::SetSource(deepvis_protocol::SourceSpec::Path(path)));
+    }
+}
+
+trait PipeStroke {
+    fn pipe_stroke(self, ui: &egui::Ui, color: Color32);
+}
+
+impl PipeStroke for Rect {
+    fn pipe_stroke(self, ui: &egui::Ui, color: Color32) {
+        ui.painter().rect_stroke(
+            self,
+            0.0,
+            Stroke::new(2.0, color),
+            egui::StrokeKind::Outside,
+        );
+    }
+}
+
+/// The selected unit's preferred image and every control of the optimizer.
+pub fn preferred_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
+    ui.heading("preferred image");
+    let side = ui.available_width().min(320.0);
+    let label = if app.persisted.selected.is_some() {
+        "forming..."
+    } else {
+        "click a tile to see what the unit prefers"
+    };
+    image_box(ui, app.textures.preferred.as_ref(), side, label);
+    if let Some(p) = &app.preferred {
+        ui.label(format!(
+            "{}:{}  iteration {}  objective {:.3}  activation {:.3}",
+            p.layer, p.channel, p.iteration, p.objective, p.activation
+        ));
+        ui.weak(p.mode.clone());
+    }
+    if let Some((reason, msg)) = app.stopped.clone() {
+        ui.colored_label(Color32::from_rgb(230, 140, 40), msg);
+        if reason == StopReason::ZeroGrad && ui.button("use the pre-ReLU objective").clicked() {
+            app.persisted.optim.pre_relu = PreReluMode::On;
+            app.stopped = None;
+            app.optim_changed();
+        }
+    }
+    ui.horizontal(|ui| {
+        let running = app.persisted.running;
+        if ui.button(if running { "pause" } else { "run" }).clicked() {
+            app.persisted.running = !running;
+            app.send(Command::SetRunning(!running));
+        }
+        if ui.button("reset").clicked() {
+            app.stopped = None;
+            app.send(Command::ResetOptim);
+        }
+    });
+    ui.horizontal(|ui| {
+        ui.label("preset");
+        for n in 1..=4u8 {
+            if ui
+                .button(n.to_string())
+                .on_hover_text(format!("the paper's setting {n}"))
+                .clicked()
+            {
+                apply_preset(app, n);
+            }
+        }
+    });
+    let mut o = app.persisted.optim;
+    let mut changed = false;
+    let p: &mut Params = &mut o.params;
+    egui::Grid::new("sliders").num_columns(2).show(ui, |ui| {
+        changed |= ui.checkbox(&mut o.decay_on, "decay on").changed();
+        changed |= ui
+            .add(
+                egui::Slider::new(&mut p.decay, 0.0..=0.5)
+                    .logarithmic(true)
+                    .text("decay"),
+            )
+            .changed();
+        ui.end_row();
+        changed |= ui.checkbox(&mut o.blur_on, "blur on").changed();
+        changed |= ui
+            .add(egui::Slider::new(&mut p.blur_radius, 0.0..=3.0).text("blur radius"))
+            .changed();
+        ui.end_row();
+        ui.label("");
+        changed |= ui
+            .add(egui::Slider::new(&mut p.blur_every, 1..=10).text("blur every"))
+            .changed();
+        ui.end_row();
+        changed |= ui.checkbox(&mut o.norm_on, "norm clip on").changed();
+        changed |= ui
+            .add(egui::Slider::new(&mut p.norm_pct, 0.0..=99.0).text("norm pct"))
+            .changed();
+        ui.end_row();
+        changed |= ui.checkbox(&mut o.contrib_on, "contrib clip on").changed();
+        changed |= ui
+            .add(egui::Slider::new(&mut p.contrib_pct, 0.0..=99.0).text("contrib pct"))
+            .changed();
+        ui.end_row();
+        ui.label("");
+        ui.horizontal(|ui| {
+            changed |= ui
+                .radio_value(&mut p.lr_policy, LrPolicy::Constant, "constant lr")
+                .changed();
+            changed |= ui
+                .radio_value(&mut p.lr_policy, LrPolicy::Progress, "progress lr")
+                .changed();
+        });
+        ui.end_row();
+        ui.label("");
+        match p.lr_policy {
+            LrPolicy::Constant => {
+                changed |= ui
+                    .add(
+                        egui::Slider::new(&mut p.lr, 0.1..=1000.0)
+                            .logarithmic(true)
+                            .text("lr"),
+                    )
+                    .changed();
+            }
+            LrPolicy::Progress => {
+                ui.vertical(|ui| {
+                    changed |= ui
+                        .add(
+                            egui::Slider::new(&mut p.max_lr, 1.0..=1e8)
+                                .logarithmic(true)
+                                .text("max lr"),
+                        )
+                        .changed();
+                    changed |= ui
+                        .add(
+                            egui::Slider::new(&mut p.desired_prog, 0.01..=20.0)
+                                .logarithmic(true)
+                                .text("desired progress"),
+                        )
+                        .changed();
+                });
+            }
+        }
+        ui.end_row();
+    });
+    ui.horizontal(|ui| {
+        ui.label("start");
+        changed |= ui
+            .radio_value(&mut o.start, StartFrom::Noise, "noise")
+            .changed();
+        changed |= ui
+            .radio_value(&mut o.start, StartFrom::Frame, "current frame")
+            .changed();
+    });
+    ui.horizontal(|ui| {
+        let seed = ui.label("seed");
+        changed |= ui
+            .add(egui::DragValue::new(&mut o.seed))
+            .labelled_by(seed.id)
+            .changed();
+        changed |= ui.checkbox(&mut o.suppress, "suppress").changed();
+    });
+    ui.horizontal(|ui| {
+        ui.label("pre-ReLU (p)");
+        changed |= ui
+            .radio_value(&mut o.pre_relu, PreReluMode::Auto, "auto")
+            .changed();
+        changed |= ui
+            .radio_value(&mut o.pre_relu, PreReluMode::On, "on")
+            .changed();
+        changed |= ui
+            .radio_value(&mut o.pre_relu, PreReluMode::Off, "off")
+            .changed();
+    });
+    if changed {
+        app.persisted.optim = o;
+        app.optim_changed();
+    }
+}
+
+/// The list of key bindings.
+pub fn help_overlay(app: &mut DeepvisApp, ui: &mut egui::Ui) {
+    let mut open = true;
+    egui::Window::new("help")
+        .open(&mut open)
+        .collapsible(false)
+        .show(ui.ctx(), |ui| {
+            egui::Grid::new("bindings").striped(true).show(ui, |ui| {
+                for (k, what) in BINDINGS {
+                    ui.monospace(k);
+                    ui.label(what);
+                    ui.end_row();
+                }
+            });
+        });
+    if !open {
+        app.show_help = false;
+    }
+}

@@ -1,0 +1,152 @@
+//! The live toolbox window: eframe around the UI crate's panes and the engine's worker.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Result, anyhow};
+use deepvis_engine::{EngineConfig, EngineHandle};
+use deepvis_model::{Arch, BackendChoice};
+use deepvis_protocol::SourceSpec;
+use deepvis_ui::{DeepvisApp, Persisted};
+
+use crate::Global;
+use crate::common::{log, project_root};
+
+/// Where the app takes its frames from.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct AppArgs {
+    /// An image file or a folder of images instead of the camera.
+    #[arg(long, value_name = "PATH")]
+    pub source: Option<PathBuf>,
+    /// The camera to use (0 = the first).
+    #[arg(long, value_name = "N")]
+    pub camera: Option<u32>,
+    /// A moving synthetic pattern (no camera, no files).
+    #[arg(long)]
+    pub synthetic: bool,
+    /// Camera resolution, WIDTHxHEIGHT.
+    #[arg(long, default_value = "640x480")]
+    pub resolution: String,
+}
+
+const STORAGE_KEY: &str = "deepvis";
+
+fn choose_source(g: &Global, a: &AppArgs) -> Result<SourceSpec> {
+    let (w, h) = a
+        .resolution
+        .split_once('x')
+        .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
+        .ok_or_else(|| anyhow!("--resolution must look like 640x480"))?;
+    if let Some(p) = &a.source {
+        return Ok(SourceSpec::Path(p.clone()));
+    }
+    if let Some(i) = a.camera {
+        return Ok(SourceSpec::Camera {
+            index: i,
+            width: w,
+            height: h,
+        });
+    }
+    if a.synthetic {
+        return Ok(SourceSpec::Synthetic {
+            width: w,
+            height: h,
+            fps: 30,
+        });
+    }
+    match deepvis_sources::list_cameras() {
+        Ok(cams) if !cams.is_empty() => {
+            log(g, format!("camera: {} ({} found)", cams[0].1, cams.len()));
+            return Ok(SourceSpec::Camera {
+                index: cams[0].0,
+                width: w,
+                height: h,
+            });
+        }
+        Ok(_) => log(g, "no camera found: showing the sample photos"),
+        Err(e) => log(g, format!("no camera ({e}): showing the sample photos")),
+    }
+    let samples = project_root().join("../shared/images");
+    if samples.is_dir() {
+        Ok(SourceSpec::Path(samples))
+    } else {
+        log(g, "no sample photos either: showing a synthetic pattern");
+        Ok(SourceSpec::Synthetic {
+            width: w,
+            height: h,
+            fps: 30,
+        })
+    }
+}
+
+struct Shell {
+    app: DeepvisApp,
+    engine: Option<EngineHandle>,
+}
+
+impl eframe::App for Shell {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.app.ui(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, STORAGE_KEY, &self.app.persisted);
+    }
+
+    fn on_exit(&mut self) {
+        if let Some(e) = self.engine.take() {
+            e.shutdown();
+        }
+    }
+}
+
+/// Opens the window.
+pub fn run(g: &Global, a: AppArgs) -> Result<ExitCode> {
+    let arch = Arch::from_name(&g.model)?;
+    let backend = BackendChoice::from_name(&g.backend)?;
+    let weights = crate::weights::resolve(g, arch)?;
+    log(
+        g,
+        format!("weights: {} ({})", weights.path.display(), weights.source),
+    );
+    let explicit_source = a.source.is_some() || a.camera.is_some() || a.synthetic;
+    let source = choose_source(g, &a)?;
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("deepvis")
+            .with_inner_size([1280.0, 800.0])
+            .with_drag_and_drop(true),
+        ..Default::default()
+    };
+    let weights_path = weights.path.clone();
+    eframe::run_native(
+        "deepvis",
+        options,
+        Box::new(move |cc| {
+            let persisted: Persisted = cc
+                .storage
+                .and_then(|s| eframe::get_value(s, STORAGE_KEY))
+                .unwrap_or_default();
+            let mut config = EngineConfig::new(arch, weights_path, source.clone());
+            config.backend = backend;
+            config.grid_layer = persisted.layer.clone();
+            config.selected = persisted.selected;
+            config.optim = persisted.optim;
+            config.running = persisted.running;
+            if !explicit_source && let Some(s) = &persisted.source {
+                config.source = s.clone();
+            }
+            let ctx = cc.egui_ctx.clone();
+            let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || ctx.request_repaint());
+            let engine = deepvis_engine::spawn(config, wake);
+            let app = DeepvisApp::new(engine.commands.clone(), engine.events.clone(), persisted);
+            Ok(Box::new(Shell {
+                app,
+                engine: Some(engine),
+            }))
+        }),
+    )
+    .map_err(|e| anyhow!("cannot open the window: {e}"))?;
+    Ok(ExitCode::SUCCESS)
+}
