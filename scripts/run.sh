@@ -6,5 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 . scripts/env.sh
-cargo build --release --locked -p deepvis
+# Built exactly as the tests build it (one set of features: no second build of the stack).
+cargo test --release --workspace --locked --no-run 2>&1 | grep -vE '^\s+Executable' >&2
 exec "$CARGO_TARGET_DIR/release/deepvis" "$@"

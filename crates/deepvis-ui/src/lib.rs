@@ -397,9 +397,13 @@ impl DeepvisApp {
             .resizable(true)
             .default_size(lw)
             .show(ui, |ui| {
-                panes::input_pane(self, ui);
-                ui.separator();
-                panes::unit_pane(self, ui);
+                egui::ScrollArea::vertical()
+                    .id_salt("left scroll")
+                    .show(ui, |ui| {
+                        panes::input_pane(self, ui);
+                        ui.separator();
+                        panes::unit_pane(self, ui);
+                    });
             });
         self.persisted.left_width = left.response.rect.width();
         let rw = self.persisted.right_width;
@@ -407,7 +411,9 @@ impl DeepvisApp {
             .resizable(true)
             .default_size(rw)
             .show(ui, |ui| {
-                egui::ScrollArea::vertical().show(ui, |ui| panes::preferred_pane(self, ui));
+                egui::ScrollArea::vertical()
+                    .id_salt("right scroll")
+                    .show(ui, |ui| panes::preferred_pane(self, ui));
             });
         self.persisted.right_width = right.response.rect.width();
         egui::CentralPanel::default().show(ui, |ui| panes::grid_pane(self, ui));
