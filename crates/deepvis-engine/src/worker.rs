@@ -483,6 +483,9 @@ pub(crate) fn run(
         layers,
         grid_layer,
     });
+    send(Event::Cameras(
+        deepvis_sources::list_cameras().unwrap_or_default(),
+    ));
     let mut w = Worker {
         state,
         events,

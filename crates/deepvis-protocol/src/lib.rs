@@ -273,6 +273,8 @@ pub enum Event {
         /// What it means and what to do.
         message: String,
     },
+    /// The cameras the system lists, for the source picker: (index, name).
+    Cameras(Vec<(u32, String)>),
     /// Throughput.
     Stats {
         /// Grid pipeline frames per second.

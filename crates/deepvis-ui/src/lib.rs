@@ -122,6 +122,10 @@ pub struct DeepvisApp {
     pub source: (String, bool, String),
     /// Whether frames are frozen.
     pub frozen: bool,
+    /// The cameras the worker found.
+    pub cameras: Vec<(u32, String)>,
+    /// Camera resolution asked for.
+    pub resolution: (u32, u32),
     /// The grid.
     pub grid: Option<GridView>,
     /// The unit map.
@@ -205,6 +209,8 @@ impl DeepvisApp {
             preparing: Some("starting".into()),
             source: (String::new(), true, String::new()),
             frozen: false,
+            cameras: Vec::new(),
+            resolution: (640, 480),
             grid: None,
             unit: None,
             predictions: Vec::new(),
@@ -321,6 +327,7 @@ impl DeepvisApp {
                 });
             }
             Event::Stopped { reason, message } => self.stopped = Some((reason, message)),
+            Event::Cameras(c) => self.cameras = c,
             Event::Stats {
                 grid_fps,
                 optim_ips,
@@ -447,6 +454,12 @@ impl DeepvisApp {
         self.stopped = None;
         self.preferred = None;
         self.send(Command::SelectUnit(c));
+    }
+
+    /// Switches to another frame source (remembered for the next start).
+    pub fn set_source(&mut self, spec: SourceSpec) {
+        self.persisted.source = Some(spec.clone());
+        self.send(Command::SetSource(spec));
     }
 
     /// Sends the optimizer settings after a change.

@@ -135,6 +135,7 @@ pub fn top_bar(app: &mut DeepvisApp, ui: &mut egui::Ui) {
                 on_key(app, Key::O, false);
             }
             ui.separator();
+            source_picker(app, ui);
             let mut frozen = app.frozen;
             if ui.toggle_value(&mut frozen, "freeze (f)").changed() {
                 app.frozen = frozen;
@@ -159,6 +160,59 @@ pub fn top_bar(app: &mut DeepvisApp, ui: &mut egui::Ui) {
             }
         });
     });
+}
+
+/// Cameras (with a resolution), the synthetic pattern, or the current file source.
+fn source_picker(app: &mut DeepvisApp, ui: &mut egui::Ui) {
+    use deepvis_protocol::SourceSpec;
+    let (w, h) = app.resolution;
+    let mut chosen: Option<SourceSpec> = None;
+    egui::ComboBox::new("source picker", "source")
+        .selected_text(short(&app.source.0))
+        .show_ui(ui, |ui| {
+            if app.cameras.is_empty() {
+                ui.label("no camera found");
+            }
+            for (i, name) in &app.cameras {
+                if ui
+                    .selectable_label(false, format!("camera {i}: {name}"))
+                    .clicked()
+                {
+                    chosen = Some(SourceSpec::Camera {
+                        index: *i,
+                        width: w,
+                        height: h,
+                    });
+                }
+            }
+            if ui.selectable_label(false, "synthetic pattern").clicked() {
+                chosen = Some(SourceSpec::Synthetic {
+                    width: w,
+                    height: h,
+                    fps: 30,
+                });
+            }
+            ui.label("or drop a photo or a folder on the window");
+        });
+    egui::ComboBox::new("resolution picker", "camera size")
+        .selected_text(format!("{w}x{h}"))
+        .show_ui(ui, |ui| {
+            for r in [(320, 240), (640, 480), (1280, 720), (1920, 1080)] {
+                ui.selectable_value(&mut app.resolution, r, format!("{}x{}", r.0, r.1));
+            }
+        });
+    if let Some(spec) = chosen {
+        app.set_source(spec);
+    }
+}
+
+fn short(s: &str) -> String {
+    let n = s.chars().count();
+    if n > 28 {
+        format!("...{}", s.chars().skip(n - 25).collect::<String>())
+    } else {
+        s.to_string()
+    }
 }
 
 /// The status bar: model, backend, source, speeds, the latest message.
@@ -368,8 +422,7 @@ pub fn grid_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
             (!p.as_os_str().is_empty()).then(|| p.to_path_buf())
         })
     {
-        app.persisted.source = Some(deepvis_protocol::SourceSpec::Path(path.clone()));
-        app.send(Command::SetSource(deepvis_protocol::SourceSpec::Path(path)));
+        app.set_source(deepvis_protocol::SourceSpec::Path(path));
     }
 }
 

@@ -207,3 +207,24 @@ fn worker_errors_and_restarts_are_shown() {
             .is_some()
     );
 }
+
+#[test]
+fn the_source_picker_lists_cameras_and_switches_to_one() {
+    let (mut h, rx, tx) = setup();
+    tx.send(Event::Cameras(vec![(0, "Test cam".into())]))
+        .unwrap();
+    h.run_steps(2);
+    h.get_by_label("source").click();
+    h.run_steps(2);
+    h.get_by_label("camera 0: Test cam").click();
+    h.run_steps(2);
+    let sent = commands(&rx);
+    assert!(
+        sent.contains(&Command::SetSource(deepvis_protocol::SourceSpec::Camera {
+            index: 0,
+            width: 640,
+            height: 480,
+        }))
+    );
+    assert!(h.state().persisted.source.is_some());
+}
