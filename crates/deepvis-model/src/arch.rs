@@ -63,6 +63,7 @@ pub struct StageSpec {
     pub ceil: bool,
 }
 
+#[allow(clippy::too_many_arguments)] // a row of the static layer table
 const fn st(
     name: &'static str,
     kind: LayerKind,

@@ -17,9 +17,9 @@ use crate::weights::WeightMap;
 #[derive(Debug, Clone)]
 pub enum Net {
     /// SqueezeNet v1.0.
-    SqueezeNet(SqueezeNet),
+    SqueezeNet(Box<SqueezeNet>),
     /// AlexNet.
-    AlexNet(AlexNet),
+    AlexNet(Box<AlexNet>),
 }
 
 /// Which activations a forward pass should return.
@@ -92,13 +92,15 @@ impl Net {
     /// with the right shape and finite values. Parameters do not require gradients.
     pub fn from_weights(arch: Arch, mut map: WeightMap, device: &Device) -> Result<Net> {
         let net = match arch {
-            Arch::SqueezeNet1_0 => Net::SqueezeNet(
-                SqueezeNetConfig::new()
+            Arch::SqueezeNet1_0 => {
+                let m = SqueezeNetConfig::new()
                     .init(device)
-                    .load(&mut map, device)?,
-            ),
+                    .load(&mut map, device)?;
+                Net::SqueezeNet(Box::new(m))
+            }
             Arch::AlexNet => {
-                Net::AlexNet(AlexNetConfig::new().init(device).load(&mut map, device)?)
+                let m = AlexNetConfig::new().init(device).load(&mut map, device)?;
+                Net::AlexNet(Box::new(m))
             }
         };
         Ok(net.no_grad())
@@ -121,16 +123,16 @@ impl Net {
     /// Stops every parameter from requiring a gradient (inputs still can).
     pub fn no_grad(self) -> Net {
         match self {
-            Net::SqueezeNet(m) => Net::SqueezeNet(m.no_grad()),
-            Net::AlexNet(m) => Net::AlexNet(m.no_grad()),
+            Net::SqueezeNet(m) => Net::SqueezeNet(Box::new(m.no_grad())),
+            Net::AlexNet(m) => Net::AlexNet(Box::new(m.no_grad())),
         }
     }
 
     /// Moves the network to another device.
     pub fn to_device(self, device: &Device) -> Net {
         match self {
-            Net::SqueezeNet(m) => Net::SqueezeNet(m.to_device(device)),
-            Net::AlexNet(m) => Net::AlexNet(m.to_device(device)),
+            Net::SqueezeNet(m) => Net::SqueezeNet(Box::new(m.to_device(device))),
+            Net::AlexNet(m) => Net::AlexNet(Box::new(m.to_device(device))),
         }
     }
 

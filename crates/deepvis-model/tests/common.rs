@@ -52,7 +52,7 @@ pub fn assert_close(name: &str, got: &[f32], want: &[f32], tol: f32, allowed_out
     let mut worst = 0f32;
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
         let d = (g - w).abs() / scale;
-        if !(d <= tol) {
+        if d.is_nan() || d > tol {
             bad.push((i, *g, *w));
         } else {
             worst = worst.max(d);

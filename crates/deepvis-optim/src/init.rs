@@ -168,7 +168,7 @@ mod tests {
             .iter()
             .fold((f32::MAX, f32::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
         assert!(
-            lo >= -104.0 && lo < -100.0 && hi > 145.0 && hi <= 151.0,
+            (-104.0..-100.0).contains(&lo) && hi > 145.0 && hi <= 151.0,
             "{lo} {hi}"
         );
     }

@@ -106,11 +106,11 @@ pub fn percentile(values: Tensor<1>, q: f64) -> Tensor<1> {
     let h = (n.saturating_sub(1)) as f64 * q / 100.0;
     let lo = h.floor() as usize;
     let hi = (h.ceil() as usize).min(n - 1);
-    let a = sorted.clone().slice([lo..lo + 1]);
+    let a = sorted.clone().narrow(0, lo, 1);
     if hi == lo {
         return a;
     }
-    let b = sorted.slice([hi..hi + 1]);
+    let b = sorted.narrow(0, hi, 1);
     a.clone() + (b - a) * (h - lo as f64)
 }
 

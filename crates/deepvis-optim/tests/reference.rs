@@ -45,7 +45,10 @@ fn count_mismatches(got: &[f32], want: &[f32], rel: f32) -> usize {
     let floor = 1e-6 * scale;
     got.iter()
         .zip(want)
-        .filter(|(a, b)| !((*a - *b).abs() <= rel * b.abs() + floor))
+        .filter(|(a, b)| {
+            let d = (*a - *b).abs();
+            d.is_nan() || d > rel * b.abs() + floor
+        })
         .count()
 }
 

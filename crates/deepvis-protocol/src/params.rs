@@ -170,7 +170,7 @@ impl Params {
 
     /// Whether this step blurs (`blur_every > 0`, `blur_radius > 0` and `ii % blur_every == 0`).
     pub fn blurs_at(&self, ii: usize) -> bool {
-        self.blur_every > 0 && self.blur_radius > 0.0 && ii % self.blur_every as usize == 0
+        self.blur_every > 0 && self.blur_radius > 0.0 && ii.is_multiple_of(self.blur_every as usize)
     }
 
     /// The learning rate for a gradient of squared norm `g2`.
