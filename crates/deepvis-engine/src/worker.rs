@@ -424,6 +424,16 @@ impl<'a> Worker<'a> {
     }
 }
 
+/// One forward pass to the class probabilities (compiles the kernels on a GPU).
+fn warm_up(net: &Net, device: &Device, arch: Arch) -> Result<(), String> {
+    let s = arch.input_size();
+    let warm = Tensor::<4>::zeros([1, 3, s, s], device);
+    net.forward(warm, &Request::layers(&["prob"]))
+        .and_then(|mut t| t.take("prob").map(to_vec).transpose())
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
 /// The worker's body; returns when asked to stop, or with a fatal error.
 pub(crate) fn run(
     state: &Mutex<EngineConfig>,
@@ -444,6 +454,30 @@ pub(crate) fn run(
         Ok(d) => d,
         Err(e) => return Exit::Fatal(e.to_string()),
     };
+    // On a GPU, the CPU serves frames while the GPU loads and compiles its kernels.
+    let mut pending = None;
+    let selected = if selected.kind == deepvis_model::BackendKind::Wgpu {
+        let (tx, rx) = crossbeam_channel::bounded::<Result<Net, String>>(1);
+        let (arch, weights, gpu) = (c.arch, c.weights.clone(), selected.clone());
+        let wake2 = wake.clone();
+        let spawned = std::thread::Builder::new()
+            .name("deepvis-gpu-warmup".into())
+            .spawn(move || {
+                let r = Net::load(arch, &weights, &gpu.device)
+                    .map_err(|e| e.to_string())
+                    .and_then(|n| warm_up(&n, &gpu.device, arch).map(|_| n));
+                let _ = tx.send(r);
+                wake2();
+            });
+        if spawned.is_ok() {
+            pending = Some((rx, selected));
+            deepvis_model::device::cpu()
+        } else {
+            selected
+        }
+    } else {
+        selected
+    };
     let net = match Net::load(c.arch, &c.weights, &selected.device) {
         Ok(n) => n,
         Err(e) => return Exit::Fatal(format!("cannot load the model: {e}")),
@@ -452,16 +486,11 @@ pub(crate) fn run(
         "warming up {} (the first call compiles kernels)",
         selected.description
     )));
-    let s = c.arch.input_size();
-    let warm = Tensor::<4>::zeros([1, 3, s, s], &selected.device);
-    if let Err(e) = net
-        .forward(warm, &Request::layers(&["prob"]))
-        .and_then(|mut t| t.take("prob").map(to_vec).transpose())
-    {
+    if let Err(e) = warm_up(&net, &selected.device, c.arch) {
         return Exit::Fatal(format!("the first forward pass failed: {e}"));
     }
     let opt = Optimizer::new(net.clone(), &selected.device);
-    let layers = c
+    let layers: Vec<LayerSummary> = c
         .arch
         .layers()
         .into_iter()
@@ -477,11 +506,18 @@ pub(crate) fn run(
         .grid_layer
         .clone()
         .unwrap_or_else(|| c.arch.default_grid_layer().to_string());
+    let backend = match &pending {
+        Some((_, gpu)) => format!(
+            "{} while {} warms up",
+            selected.description, gpu.description
+        ),
+        None => selected.description.clone(),
+    };
     send(Event::Ready {
         model: c.arch.name().to_string(),
-        backend: selected.description.clone(),
-        layers,
-        grid_layer,
+        backend,
+        layers: layers.clone(),
+        grid_layer: grid_layer.clone(),
     });
     send(Event::Cameras(
         deepvis_sources::list_cameras().unwrap_or_default(),
@@ -510,6 +546,38 @@ pub(crate) fn run(
     ));
     w.restart_run();
     loop {
+        if let Some((rx, gpu)) = &pending {
+            match rx.try_recv() {
+                Ok(Ok(net)) => {
+                    w.opt = Optimizer::new(net.clone(), &gpu.device);
+                    w.net = net;
+                    w.device = gpu.device.clone();
+                    w.run = None;
+                    w.restart_run();
+                    w.dirty = true;
+                    w.send(Event::Ready {
+                        model: c.arch.name().to_string(),
+                        backend: gpu.description.clone(),
+                        layers: layers.clone(),
+                        grid_layer: grid_layer.clone(),
+                    });
+                    pending = None;
+                }
+                Ok(Err(e)) => {
+                    w.send(Event::Error(format!(
+                        "the GPU failed ({e}); staying on the CPU"
+                    )));
+                    pending = None;
+                }
+                Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                    w.send(Event::Error(
+                        "the GPU warm-up crashed; staying on the CPU".to_string(),
+                    ));
+                    pending = None;
+                }
+                Err(crossbeam_channel::TryRecvError::Empty) => {}
+            }
+        }
         for cmd in commands.try_iter() {
             if !w.handle(cmd, &mut source, &slot) {
                 return Exit::Shutdown;

@@ -24,6 +24,13 @@ pub struct Args {
     /// One JSON object instead of a table.
     #[arg(long)]
     json: bool,
+    /// Time the live pipeline instead: the worker on a 640x480 synthetic source, grid frames
+    /// per second alone, with a fire9 unit's preferred image running, and the optimizer alone.
+    #[arg(long)]
+    live: bool,
+    /// Seconds per phase of `--live`.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
 }
 
 struct Case {
@@ -45,8 +52,93 @@ fn stats(v: &[f64]) -> (f64, f64, f64) {
     (med, min, mean)
 }
 
+/// Averages the worker's 1-second statistics over `secs` seconds (the first report skipped).
+fn measure(h: &deepvis_engine::EngineHandle, secs: u64) -> (f32, f32) {
+    let t0 = Instant::now();
+    let (mut fps, mut ips, mut n, mut seen) = (0.0, 0.0, 0, 0);
+    while t0.elapsed().as_secs() < secs + 1 {
+        if let Ok(deepvis_protocol::Event::Stats {
+            grid_fps,
+            optim_ips,
+        }) = h.events.recv_timeout(std::time::Duration::from_millis(200))
+        {
+            seen += 1;
+            if seen > 1 {
+                fps += grid_fps;
+                ips += optim_ips;
+                n += 1;
+            }
+        }
+    }
+    let n = n.max(1) as f32;
+    (fps / n, ips / n)
+}
+
+fn live(g: &Global, a: &Args) -> Result<ExitCode> {
+    use deepvis_protocol::{Command, Event, SourceSpec};
+    let arch = deepvis_model::Arch::from_name(&g.model)?;
+    let weights = crate::weights::resolve(g, arch)?.path;
+    let mut c = deepvis_engine::EngineConfig::new(
+        arch,
+        weights,
+        SourceSpec::Synthetic {
+            width: 640,
+            height: 480,
+            fps: 0,
+        },
+    );
+    c.backend = deepvis_model::BackendChoice::from_name(&g.backend)?;
+    let h = deepvis_engine::spawn(c, std::sync::Arc::new(|| {}));
+    let t0 = Instant::now();
+    let mut backend = String::new();
+    let mut ready_s = 0.0;
+    // wait for the final Ready (a GPU sends a second one once warm)
+    while t0.elapsed().as_secs() < 600 {
+        match h.events.recv_timeout(std::time::Duration::from_millis(200)) {
+            Ok(Event::Ready { backend: b, .. }) => {
+                log(
+                    g,
+                    format!(
+                        "live: ready on {b} after {:.1} s",
+                        t0.elapsed().as_secs_f64()
+                    ),
+                );
+                ready_s = t0.elapsed().as_secs_f64();
+                let warming = b.contains("warms up");
+                backend = b;
+                if !warming {
+                    break;
+                }
+            }
+            Ok(Event::Error(e)) => anyhow::bail!("the worker failed: {e}"),
+            _ => {}
+        }
+    }
+    let (grid_alone, _) = measure(&h, a.seconds);
+    h.send(Command::SelectUnit(146));
+    let (grid_with, optim_with) = measure(&h, a.seconds);
+    h.send(Command::Freeze(true));
+    let (_, optim_alone) = measure(&h, a.seconds);
+    h.shutdown();
+    let v = serde_json::json!({
+        "model": arch.name(), "backend": backend, "source": "synthetic 640x480",
+        "ready_s": ready_s, "seconds_per_phase": a.seconds,
+        "grid_fps_alone": grid_alone, "grid_fps_with_optimizer": grid_with,
+        "optimizer_ips_with_grid": optim_with, "optimizer_ips_alone": optim_alone,
+    });
+    if a.json {
+        println!("{v}");
+    } else {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Runs the benchmark.
 pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
+    if a.live {
+        return live(g, &a);
+    }
     let l = load(g)?;
     let size = l.arch.input_size();
     let batch = a.batch.max(1);
