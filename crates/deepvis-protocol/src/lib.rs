@@ -86,19 +86,7 @@ pub struct OptimSettings {
 
 impl Default for OptimSettings {
     fn default() -> OptimSettings {
-        let params = Params::preset(3).unwrap_or(Params {
-            decay: 0.0001,
-            blur_radius: 1.0,
-            blur_every: 4,
-            norm_pct: 0.0,
-            contrib_pct: 0.0,
-            lr_policy: LrPolicy::Constant,
-            lr: 100.0,
-            max_lr: 100.0,
-            desired_prog: 2.0,
-            max_iter: 1000,
-        });
-        OptimSettings::from_preset(params)
+        OptimSettings::from_preset(Params::PRESET_3)
     }
 }
 

@@ -62,6 +62,20 @@ pub struct Params {
 pub const MAX_BLUR_RADIUS: f64 = 25.0;
 
 impl Params {
+    /// The paper's third setting, the one used for most of its figures (and deepvis' default).
+    pub const PRESET_3: Params = Params {
+        decay: 0.0001,
+        blur_radius: 1.0,
+        blur_every: 4,
+        norm_pct: 0.0,
+        contrib_pct: 0.0,
+        lr_policy: LrPolicy::Constant,
+        lr: 100.0,
+        max_lr: 100.0,
+        desired_prog: 2.0,
+        max_iter: 1000,
+    };
+
     /// The paper's settings (Yosinski et al. 2015, Table 1), `n` in 1..=4.
     pub fn preset(n: u8) -> Result<Params, String> {
         let p = match n {
@@ -89,18 +103,7 @@ impl Params {
                 desired_prog: 2.0,
                 max_iter: 750,
             },
-            3 => Params {
-                decay: 0.0001,
-                blur_radius: 1.0,
-                blur_every: 4,
-                norm_pct: 0.0,
-                contrib_pct: 0.0,
-                lr_policy: LrPolicy::Constant,
-                lr: 100.0,
-                max_lr: 100.0,
-                desired_prog: 2.0,
-                max_iter: 1000,
-            },
+            3 => Params::PRESET_3,
             4 => Params {
                 decay: 0.0,
                 blur_radius: 0.5,

@@ -15,6 +15,7 @@ mod registry;
 mod resolve;
 
 #[cfg(test)]
+#[path = "tests/http.rs"]
 mod http_tests;
 
 pub use error::{SearchedPlace, WeightsError};
