@@ -142,13 +142,18 @@ impl<'a> Worker<'a> {
         Ok(())
     }
 
-    fn objective(&self, layer: &str, channel: usize, pre: bool) -> Result<Objective, String> {
-        // the softmax cannot be optimized: its units are optimized through the class scores
-        let layer = if layer == "prob" {
+    /// The layer a unit of `layer` is optimized on: the softmax's units through the class
+    /// scores (the softmax's own gradient vanishes once one class dominates).
+    fn optimizable<'l>(&self, layer: &'l str) -> &'l str {
+        if layer == "prob" {
             self.arch.logits_layer()
         } else {
             layer
-        };
+        }
+    }
+
+    fn objective(&self, layer: &str, channel: usize, pre: bool) -> Result<Objective, String> {
+        let layer = self.optimizable(layer);
         let c = cfg(self.state);
         let mut o = Objective::new(self.arch, layer, channel, None, false, 1.0)
             .map_err(|e| e.to_string())?;
@@ -159,11 +164,7 @@ impl<'a> Worker<'a> {
     }
 
     fn has_pre_relu(&self, layer: &str) -> bool {
-        let layer = if layer == "prob" {
-            self.arch.logits_layer()
-        } else {
-            layer
-        };
+        let layer = self.optimizable(layer);
         self.objective(layer, 0, true).is_ok()
     }
 

@@ -251,9 +251,10 @@ impl Optimizer {
         // 1. clip to valid pixels
         let mut xs = Vec::with_capacity(active.len());
         let mut req = Request::default();
+        let norm = self.norm;
         for &id in active {
             let run = self.run_mut(id)?;
-            let x = clip_to_pixels(run.x.clone(), &Normalization::of(arch));
+            let x = clip_to_pixels(run.x.clone(), &norm);
             run.x = x.clone();
             xs.push(x);
             run.cfg.objective.request(arch, &mut req)?;

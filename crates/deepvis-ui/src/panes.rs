@@ -493,35 +493,18 @@ pub fn preferred_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
     let mut changed = false;
     let p: &mut Params = &mut o.params;
     egui::Grid::new("sliders").num_columns(2).show(ui, |ui| {
-        changed |= ui.checkbox(&mut o.decay_on, "decay on").changed();
-        changed |= ui
-            .add(
-                egui::Slider::new(&mut p.decay, 0.0..=0.5)
-                    .logarithmic(true)
-                    .text("decay"),
-            )
-            .changed();
-        ui.end_row();
-        changed |= ui.checkbox(&mut o.blur_on, "blur on").changed();
-        changed |= ui
-            .add(egui::Slider::new(&mut p.blur_radius, 0.0..=3.0).text("blur radius"))
-            .changed();
-        ui.end_row();
-        ui.label("");
-        changed |= ui
-            .add(egui::Slider::new(&mut p.blur_every, 1..=10).text("blur every"))
-            .changed();
-        ui.end_row();
-        changed |= ui.checkbox(&mut o.norm_on, "norm clip on").changed();
-        changed |= ui
-            .add(egui::Slider::new(&mut p.norm_pct, 0.0..=99.0).text("norm pct"))
-            .changed();
-        ui.end_row();
-        changed |= ui.checkbox(&mut o.contrib_on, "contrib clip on").changed();
-        changed |= ui
-            .add(egui::Slider::new(&mut p.contrib_pct, 0.0..=99.0).text("contrib pct"))
-            .changed();
-        ui.end_row();
+        let decay = egui::Slider::new(&mut p.decay, 0.0..=0.5)
+            .logarithmic(true)
+            .text("decay");
+        changed |= switched_row(ui, Some((&mut o.decay_on, "decay on")), decay);
+        let blur = egui::Slider::new(&mut p.blur_radius, 0.0..=3.0).text("blur radius");
+        changed |= switched_row(ui, Some((&mut o.blur_on, "blur on")), blur);
+        let every = egui::Slider::new(&mut p.blur_every, 1..=10).text("blur every");
+        changed |= switched_row(ui, None, every);
+        let norm = egui::Slider::new(&mut p.norm_pct, 0.0..=99.0).text("norm pct");
+        changed |= switched_row(ui, Some((&mut o.norm_on, "norm clip on")), norm);
+        let contrib = egui::Slider::new(&mut p.contrib_pct, 0.0..=99.0).text("contrib pct");
+        changed |= switched_row(ui, Some((&mut o.contrib_on, "contrib clip on")), contrib);
         ui.label("");
         ui.horizontal(|ui| {
             changed |= ui
@@ -597,6 +580,24 @@ pub fn preferred_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
         app.persisted.optim = o;
         app.optim_changed();
     }
+}
+
+/// One row of the slider grid: an optional on/off switch, then the slider. True if either moved.
+fn switched_row(
+    ui: &mut egui::Ui,
+    switch: Option<(&mut bool, &str)>,
+    slider: egui::Slider<'_>,
+) -> bool {
+    let switched = match switch {
+        Some((on, label)) => ui.checkbox(on, label).changed(),
+        None => {
+            ui.label("");
+            false
+        }
+    };
+    let moved = ui.add(slider).changed();
+    ui.end_row();
+    switched || moved
 }
 
 /// The list of key bindings.
