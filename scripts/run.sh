@@ -8,4 +8,5 @@ scripts/setup.sh
 . scripts/env.sh
 # Built exactly as the tests build it (one set of features: no second build of the stack).
 cargo test --release --workspace --locked --no-run 2>&1 | grep -vE '^\s+Executable' >&2
+export DEEPVIS_ROOT="$PWD"
 exec "$CARGO_TARGET_DIR/release/deepvis" "$@"

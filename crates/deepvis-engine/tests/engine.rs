@@ -9,8 +9,10 @@ use deepvis_model::{Arch, BackendChoice};
 use deepvis_protocol::{Command, Event, PreReluMode, SourceSpec};
 
 fn weights() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/weights/squeezenet1_0/squeezenet1_0.safetensors");
+    let p = PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../../../shared/weights/squeezenet1_0/squeezenet1_0.safetensors");
     assert!(p.is_file(), "shared weights missing at {}", p.display());
     p
 }

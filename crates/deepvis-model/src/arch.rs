@@ -277,6 +277,91 @@ impl Arch {
     }
 }
 
+/// A rectangle of input pixels, half-open: rows `y0..y1`, columns `x0..x1`. It may reach past
+/// the image into the zero padding (negative or too large coordinates); see [`Region::clamped`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Region {
+    /// First row.
+    pub y0: i64,
+    /// First column.
+    pub x0: i64,
+    /// One past the last row.
+    pub y1: i64,
+    /// One past the last column.
+    pub x1: i64,
+}
+
+impl Region {
+    /// Height in pixels (0 when empty).
+    pub fn height(&self) -> i64 {
+        (self.y1 - self.y0).max(0)
+    }
+
+    /// Width in pixels (0 when empty).
+    pub fn width(&self) -> i64 {
+        (self.x1 - self.x0).max(0)
+    }
+
+    /// The part inside an image of `h` x `w` pixels (empty when it lies wholly in the padding).
+    pub fn clamped(&self, h: usize, w: usize) -> Region {
+        let (h, w) = (h as i64, w as i64);
+        let y0 = self.y0.clamp(0, h);
+        let x0 = self.x0.clamp(0, w);
+        Region {
+            y0,
+            x0,
+            y1: self.y1.clamp(y0, h),
+            x1: self.x1.clamp(x0, w),
+        }
+    }
+
+    /// Whether it holds no pixel.
+    pub fn is_empty(&self) -> bool {
+        self.height() == 0 || self.width() == 0
+    }
+}
+
+impl Arch {
+    /// The input pixels that unit `(y, x)` of `layer` can see, for a square input of side
+    /// `input`, computed from the kernels, strides and padding of every stage below it. Units
+    /// of global layers (class scores, fully connected) see the whole input.
+    pub fn receptive_field(self, layer: &str, y: usize, x: usize, input: usize) -> Result<Region> {
+        let idx = self.stage_index(layer)?;
+        let layers = self.layers_for(input);
+        let stages = self.stages();
+        layers[idx].check_unit(0, Some((y, x)))?;
+        // inclusive intervals [a, b] in the output of stage i
+        let (mut ya, mut yb, mut xa, mut xb) = (y as i64, y as i64, x as i64, x as i64);
+        for i in (0..=idx).rev() {
+            let s = &stages[i];
+            match s.kind {
+                K::Conv | K::Fire | K::MaxPool => {
+                    let (k, st, p) = (s.kernel as i64, s.stride as i64, s.pad as i64);
+                    ya = ya * st - p;
+                    yb = yb * st - p + k - 1;
+                    xa = xa * st - p;
+                    xb = xb * st - p + k - 1;
+                }
+                K::GlobalAvgPool | K::Linear | K::Softmax => {
+                    let n = input as i64;
+                    return Ok(Region {
+                        y0: 0,
+                        x0: 0,
+                        y1: n,
+                        x1: n,
+                    });
+                }
+            }
+        }
+        Ok(Region {
+            y0: ya,
+            x0: xa,
+            y1: yb + 1,
+            x1: xb + 1,
+        })
+    }
+}
+
 impl LayerInfo {
     /// Checks that channel `channel` (and, for maps, position `(y, x)`) exists in this layer.
     pub fn check_unit(&self, channel: usize, pos: Option<(usize, usize)>) -> Result<()> {
@@ -360,6 +445,36 @@ mod tests {
         assert!(e.to_string().contains("fire9"), "{e}");
         assert_eq!(Arch::SqueezeNet1_0.stage_index("logits").unwrap(), 13);
         assert_eq!(Arch::AlexNet.stage_index("logits").unwrap(), 10);
+    }
+
+    #[test]
+    fn receptive_fields_follow_the_geometry() {
+        let a = Arch::SqueezeNet1_0;
+        // conv1: 7x7 stride 2, no padding
+        let r = a.receptive_field("conv1", 3, 5, 227).unwrap();
+        assert_eq!((r.y0, r.y1, r.x0, r.x1), (6, 13, 10, 17));
+        assert_eq!((r.height(), r.width()), (7, 7));
+        // pool1 (3x3 stride 2 over conv1): rows 4y .. 4y+10
+        let r = a.receptive_field("pool1", 2, 0, 227).unwrap();
+        assert_eq!((r.y0, r.y1, r.x0, r.x1), (8, 19, 0, 11));
+        // fire9 at (6, 6), by hand: pool8 5..7, fire8 10..16, fire7 9..17, fire6 8..18,
+        // fire5 7..19, pool4 6..20, fire4 12..42, fire3 11..43, fire2 10..44, pool1 9..45,
+        // conv1 18..92, input 36..190
+        let r = a.receptive_field("fire9", 6, 6, 227).unwrap();
+        assert_eq!((r.y0, r.y1, r.x0, r.x1), (36, 191, 36, 191));
+        // a corner unit reaches into the padding; clamping keeps the image part
+        let r = a.receptive_field("fire9", 0, 0, 227).unwrap();
+        assert!(r.y0 < 0);
+        let c = r.clamped(227, 227);
+        assert_eq!((c.y0, c.x0), (0, 0));
+        assert!(c.height() < r.height());
+        // class scores see everything
+        let r = a.receptive_field("pool10", 0, 0, 227).unwrap();
+        assert_eq!((r.y0, r.y1, r.x0, r.x1), (0, 227, 0, 227));
+        // AlexNet conv1: 11x11 stride 4 pad 2
+        let r = Arch::AlexNet.receptive_field("conv1", 1, 1, 224).unwrap();
+        assert_eq!((r.y0, r.y1), (2, 13));
+        assert!(a.receptive_field("fire9", 13, 0, 227).is_err());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod alexnet;
 pub mod arch;
+pub mod backprop;
 pub mod deepcompression;
 pub mod device;
 pub mod error;
@@ -13,7 +14,8 @@ pub mod squeezenet;
 pub mod tensor_file;
 pub mod weights;
 
-pub use arch::{Arch, LayerInfo, LayerKind};
+pub use arch::{Arch, LayerInfo, LayerKind, Region};
+pub use backprop::{BackMode, BackProjection, BackProjector};
 pub use device::{BackendChoice, BackendKind, SelectedDevice};
 pub use error::{Error, Result};
 pub use labels::Labels;

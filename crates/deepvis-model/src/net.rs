@@ -141,10 +141,18 @@ impl Net {
         self.arch().layers()
     }
 
-    fn stage(&self, index: usize, x: Tensor<4>) -> (Option<Tensor<4>>, Tensor<4>) {
+    pub(crate) fn stage(&self, index: usize, x: Tensor<4>) -> (Option<Tensor<4>>, Tensor<4>) {
         match self {
             Net::SqueezeNet(m) => m.stage(index, x),
             Net::AlexNet(m) => m.stage(index, x),
+        }
+    }
+
+    /// Stage `index`'s value before its ReLU (its output when it has none).
+    pub(crate) fn pre(&self, index: usize, x: Tensor<4>) -> Tensor<4> {
+        match self.stage(index, x) {
+            (Some(pre), _) => pre,
+            (None, out) => out,
         }
     }
 

@@ -7,6 +7,7 @@ use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::prelude::*;
 use burn::tensor::activation::{relu, softmax};
 
+use crate::backprop::{BackMode, back_through_relu};
 use crate::error::Result;
 use crate::weights::WeightMap;
 
@@ -86,6 +87,20 @@ impl Fire {
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
                 .init(device),
         }
+    }
+
+    /// Back-projects a signal on the module's output onto its input (see
+    /// [`crate::backprop`]): through the expand ReLUs and convolutions, the squeeze ReLU and
+    /// the squeeze convolution.
+    pub(crate) fn back(&self, x: &Tensor<4>, g: Tensor<4>, mode: BackMode) -> Result<Tensor<4>> {
+        let s = relu(self.squeeze1x1.forward(x.clone().autodiff())).without_autodiff();
+        let g_s = back_through_relu(&s, g, mode, |s| {
+            Tensor::cat(
+                vec![self.expand1x1.forward(s.clone()), self.expand3x3.forward(s)],
+                1,
+            )
+        })?;
+        back_through_relu(x, g_s, mode, |x| self.squeeze1x1.forward(x))
     }
 
     /// Returns (pre-ReLU concat, post-ReLU concat).
@@ -213,6 +228,21 @@ impl SqueezeNet {
         }
         next(&mut self.conv10)?;
         Ok(self)
+    }
+
+    /// The fire module that is stage `index`, if it is one.
+    pub(crate) fn fire_at(&self, index: usize) -> Option<&Fire> {
+        match index {
+            2 => Some(&self.fire2),
+            3 => Some(&self.fire3),
+            4 => Some(&self.fire4),
+            6 => Some(&self.fire5),
+            7 => Some(&self.fire6),
+            8 => Some(&self.fire7),
+            9 => Some(&self.fire8),
+            11 => Some(&self.fire9),
+            _ => None,
+        }
     }
 
     /// Runs stage `index` of [`crate::Arch::SqueezeNet1_0`]'s stages; returns the pre-ReLU

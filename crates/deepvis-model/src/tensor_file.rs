@@ -50,3 +50,21 @@ pub fn read_input_tensor(path: &Path, name: Option<&str>) -> Result<RawTensor> {
         data: t.data,
     })
 }
+
+/// Writes one float32 tensor to a safetensors file.
+pub fn write_f32(path: &Path, name: &str, shape: &[usize], data: &[f32]) -> Result<()> {
+    if shape.iter().product::<usize>() != data.len() {
+        return Err(Error::BadInput(format!(
+            "{} values do not fill a tensor of shape {shape:?}",
+            data.len()
+        )));
+    }
+    let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let view =
+        safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.to_vec(), &bytes)
+            .map_err(|e| Error::BadInput(format!("cannot describe tensor {name}: {e}")))?;
+    let out = safetensors::serialize(vec![(name, view)], None)
+        .map_err(|e| Error::BadInput(format!("cannot serialize tensor {name}: {e}")))?;
+    std::fs::write(path, out)
+        .map_err(|e| Error::BadInput(format!("cannot write {}: {e}", path.display())))
+}

@@ -10,7 +10,10 @@ use deepvis_optim::regularize::regularized_update;
 use deepvis_optim::{Init, Objective, Optimizer, Params, RunConfig, StopReason};
 
 fn shared() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
+    let p = PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../../../shared");
     assert!(
         p.join("reference").is_dir(),
         "shared data missing at {}",

@@ -142,6 +142,170 @@ pub fn scaled_about_zero(chw: &[f32], h: usize, w: usize, order: [usize; 3]) -> 
     Some(img)
 }
 
+/// How a back-projection is drawn (the original toolbox's back filters).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum BackFilter {
+    /// Signed, the three channels scaled about zero (mid-gray is zero).
+    #[default]
+    Raw,
+    /// The mean over the channels, scaled about zero.
+    Gray,
+    /// The per-pixel L2 norm over the channels, min to max.
+    Norm,
+    /// The norm blurred with a Gaussian of sigma 4, min to max.
+    NormBlur,
+}
+
+impl BackFilter {
+    /// Every filter.
+    pub const ALL: [BackFilter; 4] = [
+        BackFilter::Raw,
+        BackFilter::Gray,
+        BackFilter::Norm,
+        BackFilter::NormBlur,
+    ];
+
+    /// `raw`, `gray`, `norm` or `normblur`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackFilter::Raw => "raw",
+            BackFilter::Gray => "gray",
+            BackFilter::Norm => "norm",
+            BackFilter::NormBlur => "normblur",
+        }
+    }
+
+    /// Parses a filter name.
+    pub fn from_name(s: &str) -> Option<BackFilter> {
+        BackFilter::ALL
+            .into_iter()
+            .find(|f| f.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+/// The sigma of [`BackFilter::NormBlur`].
+pub const NORM_BLUR_SIGMA: f32 = 4.0;
+
+/// Blurs a `h x w` plane with a Gaussian of `sigma` (radius `4 sigma`, mirrored borders).
+pub fn blur_plane(plane: &[f32], h: usize, w: usize, sigma: f32) -> Vec<f32> {
+    if plane.len() != h * w || h == 0 || w == 0 || sigma <= 0.0 {
+        return plane.to_vec();
+    }
+    let r = (4.0 * sigma + 0.5) as isize;
+    let k: Vec<f32> = (-r..=r)
+        .map(|i| (-((i * i) as f32) / (2.0 * sigma * sigma)).exp())
+        .collect();
+    let sum: f32 = k.iter().sum();
+    let k: Vec<f32> = k.iter().map(|v| v / sum).collect();
+    let reflect = |i: isize, n: usize| -> usize {
+        let n = n as isize;
+        let mut i = i;
+        // symmetric: ... 1 0 | 0 1 2 ... n-1 | n-1 n-2 ...
+        loop {
+            if i < 0 {
+                i = -i - 1;
+            } else if i >= n {
+                i = 2 * n - i - 1;
+            } else {
+                return i as usize;
+            }
+        }
+    };
+    let mut tmp = vec![0f32; h * w];
+    for y in 0..h {
+        for x in 0..w {
+            tmp[y * w + x] = k
+                .iter()
+                .enumerate()
+                .map(|(j, kv)| kv * plane[y * w + reflect(x as isize + j as isize - r, w)])
+                .sum();
+        }
+    }
+    let mut out = vec![0f32; h * w];
+    for y in 0..h {
+        for x in 0..w {
+            out[y * w + x] = k
+                .iter()
+                .enumerate()
+                .map(|(j, kv)| kv * tmp[reflect(y as isize + j as isize - r, h) * w + x])
+                .sum();
+        }
+    }
+    out
+}
+
+fn gray_image(v: &[f32], h: usize, w: usize, map: impl Fn(f32) -> f32) -> RgbImage {
+    let mut img = RgbImage::new(w as u32, h as u32);
+    for (p, &x) in img.pixels_mut().zip(v) {
+        let g = if x.is_finite() {
+            (map(x) * 255.0).round().clamp(0.0, 255.0) as u8
+        } else {
+            0
+        };
+        *p = Rgb([g, g, g]);
+    }
+    img
+}
+
+/// Draws a back-projection (`3 x h x w`, channels in `order` of RGB) with `filter`; `None`
+/// when the sizes disagree.
+pub fn back_image(
+    chw: &[f32],
+    h: usize,
+    w: usize,
+    order: [usize; 3],
+    filter: BackFilter,
+) -> Option<RgbImage> {
+    let plane = h * w;
+    if chw.len() != 3 * plane {
+        return None;
+    }
+    let clean = |v: f32| if v.is_finite() { v } else { 0.0 };
+    match filter {
+        BackFilter::Raw => scaled_about_zero(chw, h, w, order),
+        BackFilter::Gray => {
+            let mean: Vec<f32> = (0..plane)
+                .map(|i| (0..3).map(|c| clean(chw[c * plane + i])).sum::<f32>() / 3.0)
+                .collect();
+            let m = mean.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let s = if m > 0.0 { 0.5 / m } else { 0.0 };
+            Some(gray_image(&mean, h, w, |v| 0.5 + v * s))
+        }
+        BackFilter::Norm | BackFilter::NormBlur => {
+            let mut norm: Vec<f32> = (0..plane)
+                .map(|i| {
+                    (0..3)
+                        .map(|c| clean(chw[c * plane + i]).powi(2))
+                        .sum::<f32>()
+                        .sqrt()
+                })
+                .collect();
+            if filter == BackFilter::NormBlur {
+                norm = blur_plane(&norm, h, w, NORM_BLUR_SIGMA);
+            }
+            let (lo, hi) = finite_range(&norm);
+            let s = if hi > lo { 1.0 / (hi - lo) } else { 0.0 };
+            Some(gray_image(&norm, h, w, |v| (v - lo) * s))
+        }
+    }
+}
+
+/// Blends `top` over `base` with opacity `alpha` (0 = base only, 1 = top only); `None` when
+/// the sizes differ.
+pub fn blend(base: &RgbImage, top: &RgbImage, alpha: f32) -> Option<RgbImage> {
+    if base.dimensions() != top.dimensions() {
+        return None;
+    }
+    let a = alpha.clamp(0.0, 1.0);
+    let mut out = base.clone();
+    for (o, t) in out.pixels_mut().zip(top.pixels()) {
+        for c in 0..3 {
+            o.0[c] = (o.0[c] as f32 * (1.0 - a) + t.0[c] as f32 * a).round() as u8;
+        }
+    }
+    Some(out)
+}
+
 /// Lays images of equal size side by side in `cols` columns with `sep` pixels between them.
 pub fn montage(images: &[RgbImage], cols: usize, sep: u32, background: [u8; 3]) -> RgbImage {
     let cols = cols.max(1);
@@ -222,6 +386,62 @@ mod tests {
         let img = scaled_about_zero(&chw, 1, 2, [2, 1, 0]).unwrap();
         assert_eq!(img.get_pixel(0, 0).0, [128, 191, 0]);
         assert_eq!(img.get_pixel(1, 0).0, [128, 255, 128]);
+    }
+
+    #[test]
+    fn back_filters_by_hand() {
+        // 3 channels of a 1x2 image: pixel 0 = (3, 4, 0) (B, G, R order), pixel 1 = (0, 0, -1)
+        let chw = [3.0, 0.0, 4.0, 0.0, 0.0, -1.0];
+        let bgr = [2, 1, 0];
+        let raw = back_image(&chw, 1, 2, bgr, BackFilter::Raw).unwrap();
+        // max |x| = 4: R of pixel 0 is 0 -> mid-gray, G = 4 -> 255, B = 3 -> 223
+        assert_eq!(raw.get_pixel(0, 0).0, [128, 255, 223]);
+        assert_eq!(raw.get_pixel(1, 0).0, [96, 128, 128]);
+        let gray = back_image(&chw, 1, 2, bgr, BackFilter::Gray).unwrap();
+        // means 7/3 and -1/3, scaled about zero by 7/3
+        assert_eq!(gray.get_pixel(0, 0).0, [255, 255, 255]);
+        assert_eq!(gray.get_pixel(1, 0).0[0], 109);
+        let norm = back_image(&chw, 1, 2, bgr, BackFilter::Norm).unwrap();
+        // norms 5 and 1: min to max
+        assert_eq!(norm.get_pixel(0, 0).0[0], 255);
+        assert_eq!(norm.get_pixel(1, 0).0[0], 0);
+        assert!(back_image(&chw, 2, 2, bgr, BackFilter::Raw).is_none());
+        for f in BackFilter::ALL {
+            assert_eq!(BackFilter::from_name(f.as_str()), Some(f));
+        }
+    }
+
+    #[test]
+    fn blur_spreads_an_impulse_and_keeps_its_mass() {
+        let (h, w) = (41, 41);
+        let mut p = vec![0f32; h * w];
+        p[20 * w + 20] = 1.0;
+        let b = blur_plane(&p, h, w, 4.0);
+        let total: f32 = b.iter().sum();
+        assert!((total - 1.0).abs() < 1e-4, "{total}");
+        // symmetric, peak at the centre, one sigma away exp(-1/2) of the peak
+        assert!((b[20 * w + 24] / b[20 * w + 20] - (-0.5f32).exp()).abs() < 1e-4);
+        assert_eq!(b[20 * w + 16], b[20 * w + 24]);
+        let normblur = back_image(
+            &[p.clone(), p.clone(), p].concat(),
+            h,
+            w,
+            [0, 1, 2],
+            BackFilter::NormBlur,
+        )
+        .unwrap();
+        assert_eq!(normblur.get_pixel(20, 20).0[0], 255);
+    }
+
+    #[test]
+    fn blend_mixes_pixels() {
+        let a = RgbImage::from_pixel(2, 1, Rgb([0, 100, 200]));
+        let b = RgbImage::from_pixel(2, 1, Rgb([200, 100, 0]));
+        assert_eq!(
+            blend(&a, &b, 0.5).unwrap().get_pixel(1, 0).0,
+            [100, 100, 100]
+        );
+        assert!(blend(&a, &RgbImage::new(1, 1), 0.5).is_none());
     }
 
     #[test]

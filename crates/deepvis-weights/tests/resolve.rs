@@ -51,7 +51,10 @@ impl Places {
 }
 
 fn shared_weights() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/weights");
+    let dir = PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../../../shared/weights");
     assert!(
         dir.join("squeezenet1_0").join(NET).is_file(),
         "test data missing: {} must hold squeezenet1_0/{NET} (the shared data folder, \

@@ -2,6 +2,7 @@
 
 mod activations;
 mod app;
+mod backprop;
 mod bench;
 mod classify;
 mod common;
@@ -55,6 +56,8 @@ enum Command {
     /// Locate, verify and download weight files.
     #[command(subcommand)]
     Weights(weights::Command),
+    /// A unit's gradient, deconv or guided backprop onto a photo.
+    Backprop(backprop::Args),
     /// Synthesize a unit's preferred image (regularized gradient ascent).
     Optimize(optimize::Args),
     /// Random search over the optimizer's hyperparameters.
@@ -86,6 +89,7 @@ fn run_command(g: &Global, c: Command) -> anyhow::Result<std::process::ExitCode>
         Command::Layers(a) => layers::run(&cli.global, a),
         Command::Weights(c) => weights::run(&cli.global, c),
         Command::Optimize(a) => optimize::run(&cli.global, a),
+        Command::Backprop(a) => backprop::run(&cli.global, a),
         Command::Search(a) => search::run(&cli.global, a),
         Command::Bench(a) => bench::run(&cli.global, a),
     }

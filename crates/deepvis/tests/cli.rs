@@ -5,7 +5,10 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn shared() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
+    let p = PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../../../shared");
     assert!(
         p.join("images").is_dir(),
         "shared data missing at {}",
@@ -16,6 +19,14 @@ fn shared() -> PathBuf {
 
 fn deepvis(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_deepvis"))
+        .env(
+            "DEEPVIS_ROOT",
+            PathBuf::from(
+                std::env::var("CARGO_MANIFEST_DIR")
+                    .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
+            )
+            .join("../.."),
+        )
         .args(["--backend", "cpu", "--quiet"])
         .args(args)
         .output()

@@ -91,8 +91,10 @@ fn write_response(
 
 /// The real `compressed_SqueezeNet.net` from the shared data folder.
 fn real_net() -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/weights/squeezenet1_0/compressed_SqueezeNet.net");
+    let path = PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../../../shared/weights/squeezenet1_0/compressed_SqueezeNet.net");
     let bytes = fs::read(&path).unwrap_or_else(|e| {
         panic!(
             "test data missing: cannot read {} ({e}); these tests need the shared data \

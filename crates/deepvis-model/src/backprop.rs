@@ -1,0 +1,263 @@
+//! Back-projection of one unit onto the input: the plain gradient, Zeiler & Fergus deconv and
+//! guided backprop. The three differ only in how a ReLU passes a signal backward; everything
+//! else (convolutions, pooling switches, concatenation) is the ordinary vector-Jacobian product,
+//! computed layer by layer with burn's autodiff.
+
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+
+use crate::arch::LayerKind;
+use crate::error::{Error, Result};
+use crate::net::Net;
+use crate::to_vec;
+
+/// How a ReLU passes the backward signal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum BackMode {
+    /// The gradient: the signal where the forward input was positive.
+    #[default]
+    Grad,
+    /// Zeiler & Fergus deconvolution: the positive part of the signal, whatever the forward
+    /// input was.
+    Deconv,
+    /// Guided backprop: the positive part of the signal where the forward input was positive.
+    Guided,
+}
+
+impl BackMode {
+    /// Every mode.
+    pub const ALL: [BackMode; 3] = [BackMode::Grad, BackMode::Deconv, BackMode::Guided];
+
+    /// `grad`, `deconv` or `guided`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackMode::Grad => "grad",
+            BackMode::Deconv => "deconv",
+            BackMode::Guided => "guided",
+        }
+    }
+
+    /// Parses `grad`, `deconv` or `guided`.
+    pub fn from_name(s: &str) -> Result<BackMode> {
+        BackMode::ALL
+            .into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                Error::BadInput(format!(
+                    "unknown back mode `{s}`: use grad, deconv or guided"
+                ))
+            })
+    }
+
+    /// The signal before a ReLU, given its forward input `pre` and the signal `g` after it.
+    pub fn relu_back(self, pre: Tensor<4>, g: Tensor<4>) -> Tensor<4> {
+        match self {
+            BackMode::Grad => g * pre.greater_elem(0.0).float(),
+            BackMode::Deconv => relu(g),
+            BackMode::Guided => relu(g) * pre.greater_elem(0.0).float(),
+        }
+    }
+}
+
+fn no_grad() -> Error {
+    Error::Backend("no gradient reached the layer's input".into())
+}
+
+/// Back through `f` alone: given the signal `g` on `f(x)`, the signal on `x`. `x` and `g` are
+/// plain tensors; `f` runs on the autodiff device (where its parameters must live).
+pub fn back_through(
+    x: &Tensor<4>,
+    g: Tensor<4>,
+    f: impl FnOnce(Tensor<4>) -> Tensor<4>,
+) -> Result<Tensor<4>> {
+    let xa = x.clone().autodiff().require_grad();
+    let y = f(xa.clone());
+    let grads = (y * g.autodiff()).sum().backward();
+    xa.grad(&grads).ok_or_else(no_grad)
+}
+
+/// Back through `relu(f(x))`: `f` gives the pre-ReLU value; `mode` decides the ReLU's rule.
+pub fn back_through_relu(
+    x: &Tensor<4>,
+    g: Tensor<4>,
+    mode: BackMode,
+    f: impl FnOnce(Tensor<4>) -> Tensor<4>,
+) -> Result<Tensor<4>> {
+    let xa = x.clone().autodiff().require_grad();
+    let pre = f(xa.clone());
+    let g_pre = mode.relu_back(pre.clone().without_autodiff(), g);
+    let grads = (pre * g_pre.autodiff()).sum().backward();
+    xa.grad(&grads).ok_or_else(no_grad)
+}
+
+/// A unit's back-projection onto one input.
+#[derive(Debug)]
+pub struct BackProjection {
+    /// `[1, 3, H, W]`, in the model's input space.
+    pub grad: Tensor<4>,
+    /// The unit's activation on this input.
+    pub value: f32,
+    /// The position in the unit's map that was projected (`None` for vector layers).
+    pub pos: Option<(usize, usize)>,
+}
+
+/// Back-projects units of a network; holds its own copy of the network on the autodiff
+/// device.
+#[derive(Debug, Clone)]
+pub struct BackProjector {
+    net: Net,
+}
+
+impl BackProjector {
+    /// Takes a network; it is moved to `device` with autodiff enabled.
+    pub fn new(net: Net, device: &Device) -> BackProjector {
+        BackProjector {
+            net: net.to_device(&device.clone().autodiff()).no_grad(),
+        }
+    }
+
+    /// The network.
+    pub fn net(&self) -> &Net {
+        &self.net
+    }
+
+    /// Projects unit `channel` of `layer` at `pos` (default: where its map is largest on this
+    /// input; ignored for vector layers) back onto `input`, a plain `[1, 3, H, W]` tensor.
+    pub fn project(
+        &self,
+        input: Tensor<4>,
+        layer: &str,
+        channel: usize,
+        pos: Option<(usize, usize)>,
+        mode: BackMode,
+    ) -> Result<BackProjection> {
+        let arch = self.net.arch();
+        let dims = input.dims();
+        self.net.check_input(dims)?;
+        if dims[0] != 1 {
+            return Err(Error::BadInput(format!(
+                "back-projection takes one image at a time; got a batch of {}",
+                dims[0]
+            )));
+        }
+        let idx = arch.stage_index(layer)?;
+        let stages = arch.stages();
+        let plain = input.device();
+        // forward, keeping each stage's input
+        let mut inputs = Vec::with_capacity(idx + 1);
+        let mut x = input;
+        for i in 0..=idx {
+            let y = self.net.stage(i, x.clone().autodiff()).1.without_autodiff();
+            inputs.push(x);
+            x = y;
+        }
+        let [_, c, h, w] = x.dims();
+        let info = crate::arch::LayerInfo {
+            name: stages[idx].name,
+            kind: stages[idx].kind,
+            channels: c,
+            height: h,
+            width: w,
+            relu: stages[idx].relu,
+        };
+        info.check_unit(channel, pos.filter(|_| h * w > 1))?;
+        let map = to_vec(x.narrow(1, channel, 1))?;
+        let (y0, x0) = match pos {
+            _ if h * w == 1 => (0, 0),
+            Some(p) => p,
+            None => {
+                let best = map
+                    .iter()
+                    .enumerate()
+                    .fold(
+                        (0, f32::NEG_INFINITY),
+                        |b, (i, &v)| {
+                            if v > b.1 { (i, v) } else { b }
+                        },
+                    );
+                (best.0 / w, best.0 % w)
+            }
+        };
+        let value = map.get(y0 * w + x0).copied().unwrap_or(0.0);
+        let mut seed = vec![0.0f32; c * h * w];
+        seed[channel * h * w + y0 * w + x0] = 1.0;
+        let mut g = crate::tensor4(seed, [1, c, h, w], &plain)?;
+        for i in (0..=idx).rev() {
+            let x = &inputs[i];
+            g = match (&self.net, stages[i].kind) {
+                (Net::SqueezeNet(m), LayerKind::Fire) => {
+                    let fire = m
+                        .fire_at(i)
+                        .ok_or_else(|| Error::Backend(format!("stage {i} is not a fire module")))?;
+                    fire.back(x, g, mode)?
+                }
+                _ if stages[i].relu => back_through_relu(x, g, mode, |x| self.net.pre(i, x))?,
+                _ => back_through(x, g, |x| self.net.stage(i, x).1)?,
+            };
+        }
+        Ok(BackProjection {
+            grad: g,
+            value,
+            pos: (h * w > 1).then_some((y0, x0)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::module::Param;
+    use burn::nn::conv::{Conv2d, Conv2dConfig};
+
+    fn conv(weights: Vec<f32>, shape: [usize; 4], device: &Device) -> Conv2d {
+        let [o, i, kh, kw] = shape;
+        let mut c = Conv2dConfig::new([i, o], [kh, kw]).init(device);
+        c.weight = Param::from_tensor(Tensor::from_data(TensorData::new(weights, shape), device));
+        c.bias = Some(Param::from_tensor(Tensor::zeros([o], device)));
+        c
+    }
+
+    /// Two layers by hand: conv 1x1 (1 -> 2 channels, weights +1 and -1) + ReLU, then conv
+    /// 1x2 (2 -> 1) + ReLU, on the 1x2 image [2, 1].
+    ///   layer 1 pre-ReLU: ch0 [2, 1], ch1 [-2, -1]; post: ch0 [2, 1], ch1 [0, 0]
+    ///   layer 2 weights: ch0 [3, -1], ch1 [2, -5]; output 3*2 - 1*1 = 5 > 0
+    ///   signal after layer 1's ReLU: ch0 [3, -1], ch1 [2, -5]
+    ///   grad   keeps it where pre > 0:          ch0 [3, -1], ch1 [0, 0] -> x: [3, -1]
+    ///   deconv keeps its positive part:         ch0 [3, 0],  ch1 [2, 0] -> x: [1, 0]
+    ///   guided keeps both:                      ch0 [3, 0],  ch1 [0, 0] -> x: [3, 0]
+    #[test]
+    fn the_three_modes_on_a_hand_set_two_layer_net() {
+        let plain = Device::flex();
+        let ad = plain.clone().autodiff();
+        let l1 = conv(vec![1.0, -1.0], [2, 1, 1, 1], &ad);
+        let l2 = conv(vec![3.0, -1.0, 2.0, -5.0], [1, 2, 1, 2], &ad);
+        let x = Tensor::<4>::from_data(TensorData::new(vec![2.0f32, 1.0], [1, 1, 1, 2]), &plain);
+        let h = relu(l1.forward(x.clone().autodiff())).without_autodiff();
+        let out = relu(l2.forward(h.clone().autodiff())).without_autodiff();
+        assert_eq!(to_vec(out).unwrap(), vec![5.0]);
+        let expected = [
+            (BackMode::Grad, [3.0, -1.0]),
+            (BackMode::Deconv, [1.0, 0.0]),
+            (BackMode::Guided, [3.0, 0.0]),
+        ];
+        for (mode, want) in expected {
+            let seed = Tensor::<4>::ones([1, 1, 1, 1], &plain);
+            let gh = back_through_relu(&h, seed, mode, |h| l2.forward(h)).unwrap();
+            let gx = back_through_relu(&x, gh, mode, |x| l1.forward(x)).unwrap();
+            assert_eq!(to_vec(gx).unwrap(), want.to_vec(), "{mode:?}");
+        }
+        // the plain gradient equals burn's own autodiff through the whole net
+        let xa = x.clone().autodiff().require_grad();
+        let y = relu(l2.forward(relu(l1.forward(xa.clone()))));
+        let g = xa.grad(&y.sum().backward()).unwrap();
+        assert_eq!(to_vec(g).unwrap(), vec![3.0, -1.0]);
+    }
+
+    #[test]
+    fn modes_parse() {
+        for m in BackMode::ALL {
+            assert_eq!(BackMode::from_name(m.as_str()).unwrap(), m);
+        }
+        assert!(BackMode::from_name("deconvolution").is_err());
+    }
+}

@@ -1,0 +1,92 @@
+//! Back-projection on SqueezeNet: the `grad` mode against the golden gradients, and what
+//! deconv and guided backprop must look like next to it.
+
+mod common;
+
+use burn::prelude::*;
+use common::*;
+use deepvis_model::{BackMode, BackProjector, to_vec};
+
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    dot / (na * nb)
+}
+
+fn projector() -> (BackProjector, Tensor<4>) {
+    let device = Device::flex();
+    let net = squeezenet(&device);
+    let x = input_tensor(&golden_tensor(&golden(), "dog/input"), &device);
+    (BackProjector::new(net, &device), x)
+}
+
+#[test]
+fn grad_mode_matches_the_golden_gradients() {
+    let (bp, x) = projector();
+    let g = golden();
+    let p = bp
+        .project(x.clone(), "fire9", 146, Some((6, 6)), BackMode::Grad)
+        .unwrap();
+    assert_eq!(p.pos, Some((6, 6)));
+    assert!(p.value > 0.0);
+    assert_eq!(p.grad.dims(), [1, 3, 227, 227]);
+    let got = to_vec(p.grad).unwrap();
+    let want = golden_tensor(&g, "dog/grad_fire9_c146_6_6");
+    let c = cosine(&got, &want.data);
+    assert!(c > 0.999, "cosine {c}");
+
+    let p = bp.project(x, "pool10", 130, None, BackMode::Grad).unwrap();
+    assert_eq!(p.pos, None);
+    let got = to_vec(p.grad).unwrap();
+    let want = golden_tensor(&g, "dog/grad_logit130");
+    let c = cosine(&got, &want.data);
+    assert!(c > 0.999, "cosine {c}");
+}
+
+#[test]
+fn deconv_and_guided_differ_from_the_gradient_as_their_rules_say() {
+    let (bp, x) = projector();
+    let run = |m| {
+        let p = bp.project(x.clone(), "fire9", 146, None, m).unwrap();
+        (p.pos, to_vec(p.grad).unwrap())
+    };
+    let (pos, grad) = run(BackMode::Grad);
+    // the default position is the argmax of the unit's map
+    let (_, deconv) = run(BackMode::Deconv);
+    let (pos_guided, guided) = run(BackMode::Guided);
+    assert_eq!(pos, pos_guided);
+    for v in [&grad, &deconv, &guided] {
+        assert!(v.iter().all(|x| x.is_finite()));
+        assert!(v.iter().any(|x| *x != 0.0));
+    }
+    // guided passes a subset of what the gradient passes: it is zero wherever no path is
+    // open in the forward pass, so its support lies inside the gradient's receptive support
+    let outside = guided
+        .iter()
+        .zip(&grad)
+        .filter(|(g, d)| **g != 0.0 && **d == 0.0)
+        .count();
+    assert_eq!(
+        outside, 0,
+        "guided is non-zero where no forward path exists"
+    );
+    // the three are different pictures
+    assert!(cosine(&grad, &guided) < 0.99);
+    assert!(cosine(&deconv, &guided) < 0.99);
+}
+
+#[test]
+fn bad_units_are_errors() {
+    let (bp, x) = projector();
+    let e = bp
+        .project(x.clone(), "fire9", 512, None, BackMode::Grad)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("512"), "{e}");
+    assert!(
+        bp.project(x.clone(), "fire9", 0, Some((13, 2)), BackMode::Grad)
+            .is_err()
+    );
+    assert!(bp.project(x, "fire10", 0, None, BackMode::Grad).is_err());
+}

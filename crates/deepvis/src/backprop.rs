@@ -1,0 +1,140 @@
+//! `deepvis backprop`: a unit's gradient, deconv or guided backprop onto a photo.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use deepvis_model::preprocess::Normalization;
+use deepvis_model::{BackMode, BackProjector, tensor_file};
+use deepvis_viz::BackFilter;
+
+use crate::Global;
+use crate::common::{load, log, read_input};
+
+/// Arguments of `deepvis backprop`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// A photo, or a `.safetensors` file holding a preprocessed 1x3xHxW tensor.
+    image: PathBuf,
+    /// The unit's layer (see `deepvis layers`).
+    #[arg(long)]
+    layer: String,
+    /// The unit's channel (or class).
+    #[arg(long)]
+    unit: usize,
+    /// Row in the unit's map (default: where the map is largest on this image).
+    #[arg(long, requires = "x")]
+    y: Option<usize>,
+    /// Column in the unit's map.
+    #[arg(long, requires = "y")]
+    x: Option<usize>,
+    /// grad (the gradient), deconv (Zeiler & Fergus) or guided (guided backprop).
+    #[arg(long, default_value = "grad")]
+    mode: String,
+    /// How to draw it: raw, gray, norm or normblur.
+    #[arg(long, default_value = "raw")]
+    filter: String,
+    /// Where to write the picture (default: `<image stem>_<layer>_<unit>_<mode>.png`).
+    #[arg(short, long, value_name = "PNG")]
+    output: Option<PathBuf>,
+    /// Also write the unfiltered result as tensor `grad` (1x3xHxW, model input space).
+    #[arg(long, value_name = "SAFETENSORS")]
+    raw: Option<PathBuf>,
+    /// The tensor to read from a `.safetensors` input.
+    #[arg(long, value_name = "NAME")]
+    tensor: Option<String>,
+    /// Print what was projected as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs the command.
+pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
+    let mode = BackMode::from_name(&a.mode)?;
+    let Some(filter) = BackFilter::from_name(&a.filter) else {
+        bail!(
+            "unknown filter `{}`: use raw, gray, norm or normblur",
+            a.filter
+        );
+    };
+    let l = load(g)?;
+    let info = l.arch.layer(&a.layer)?;
+    let pos = a.y.zip(a.x);
+    info.check_unit(a.unit, pos.filter(|_| info.height * info.width > 1))?;
+    let input = read_input(&a.image, a.tensor.as_deref(), &l)?;
+    let bp = BackProjector::new(l.net, &l.device.device);
+    let t0 = Instant::now();
+    let p = bp.project(input.tensor, info.name, a.unit, pos, mode)?;
+    let [_, c, h, w] = p.grad.dims();
+    let data = deepvis_model::to_vec(p.grad)?;
+    let secs = t0.elapsed().as_secs_f64();
+    let order = Normalization::of(l.arch).order;
+    let img = deepvis_viz::back_image(&data, h, w, order, filter)
+        .context("the back-projection has the wrong size")?;
+    let out = a.output.clone().unwrap_or_else(|| {
+        let stem = a
+            .image
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "input".into());
+        PathBuf::from(format!(
+            "{stem}_{}_{}_{}.png",
+            info.name,
+            a.unit,
+            mode.as_str()
+        ))
+    });
+    img.save(&out)
+        .with_context(|| format!("writing {}", out.display()))?;
+    if let Some(r) = &a.raw {
+        tensor_file::write_f32(r, "grad", &[1, c, h, w], &data)?;
+    }
+    let rf = pos_rf(l.arch, info.name, p.pos, h);
+    let nonzero = data.iter().filter(|v| **v != 0.0).count();
+    log(
+        g,
+        format!(
+            "{} of {} unit {}{} (value {:.4}) onto the input in {:.0} ms: {nonzero} of {} \
+             values non-zero; wrote {}",
+            mode.as_str(),
+            info.name,
+            a.unit,
+            p.pos
+                .map(|(y, x)| format!(" at (y {y}, x {x})"))
+                .unwrap_or_default(),
+            p.value,
+            secs * 1e3,
+            data.len(),
+            out.display()
+        ),
+    );
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "image": a.image, "layer": info.name, "unit": a.unit,
+                "y": p.pos.map(|p| p.0), "x": p.pos.map(|p| p.1),
+                "value": p.value, "mode": mode.as_str(), "filter": filter.as_str(),
+                "png": out, "raw": a.raw, "nonzero": nonzero, "ms": secs * 1e3,
+                "receptive_field": rf,
+            })
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The receptive field of the projected position as `[y0, x0, y1, x1]` clamped to the input.
+fn pos_rf(
+    arch: deepvis_model::Arch,
+    layer: &str,
+    pos: Option<(usize, usize)>,
+    side: usize,
+) -> Option<[i64; 4]> {
+    let (y, x) = pos.unwrap_or((0, 0));
+    let r = arch
+        .receptive_field(layer, y, x, side)
+        .ok()?
+        .clamped(side, side);
+    Some([r.y0, r.x0, r.y1, r.x1])
+}
