@@ -9,6 +9,7 @@ mod common;
 mod layers;
 mod optimize;
 mod search;
+mod topk;
 mod weights;
 
 use clap::{Parser, Subcommand};
@@ -58,6 +59,8 @@ enum Command {
     Weights(weights::Command),
     /// A unit's gradient, deconv or guided backprop onto a photo.
     Backprop(backprop::Args),
+    /// The images of a folder that excite each channel of a layer most (resumable).
+    Topk(topk::Args),
     /// Synthesize a unit's preferred image (regularized gradient ascent).
     Optimize(optimize::Args),
     /// Random search over the optimizer's hyperparameters.
@@ -90,6 +93,7 @@ fn run_command(g: &Global, c: Command) -> anyhow::Result<std::process::ExitCode>
         Command::Weights(c) => weights::run(&cli.global, c),
         Command::Optimize(a) => optimize::run(&cli.global, a),
         Command::Backprop(a) => backprop::run(&cli.global, a),
+        Command::Topk(a) => topk::run(&cli.global, a),
         Command::Search(a) => search::run(&cli.global, a),
         Command::Bench(a) => bench::run(&cli.global, a),
     }

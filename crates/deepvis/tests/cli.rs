@@ -173,3 +173,224 @@ fn search_writes_rows_resumes_and_shards() {
     assert!(dir.path().join("unit207_sheet.png").is_file());
     assert!(dir.path().join("unit130/trial00001.png").is_file());
 }
+
+fn read_tensor(path: &std::path::Path, name: &str) -> (Vec<usize>, Vec<f32>) {
+    let bytes = std::fs::read(path).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let t = st.tensor(name).unwrap();
+    let v = t
+        .data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    (t.shape().to_vec(), v)
+}
+
+#[test]
+fn backprop_writes_the_golden_gradient_and_its_picture() {
+    let dir = tempfile::tempdir().unwrap();
+    let golden = shared().join("reference/squeezenet1_0_golden.safetensors");
+    let png = dir.path().join("g.png");
+    let raw = dir.path().join("g.safetensors");
+    let (ok, out, err) = deepvis(&[
+        "backprop",
+        golden.to_str().unwrap(),
+        "--tensor",
+        "dog/input",
+        "--layer",
+        "fire9",
+        "--unit",
+        "146",
+        "--y",
+        "6",
+        "--x",
+        "6",
+        "--mode",
+        "grad",
+        "-o",
+        png.to_str().unwrap(),
+        "--raw",
+        raw.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!((v["y"].as_u64(), v["x"].as_u64()), (Some(6), Some(6)));
+    assert_eq!(v["receptive_field"], serde_json::json!([36, 36, 191, 191]));
+    let (shape, got) = read_tensor(&raw, "grad");
+    assert_eq!(shape, [1, 3, 227, 227]);
+    let (_, want) = read_tensor(&golden, "dog/grad_fire9_c146_6_6");
+    let dot: f64 = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| *a as f64 * *b as f64)
+        .sum();
+    let n = |v: &[f32]| v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    assert!(dot / (n(&got) * n(&want)) > 0.999);
+    assert_eq!(image::open(&png).unwrap().width(), 227);
+
+    // a photo, guided backprop at the unit's maximum, drawn as a blurred norm
+    let dog = shared().join("images/dog.jpg");
+    let png2 = dir.path().join("guided.png");
+    let (ok, out, err) = deepvis(&[
+        "backprop",
+        dog.to_str().unwrap(),
+        "--layer",
+        "fire9",
+        "--unit",
+        "146",
+        "--mode",
+        "guided",
+        "--filter",
+        "normblur",
+        "-o",
+        png2.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(v["value"].as_f64().unwrap() > 0.0);
+    assert!(png2.is_file());
+
+    for (args, says) in [
+        (vec!["--mode", "backwards"], "grad, deconv or guided"),
+        (vec!["--filter", "sharpen"], "normblur"),
+        (vec!["--unit", "600"], "600"),
+        (vec!["--y", "20", "--x", "0"], "13x13"),
+    ] {
+        let mut a = vec!["backprop", dog.to_str().unwrap(), "--layer", "fire9"];
+        if !args.contains(&"--unit") {
+            a.extend(["--unit", "1"]);
+        }
+        a.extend(args.iter().copied());
+        let o = dir.path().join("bad.png");
+        a.extend(["-o", o.to_str().unwrap()]);
+        let (ok, _, err) = deepvis(&a);
+        assert!(!ok && err.contains(says), "{args:?}: {err}");
+    }
+}
+
+/// Each readable image's per-channel maxima, as `deepvis activations --json` reports them.
+fn maxima(image: &std::path::Path) -> Vec<f64> {
+    let (ok, out, err) = deepvis(&[
+        "activations",
+        image.to_str().unwrap(),
+        "--layer",
+        "fire9",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    v["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["max"].as_f64().unwrap())
+        .collect()
+}
+
+#[test]
+fn topk_orders_resumes_without_duplicates_and_skips_bad_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(photos.join("more")).unwrap();
+    for f in ["dog.jpg", "eagle.jpg", "giraffe.jpg", "coffee.png"] {
+        std::fs::copy(shared().join("images").join(f), photos.join(f)).unwrap();
+    }
+    // synthetic images: stripes and a gradient, in a subfolder
+    let stripes = image::RgbImage::from_fn(300, 260, |x, _| {
+        if (x / 6) % 2 == 0 {
+            image::Rgb([250, 250, 250])
+        } else {
+            image::Rgb([10, 10, 10])
+        }
+    });
+    stripes.save(photos.join("more/stripes.png")).unwrap();
+    let ramp = image::RgbImage::from_fn(256, 256, |x, y| image::Rgb([x as u8, y as u8, 128]));
+    ramp.save(photos.join("more/ramp.png")).unwrap();
+    std::fs::write(photos.join("broken.jpg"), b"this is not a JPEG").unwrap();
+    std::fs::write(photos.join("notes.txt"), b"ignored").unwrap();
+
+    let scan = |out: &std::path::Path, extra: &[&str]| {
+        let mut a = vec![
+            "topk",
+            "--folder",
+            photos.to_str().unwrap(),
+            "--layer",
+            "fire9",
+            "--k",
+            "3",
+            "--tile",
+            "32",
+            "-o",
+            out.to_str().unwrap(),
+        ];
+        a.extend(extra);
+        let (ok, _, err) = deepvis(&a);
+        assert!(ok, "{err}");
+        err
+    };
+    // interrupted after 3 files, then resumed
+    let a = dir.path().join("a");
+    let err = scan(&a, &["--limit", "3"]);
+    assert!(err.contains("skipping broken.jpg"), "{err}");
+    let state = deepvis_topk::ScanState::load(&a).unwrap().unwrap();
+    assert_eq!(state.done.len(), 3);
+    let err = scan(&a, &[]);
+    assert!(
+        !err.contains("broken.jpg"),
+        "a skipped file is not read twice: {err}"
+    );
+    let resumed = deepvis_topk::Index::load(&a).unwrap();
+    // one uninterrupted run gives the same index
+    let b = dir.path().join("b");
+    scan(&b, &[]);
+    let whole = deepvis_topk::Index::load(&b).unwrap();
+    assert_eq!(resumed.channels, whole.channels);
+    assert_eq!(whole.images, 6);
+    assert_eq!(whole.skipped.len(), 1);
+    assert_eq!(whole.channels.len(), 512);
+
+    // the order is what the activations say
+    let files = [
+        "broken.jpg",
+        "coffee.png",
+        "dog.jpg",
+        "eagle.jpg",
+        "giraffe.jpg",
+        "more/ramp.png",
+        "more/stripes.png",
+    ];
+    let readable: Vec<(&str, Vec<f64>)> = files[1..]
+        .iter()
+        .map(|f| (*f, maxima(&photos.join(f))))
+        .collect();
+    for ch in whole.channels.iter().step_by(37) {
+        let mut want: Vec<(&str, f64)> =
+            readable.iter().map(|(f, m)| (*f, m[ch.channel])).collect();
+        want.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(y.0)));
+        let got: Vec<&str> = ch.hits.iter().map(|h| h.file.as_str()).collect();
+        let want_files: Vec<&str> = want.iter().take(3).map(|w| w.0).collect();
+        assert_eq!(got, want_files, "channel {}", ch.channel);
+        for (h, w) in ch.hits.iter().zip(&want) {
+            assert!((h.score as f64 - w.1).abs() <= 1e-4 * w.1.abs().max(1.0));
+        }
+        let mut seen = std::collections::HashSet::new();
+        assert!(ch.hits.iter().all(|h| seen.insert(h.file.clone())));
+    }
+    // one montage per channel: 2 x 2 tiles of 32 pixels with 2-pixel gaps
+    let m = image::open(b.join("fire9/c0146.png")).unwrap();
+    assert_eq!((m.width(), m.height()), (66, 66));
+
+    // another layer in the same folder is refused, not mixed in
+    let (ok, _, err) = deepvis(&[
+        "topk",
+        "--folder",
+        photos.to_str().unwrap(),
+        "--layer",
+        "fire5",
+        "-o",
+        a.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("--restart"), "{err}");
+}

@@ -1,0 +1,313 @@
+//! The images that excite each unit most: a per-channel top-k accumulator, the resumable state
+//! of a folder scan and the index it leaves behind (read by the app). No model, no window.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// What can go wrong reading or writing scan files.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A file is not what it should be.
+    #[error("{path} is not a deepvis top-k file: {reason}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Results of this crate.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// One image's response in one channel.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Hit {
+    /// The image, relative to the scanned folder.
+    pub file: String,
+    /// The channel's maximum over its map on this image.
+    pub score: f32,
+    /// Row of the maximum in the map.
+    pub y: usize,
+    /// Column of the maximum in the map.
+    pub x: usize,
+}
+
+/// For every channel, the `k` best hits so far, best first; an image appears at most once per
+/// channel.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TopK {
+    k: usize,
+    channels: Vec<Vec<Hit>>,
+}
+
+impl TopK {
+    /// An empty accumulator for `channels` channels keeping `k` hits each.
+    pub fn new(channels: usize, k: usize) -> TopK {
+        TopK {
+            k,
+            channels: vec![Vec::new(); channels],
+        }
+    }
+
+    /// Hits kept per channel.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// Number of channels.
+    pub fn channels(&self) -> usize {
+        self.channels.len()
+    }
+
+    /// The hits of channel `c`, best first (empty for an unknown channel).
+    pub fn hits(&self, c: usize) -> &[Hit] {
+        self.channels.get(c).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Offers a hit to channel `c`; returns whether it was kept. Non-finite scores are
+    /// refused; an image already present keeps its better hit. Ties keep file-name order.
+    pub fn offer(&mut self, c: usize, hit: Hit) -> bool {
+        let k = self.k;
+        let Some(list) = self.channels.get_mut(c) else {
+            return false;
+        };
+        if !hit.score.is_finite() || k == 0 {
+            return false;
+        }
+        if let Some(i) = list.iter().position(|h| h.file == hit.file) {
+            if list[i].score >= hit.score {
+                return false;
+            }
+            list.remove(i);
+        }
+        let better =
+            |a: &Hit, b: &Hit| a.score > b.score || (a.score == b.score && a.file < b.file);
+        let at = list
+            .iter()
+            .position(|h| better(&hit, h))
+            .unwrap_or(list.len());
+        if at >= k {
+            return false;
+        }
+        list.insert(at, hit);
+        list.truncate(k);
+        true
+    }
+}
+
+/// Where a scan stands: what was seen, what was skipped and the hits so far.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScanState {
+    /// Model name.
+    pub model: String,
+    /// Layer.
+    pub layer: String,
+    /// The folder scanned.
+    pub folder: PathBuf,
+    /// Files done (relative paths), including skipped ones.
+    pub done: BTreeSet<String>,
+    /// Files that could not be read, with the reason.
+    pub skipped: Vec<(String, String)>,
+    /// The hits.
+    pub top: TopK,
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename (never a half file).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, bytes).map_err(io)?;
+    fs::rename(&tmp, path).map_err(io)
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
+    let bytes = fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::Format {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+fn to_json<T: Serialize>(v: &T, path: &Path) -> Result<Vec<u8>> {
+    serde_json::to_vec_pretty(v).map_err(|e| Error::Format {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+impl ScanState {
+    /// The state file inside an index folder.
+    pub fn path(dir: &Path) -> PathBuf {
+        dir.join("state.json")
+    }
+
+    /// Reads the state of an earlier scan, if there is one.
+    pub fn load(dir: &Path) -> Result<Option<ScanState>> {
+        let p = ScanState::path(dir);
+        if !p.exists() {
+            return Ok(None);
+        }
+        read_json(&p).map(Some)
+    }
+
+    /// Saves the state (atomically).
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let p = ScanState::path(dir);
+        write_atomic(&p, &to_json(self, &p)?)
+    }
+}
+
+/// One hit as the index lists it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IndexHit {
+    /// The image, relative to the scanned folder.
+    pub file: String,
+    /// The channel's maximum on it.
+    pub score: f32,
+    /// Row of the maximum in the map.
+    pub y: usize,
+    /// Column of the maximum in the map.
+    pub x: usize,
+    /// The input pixels the unit sees there, `[y0, x0, y1, x1]` (half-open), in the
+    /// network's input crop.
+    pub field: [i64; 4],
+}
+
+/// One channel's entry in the index.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IndexChannel {
+    /// Channel.
+    pub channel: usize,
+    /// Its montage of receptive-field crops, relative to the index folder.
+    pub montage: String,
+    /// Best first.
+    pub hits: Vec<IndexHit>,
+}
+
+/// What `deepvis topk` leaves in its output folder as `index.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Index {
+    /// Model name.
+    pub model: String,
+    /// Layer.
+    pub layer: String,
+    /// Hits per channel.
+    pub k: usize,
+    /// The folder scanned.
+    pub folder: PathBuf,
+    /// Images read.
+    pub images: usize,
+    /// Files skipped, with the reason.
+    pub skipped: Vec<(String, String)>,
+    /// Every channel.
+    pub channels: Vec<IndexChannel>,
+}
+
+impl Index {
+    /// The index file inside an index folder.
+    pub fn path(dir: &Path) -> PathBuf {
+        dir.join("index.json")
+    }
+
+    /// Reads the index of a folder written by `deepvis topk`.
+    pub fn load(dir: &Path) -> Result<Index> {
+        let idx: Index = read_json(&Index::path(dir))?;
+        if idx.channels.iter().enumerate().any(|(i, c)| c.channel != i) {
+            return Err(Error::Format {
+                path: Index::path(dir),
+                reason: "channels are not listed in order".into(),
+            });
+        }
+        Ok(idx)
+    }
+
+    /// Writes the index (atomically).
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let p = Index::path(dir);
+        write_atomic(&p, &to_json(self, &p)?)
+    }
+
+    /// The montage file of channel `c`, if the index has it.
+    pub fn montage(&self, dir: &Path, c: usize) -> Option<PathBuf> {
+        self.channels.get(c).map(|e| dir.join(&e.montage))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hit(file: &str, score: f32) -> Hit {
+        Hit {
+            file: file.into(),
+            score,
+            y: 0,
+            x: 0,
+        }
+    }
+
+    #[test]
+    fn keeps_the_k_best_once_each_in_order() {
+        let mut t = TopK::new(2, 3);
+        for (f, s) in [("a", 1.0), ("b", 5.0), ("c", 3.0), ("d", 4.0), ("e", 0.5)] {
+            t.offer(0, hit(f, s));
+        }
+        let files: Vec<_> = t.hits(0).iter().map(|h| h.file.as_str()).collect();
+        assert_eq!(files, ["b", "d", "c"]);
+        // a better hit of an image already present replaces it; a worse one is refused
+        assert!(t.offer(0, hit("c", 6.0)));
+        assert!(!t.offer(0, hit("b", 2.0)));
+        let files: Vec<_> = t.hits(0).iter().map(|h| h.file.as_str()).collect();
+        assert_eq!(files, ["c", "b", "d"]);
+        assert!(!t.offer(0, hit("z", f32::NAN)));
+        assert!(!t.offer(5, hit("z", 1.0)));
+        assert!(t.hits(1).is_empty());
+        // ties in file order
+        let mut t = TopK::new(1, 2);
+        t.offer(0, hit("y", 1.0));
+        t.offer(0, hit("x", 1.0));
+        t.offer(0, hit("w", 1.0));
+        let files: Vec<_> = t.hits(0).iter().map(|h| h.file.as_str()).collect();
+        assert_eq!(files, ["w", "x"]);
+    }
+
+    #[test]
+    fn state_and_index_round_trip_and_bad_files_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(ScanState::load(dir.path()).unwrap().is_none());
+        let mut top = TopK::new(1, 2);
+        top.offer(0, hit("a.jpg", 2.0));
+        let s = ScanState {
+            model: "squeezenet1_0".into(),
+            layer: "fire9".into(),
+            folder: "/x".into(),
+            done: ["a.jpg".to_string()].into_iter().collect(),
+            skipped: vec![],
+            top,
+        };
+        s.save(dir.path()).unwrap();
+        assert_eq!(ScanState::load(dir.path()).unwrap(), Some(s));
+        fs::write(Index::path(dir.path()), b"{\"model\": 3}").unwrap();
+        let e = Index::load(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("index.json"), "{e}");
+        assert!(Index::load(&dir.path().join("nope")).is_err());
+    }
+}

@@ -1,0 +1,341 @@
+//! `deepvis topk`: the images of a folder that excite each channel of a layer most, with the
+//! crop of each unit's receptive field at its maximum; resumable.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use deepvis_model::preprocess::preprocess_file;
+use deepvis_model::{Arch, Request};
+use deepvis_topk::{Hit, Index, IndexChannel, IndexHit, ScanState, TopK};
+use image::RgbImage;
+
+use crate::Global;
+use crate::common::{Loaded, load, log};
+
+/// Arguments of `deepvis topk`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The folder of photos (searched recursively; other files are ignored).
+    #[arg(long)]
+    folder: PathBuf,
+    /// The layer (see `deepvis layers`).
+    #[arg(long)]
+    layer: String,
+    /// How many images to keep per channel.
+    #[arg(long, default_value_t = 9)]
+    k: usize,
+    /// The index folder: state.json while scanning, then index.json and a montage per channel.
+    /// Running again with the same folder goes on where the last run stopped.
+    #[arg(short, long, value_name = "DIR")]
+    output: PathBuf,
+    /// Side of each crop in the montages, in pixels.
+    #[arg(long, default_value_t = 96)]
+    tile: u32,
+    /// Read at most this many new images in this run (the rest on the next run).
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Forget an earlier scan in the output folder and start over.
+    #[arg(long)]
+    restart: bool,
+}
+
+const IMAGE_EXTS: [&str; 9] = [
+    "jpg", "jpeg", "png", "bmp", "gif", "webp", "tif", "tiff", "jfif",
+];
+
+/// The image files under `root` (recursively, hidden entries skipped), relative, sorted.
+fn list_images(root: &Path) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        let entries = std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))?;
+        for e in entries.flatten() {
+            let p = e.path();
+            if e.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p
+                .extension()
+                .and_then(|x| x.to_str())
+                .is_some_and(|x| IMAGE_EXTS.contains(&x.to_ascii_lowercase().as_str()))
+                && let Ok(rel) = p.strip_prefix(root)
+            {
+                out.push(rel.to_string_lossy().into_owned());
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The maximum of every channel of a `[C, H, W]` map and where it is.
+fn channel_maxima(data: &[f32], c: usize, h: usize, w: usize) -> Vec<(f32, usize, usize)> {
+    let plane = h * w;
+    (0..c)
+        .map(|ch| {
+            let s = &data[ch * plane..(ch + 1) * plane];
+            let (i, v) = s.iter().enumerate().filter(|(_, v)| v.is_finite()).fold(
+                (0, f32::NEG_INFINITY),
+                |b, (i, &v)| if v > b.1 { (i, v) } else { b },
+            );
+            (v, i / w.max(1), i % w.max(1))
+        })
+        .collect()
+}
+
+fn scan_one(
+    l: &Loaded,
+    layer: &str,
+    path: &Path,
+) -> Result<(Vec<(f32, usize, usize)>, [usize; 3])> {
+    let p = preprocess_file(path, l.arch)?;
+    let x = deepvis_model::tensor4(p.chw.clone(), p.dims(), &l.device.device)?;
+    let mut taps = l.net.forward(x, &Request::layers(&[layer]))?;
+    let t = taps
+        .take(layer)
+        .context("the forward pass did not return the layer")?;
+    let [_, c, h, w] = t.dims();
+    let data = deepvis_model::to_vec(t)?;
+    Ok((channel_maxima(&data, c, h, w), [c, h, w]))
+}
+
+/// The receptive field of `(y, x)` in `layer`, clamped to the `side`-pixel input crop.
+fn field(arch: Arch, layer: &str, y: usize, x: usize, side: usize) -> [i64; 4] {
+    match arch.receptive_field(layer, y, x, side) {
+        Ok(r) => {
+            let r = r.clamped(side, side);
+            [r.y0, r.x0, r.y1, r.x1]
+        }
+        Err(_) => [0, 0, side as i64, side as i64],
+    }
+}
+
+/// The unclamped receptive field's square, with the part outside the image gray (as the
+/// network's zero padding sees it), resized to `tile`.
+fn crop_tile(img: &RgbImage, f: [i64; 4], tile: u32) -> RgbImage {
+    let [y0, x0, y1, x1] = f;
+    if y1 <= y0 || x1 <= x0 {
+        return RgbImage::from_pixel(tile, tile, image::Rgb([64, 64, 64]));
+    }
+    let (w, h) = ((x1 - x0) as u32, (y1 - y0) as u32);
+    let mut sub = RgbImage::from_pixel(w, h, image::Rgb([64, 64, 64]));
+    for (x, y, p) in sub.enumerate_pixels_mut() {
+        let (sx, sy) = (x0 + x as i64, y0 + y as i64);
+        if sx >= 0 && sy >= 0 && (sx as u32) < img.width() && (sy as u32) < img.height() {
+            *p = *img.get_pixel(sx as u32, sy as u32);
+        }
+    }
+    image::imageops::resize(&sub, tile, tile, image::imageops::FilterType::Triangle)
+}
+
+/// Runs the command.
+pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
+    if a.k == 0 || a.k > 100 {
+        bail!("--k must be 1..=100, got {}", a.k);
+    }
+    let tile = a.tile.clamp(8, 512);
+    let l = load(g)?;
+    let info = l.arch.layer(&a.layer)?;
+    let layer = info.name;
+    let folder = a
+        .folder
+        .canonicalize()
+        .with_context(|| format!("the folder {} cannot be read", a.folder.display()))?;
+    std::fs::create_dir_all(&a.output)
+        .with_context(|| format!("creating {}", a.output.display()))?;
+    let files = list_images(&folder)?;
+    let fresh = || ScanState {
+        model: l.arch.name().to_string(),
+        layer: layer.to_string(),
+        folder: folder.clone(),
+        done: BTreeSet::new(),
+        skipped: Vec::new(),
+        top: TopK::new(info.channels, a.k),
+    };
+    let mut state = match ScanState::load(&a.output)? {
+        Some(_) if a.restart => fresh(),
+        Some(s) => {
+            if s.model != l.arch.name()
+                || s.layer != layer
+                || s.folder != folder
+                || s.top.k() != a.k
+                || s.top.channels() != info.channels
+            {
+                bail!(
+                    "{} holds a scan of {} {} over {} with k = {}; use another output folder \
+                     or --restart",
+                    a.output.display(),
+                    s.model,
+                    s.layer,
+                    s.folder.display(),
+                    s.top.k()
+                );
+            }
+            s
+        }
+        None => fresh(),
+    };
+    let todo: Vec<&String> = files.iter().filter(|f| !state.done.contains(*f)).collect();
+    let quota = a.limit.unwrap_or(usize::MAX).min(todo.len());
+    log(
+        g,
+        format!(
+            "topk: {} image file(s) in {}, {} already done, {} to read now",
+            files.len(),
+            folder.display(),
+            files.len() - todo.len(),
+            quota
+        ),
+    );
+    let bar = if g.quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(quota as u64)
+    };
+    let t0 = Instant::now();
+    let mut saved = Instant::now();
+    let mut read = 0usize;
+    for rel in todo.iter().take(quota) {
+        match scan_one(&l, layer, &folder.join(rel)) {
+            Ok((maxima, _)) => {
+                for (c, (score, y, x)) in maxima.into_iter().enumerate() {
+                    state.top.offer(
+                        c,
+                        Hit {
+                            file: (*rel).clone(),
+                            score,
+                            y,
+                            x,
+                        },
+                    );
+                }
+                read += 1;
+            }
+            Err(e) => {
+                bar.suspend(|| eprintln!("deepvis: warning: skipping {rel}: {e:#}"));
+                state.skipped.push(((*rel).clone(), format!("{e:#}")));
+            }
+        }
+        state.done.insert((*rel).clone());
+        bar.inc(1);
+        if saved.elapsed() >= Duration::from_secs(5) {
+            state.save(&a.output)?;
+            saved = Instant::now();
+        }
+    }
+    bar.finish_and_clear();
+    state.save(&a.output)?;
+    let secs = t0.elapsed().as_secs_f64();
+    log(
+        g,
+        format!(
+            "topk: read {read} image(s) in {secs:.1} s ({:.1} ms each); {} skipped in all",
+            secs * 1e3 / read.max(1) as f64,
+            state.skipped.len()
+        ),
+    );
+    let left = todo.len() - quota;
+    if left > 0 {
+        log(
+            g,
+            format!("topk: {left} image(s) left for the next run (same command goes on)"),
+        );
+    }
+    write_index(g, &l, &state, &folder, &a.output, tile)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a montage per channel (the receptive-field crops of its hits, best first, row by
+/// row) and `index.json`. Channels are done in chunks so that only a chunk's crops are held.
+fn write_index(
+    g: &Global,
+    l: &Loaded,
+    state: &ScanState,
+    folder: &Path,
+    out: &Path,
+    tile: u32,
+) -> Result<()> {
+    let layer = state.layer.as_str();
+    let side = l.arch.input_size();
+    let k = state.top.k();
+    let cols = (k as f64).sqrt().ceil() as usize;
+    let mdir = out.join(layer);
+    std::fs::create_dir_all(&mdir).with_context(|| format!("creating {}", mdir.display()))?;
+    let channels = state.top.channels();
+    let mut entries = Vec::with_capacity(channels);
+    const CHUNK: usize = 64;
+    for start in (0..channels).step_by(CHUNK) {
+        let end = (start + CHUNK).min(channels);
+        let mut by_file: BTreeMap<&str, Vec<(usize, usize)>> = BTreeMap::new();
+        for c in start..end {
+            for (rank, h) in state.top.hits(c).iter().enumerate() {
+                by_file.entry(h.file.as_str()).or_default().push((c, rank));
+            }
+        }
+        let gray = RgbImage::from_pixel(tile, tile, image::Rgb([64, 64, 64]));
+        let mut tiles = vec![vec![gray.clone(); k]; end - start];
+        for (file, uses) in by_file {
+            let crop = match preprocess_file(&folder.join(file), l.arch) {
+                Ok(p) => p.crop,
+                Err(e) => {
+                    eprintln!("deepvis: warning: {file} cannot be read again for its crop: {e}");
+                    continue;
+                }
+            };
+            for (c, rank) in uses {
+                let h = &state.top.hits(c)[rank];
+                let f = match l.arch.receptive_field(layer, h.y, h.x, side) {
+                    Ok(r) => [r.y0, r.x0, r.y1, r.x1],
+                    Err(_) => [0, 0, side as i64, side as i64],
+                };
+                tiles[c - start][rank] = crop_tile(&crop, f, tile);
+            }
+        }
+        for c in start..end {
+            let name = format!("{layer}/c{c:04}.png");
+            let m = deepvis_viz::montage(&tiles[c - start], cols, 2, [0, 0, 0]);
+            m.save(out.join(&name))
+                .with_context(|| format!("writing {}", out.join(&name).display()))?;
+            entries.push(IndexChannel {
+                channel: c,
+                montage: name,
+                hits: state
+                    .top
+                    .hits(c)
+                    .iter()
+                    .map(|h| IndexHit {
+                        file: h.file.clone(),
+                        score: h.score,
+                        y: h.y,
+                        x: h.x,
+                        field: field(l.arch, layer, h.y, h.x, side),
+                    })
+                    .collect(),
+            });
+        }
+    }
+    let index = Index {
+        model: state.model.clone(),
+        layer: state.layer.clone(),
+        k,
+        folder: folder.to_path_buf(),
+        images: state.done.len() - state.skipped.len(),
+        skipped: state.skipped.clone(),
+        channels: entries,
+    };
+    index.save(out)?;
+    log(
+        g,
+        format!(
+            "topk: wrote {} and {channels} montage(s) in {}",
+            Index::path(out).display(),
+            mdir.display()
+        ),
+    );
+    Ok(())
+}
