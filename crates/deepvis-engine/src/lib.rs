@@ -11,7 +11,7 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
 use deepvis_model::{Arch, BackendChoice};
-pub use deepvis_protocol::{Command, Event, OptimSettings, SourceSpec};
+pub use deepvis_protocol::{BackSettings, Command, Event, OptimSettings, SourceSpec};
 
 /// What the worker starts with (and restarts with after a crash, updated by commands).
 #[derive(Clone, Debug)]
@@ -36,6 +36,8 @@ pub struct EngineConfig {
     pub frozen: bool,
     /// Fraction of the worker's time given to the optimizer while frames arrive (0..1).
     pub optim_share: f32,
+    /// How the selected unit is projected back onto the input.
+    pub back: BackSettings,
 }
 
 impl EngineConfig {
@@ -52,6 +54,7 @@ impl EngineConfig {
             running: true,
             frozen: false,
             optim_share: 0.5,
+            back: BackSettings::default(),
         }
     }
 }

@@ -6,10 +6,13 @@ use std::time::{Duration, Instant};
 use burn::prelude::*;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use deepvis_model::preprocess::{Normalization, preprocess};
-use deepvis_model::{Arch, Labels, Net, Request, to_vec, top_k};
+use deepvis_model::{Arch, BackProjector, Labels, Net, Request, to_vec, top_k};
 use deepvis_optim::{Init, Objective, Optimizer, RunConfig, StopReason};
-use deepvis_protocol::{ClassProb, Command, Event, LayerSummary, PreReluMode, StartFrom};
+use deepvis_protocol::{
+    BackMode, ClassProb, Command, Event, LayerSummary, PreReluMode, StartFrom, Telemetry,
+};
 use deepvis_sources::{FrameSlot, SourceStatus, SourceThread};
+use image::RgbImage;
 
 use crate::{EngineConfig, Exit};
 
@@ -17,6 +20,39 @@ type Wake = Arc<dyn Fn() + Send + Sync>;
 
 /// How often the preferred image is sent while it forms.
 const PREFERRED_EVERY: Duration = Duration::from_millis(100);
+
+/// Frames kept in the session top-k, and the side of their crops.
+const SESSION_K: usize = 9;
+const SESSION_TILE: u32 = 64;
+
+/// The frames that excited the selected unit most since it was selected.
+struct SessionTop {
+    layer: String,
+    channel: usize,
+    /// (score, crop), best first.
+    items: Vec<(f32, RgbImage)>,
+}
+
+impl SessionTop {
+    /// Offers a frame; true if it was kept. A score equal to one already kept is the same
+    /// frame again (a still photo) and is not kept twice.
+    fn offer(&mut self, score: f32, crop: impl FnOnce() -> RgbImage) -> bool {
+        if !score.is_finite() || self.items.iter().any(|(s, _)| *s == score) {
+            return false;
+        }
+        let at = self
+            .items
+            .iter()
+            .position(|(s, _)| score > *s)
+            .unwrap_or(self.items.len());
+        if at >= SESSION_K {
+            return false;
+        }
+        self.items.insert(at, (score, crop()));
+        self.items.truncate(SESSION_K);
+        true
+    }
+}
 
 struct Run {
     id: usize,
@@ -29,6 +65,8 @@ struct Run {
     stopped_reported: bool,
     iterations: usize,
     last_act: f32,
+    /// Telemetry not sent yet.
+    points: Vec<Telemetry>,
 }
 
 struct Worker<'a> {
@@ -40,9 +78,16 @@ struct Worker<'a> {
     device: Device,
     labels: Labels,
     opt: Optimizer,
+    /// A copy of the network on the autodiff device, for back-projections.
+    back: BackProjector,
     run: Option<Run>,
-    /// The newest frame, preprocessed (CHW) and its crop.
+    /// Counts (re)starts of the preferred image, so the UI knows when a plot starts over.
+    generation: u64,
+    /// The newest frame, preprocessed (CHW).
     frame: Option<Vec<f32>>,
+    /// The newest frame's crop as the network sees it.
+    crop: Option<RgbImage>,
+    session: Option<SessionTop>,
     /// The layer/unit outputs must be recomputed for the current frame.
     dirty: bool,
     frames_done: u32,
@@ -122,12 +167,32 @@ impl<'a> Worker<'a> {
             });
         }
         if let Some(ch) = cfg(self.state).selected.filter(|&ch| ch < c) {
+            let map = &data[ch * plane..(ch + 1) * plane];
+            let (best, best_v) =
+                map.iter()
+                    .enumerate()
+                    .fold(
+                        (0, f32::NEG_INFINITY),
+                        |b, (i, &v)| if v > b.1 { (i, v) } else { b },
+                    );
+            let argmax = (best / w, best % w);
+            let back = cfg(self.state).back;
+            let pos = back.pos.filter(|&(y, x)| y < h && x < w).unwrap_or(argmax);
+            let field = self.field(&layer, pos);
             self.send(Event::UnitMap {
                 channel: ch,
-                values: data[ch * plane..(ch + 1) * plane].to_vec(),
+                values: map.to_vec(),
                 width: w,
                 height: h,
+                argmax,
+                field,
             });
+            // the same frame offered twice (same score) is kept once
+            self.offer_session(&layer, ch, best_v, argmax);
+            if back.mode != BackMode::Off {
+                let explicit = back.pos.filter(|&(y, x)| y < h && x < w);
+                self.send_back(&layer, ch, explicit, back)?;
+            }
         }
         let top = top_k(&probs, 5, &self.labels)
             .into_iter()
@@ -139,6 +204,104 @@ impl<'a> Worker<'a> {
             .collect();
         self.send(Event::Predictions(top));
         self.frames_done += 1;
+        Ok(())
+    }
+
+    /// The input pixels unit `pos` of `layer` sees, clamped to the input crop.
+    fn field(&self, layer: &str, pos: (usize, usize)) -> [i64; 4] {
+        let s = self.arch.input_size();
+        match self.arch.receptive_field(layer, pos.0, pos.1, s) {
+            Ok(r) => {
+                let r = r.clamped(s, s);
+                [r.y0, r.x0, r.y1, r.x1]
+            }
+            Err(_) => [0, 0, s as i64, s as i64],
+        }
+    }
+
+    /// Offers the newest frame to the session top-k of the selected unit.
+    fn offer_session(&mut self, layer: &str, channel: usize, score: f32, pos: (usize, usize)) {
+        let same = self
+            .session
+            .as_ref()
+            .is_some_and(|t| t.layer == layer && t.channel == channel);
+        if !same {
+            self.session = Some(SessionTop {
+                layer: layer.to_string(),
+                channel,
+                items: Vec::new(),
+            });
+        }
+        let Some(crop) = self.crop.clone() else {
+            return;
+        };
+        let s = self.arch.input_size();
+        let region = match self.arch.receptive_field(layer, pos.0, pos.1, s) {
+            Ok(r) => [r.y0, r.x0, r.y1, r.x1],
+            Err(_) => [0, 0, s as i64, s as i64],
+        };
+        let Some(top) = self.session.as_mut() else {
+            return;
+        };
+        if top.offer(score, || {
+            deepvis_viz::field_crop(&crop, region, SESSION_TILE)
+        }) {
+            let tiles: Vec<RgbImage> = top.items.iter().map(|(_, t)| t.clone()).collect();
+            let ev = Event::SessionTop {
+                layer: top.layer.clone(),
+                channel: top.channel,
+                montage: deepvis_viz::montage(&tiles, 3, 2, [0, 0, 0]),
+                scores: top.items.iter().map(|(s, _)| *s).collect(),
+            };
+            self.send(ev);
+        }
+    }
+
+    /// Projects the selected unit back onto the current frame and sends the picture.
+    fn send_back(
+        &mut self,
+        layer: &str,
+        channel: usize,
+        pos: Option<(usize, usize)>,
+        back: deepvis_protocol::BackSettings,
+    ) -> Result<(), String> {
+        let Some(chw) = self.frame.clone() else {
+            return Ok(());
+        };
+        let mode = match back.mode {
+            BackMode::Off => return Ok(()),
+            BackMode::Grad => deepvis_model::BackMode::Grad,
+            BackMode::Deconv => deepvis_model::BackMode::Deconv,
+            BackMode::Guided => deepvis_model::BackMode::Guided,
+        };
+        let t0 = Instant::now();
+        let s = self.arch.input_size();
+        let x =
+            deepvis_model::tensor4(chw, [1, 3, s, s], &self.device).map_err(|e| e.to_string())?;
+        // a softmax unit is projected through its class score, as it is optimized
+        let target = self.optimizable(layer);
+        let p = self
+            .back
+            .project(x, target, channel, pos, mode)
+            .map_err(|e| e.to_string())?;
+        let data = to_vec(p.grad).map_err(|e| e.to_string())?;
+        let order = Normalization::of(self.arch).order;
+        let image = deepvis_viz::back_image(&data, s, s, order, back.filter)
+            .ok_or("the back-projection has the wrong size")?;
+        let through = if target != layer {
+            format!(" (through {target})")
+        } else {
+            String::new()
+        };
+        self.send(Event::Back {
+            layer: layer.to_string(),
+            channel,
+            pos: p.pos,
+            image,
+            mode: format!("{}, {}{through}", back.mode.as_str(), back.filter.as_str()),
+            value: p.value,
+            ms: t0.elapsed().as_secs_f32() * 1e3,
+        });
         Ok(())
     }
 
@@ -214,6 +377,7 @@ impl<'a> Worker<'a> {
         } else {
             "post-ReLU objective"
         };
+        self.generation += 1;
         self.run = Some(Run {
             id,
             layer,
@@ -224,6 +388,7 @@ impl<'a> Worker<'a> {
             stopped_reported: false,
             iterations: 0,
             last_act: 0.0,
+            points: Vec::new(),
         });
         Ok(())
     }
@@ -238,6 +403,7 @@ impl<'a> Worker<'a> {
         let image = deepvis_viz::scaled_about_zero(&chw, s, s, order).ok_or("bad image size")?;
         let st = self.opt.status(run.id).map_err(|e| e.to_string())?.clone();
         run.last_sent = Some(Instant::now());
+        let points = std::mem::take(&mut run.points);
         let ev = Event::Preferred {
             layer: run.layer.clone(),
             channel: run.channel,
@@ -248,6 +414,12 @@ impl<'a> Worker<'a> {
             mode: run.mode.clone(),
         };
         self.send(ev);
+        if !points.is_empty() {
+            self.send(Event::Telemetry {
+                run: self.generation,
+                points,
+            });
+        }
         Ok(())
     }
 
@@ -273,6 +445,8 @@ impl<'a> Worker<'a> {
             let Some(t) = tel.last().copied() else { break };
             let auto = c.optim.pre_relu == PreReluMode::Auto;
             let Some(run) = self.run.as_mut() else { break };
+            run.points
+                .extend(tel.iter().filter(|p| p.run == id).copied());
             run.iterations += 1;
             run.last_act = t.act;
             if auto && run.auto_pre && t.act > 0.0 {
@@ -408,6 +582,10 @@ impl<'a> Worker<'a> {
             }
             Command::SetRunning(r) => update(self.state, |s| s.running = r),
             Command::ResetOptim => self.restart_run(),
+            Command::SetBack(b) => {
+                update(self.state, |s| s.back = b);
+                self.dirty = true;
+            }
             Command::StepFile(d) => {
                 if let Some(s) = source.as_ref() {
                     s.command(deepvis_sources::SourceCommand::Step(d));
@@ -491,6 +669,7 @@ pub(crate) fn run(
         return Exit::Fatal(format!("the first forward pass failed: {e}"));
     }
     let opt = Optimizer::new(net.clone(), &selected.device);
+    let back = BackProjector::new(net.clone(), &selected.device);
     let layers: Vec<LayerSummary> = c
         .arch
         .layers()
@@ -532,8 +711,12 @@ pub(crate) fn run(
         device: selected.device.clone(),
         labels: Labels::imagenet(),
         opt,
+        back,
         run: None,
+        generation: 0,
         frame: None,
+        crop: None,
+        session: None,
         dirty: false,
         frames_done: 0,
         iters_done: 0,
@@ -551,6 +734,7 @@ pub(crate) fn run(
             match rx.try_recv() {
                 Ok(Ok(net)) => {
                     w.opt = Optimizer::new(net.clone(), &gpu.device);
+                    w.back = BackProjector::new(net.clone(), &gpu.device);
                     w.net = net;
                     w.device = gpu.device.clone();
                     w.run = None;
@@ -611,6 +795,7 @@ pub(crate) fn run(
         {
             let p = preprocess(&image::DynamicImage::ImageRgb8(f.image), w.arch);
             w.frame = Some(p.chw);
+            w.crop = Some(p.crop.clone());
             w.send(Event::Input(p.crop));
             w.dirty = true;
             if w.run.is_none() && cfg(state).selected.is_some() {

@@ -176,3 +176,70 @@ fn a_missing_weights_file_is_a_clear_error() {
     );
     h.shutdown();
 }
+
+#[test]
+fn the_selected_unit_is_projected_back_gathers_session_frames_and_plots_its_run() {
+    let h = engine("fire9", None);
+    // the unit that responds most to the synthetic pattern
+    let mut best = None;
+    collect(&h, Duration::from_secs(60), |e| {
+        if let Event::Grid { maxima, .. } = e {
+            best = maxima
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map(|(i, _)| i);
+        }
+        best.is_some()
+    });
+    let best = best.expect("a grid");
+    // the pre-ReLU objective, so that the run goes on from noise where the unit is silent
+    let mut o = deepvis_protocol::OptimSettings::default();
+    o.pre_relu = PreReluMode::On;
+    h.send(Command::SetOptim(o));
+    h.send(Command::SelectUnit(best));
+    h.send(Command::SetBack(deepvis_protocol::BackSettings {
+        mode: deepvis_protocol::BackMode::Guided,
+        filter: deepvis_protocol::BackFilter::Norm,
+        pos: Some((2, 3)),
+    }));
+    let (mut back, mut unit, mut session, mut tel) = (None, None, 0usize, 0usize);
+    let events = collect(&h, Duration::from_secs(90), |e| {
+        match e {
+            Event::Back {
+                channel,
+                pos,
+                image,
+                mode,
+                ..
+            } if mode.starts_with("guided") => {
+                back = Some((*channel, *pos, image.dimensions(), mode.clone()));
+            }
+            Event::UnitMap { field, argmax, .. } => unit = Some((*field, *argmax)),
+            Event::SessionTop { scores, .. } => {
+                assert!(scores.windows(2).all(|w| w[0] > w[1]), "{scores:?}");
+                session = session.max(scores.len());
+            }
+            Event::Telemetry { points, .. } => tel += points.len(),
+            _ => {}
+        }
+        back.is_some() && session >= 2 && tel >= 3
+    });
+    let kinds: Vec<String> = events
+        .iter()
+        .map(|e| format!("{e:?}").chars().take(60).collect())
+        .collect();
+    let (channel, pos, dims, mode) = back.expect("a back-projection");
+    assert_eq!((channel, pos, dims), (best, Some((2, 3)), (227, 227)));
+    assert!(mode.contains("norm"), "{mode}");
+    // fire9 row y sees input rows 16y - 60 ..= 16y + 94 (by hand through the 11 stages
+    // below it), so (2, 3) sees rows -28..=126 and columns -12..=142, clamped to the crop
+    let (field, _) = unit.expect("a unit map");
+    assert_eq!(field, [0, 0, 127, 143], "{kinds:#?}");
+    assert!(
+        session >= 2,
+        "the moving pattern's frames gather: {kinds:#?}"
+    );
+    assert!(tel >= 3, "{kinds:#?}");
+    h.shutdown();
+}

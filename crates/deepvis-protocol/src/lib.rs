@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use image::{GrayImage, RgbImage};
 use serde::{Deserialize, Serialize};
 
+pub use deepvis_viz::BackFilter;
 pub use params::{LrPolicy, Params};
 pub use run::{StopReason, Telemetry};
 
@@ -129,6 +130,51 @@ impl OptimSettings {
     }
 }
 
+/// How the selected unit is projected back onto the input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum BackMode {
+    /// Not computed (saves a backward pass per frame).
+    Off,
+    /// The gradient of the unit with respect to the input.
+    #[default]
+    Grad,
+    /// Zeiler & Fergus deconvolution.
+    Deconv,
+    /// Guided backprop.
+    Guided,
+}
+
+impl BackMode {
+    /// Every mode, in the order the `b` key cycles them.
+    pub const ALL: [BackMode; 4] = [
+        BackMode::Off,
+        BackMode::Grad,
+        BackMode::Deconv,
+        BackMode::Guided,
+    ];
+
+    /// `off`, `grad`, `deconv` or `guided`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackMode::Off => "off",
+            BackMode::Grad => "grad",
+            BackMode::Deconv => "deconv",
+            BackMode::Guided => "guided",
+        }
+    }
+}
+
+/// The back pane's settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct BackSettings {
+    /// Mode.
+    pub mode: BackMode,
+    /// Filter.
+    pub filter: BackFilter,
+    /// The position in the unit's map to project (`None`: where the map is largest).
+    pub pos: Option<(usize, usize)>,
+}
+
 /// A layer of the network, as the UI lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LayerSummary {
@@ -172,6 +218,8 @@ pub enum Command {
     SetRunning(bool),
     /// Restart the preferred image from its start image.
     ResetOptim,
+    /// Project the selected unit back onto the input this way.
+    SetBack(BackSettings),
     /// Step a folder source by this many files (+1 next, -1 previous).
     StepFile(i32),
     /// Make the worker panic (to test and demonstrate its recovery).
@@ -234,6 +282,46 @@ pub enum Event {
         width: usize,
         /// Map height.
         height: usize,
+        /// Where the map is largest, `(y, x)`.
+        argmax: (usize, usize),
+        /// The input pixels the unit sees at the projected position (the chosen one, else the
+        /// argmax): `[y0, x0, y1, x1]`, half-open, in the input crop's pixels.
+        field: [i64; 4],
+    },
+    /// The selected unit projected back onto the newest frame.
+    Back {
+        /// Layer.
+        layer: String,
+        /// Channel.
+        channel: usize,
+        /// The projected position (`None` for vector layers).
+        pos: Option<(usize, usize)>,
+        /// The picture, drawn with the chosen filter, the size of the input crop.
+        image: RgbImage,
+        /// Mode and filter, in words.
+        mode: String,
+        /// The unit's value there.
+        value: f32,
+        /// What it cost, in milliseconds.
+        ms: f32,
+    },
+    /// The frames that excited the selected unit most since it was selected, best first.
+    SessionTop {
+        /// Layer.
+        layer: String,
+        /// Channel.
+        channel: usize,
+        /// Receptive-field crops of the frames, tiled 3 x 3.
+        montage: RgbImage,
+        /// Their scores (the unit's maximum on each), best first.
+        scores: Vec<f32>,
+    },
+    /// New iterations of the running optimization.
+    Telemetry {
+        /// Changes whenever the run restarts (the UI starts a new plot).
+        run: u64,
+        /// The iterations, in order.
+        points: Vec<Telemetry>,
     },
     /// The top-5 classes of the newest frame.
     Predictions(Vec<ClassProb>),

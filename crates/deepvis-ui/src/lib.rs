@@ -1,14 +1,17 @@
-//! The deepvis window's panes: the input, the layer grid, the selected unit, its preferred
-//! image and a status bar, drawn from the worker's [`Event`]s and turning the user's clicks,
+//! The deepvis window's panes: the input (with the unit's receptive field), the back-projection,
+//! the layer grid, the selected unit, its preferred image with the optimization's plot, its
+//! top-9 images and a status bar, drawn from the worker's [`Event`]s and turning the user's clicks,
 //! sliders and keys into [`Command`]s. Knows nothing of the model or the device.
 
 mod panes;
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use deepvis_protocol::{
-    ClassProb, Command, Event, LayerSummary, OptimSettings, SourceSpec, StopReason,
+    BackSettings, ClassProb, Command, Event, LayerSummary, OptimSettings, SourceSpec, StopReason,
+    Telemetry,
 };
 use egui::{ColorImage, TextureHandle, TextureOptions};
 use serde::{Deserialize, Serialize};
@@ -17,6 +20,7 @@ pub use panes::BINDINGS;
 
 /// What survives a restart of the program (eframe storage).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Persisted {
     /// The grid layer.
     pub layer: Option<String>,
@@ -32,6 +36,14 @@ pub struct Persisted {
     pub left_width: f32,
     /// Width of the right pane.
     pub right_width: f32,
+    /// Back-projection settings.
+    pub back: BackSettings,
+    /// Blend the back-projection over the input.
+    pub overlay: bool,
+    /// Draw the receptive field on the input.
+    pub show_field: bool,
+    /// The top-k index folder last loaded.
+    pub topk_dir: Option<PathBuf>,
 }
 
 impl Default for Persisted {
@@ -42,8 +54,12 @@ impl Default for Persisted {
             optim: OptimSettings::default(),
             running: true,
             source: None,
-            left_width: 300.0,
+            left_width: 460.0,
             right_width: 340.0,
+            back: BackSettings::default(),
+            overlay: false,
+            show_field: true,
+            topk_dir: None,
         }
     }
 }
@@ -85,6 +101,52 @@ pub struct UnitView {
     pub width: usize,
     /// Height.
     pub height: usize,
+    /// Where the map is largest.
+    pub argmax: (usize, usize),
+    /// The receptive field of the projected position, `[y0, x0, y1, x1]` in input pixels.
+    pub field: [i64; 4],
+}
+
+/// The back-projection's latest state.
+#[derive(Clone, Debug, Default)]
+pub struct BackView {
+    /// Layer.
+    pub layer: String,
+    /// Channel.
+    pub channel: usize,
+    /// Projected position.
+    pub pos: Option<(usize, usize)>,
+    /// Mode and filter in words.
+    pub mode: String,
+    /// The unit's value there.
+    pub value: f32,
+    /// Its cost in milliseconds.
+    pub ms: f32,
+}
+
+/// The optimization's telemetry, for the plot.
+#[derive(Clone, Debug, Default)]
+pub struct TelemetryView {
+    /// The run the points belong to.
+    pub run: u64,
+    /// Every iteration (thinned to every other one past [`TELEMETRY_CAP`]).
+    pub points: Vec<Telemetry>,
+    /// The first iteration where the unit was its layer's argmax.
+    pub first_argmax: Option<usize>,
+}
+
+/// Points kept for the plot before it is thinned.
+pub const TELEMETRY_CAP: usize = 4000;
+
+/// A loaded `deepvis topk` index.
+#[derive(Clone, Debug)]
+pub struct TopkView {
+    /// Its folder.
+    pub dir: PathBuf,
+    /// The index.
+    pub index: deepvis_topk::Index,
+    /// The (layer, channel) whose montage is in the texture.
+    pub shown: Option<(String, usize)>,
 }
 
 /// The preferred image's latest state.
@@ -134,6 +196,16 @@ pub struct DeepvisApp {
     pub predictions: Vec<ClassProb>,
     /// The preferred image.
     pub preferred: Option<PreferredView>,
+    /// The back-projection.
+    pub back: Option<BackView>,
+    /// The optimization's plot data.
+    pub telemetry: TelemetryView,
+    /// The session top-9: (layer, channel, scores).
+    pub session: Option<(String, usize, Vec<f32>)>,
+    /// The loaded top-k index.
+    pub topk: Option<TopkView>,
+    /// The index folder typed in the top-9 pane.
+    pub topk_input: String,
     /// Why the preferred image stopped.
     pub stopped: Option<(StopReason, String)>,
     /// Frames per second of the grid pipeline.
@@ -160,6 +232,9 @@ struct Textures {
     grid: Option<TextureHandle>,
     unit: Option<TextureHandle>,
     preferred: Option<TextureHandle>,
+    back: Option<TextureHandle>,
+    session: Option<TextureHandle>,
+    topk: Option<TextureHandle>,
 }
 
 #[derive(Default)]
@@ -168,6 +243,9 @@ struct PendingImages {
     grid: Option<ColorImage>,
     unit: Option<ColorImage>,
     preferred: Option<ColorImage>,
+    back: Option<ColorImage>,
+    session: Option<ColorImage>,
+    topk: Option<ColorImage>,
 }
 
 /// How long one frame may spend draining events.
@@ -199,7 +277,8 @@ pub fn map_to_color(values: &[f32], width: usize, height: usize) -> ColorImage {
 impl DeepvisApp {
     /// A window speaking to a worker through these channels.
     pub fn new(commands: Sender<Command>, events: Receiver<Event>, persisted: Persisted) -> Self {
-        DeepvisApp {
+        let topk_dir = persisted.topk_dir.clone();
+        let mut app = DeepvisApp {
             commands,
             events,
             persisted,
@@ -215,6 +294,11 @@ impl DeepvisApp {
             unit: None,
             predictions: Vec::new(),
             preferred: None,
+            back: None,
+            telemetry: TelemetryView::default(),
+            session: None,
+            topk: None,
+            topk_input: String::new(),
             stopped: None,
             grid_fps: 0.0,
             optim_ips: 0.0,
@@ -225,7 +309,70 @@ impl DeepvisApp {
             textures: Textures::default(),
             pending_images: PendingImages::default(),
             sent: Vec::new(),
+        };
+        if let Some(d) = topk_dir {
+            app.topk_input = d.display().to_string();
+            if d.join("index.json").is_file() {
+                app.load_topk(&d);
+            }
         }
+        app
+    }
+
+    /// Loads the index a `deepvis topk` run left in `dir`; a bad folder is a message.
+    pub fn load_topk(&mut self, dir: &Path) {
+        match deepvis_topk::Index::load(dir) {
+            Ok(index) => {
+                self.persisted.topk_dir = Some(dir.to_path_buf());
+                self.topk = Some(TopkView {
+                    dir: dir.to_path_buf(),
+                    index,
+                    shown: None,
+                });
+            }
+            Err(e) => self.note(format!("error: cannot load the top-k index: {e}")),
+        }
+    }
+
+    /// The index entry of the selected unit, when the loaded index is of the grid layer.
+    pub fn topk_entry(&self) -> Option<&deepvis_topk::IndexChannel> {
+        let t = self.topk.as_ref()?;
+        let layer = self.persisted.layer.as_deref()?;
+        let c = self.persisted.selected?;
+        let model_ok = self.model.as_deref().is_none_or(|m| m == t.index.model);
+        (t.index.layer == layer && model_ok)
+            .then(|| t.index.channels.get(c))
+            .flatten()
+    }
+
+    /// Reads the selected unit's montage when the selection or the index changed.
+    fn refresh_topk(&mut self) {
+        let key = self.persisted.layer.clone().zip(self.persisted.selected);
+        let Some(t) = self.topk.as_ref() else { return };
+        if t.shown == key {
+            return;
+        }
+        let path = self
+            .topk_entry()
+            .and_then(|_| key.as_ref())
+            .and_then(|k| t.index.montage(&t.dir, k.1));
+        let img = match path {
+            Some(p) => match image::open(&p) {
+                Ok(i) => Some(rgb_to_color(&i.to_rgb8())),
+                Err(e) => {
+                    self.note(format!("error: cannot read {}: {e}", p.display()));
+                    None
+                }
+            },
+            None => None,
+        };
+        if let Some(t) = self.topk.as_mut() {
+            t.shown = key;
+        }
+        if img.is_none() {
+            self.textures.topk = None;
+        }
+        self.pending_images.topk = img;
     }
 
     /// Sends a command to the worker (remembered in `sent`).
@@ -289,6 +436,8 @@ impl DeepvisApp {
                 values,
                 width,
                 height,
+                argmax,
+                field,
             } => {
                 self.pending_images.unit = Some(map_to_color(&values, width, height));
                 self.unit = Some(UnitView {
@@ -296,7 +445,58 @@ impl DeepvisApp {
                     values,
                     width,
                     height,
+                    argmax,
+                    field,
                 });
+            }
+            Event::Back {
+                layer,
+                channel,
+                pos,
+                image,
+                mode,
+                value,
+                ms,
+            } => {
+                self.pending_images.back = Some(rgb_to_color(&image));
+                self.back = Some(BackView {
+                    layer,
+                    channel,
+                    pos,
+                    mode,
+                    value,
+                    ms,
+                });
+            }
+            Event::SessionTop {
+                layer,
+                channel,
+                montage,
+                scores,
+            } => {
+                self.pending_images.session = Some(rgb_to_color(&montage));
+                self.session = Some((layer, channel, scores));
+            }
+            Event::Telemetry { run, points } => {
+                let t = &mut self.telemetry;
+                if t.run != run {
+                    *t = TelemetryView {
+                        run,
+                        ..TelemetryView::default()
+                    };
+                }
+                if t.first_argmax.is_none() {
+                    t.first_argmax = points.iter().find(|p| p.is_argmax).map(|p| p.iter);
+                }
+                t.points.extend(points);
+                if t.points.len() > TELEMETRY_CAP {
+                    // keep every other point: the plot's shape, bounded memory
+                    let mut i = 0;
+                    t.points.retain(|_| {
+                        i += 1;
+                        i % 2 == 1
+                    });
+                }
             }
             Event::Predictions(p) => self.predictions = p,
             Event::Preferred {
@@ -389,12 +589,28 @@ impl DeepvisApp {
             self.pending_images.preferred.take(),
             "preferred",
         );
+        up(
+            &mut self.textures.back,
+            self.pending_images.back.take(),
+            "back",
+        );
+        up(
+            &mut self.textures.session,
+            self.pending_images.session.take(),
+            "session",
+        );
+        up(
+            &mut self.textures.topk,
+            self.pending_images.topk.take(),
+            "topk",
+        );
     }
 
     /// Draws the whole window into `ui` (after draining events).
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         let t0 = Instant::now();
         self.drain(DRAIN_BUDGET);
+        self.refresh_topk();
         self.upload(ui.ctx());
         self.keyboard(ui);
         panes::top_bar(self, ui);
@@ -407,7 +623,13 @@ impl DeepvisApp {
                 egui::ScrollArea::vertical()
                     .id_salt("left scroll")
                     .show(ui, |ui| {
-                        panes::input_pane(self, ui);
+                        // the input and its back-projection side by side
+                        ui.columns(2, |cols| {
+                            if let [a, b] = cols {
+                                panes::input_pane(self, a);
+                                panes::back_pane(self, b);
+                            }
+                        });
                         ui.separator();
                         panes::unit_pane(self, ui);
                     });
@@ -420,7 +642,13 @@ impl DeepvisApp {
             .show(ui, |ui| {
                 egui::ScrollArea::vertical()
                     .id_salt("right scroll")
-                    .show(ui, |ui| panes::preferred_pane(self, ui));
+                    .show(ui, |ui| {
+                        panes::preferred_pane(self, ui);
+                        ui.separator();
+                        panes::telemetry_pane(self, ui);
+                        ui.separator();
+                        panes::topk_pane(self, ui);
+                    });
             });
         self.persisted.right_width = right.response.rect.width();
         egui::CentralPanel::default().show(ui, |ui| panes::grid_pane(self, ui));
@@ -444,6 +672,13 @@ impl DeepvisApp {
             self.persisted.layer = Some(name.clone());
             self.persisted.selected = self.persisted.selected.filter(|&c| c < channels);
             self.grid = None;
+            self.back = None;
+            self.session = None;
+            self.textures.back = None;
+            self.textures.session = None;
+            if self.persisted.back.pos.take().is_some() {
+                self.back_changed();
+            }
             self.send(Command::SelectLayer(name));
         }
     }
@@ -453,6 +688,13 @@ impl DeepvisApp {
         self.persisted.selected = Some(c);
         self.stopped = None;
         self.preferred = None;
+        self.back = None;
+        self.session = None;
+        self.textures.back = None;
+        self.textures.session = None;
+        if self.persisted.back.pos.take().is_some() {
+            self.back_changed();
+        }
         self.send(Command::SelectUnit(c));
     }
 
@@ -460,6 +702,12 @@ impl DeepvisApp {
     pub fn set_source(&mut self, spec: SourceSpec) {
         self.persisted.source = Some(spec.clone());
         self.send(Command::SetSource(spec));
+    }
+
+    /// Sends the back-projection settings after a change.
+    pub fn back_changed(&mut self) {
+        let b = self.persisted.back;
+        self.send(Command::SetBack(b));
     }
 
     /// Sends the optimizer settings after a change.

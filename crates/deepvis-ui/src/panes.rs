@@ -1,12 +1,14 @@
 //! The panes, each drawn from the app's state.
 
-use deepvis_protocol::{Command, LrPolicy, Params, PreReluMode, StartFrom, StopReason};
+use deepvis_protocol::{
+    BackFilter, BackMode, Command, LrPolicy, Params, PreReluMode, StartFrom, StopReason,
+};
 use egui::{Color32, Key, Rect, Sense, Stroke, Vec2, pos2};
 
 use crate::DeepvisApp;
 
 /// Every key binding, as the help overlay lists them.
-pub const BINDINGS: [(&str, &str); 14] = [
+pub const BINDINGS: [(&str, &str); 18] = [
     ("arrows / i j k l", "move the selection (shift: by 3)"),
     ("u / o", "previous / next layer"),
     ("f", "freeze / unfreeze the input"),
@@ -15,8 +17,15 @@ pub const BINDINGS: [(&str, &str); 14] = [
     ("1 2 3 4", "the paper's regularization presets"),
     ("p", "pre-ReLU objective: off / on / auto"),
     ("e / w", "next / previous file of a folder"),
+    ("b", "back-projection: off / grad / deconv / guided"),
+    ("n", "back filter: raw / gray / norm / normblur"),
+    ("v", "blend the back-projection over the input"),
     ("h", "show / hide this help"),
     ("click a tile", "select that unit"),
+    (
+        "click the unit map",
+        "project that position (right click: its maximum)",
+    ),
     ("hover a tile", "its channel and maximum"),
     ("drop files", "show a photo or a folder"),
     ("drag the pane borders", "resize the panes"),
@@ -87,10 +96,27 @@ pub fn on_key(app: &mut DeepvisApp, key: Key, shift: bool) {
         }
         Key::E => app.send(Command::StepFile(1)),
         Key::W => app.send(Command::StepFile(-1)),
+        Key::B => {
+            let b = &mut app.persisted.back;
+            b.mode = next_of(&BackMode::ALL, b.mode);
+            app.back_changed();
+        }
+        Key::N => {
+            let b = &mut app.persisted.back;
+            b.filter = next_of(&BackFilter::ALL, b.filter);
+            app.back_changed();
+        }
+        Key::V => app.persisted.overlay = !app.persisted.overlay,
         Key::H => app.show_help = !app.show_help,
         Key::Escape => app.show_help = false,
         _ => {}
     }
+}
+
+/// The value after `cur` in `all`, wrapping.
+fn next_of<T: Copy + PartialEq>(all: &[T], cur: T) -> T {
+    let i = all.iter().position(|x| *x == cur).unwrap_or(0);
+    all[(i + 1) % all.len()]
 }
 
 fn apply_preset(app: &mut DeepvisApp, n: u8) {
@@ -305,9 +331,108 @@ pub fn input_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
         ui.colored_label(color, message);
     }
     let side = ui.available_width().min(300.0);
-    image_box(ui, app.textures.input.as_ref(), side, "waiting for a frame");
+    let resp = image_box(ui, app.textures.input.as_ref(), side, "waiting for a frame");
+    resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "input frame"));
+    let rect = resp.rect;
+    let input_side = app
+        .textures
+        .input
+        .as_ref()
+        .map(|t| t.size()[0].max(1) as f32);
+    if app.persisted.overlay
+        && let (Some(t), Some(_)) = (&app.textures.back, input_side)
+    {
+        ui.painter().image(
+            t.id(),
+            rect,
+            Rect::from_min_max(pos2(0.0, 0.0), pos2(1.0, 1.0)),
+            Color32::from_white_alpha(170),
+        );
+    }
+    if app.persisted.show_field
+        && app.persisted.selected.is_some()
+        && let (Some(u), Some(n)) = (&app.unit, input_side)
+    {
+        let [y0, x0, y1, x1] = u.field.map(|v| v as f32);
+        let s = rect.width() / n;
+        let r = Rect::from_min_max(
+            rect.min + Vec2::new(x0 * s, y0 * s),
+            rect.min + Vec2::new(x1 * s, y1 * s),
+        );
+        ui.painter().rect_stroke(
+            r,
+            0.0,
+            Stroke::new(2.0, Color32::from_rgb(255, 210, 40)),
+            egui::StrokeKind::Inside,
+        );
+    }
+    ui.horizontal_wrapped(|ui| {
+        ui.checkbox(&mut app.persisted.show_field, "receptive field")
+            .on_hover_text("the pixels the selected unit sees at its projected position");
+        ui.checkbox(&mut app.persisted.overlay, "overlay back (v)");
+    });
+    if app.persisted.show_field
+        && let Some(u) = &app.unit
+        && app.persisted.selected.is_some()
+    {
+        let [y0, x0, y1, x1] = u.field;
+        ui.weak(format!(
+            "field rows {y0}..{y1}, columns {x0}..{x1} ({}x{} px)",
+            y1 - y0,
+            x1 - x0
+        ));
+    }
     if app.frozen {
         ui.label("frozen (f)");
+    }
+}
+
+/// The selected unit projected back onto the input, with its mode and filter.
+pub fn back_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
+    ui.heading("back-projection");
+    let mut b = app.persisted.back;
+    ui.horizontal_wrapped(|ui| {
+        egui::ComboBox::new("back mode", "mode (b)")
+            .selected_text(b.mode.as_str())
+            .show_ui(ui, |ui| {
+                for m in BackMode::ALL {
+                    ui.selectable_value(&mut b.mode, m, m.as_str());
+                }
+            });
+        egui::ComboBox::new("back filter", "filter (n)")
+            .selected_text(b.filter.as_str())
+            .show_ui(ui, |ui| {
+                for f in BackFilter::ALL {
+                    ui.selectable_value(&mut b.filter, f, f.as_str());
+                }
+            });
+    });
+    if b != app.persisted.back {
+        app.persisted.back = b;
+        app.back_changed();
+    }
+    if b.mode == BackMode::Off {
+        ui.weak("off: pick grad, deconv or guided to see what in the frame drives the unit");
+        return;
+    }
+    let side = ui.available_width().min(300.0);
+    let label = if app.persisted.selected.is_some() {
+        "computing..."
+    } else {
+        "click a tile of the grid"
+    };
+    let resp = image_box(ui, app.textures.back.as_ref(), side, label);
+    resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "back-projection"));
+    if let Some(v) = &app.back {
+        let at = v
+            .pos
+            .map(|(y, x)| format!(" at (y {y}, x {x})"))
+            .unwrap_or_default();
+        ui.label(format!(
+            "{}:{}{at}  value {:.3}  {:.0} ms",
+            v.layer, v.channel, v.value, v.ms
+        ));
+        ui.weak(v.mode.clone());
     }
 }
 
@@ -325,6 +450,58 @@ pub fn unit_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
         side,
         "click a tile of the grid",
     );
+    let resp = resp.interact(Sense::click());
+    resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "unit map"));
+    if let Some(u) = &app.unit {
+        let r = resp.rect;
+        let (cw, ch) = (
+            r.width() / u.width.max(1) as f32,
+            r.height() / u.height.max(1) as f32,
+        );
+        let (py, px) = app.persisted.back.pos.unwrap_or(u.argmax);
+        if u.width * u.height > 1 {
+            ui.painter().rect_stroke(
+                Rect::from_min_size(
+                    r.min + Vec2::new(px as f32 * cw, py as f32 * ch),
+                    Vec2::new(cw, ch),
+                ),
+                0.0,
+                Stroke::new(1.5, Color32::from_rgb(255, 210, 40)),
+                egui::StrokeKind::Inside,
+            );
+        }
+        let cell = |p: egui::Pos2| {
+            let x = ((p.x - r.min.x) / cw).floor();
+            let y = ((p.y - r.min.y) / ch).floor();
+            (x >= 0.0 && y >= 0.0 && (x as usize) < u.width && (y as usize) < u.height)
+                .then_some((y as usize, x as usize))
+        };
+        let mut new_pos = None;
+        if resp.clicked()
+            && let Some(c) = resp.interact_pointer_pos().and_then(cell)
+        {
+            new_pos = Some(Some(c));
+        }
+        if resp.secondary_clicked() {
+            new_pos = Some(None);
+        }
+        if let Some(p) = new_pos
+            && p != app.persisted.back.pos
+        {
+            app.persisted.back.pos = p;
+            app.back_changed();
+        }
+    }
+    if let Some(u) = &app.unit {
+        let text = match app.persisted.back.pos {
+            Some((y, x)) => format!("projecting (y {y}, x {x}); right click: the maximum"),
+            None => format!(
+                "projecting the maximum (y {}, x {}); click the map for another place",
+                u.argmax.0, u.argmax.1
+            ),
+        };
+        ui.weak(text);
+    }
     if let (Some(u), Some(p)) = (&app.unit, resp.hover_pos()) {
         let r = resp.rect;
         let x = ((p.x - r.min.x) / r.width() * u.width as f32) as usize;
@@ -598,6 +775,122 @@ fn switched_row(
     let moved = ui.add(slider).changed();
     ui.end_row();
     switched || moved
+}
+
+/// The running optimization: objective (with the iteration where the unit first became its
+/// layer's argmax), and the learning rate and gradient norm on a log scale.
+pub fn telemetry_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
+    use egui_plot::{Legend, Line, Plot, PlotPoints, VLine};
+    ui.heading("optimization");
+    let t = &app.telemetry;
+    if t.points.is_empty() {
+        ui.weak("the objective, learning rate and gradient norm appear here as the image forms");
+        return;
+    }
+    let obj: PlotPoints = t
+        .points
+        .iter()
+        .map(|p| [p.iter as f64, p.obj as f64])
+        .collect();
+    let log = |v: f64| if v > 0.0 { v.log10() } else { f64::NAN };
+    let lr: PlotPoints = t
+        .points
+        .iter()
+        .filter_map(|p| p.lr.map(|lr| [p.iter as f64, log(lr)]))
+        .collect();
+    let g: PlotPoints = t
+        .points
+        .iter()
+        .map(|p| [p.iter as f64, log(p.grad_norm)])
+        .collect();
+    let link = ui.scope_id().with("telemetry x");
+    let first = t.first_argmax;
+    Plot::new("objective plot")
+        .height(110.0)
+        .legend(Legend::default())
+        .link_axis(link, [true, false])
+        .allow_scroll(false)
+        .show(ui, |p| {
+            p.line(Line::new("objective", obj));
+            if let Some(i) = first {
+                p.vline(
+                    VLine::new(format!("argmax at {i}"), i as f64)
+                        .color(Color32::from_rgb(60, 220, 60)),
+                );
+            }
+        });
+    Plot::new("lr plot")
+        .height(90.0)
+        .legend(Legend::default())
+        .link_axis(link, [true, false])
+        .allow_scroll(false)
+        .show(ui, |p| {
+            p.line(Line::new("log10 lr", lr));
+            p.line(Line::new("log10 |g|", g));
+        });
+    match first {
+        Some(i) => ui.label(format!(
+            "the unit first became its layer's argmax at iteration {i}"
+        )),
+        None => ui.weak("the unit has not been its layer's argmax yet"),
+    };
+}
+
+/// The selected unit's top-9: from a loaded `deepvis topk` index, and from this session's
+/// frames.
+pub fn topk_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
+    ui.heading("top 9");
+    let side = ui.available_width().min(300.0);
+    match (&app.topk, app.topk_entry().cloned()) {
+        (Some(t), Some(e)) => {
+            ui.label(format!(
+                "from {} images in {}",
+                t.index.images,
+                t.index.folder.display()
+            ));
+            let resp = image_box(ui, app.textures.topk.as_ref(), side, "reading the montage");
+            resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "index top 9"));
+            if let Some(h) = e.hits.first() {
+                ui.weak(format!("best: {} ({:.3})", h.file, h.score));
+            }
+        }
+        (Some(t), None) => {
+            ui.weak(format!(
+                "the loaded index is of {} {}: show that layer and select a unit",
+                t.index.model, t.index.layer
+            ));
+        }
+        (None, _) => {
+            ui.weak("load an index made by `deepvis topk --folder DIR --layer L -o INDEX`");
+        }
+    }
+    ui.horizontal(|ui| {
+        let l = ui.label("index");
+        ui.add(egui::TextEdit::singleline(&mut app.topk_input).desired_width(160.0))
+            .labelled_by(l.id);
+        if ui.button("load").clicked() {
+            let d = std::path::PathBuf::from(app.topk_input.trim());
+            app.load_topk(&d);
+        }
+    });
+    ui.separator();
+    ui.strong("this session's frames");
+    match &app.session {
+        Some((layer, c, scores)) if Some(*c) == app.persisted.selected => {
+            let resp = image_box(ui, app.textures.session.as_ref(), side, "");
+            resp.widget_info(|| {
+                egui::WidgetInfo::labeled(egui::Role::Image, true, "session top 9")
+            });
+            let best = scores.first().copied().unwrap_or(0.0);
+            ui.weak(format!(
+                "{} frame(s) that excited {layer}:{c} most since it was selected (best {best:.3})",
+                scores.len()
+            ));
+        }
+        _ => {
+            ui.weak("the frames that excite the selected unit most gather here");
+        }
+    }
 }
 
 /// The list of key bindings.

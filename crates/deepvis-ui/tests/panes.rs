@@ -72,6 +72,10 @@ fn setup() -> (
         .with_size([1100.0, 700.0])
         .build_ui_state(|ui, app: &mut DeepvisApp| app.ui(ui), app);
     h.run_steps(3);
+    // the layout settles (no pane grows frame after frame)
+    let first = h.get_by_label("layer grid").rect();
+    h.run_steps(3);
+    assert_eq!(first, h.get_by_label("layer grid").rect());
     (h, crx, etx)
 }
 
@@ -232,4 +236,209 @@ fn the_source_picker_lists_cameras_and_switches_to_one() {
         }))
     );
     assert!(h.state().persisted.source.is_some());
+}
+
+fn unit_map_event(channel: usize) -> Event {
+    Event::UnitMap {
+        channel,
+        values: (0..169).map(|i| i as f32).collect(),
+        width: 13,
+        height: 13,
+        argmax: (12, 12),
+        field: [100, 110, 227, 227],
+    }
+}
+
+fn click(h: &mut Harness<'static, DeepvisApp>, pos: egui::Pos2, button: egui::PointerButton) {
+    h.hover_at(pos);
+    h.run_steps(1);
+    for pressed in [true, false] {
+        h.event(egui::Event::PointerButton {
+            pos,
+            button,
+            pressed,
+            modifiers: egui::Modifiers::NONE,
+        });
+        h.run_steps(1);
+    }
+}
+
+#[test]
+fn the_back_pane_switches_modes_and_the_unit_map_picks_the_position() {
+    let (mut h, rx, tx) = setup();
+    h.state_mut().select_unit(3);
+    tx.send(unit_map_event(3)).unwrap();
+    tx.send(Event::Input(image::RgbImage::new(227, 227)))
+        .unwrap();
+    tx.send(Event::Back {
+        layer: "fire9".into(),
+        channel: 3,
+        pos: Some((12, 12)),
+        image: image::RgbImage::from_pixel(227, 227, image::Rgb([200, 100, 50])),
+        mode: "grad, raw".into(),
+        value: 4.5,
+        ms: 180.0,
+    })
+    .unwrap();
+    h.run_steps(3);
+    assert!(
+        h.query_by_label_contains("fire9:3 at (y 12, x 12)")
+            .is_some()
+    );
+    assert!(h.query_by_label_contains("value 4.500").is_some());
+    // the receptive field is stated under the input
+    assert!(
+        h.query_by_label_contains("field rows 100..227, columns 110..227")
+            .is_some()
+    );
+    commands(&rx);
+    // b cycles the mode: grad -> deconv
+    h.key_press(egui::Key::B);
+    h.run_steps(2);
+    let sent = commands(&rx);
+    assert!(
+        sent.iter().any(|c| matches!(c, Command::SetBack(b)
+            if b.mode == deepvis_protocol::BackMode::Deconv)),
+        "{sent:?}"
+    );
+    // n cycles the filter: raw -> gray
+    h.key_press(egui::Key::N);
+    h.run_steps(2);
+    assert_eq!(
+        h.state().persisted.back.filter,
+        deepvis_protocol::BackFilter::Gray
+    );
+    // clicking cell (y 2, x 5) of the 13x13 unit map projects that position
+    let r = h.get_by_label("unit map").rect();
+    let cell = r.width() / 13.0;
+    let pos = r.min + egui::vec2(5.5 * cell, 2.5 * cell);
+    commands(&rx);
+    click(&mut h, pos, egui::PointerButton::Primary);
+    h.run_steps(2);
+    let sent = commands(&rx);
+    assert!(
+        sent.iter()
+            .any(|c| matches!(c, Command::SetBack(b) if b.pos == Some((2, 5)))),
+        "{sent:?}"
+    );
+    assert!(h.query_by_label_contains("projecting (y 2, x 5)").is_some());
+    // right click goes back to the maximum
+    click(&mut h, pos, egui::PointerButton::Secondary);
+    h.run_steps(2);
+    assert_eq!(h.state().persisted.back.pos, None);
+    // v blends the back-projection over the input
+    h.key_press(egui::Key::V);
+    h.run_steps(1);
+    assert!(h.state().persisted.overlay);
+}
+
+#[test]
+fn the_plot_marks_the_first_argmax_and_starts_over_with_a_new_run() {
+    let (mut h, _rx, tx) = setup();
+    h.state_mut().select_unit(1);
+    let point = |iter: usize, is_argmax: bool| deepvis_protocol::Telemetry {
+        run: 0,
+        iter,
+        obj: iter as f32,
+        act: iter as f32,
+        lr: Some(100.0),
+        grad_norm: 10.0,
+        is_argmax,
+    };
+    tx.send(Event::Telemetry {
+        run: 1,
+        points: (0..40).map(|i| point(i, i >= 17)).collect(),
+    })
+    .unwrap();
+    h.run_steps(3);
+    assert_eq!(h.state().telemetry.first_argmax, Some(17));
+    assert_eq!(h.state().telemetry.points.len(), 40);
+    assert!(
+        h.query_by_label_contains("first became its layer's argmax at iteration 17")
+            .is_some()
+    );
+    tx.send(Event::Telemetry {
+        run: 2,
+        points: (0..5).map(|i| point(i, false)).collect(),
+    })
+    .unwrap();
+    h.run_steps(3);
+    assert_eq!(h.state().telemetry.points.len(), 5);
+    assert_eq!(h.state().telemetry.first_argmax, None);
+    assert!(
+        h.query_by_label_contains("has not been its layer's argmax yet")
+            .is_some()
+    );
+}
+
+#[test]
+fn a_topk_index_shows_the_selected_units_montage_and_session_frames_gather() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("fire9")).unwrap();
+    let mut channels = Vec::new();
+    for c in 0..512 {
+        channels.push(deepvis_topk::IndexChannel {
+            channel: c,
+            montage: format!("fire9/c{c:04}.png"),
+            hits: vec![deepvis_topk::IndexHit {
+                file: format!("photo{c}.jpg"),
+                score: c as f32,
+                y: 1,
+                x: 2,
+                field: [0, 0, 50, 50],
+            }],
+        });
+    }
+    image::RgbImage::from_pixel(20, 20, image::Rgb([10, 200, 10]))
+        .save(dir.path().join("fire9/c0005.png"))
+        .unwrap();
+    deepvis_topk::Index {
+        model: "squeezenet1_0".into(),
+        layer: "fire9".into(),
+        k: 1,
+        folder: "/photos".into(),
+        images: 42,
+        skipped: vec![],
+        channels,
+    }
+    .save(dir.path())
+    .unwrap();
+    let (mut h, _rx, tx) = setup();
+    // a folder without an index is a message, not a crash
+    h.state_mut().load_topk(&dir.path().join("nothing"));
+    h.run_steps(1);
+    assert!(
+        h.query_by_label_contains("cannot load the top-k index")
+            .is_some()
+    );
+    h.state_mut().load_topk(dir.path());
+    h.state_mut().select_unit(5);
+    h.run_steps(3);
+    assert!(
+        h.query_by_label_contains("from 42 images in /photos")
+            .is_some()
+    );
+    assert!(
+        h.query_by_label_contains("best: photo5.jpg (5.000)")
+            .is_some()
+    );
+    assert!(h.query_by_label("index top 9").is_some());
+    assert_eq!(h.state().persisted.topk_dir.as_deref(), Some(dir.path()));
+    // another unit whose montage file is missing: a message, no picture
+    h.state_mut().select_unit(6);
+    h.run_steps(3);
+    assert!(h.query_by_label_contains("c0006.png").is_some());
+    tx.send(Event::SessionTop {
+        layer: "fire9".into(),
+        channel: 6,
+        montage: image::RgbImage::new(64, 64),
+        scores: vec![3.0, 2.0],
+    })
+    .unwrap();
+    h.run_steps(3);
+    assert!(
+        h.query_by_label_contains("2 frame(s) that excited fire9:6 most")
+            .is_some()
+    );
+    assert!(h.query_by_label("session top 9").is_some());
 }

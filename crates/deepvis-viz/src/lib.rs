@@ -143,7 +143,9 @@ pub fn scaled_about_zero(chw: &[f32], h: usize, w: usize, order: [usize; 3]) -> 
 }
 
 /// How a back-projection is drawn (the original toolbox's back filters).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 pub enum BackFilter {
     /// Signed, the three channels scaled about zero (mid-gray is zero).
     #[default]
@@ -157,7 +159,7 @@ pub enum BackFilter {
 }
 
 impl BackFilter {
-    /// Every filter.
+    /// Every filter, in the order the `n` key cycles them.
     pub const ALL: [BackFilter; 4] = [
         BackFilter::Raw,
         BackFilter::Gray,
@@ -306,6 +308,26 @@ pub fn blend(base: &RgbImage, top: &RgbImage, alpha: f32) -> Option<RgbImage> {
     Some(out)
 }
 
+/// The region `[y0, x0, y1, x1]` (half-open, possibly reaching past the image) of `img`, with
+/// the part outside the image dark gray (as the network's zero padding), resized to a square
+/// of `tile` pixels. An empty region gives a dark gray tile.
+pub fn field_crop(img: &RgbImage, region: [i64; 4], tile: u32) -> RgbImage {
+    let gray = Rgb([64, 64, 64]);
+    let [y0, x0, y1, x1] = region;
+    if y1 <= y0 || x1 <= x0 || tile == 0 {
+        return RgbImage::from_pixel(tile.max(1), tile.max(1), gray);
+    }
+    let (w, h) = ((x1 - x0) as u32, (y1 - y0) as u32);
+    let mut sub = RgbImage::from_pixel(w, h, gray);
+    for (x, y, p) in sub.enumerate_pixels_mut() {
+        let (sx, sy) = (x0 + x as i64, y0 + y as i64);
+        if sx >= 0 && sy >= 0 && (sx as u32) < img.width() && (sy as u32) < img.height() {
+            *p = *img.get_pixel(sx as u32, sy as u32);
+        }
+    }
+    image::imageops::resize(&sub, tile, tile, image::imageops::FilterType::Triangle)
+}
+
 /// Lays images of equal size side by side in `cols` columns with `sep` pixels between them.
 pub fn montage(images: &[RgbImage], cols: usize, sep: u32, background: [u8; 3]) -> RgbImage {
     let cols = cols.max(1);
@@ -431,6 +453,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(normblur.get_pixel(20, 20).0[0], 255);
+    }
+
+    #[test]
+    fn field_crop_pads_outside_the_image() {
+        let img = RgbImage::from_pixel(4, 4, Rgb([200, 0, 0]));
+        // two columns left of the image, two inside
+        let t = field_crop(&img, [0, -2, 4, 2], 4);
+        assert_eq!(t.get_pixel(0, 0).0, [64, 64, 64]);
+        assert_eq!(t.get_pixel(3, 3).0, [200, 0, 0]);
+        assert_eq!(field_crop(&img, [2, 2, 2, 4], 5).dimensions(), (5, 5));
     }
 
     #[test]

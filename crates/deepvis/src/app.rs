@@ -28,6 +28,9 @@ pub struct AppArgs {
     /// Camera resolution, WIDTHxHEIGHT.
     #[arg(long, default_value = "640x480")]
     pub resolution: String,
+    /// A top-k index folder written by `deepvis topk`, shown for the selected unit.
+    #[arg(long, value_name = "DIR")]
+    pub topk: Option<PathBuf>,
 }
 
 const STORAGE_KEY: &str = "deepvis";
@@ -120,6 +123,10 @@ pub fn run(g: &Global, a: AppArgs) -> Result<ExitCode> {
         ..Default::default()
     };
     let weights_path = weights.path.clone();
+    if let Some(d) = &a.topk {
+        deepvis_topk::Index::load(d)?;
+    }
+    let topk = a.topk.clone();
     eframe::run_native(
         "deepvis",
         options,
@@ -134,13 +141,18 @@ pub fn run(g: &Global, a: AppArgs) -> Result<ExitCode> {
             config.selected = persisted.selected;
             config.optim = persisted.optim;
             config.running = persisted.running;
+            config.back = persisted.back;
             if !explicit_source && let Some(s) = &persisted.source {
                 config.source = s.clone();
             }
             let ctx = cc.egui_ctx.clone();
             let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || ctx.request_repaint());
             let engine = deepvis_engine::spawn(config, wake);
-            let app = DeepvisApp::new(engine.commands.clone(), engine.events.clone(), persisted);
+            let mut app =
+                DeepvisApp::new(engine.commands.clone(), engine.events.clone(), persisted);
+            if let Some(d) = &topk {
+                app.load_topk(d);
+            }
             Ok(Box::new(Shell {
                 app,
                 engine: Some(engine),

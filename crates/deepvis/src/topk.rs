@@ -115,24 +115,6 @@ fn field(arch: Arch, layer: &str, y: usize, x: usize, side: usize) -> [i64; 4] {
     }
 }
 
-/// The unclamped receptive field's square, with the part outside the image gray (as the
-/// network's zero padding sees it), resized to `tile`.
-fn crop_tile(img: &RgbImage, f: [i64; 4], tile: u32) -> RgbImage {
-    let [y0, x0, y1, x1] = f;
-    if y1 <= y0 || x1 <= x0 {
-        return RgbImage::from_pixel(tile, tile, image::Rgb([64, 64, 64]));
-    }
-    let (w, h) = ((x1 - x0) as u32, (y1 - y0) as u32);
-    let mut sub = RgbImage::from_pixel(w, h, image::Rgb([64, 64, 64]));
-    for (x, y, p) in sub.enumerate_pixels_mut() {
-        let (sx, sy) = (x0 + x as i64, y0 + y as i64);
-        if sx >= 0 && sy >= 0 && (sx as u32) < img.width() && (sy as u32) < img.height() {
-            *p = *img.get_pixel(sx as u32, sy as u32);
-        }
-    }
-    image::imageops::resize(&sub, tile, tile, image::imageops::FilterType::Triangle)
-}
-
 /// Runs the command.
 pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     if a.k == 0 || a.k > 100 {
@@ -293,7 +275,7 @@ fn write_index(
                     Ok(r) => [r.y0, r.x0, r.y1, r.x1],
                     Err(_) => [0, 0, side as i64, side as i64],
                 };
-                tiles[c - start][rank] = crop_tile(&crop, f, tile);
+                tiles[c - start][rank] = deepvis_viz::field_crop(&crop, f, tile);
             }
         }
         for c in start..end {
