@@ -246,7 +246,12 @@ impl<'a> Worker<'a> {
         if top.offer(score, || {
             deepvis_viz::field_crop(&crop, region, SESSION_TILE)
         }) {
-            let tiles: Vec<RgbImage> = top.items.iter().map(|(_, t)| t.clone()).collect();
+            // always 3 x 3, empty places dark, so the pane keeps its size as frames gather
+            let mut tiles: Vec<RgbImage> = top.items.iter().map(|(_, t)| t.clone()).collect();
+            tiles.resize(
+                SESSION_K,
+                RgbImage::from_pixel(SESSION_TILE, SESSION_TILE, image::Rgb([40, 40, 40])),
+            );
             let ev = Event::SessionTop {
                 layer: top.layer.clone(),
                 channel: top.channel,

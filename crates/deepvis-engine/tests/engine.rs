@@ -194,8 +194,10 @@ fn the_selected_unit_is_projected_back_gathers_session_frames_and_plots_its_run(
     });
     let best = best.expect("a grid");
     // the pre-ReLU objective, so that the run goes on from noise where the unit is silent
-    let mut o = deepvis_protocol::OptimSettings::default();
-    o.pre_relu = PreReluMode::On;
+    let o = deepvis_protocol::OptimSettings {
+        pre_relu: PreReluMode::On,
+        ..Default::default()
+    };
     h.send(Command::SetOptim(o));
     h.send(Command::SelectUnit(best));
     h.send(Command::SetBack(deepvis_protocol::BackSettings {

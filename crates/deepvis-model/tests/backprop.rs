@@ -90,3 +90,63 @@ fn bad_units_are_errors() {
     );
     assert!(bp.project(x, "fire10", 0, None, BackMode::Grad).is_err());
 }
+
+#[test]
+fn grad_mode_equals_autodiff_through_alexnets_pooling_and_linear_layers() {
+    // random AlexNet weights: the layer-by-layer projection must equal burn's own gradient
+    let device = Device::flex();
+    let ad = device.clone().autodiff();
+    let net = deepvis_model::Net::AlexNet(Box::new(
+        deepvis_model::alexnet::AlexNetConfig::new().init(&device),
+    ))
+    .no_grad();
+    let ad_net = net.clone().to_device(&ad).no_grad();
+    let bp = BackProjector::new(net, &device);
+    let mut s = 7u64;
+    let data: Vec<f32> = (0..3 * 224 * 224)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+        })
+        .collect();
+    let x = deepvis_model::tensor4(data.clone(), [1, 3, 224, 224], &device).unwrap();
+    for layer in ["fc7", "conv5"] {
+        // the layer's most active unit, so that the gradient is not trivially zero
+        let out = to_vec(
+            net_out(&ad_net, &data, layer, &ad)
+                .max_dims(&[2, 3])
+                .without_autodiff(),
+        )
+        .unwrap();
+        let unit = (0..out.len())
+            .max_by(|a, b| out[*a].total_cmp(&out[*b]))
+            .unwrap();
+        assert!(out[unit] > 0.0);
+        let p = bp
+            .project(x.clone(), layer, unit, None, BackMode::Grad)
+            .unwrap();
+        let xa = deepvis_model::tensor4(data.clone(), [1, 3, 224, 224], &ad)
+            .unwrap()
+            .require_grad();
+        let taps = ad_net
+            .forward(xa.clone(), &deepvis_model::Request::layers(&[layer]))
+            .unwrap();
+        let t = taps.get(layer).unwrap().clone();
+        let (y, x_) = p.pos.unwrap_or((0, 0));
+        let v = t.slice([0..1, unit..unit + 1, y..y + 1, x_..x_ + 1]).sum();
+        let want = to_vec(xa.grad(&v.backward()).unwrap()).unwrap();
+        let got = to_vec(p.grad).unwrap();
+        let c = cosine(&got, &want);
+        assert!(c > 0.9999, "{layer} unit {unit}: cosine {c}");
+    }
+}
+
+fn net_out(net: &deepvis_model::Net, data: &[f32], layer: &str, device: &Device) -> Tensor<4> {
+    let x = deepvis_model::tensor4(data.to_vec(), [1, 3, 224, 224], device).unwrap();
+    let mut taps = net
+        .forward(x, &deepvis_model::Request::layers(&[layer]))
+        .unwrap();
+    taps.take(layer).unwrap()
+}

@@ -324,6 +324,7 @@ impl DeepvisApp {
         match deepvis_topk::Index::load(dir) {
             Ok(index) => {
                 self.persisted.topk_dir = Some(dir.to_path_buf());
+                self.topk_input = dir.display().to_string();
                 self.topk = Some(TopkView {
                     dir: dir.to_path_buf(),
                     index,
@@ -354,7 +355,7 @@ impl DeepvisApp {
         }
         let path = self
             .topk_entry()
-            .and_then(|_| key.as_ref())
+            .and(key.as_ref())
             .and_then(|k| t.index.montage(&t.dir, k.1));
         let img = match path {
             Some(p) => match image::open(&p) {

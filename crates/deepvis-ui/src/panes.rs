@@ -328,7 +328,7 @@ pub fn input_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
         } else {
             Color32::from_rgb(220, 120, 40)
         };
-        ui.colored_label(color, message);
+        ui.add(egui::Label::new(egui::RichText::new(message).color(color)).truncate());
     }
     let side = ui.available_width().min(300.0);
     let resp = image_box(ui, app.textures.input.as_ref(), side, "waiting for a frame");
@@ -443,7 +443,7 @@ pub fn unit_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
         Some(c) => ui.heading(format!("unit {layer}:{c}")),
         None => ui.heading("unit"),
     };
-    let side = ui.available_width().min(300.0);
+    let side = ui.available_width().min(220.0);
     let resp = image_box(
         ui,
         app.textures.unit.as_ref(),
@@ -621,7 +621,7 @@ impl PipeStroke for Rect {
 /// The selected unit's preferred image and every control of the optimizer.
 pub fn preferred_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
     ui.heading("preferred image");
-    let side = ui.available_width().min(320.0);
+    let side = ui.available_width().min(260.0);
     let label = if app.persisted.selected.is_some() {
         "forming..."
     } else {
@@ -840,7 +840,7 @@ pub fn telemetry_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
 /// frames.
 pub fn topk_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
     ui.heading("top 9");
-    let side = ui.available_width().min(300.0);
+    let side = ui.available_width().min(240.0);
     match (&app.topk, app.topk_entry().cloned()) {
         (Some(t), Some(e)) => {
             ui.label(format!(
@@ -853,6 +853,12 @@ pub fn topk_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
             if let Some(h) = e.hits.first() {
                 ui.weak(format!("best: {} ({:.3})", h.file, h.score));
             }
+        }
+        (Some(t), None) if app.persisted.layer.as_deref() == Some(t.index.layer.as_str()) => {
+            ui.weak(format!(
+                "select a unit to see its top {} of {} images",
+                t.index.k, t.index.images
+            ));
         }
         (Some(t), None) => {
             ui.weak(format!(

@@ -191,11 +191,36 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
             Ok(())
         })
     };
-    let named: Vec<(&'static str, Step<'_>)> = vec![
+    // back-projections of a grid-layer unit, as the back pane computes them per frame
+    let projector = deepvis_model::BackProjector::new(l.net.clone(), &device);
+    let first: Vec<f32> = data[..3 * size * size].to_vec();
+    let back = |mode: deepvis_model::BackMode| -> Step<'_> {
+        let first = first.clone();
+        let device = device.clone();
+        let p = &projector;
+        Box::new(move || {
+            let x = deepvis_model::tensor4(first.clone(), [1, 3, size, size], &device)?;
+            let r = p.project(x, grid, 0, None, mode)?;
+            to_vec(r.grad)?;
+            Ok(())
+        })
+    };
+    let mut named: Vec<(&'static str, Step<'_>)> = vec![
         ("forward_to_grid_layer", forward_to(grid)),
         ("forward_to_prob", forward_to("prob")),
         ("forward_backward_class_unit", backward),
     ];
+    if batch == 1 {
+        named.push(("back_grad_grid_unit", back(deepvis_model::BackMode::Grad)));
+        named.push((
+            "back_deconv_grid_unit",
+            back(deepvis_model::BackMode::Deconv),
+        ));
+        named.push((
+            "back_guided_grid_unit",
+            back(deepvis_model::BackMode::Guided),
+        ));
+    }
     for (name, step) in named {
         log(g, format!("bench: {name} ..."));
         let t0 = Instant::now();

@@ -88,11 +88,8 @@ fn channel_maxima(data: &[f32], c: usize, h: usize, w: usize) -> Vec<(f32, usize
         .collect()
 }
 
-fn scan_one(
-    l: &Loaded,
-    layer: &str,
-    path: &Path,
-) -> Result<(Vec<(f32, usize, usize)>, [usize; 3])> {
+/// Each channel's maximum on one image and where it is.
+fn scan_one(l: &Loaded, layer: &str, path: &Path) -> Result<Vec<(f32, usize, usize)>> {
     let p = preprocess_file(path, l.arch)?;
     let x = deepvis_model::tensor4(p.chw.clone(), p.dims(), &l.device.device)?;
     let mut taps = l.net.forward(x, &Request::layers(&[layer]))?;
@@ -101,7 +98,7 @@ fn scan_one(
         .context("the forward pass did not return the layer")?;
     let [_, c, h, w] = t.dims();
     let data = deepvis_model::to_vec(t)?;
-    Ok((channel_maxima(&data, c, h, w), [c, h, w]))
+    Ok(channel_maxima(&data, c, h, w))
 }
 
 /// The receptive field of `(y, x)` in `layer`, clamped to the `side`-pixel input crop.
@@ -184,7 +181,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     let mut read = 0usize;
     for rel in todo.iter().take(quota) {
         match scan_one(&l, layer, &folder.join(rel)) {
-            Ok((maxima, _)) => {
+            Ok(maxima) => {
                 for (c, (score, y, x)) in maxima.into_iter().enumerate() {
                     state.top.offer(
                         c,
