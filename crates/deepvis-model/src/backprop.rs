@@ -1,7 +1,7 @@
 //! Back-projection of one unit onto the input: the plain gradient, Zeiler & Fergus deconv and
 //! guided backprop. The three differ only in how a ReLU passes a signal backward; everything
 //! else (convolutions, pooling switches, concatenation) is the ordinary vector-Jacobian product,
-//! computed layer by layer with burn's autodiff.
+//! computed piece by piece (between ReLUs) with burn's autodiff: one forward, one backward.
 
 use burn::prelude::*;
 use burn::tensor::activation::relu;
@@ -63,31 +63,45 @@ fn no_grad() -> Error {
     Error::Backend("no gradient reached the layer's input".into())
 }
 
-/// Back through `f` alone: given the signal `g` on `f(x)`, the signal on `x`. `x` and `g` are
-/// plain tensors; `f` runs on the autodiff device (where its parameters must live).
-pub fn back_through(
-    x: &Tensor<4>,
-    g: Tensor<4>,
-    f: impl FnOnce(Tensor<4>) -> Tensor<4>,
-) -> Result<Tensor<4>> {
-    let xa = x.clone().autodiff().require_grad();
-    let y = f(xa.clone());
-    let grads = (y * g.autodiff()).sum().backward();
-    xa.grad(&grads).ok_or_else(no_grad)
+/// One piece of the forward pass, recorded for the way back: `y = f(x)`, followed by a ReLU
+/// when `relu` is set, with `f`'s autodiff graph kept. The forward pass of a back-projection is
+/// a chain of pieces; the way back runs them in reverse, each piece's ReLU by the mode's rule.
+#[derive(Debug)]
+pub struct Piece {
+    x: Tensor<4>,
+    fx: Tensor<4>,
+    relu: bool,
 }
 
-/// Back through `relu(f(x))`: `f` gives the pre-ReLU value; `mode` decides the ReLU's rule.
-pub fn back_through_relu(
-    x: &Tensor<4>,
-    g: Tensor<4>,
-    mode: BackMode,
-    f: impl FnOnce(Tensor<4>) -> Tensor<4>,
-) -> Result<Tensor<4>> {
-    let xa = x.clone().autodiff().require_grad();
-    let pre = f(xa.clone());
-    let g_pre = mode.relu_back(pre.clone().without_autodiff(), g);
-    let grads = (pre * g_pre.autodiff()).sum().backward();
-    xa.grad(&grads).ok_or_else(no_grad)
+impl Piece {
+    /// Runs `f` on a plain tensor `x` (on the autodiff device, where `f`'s parameters must
+    /// live); returns the piece and its plain output (after the ReLU when there is one).
+    pub fn new(
+        x: &Tensor<4>,
+        relu: bool,
+        f: impl FnOnce(Tensor<4>) -> Tensor<4>,
+    ) -> (Piece, Tensor<4>) {
+        let xa = x.clone().autodiff().require_grad();
+        let fx = f(xa.clone());
+        let value = fx.clone().without_autodiff();
+        let out = if relu {
+            burn::tensor::activation::relu(value)
+        } else {
+            value
+        };
+        (Piece { x: xa, fx, relu }, out)
+    }
+
+    /// Given the signal `g` on the piece's output, the signal on its input.
+    pub fn back(self, g: Tensor<4>, mode: BackMode) -> Result<Tensor<4>> {
+        let g = if self.relu {
+            mode.relu_back(self.fx.clone().without_autodiff(), g)
+        } else {
+            g
+        };
+        let grads = (self.fx * g.autodiff()).sum().backward();
+        self.x.grad(&grads).ok_or_else(no_grad)
+    }
 }
 
 /// A unit's back-projection onto one input.
@@ -143,13 +157,25 @@ impl BackProjector {
         let idx = arch.stage_index(layer)?;
         let stages = arch.stages();
         let plain = input.device();
-        // forward, keeping each stage's input
-        let mut inputs = Vec::with_capacity(idx + 1);
+        // forward, recording the pieces of every stage up to the unit's layer
+        let mut pieces: Vec<Piece> = Vec::new();
         let mut x = input;
         for i in 0..=idx {
-            let y = self.net.stage(i, x.clone().autodiff()).1.without_autodiff();
-            inputs.push(x);
-            x = y;
+            x = match (&self.net, stages[i].kind) {
+                (Net::SqueezeNet(m), LayerKind::Fire) => {
+                    let fire = m
+                        .fire_at(i)
+                        .ok_or_else(|| Error::Backend(format!("stage {i} is not a fire module")))?;
+                    let (ps, out) = fire.pieces(&x);
+                    pieces.extend(ps);
+                    out
+                }
+                _ => {
+                    let (p, out) = Piece::new(&x, stages[i].relu, |x| self.net.pre(i, x));
+                    pieces.push(p);
+                    out
+                }
+            };
         }
         let [_, c, h, w] = x.dims();
         let info = crate::arch::LayerInfo {
@@ -182,18 +208,8 @@ impl BackProjector {
         let mut seed = vec![0.0f32; c * h * w];
         seed[channel * h * w + y0 * w + x0] = 1.0;
         let mut g = crate::tensor4(seed, [1, c, h, w], &plain)?;
-        for i in (0..=idx).rev() {
-            let x = &inputs[i];
-            g = match (&self.net, stages[i].kind) {
-                (Net::SqueezeNet(m), LayerKind::Fire) => {
-                    let fire = m
-                        .fire_at(i)
-                        .ok_or_else(|| Error::Backend(format!("stage {i} is not a fire module")))?;
-                    fire.back(x, g, mode)?
-                }
-                _ if stages[i].relu => back_through_relu(x, g, mode, |x| self.net.pre(i, x))?,
-                _ => back_through(x, g, |x| self.net.stage(i, x).1)?,
-            };
+        for piece in pieces.into_iter().rev() {
+            g = piece.back(g, mode)?;
         }
         Ok(BackProjection {
             grad: g,
@@ -233,7 +249,7 @@ mod tests {
         let l2 = conv(vec![3.0, -1.0, 2.0, -5.0], [1, 2, 1, 2], &ad);
         let x = Tensor::<4>::from_data(TensorData::new(vec![2.0f32, 1.0], [1, 1, 1, 2]), &plain);
         let h = relu(l1.forward(x.clone().autodiff())).without_autodiff();
-        let out = relu(l2.forward(h.clone().autodiff())).without_autodiff();
+        let out = relu(l2.forward(h.autodiff())).without_autodiff();
         assert_eq!(to_vec(out).unwrap(), vec![5.0]);
         let expected = [
             (BackMode::Grad, [3.0, -1.0]),
@@ -241,9 +257,11 @@ mod tests {
             (BackMode::Guided, [3.0, 0.0]),
         ];
         for (mode, want) in expected {
+            let (p1, h1) = Piece::new(&x, true, |x| l1.forward(x));
+            let (p2, _) = Piece::new(&h1, true, |h| l2.forward(h));
             let seed = Tensor::<4>::ones([1, 1, 1, 1], &plain);
-            let gh = back_through_relu(&h, seed, mode, |h| l2.forward(h)).unwrap();
-            let gx = back_through_relu(&x, gh, mode, |x| l1.forward(x)).unwrap();
+            let gh = p2.back(seed, mode).unwrap();
+            let gx = p1.back(gh, mode).unwrap();
             assert_eq!(to_vec(gx).unwrap(), want.to_vec(), "{mode:?}");
         }
         // the plain gradient equals burn's own autodiff through the whole net

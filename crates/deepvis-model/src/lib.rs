@@ -15,7 +15,7 @@ pub mod tensor_file;
 pub mod weights;
 
 pub use arch::{Arch, LayerInfo, LayerKind, Region};
-pub use backprop::{BackMode, BackProjection, BackProjector};
+pub use backprop::{BackMode, BackProjection, BackProjector, Piece};
 pub use device::{BackendChoice, BackendKind, SelectedDevice};
 pub use error::{Error, Result};
 pub use labels::Labels;

@@ -7,7 +7,7 @@ use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::prelude::*;
 use burn::tensor::activation::{relu, softmax};
 
-use crate::backprop::{BackMode, back_through_relu};
+use crate::backprop::Piece;
 use crate::error::Result;
 use crate::weights::WeightMap;
 
@@ -89,18 +89,17 @@ impl Fire {
         }
     }
 
-    /// Back-projects a signal on the module's output onto its input (see
-    /// [`crate::backprop`]): through the expand ReLUs and convolutions, the squeeze ReLU and
-    /// the squeeze convolution.
-    pub(crate) fn back(&self, x: &Tensor<4>, g: Tensor<4>, mode: BackMode) -> Result<Tensor<4>> {
-        let s = relu(self.squeeze1x1.forward(x.clone().autodiff())).without_autodiff();
-        let g_s = back_through_relu(&s, g, mode, |s| {
+    /// The module as two pieces for a back-projection (see [`crate::backprop`]): squeeze +
+    /// ReLU, then both expands concatenated + ReLU; and its output.
+    pub(crate) fn pieces(&self, x: &Tensor<4>) -> (Vec<Piece>, Tensor<4>) {
+        let (squeeze, s) = Piece::new(x, true, |x| self.squeeze1x1.forward(x));
+        let (expand, out) = Piece::new(&s, true, |s| {
             Tensor::cat(
                 vec![self.expand1x1.forward(s.clone()), self.expand3x3.forward(s)],
                 1,
             )
-        })?;
-        back_through_relu(x, g_s, mode, |x| self.squeeze1x1.forward(x))
+        });
+        (vec![squeeze, expand], out)
     }
 
     /// Returns (pre-ReLU concat, post-ReLU concat).
