@@ -160,8 +160,8 @@ impl BackProjector {
         // forward, recording the pieces of every stage up to the unit's layer
         let mut pieces: Vec<Piece> = Vec::new();
         let mut x = input;
-        for i in 0..=idx {
-            x = match (&self.net, stages[i].kind) {
+        for (i, stage) in stages.iter().enumerate().take(idx + 1) {
+            x = match (&self.net, stage.kind) {
                 (Net::SqueezeNet(m), LayerKind::Fire) => {
                     let fire = m
                         .fire_at(i)
@@ -171,7 +171,7 @@ impl BackProjector {
                     out
                 }
                 _ => {
-                    let (p, out) = Piece::new(&x, stages[i].relu, |x| self.net.pre(i, x));
+                    let (p, out) = Piece::new(&x, stage.relu, |x| self.net.pre(i, x));
                     pieces.push(p);
                     out
                 }
