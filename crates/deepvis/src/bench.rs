@@ -25,7 +25,8 @@ pub struct Args {
     #[arg(long)]
     json: bool,
     /// Time the live pipeline instead: the worker on a 640x480 synthetic source, grid frames
-    /// per second alone, with a fire9 unit's preferred image running, and the optimizer alone.
+    /// per second alone, with a fire9 unit's preferred image running, with its guided
+    /// back-projection too, and the optimizer alone.
     #[arg(long)]
     live: bool,
     /// Seconds per phase of `--live`.
@@ -88,6 +89,11 @@ fn live(g: &Global, a: &Args) -> Result<ExitCode> {
         },
     );
     c.backend = deepvis_model::BackendChoice::from_name(&g.backend)?;
+    let back_off = deepvis_protocol::BackSettings {
+        mode: deepvis_protocol::BackMode::Off,
+        ..Default::default()
+    };
+    c.back = back_off;
     let h = deepvis_engine::spawn(c, std::sync::Arc::new(|| {}));
     let t0 = Instant::now();
     let mut backend = String::new();
@@ -117,6 +123,12 @@ fn live(g: &Global, a: &Args) -> Result<ExitCode> {
     let (grid_alone, _) = measure(&h, a.seconds);
     h.send(Command::SelectUnit(146));
     let (grid_with, optim_with) = measure(&h, a.seconds);
+    h.send(Command::SetBack(deepvis_protocol::BackSettings {
+        mode: deepvis_protocol::BackMode::Guided,
+        ..back_off
+    }));
+    let (grid_back, optim_back) = measure(&h, a.seconds);
+    h.send(Command::SetBack(back_off));
     h.send(Command::Freeze(true));
     let (_, optim_alone) = measure(&h, a.seconds);
     h.shutdown();
@@ -125,6 +137,8 @@ fn live(g: &Global, a: &Args) -> Result<ExitCode> {
         "ready_s": ready_s, "seconds_per_phase": a.seconds,
         "grid_fps_alone": grid_alone, "grid_fps_with_optimizer": grid_with,
         "optimizer_ips_with_grid": optim_with, "optimizer_ips_alone": optim_alone,
+        "grid_fps_with_guided_back_and_optimizer": grid_back,
+        "optimizer_ips_with_grid_and_back": optim_back,
     });
     if a.json {
         println!("{v}");
