@@ -220,32 +220,70 @@ pub struct DeepvisApp {
     pub hover: Option<(usize, f32)>,
     /// The UI's own frame time.
     pub ui_frame_ms: f32,
-    textures: Textures,
-    pending_images: PendingImages,
+    pub(crate) pics: Pictures,
     /// Commands sent, newest last (for tests and the status bar).
     pub sent: Vec<Command>,
 }
 
-#[derive(Default)]
-struct Textures {
-    input: Option<TextureHandle>,
-    grid: Option<TextureHandle>,
-    unit: Option<TextureHandle>,
-    preferred: Option<TextureHandle>,
-    back: Option<TextureHandle>,
-    session: Option<TextureHandle>,
-    topk: Option<TextureHandle>,
+/// The pictures the window shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pic {
+    Input,
+    Grid,
+    Unit,
+    Preferred,
+    Back,
+    Session,
+    Topk,
 }
 
+impl Pic {
+    const ALL: [Pic; 7] = [
+        Pic::Input,
+        Pic::Grid,
+        Pic::Unit,
+        Pic::Preferred,
+        Pic::Back,
+        Pic::Session,
+        Pic::Topk,
+    ];
+}
+
+/// Each picture's texture, and the newest image waiting to be uploaded into it (older ones
+/// are dropped unseen).
 #[derive(Default)]
-struct PendingImages {
-    input: Option<ColorImage>,
-    grid: Option<ColorImage>,
-    unit: Option<ColorImage>,
-    preferred: Option<ColorImage>,
-    back: Option<ColorImage>,
-    session: Option<ColorImage>,
-    topk: Option<ColorImage>,
+pub(crate) struct Pictures {
+    tex: [Option<TextureHandle>; 7],
+    pending: [Option<ColorImage>; 7],
+}
+
+impl Pictures {
+    fn set(&mut self, p: Pic, img: ColorImage) {
+        self.pending[p as usize] = Some(img);
+    }
+
+    fn clear(&mut self, p: Pic) {
+        self.tex[p as usize] = None;
+        self.pending[p as usize] = None;
+    }
+
+    /// The texture of a picture, once one has arrived.
+    pub(crate) fn get(&self, p: Pic) -> Option<&TextureHandle> {
+        self.tex[p as usize].as_ref()
+    }
+
+    fn upload(&mut self, ctx: &egui::Context) {
+        let opts = TextureOptions::NEAREST;
+        for p in Pic::ALL {
+            let i = p as usize;
+            if let Some(img) = self.pending[i].take() {
+                match &mut self.tex[i] {
+                    Some(t) => t.set(img, opts),
+                    None => self.tex[i] = Some(ctx.load_texture(format!("{p:?}"), img, opts)),
+                }
+            }
+        }
+    }
 }
 
 /// How long one frame may spend draining events.
@@ -306,8 +344,7 @@ impl DeepvisApp {
             show_help: false,
             hover: None,
             ui_frame_ms: 0.0,
-            textures: Textures::default(),
-            pending_images: PendingImages::default(),
+            pics: Pictures::default(),
             sent: Vec::new(),
         };
         if let Some(d) = topk_dir {
@@ -370,10 +407,10 @@ impl DeepvisApp {
         if let Some(t) = self.topk.as_mut() {
             t.shown = key;
         }
-        if img.is_none() {
-            self.textures.topk = None;
+        match img {
+            Some(i) => self.pics.set(Pic::Topk, i),
+            None => self.pics.clear(Pic::Topk),
         }
-        self.pending_images.topk = img;
     }
 
     /// Sends a command to the worker (remembered in `sent`).
@@ -411,7 +448,7 @@ impl DeepvisApp {
                 }
             }
             Event::Source { label, ok, message } => self.source = (label, ok, message),
-            Event::Input(img) => self.pending_images.input = Some(rgb_to_color(&img)),
+            Event::Input(img) => self.pics.set(Pic::Input, rgb_to_color(&img)),
             Event::Grid {
                 layer,
                 image,
@@ -430,7 +467,7 @@ impl DeepvisApp {
                     maxima,
                     size: [image.width() as usize, image.height() as usize],
                 });
-                self.pending_images.grid = Some(gray_to_color(&image));
+                self.pics.set(Pic::Grid, gray_to_color(&image));
             }
             Event::UnitMap {
                 channel,
@@ -440,7 +477,8 @@ impl DeepvisApp {
                 argmax,
                 field,
             } => {
-                self.pending_images.unit = Some(map_to_color(&values, width, height));
+                self.pics
+                    .set(Pic::Unit, map_to_color(&values, width, height));
                 self.unit = Some(UnitView {
                     channel,
                     values,
@@ -459,7 +497,7 @@ impl DeepvisApp {
                 value,
                 ms,
             } => {
-                self.pending_images.back = Some(rgb_to_color(&image));
+                self.pics.set(Pic::Back, rgb_to_color(&image));
                 self.back = Some(BackView {
                     layer,
                     channel,
@@ -475,7 +513,7 @@ impl DeepvisApp {
                 montage,
                 scores,
             } => {
-                self.pending_images.session = Some(rgb_to_color(&montage));
+                self.pics.set(Pic::Session, rgb_to_color(&montage));
                 self.session = Some((layer, channel, scores));
             }
             Event::Telemetry { run, points } => {
@@ -517,7 +555,7 @@ impl DeepvisApp {
                 {
                     self.stopped = None;
                 }
-                self.pending_images.preferred = Some(rgb_to_color(&image));
+                self.pics.set(Pic::Preferred, rgb_to_color(&image));
                 self.preferred = Some(PreferredView {
                     layer,
                     channel,
@@ -560,59 +598,12 @@ impl DeepvisApp {
         n
     }
 
-    fn upload(&mut self, ctx: &egui::Context) {
-        let opts = TextureOptions::NEAREST;
-        let up = |slot: &mut Option<TextureHandle>, img: Option<ColorImage>, name: &str| {
-            if let Some(img) = img {
-                match slot {
-                    Some(t) => t.set(img, opts),
-                    None => *slot = Some(ctx.load_texture(name, img, opts)),
-                }
-            }
-        };
-        up(
-            &mut self.textures.input,
-            self.pending_images.input.take(),
-            "input",
-        );
-        up(
-            &mut self.textures.grid,
-            self.pending_images.grid.take(),
-            "grid",
-        );
-        up(
-            &mut self.textures.unit,
-            self.pending_images.unit.take(),
-            "unit",
-        );
-        up(
-            &mut self.textures.preferred,
-            self.pending_images.preferred.take(),
-            "preferred",
-        );
-        up(
-            &mut self.textures.back,
-            self.pending_images.back.take(),
-            "back",
-        );
-        up(
-            &mut self.textures.session,
-            self.pending_images.session.take(),
-            "session",
-        );
-        up(
-            &mut self.textures.topk,
-            self.pending_images.topk.take(),
-            "topk",
-        );
-    }
-
     /// Draws the whole window into `ui` (after draining events).
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         let t0 = Instant::now();
         self.drain(DRAIN_BUDGET);
         self.refresh_topk();
-        self.upload(ui.ctx());
+        self.pics.upload(ui.ctx());
         self.keyboard(ui);
         panes::top_bar(self, ui);
         panes::status_bar(self, ui);
@@ -673,13 +664,7 @@ impl DeepvisApp {
             self.persisted.layer = Some(name.clone());
             self.persisted.selected = self.persisted.selected.filter(|&c| c < channels);
             self.grid = None;
-            self.back = None;
-            self.session = None;
-            self.textures.back = None;
-            self.textures.session = None;
-            if self.persisted.back.pos.take().is_some() {
-                self.back_changed();
-            }
+            self.forget_unit_views();
             self.send(Command::SelectLayer(name));
         }
     }
@@ -689,14 +674,20 @@ impl DeepvisApp {
         self.persisted.selected = Some(c);
         self.stopped = None;
         self.preferred = None;
+        self.forget_unit_views();
+        self.send(Command::SelectUnit(c));
+    }
+
+    /// Drops what belonged to the previous unit: its back-projection, its session frames and
+    /// the position chosen in its map.
+    fn forget_unit_views(&mut self) {
         self.back = None;
         self.session = None;
-        self.textures.back = None;
-        self.textures.session = None;
+        self.pics.clear(Pic::Back);
+        self.pics.clear(Pic::Session);
         if self.persisted.back.pos.take().is_some() {
             self.back_changed();
         }
-        self.send(Command::SelectUnit(c));
     }
 
     /// Switches to another frame source (remembered for the next start).

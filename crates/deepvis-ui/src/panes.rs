@@ -5,7 +5,7 @@ use deepvis_protocol::{
 };
 use egui::{Color32, Key, Rect, Sense, Stroke, Vec2, pos2};
 
-use crate::DeepvisApp;
+use crate::{DeepvisApp, Pic};
 
 /// Every key binding, as the help overlay lists them.
 pub const BINDINGS: [(&str, &str); 18] = [
@@ -331,16 +331,12 @@ pub fn input_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
         ui.add(egui::Label::new(egui::RichText::new(message).color(color)).truncate());
     }
     let side = ui.available_width().min(300.0);
-    let resp = image_box(ui, app.textures.input.as_ref(), side, "waiting for a frame");
+    let resp = image_box(ui, app.pics.get(Pic::Input), side, "waiting for a frame");
     resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "input frame"));
     let rect = resp.rect;
-    let input_side = app
-        .textures
-        .input
-        .as_ref()
-        .map(|t| t.size()[0].max(1) as f32);
+    let input_side = app.pics.get(Pic::Input).map(|t| t.size()[0].max(1) as f32);
     if app.persisted.overlay
-        && let (Some(t), Some(_)) = (&app.textures.back, input_side)
+        && let (Some(t), Some(_)) = (app.pics.get(Pic::Back), input_side)
     {
         ui.painter().image(
             t.id(),
@@ -421,7 +417,7 @@ pub fn back_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
     } else {
         "click a tile of the grid"
     };
-    let resp = image_box(ui, app.textures.back.as_ref(), side, label);
+    let resp = image_box(ui, app.pics.get(Pic::Back), side, label);
     resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "back-projection"));
     if let Some(v) = &app.back {
         let at = v
@@ -446,7 +442,7 @@ pub fn unit_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
     let side = ui.available_width().min(220.0);
     let resp = image_box(
         ui,
-        app.textures.unit.as_ref(),
+        app.pics.get(Pic::Unit),
         side,
         "click a tile of the grid",
     );
@@ -548,7 +544,7 @@ pub fn grid_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
     let size = fit(avail, grid.size);
     let (rect, resp) = ui.allocate_exact_size(size, Sense::click());
     resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "layer grid"));
-    if let Some(t) = &app.textures.grid {
+    if let Some(t) = app.pics.get(Pic::Grid) {
         ui.painter().image(
             t.id(),
             rect,
@@ -627,7 +623,7 @@ pub fn preferred_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
     } else {
         "click a tile to see what the unit prefers"
     };
-    image_box(ui, app.textures.preferred.as_ref(), side, label);
+    image_box(ui, app.pics.get(Pic::Preferred), side, label);
     if let Some(p) = &app.preferred {
         ui.label(format!(
             "{}:{}  iteration {}  objective {:.3}  activation {:.3}",
@@ -848,7 +844,7 @@ pub fn topk_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
                 t.index.images,
                 t.index.folder.display()
             ));
-            let resp = image_box(ui, app.textures.topk.as_ref(), side, "reading the montage");
+            let resp = image_box(ui, app.pics.get(Pic::Topk), side, "reading the montage");
             resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "index top 9"));
             if let Some(h) = e.hits.first() {
                 ui.weak(format!("best: {} ({:.3})", h.file, h.score));
@@ -883,7 +879,7 @@ pub fn topk_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
     ui.strong("this session's frames");
     match &app.session {
         Some((layer, c, scores)) if Some(*c) == app.persisted.selected => {
-            let resp = image_box(ui, app.textures.session.as_ref(), side, "");
+            let resp = image_box(ui, app.pics.get(Pic::Session), side, "");
             resp.widget_info(|| {
                 egui::WidgetInfo::labeled(egui::Role::Image, true, "session top 9")
             });

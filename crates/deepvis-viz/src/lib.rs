@@ -213,27 +213,29 @@ pub fn blur_plane(plane: &[f32], h: usize, w: usize, sigma: f32) -> Vec<f32> {
             }
         }
     };
-    let mut tmp = vec![0f32; h * w];
-    for y in 0..h {
-        for x in 0..w {
-            tmp[y * w + x] = k
-                .iter()
-                .enumerate()
-                .map(|(j, kv)| kv * plane[y * w + reflect(x as isize + j as isize - r, w)])
-                .sum();
+    // separable: along rows, then along columns
+    let pass = |src: &[f32], along_x: bool| -> Vec<f32> {
+        let mut dst = vec![0f32; h * w];
+        for y in 0..h {
+            for x in 0..w {
+                dst[y * w + x] = k
+                    .iter()
+                    .enumerate()
+                    .map(|(j, kv)| {
+                        let d = j as isize - r;
+                        let at = if along_x {
+                            y * w + reflect(x as isize + d, w)
+                        } else {
+                            reflect(y as isize + d, h) * w + x
+                        };
+                        kv * src[at]
+                    })
+                    .sum();
+            }
         }
-    }
-    let mut out = vec![0f32; h * w];
-    for y in 0..h {
-        for x in 0..w {
-            out[y * w + x] = k
-                .iter()
-                .enumerate()
-                .map(|(j, kv)| kv * tmp[reflect(y as isize + j as isize - r, h) * w + x])
-                .sum();
-        }
-    }
-    out
+        dst
+    };
+    pass(&pass(plane, true), false)
 }
 
 fn gray_image(v: &[f32], h: usize, w: usize, map: impl Fn(f32) -> f32) -> RgbImage {
