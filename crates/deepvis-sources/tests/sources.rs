@@ -8,6 +8,14 @@ use deepvis_sources::{
     Files, Frame, FrameSlot, FrameSource, SourceError, SourceStatus, SourceThread, Synthetic,
 };
 
+/// The tests of this file run one at a time: the memory test reads the whole process's RSS,
+/// which the others' allocations would disturb.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -21,6 +29,7 @@ fn rss_kib() -> u64 {
 
 #[test]
 fn ten_thousand_frames_pushed_faster_than_taken_leave_one_and_memory_flat() {
+    let _serial = serial();
     let slot = FrameSlot::new();
     let pattern = Synthetic::new(640, 480, 0);
     let img = pattern.render(1);
@@ -66,6 +75,7 @@ fn ten_thousand_frames_pushed_faster_than_taken_leave_one_and_memory_flat() {
 
 #[test]
 fn a_failing_source_is_reported_and_retried_until_it_works() {
+    let _serial = serial();
     let attempts = Arc::new(AtomicUsize::new(0));
     let a = attempts.clone();
     let slot = FrameSlot::new();
@@ -108,6 +118,7 @@ fn a_failing_source_is_reported_and_retried_until_it_works() {
 
 #[test]
 fn folders_step_through_their_images_and_skip_other_files() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     for (i, name) in ["b.png", "a.png", "notes.txt"].iter().enumerate() {
         let p = dir.path().join(name);
