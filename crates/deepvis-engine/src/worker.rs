@@ -133,7 +133,7 @@ impl<'a> Worker<'a> {
             deepvis_model::tensor4(chw, [1, 3, s, s], &self.device).map_err(|e| e.to_string())?;
         let mut taps = self
             .net
-            .forward(x, &Request::layers(&[layer.as_str(), logits]))
+            .forward(x.clone(), &Request::layers(&[layer.as_str(), logits]))
             .map_err(|e| e.to_string())?;
         // the grid layer may be the class-score layer itself
         let logit_t = taps.get(logits).cloned().ok_or("no class scores")?;
@@ -191,7 +191,7 @@ impl<'a> Worker<'a> {
             self.offer_session(&layer, ch, best_v, argmax);
             if back.mode != BackMode::Off {
                 let explicit = back.pos.filter(|&(y, x)| y < h && x < w);
-                self.send_back(&layer, ch, explicit, back)?;
+                self.send_back(x, &layer, ch, explicit, back)?;
             }
         }
         let top = top_k(&probs, 5, &self.labels)
@@ -262,17 +262,16 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// Projects the selected unit back onto the current frame and sends the picture.
+    /// Projects the selected unit back onto the current frame `x` (already on the device) and
+    /// sends the picture.
     fn send_back(
         &mut self,
+        x: Tensor<4>,
         layer: &str,
         channel: usize,
         pos: Option<(usize, usize)>,
         back: deepvis_protocol::BackSettings,
     ) -> Result<(), String> {
-        let Some(chw) = self.frame.clone() else {
-            return Ok(());
-        };
         let mode = match back.mode {
             BackMode::Off => return Ok(()),
             BackMode::Grad => deepvis_model::BackMode::Grad,
@@ -281,8 +280,6 @@ impl<'a> Worker<'a> {
         };
         let t0 = Instant::now();
         let s = self.arch.input_size();
-        let x =
-            deepvis_model::tensor4(chw, [1, 3, s, s], &self.device).map_err(|e| e.to_string())?;
         // a softmax unit is projected through its class score, as it is optimized
         let target = self.optimizable(layer);
         let p = self

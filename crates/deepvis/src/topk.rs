@@ -91,7 +91,8 @@ fn channel_maxima(data: &[f32], c: usize, h: usize, w: usize) -> Vec<(f32, usize
 /// Each channel's maximum on one image and where it is.
 fn scan_one(l: &Loaded, layer: &str, path: &Path) -> Result<Vec<(f32, usize, usize)>> {
     let p = preprocess_file(path, l.arch)?;
-    let x = deepvis_model::tensor4(p.chw.clone(), p.dims(), &l.device.device)?;
+    let dims = p.dims();
+    let x = deepvis_model::tensor4(p.chw, dims, &l.device.device)?;
     let mut taps = l.net.forward(x, &Request::layers(&[layer]))?;
     let t = taps
         .take(layer)
