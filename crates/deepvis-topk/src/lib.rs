@@ -198,6 +198,9 @@ pub struct IndexChannel {
     pub channel: usize,
     /// Its montage of receptive-field crops, relative to the index folder.
     pub montage: String,
+    /// The montage of the hits' back-projections (same crops), when the scan made them.
+    #[serde(default)]
+    pub back_montage: Option<String>,
     /// Best first.
     pub hits: Vec<IndexHit>,
 }
@@ -217,6 +220,9 @@ pub struct Index {
     pub images: usize,
     /// Files skipped, with the reason.
     pub skipped: Vec<(String, String)>,
+    /// How the hits were projected back (`deconv, raw`), when they were.
+    #[serde(default)]
+    pub back: Option<String>,
     /// Every channel.
     pub channels: Vec<IndexChannel>,
 }
@@ -248,6 +254,14 @@ impl Index {
     /// The montage file of channel `c`, if the index has it.
     pub fn montage(&self, dir: &Path, c: usize) -> Option<PathBuf> {
         self.channels.get(c).map(|e| dir.join(&e.montage))
+    }
+
+    /// The back-projection montage of channel `c`, if the scan made one.
+    pub fn back_montage(&self, dir: &Path, c: usize) -> Option<PathBuf> {
+        self.channels
+            .get(c)
+            .and_then(|e| e.back_montage.as_ref())
+            .map(|m| dir.join(m))
     }
 }
 

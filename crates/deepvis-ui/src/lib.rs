@@ -235,10 +235,11 @@ pub(crate) enum Pic {
     Back,
     Session,
     Topk,
+    TopkBack,
 }
 
 impl Pic {
-    const ALL: [Pic; 7] = [
+    const ALL: [Pic; 8] = [
         Pic::Input,
         Pic::Grid,
         Pic::Unit,
@@ -246,6 +247,7 @@ impl Pic {
         Pic::Back,
         Pic::Session,
         Pic::Topk,
+        Pic::TopkBack,
     ];
 }
 
@@ -253,8 +255,8 @@ impl Pic {
 /// are dropped unseen).
 #[derive(Default)]
 pub(crate) struct Pictures {
-    tex: [Option<TextureHandle>; 7],
-    pending: [Option<ColorImage>; 7],
+    tex: [Option<TextureHandle>; 8],
+    pending: [Option<ColorImage>; 8],
 }
 
 impl Pictures {
@@ -390,26 +392,32 @@ impl DeepvisApp {
         if t.shown == key {
             return;
         }
-        let path = self
-            .topk_entry()
-            .and(key.as_ref())
-            .and_then(|k| t.index.montage(&t.dir, k.1));
-        let img = match path {
-            Some(p) => match image::open(&p) {
-                Ok(i) => Some(rgb_to_color(&i.to_rgb8())),
-                Err(e) => {
-                    self.note(format!("error: cannot read {}: {e}", p.display()));
-                    None
-                }
-            },
-            None => None,
-        };
+        let c = self.topk_entry().and(key.as_ref()).map(|k| k.1);
+        let pics = [
+            (Pic::Topk, c.and_then(|c| t.index.montage(&t.dir, c))),
+            (
+                Pic::TopkBack,
+                c.and_then(|c| t.index.back_montage(&t.dir, c)),
+            ),
+        ];
+        for (pic, path) in pics {
+            let img = match path {
+                Some(p) => match image::open(&p) {
+                    Ok(i) => Some(rgb_to_color(&i.to_rgb8())),
+                    Err(e) => {
+                        self.note(format!("error: cannot read {}: {e}", p.display()));
+                        None
+                    }
+                },
+                None => None,
+            };
+            match img {
+                Some(i) => self.pics.set(pic, i),
+                None => self.pics.clear(pic),
+            }
+        }
         if let Some(t) = self.topk.as_mut() {
             t.shown = key;
-        }
-        match img {
-            Some(i) => self.pics.set(Pic::Topk, i),
-            None => self.pics.clear(Pic::Topk),
         }
     }
 

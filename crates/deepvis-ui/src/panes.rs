@@ -832,6 +832,19 @@ pub fn telemetry_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
     };
 }
 
+/// A montage read from an index folder, or why there is none.
+fn montage(ui: &mut egui::Ui, tex: Option<&egui::TextureHandle>, side: f32, name: &str) {
+    match tex {
+        Some(t) => {
+            let resp = image_box(ui, Some(t), side, "");
+            resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, name));
+        }
+        None => {
+            ui.weak("the montage file is missing or unreadable (see the status bar)");
+        }
+    }
+}
+
 /// The selected unit's top-9: from a loaded `deepvis topk` index, and from this session's
 /// frames.
 pub fn topk_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
@@ -844,10 +857,13 @@ pub fn topk_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
                 t.index.images,
                 t.index.folder.display()
             ));
-            let resp = image_box(ui, app.pics.get(Pic::Topk), side, "reading the montage");
-            resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "index top 9"));
+            montage(ui, app.pics.get(Pic::Topk), side, "index top 9");
             if let Some(h) = e.hits.first() {
                 ui.weak(format!("best: {} ({:.3})", h.file, h.score));
+            }
+            if let (Some(how), Some(_)) = (&t.index.back, &e.back_montage) {
+                ui.weak(format!("their back-projections ({how})"));
+                montage(ui, app.pics.get(Pic::TopkBack), side, "index top 9 back");
             }
         }
         (Some(t), None) if app.persisted.layer.as_deref() == Some(t.index.layer.as_str()) => {

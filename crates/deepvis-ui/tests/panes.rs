@@ -380,6 +380,7 @@ fn a_topk_index_shows_the_selected_units_montage_and_session_frames_gather() {
         channels.push(deepvis_topk::IndexChannel {
             channel: c,
             montage: format!("fire9/c{c:04}.png"),
+            back_montage: Some(format!("fire9/c{c:04}_deconv.png")),
             hits: vec![deepvis_topk::IndexHit {
                 file: format!("photo{c}.jpg"),
                 score: c as f32,
@@ -392,6 +393,9 @@ fn a_topk_index_shows_the_selected_units_montage_and_session_frames_gather() {
     image::RgbImage::from_pixel(20, 20, image::Rgb([10, 200, 10]))
         .save(dir.path().join("fire9/c0005.png"))
         .unwrap();
+    image::RgbImage::from_pixel(20, 20, image::Rgb([200, 10, 10]))
+        .save(dir.path().join("fire9/c0005_deconv.png"))
+        .unwrap();
     deepvis_topk::Index {
         model: "squeezenet1_0".into(),
         layer: "fire9".into(),
@@ -399,6 +403,7 @@ fn a_topk_index_shows_the_selected_units_montage_and_session_frames_gather() {
         folder: "/photos".into(),
         images: 42,
         skipped: vec![],
+        back: Some("deconv, raw".into()),
         channels,
     }
     .save(dir.path())
@@ -423,11 +428,23 @@ fn a_topk_index_shows_the_selected_units_montage_and_session_frames_gather() {
             .is_some()
     );
     assert!(h.query_by_label("index top 9").is_some());
+    assert!(
+        h.query_by_label_contains("their back-projections (deconv, raw)")
+            .is_some()
+    );
+    assert!(h.query_by_label("index top 9 back").is_some());
     assert_eq!(h.state().persisted.topk_dir.as_deref(), Some(dir.path()));
     // another unit whose montage file is missing: a message, no picture
     h.state_mut().select_unit(6);
     h.run_steps(3);
-    assert!(h.query_by_label_contains("c0006.png").is_some());
+    for missing in ["c0006.png", "c0006_deconv.png"] {
+        assert!(
+            h.state().messages.iter().any(|m| m.contains(missing)),
+            "{:?}",
+            h.state().messages
+        );
+    }
+    assert!(h.query_by_label("index top 9 back").is_none());
     tx.send(Event::SessionTop {
         layer: "fire9".into(),
         channel: 6,

@@ -40,6 +40,21 @@ pub struct Args {
     /// Forget an earlier scan in the output folder and start over.
     #[arg(long)]
     restart: bool,
+    /// Also project each hit back onto its image (grad, deconv or guided) and write a second
+    /// montage per channel of those projections' receptive-field crops, as the original
+    /// toolbox showed its top-9's deconv. One backward pass per hit.
+    #[arg(long, value_name = "MODE")]
+    back: Option<String>,
+    /// How the back-projections are drawn: raw, gray, norm or normblur.
+    #[arg(long, default_value = "raw", requires = "back")]
+    back_filter: String,
+}
+
+/// What `--back` asked for.
+struct BackSpec {
+    mode: deepvis_model::BackMode,
+    filter: deepvis_viz::BackFilter,
+    projector: deepvis_model::BackProjector,
 }
 
 const IMAGE_EXTS: [&str; 9] = [
@@ -119,6 +134,17 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         bail!("--k must be 1..=100, got {}", a.k);
     }
     let tile = a.tile.clamp(8, 512);
+    let back_mode = a
+        .back
+        .as_deref()
+        .map(deepvis_model::BackMode::from_name)
+        .transpose()?;
+    let back_filter = deepvis_viz::BackFilter::from_name(&a.back_filter).with_context(|| {
+        format!(
+            "unknown filter `{}`: use raw, gray, norm or normblur",
+            a.back_filter
+        )
+    })?;
     let l = load(g)?;
     let info = l.arch.layer(&a.layer)?;
     let layer = info.name;
@@ -226,12 +252,39 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
             format!("topk: {left} image(s) left for the next run (same command goes on)"),
         );
     }
-    write_index(g, &l, &state, &folder, &a.output, tile)?;
+    let back = back_mode.map(|mode| BackSpec {
+        mode,
+        filter: back_filter,
+        projector: deepvis_model::BackProjector::new(l.net.clone(), &l.device.device),
+    });
+    write_index(g, &l, &state, &folder, &a.output, tile, back.as_ref())?;
     Ok(ExitCode::SUCCESS)
 }
 
+/// The receptive-field crop of one hit's back-projection onto its image.
+fn back_tile(
+    l: &Loaded,
+    b: &BackSpec,
+    layer: &str,
+    chw: &[f32],
+    hit: (usize, usize, usize),
+    region: [i64; 4],
+    tile: u32,
+) -> Result<RgbImage> {
+    let side = l.arch.input_size();
+    let (c, y, x) = hit;
+    let t = deepvis_model::tensor4(chw.to_vec(), [1, 3, side, side], &l.device.device)?;
+    let p = b.projector.project(t, layer, c, Some((y, x)), b.mode)?;
+    let data = deepvis_model::to_vec(p.grad)?;
+    let order = deepvis_model::preprocess::Normalization::of(l.arch).order;
+    let img = deepvis_viz::back_image(&data, side, side, order, b.filter)
+        .context("the back-projection has the wrong size")?;
+    Ok(deepvis_viz::field_crop(&img, region, tile))
+}
+
 /// Writes a montage per channel (the receptive-field crops of its hits, best first, row by
-/// row) and `index.json`. Channels are done in chunks so that only a chunk's crops are held.
+/// row; with `back`, a second one of their back-projections) and `index.json`. Channels are
+/// done in chunks so that only a chunk's crops are held.
 fn write_index(
     g: &Global,
     l: &Loaded,
@@ -239,6 +292,7 @@ fn write_index(
     folder: &Path,
     out: &Path,
     tile: u32,
+    back: Option<&BackSpec>,
 ) -> Result<()> {
     let layer = state.layer.as_str();
     let side = l.arch.input_size();
@@ -259,9 +313,10 @@ fn write_index(
         }
         let gray = RgbImage::from_pixel(tile, tile, image::Rgb([64, 64, 64]));
         let mut tiles = vec![vec![gray.clone(); k]; end - start];
+        let mut back_tiles = vec![vec![gray.clone(); k]; end - start];
         for (file, uses) in by_file {
-            let crop = match preprocess_file(&folder.join(file), l.arch) {
-                Ok(p) => p.crop,
+            let p = match preprocess_file(&folder.join(file), l.arch) {
+                Ok(p) => p,
                 Err(e) => {
                     eprintln!("deepvis: warning: {file} cannot be read again for its crop: {e}");
                     continue;
@@ -273,7 +328,11 @@ fn write_index(
                     Ok(r) => [r.y0, r.x0, r.y1, r.x1],
                     Err(_) => [0, 0, side as i64, side as i64],
                 };
-                tiles[c - start][rank] = deepvis_viz::field_crop(&crop, f, tile);
+                tiles[c - start][rank] = deepvis_viz::field_crop(&p.crop, f, tile);
+                if let Some(b) = back {
+                    back_tiles[c - start][rank] =
+                        back_tile(l, b, layer, &p.chw, (c, h.y, h.x), f, tile)?;
+                }
             }
         }
         for c in start..end {
@@ -281,9 +340,20 @@ fn write_index(
             let m = deepvis_viz::montage(&tiles[c - start], cols, 2, [0, 0, 0]);
             m.save(out.join(&name))
                 .with_context(|| format!("writing {}", out.join(&name).display()))?;
+            let back_montage = match back {
+                Some(b) => {
+                    let bname = format!("{layer}/c{c:04}_{}.png", b.mode.as_str());
+                    let m = deepvis_viz::montage(&back_tiles[c - start], cols, 2, [0, 0, 0]);
+                    m.save(out.join(&bname))
+                        .with_context(|| format!("writing {}", out.join(&bname).display()))?;
+                    Some(bname)
+                }
+                None => None,
+            };
             entries.push(IndexChannel {
                 channel: c,
                 montage: name,
+                back_montage,
                 hits: state
                     .top
                     .hits(c)
@@ -306,6 +376,7 @@ fn write_index(
         folder: folder.to_path_buf(),
         images: state.done.len() - state.skipped.len(),
         skipped: state.skipped.clone(),
+        back: back.map(|b| format!("{}, {}", b.mode.as_str(), b.filter.as_str())),
         channels: entries,
     };
     index.save(out)?;

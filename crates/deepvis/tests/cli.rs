@@ -382,6 +382,47 @@ fn topk_orders_resumes_without_duplicates_and_skips_bad_files() {
     let m = image::open(b.join("fire9/c0146.png")).unwrap();
     assert_eq!((m.width(), m.height()), (66, 66));
 
+    // with --back, a second montage per channel of the hits' deconv crops (conv1: cheap)
+    let c = dir.path().join("c");
+    let (ok, _, err) = deepvis(&[
+        "topk",
+        "--folder",
+        photos.to_str().unwrap(),
+        "--layer",
+        "conv1",
+        "--k",
+        "2",
+        "--tile",
+        "16",
+        "--back",
+        "deconv",
+        "-o",
+        c.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let idx = deepvis_topk::Index::load(&c).unwrap();
+    assert_eq!(idx.back.as_deref(), Some("deconv, raw"));
+    let e = &idx.channels[7];
+    let photo = image::open(c.join(&e.montage)).unwrap().to_rgb8();
+    let back = image::open(c.join(e.back_montage.as_ref().unwrap()))
+        .unwrap()
+        .to_rgb8();
+    assert_eq!(photo.dimensions(), (34, 16));
+    assert_eq!(back.dimensions(), photo.dimensions());
+    assert_ne!(back, photo);
+    let (ok, _, err) = deepvis(&[
+        "topk",
+        "--folder",
+        photos.to_str().unwrap(),
+        "--layer",
+        "conv1",
+        "--back",
+        "inverse",
+        "-o",
+        c.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("grad, deconv or guided"), "{err}");
+
     // another layer in the same folder is refused, not mixed in
     let (ok, _, err) = deepvis(&[
         "topk",
