@@ -21,6 +21,19 @@ type Wake = Arc<dyn Fn() + Send + Sync>;
 /// How often the preferred image is sent while it forms.
 const PREFERRED_EVERY: Duration = Duration::from_millis(100);
 
+/// A back-projection waits at least this many times its own cost after the last one, so that
+/// on a slow device it takes at most a third of the worker's time and the grid stays live.
+const BACK_SPACING: u32 = 2;
+
+/// The back-projection the newest processed frame asks for.
+struct BackJob {
+    x: Tensor<4>,
+    layer: String,
+    channel: usize,
+    pos: Option<(usize, usize)>,
+    settings: deepvis_protocol::BackSettings,
+}
+
 /// Frames kept in the session top-k, and the side of their crops.
 const SESSION_K: usize = 9;
 const SESSION_TILE: u32 = 64;
@@ -88,10 +101,17 @@ struct Worker<'a> {
     /// The newest frame's crop as the network sees it.
     crop: Option<RgbImage>,
     session: Option<SessionTop>,
+    /// The back-projection to compute when its turn comes (the newest frame's only).
+    back_job: Option<BackJob>,
+    /// The selection or the back settings changed: project at once.
+    back_forced: bool,
+    /// When the next back-projection may start.
+    back_next: Instant,
     /// The layer/unit outputs must be recomputed for the current frame.
     dirty: bool,
     frames_done: u32,
     iters_done: u32,
+    backs_done: u32,
     stats_at: Instant,
 }
 
@@ -166,6 +186,7 @@ impl<'a> Worker<'a> {
                 maxima,
             });
         }
+        self.back_job = None;
         if let Some(ch) = cfg(self.state).selected.filter(|&ch| ch < c) {
             let map = &data[ch * plane..(ch + 1) * plane];
             let (best, best_v) =
@@ -189,10 +210,13 @@ impl<'a> Worker<'a> {
             });
             // the same frame offered twice (same score) is kept once
             self.offer_session(&layer, ch, best_v, argmax);
-            if back.mode != BackMode::Off {
-                let explicit = back.pos.filter(|&(y, x)| y < h && x < w);
-                self.send_back(x, &layer, ch, explicit, back)?;
-            }
+            self.back_job = (back.mode != BackMode::Off).then(|| BackJob {
+                x,
+                layer: layer.clone(),
+                channel: ch,
+                pos: back.pos.filter(|&(y, x)| y < h && x < w),
+                settings: back,
+            });
         }
         let top = top_k(&probs, 5, &self.labels)
             .into_iter()
@@ -262,16 +286,16 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// Projects the selected unit back onto the current frame `x` (already on the device) and
-    /// sends the picture.
-    fn send_back(
-        &mut self,
-        x: Tensor<4>,
-        layer: &str,
-        channel: usize,
-        pos: Option<(usize, usize)>,
-        back: deepvis_protocol::BackSettings,
-    ) -> Result<(), String> {
+    /// Projects the selected unit back onto its frame and sends the picture.
+    fn send_back(&mut self, job: BackJob) -> Result<(), String> {
+        let BackJob {
+            x,
+            layer,
+            channel,
+            pos,
+            settings: back,
+        } = job;
+        let layer = layer.as_str();
         let mode = match back.mode {
             BackMode::Off => return Ok(()),
             BackMode::Grad => deepvis_model::BackMode::Grad,
@@ -544,6 +568,7 @@ impl<'a> Worker<'a> {
                         s.selected = s.selected.filter(|&c| c < info.channels);
                     });
                     self.dirty = true;
+                    self.back_forced = true;
                     self.restart_run();
                 }
                 Err(e) => self.send(Event::Error(e.to_string())),
@@ -554,6 +579,7 @@ impl<'a> Worker<'a> {
                     Ok(Ok(())) => {
                         update(self.state, |s| s.selected = Some(ch));
                         self.dirty = true;
+                        self.back_forced = true;
                         self.restart_run();
                     }
                     Ok(Err(e)) | Err(e) => self.send(Event::Error(e.to_string())),
@@ -587,6 +613,7 @@ impl<'a> Worker<'a> {
             Command::SetBack(b) => {
                 update(self.state, |s| s.back = b);
                 self.dirty = true;
+                self.back_forced = true;
             }
             Command::StepFile(d) => {
                 if let Some(s) = source.as_ref() {
@@ -719,9 +746,13 @@ pub(crate) fn run(
         frame: None,
         crop: None,
         session: None,
+        back_job: None,
+        back_forced: false,
+        back_next: Instant::now(),
         dirty: false,
         frames_done: 0,
         iters_done: 0,
+        backs_done: 0,
         stats_at: Instant::now(),
     };
     let slot = FrameSlot::new();
@@ -811,7 +842,20 @@ pub(crate) fn run(
                 w.send(Event::Error(e));
             }
         }
+        // the optimizer's share is of the grid's time; the back-projection has its own spacing
         let frame_time = t0.elapsed();
+        if w.back_job.is_some() && (w.back_forced || Instant::now() >= w.back_next) {
+            busy = true;
+            let started = Instant::now();
+            if let Some(job) = w.back_job.take()
+                && let Err(e) = w.send_back(job)
+            {
+                w.send(Event::Error(e));
+            }
+            w.back_forced = false;
+            w.backs_done += 1;
+            w.back_next = Instant::now() + started.elapsed() * BACK_SPACING;
+        }
         let share = cfg(state).optim_share.clamp(0.05, 0.95);
         let budget = if busy {
             frame_time.mul_f32(share / (1.0 - share))
@@ -832,10 +876,12 @@ pub(crate) fn run(
             let ev = Event::Stats {
                 grid_fps: w.frames_done as f32 / secs,
                 optim_ips: w.iters_done as f32 / secs,
+                back_fps: w.backs_done as f32 / secs,
             };
             w.send(ev);
             w.frames_done = 0;
             w.iters_done = 0;
+            w.backs_done = 0;
             w.stats_at = Instant::now();
         }
         if !busy {

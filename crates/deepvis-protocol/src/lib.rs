@@ -357,6 +357,8 @@ pub enum Event {
         grid_fps: f32,
         /// Optimizer iterations per second.
         optim_ips: f32,
+        /// Back-projections per second.
+        back_fps: f32,
     },
     /// Something went wrong; the worker goes on.
     Error(String),

@@ -212,6 +212,8 @@ pub struct DeepvisApp {
     pub grid_fps: f32,
     /// Optimizer iterations per second.
     pub optim_ips: f32,
+    /// Back-projections per second.
+    pub back_fps: f32,
     /// Recent errors and notices (newest last).
     pub messages: Vec<String>,
     /// Whether the help overlay shows.
@@ -342,6 +344,7 @@ impl DeepvisApp {
             stopped: None,
             grid_fps: 0.0,
             optim_ips: 0.0,
+            back_fps: 0.0,
             messages: Vec::new(),
             show_help: false,
             hover: None,
@@ -578,9 +581,11 @@ impl DeepvisApp {
             Event::Stats {
                 grid_fps,
                 optim_ips,
+                back_fps,
             } => {
                 self.grid_fps = grid_fps;
                 self.optim_ips = optim_ips;
+                self.back_fps = back_fps;
             }
             Event::Error(m) => self.note(format!("error: {m}")),
             Event::Restarted(m) => {

@@ -268,6 +268,9 @@ pub fn status_bar(app: &mut DeepvisApp, ui: &mut egui::Ui) {
             ui.separator();
             ui.label(format!("grid {:.1} fps", app.grid_fps));
             ui.label(format!("optimizer {:.1} it/s", app.optim_ips));
+            if app.persisted.back.mode != BackMode::Off {
+                ui.label(format!("back {:.1} /s", app.back_fps));
+            }
             ui.label(format!("ui {:.1} ms", app.ui_frame_ms));
             if let Some(m) = app.messages.last() {
                 ui.separator();

@@ -54,25 +54,29 @@ fn stats(v: &[f64]) -> (f64, f64, f64) {
 }
 
 /// Averages the worker's 1-second statistics over `secs` seconds (the first report skipped).
-fn measure(h: &deepvis_engine::EngineHandle, secs: u64) -> (f32, f32) {
+/// Averages the worker's 1-second statistics over `secs` seconds (the first report skipped):
+/// grid frames, optimizer iterations and back-projections per second.
+fn measure(h: &deepvis_engine::EngineHandle, secs: u64) -> (f32, f32, f32) {
     let t0 = Instant::now();
-    let (mut fps, mut ips, mut n, mut seen) = (0.0, 0.0, 0, 0);
+    let (mut fps, mut ips, mut bps, mut n, mut seen) = (0.0, 0.0, 0.0, 0, 0);
     while t0.elapsed().as_secs() < secs + 1 {
         if let Ok(deepvis_protocol::Event::Stats {
             grid_fps,
             optim_ips,
+            back_fps,
         }) = h.events.recv_timeout(std::time::Duration::from_millis(200))
         {
             seen += 1;
             if seen > 1 {
                 fps += grid_fps;
                 ips += optim_ips;
+                bps += back_fps;
                 n += 1;
             }
         }
     }
     let n = n.max(1) as f32;
-    (fps / n, ips / n)
+    (fps / n, ips / n, bps / n)
 }
 
 fn live(g: &Global, a: &Args) -> Result<ExitCode> {
@@ -120,17 +124,17 @@ fn live(g: &Global, a: &Args) -> Result<ExitCode> {
             _ => {}
         }
     }
-    let (grid_alone, _) = measure(&h, a.seconds);
+    let (grid_alone, _, _) = measure(&h, a.seconds);
     h.send(Command::SelectUnit(146));
-    let (grid_with, optim_with) = measure(&h, a.seconds);
+    let (grid_with, optim_with, _) = measure(&h, a.seconds);
     h.send(Command::SetBack(deepvis_protocol::BackSettings {
         mode: deepvis_protocol::BackMode::Guided,
         ..back_off
     }));
-    let (grid_back, optim_back) = measure(&h, a.seconds);
+    let (grid_back, optim_back, back_per_s) = measure(&h, a.seconds);
     h.send(Command::SetBack(back_off));
     h.send(Command::Freeze(true));
-    let (_, optim_alone) = measure(&h, a.seconds);
+    let (_, optim_alone, _) = measure(&h, a.seconds);
     h.shutdown();
     let v = serde_json::json!({
         "model": arch.name(), "backend": backend, "source": "synthetic 640x480",
@@ -139,6 +143,7 @@ fn live(g: &Global, a: &Args) -> Result<ExitCode> {
         "optimizer_ips_with_grid": optim_with, "optimizer_ips_alone": optim_alone,
         "grid_fps_with_guided_back_and_optimizer": grid_back,
         "optimizer_ips_with_grid_and_back": optim_back,
+        "back_projections_per_s_with_grid_and_optimizer": back_per_s,
     });
     if a.json {
         println!("{v}");
