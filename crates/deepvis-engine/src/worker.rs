@@ -199,7 +199,9 @@ impl<'a> Worker<'a> {
             let argmax = (best / w, best % w);
             let back = cfg(self.state).back;
             let pos = back.pos.filter(|&(y, x)| y < h && x < w).unwrap_or(argmax);
-            let field = self.field(&layer, pos);
+            let field = self
+                .arch
+                .field_bounds(&layer, pos, self.arch.input_size(), true);
             self.send(Event::UnitMap {
                 channel: ch,
                 values: map.to_vec(),
@@ -231,18 +233,6 @@ impl<'a> Worker<'a> {
         Ok(())
     }
 
-    /// The input pixels unit `pos` of `layer` sees, clamped to the input crop.
-    fn field(&self, layer: &str, pos: (usize, usize)) -> [i64; 4] {
-        let s = self.arch.input_size();
-        match self.arch.receptive_field(layer, pos.0, pos.1, s) {
-            Ok(r) => {
-                let r = r.clamped(s, s);
-                [r.y0, r.x0, r.y1, r.x1]
-            }
-            Err(_) => [0, 0, s as i64, s as i64],
-        }
-    }
-
     /// Offers the newest frame to the session top-k of the selected unit.
     fn offer_session(&mut self, layer: &str, channel: usize, score: f32, pos: (usize, usize)) {
         let same = self
@@ -256,19 +246,14 @@ impl<'a> Worker<'a> {
                 items: Vec::new(),
             });
         }
-        let Some(crop) = self.crop.clone() else {
-            return;
-        };
-        let s = self.arch.input_size();
-        let region = match self.arch.receptive_field(layer, pos.0, pos.1, s) {
-            Ok(r) => [r.y0, r.x0, r.y1, r.x1],
-            Err(_) => [0, 0, s as i64, s as i64],
-        };
-        let Some(top) = self.session.as_mut() else {
+        let region = self
+            .arch
+            .field_bounds(layer, pos, self.arch.input_size(), false);
+        let (Some(crop), Some(top)) = (self.crop.as_ref(), self.session.as_mut()) else {
             return;
         };
         if top.offer(score, || {
-            deepvis_viz::field_crop(&crop, region, SESSION_TILE)
+            deepvis_viz::field_crop(crop, region, SESSION_TILE)
         }) {
             // always 3 x 3, empty places dark, so the pane keeps its size as frames gather
             let mut tiles: Vec<RgbImage> = top.items.iter().map(|(_, t)| t.clone()).collect();

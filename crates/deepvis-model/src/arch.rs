@@ -319,6 +319,22 @@ impl Region {
     pub fn is_empty(&self) -> bool {
         self.height() == 0 || self.width() == 0
     }
+
+    /// The whole of a square input of side `n`.
+    pub fn whole(n: usize) -> Region {
+        let n = n as i64;
+        Region {
+            y0: 0,
+            x0: 0,
+            y1: n,
+            x1: n,
+        }
+    }
+
+    /// `[y0, x0, y1, x1]`.
+    pub fn bounds(&self) -> [i64; 4] {
+        [self.y0, self.x0, self.y1, self.x1]
+    }
 }
 
 impl Arch {
@@ -342,15 +358,7 @@ impl Arch {
                     xa = xa * st - p;
                     xb = xb * st - p + k - 1;
                 }
-                K::GlobalAvgPool | K::Linear | K::Softmax => {
-                    let n = input as i64;
-                    return Ok(Region {
-                        y0: 0,
-                        x0: 0,
-                        y1: n,
-                        x1: n,
-                    });
-                }
+                K::GlobalAvgPool | K::Linear | K::Softmax => return Ok(Region::whole(input)),
             }
         }
         Ok(Region {
@@ -359,6 +367,25 @@ impl Arch {
             y1: yb + 1,
             x1: xb + 1,
         })
+    }
+
+    /// [`Arch::receptive_field`] as `[y0, x0, y1, x1]`, clamped to the input when `clamp`
+    /// (else reaching into the padding); the whole input for a unit the layer does not have.
+    pub fn field_bounds(
+        self,
+        layer: &str,
+        (y, x): (usize, usize),
+        input: usize,
+        clamp: bool,
+    ) -> [i64; 4] {
+        let r = self
+            .receptive_field(layer, y, x, input)
+            .unwrap_or(Region::whole(input));
+        if clamp {
+            r.clamped(input, input).bounds()
+        } else {
+            r.bounds()
+        }
     }
 }
 

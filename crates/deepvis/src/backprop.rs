@@ -90,7 +90,9 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     if let Some(r) = &a.raw {
         tensor_file::write_f32(r, "grad", &[1, c, h, w], &data)?;
     }
-    let rf = pos_rf(l.arch, info.name, p.pos, h);
+    let rf = l
+        .arch
+        .field_bounds(info.name, p.pos.unwrap_or((0, 0)), h, true);
     let nonzero = data.iter().filter(|v| **v != 0.0).count();
     log(
         g,
@@ -122,19 +124,4 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The receptive field of the projected position as `[y0, x0, y1, x1]` clamped to the input.
-fn pos_rf(
-    arch: deepvis_model::Arch,
-    layer: &str,
-    pos: Option<(usize, usize)>,
-    side: usize,
-) -> Option<[i64; 4]> {
-    let (y, x) = pos.unwrap_or((0, 0));
-    let r = arch
-        .receptive_field(layer, y, x, side)
-        .ok()?
-        .clamped(side, side);
-    Some([r.y0, r.x0, r.y1, r.x1])
 }

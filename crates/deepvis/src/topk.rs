@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use deepvis_model::preprocess::preprocess_file;
-use deepvis_model::{Arch, Request};
+use deepvis_model::Request;
 use deepvis_topk::{Hit, Index, IndexChannel, IndexHit, ScanState, TopK};
 use image::RgbImage;
 
@@ -115,17 +115,6 @@ fn scan_one(l: &Loaded, layer: &str, path: &Path) -> Result<Vec<(f32, usize, usi
     let [_, c, h, w] = t.dims();
     let data = deepvis_model::to_vec(t)?;
     Ok(channel_maxima(&data, c, h, w))
-}
-
-/// The receptive field of `(y, x)` in `layer`, clamped to the `side`-pixel input crop.
-fn field(arch: Arch, layer: &str, y: usize, x: usize, side: usize) -> [i64; 4] {
-    match arch.receptive_field(layer, y, x, side) {
-        Ok(r) => {
-            let r = r.clamped(side, side);
-            [r.y0, r.x0, r.y1, r.x1]
-        }
-        Err(_) => [0, 0, side as i64, side as i64],
-    }
 }
 
 /// Runs the command.
@@ -324,10 +313,7 @@ fn write_index(
             };
             for (c, rank) in uses {
                 let h = &state.top.hits(c)[rank];
-                let f = match l.arch.receptive_field(layer, h.y, h.x, side) {
-                    Ok(r) => [r.y0, r.x0, r.y1, r.x1],
-                    Err(_) => [0, 0, side as i64, side as i64],
-                };
+                let f = l.arch.field_bounds(layer, (h.y, h.x), side, false);
                 tiles[c - start][rank] = deepvis_viz::field_crop(&p.crop, f, tile);
                 if let Some(b) = back {
                     back_tiles[c - start][rank] =
@@ -363,7 +349,7 @@ fn write_index(
                         score: h.score,
                         y: h.y,
                         x: h.x,
-                        field: field(l.arch, layer, h.y, h.x, side),
+                        field: l.arch.field_bounds(layer, (h.y, h.x), side, true),
                     })
                     .collect(),
             });
