@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use deepvis_model::preprocess::preprocess_file;
 use deepvis_model::Request;
+use deepvis_model::preprocess::preprocess_file;
 use deepvis_topk::{Hit, Index, IndexChannel, IndexHit, ScanState, TopK};
 use image::RgbImage;
 
