@@ -9,7 +9,8 @@ use deepvis_model::preprocess::{Normalization, preprocess};
 use deepvis_model::{Arch, BackProjector, Labels, Net, Request, to_vec, top_k};
 use deepvis_optim::{Init, Objective, Optimizer, RunConfig, StopReason};
 use deepvis_protocol::{
-    BackMode, ClassProb, Command, Event, LayerSummary, PreReluMode, StartFrom, Telemetry,
+    BackInfo, BackMode, ClassProb, Command, Event, LayerSummary, PreReluMode, StartFrom, Telemetry,
+    UnitMap,
 };
 use deepvis_sources::{FrameSlot, SourceStatus, SourceThread};
 use image::RgbImage;
@@ -202,14 +203,14 @@ impl<'a> Worker<'a> {
             let field = self
                 .arch
                 .field_bounds(&layer, pos, self.arch.input_size(), true);
-            self.send(Event::UnitMap {
+            self.send(Event::UnitMap(UnitMap {
                 channel: ch,
                 values: map.to_vec(),
                 width: w,
                 height: h,
                 argmax,
                 field,
-            });
+            }));
             // the same frame offered twice (same score) is kept once
             self.offer_session(&layer, ch, best_v, argmax);
             self.back_job = (back.mode != BackMode::Off).then(|| BackJob {
@@ -304,15 +305,15 @@ impl<'a> Worker<'a> {
         } else {
             String::new()
         };
-        self.send(Event::Back {
+        let info = BackInfo {
             layer: layer.to_string(),
             channel,
             pos: p.pos,
-            image,
             mode: format!("{}, {}{through}", back.mode.as_str(), back.filter.as_str()),
             value: p.value,
             ms: t0.elapsed().as_secs_f32() * 1e3,
-        });
+        };
+        self.send(Event::Back { info, image });
         Ok(())
     }
 

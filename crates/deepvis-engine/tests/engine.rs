@@ -9,12 +9,7 @@ use deepvis_model::{Arch, BackendChoice};
 use deepvis_protocol::{Command, Event, PreReluMode, SourceSpec};
 
 fn weights() -> PathBuf {
-    let p = PathBuf::from(
-        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
-    )
-    .join("../../../shared/weights/squeezenet1_0/squeezenet1_0.safetensors");
-    assert!(p.is_file(), "shared weights missing at {}", p.display());
-    p
+    deepvis_testdata::shared_file("weights/squeezenet1_0/squeezenet1_0.safetensors")
 }
 
 fn engine(layer: &str, selected: Option<usize>) -> EngineHandle {
@@ -115,12 +110,12 @@ fn a_worker_panic_is_reported_and_the_worker_comes_back() {
     assert!(restarted.is_some() && ready > restarted, "{events:?}");
     // it works again, with the same settings (fire9 grid, unit 3)
     let events = collect(&h, Duration::from_secs(30), |e| {
-        matches!(e, Event::UnitMap { .. })
+        matches!(e, Event::UnitMap(_))
     });
     assert!(
         events
             .iter()
-            .any(|e| matches!(e, Event::UnitMap { channel: 3, .. })),
+            .any(|e| matches!(e, Event::UnitMap(m) if m.channel == 3)),
         "{events:?}"
     );
     h.shutdown();
@@ -208,16 +203,15 @@ fn the_selected_unit_is_projected_back_gathers_session_frames_and_plots_its_run(
     let (mut back, mut unit, mut session, mut tel) = (None, None, 0usize, 0usize);
     let events = collect(&h, Duration::from_secs(90), |e| {
         match e {
-            Event::Back {
-                channel,
-                pos,
-                image,
-                mode,
-                ..
-            } if mode.starts_with("guided") => {
-                back = Some((*channel, *pos, image.dimensions(), mode.clone()));
+            Event::Back { info, image } if info.mode.starts_with("guided") => {
+                back = Some((
+                    info.channel,
+                    info.pos,
+                    image.dimensions(),
+                    info.mode.clone(),
+                ));
             }
-            Event::UnitMap { field, argmax, .. } => unit = Some((*field, *argmax)),
+            Event::UnitMap(m) => unit = Some((m.field, m.argmax)),
             Event::SessionTop { scores, .. } => {
                 assert!(scores.windows(2).all(|w| w[0] > w[1]), "{scores:?}");
                 session = session.max(scores.len());

@@ -8,16 +8,7 @@ use deepvis_model::{Arch, Net, RawTensor, WeightMap};
 
 /// `../shared` beside the project root. Tests that need it fail (not skip) when it is absent.
 pub fn shared() -> PathBuf {
-    let p = PathBuf::from(
-        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
-    )
-    .join("../../../shared");
-    assert!(
-        p.join("weights").is_dir(),
-        "the shared data folder is missing at {}",
-        p.display()
-    );
-    p
+    deepvis_testdata::shared()
 }
 
 pub fn squeezenet_weights() -> PathBuf {

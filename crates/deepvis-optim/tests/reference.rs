@@ -2,25 +2,12 @@
 //! (`../shared/reference/am_steps_flamingo_p{1,3,4}.safetensors`), whole-run behaviour on the
 //! shared start image, and the gradient against finite differences.
 
-use std::path::PathBuf;
-
 use burn::prelude::*;
 use deepvis_model::{Arch, Net, Request, WeightMap, to_vec};
 use deepvis_optim::regularize::regularized_update;
 use deepvis_optim::{Init, Objective, Optimizer, Params, RunConfig, StopReason};
 
-fn shared() -> PathBuf {
-    let p = PathBuf::from(
-        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
-    )
-    .join("../../../shared");
-    assert!(
-        p.join("reference").is_dir(),
-        "shared data missing at {}",
-        p.display()
-    );
-    p
-}
+use deepvis_testdata::shared;
 
 fn squeezenet(device: &Device) -> Net {
     Net::load(

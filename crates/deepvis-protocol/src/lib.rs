@@ -190,6 +190,41 @@ pub struct LayerSummary {
     pub relu: bool,
 }
 
+/// The selected channel's map on a frame.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UnitMap {
+    /// Channel.
+    pub channel: usize,
+    /// Map values, row-major.
+    pub values: Vec<f32>,
+    /// Map width.
+    pub width: usize,
+    /// Map height.
+    pub height: usize,
+    /// Where the map is largest, `(y, x)`.
+    pub argmax: (usize, usize),
+    /// The input pixels the unit sees at the projected position (the chosen one, else the
+    /// argmax): `[y0, x0, y1, x1]`, half-open, in the input crop's pixels.
+    pub field: [i64; 4],
+}
+
+/// What a back-projection of the selected unit was (its picture travels beside it).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BackInfo {
+    /// Layer.
+    pub layer: String,
+    /// Channel.
+    pub channel: usize,
+    /// The projected position (`None` for vector layers).
+    pub pos: Option<(usize, usize)>,
+    /// Mode and filter, in words.
+    pub mode: String,
+    /// The unit's value there.
+    pub value: f32,
+    /// What it cost, in milliseconds.
+    pub ms: f32,
+}
+
 /// A class and its probability.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClassProb {
@@ -273,37 +308,13 @@ pub enum Event {
         maxima: Vec<f32>,
     },
     /// The selected channel's map on the newest frame.
-    UnitMap {
-        /// Channel.
-        channel: usize,
-        /// Map values, row-major.
-        values: Vec<f32>,
-        /// Map width.
-        width: usize,
-        /// Map height.
-        height: usize,
-        /// Where the map is largest, `(y, x)`.
-        argmax: (usize, usize),
-        /// The input pixels the unit sees at the projected position (the chosen one, else the
-        /// argmax): `[y0, x0, y1, x1]`, half-open, in the input crop's pixels.
-        field: [i64; 4],
-    },
+    UnitMap(UnitMap),
     /// The selected unit projected back onto the newest frame.
     Back {
-        /// Layer.
-        layer: String,
-        /// Channel.
-        channel: usize,
-        /// The projected position (`None` for vector layers).
-        pos: Option<(usize, usize)>,
+        /// What was projected.
+        info: BackInfo,
         /// The picture, drawn with the chosen filter, the size of the input crop.
         image: RgbImage,
-        /// Mode and filter, in words.
-        mode: String,
-        /// The unit's value there.
-        value: f32,
-        /// What it cost, in milliseconds.
-        ms: f32,
     },
     /// The frames that excited the selected unit most since it was selected, best first.
     SessionTop {

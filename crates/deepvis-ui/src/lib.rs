@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use deepvis_protocol::{
-    BackSettings, ClassProb, Command, Event, LayerSummary, OptimSettings, SourceSpec, StopReason,
-    Telemetry,
+    BackInfo, BackSettings, ClassProb, Command, Event, LayerSummary, OptimSettings, SourceSpec,
+    StopReason, Telemetry, UnitMap,
 };
 use egui::{ColorImage, TextureHandle, TextureOptions};
 use serde::{Deserialize, Serialize};
@@ -90,40 +90,6 @@ impl GridView {
     }
 }
 
-/// The selected unit's map.
-#[derive(Clone, Debug, Default)]
-pub struct UnitView {
-    /// Channel.
-    pub channel: usize,
-    /// Values.
-    pub values: Vec<f32>,
-    /// Width.
-    pub width: usize,
-    /// Height.
-    pub height: usize,
-    /// Where the map is largest.
-    pub argmax: (usize, usize),
-    /// The receptive field of the projected position, `[y0, x0, y1, x1]` in input pixels.
-    pub field: [i64; 4],
-}
-
-/// The back-projection's latest state.
-#[derive(Clone, Debug, Default)]
-pub struct BackView {
-    /// Layer.
-    pub layer: String,
-    /// Channel.
-    pub channel: usize,
-    /// Projected position.
-    pub pos: Option<(usize, usize)>,
-    /// Mode and filter in words.
-    pub mode: String,
-    /// The unit's value there.
-    pub value: f32,
-    /// Its cost in milliseconds.
-    pub ms: f32,
-}
-
 /// The optimization's telemetry, for the plot.
 #[derive(Clone, Debug, Default)]
 pub struct TelemetryView {
@@ -191,13 +157,13 @@ pub struct DeepvisApp {
     /// The grid.
     pub grid: Option<GridView>,
     /// The unit map.
-    pub unit: Option<UnitView>,
+    pub unit: Option<UnitMap>,
     /// Top-5 classes.
     pub predictions: Vec<ClassProb>,
     /// The preferred image.
     pub preferred: Option<PreferredView>,
     /// The back-projection.
-    pub back: Option<BackView>,
+    pub back: Option<BackInfo>,
     /// The optimization's plot data.
     pub telemetry: TelemetryView,
     /// The session top-9: (layer, channel, scores).
@@ -288,6 +254,19 @@ impl Pictures {
             }
         }
     }
+}
+
+/// A resizable side panel of `width` with a vertical scroll area; returns its new width.
+fn side_panel(
+    ui: &mut egui::Ui,
+    panel: egui::Panel,
+    width: f32,
+    content: impl FnOnce(&mut egui::Ui),
+) -> f32 {
+    let r = panel.resizable(true).default_size(width).show(ui, |ui| {
+        egui::ScrollArea::vertical().show(ui, content);
+    });
+    r.response.rect.width()
 }
 
 /// How long one frame may spend draining events.
@@ -480,43 +459,14 @@ impl DeepvisApp {
                 });
                 self.pics.set(Pic::Grid, gray_to_color(&image));
             }
-            Event::UnitMap {
-                channel,
-                values,
-                width,
-                height,
-                argmax,
-                field,
-            } => {
+            Event::UnitMap(m) => {
                 self.pics
-                    .set(Pic::Unit, map_to_color(&values, width, height));
-                self.unit = Some(UnitView {
-                    channel,
-                    values,
-                    width,
-                    height,
-                    argmax,
-                    field,
-                });
+                    .set(Pic::Unit, map_to_color(&m.values, m.width, m.height));
+                self.unit = Some(m);
             }
-            Event::Back {
-                layer,
-                channel,
-                pos,
-                image,
-                mode,
-                value,
-                ms,
-            } => {
+            Event::Back { info, image } => {
                 self.pics.set(Pic::Back, rgb_to_color(&image));
-                self.back = Some(BackView {
-                    layer,
-                    channel,
-                    pos,
-                    mode,
-                    value,
-                    ms,
-                });
+                self.back = Some(info);
             }
             Event::SessionTop {
                 layer,
@@ -621,41 +571,25 @@ impl DeepvisApp {
         panes::top_bar(self, ui);
         panes::status_bar(self, ui);
         let lw = self.persisted.left_width;
-        let left = egui::Panel::left("left")
-            .resizable(true)
-            .default_size(lw)
-            .show(ui, |ui| {
-                egui::ScrollArea::vertical()
-                    .id_salt("left scroll")
-                    .show(ui, |ui| {
-                        // the input and its back-projection side by side
-                        ui.columns(2, |cols| {
-                            if let [a, b] = cols {
-                                panes::input_pane(self, a);
-                                panes::back_pane(self, b);
-                            }
-                        });
-                        ui.separator();
-                        panes::unit_pane(self, ui);
-                    });
+        self.persisted.left_width = side_panel(ui, egui::Panel::left("left"), lw, |ui| {
+            // the input and its back-projection side by side
+            ui.columns(2, |cols| {
+                if let [a, b] = cols {
+                    panes::input_pane(self, a);
+                    panes::back_pane(self, b);
+                }
             });
-        self.persisted.left_width = left.response.rect.width();
+            ui.separator();
+            panes::unit_pane(self, ui);
+        });
         let rw = self.persisted.right_width;
-        let right = egui::Panel::right("right")
-            .resizable(true)
-            .default_size(rw)
-            .show(ui, |ui| {
-                egui::ScrollArea::vertical()
-                    .id_salt("right scroll")
-                    .show(ui, |ui| {
-                        panes::preferred_pane(self, ui);
-                        ui.separator();
-                        panes::telemetry_pane(self, ui);
-                        ui.separator();
-                        panes::topk_pane(self, ui);
-                    });
-            });
-        self.persisted.right_width = right.response.rect.width();
+        self.persisted.right_width = side_panel(ui, egui::Panel::right("right"), rw, |ui| {
+            panes::preferred_pane(self, ui);
+            ui.separator();
+            panes::telemetry_pane(self, ui);
+            ui.separator();
+            panes::topk_pane(self, ui);
+        });
         egui::CentralPanel::default().show(ui, |ui| panes::grid_pane(self, ui));
         if self.show_help {
             panes::help_overlay(self, ui);

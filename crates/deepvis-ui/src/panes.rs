@@ -682,14 +682,15 @@ pub fn preferred_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
         let contrib = egui::Slider::new(&mut p.contrib_pct, 0.0..=99.0).text("contrib pct");
         changed |= switched_row(ui, Some((&mut o.contrib_on, "contrib clip on")), contrib);
         ui.label("");
-        ui.horizontal(|ui| {
-            changed |= ui
-                .radio_value(&mut p.lr_policy, LrPolicy::Constant, "constant lr")
-                .changed();
-            changed |= ui
-                .radio_value(&mut p.lr_policy, LrPolicy::Progress, "progress lr")
-                .changed();
-        });
+        changed |= radio_row(
+            ui,
+            None,
+            &mut p.lr_policy,
+            &[
+                (LrPolicy::Constant, "constant lr"),
+                (LrPolicy::Progress, "progress lr"),
+            ],
+        );
         ui.end_row();
         ui.label("");
         match p.lr_policy {
@@ -723,15 +724,15 @@ pub fn preferred_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
         }
         ui.end_row();
     });
-    ui.horizontal(|ui| {
-        ui.label("start");
-        changed |= ui
-            .radio_value(&mut o.start, StartFrom::Noise, "noise")
-            .changed();
-        changed |= ui
-            .radio_value(&mut o.start, StartFrom::Frame, "current frame")
-            .changed();
-    });
+    changed |= radio_row(
+        ui,
+        Some("start"),
+        &mut o.start,
+        &[
+            (StartFrom::Noise, "noise"),
+            (StartFrom::Frame, "current frame"),
+        ],
+    );
     ui.horizontal(|ui| {
         let seed = ui.label("seed");
         changed |= ui
@@ -740,22 +741,40 @@ pub fn preferred_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
             .changed();
         changed |= ui.checkbox(&mut o.suppress, "suppress").changed();
     });
-    ui.horizontal(|ui| {
-        ui.label("pre-ReLU (p)");
-        changed |= ui
-            .radio_value(&mut o.pre_relu, PreReluMode::Auto, "auto")
-            .changed();
-        changed |= ui
-            .radio_value(&mut o.pre_relu, PreReluMode::On, "on")
-            .changed();
-        changed |= ui
-            .radio_value(&mut o.pre_relu, PreReluMode::Off, "off")
-            .changed();
-    });
+    changed |= radio_row(
+        ui,
+        Some("pre-ReLU (p)"),
+        &mut o.pre_relu,
+        &[
+            (PreReluMode::Auto, "auto"),
+            (PreReluMode::On, "on"),
+            (PreReluMode::Off, "off"),
+        ],
+    );
     if changed {
         app.persisted.optim = o;
         app.optim_changed();
     }
+}
+
+/// A row of radio buttons over `choices`, after an optional label; true if the value changed.
+fn radio_row<T: PartialEq + Copy>(
+    ui: &mut egui::Ui,
+    label: Option<&str>,
+    value: &mut T,
+    choices: &[(T, &str)],
+) -> bool {
+    ui.horizontal(|ui| {
+        if let Some(l) = label {
+            ui.label(l);
+        }
+        let mut changed = false;
+        for (v, text) in choices {
+            changed |= ui.radio_value(value, *v, *text).changed();
+        }
+        changed
+    })
+    .inner
 }
 
 /// One row of the slider grid: an optional on/off switch, then the slider. True if either moved.

@@ -239,14 +239,14 @@ fn the_source_picker_lists_cameras_and_switches_to_one() {
 }
 
 fn unit_map_event(channel: usize) -> Event {
-    Event::UnitMap {
+    Event::UnitMap(deepvis_protocol::UnitMap {
         channel,
         values: (0..169).map(|i| i as f32).collect(),
         width: 13,
         height: 13,
         argmax: (12, 12),
         field: [100, 110, 227, 227],
-    }
+    })
 }
 
 fn click(h: &mut Harness<'static, DeepvisApp>, pos: egui::Pos2, button: egui::PointerButton) {
@@ -271,13 +271,15 @@ fn the_back_pane_switches_modes_and_the_unit_map_picks_the_position() {
     tx.send(Event::Input(image::RgbImage::new(227, 227)))
         .unwrap();
     tx.send(Event::Back {
-        layer: "fire9".into(),
-        channel: 3,
-        pos: Some((12, 12)),
+        info: deepvis_protocol::BackInfo {
+            layer: "fire9".into(),
+            channel: 3,
+            pos: Some((12, 12)),
+            mode: "grad, raw".into(),
+            value: 4.5,
+            ms: 180.0,
+        },
         image: image::RgbImage::from_pixel(227, 227, image::Rgb([200, 100, 50])),
-        mode: "grad, raw".into(),
-        value: 4.5,
-        ms: 180.0,
     })
     .unwrap();
     h.run_steps(3);

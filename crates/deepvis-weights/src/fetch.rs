@@ -66,8 +66,9 @@ pub fn fetch_from_url(
     download_verified(&spec.download, url, &cache_dir.join(spec.name), progress)
 }
 
-/// [`fetch_from_url`] for any file description, into `dir/<file name>`.
-pub(crate) fn download_verified(
+/// [`fetch_from_url`] for any file description, into `dir/<file name>`: a valid file already
+/// there is kept, an invalid one replaced; nothing is left behind when the download fails.
+pub fn download_verified(
     file: &KnownFile,
     url: &str,
     dir: &Path,
@@ -425,6 +426,8 @@ mod tests {
     use super::*;
     use crate::WeightFormat;
 
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
     #[test]
     fn hex_encoding() {
         assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
@@ -435,53 +438,54 @@ mod tests {
     }
 
     #[test]
-    fn temp_file_removed_unless_persisted() {
-        let dir = tempfile::tempdir().unwrap();
+    fn temp_file_removed_unless_persisted() -> TestResult {
+        let dir = tempfile::tempdir()?;
         {
-            let mut t = TempFile::create(dir.path(), "x.bin").unwrap();
-            t.write_all(b"partial").unwrap();
-            assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+            let mut t = TempFile::create(dir.path(), "x.bin")?;
+            t.write_all(b"partial")?;
+            assert_eq!(fs::read_dir(dir.path())?.count(), 1);
         }
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
-        let mut t = TempFile::create(dir.path(), "x.bin").unwrap();
-        t.write_all(b"whole").unwrap();
-        t.persist(&dir.path().join("x.bin")).unwrap();
-        let names: Vec<_> = fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
+        assert_eq!(fs::read_dir(dir.path())?.count(), 0);
+        let mut t = TempFile::create(dir.path(), "x.bin")?;
+        t.write_all(b"whole")?;
+        t.persist(&dir.path().join("x.bin"))?;
+        let names = fs::read_dir(dir.path())?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<Result<Vec<_>, _>>()?;
         assert_eq!(names, vec![std::ffi::OsString::from("x.bin")]);
-        assert_eq!(fs::read(dir.path().join("x.bin")).unwrap(), b"whole");
+        assert_eq!(fs::read(dir.path().join("x.bin"))?, b"whole");
+        Ok(())
     }
 
     #[test]
-    fn check_prefix_and_no_reference() {
-        let dir = tempfile::tempdir().unwrap();
+    fn check_prefix_and_no_reference() -> TestResult {
+        let dir = tempfile::tempdir()?;
         let path = dir.path().join("f.pth");
-        fs::write(&path, b"abc").unwrap();
+        fs::write(&path, b"abc")?;
         let prefix = KnownFile {
             file_name: "f.pth",
             format: WeightFormat::PyTorch,
             size: None,
             sha256: Some(ExpectedSha256::Prefix("ba7816bf")),
         };
-        assert_eq!(check_file(&path, &prefix).unwrap().1, Check::Prefix);
+        assert_eq!(check_file(&path, &prefix)?.1, Check::Prefix);
         let wrong = KnownFile {
             sha256: Some(ExpectedSha256::Prefix("7be5be79")),
             ..prefix
         };
-        let err = check_file(&path, &wrong).unwrap_err();
-        assert!(matches!(err, WeightsError::HashMismatch { .. }), "{err}");
+        let r = check_file(&path, &wrong);
+        assert!(matches!(r, Err(WeightsError::HashMismatch { .. })), "{r:?}");
         let none = KnownFile {
             sha256: None,
             ..prefix
         };
-        assert_eq!(check_file(&path, &none).unwrap().1, Check::NoReference);
+        assert_eq!(check_file(&path, &none)?.1, Check::NoReference);
         let sized = KnownFile {
             size: Some(4),
             ..prefix
         };
-        let err = check_file(&path, &sized).unwrap_err();
-        assert!(matches!(err, WeightsError::SizeMismatch { .. }), "{err}");
+        let r = check_file(&path, &sized);
+        assert!(matches!(r, Err(WeightsError::SizeMismatch { .. })), "{r:?}");
+        Ok(())
     }
 }

@@ -14,14 +14,10 @@ mod fetch;
 mod registry;
 mod resolve;
 
-#[cfg(test)]
-#[path = "tests/http.rs"]
-mod http_tests;
-
 pub use error::{SearchedPlace, WeightsError};
 pub use fetch::{
-    Check, ENV_WEIGHTS_URL, FileDigest, Verified, fetch, fetch_destination, fetch_from_url,
-    sha256_file, verify,
+    Check, ENV_WEIGHTS_URL, FileDigest, Verified, download_verified, fetch, fetch_destination,
+    fetch_from_url, sha256_file, verify,
 };
 pub use registry::{ExpectedSha256, KnownFile, Model, ModelSpec, WeightFormat};
 pub use resolve::{

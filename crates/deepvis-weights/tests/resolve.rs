@@ -51,10 +51,7 @@ impl Places {
 }
 
 fn shared_weights() -> PathBuf {
-    let dir = PathBuf::from(
-        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
-    )
-    .join("../../../shared/weights");
+    let dir = deepvis_testdata::shared().join("weights");
     assert!(
         dir.join("squeezenet1_0").join(NET).is_file(),
         "test data missing: {} must hold squeezenet1_0/{NET} (the shared data folder, \

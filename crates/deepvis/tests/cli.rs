@@ -1,32 +1,25 @@
 //! The `deepvis` binary end to end on the CPU: classify, activations, layers, optimize and
 //! search on the shared photos and weights, and clear errors for bad input.
 
-use std::path::PathBuf;
 use std::process::Command;
 
-fn shared() -> PathBuf {
-    let p = PathBuf::from(
-        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
-    )
-    .join("../../../shared");
-    assert!(
-        p.join("images").is_dir(),
-        "shared data missing at {}",
-        p.display()
-    );
-    p
+use deepvis_testdata::shared;
+
+/// Runs deepvis, which must succeed; its standard output.
+fn deepvis_ok(args: &[&str]) -> String {
+    let (ok, out, err) = deepvis(args);
+    assert!(ok, "deepvis {args:?} failed: {err}");
+    out
+}
+
+/// The one JSON object a command printed.
+fn json(out: &str) -> serde_json::Value {
+    serde_json::from_str(out.trim()).unwrap()
 }
 
 fn deepvis(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_deepvis"))
-        .env(
-            "DEEPVIS_ROOT",
-            PathBuf::from(
-                std::env::var("CARGO_MANIFEST_DIR")
-                    .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
-            )
-            .join("../.."),
-        )
+        .env("DEEPVIS_ROOT", deepvis_testdata::project_root())
         .args(["--backend", "cpu", "--quiet"])
         .args(args)
         .output()
@@ -73,7 +66,7 @@ fn classify_json_gives_the_expected_top5_and_reports_bad_files() {
 fn activations_writes_a_grid_and_statistics() {
     let dir = tempfile::tempdir().unwrap();
     let png = dir.path().join("g.png");
-    let (ok, out, err) = deepvis(&[
+    let out = deepvis_ok(&[
         "activations",
         shared().join("images/dog.jpg").to_str().unwrap(),
         "--layer",
@@ -82,8 +75,7 @@ fn activations_writes_a_grid_and_statistics() {
         png.to_str().unwrap(),
         "--json",
     ]);
-    assert!(ok, "{err}");
-    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let v = json(&out);
     assert_eq!(v["shape"], serde_json::json!([512, 13, 13]));
     assert_eq!(v["channels"].as_array().unwrap().len(), 512);
     let img = image::open(&png).unwrap();
@@ -97,7 +89,7 @@ fn activations_writes_a_grid_and_statistics() {
 fn layers_lists_alexnet_without_weights() {
     let (ok, out, _) = deepvis(&["--model", "alexnet", "layers", "--json"]);
     assert!(ok);
-    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let v = json(&out);
     let conv5 = v["layers"]
         .as_array()
         .unwrap()
@@ -115,7 +107,7 @@ fn optimize_writes_an_image_and_its_report() {
     let dir = tempfile::tempdir().unwrap();
     let png = dir.path().join("o.png");
     let x0 = shared().join("reference/am_steps_flamingo_p3.safetensors");
-    let (ok, out, err) = deepvis(&[
+    let out = deepvis_ok(&[
         "optimize",
         "--layer",
         "pool10",
@@ -131,8 +123,7 @@ fn optimize_writes_an_image_and_its_report() {
         png.to_str().unwrap(),
         "--json",
     ]);
-    assert!(ok, "{err}");
-    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let v = json(&out);
     assert_eq!(v["stop"], "zero_grad");
     assert_eq!(v["iterations"], 2);
     assert!(png.is_file() && dir.path().join("o.json").is_file());
@@ -157,11 +148,10 @@ fn search_writes_rows_resumes_and_shards() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
     let run = |shard: &str| {
-        let (ok, _, err) = deepvis(&[
+        let _ = deepvis_ok(&[
             "search", "--layer", "pool10", "--units", "207,130", "--trials", "3", "--iters", "2",
             "--shard", shard, "-o", d,
         ]);
-        assert!(ok, "{err}");
         std::fs::read_to_string(dir.path().join("trials.tsv")).unwrap()
     };
     let t = run("0/2"); // trials 0 and 2
@@ -192,7 +182,7 @@ fn backprop_writes_the_golden_gradient_and_its_picture() {
     let golden = shared().join("reference/squeezenet1_0_golden.safetensors");
     let png = dir.path().join("g.png");
     let raw = dir.path().join("g.safetensors");
-    let (ok, out, err) = deepvis(&[
+    let out = deepvis_ok(&[
         "backprop",
         golden.to_str().unwrap(),
         "--tensor",
@@ -213,8 +203,7 @@ fn backprop_writes_the_golden_gradient_and_its_picture() {
         raw.to_str().unwrap(),
         "--json",
     ]);
-    assert!(ok, "{err}");
-    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let v = json(&out);
     assert_eq!((v["y"].as_u64(), v["x"].as_u64()), (Some(6), Some(6)));
     assert_eq!(v["receptive_field"], serde_json::json!([36, 36, 191, 191]));
     let (shape, got) = read_tensor(&raw, "grad");
@@ -232,7 +221,7 @@ fn backprop_writes_the_golden_gradient_and_its_picture() {
     // a photo, guided backprop at the unit's maximum, drawn as a blurred norm
     let dog = shared().join("images/dog.jpg");
     let png2 = dir.path().join("guided.png");
-    let (ok, out, err) = deepvis(&[
+    let out = deepvis_ok(&[
         "backprop",
         dog.to_str().unwrap(),
         "--layer",
@@ -247,8 +236,7 @@ fn backprop_writes_the_golden_gradient_and_its_picture() {
         png2.to_str().unwrap(),
         "--json",
     ]);
-    assert!(ok, "{err}");
-    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let v = json(&out);
     assert!(v["value"].as_f64().unwrap() > 0.0);
     assert!(png2.is_file());
 
@@ -272,15 +260,14 @@ fn backprop_writes_the_golden_gradient_and_its_picture() {
 
 /// Each readable image's per-channel maxima, as `deepvis activations --json` reports them.
 fn maxima(image: &std::path::Path) -> Vec<f64> {
-    let (ok, out, err) = deepvis(&[
+    let out = deepvis_ok(&[
         "activations",
         image.to_str().unwrap(),
         "--layer",
         "fire9",
         "--json",
     ]);
-    assert!(ok, "{err}");
-    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let v = json(&out);
     v["channels"]
         .as_array()
         .unwrap()
@@ -384,7 +371,7 @@ fn topk_orders_resumes_without_duplicates_and_skips_bad_files() {
 
     // with --back, a second montage per channel of the hits' deconv crops (conv1: cheap)
     let c = dir.path().join("c");
-    let (ok, _, err) = deepvis(&[
+    let _ = deepvis_ok(&[
         "topk",
         "--folder",
         photos.to_str().unwrap(),
@@ -399,7 +386,6 @@ fn topk_orders_resumes_without_duplicates_and_skips_bad_files() {
         "-o",
         c.to_str().unwrap(),
     ]);
-    assert!(ok, "{err}");
     let idx = deepvis_topk::Index::load(&c).unwrap();
     assert_eq!(idx.back.as_deref(), Some("deconv, raw"));
     let e = &idx.channels[7];

@@ -8,10 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread;
 
-use crate::fetch::download_verified;
-use crate::{
-    ExpectedSha256, KnownFile, Model, WeightFormat, WeightsError, fetch_destination,
-    fetch_from_url, sha256_file,
+use deepvis_weights::{
+    ExpectedSha256, KnownFile, Model, WeightFormat, WeightsError, download_verified,
+    fetch_destination, fetch_from_url, sha256_file,
 };
 
 const NET_SHA256: &str = "e4ab6960ae8cd81505e1c2136921201507e930966c53deaf15862a395b3a3261";
@@ -91,17 +90,8 @@ fn write_response(
 
 /// The real `compressed_SqueezeNet.net` from the shared data folder.
 fn real_net() -> Vec<u8> {
-    let path = PathBuf::from(
-        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
-    )
-    .join("../../../shared/weights/squeezenet1_0/compressed_SqueezeNet.net");
-    let bytes = fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "test data missing: cannot read {} ({e}); these tests need the shared data \
-             folder (../shared relative to the project root)",
-            path.display()
-        )
-    });
+    let path = deepvis_testdata::shared_file("weights/squeezenet1_0/compressed_SqueezeNet.net");
+    let bytes = fs::read(&path).unwrap();
     assert_eq!(
         bytes.len(),
         NET_SIZE,
@@ -133,6 +123,13 @@ fn entries(dir: &Path) -> Vec<PathBuf> {
 /// Every file under `dir`, recursively.
 fn files(dir: &Path) -> Vec<PathBuf> {
     entries(dir).into_iter().filter(|p| p.is_file()).collect()
+}
+
+/// Fetches SqueezeNet's file from `url` into a fresh cache: the cache and what the fetch said.
+fn fetch_fresh(url: &str) -> (tempfile::TempDir, Result<PathBuf, WeightsError>) {
+    let cache = tempfile::tempdir().unwrap();
+    let r = fetch_from_url(Model::SqueezeNet1_0, url, cache.path(), |_, _| {});
+    (cache, r)
 }
 
 /// A URL on which nothing listens.
@@ -192,14 +189,8 @@ fn good_download_lands_verified_with_progress() {
 #[test]
 fn corrupted_download_rejected_and_nothing_left() {
     let base = serve(vec![("/bad", Reply::Body(corrupted(real_net())))]);
-    let cache = tempfile::tempdir().unwrap();
-    let err = fetch_from_url(
-        Model::SqueezeNet1_0,
-        &format!("{base}/bad"),
-        cache.path(),
-        |_, _| {},
-    )
-    .unwrap_err();
+    let (cache, err) = fetch_fresh(&format!("{base}/bad"));
+    let err = err.unwrap_err();
     match &err {
         WeightsError::HashMismatch {
             what,
@@ -225,14 +216,8 @@ fn corrupted_download_rejected_and_nothing_left() {
 fn truncated_download_rejected_and_nothing_left() {
     let net = real_net();
     let base = serve(vec![("/short", Reply::Truncated(net, NET_SIZE / 2))]);
-    let cache = tempfile::tempdir().unwrap();
-    let err = fetch_from_url(
-        Model::SqueezeNet1_0,
-        &format!("{base}/short"),
-        cache.path(),
-        |_, _| {},
-    )
-    .unwrap_err();
+    let (cache, err) = fetch_fresh(&format!("{base}/short"));
+    let err = err.unwrap_err();
     assert!(
         matches!(
             err,
@@ -251,14 +236,8 @@ fn truncated_download_rejected_and_nothing_left() {
 #[test]
 fn wrong_size_rejected_before_download() {
     let base = serve(vec![("/small", Reply::Body(b"hello".to_vec()))]);
-    let cache = tempfile::tempdir().unwrap();
-    let err = fetch_from_url(
-        Model::SqueezeNet1_0,
-        &format!("{base}/small"),
-        cache.path(),
-        |_, _| {},
-    )
-    .unwrap_err();
+    let (cache, err) = fetch_fresh(&format!("{base}/small"));
+    let err = err.unwrap_err();
     assert!(
         matches!(
             err,
@@ -276,14 +255,8 @@ fn wrong_size_rejected_before_download() {
 #[test]
 fn http_errors_leave_nothing() {
     let base = serve(vec![]);
-    let cache = tempfile::tempdir().unwrap();
-    let err = fetch_from_url(
-        Model::SqueezeNet1_0,
-        &format!("{base}/missing"),
-        cache.path(),
-        |_, _| {},
-    )
-    .unwrap_err();
+    let (cache, err) = fetch_fresh(&format!("{base}/missing"));
+    let err = err.unwrap_err();
     assert!(matches!(err, WeightsError::Http { .. }), "{err:?}");
     assert!(err.to_string().contains("404"), "{err}");
     assert_eq!(entries(cache.path()), Vec::<PathBuf>::new());
@@ -300,14 +273,8 @@ fn redirects_are_followed() {
         ("/old", Reply::Redirect("/new")),
         ("/new", Reply::Body(real_net())),
     ]);
-    let cache = tempfile::tempdir().unwrap();
-    let path = fetch_from_url(
-        Model::SqueezeNet1_0,
-        &format!("{base}/old"),
-        cache.path(),
-        |_, _| {},
-    )
-    .unwrap();
+    let (_cache, path) = fetch_fresh(&format!("{base}/old"));
+    let path = path.unwrap();
     assert_eq!(sha256_file(&path).unwrap().sha256, NET_SHA256);
 }
 
