@@ -9,17 +9,83 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use burn::prelude::Device;
 use crossbeam_channel::{Receiver, Sender};
-use deepvis_model::{Arch, BackendChoice};
+use deepvis_model::{Arch, BackendChoice, Net};
 pub use deepvis_protocol::{BackSettings, Command, Event, OptimSettings, SourceSpec};
+
+/// How the worker gets its network on a device: a name for messages and a loader (a built-in
+/// architecture with a weights file, or any closure: an ONNX file, a test's graph).
+#[derive(Clone)]
+pub struct ModelLoader {
+    /// The model's name (`squeezenet1_0`, a file name).
+    pub name: String,
+    load: Arc<dyn Fn(&Device) -> Result<Net, String> + Send + Sync>,
+}
+
+impl ModelLoader {
+    /// A built-in architecture with its weights file.
+    pub fn builtin(arch: Arch, weights: PathBuf) -> ModelLoader {
+        ModelLoader::new(arch.name(), move |device| {
+            Net::load(arch, &weights, device).map_err(|e| format!("{}: {e}", weights.display()))
+        })
+    }
+
+    /// Any loader.
+    pub fn new(
+        name: &str,
+        load: impl Fn(&Device) -> Result<Net, String> + Send + Sync + 'static,
+    ) -> ModelLoader {
+        ModelLoader {
+            name: name.to_string(),
+            load: Arc::new(load),
+        }
+    }
+
+    /// Loads the network on `device`.
+    pub fn load(&self, device: &Device) -> Result<Net, String> {
+        (self.load)(device)
+    }
+}
+
+impl std::fmt::Debug for ModelLoader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ModelLoader({})", self.name)
+    }
+}
+
+/// Turns a model file (`Command::OpenModel`) into a loader, checking it; the binary gives
+/// one that reads ONNX files.
+#[derive(Clone)]
+pub struct ModelOpener(Arc<dyn Fn(&std::path::Path) -> Result<ModelLoader, String> + Send + Sync>);
+
+impl ModelOpener {
+    /// An opener.
+    pub fn new(
+        f: impl Fn(&std::path::Path) -> Result<ModelLoader, String> + Send + Sync + 'static,
+    ) -> ModelOpener {
+        ModelOpener(Arc::new(f))
+    }
+
+    /// Reads and checks a model file.
+    pub fn open(&self, path: &std::path::Path) -> Result<ModelLoader, String> {
+        (self.0)(path)
+    }
+}
+
+impl std::fmt::Debug for ModelOpener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ModelOpener")
+    }
+}
 
 /// What the worker starts with (and restarts with after a crash, updated by commands).
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
     /// The network.
-    pub arch: Arch,
-    /// Its weights file.
-    pub weights: PathBuf,
+    pub model: ModelLoader,
+    /// How `Command::OpenModel` reads a file (`None`: the command is refused).
+    pub opener: Option<ModelOpener>,
     /// Where it runs.
     pub backend: BackendChoice,
     /// Where frames come from.
@@ -41,11 +107,11 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
-    /// Defaults for `arch` with `weights`, on the CPU, from `source`.
-    pub fn new(arch: Arch, weights: PathBuf, source: SourceSpec) -> EngineConfig {
+    /// Defaults for `model`, on the CPU, from `source`.
+    pub fn new(model: ModelLoader, source: SourceSpec) -> EngineConfig {
         EngineConfig {
-            arch,
-            weights,
+            model,
+            opener: None,
             backend: BackendChoice::Auto,
             source,
             grid_layer: None,
@@ -99,6 +165,8 @@ pub(crate) enum Exit {
     Shutdown,
     /// It cannot run (no weights, no device): reported, not restarted.
     Fatal(String),
+    /// Its network was replaced (`Command::OpenModel`): start again with the new one.
+    Reload,
 }
 
 fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
@@ -127,6 +195,7 @@ pub fn spawn(config: EngineConfig, wake: Arc<dyn Fn() + Send + Sync>) -> EngineH
                 }));
                 match run {
                     Ok(Exit::Shutdown) => break,
+                    Ok(Exit::Reload) => continue,
                     Ok(Exit::Fatal(msg)) => {
                         let _ = etx.send(Event::Error(msg));
                         wake();

@@ -5,8 +5,7 @@ use std::time::{Duration, Instant};
 
 use burn::prelude::*;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use deepvis_model::preprocess::{Normalization, preprocess};
-use deepvis_model::{Arch, BackProjector, Labels, Net, Request, to_vec, top_k};
+use deepvis_model::{BackProjector, Labels, ModelInfo, Net, Request, to_vec, top_k};
 use deepvis_optim::{Init, Objective, Optimizer, RunConfig, StopReason};
 use deepvis_protocol::{
     BackInfo, BackMode, ClassProb, Command, Event, LayerSummary, PreReluMode, StartFrom, Telemetry,
@@ -87,7 +86,7 @@ struct Worker<'a> {
     state: &'a Mutex<EngineConfig>,
     events: &'a Sender<Event>,
     wake: &'a Wake,
-    arch: Arch,
+    info: Arc<ModelInfo>,
     net: Net,
     device: Device,
     labels: Labels,
@@ -114,6 +113,8 @@ struct Worker<'a> {
     iters_done: u32,
     backs_done: u32,
     stats_at: Instant,
+    /// The network was replaced: the loop returns to be started again.
+    reload: bool,
 }
 
 fn cfg(state: &Mutex<EngineConfig>) -> EngineConfig {
@@ -139,7 +140,7 @@ impl<'a> Worker<'a> {
     fn grid_layer(&self) -> String {
         cfg(self.state)
             .grid_layer
-            .unwrap_or_else(|| self.arch.default_grid_layer().to_string())
+            .unwrap_or_else(|| self.info.default_grid_layer().to_string())
     }
 
     /// Forward of the current frame: grid, selected unit map, top-5.
@@ -147,9 +148,10 @@ impl<'a> Worker<'a> {
         let Some(chw) = self.frame.clone() else {
             return Ok(());
         };
-        let s = self.arch.input_size();
+        let s = self.info.input_size();
         let layer = self.grid_layer();
-        let logits = self.arch.logits_layer();
+        let info = self.info.clone();
+        let logits = info.logits_layer();
         let x =
             deepvis_model::tensor4(chw, [1, 3, s, s], &self.device).map_err(|e| e.to_string())?;
         let mut taps = self
@@ -201,8 +203,8 @@ impl<'a> Worker<'a> {
             let back = cfg(self.state).back;
             let pos = back.pos.filter(|&(y, x)| y < h && x < w).unwrap_or(argmax);
             let field = self
-                .arch
-                .field_bounds(&layer, pos, self.arch.input_size(), true);
+                .info
+                .field_bounds(&layer, pos, self.info.input_size(), true);
             self.send(Event::UnitMap(UnitMap {
                 channel: ch,
                 values: map.to_vec(),
@@ -248,8 +250,8 @@ impl<'a> Worker<'a> {
             });
         }
         let region = self
-            .arch
-            .field_bounds(layer, pos, self.arch.input_size(), false);
+            .info
+            .field_bounds(layer, pos, self.info.input_size(), false);
         let (Some(crop), Some(top)) = (self.crop.as_ref(), self.session.as_mut()) else {
             return;
         };
@@ -289,7 +291,7 @@ impl<'a> Worker<'a> {
             BackMode::Guided => deepvis_model::BackMode::Guided,
         };
         let t0 = Instant::now();
-        let s = self.arch.input_size();
+        let s = self.info.input_size();
         // a softmax unit is projected through its class score, as it is optimized
         let target = self.optimizable(layer);
         let p = self
@@ -297,7 +299,7 @@ impl<'a> Worker<'a> {
             .project(x, target, channel, pos, mode)
             .map_err(|e| e.to_string())?;
         let data = to_vec(p.grad).map_err(|e| e.to_string())?;
-        let order = Normalization::of(self.arch).order;
+        let order = self.info.norm().order;
         let image = deepvis_viz::back_image(&data, s, s, order, back.filter)
             .ok_or("the back-projection has the wrong size")?;
         let through = if target != layer {
@@ -319,9 +321,10 @@ impl<'a> Worker<'a> {
 
     /// The layer a unit of `layer` is optimized on: the softmax's units through the class
     /// scores (the softmax's own gradient vanishes once one class dominates).
-    fn optimizable<'l>(&self, layer: &'l str) -> &'l str {
-        if layer == "prob" {
-            self.arch.logits_layer()
+    fn optimizable<'l>(&'l self, layer: &'l str) -> &'l str {
+        let softmax = self.info.layer(layer).is_ok_and(|l| l.kind == "Softmax");
+        if softmax {
+            self.info.logits_layer()
         } else {
             layer
         }
@@ -330,11 +333,11 @@ impl<'a> Worker<'a> {
     fn objective(&self, layer: &str, channel: usize, pre: bool) -> Result<Objective, String> {
         let layer = self.optimizable(layer);
         let c = cfg(self.state);
-        let mut o = Objective::new(self.arch, layer, channel, None, false, 1.0)
+        let mut o = Objective::new(&self.info, layer, channel, None, false, 1.0)
             .map_err(|e| e.to_string())?;
         o.pre_relu = pre;
         o.sign = if c.optim.suppress { -1.0 } else { 1.0 };
-        o.validate(self.arch).map_err(|e| e.to_string())?;
+        o.validate(&self.info).map_err(|e| e.to_string())?;
         Ok(o)
     }
 
@@ -410,8 +413,8 @@ impl<'a> Worker<'a> {
             return Ok(());
         };
         let chw = self.opt.current_image(run.id).map_err(|e| e.to_string())?;
-        let s = self.arch.input_size();
-        let order = Normalization::of(self.arch).order;
+        let s = self.info.input_size();
+        let order = self.info.norm().order;
         let image = deepvis_viz::scaled_about_zero(&chw, s, s, order).ok_or("bad image size")?;
         let st = self.opt.status(run.id).map_err(|e| e.to_string())?.clone();
         run.last_sent = Some(Instant::now());
@@ -542,12 +545,31 @@ impl<'a> Worker<'a> {
     fn handle(&mut self, c: Command, source: &mut Option<SourceThread>, slot: &FrameSlot) -> bool {
         match c {
             Command::Shutdown => return false,
+            Command::OpenModel(path) => match cfg(self.state).opener {
+                None => self.send(Event::Error("this program cannot open model files".into())),
+                Some(opener) => match opener.open(&path) {
+                    Ok(loader) => {
+                        self.send(Event::Preparing(format!("loading {}", loader.name)));
+                        update(self.state, |s| {
+                            s.model = loader;
+                            s.grid_layer = None;
+                            s.selected = None;
+                        });
+                        self.reload = true;
+                    }
+                    Err(e) => self.send(Event::Error(format!(
+                        "cannot open {}: {e}; keeping {}",
+                        path.display(),
+                        self.info.name()
+                    ))),
+                },
+            },
             Command::SetSource(spec) => {
                 update(self.state, |s| s.source = spec.clone());
                 *source = None;
                 *source = Some(SourceThread::spawn(spec, slot.clone(), self.wake.clone()));
             }
-            Command::SelectLayer(name) => match self.arch.layer(&name) {
+            Command::SelectLayer(name) => match self.info.layer(&name) {
                 Ok(info) => {
                     update(self.state, |s| {
                         s.grid_layer = Some(info.name.to_string());
@@ -561,7 +583,7 @@ impl<'a> Worker<'a> {
             },
             Command::SelectUnit(ch) => {
                 let layer = self.grid_layer();
-                match self.arch.layer(&layer).map(|l| l.check_unit(ch, None)) {
+                match self.info.layer(&layer).map(|l| l.check_unit(ch, None)) {
                     Ok(Ok(())) => {
                         update(self.state, |s| s.selected = Some(ch));
                         self.dirty = true;
@@ -619,11 +641,11 @@ impl<'a> Worker<'a> {
 }
 
 /// One forward pass to the class probabilities (compiles the kernels on a GPU).
-fn warm_up(net: &Net, device: &Device, arch: Arch) -> Result<(), String> {
-    let s = arch.input_size();
+fn warm_up(net: &Net, device: &Device) -> Result<(), String> {
+    let s = net.info().input_size();
     let warm = Tensor::<4>::zeros([1, 3, s, s], device);
-    net.forward(warm, &Request::layers(&["prob"]))
-        .and_then(|mut t| t.take("prob").map(to_vec).transpose())
+    net.logits(warm)
+        .and_then(to_vec)
         .map(|_| ())
         .map_err(|e| e.to_string())
 }
@@ -642,7 +664,7 @@ pub(crate) fn run(
     };
     send(Event::Preparing(format!(
         "loading {} weights",
-        c.arch.name()
+        c.model.name
     )));
     let selected = match deepvis_model::device::select(c.backend) {
         Ok(d) => d,
@@ -652,14 +674,14 @@ pub(crate) fn run(
     let mut pending = None;
     let selected = if selected.kind == deepvis_model::BackendKind::Wgpu {
         let (tx, rx) = crossbeam_channel::bounded::<Result<Net, String>>(1);
-        let (arch, weights, gpu) = (c.arch, c.weights.clone(), selected.clone());
+        let (model, gpu) = (c.model.clone(), selected.clone());
         let wake2 = wake.clone();
         let spawned = std::thread::Builder::new()
             .name("deepvis-gpu-warmup".into())
             .spawn(move || {
-                let r = Net::load(arch, &weights, &gpu.device)
-                    .map_err(|e| e.to_string())
-                    .and_then(|n| warm_up(&n, &gpu.device, arch).map(|_| n));
+                let r = model
+                    .load(&gpu.device)
+                    .and_then(|n| warm_up(&n, &gpu.device).map(|_| n));
                 let _ = tx.send(r);
                 wake2();
             });
@@ -672,7 +694,7 @@ pub(crate) fn run(
     } else {
         selected
     };
-    let net = match Net::load(c.arch, &c.weights, &selected.device) {
+    let net = match c.model.load(&selected.device) {
         Ok(n) => n,
         Err(e) => return Exit::Fatal(format!("cannot load the model: {e}")),
     };
@@ -680,17 +702,17 @@ pub(crate) fn run(
         "warming up {} (the first call compiles kernels)",
         selected.description
     )));
-    if let Err(e) = warm_up(&net, &selected.device, c.arch) {
+    if let Err(e) = warm_up(&net, &selected.device) {
         return Exit::Fatal(format!("the first forward pass failed: {e}"));
     }
     let opt = Optimizer::new(net.clone(), &selected.device);
     let back = BackProjector::new(net.clone(), &selected.device);
-    let layers: Vec<LayerSummary> = c
-        .arch
+    let info = net.info().clone();
+    let layers: Vec<LayerSummary> = info
         .layers()
-        .into_iter()
+        .iter()
         .map(|l| LayerSummary {
-            name: l.name.to_string(),
+            name: l.name.clone(),
             channels: l.channels,
             height: l.height,
             width: l.width,
@@ -700,7 +722,8 @@ pub(crate) fn run(
     let grid_layer = c
         .grid_layer
         .clone()
-        .unwrap_or_else(|| c.arch.default_grid_layer().to_string());
+        .filter(|l| info.layer(l).is_ok())
+        .unwrap_or_else(|| info.default_grid_layer().to_string());
     let backend = match &pending {
         Some((_, gpu)) => format!(
             "{} while {} warms up",
@@ -709,7 +732,7 @@ pub(crate) fn run(
         None => selected.description.clone(),
     };
     send(Event::Ready {
-        model: c.arch.name().to_string(),
+        model: info.name().to_string(),
         backend,
         layers: layers.clone(),
         grid_layer: grid_layer.clone(),
@@ -721,7 +744,7 @@ pub(crate) fn run(
         state,
         events,
         wake,
-        arch: c.arch,
+        info: info.clone(),
         net,
         device: selected.device.clone(),
         labels: Labels::imagenet(),
@@ -740,6 +763,7 @@ pub(crate) fn run(
         iters_done: 0,
         backs_done: 0,
         stats_at: Instant::now(),
+        reload: false,
     };
     let slot = FrameSlot::new();
     let mut source = Some(SourceThread::spawn(
@@ -760,7 +784,7 @@ pub(crate) fn run(
                     w.restart_run();
                     w.dirty = true;
                     w.send(Event::Ready {
-                        model: c.arch.name().to_string(),
+                        model: info.name().to_string(),
                         backend: gpu.description.clone(),
                         layers: layers.clone(),
                         grid_layer: grid_layer.clone(),
@@ -785,6 +809,9 @@ pub(crate) fn run(
         for cmd in commands.try_iter() {
             if !w.handle(cmd, &mut source, &slot) {
                 return Exit::Shutdown;
+            }
+            if w.reload {
+                return Exit::Reload;
             }
         }
         if let Some(src) = source.as_ref() {
@@ -812,7 +839,7 @@ pub(crate) fn run(
         if !cfg(state).frozen
             && let Some(f) = slot.take()
         {
-            let p = preprocess(&image::DynamicImage::ImageRgb8(f.image), w.arch);
+            let p = w.info.input.apply(&image::DynamicImage::ImageRgb8(f.image));
             w.frame = Some(p.chw);
             w.crop = Some(p.crop.clone());
             w.send(Event::Input(p.crop));
@@ -875,6 +902,9 @@ pub(crate) fn run(
                 Ok(cmd) => {
                     if !w.handle(cmd, &mut source, &slot) {
                         return Exit::Shutdown;
+                    }
+                    if w.reload {
+                        return Exit::Reload;
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {}

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use deepvis_engine::{EngineConfig, EngineHandle, spawn};
+use deepvis_engine::{EngineConfig, EngineHandle, ModelLoader, spawn};
 use deepvis_model::{Arch, BackendChoice};
 use deepvis_protocol::{Command, Event, PreReluMode, SourceSpec};
 
@@ -14,8 +14,7 @@ fn weights() -> PathBuf {
 
 fn engine(layer: &str, selected: Option<usize>) -> EngineHandle {
     let mut c = EngineConfig::new(
-        Arch::SqueezeNet1_0,
-        weights(),
+        ModelLoader::builtin(Arch::SqueezeNet1_0, weights()),
         SourceSpec::Synthetic {
             width: 640,
             height: 480,
@@ -150,8 +149,10 @@ fn bad_commands_are_errors_not_crashes() {
 #[test]
 fn a_missing_weights_file_is_a_clear_error() {
     let mut c = EngineConfig::new(
-        Arch::SqueezeNet1_0,
-        PathBuf::from("/nonexistent/weights.safetensors"),
+        ModelLoader::builtin(
+            Arch::SqueezeNet1_0,
+            PathBuf::from("/nonexistent/weights.safetensors"),
+        ),
         SourceSpec::Synthetic {
             width: 64,
             height: 64,
@@ -237,5 +238,133 @@ fn the_selected_unit_is_projected_back_gathers_session_frames_and_plots_its_run(
         "the moving pattern's frames gather: {kinds:#?}"
     );
     assert!(tel >= 3, "{kinds:#?}");
+    h.shutdown();
+}
+
+#[test]
+fn the_engine_runs_an_onnx_model_grid_unit_back_projection_and_preferred_image() {
+    let path = deepvis_testdata::shared_file("models/efficientnet_lite0/efficientnet_lite0.onnx");
+    let loader = ModelLoader::new("efficientnet_lite0.onnx", move |device| {
+        let m = deepvis_onnx::load(&path).map_err(|e| e.to_string())?;
+        let spec = deepvis_onnx::spec::model_input(&path, m.graph.input_hw, &Default::default())
+            .map_err(|e| e.to_string())?
+            .spec;
+        deepvis_model::Net::from_any_graph(m.graph, "efficientnet_lite0.onnx", spec, None, device)
+            .map_err(|e| e.to_string())
+    });
+    let mut c = EngineConfig::new(
+        loader,
+        SourceSpec::Synthetic {
+            width: 320,
+            height: 240,
+            fps: 5,
+        },
+    );
+    c.backend = BackendChoice::Cpu;
+    c.grid_layer = Some("blocks.10.add".into());
+    c.selected = Some(5);
+    c.optim.pre_relu = PreReluMode::Off;
+    c.back = deepvis_protocol::BackSettings {
+        mode: deepvis_protocol::BackMode::Guided,
+        filter: deepvis_protocol::BackFilter::Norm,
+        pos: None,
+    };
+    let h = spawn(c, Arc::new(|| {}));
+    let (mut layers, mut grid, mut unit, mut back) = (0usize, false, None, None);
+    let mut objectives = Vec::new();
+    let events = collect(&h, Duration::from_secs(240), |e| {
+        match e {
+            Event::Ready { layers: l, .. } => layers = l.len(),
+            Event::Grid { layer, .. } => grid |= layer == "blocks.10.add",
+            Event::UnitMap(m) => unit = Some((m.width, m.height)),
+            Event::Back { image, .. } => back = Some(image.dimensions()),
+            Event::Preferred {
+                iteration,
+                objective,
+                ..
+            } => objectives.push((*iteration, *objective)),
+            _ => {}
+        }
+        grid && back.is_some() && objectives.last().is_some_and(|(it, _)| *it >= 6)
+    });
+    let kinds: Vec<String> = events
+        .iter()
+        .map(|e| format!("{e:?}").chars().take(80).collect())
+        .collect();
+    assert!(layers >= 95, "every node is a layer: {layers}");
+    assert!(grid, "{kinds:#?}");
+    assert_eq!(unit, Some((14, 14)), "{kinds:#?}");
+    assert_eq!(back, Some((224, 224)), "{kinds:#?}");
+    assert!(objectives.len() >= 2, "{kinds:#?}");
+    let (first, last) = (objectives[0], objectives[objectives.len() - 1]);
+    assert!(last.0 > first.0 && last.1 > first.1, "{objectives:?}");
+    h.shutdown();
+}
+
+#[test]
+fn open_model_switches_the_network_and_a_bad_file_keeps_the_old_one() {
+    let mut c = EngineConfig::new(
+        ModelLoader::builtin(Arch::SqueezeNet1_0, weights()),
+        SourceSpec::Synthetic {
+            width: 64,
+            height: 64,
+            fps: 5,
+        },
+    );
+    c.backend = BackendChoice::Cpu;
+    c.opener = Some(deepvis_engine::ModelOpener::new(|path| {
+        let path = path.to_path_buf();
+        let m = deepvis_onnx::load(&path).map_err(|e| e.to_string())?;
+        let spec = deepvis_onnx::spec::model_input(&path, m.graph.input_hw, &Default::default())
+            .map_err(|e| e.to_string())?
+            .spec;
+        Ok(ModelLoader::new("resnet_mini.onnx", move |device| {
+            deepvis_model::Net::from_any_graph(
+                m.graph.clone(),
+                "resnet_mini.onnx",
+                spec,
+                None,
+                device,
+            )
+            .map_err(|e| e.to_string())
+        }))
+    }));
+    let h = spawn(c, Arc::new(|| {}));
+    collect(&h, Duration::from_secs(60), |e| {
+        matches!(e, Event::Ready { .. })
+    });
+    h.send(Command::OpenModel("/nonexistent/model.onnx".into()));
+    let events = collect(&h, Duration::from_secs(20), |e| {
+        matches!(e, Event::Error(_))
+    });
+    assert!(
+        events.iter().any(
+            |e| matches!(e, Event::Error(m) if m.contains("/nonexistent/model.onnx") && m.contains("keeping squeezenet1_0"))
+        ),
+        "{events:?}"
+    );
+    let path = deepvis_testdata::shared_file("models/ops/resnet_mini.onnx");
+    h.send(Command::OpenModel(path));
+    let mut ready = None;
+    let events = collect(&h, Duration::from_secs(60), |e| {
+        if let Event::Ready {
+            model,
+            layers,
+            grid_layer,
+            ..
+        } = e
+        {
+            ready = Some((model.clone(), layers.len(), grid_layer.clone()));
+        }
+        ready.is_some()
+    });
+    let kinds: Vec<String> = events
+        .iter()
+        .map(|e| format!("{e:?}").chars().take(100).collect())
+        .collect();
+    let (model, layers, grid) = ready.unwrap_or_else(|| panic!("not ready again: {kinds:#?}"));
+    assert_eq!(model, "resnet_mini.onnx");
+    assert!(layers >= 20, "{layers}");
+    assert!(!grid.is_empty());
     h.shutdown();
 }

@@ -1,155 +1,22 @@
-//! The architectures deepvis knows, their named layers and the layers' geometry.
+//! What deepvis knows of a network without running it: the built-in architectures, and for
+//! any network (built in or loaded) its [`ModelInfo`]: the layer table with shapes, the
+//! class-score layer, receptive fields and where a layer's pre-activation value comes from,
+//! all read off its graph.
+
+use std::sync::{Arc, OnceLock};
 
 use crate::error::{Error, Result};
+use crate::graph::{Graph, HostTensor, Op};
+use crate::preprocess::{InputSpec, Normalization};
+use crate::weights::WeightMap;
 
-/// A network architecture.
+/// A built-in network architecture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Arch {
     /// Caffe SqueezeNet v1.0 (227x227, BGR minus mean). The default.
     SqueezeNet1_0,
     /// torchvision's AlexNet (224x224, RGB normalized).
     AlexNet,
-}
-
-/// What a named layer computes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum LayerKind {
-    /// A convolution (followed by a ReLU where `relu` is set).
-    Conv,
-    /// Max pooling.
-    MaxPool,
-    /// A SqueezeNet fire module (squeeze 1x1, expand 1x1 and 3x3, concatenated).
-    Fire,
-    /// Global average pooling: the class scores of SqueezeNet.
-    GlobalAvgPool,
-    /// A fully connected layer.
-    Linear,
-    /// Softmax over the classes.
-    Softmax,
-}
-
-impl LayerKind {
-    /// A short lowercase name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LayerKind::Conv => "conv",
-            LayerKind::MaxPool => "maxpool",
-            LayerKind::Fire => "fire",
-            LayerKind::GlobalAvgPool => "avgpool",
-            LayerKind::Linear => "linear",
-            LayerKind::Softmax => "softmax",
-        }
-    }
-}
-
-/// The static description of one named stage of a network.
-#[derive(Clone, Copy, Debug)]
-pub struct StageSpec {
-    /// The layer's name (`conv1`, `fire9`, ...).
-    pub name: &'static str,
-    /// What it computes.
-    pub kind: LayerKind,
-    /// Output channels (or units for linear layers).
-    pub channels: usize,
-    /// Kernel size of the spatial operation (the 3x3 expand for a fire module).
-    pub kernel: usize,
-    /// Stride.
-    pub stride: usize,
-    /// Zero padding on every side.
-    pub pad: usize,
-    /// Whether the output is post-ReLU (so a pre-ReLU value exists).
-    pub relu: bool,
-    /// Ceil-mode output size (Caffe pooling).
-    pub ceil: bool,
-}
-
-#[allow(clippy::too_many_arguments)] // a row of the static layer table
-const fn st(
-    name: &'static str,
-    kind: LayerKind,
-    channels: usize,
-    kernel: usize,
-    stride: usize,
-    pad: usize,
-    relu: bool,
-    ceil: bool,
-) -> StageSpec {
-    StageSpec {
-        name,
-        kind,
-        channels,
-        kernel,
-        stride,
-        pad,
-        relu,
-        ceil,
-    }
-}
-
-use LayerKind as K;
-
-const SQUEEZENET: &[StageSpec] = &[
-    st("conv1", K::Conv, 96, 7, 2, 0, true, false),
-    st("pool1", K::MaxPool, 96, 3, 2, 0, false, true),
-    st("fire2", K::Fire, 128, 3, 1, 1, true, false),
-    st("fire3", K::Fire, 128, 3, 1, 1, true, false),
-    st("fire4", K::Fire, 256, 3, 1, 1, true, false),
-    st("pool4", K::MaxPool, 256, 3, 2, 0, false, true),
-    st("fire5", K::Fire, 256, 3, 1, 1, true, false),
-    st("fire6", K::Fire, 384, 3, 1, 1, true, false),
-    st("fire7", K::Fire, 384, 3, 1, 1, true, false),
-    st("fire8", K::Fire, 512, 3, 1, 1, true, false),
-    st("pool8", K::MaxPool, 512, 3, 2, 0, false, true),
-    st("fire9", K::Fire, 512, 3, 1, 1, true, false),
-    st("conv10", K::Conv, 1000, 1, 1, 1, true, false),
-    st("pool10", K::GlobalAvgPool, 1000, 0, 1, 0, false, false),
-    st("prob", K::Softmax, 1000, 0, 1, 0, false, false),
-];
-
-const ALEXNET: &[StageSpec] = &[
-    st("conv1", K::Conv, 64, 11, 4, 2, true, false),
-    st("pool1", K::MaxPool, 64, 3, 2, 0, false, false),
-    st("conv2", K::Conv, 192, 5, 1, 2, true, false),
-    st("pool2", K::MaxPool, 192, 3, 2, 0, false, false),
-    st("conv3", K::Conv, 384, 3, 1, 1, true, false),
-    st("conv4", K::Conv, 256, 3, 1, 1, true, false),
-    st("conv5", K::Conv, 256, 3, 1, 1, true, false),
-    st("pool5", K::MaxPool, 256, 3, 2, 0, false, false),
-    st("fc6", K::Linear, 4096, 0, 1, 0, true, false),
-    st("fc7", K::Linear, 4096, 0, 1, 0, true, false),
-    st("fc8", K::Linear, 1000, 0, 1, 0, false, false),
-    st("prob", K::Softmax, 1000, 0, 1, 0, false, false),
-];
-
-/// A named layer and the shape of its output for one input size.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LayerInfo {
-    /// The layer's name.
-    pub name: &'static str,
-    /// What it computes.
-    pub kind: LayerKind,
-    /// Channels (units for vector layers).
-    pub channels: usize,
-    /// Height of the output map (1 for vector layers).
-    pub height: usize,
-    /// Width of the output map (1 for vector layers).
-    pub width: usize,
-    /// Whether the layer's output is post-ReLU, so `pre_relu` can be asked of it.
-    pub relu: bool,
-}
-
-fn pooled(size: usize, k: usize, s: usize, p: usize, ceil: bool) -> usize {
-    let span = (size + 2 * p).saturating_sub(k);
-    let mut out = if ceil {
-        span.div_ceil(s) + 1
-    } else {
-        span / s + 1
-    };
-    // Caffe: the last window must start inside the (left-padded) input.
-    if ceil && p > 0 && (out - 1) * s >= size + p {
-        out -= 1;
-    }
-    out
 }
 
 impl Arch {
@@ -175,35 +42,34 @@ impl Arch {
         }
     }
 
+    /// How photos become its input.
+    pub fn input_spec(self) -> InputSpec {
+        let norm = match self {
+            Arch::SqueezeNet1_0 => Normalization {
+                order: [2, 1, 0],
+                scale: 1.0,
+                mean: [104.0, 117.0, 123.0],
+                std: [1.0, 1.0, 1.0],
+            },
+            Arch::AlexNet => Normalization {
+                order: [0, 1, 2],
+                scale: 1.0 / 255.0,
+                mean: [0.485, 0.456, 0.406],
+                std: [0.229, 0.224, 0.225],
+            },
+        };
+        InputSpec {
+            size: self.input_size(),
+            resize: 256,
+            norm,
+        }
+    }
+
     /// The input side the network was trained on.
     pub fn input_size(self) -> usize {
         match self {
             Arch::SqueezeNet1_0 => 227,
             Arch::AlexNet => 224,
-        }
-    }
-
-    /// The smallest input side the network accepts.
-    pub fn min_input_size(self) -> usize {
-        match self {
-            Arch::SqueezeNet1_0 => 43,
-            Arch::AlexNet => 63,
-        }
-    }
-
-    /// The named stages in forward order.
-    pub fn stages(self) -> &'static [StageSpec] {
-        match self {
-            Arch::SqueezeNet1_0 => SQUEEZENET,
-            Arch::AlexNet => ALEXNET,
-        }
-    }
-
-    /// The layer whose units are the class scores (pre-softmax).
-    pub fn logits_layer(self) -> &'static str {
-        match self {
-            Arch::SqueezeNet1_0 => "pool10",
-            Arch::AlexNet => "fc8",
         }
     }
 
@@ -215,65 +81,364 @@ impl Arch {
         }
     }
 
-    /// The index of a named stage; `logits` and `fc8`/`pool10` are accepted as aliases of the
-    /// class-score layer.
-    pub fn stage_index(self, name: &str) -> Result<usize> {
-        let name = match name {
-            "logits" | "fc8" | "pool10" => self.logits_layer(),
-            n => n,
-        };
-        self.stages()
-            .iter()
-            .position(|s| s.name == name)
-            .ok_or_else(|| Error::UnknownLayer {
-                model: self.name(),
-                name: name.to_string(),
-                known: self
-                    .stages()
-                    .iter()
-                    .map(|s| s.name)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })
+    /// The network as a graph with the weights of `map` (names and shapes checked).
+    pub fn graph(self, map: Option<&mut WeightMap>) -> Result<Graph> {
+        match self {
+            Arch::SqueezeNet1_0 => crate::squeezenet::graph(map),
+            Arch::AlexNet => crate::alexnet::graph(map),
+        }
     }
 
-    /// The layers with their output shapes for a square input of the given side.
-    pub fn layers_for(self, input: usize) -> Vec<LayerInfo> {
-        let (mut h, mut w) = (input, input);
-        let mut out = Vec::new();
-        for s in self.stages() {
-            match s.kind {
-                K::Conv | K::Fire | K::MaxPool => {
-                    h = pooled(h, s.kernel, s.stride, s.pad, s.ceil);
-                    w = pooled(w, s.kernel, s.stride, s.pad, s.ceil);
+    /// What is known of the network without weights (built once, shared).
+    pub fn info(self) -> Arc<ModelInfo> {
+        static CACHE: [OnceLock<Arc<ModelInfo>>; 2] = [OnceLock::new(), OnceLock::new()];
+        let i = Arch::ALL.iter().position(|a| *a == self).unwrap_or(0);
+        CACHE[i]
+            .get_or_init(|| {
+                let built = self.graph(None).and_then(|g| {
+                    ModelInfo::new(
+                        &g,
+                        self.name(),
+                        self.input_spec(),
+                        Some(self.default_grid_layer()),
+                    )
+                });
+                match built {
+                    Ok(info) => Arc::new(info),
+                    // the built-in graphs are fixed; their shapes are checked by the tests
+                    Err(e) => Arc::new(ModelInfo::broken(self.name(), self.input_spec(), e)),
                 }
-                K::GlobalAvgPool | K::Linear | K::Softmax => {
-                    h = 1;
-                    w = 1;
-                }
+            })
+            .clone()
+    }
+}
+
+/// A named layer and the shape of its output for one input size.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LayerInfo {
+    /// The layer's (node's) name.
+    pub name: String,
+    /// Its op (`Conv`, `Relu`, `MaxPool`, ...).
+    pub kind: String,
+    /// Channels (units for vector layers).
+    pub channels: usize,
+    /// Height of the output map (1 for vector layers).
+    pub height: usize,
+    /// Width of the output map (1 for vector layers).
+    pub width: usize,
+    /// Whether the layer is an activation, so its pre-activation value can be asked for.
+    pub relu: bool,
+}
+
+/// Where a layer's pre-activation value is read: `layer`'s input when `pre`, else `layer`
+/// itself (a linear layer is its own pre-activation), averaged over the map when
+/// `mean_map` (a global average pooling of an activation: SqueezeNet's class scores).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreSource {
+    /// The node read.
+    pub layer: String,
+    /// Its pre-activation (input) rather than its output.
+    pub pre: bool,
+    /// Averaged over the map.
+    pub mean_map: bool,
+}
+
+/// What deepvis knows of a network from its graph: names, shapes, fields, the class layer.
+#[derive(Clone, Debug)]
+pub struct ModelInfo {
+    name: String,
+    /// How photos become its input.
+    pub input: InputSpec,
+    structure: Graph,
+    layers: Vec<LayerInfo>,
+    logits: String,
+    grid: String,
+    min_input: usize,
+}
+
+/// The `[N, C, H, W]` view of a node's logical dimensions.
+fn nchw(d: &[usize]) -> [usize; 4] {
+    match *d {
+        [k] => [1, k, 1, 1],
+        [n, k] => [n, k, 1, 1],
+        [a, b, c] => [a, b, c, 1],
+        [a, b, c, e] => [a, b, c, e],
+        _ => [1, 1, 1, 1],
+    }
+}
+
+impl ModelInfo {
+    /// Reads the information off `graph` (its constants' values are not kept). `grid` is the
+    /// layer the window shows first (default: the last activation with a map of at least 7x7).
+    pub fn new(
+        graph: &Graph,
+        name: &str,
+        input: InputSpec,
+        grid: Option<&str>,
+    ) -> Result<ModelInfo> {
+        let mut structure = graph.clone();
+        for t in structure.constants.values_mut() {
+            *t = HostTensor::placeholder(std::mem::take(&mut t.dims));
+        }
+        let size = input.size;
+        let mut info = ModelInfo {
+            name: name.to_string(),
+            input,
+            structure,
+            layers: Vec::new(),
+            logits: String::new(),
+            grid: String::new(),
+            min_input: size,
+        };
+        info.layers = info.layers_for(size)?;
+        info.logits = info.find_logits()?;
+        info.grid = match grid {
+            Some(g) => info.resolve(g)?.to_string(),
+            None => info
+                .layers
+                .iter()
+                .rev()
+                .find(|l| l.relu && l.height >= 7 && l.width >= 7)
+                .or_else(|| info.layers.iter().rev().find(|l| l.height > 1))
+                .or(info.layers.last())
+                .map(|l| l.name.clone())
+                .unwrap_or_default(),
+        };
+        // the smallest square input every node accepts
+        let fits = |s: usize| info.structure.shapes(1, s, s).is_ok();
+        if graph.input_hw.is_none() {
+            let (mut lo, mut hi) = (1, size);
+            while lo < hi {
+                let mid = (lo + hi) / 2;
+                if fits(mid) { hi = mid } else { lo = mid + 1 }
             }
-            out.push(LayerInfo {
-                name: s.name,
-                kind: s.kind,
-                channels: s.channels,
-                height: h,
-                width: w,
-                relu: s.relu,
+            info.min_input = lo;
+        }
+        Ok(info)
+    }
+
+    /// An info whose graph could not be read (only its name and input are usable).
+    fn broken(name: &str, input: InputSpec, e: Error) -> ModelInfo {
+        ModelInfo {
+            name: format!("{name} ({e})"),
+            input,
+            structure: Graph::default(),
+            layers: Vec::new(),
+            logits: String::new(),
+            grid: String::new(),
+            min_input: input.size,
+        }
+    }
+
+    fn find_logits(&self) -> Result<String> {
+        let g = &self.structure;
+        let producer = |v: &str| g.nodes.iter().find(|n| n.output == v);
+        for o in &g.outputs {
+            if let Some(n) = producer(o)
+                && matches!(n.op, Op::Softmax { .. })
+                && let Some(p) = n.inputs.first().and_then(|i| producer(i))
+            {
+                return Ok(p.name.clone());
+            }
+        }
+        g.outputs
+            .first()
+            .and_then(|o| producer(o))
+            .or(g.nodes.last())
+            .map(|n| n.name.clone())
+            .ok_or_else(|| Error::BadInput(format!("{} has no nodes", self.name)))
+    }
+
+    /// The network's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The input side photos are cropped to.
+    pub fn input_size(&self) -> usize {
+        self.input.size
+    }
+
+    /// The smallest input side the network accepts.
+    pub fn min_input_size(&self) -> usize {
+        self.min_input
+    }
+
+    /// The input normalization.
+    pub fn norm(&self) -> Normalization {
+        self.input.norm
+    }
+
+    /// The graph's structure (constants as shapes only).
+    pub fn graph(&self) -> &Graph {
+        &self.structure
+    }
+
+    /// The layer table at the network's own input size.
+    pub fn layers(&self) -> &[LayerInfo] {
+        &self.layers
+    }
+
+    /// The layer table for a square input of side `size`.
+    pub fn layers_for(&self, size: usize) -> Result<Vec<LayerInfo>> {
+        let g = &self.structure;
+        let shapes = g.shapes(1, size, size)?;
+        let names: Vec<&str> = if g.layers.is_empty() {
+            g.nodes.iter().map(|n| n.name.as_str()).collect()
+        } else {
+            g.layers.iter().map(String::as_str).collect()
+        };
+        names
+            .into_iter()
+            .map(|name| {
+                let i = g.node_index(name).ok_or_else(|| self.unknown(name))?;
+                let n = &g.nodes[i];
+                let [_, c, h, w] = nchw(shapes.get(&n.output).unwrap_or(&[]));
+                Ok(LayerInfo {
+                    name: n.name.clone(),
+                    kind: n.op_type.clone(),
+                    channels: c,
+                    height: h,
+                    width: w,
+                    relu: n.op.is_activation(),
+                })
+            })
+            .collect()
+    }
+
+    fn unknown(&self, name: &str) -> Error {
+        let known: Vec<&str> = self.layers.iter().map(|l| l.name.as_str()).collect();
+        let mut known = known.join(", ");
+        if known.len() > 400 {
+            known.truncate(400);
+            known.push_str(", ... (see `deepvis layers`)");
+        }
+        Error::UnknownLayer {
+            model: self.name.clone(),
+            name: name.to_string(),
+            known,
+        }
+    }
+
+    /// The canonical node name of `name` (`logits` names the class-score layer).
+    pub fn resolve<'a>(&'a self, name: &'a str) -> Result<&'a str> {
+        let name = if name == "logits" {
+            self.logits.as_str()
+        } else {
+            name
+        };
+        let g = &self.structure;
+        g.node_index(name)
+            .map(|i| g.nodes[i].name.as_str())
+            .ok_or_else(|| self.unknown(name))
+    }
+
+    /// The info of a named layer (any node) at the network's own input size.
+    pub fn layer(&self, name: &str) -> Result<LayerInfo> {
+        let name = self.resolve(name)?;
+        if let Some(l) = self.layers.iter().find(|l| l.name == name) {
+            return Ok(l.clone());
+        }
+        let g = &self.structure;
+        let s = self.input.size;
+        let shapes = g.shapes(1, s, s)?;
+        let n = &g.nodes[g.node_index(name).ok_or_else(|| self.unknown(name))?];
+        let [_, c, h, w] = nchw(shapes.get(&n.output).unwrap_or(&[]));
+        Ok(LayerInfo {
+            name: n.name.clone(),
+            kind: n.op_type.clone(),
+            channels: c,
+            height: h,
+            width: w,
+            relu: n.op.is_activation(),
+        })
+    }
+
+    /// The layer whose units are the class scores (pre-softmax).
+    pub fn logits_layer(&self) -> &str {
+        &self.logits
+    }
+
+    /// The layer the window shows first.
+    pub fn default_grid_layer(&self) -> &str {
+        &self.grid
+    }
+
+    /// Where the pre-activation value of `layer` is read.
+    pub fn pre_source(&self, layer: &str) -> Result<PreSource> {
+        let name = self.resolve(layer)?;
+        let g = &self.structure;
+        let n = &g.nodes[g.node_index(name).ok_or_else(|| self.unknown(name))?];
+        let producer = |v: &str| g.nodes.iter().find(|m| m.output == v);
+        if n.op.is_activation() {
+            return Ok(PreSource {
+                layer: n.name.clone(),
+                pre: true,
+                mean_map: false,
             });
         }
-        out
+        match &n.op {
+            Op::GlobalAveragePool => {
+                if let Some(a) = n
+                    .inputs
+                    .first()
+                    .and_then(|i| producer(i))
+                    .filter(|a| a.op.is_activation())
+                {
+                    return Ok(PreSource {
+                        layer: a.name.clone(),
+                        pre: true,
+                        mean_map: true,
+                    });
+                }
+            }
+            Op::Conv { .. }
+            | Op::Gemm { .. }
+            | Op::MatMul
+            | Op::Add
+            | Op::Sub
+            | Op::BatchNorm { .. } => {
+                return Ok(PreSource {
+                    layer: n.name.clone(),
+                    pre: false,
+                    mean_map: false,
+                });
+            }
+            _ => {}
+        }
+        Err(Error::NoPreRelu(n.name.clone()))
     }
 
-    /// The layers for the network's own input size.
-    pub fn layers(self) -> Vec<LayerInfo> {
-        self.layers_for(self.input_size())
+    /// The input pixels that unit `(y, x)` of `layer` can see for a square input of side
+    /// `input`: through every convolution, pooling and pad below it, over every branch.
+    /// Units of global layers (class scores, fully connected) see the whole input.
+    pub fn receptive_field(&self, layer: &str, y: usize, x: usize, input: usize) -> Result<Region> {
+        let name = self.resolve(layer)?;
+        let shapes = self.structure.shapes(1, input, input)?;
+        let info = self.layer(name)?;
+        if info.height * info.width > 1 {
+            info.check_unit(0, Some((y, x)))?;
+        }
+        Ok(self.structure.receptive_field(name, (y, x), &shapes)?)
     }
 
-    /// The layer info of a named layer at the network's own input size.
-    pub fn layer(self, name: &str) -> Result<LayerInfo> {
-        let i = self.stage_index(name)?;
-        let mut layers = self.layers();
-        Ok(layers.swap_remove(i))
+    /// [`ModelInfo::receptive_field`] as `[y0, x0, y1, x1]`, clamped to the input when `clamp`
+    /// (else reaching into the padding); the whole input for a unit the layer does not have.
+    pub fn field_bounds(
+        &self,
+        layer: &str,
+        (y, x): (usize, usize),
+        input: usize,
+        clamp: bool,
+    ) -> [i64; 4] {
+        let r = self
+            .receptive_field(layer, y, x, input)
+            .unwrap_or(Region::whole(input));
+        if clamp {
+            r.clamped(input, input).bounds()
+        } else {
+            r.bounds()
+        }
     }
 }
 
@@ -337,69 +502,17 @@ impl Region {
     }
 }
 
-impl Arch {
-    /// The input pixels that unit `(y, x)` of `layer` can see, for a square input of side
-    /// `input`, computed from the kernels, strides and padding of every stage below it. Units
-    /// of global layers (class scores, fully connected) see the whole input.
-    pub fn receptive_field(self, layer: &str, y: usize, x: usize, input: usize) -> Result<Region> {
-        let idx = self.stage_index(layer)?;
-        let layers = self.layers_for(input);
-        let stages = self.stages();
-        layers[idx].check_unit(0, Some((y, x)))?;
-        // inclusive intervals [a, b] in the output of stage i
-        let (mut ya, mut yb, mut xa, mut xb) = (y as i64, y as i64, x as i64, x as i64);
-        for i in (0..=idx).rev() {
-            let s = &stages[i];
-            match s.kind {
-                K::Conv | K::Fire | K::MaxPool => {
-                    let (k, st, p) = (s.kernel as i64, s.stride as i64, s.pad as i64);
-                    ya = ya * st - p;
-                    yb = yb * st - p + k - 1;
-                    xa = xa * st - p;
-                    xb = xb * st - p + k - 1;
-                }
-                K::GlobalAvgPool | K::Linear | K::Softmax => return Ok(Region::whole(input)),
-            }
-        }
-        Ok(Region {
-            y0: ya,
-            x0: xa,
-            y1: yb + 1,
-            x1: xb + 1,
-        })
-    }
-
-    /// [`Arch::receptive_field`] as `[y0, x0, y1, x1]`, clamped to the input when `clamp`
-    /// (else reaching into the padding); the whole input for a unit the layer does not have.
-    pub fn field_bounds(
-        self,
-        layer: &str,
-        (y, x): (usize, usize),
-        input: usize,
-        clamp: bool,
-    ) -> [i64; 4] {
-        let r = self
-            .receptive_field(layer, y, x, input)
-            .unwrap_or(Region::whole(input));
-        if clamp {
-            r.clamped(input, input).bounds()
-        } else {
-            r.bounds()
-        }
-    }
-}
-
 impl LayerInfo {
     /// Checks that channel `channel` (and, for maps, position `(y, x)`) exists in this layer.
     pub fn check_unit(&self, channel: usize, pos: Option<(usize, usize)>) -> Result<()> {
         if channel >= self.channels {
             return Err(Error::UnitOutOfRange {
-                layer: self.name.to_string(),
+                layer: self.name.clone(),
                 what: format!("channel {channel}"),
                 limit: format!(
                     "it has {} channels, 0..={}",
                     self.channels,
-                    self.channels - 1
+                    self.channels.saturating_sub(1)
                 ),
             });
         }
@@ -407,7 +520,7 @@ impl LayerInfo {
             && (y >= self.height || x >= self.width)
         {
             return Err(Error::UnitOutOfRange {
-                layer: self.name.to_string(),
+                layer: self.name.clone(),
                 what: format!("position (y {y}, x {x})"),
                 limit: format!("its map is {}x{}", self.height, self.width),
             });
@@ -418,17 +531,5 @@ impl LayerInfo {
     /// The centre of the map, `(h / 2, w / 2)`.
     pub fn centre(&self) -> (usize, usize) {
         (self.height / 2, self.width / 2)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ceil_mode_differs_from_floor_on_odd_sizes() {
-        assert_eq!(pooled(112, 3, 2, 0, true), 56);
-        assert_eq!(pooled(112, 3, 2, 0, false), 55);
-        assert_eq!(pooled(111, 3, 2, 0, true), 55);
     }
 }

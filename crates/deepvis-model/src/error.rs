@@ -79,7 +79,7 @@ pub enum Error {
     #[error("model {model} has no layer `{name}`; its layers are: {known}")]
     UnknownLayer {
         /// The model.
-        model: &'static str,
+        model: String,
         /// The name asked for.
         name: String,
         /// The known names, comma separated.
@@ -104,6 +104,17 @@ pub enum Error {
     /// A model name that is not known.
     #[error("unknown model `{0}`; known models: squeezenet1_0, alexnet")]
     UnknownModel(String),
+    /// A graph whose nodes do not hold together (shapes, operands, attributes).
+    #[error("{0}")]
+    Graph(#[from] crate::graph::GraphError),
+    /// A node name a graph does not have.
+    #[error("{graph} has no node `{name}` (see `deepvis layers`)")]
+    UnknownNode {
+        /// The graph.
+        graph: String,
+        /// The name asked for.
+        name: String,
+    },
     /// A backend that cannot be used.
     #[error("backend unavailable: {0}")]
     Backend(String),

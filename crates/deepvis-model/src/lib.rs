@@ -1,5 +1,6 @@
-//! The networks deepvis visualizes (SqueezeNet v1.0, AlexNet) as Burn modules with every named
-//! layer tapped, their weight formats, input preprocessing and device selection.
+//! The networks deepvis visualizes, as graphs of named nodes run on burn: the built-in
+//! SqueezeNet v1.0 and AlexNet, and any graph a reader gives (ONNX); their weight formats,
+//! input preprocessing, back-projection and device selection.
 
 pub mod alexnet;
 pub mod arch;
@@ -7,6 +8,7 @@ pub mod backprop;
 pub mod deepcompression;
 pub mod device;
 pub mod error;
+pub mod graph;
 pub mod labels;
 pub mod net;
 pub mod preprocess;
@@ -14,8 +16,8 @@ pub mod squeezenet;
 pub mod tensor_file;
 pub mod weights;
 
-pub use arch::{Arch, LayerInfo, LayerKind, Region};
-pub use backprop::{BackMode, BackProjection, BackProjector, Piece};
+pub use arch::{Arch, LayerInfo, ModelInfo, PreSource, Region};
+pub use backprop::{BackMode, BackProjection, BackProjector};
 pub use device::{BackendChoice, BackendKind, SelectedDevice};
 pub use error::{Error, Result};
 pub use labels::Labels;

@@ -1,33 +1,31 @@
-//! A loaded network of either architecture, with a forward pass that returns the named
-//! activations the caller asks for.
+//! A network on a device: its graph with the weights, and what is known of it
+//! ([`ModelInfo`]); a forward pass returns the named activations the caller asks for.
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
-use burn::module::Module;
 use burn::prelude::*;
 
-use crate::alexnet::{AlexNet, AlexNetConfig};
-use crate::arch::{Arch, LayerInfo};
+use crate::arch::{Arch, LayerInfo, ModelInfo};
 use crate::error::{Error, Result};
-use crate::squeezenet::{SqueezeNet, SqueezeNetConfig};
+use crate::graph::{Graph, GraphNet};
+use crate::preprocess::InputSpec;
 use crate::weights::WeightMap;
 
 /// A network with its weights on a device.
 #[derive(Debug, Clone)]
-pub enum Net {
-    /// SqueezeNet v1.0.
-    SqueezeNet(Box<SqueezeNet>),
-    /// AlexNet.
-    AlexNet(Box<AlexNet>),
+pub struct Net {
+    info: Arc<ModelInfo>,
+    graph: GraphNet,
 }
 
 /// Which activations a forward pass should return.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Request {
-    /// Layers whose (post-ReLU) outputs are wanted.
+    /// Layers whose outputs are wanted.
     pub layers: Vec<String>,
-    /// Layers whose pre-ReLU values are wanted.
+    /// Activation layers whose inputs (pre-activation values) are wanted.
     pub pre_relu: Vec<String>,
 }
 
@@ -40,9 +38,15 @@ impl Request {
         }
     }
 
-    /// Every layer's output.
-    pub fn all(arch: Arch) -> Request {
-        Request::layers(&arch.stages().iter().map(|s| s.name).collect::<Vec<_>>())
+    /// Every layer of the table.
+    pub fn all(info: &ModelInfo) -> Request {
+        Request::layers(
+            &info
+                .layers()
+                .iter()
+                .map(|l| l.name.as_str())
+                .collect::<Vec<_>>(),
+        )
     }
 
     /// Also asks for the pre-ReLU value of `name`.
@@ -53,11 +57,11 @@ impl Request {
 }
 
 /// The activations a forward pass returned, as `[N, C, H, W]` tensors (vector layers have
-/// `H = W = 1`).
+/// `H = W = 1`), by the names they were asked by.
 #[derive(Debug, Default)]
 pub struct Taps {
-    post: HashMap<&'static str, Tensor<4>>,
-    pre: HashMap<&'static str, Tensor<4>>,
+    post: HashMap<String, Tensor<4>>,
+    pre: HashMap<String, Tensor<4>>,
 }
 
 impl Taps {
@@ -82,28 +86,17 @@ impl Taps {
     }
 
     /// The names of the layers held.
-    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.post.keys().copied()
+    pub fn names(&self) -> impl Iterator<Item = &str> + '_ {
+        self.post.keys().map(String::as_str)
     }
 }
 
 impl Net {
     /// Builds `arch` with the tensors of `map`; every tensor the network needs must be there
-    /// with the right shape and finite values. Parameters do not require gradients.
+    /// with the right shape and finite values.
     pub fn from_weights(arch: Arch, mut map: WeightMap, device: &Device) -> Result<Net> {
-        let net = match arch {
-            Arch::SqueezeNet1_0 => {
-                let m = SqueezeNetConfig::new()
-                    .init(device)
-                    .load(&mut map, device)?;
-                Net::SqueezeNet(Box::new(m))
-            }
-            Arch::AlexNet => {
-                let m = AlexNetConfig::new().init(device).load(&mut map, device)?;
-                Net::AlexNet(Box::new(m))
-            }
-        };
-        Ok(net.no_grad())
+        let graph = arch.graph(Some(&mut map))?;
+        Net::from_graph(graph, arch.info(), device)
     }
 
     /// Reads a weights file (safetensors, `.pth` or `.net`) and builds `arch` from it.
@@ -112,119 +105,125 @@ impl Net {
         Net::from_weights(arch, map, device)
     }
 
-    /// The architecture.
-    pub fn arch(&self) -> Arch {
-        match self {
-            Net::SqueezeNet(_) => Arch::SqueezeNet1_0,
-            Net::AlexNet(_) => Arch::AlexNet,
-        }
+    /// A network from any graph (an ONNX file's, say), with its input preprocessing and the
+    /// layer the window shows first (default: chosen from the shapes).
+    pub fn from_any_graph(
+        graph: Graph,
+        name: &str,
+        input: InputSpec,
+        grid: Option<&str>,
+        device: &Device,
+    ) -> Result<Net> {
+        let info = Arc::new(ModelInfo::new(&graph, name, input, grid)?);
+        Net::from_graph(graph, info, device)
     }
 
-    /// Stops every parameter from requiring a gradient (inputs still can).
+    fn from_graph(graph: Graph, info: Arc<ModelInfo>, device: &Device) -> Result<Net> {
+        Ok(Net {
+            info,
+            graph: GraphNet::new(graph, device)?,
+        })
+    }
+
+    /// What is known of the network: name, layers, input, class layer.
+    pub fn info(&self) -> &Arc<ModelInfo> {
+        &self.info
+    }
+
+    /// The runnable graph.
+    pub fn graph(&self) -> &GraphNet {
+        &self.graph
+    }
+
+    /// The same network (its constants never require gradients; inputs still can).
     pub fn no_grad(self) -> Net {
-        match self {
-            Net::SqueezeNet(m) => Net::SqueezeNet(Box::new(m.no_grad())),
-            Net::AlexNet(m) => Net::AlexNet(Box::new(m.no_grad())),
-        }
+        self
     }
 
     /// Moves the network to another device.
     pub fn to_device(self, device: &Device) -> Net {
-        match self {
-            Net::SqueezeNet(m) => Net::SqueezeNet(Box::new(m.to_device(device))),
-            Net::AlexNet(m) => Net::AlexNet(Box::new(m.to_device(device))),
+        Net {
+            info: self.info,
+            graph: self.graph.to_device(device),
         }
     }
 
     /// The layer table for an input of the network's own size.
-    pub fn layers(&self) -> Vec<LayerInfo> {
-        self.arch().layers()
-    }
-
-    pub(crate) fn stage(&self, index: usize, x: Tensor<4>) -> (Option<Tensor<4>>, Tensor<4>) {
-        match self {
-            Net::SqueezeNet(m) => m.stage(index, x),
-            Net::AlexNet(m) => m.stage(index, x),
-        }
-    }
-
-    /// Stage `index`'s value before its ReLU (its output when it has none).
-    pub(crate) fn pre(&self, index: usize, x: Tensor<4>) -> Tensor<4> {
-        match self.stage(index, x) {
-            (Some(pre), _) => pre,
-            (None, out) => out,
-        }
+    pub fn layers(&self) -> &[LayerInfo] {
+        self.info.layers()
     }
 
     /// Checks that `input` is `[N, 3, H, W]` with a side the network accepts.
     pub fn check_input(&self, dims: [usize; 4]) -> Result<()> {
-        let arch = self.arch();
+        let i = &self.info;
         let [n, c, h, w] = dims;
-        if n == 0 || c != 3 || h < arch.min_input_size() || w < arch.min_input_size() {
+        let channels = i.graph().input_channels;
+        let fixed = i.graph().input_hw;
+        let ok = n >= 1
+            && c == channels
+            && h >= i.min_input_size()
+            && w >= i.min_input_size()
+            && fixed.is_none_or(|hw| hw == [h, w]);
+        if !ok {
             return Err(Error::BadInput(format!(
-                "{} needs an input of shape [N>=1, 3, H, W] with H, W >= {} (the usual size is \
+                "{} needs an input of shape [N>=1, {channels}, H, W] with {} (the usual size is \
                  {s}x{s}); got {dims:?}",
-                arch.name(),
-                arch.min_input_size(),
-                s = arch.input_size()
+                i.name(),
+                match fixed {
+                    Some([fh, fw]) => format!("H = {fh}, W = {fw}"),
+                    None => format!("H, W >= {}", i.min_input_size()),
+                },
+                s = i.input_size()
             )));
-        }
-        if arch == Arch::AlexNet && (h != arch.input_size() || w != arch.input_size()) {
-            // The adaptive pooling handles other sizes, but only a 224 input matches the
-            // training geometry; allowed.
         }
         Ok(())
     }
 
     /// Runs the network as far as the deepest requested layer and returns the requested
-    /// activations. Unknown layer names and pre-ReLU requests of layers without a ReLU are
-    /// errors, checked before any computation.
+    /// activations. Unknown layer names and pre-ReLU requests of layers without an activation
+    /// are errors, checked before any computation.
     pub fn forward(&self, input: Tensor<4>, req: &Request) -> Result<Taps> {
-        let arch = self.arch();
         self.check_input(input.dims())?;
-        let stages = arch.stages();
-        let mut want_post = vec![false; stages.len()];
-        let mut want_pre = vec![false; stages.len()];
-        for name in &req.layers {
-            want_post[arch.stage_index(name)?] = true;
-        }
-        for name in &req.pre_relu {
-            let i = arch.stage_index(name)?;
-            if !stages[i].relu {
-                return Err(Error::NoPreRelu(stages[i].name.to_string()));
-            }
-            want_pre[i] = true;
-        }
-        let last = want_post.iter().zip(&want_pre).rposition(|(a, b)| *a || *b);
+        let post: Vec<&str> = req
+            .layers
+            .iter()
+            .map(|n| self.info.resolve(n))
+            .collect::<Result<_>>()?;
+        let pre: Vec<&str> = req
+            .pre_relu
+            .iter()
+            .map(|n| {
+                let r = self.info.resolve(n)?;
+                match self.info.layer(r)?.relu {
+                    true => Ok(r),
+                    false => Err(Error::NoPreRelu(r.to_string())),
+                }
+            })
+            .collect::<Result<_>>()?;
+        let mut out = self.graph.forward(input, &post, &pre)?;
         let mut taps = Taps::default();
-        let Some(last) = last else {
-            return Ok(taps);
-        };
-        let mut x = input;
-        for (i, spec) in stages.iter().enumerate().take(last + 1) {
-            let (pre, out) = self.stage(i, x);
-            if want_pre[i]
-                && let Some(pre) = pre
-            {
-                taps.pre.insert(spec.name, pre);
+        for (asked, node) in req.layers.iter().zip(&post) {
+            if let Some(t) = out.outputs.get(*node) {
+                taps.post.insert(asked.clone(), t.clone());
             }
-            if want_post[i] {
-                taps.post.insert(spec.name, out.clone());
+        }
+        for (asked, node) in req.pre_relu.iter().zip(&pre) {
+            if let Some(t) = out.pre.get(*node) {
+                taps.pre.insert(asked.clone(), t.clone());
             }
-            x = out;
         }
         Ok(taps)
     }
 
-    /// The class scores (`pool10` / `fc8`) as `[N, classes]`.
+    /// The class scores as `[N, classes]`.
     pub fn logits(&self, input: Tensor<4>) -> Result<Tensor<2>> {
-        let name = self.arch().logits_layer();
-        let mut taps = self.forward(input, &Request::layers(&[name]))?;
+        let name = self.info.logits_layer().to_string();
+        let mut taps = self.forward(input, &Request::layers(&[&name]))?;
         let t = taps
-            .take(name)
-            .ok_or_else(|| Error::BadInput("the forward pass returned no logits".into()))?;
-        let [n, c, _, _] = t.dims();
-        Ok(t.reshape([n, c]))
+            .take(&name)
+            .ok_or_else(|| Error::BadInput("the forward pass returned no class scores".into()))?;
+        let [n, c, h, w] = t.dims();
+        Ok(t.reshape([n, c * h * w]))
     }
 
     /// Class probabilities as `[N, classes]`.

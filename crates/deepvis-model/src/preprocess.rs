@@ -1,11 +1,10 @@
-//! Turning photos into network inputs, per architecture, and back into pictures.
+//! Turning photos into network inputs, per model, and back into pictures.
 
 use std::io::Cursor;
 use std::path::Path;
 
 use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage, imageops::FilterType};
 
-use crate::arch::Arch;
 use crate::error::{Error, Result};
 
 /// Largest width or height of an image deepvis will decode.
@@ -28,24 +27,6 @@ pub struct Normalization {
 }
 
 impl Normalization {
-    /// The normalization of `arch`.
-    pub fn of(arch: Arch) -> Normalization {
-        match arch {
-            Arch::SqueezeNet1_0 => Normalization {
-                order: [2, 1, 0],
-                scale: 1.0,
-                mean: [104.0, 117.0, 123.0],
-                std: [1.0, 1.0, 1.0],
-            },
-            Arch::AlexNet => Normalization {
-                order: [0, 1, 2],
-                scale: 1.0 / 255.0,
-                mean: [0.485, 0.456, 0.406],
-                std: [0.229, 0.224, 0.225],
-            },
-        }
-    }
-
     /// Normalizes an RGB image into a CHW vector.
     pub fn apply(&self, img: &RgbImage) -> Vec<f32> {
         let (w, h) = img.dimensions();
@@ -195,19 +176,36 @@ pub fn resize_and_crop(img: &DynamicImage, short: u32, crop: u32) -> RgbImage {
     image::imageops::crop_imm(&resized, x0, y0, crop, crop).to_image()
 }
 
-/// Preprocesses a decoded image for `arch`: short side 256, centre crop to the input size,
-/// then the architecture's normalization. Grayscale and RGBA images become RGB.
-pub fn preprocess(img: &DynamicImage, arch: Arch) -> Preprocessed {
-    let size = arch.input_size();
-    let crop = resize_and_crop(img, 256, size as u32);
-    Preprocessed {
-        chw: Normalization::of(arch).apply(&crop),
-        size,
-        crop,
+/// How a network wants a photo: the short side resized to `resize` (bilinear), the centre
+/// `size x size` square cropped, then normalized.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct InputSpec {
+    /// The side of the square input.
+    pub size: usize,
+    /// The short side after resizing, before the crop (at least `size`).
+    pub resize: u32,
+    /// The normalization.
+    pub norm: Normalization,
+}
+
+impl InputSpec {
+    /// Preprocesses a decoded image. Grayscale and RGBA images become RGB.
+    pub fn apply(&self, img: &DynamicImage) -> Preprocessed {
+        let crop = resize_and_crop(img, self.resize.max(self.size as u32), self.size as u32);
+        Preprocessed {
+            chw: self.norm.apply(&crop),
+            size: self.size,
+            crop,
+        }
     }
 }
 
-/// Loads and preprocesses an image file for `arch`.
-pub fn preprocess_file(path: &Path, arch: Arch) -> Result<Preprocessed> {
-    Ok(preprocess(&load_image(path)?, arch))
+/// Preprocesses a decoded image as `spec` says. Grayscale and RGBA images become RGB.
+pub fn preprocess(img: &DynamicImage, spec: &InputSpec) -> Preprocessed {
+    spec.apply(img)
+}
+
+/// Loads and preprocesses an image file as `spec` says.
+pub fn preprocess_file(path: &Path, spec: &InputSpec) -> Result<Preprocessed> {
+    Ok(spec.apply(&load_image(path)?))
 }

@@ -4,7 +4,8 @@ use deepvis_model::Arch;
 
 #[test]
 fn squeezenet_shapes_follow_the_readme() {
-    let l = Arch::SqueezeNet1_0.layers();
+    let info = Arch::SqueezeNet1_0.info();
+    let l = info.layers();
     let get = |n: &str| {
         l.iter()
             .find(|x| x.name == n)
@@ -23,7 +24,8 @@ fn squeezenet_shapes_follow_the_readme() {
 
 #[test]
 fn alexnet_shapes_follow_torchvision() {
-    let l = Arch::AlexNet.layers();
+    let info = Arch::AlexNet.info();
+    let l = info.layers();
     let get = |n: &str| {
         l.iter()
             .find(|x| x.name == n)
@@ -38,15 +40,19 @@ fn alexnet_shapes_follow_torchvision() {
 
 #[test]
 fn unknown_layer_names_the_known_ones() {
-    let e = Arch::SqueezeNet1_0.stage_index("fire10").unwrap_err();
+    let s = Arch::SqueezeNet1_0.info();
+    let e = s.resolve("fire10").unwrap_err();
     assert!(e.to_string().contains("fire9"), "{e}");
-    assert_eq!(Arch::SqueezeNet1_0.stage_index("logits").unwrap(), 13);
-    assert_eq!(Arch::AlexNet.stage_index("logits").unwrap(), 10);
+    assert_eq!(s.resolve("logits").unwrap(), "pool10");
+    assert_eq!(Arch::AlexNet.info().resolve("logits").unwrap(), "fc8");
+    // inner nodes of the graph are layers too, though the table lists the named stages
+    assert_eq!(s.layer("fire9.concat").unwrap().channels, 512);
+    assert_eq!(s.layers().len(), 15);
 }
 
 #[test]
 fn receptive_fields_follow_the_geometry() {
-    let a = Arch::SqueezeNet1_0;
+    let a = Arch::SqueezeNet1_0.info();
     // conv1: 7x7 stride 2, no padding
     let r = a.receptive_field("conv1", 3, 5, 227).unwrap();
     assert_eq!((r.y0, r.y1, r.x0, r.x1), (6, 13, 10, 17));
@@ -69,14 +75,17 @@ fn receptive_fields_follow_the_geometry() {
     let r = a.receptive_field("pool10", 0, 0, 227).unwrap();
     assert_eq!((r.y0, r.y1, r.x0, r.x1), (0, 227, 0, 227));
     // AlexNet conv1: 11x11 stride 4 pad 2
-    let r = Arch::AlexNet.receptive_field("conv1", 1, 1, 224).unwrap();
+    let r = Arch::AlexNet
+        .info()
+        .receptive_field("conv1", 1, 1, 224)
+        .unwrap();
     assert_eq!((r.y0, r.y1), (2, 13));
     assert!(a.receptive_field("fire9", 13, 0, 227).is_err());
 }
 
 #[test]
 fn units_out_of_range_are_errors() {
-    let l = Arch::SqueezeNet1_0.layer("fire9").unwrap();
+    let l = Arch::SqueezeNet1_0.info().layer("fire9").unwrap();
     assert!(l.check_unit(511, Some((12, 12))).is_ok());
     let e = l.check_unit(512, None).unwrap_err().to_string();
     assert!(e.contains("channel 512") && e.contains("fire9"), "{e}");

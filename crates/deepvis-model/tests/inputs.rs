@@ -59,9 +59,11 @@ fn own_preprocessing_gives_the_expected_top5() {
     let net = squeezenet(&device);
     let labels = Labels::imagenet();
     for (file, want) in EXPECTED {
-        let p =
-            preprocess::preprocess_file(&shared().join("images").join(file), Arch::SqueezeNet1_0)
-                .unwrap();
+        let p = preprocess::preprocess_file(
+            &shared().join("images").join(file),
+            &Arch::SqueezeNet1_0.input_spec(),
+        )
+        .unwrap();
         assert_eq!(p.dims(), [1, 3, 227, 227]);
         let dims = p.dims();
         let x = deepvis_model::tensor4(p.chw, dims, &device).unwrap();
@@ -86,26 +88,29 @@ fn own_preprocessing_gives_the_expected_top5() {
 #[test]
 fn preprocessing_is_bgr_minus_mean_and_inverts() {
     let img = image::RgbImage::from_fn(300, 260, |x, y| image::Rgb([x as u8, y as u8, 200]));
-    let p = preprocess::preprocess(&image::DynamicImage::ImageRgb8(img), Arch::SqueezeNet1_0);
+    let p = preprocess::preprocess(
+        &image::DynamicImage::ImageRgb8(img),
+        &Arch::SqueezeNet1_0.input_spec(),
+    );
     assert_eq!(p.crop.dimensions(), (227, 227));
     let plane = 227 * 227;
     // channel 0 is blue (constant 200) minus 104
     assert!(p.chw[..plane].iter().all(|v| (*v - 96.0).abs() < 1e-3));
-    let norm = preprocess::Normalization::of(Arch::SqueezeNet1_0);
+    let norm = Arch::SqueezeNet1_0.input_spec().norm;
     let back = norm.invert(&p.chw, 227, 227).unwrap();
     assert_eq!(back, p.crop);
 
     // grayscale and RGBA photos become 3-channel inputs
     let gray =
         image::DynamicImage::ImageLuma8(image::GrayImage::from_pixel(256, 256, image::Luma([50])));
-    let p = preprocess::preprocess(&gray, Arch::SqueezeNet1_0);
+    let p = preprocess::preprocess(&gray, &Arch::SqueezeNet1_0.input_spec());
     assert!((p.chw[0] - (50.0 - 104.0)).abs() < 1e-3);
     let rgba = image::DynamicImage::ImageRgba8(image::RgbaImage::from_pixel(
         500,
         400,
         image::Rgba([10, 20, 30, 128]),
     ));
-    let p = preprocess::preprocess(&rgba, Arch::AlexNet);
+    let p = preprocess::preprocess(&rgba, &Arch::AlexNet.input_spec());
     assert_eq!(p.dims(), [1, 3, 224, 224]);
     assert!((p.chw[0] - (10.0 / 255.0 - 0.485) / 0.229).abs() < 1e-4);
 }

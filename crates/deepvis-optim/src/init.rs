@@ -1,8 +1,7 @@
 //! Start images (the parameterization is the image itself, in the network's normalized input
 //! space): seeded Gaussian noise, the mean, uniform noise, a photo, or a given tensor.
 
-use deepvis_model::Arch;
-use deepvis_model::preprocess::Normalization;
+use deepvis_model::ModelInfo;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{OptimError, Result};
@@ -84,11 +83,11 @@ impl Init {
         }
     }
 
-    /// The start image for `arch`, CHW in the normalized input space.
-    pub fn materialize(&self, arch: Arch) -> Result<Vec<f32>> {
-        let s = arch.input_size();
+    /// The start image for the network of `info`, CHW in the normalized input space.
+    pub fn materialize(&self, info: &ModelInfo) -> Result<Vec<f32>> {
+        let s = info.input_size();
         let plane = s * s;
-        let norm = Normalization::of(arch);
+        let norm = info.norm();
         // one grey level in each tensor channel
         let level: Vec<f32> = (0..3).map(|c| norm.scale / norm.std[c]).collect();
         match self {
@@ -119,7 +118,7 @@ impl Init {
                     return Err(OptimError::BadInit(format!(
                         "{label} has {} values; {} needs 3x{s}x{s} = {}",
                         chw.len(),
-                        arch.name(),
+                        info.name(),
                         3 * plane
                     )));
                 }

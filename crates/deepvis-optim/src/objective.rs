@@ -2,7 +2,7 @@
 //! on the post- or pre-ReLU value, pushed up or down.
 
 use burn::prelude::*;
-use deepvis_model::{Arch, LayerInfo, Request, Taps};
+use deepvis_model::{LayerInfo, ModelInfo, Request, Taps};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{OptimError, Result};
@@ -50,19 +50,14 @@ pub struct Objective {
     pub sign: f32,
 }
 
-/// Where an objective reads its value from.
-#[derive(Clone, Debug)]
-struct Source {
-    layer: &'static str,
-    pre: bool,
-    /// Take the spatial mean first (class units through conv10).
-    mean_map: bool,
-}
+/// Where an objective reads its value from (the model's [`deepvis_model::PreSource`], or the
+/// layer itself).
+type Source = deepvis_model::PreSource;
 
 impl Objective {
-    /// A unit of `layer` (`pos` = None: the centre of the map), validated against `arch`.
+    /// A unit of `layer` (`pos` = None: the centre of the map), validated against the model.
     pub fn new(
-        arch: Arch,
+        arch: &ModelInfo,
         layer: &str,
         channel: usize,
         pos: Option<(usize, usize)>,
@@ -72,7 +67,7 @@ impl Objective {
         let info = arch.layer(layer)?;
         let (y, x) = pos.unwrap_or(info.centre());
         let o = Objective {
-            layer: info.name.to_string(),
+            layer: info.name.clone(),
             unit: Unit::At { channel, y, x },
             pre_relu,
             sign,
@@ -82,15 +77,15 @@ impl Objective {
     }
 
     /// The class score `class` (`pool10` on SqueezeNet, `fc8` on AlexNet).
-    pub fn class(arch: Arch, class: usize) -> Result<Objective> {
+    pub fn class(arch: &ModelInfo, class: usize) -> Result<Objective> {
         Objective::new(arch, arch.logits_layer(), class, Some((0, 0)), false, 1.0)
     }
 
     /// The mean of a whole channel.
-    pub fn channel_mean(arch: Arch, layer: &str, channel: usize) -> Result<Objective> {
+    pub fn channel_mean(arch: &ModelInfo, layer: &str, channel: usize) -> Result<Objective> {
         let info = arch.layer(layer)?;
         let o = Objective {
-            layer: info.name.to_string(),
+            layer: info.name.clone(),
             unit: Unit::ChannelMean { channel },
             pre_relu: false,
             sign: 1.0,
@@ -99,8 +94,8 @@ impl Objective {
         Ok(o)
     }
 
-    /// Checks the layer, the unit and the flags against `arch`.
-    pub fn validate(&self, arch: Arch) -> Result<LayerInfo> {
+    /// Checks the layer, the unit and the flags against the model.
+    pub fn validate(&self, arch: &ModelInfo) -> Result<LayerInfo> {
         let info = arch.layer(&self.layer)?;
         match self.unit {
             Unit::At { channel, y, x } => info.check_unit(channel, Some((y, x)))?,
@@ -112,57 +107,40 @@ impl Objective {
                 self.sign
             )));
         }
-        if info.name == "prob" {
-            return Err(OptimError::BadParam(
-                "optimize the class scores (pool10 / fc8), not the softmax: its gradient \
-                 vanishes as soon as one class dominates"
-                    .into(),
-            ));
+        if info.kind == "Softmax" {
+            return Err(OptimError::BadParam(format!(
+                "optimize the class scores ({}), not the softmax: its gradient vanishes as \
+                 soon as one class dominates",
+                arch.logits_layer()
+            )));
         }
         self.source(arch)?;
         Ok(info)
     }
 
-    fn source(&self, arch: Arch) -> Result<Source> {
+    fn source(&self, arch: &ModelInfo) -> Result<Source> {
         let info = arch.layer(&self.layer)?;
-        if !self.pre_relu || (arch == Arch::AlexNet && info.name == "fc8") {
-            // fc8 is linear: its value is already pre-ReLU.
+        if !self.pre_relu {
             return Ok(Source {
                 layer: info.name,
                 pre: false,
                 mean_map: false,
             });
         }
-        if arch == Arch::SqueezeNet1_0 && info.name == "pool10" {
-            return Ok(Source {
-                layer: "conv10",
-                pre: true,
-                mean_map: true,
-            });
-        }
-        if !info.relu {
-            return Err(OptimError::Model(deepvis_model::Error::NoPreRelu(
-                info.name.to_string(),
-            )));
-        }
-        Ok(Source {
-            layer: info.name,
-            pre: true,
-            mean_map: false,
-        })
+        Ok(arch.pre_source(&info.name)?)
     }
 
     /// What the forward pass must return for this objective (its value and the post-ReLU
     /// activation, for telemetry).
-    pub fn request(&self, arch: Arch, req: &mut Request) -> Result<()> {
+    pub fn request(&self, arch: &ModelInfo, req: &mut Request) -> Result<()> {
         let s = self.source(arch)?;
         let info = arch.layer(&self.layer)?;
         if s.pre {
-            req.pre_relu.push(s.layer.to_string());
+            req.pre_relu.push(s.layer.clone());
         } else {
-            req.layers.push(s.layer.to_string());
+            req.layers.push(s.layer.clone());
         }
-        req.layers.push(info.name.to_string());
+        req.layers.push(info.name.clone());
         Ok(())
     }
 
@@ -171,7 +149,7 @@ impl Objective {
     /// `[1]` tensors.
     pub fn evaluate(
         &self,
-        arch: Arch,
+        arch: &ModelInfo,
         taps: &Taps,
         item: usize,
     ) -> Result<(Tensor<1>, Tensor<1>, Tensor<1>)> {
@@ -179,9 +157,9 @@ impl Objective {
         let missing =
             || OptimError::BadParam(format!("the forward pass did not return `{}`", s.layer));
         let layer = if s.pre {
-            taps.pre_relu(s.layer)
+            taps.pre_relu(&s.layer)
         } else {
-            taps.get(s.layer)
+            taps.get(&s.layer)
         }
         .ok_or_else(missing)?
         .clone();
@@ -226,7 +204,7 @@ impl Objective {
         };
         // the post-ReLU activation of the same unit, for telemetry
         let info = arch.layer(&self.layer)?;
-        let post = taps.get(info.name).ok_or_else(missing)?.clone();
+        let post = taps.get(&info.name).ok_or_else(missing)?.clone();
         let [_, pc, ph, pw] = post.dims();
         let post = post.slice([item..item + 1, 0..pc, 0..ph, 0..pw]);
         let act = match self.unit {

@@ -3,8 +3,10 @@
 //! can change between calls (warm start); images cross to the host only when asked.
 
 use burn::prelude::*;
+use std::sync::Arc;
+
 use deepvis_model::preprocess::Normalization;
-use deepvis_model::{Arch, Net, Request};
+use deepvis_model::{ModelInfo, Net, Request};
 use serde::{Deserialize, Serialize};
 
 pub use deepvis_protocol::run::{StopReason, Telemetry};
@@ -53,7 +55,7 @@ struct Run {
 
 /// Regularized gradient ascent on one network, several runs at once.
 pub struct Optimizer {
-    arch: Arch,
+    info: Arc<ModelInfo>,
     net: Net,
     device: Device,
     norm: Normalization,
@@ -63,32 +65,32 @@ pub struct Optimizer {
 impl Optimizer {
     /// Takes a network; it is moved to `device` with autodiff enabled.
     pub fn new(net: Net, device: &Device) -> Optimizer {
-        let arch = net.arch();
+        let info = net.info().clone();
         let ad = device.clone().autodiff();
         Optimizer {
-            arch,
+            norm: info.norm(),
+            info,
             net: net.to_device(&ad).no_grad(),
             device: device.clone(),
-            norm: Normalization::of(arch),
             runs: Vec::new(),
         }
     }
 
-    /// The architecture.
-    pub fn arch(&self) -> Arch {
-        self.arch
+    /// What is known of the network.
+    pub fn info(&self) -> &Arc<ModelInfo> {
+        &self.info
     }
 
     fn start_tensor(&self, init: &Init) -> Result<Tensor<4>> {
-        let s = self.arch.input_size();
-        let chw = init.materialize(self.arch)?;
+        let s = self.info.input_size();
+        let chw = init.materialize(&self.info)?;
         Ok(deepvis_model::tensor4(chw, [1, 3, s, s], &self.device)?)
     }
 
     /// Adds a run; returns its id.
     pub fn add_run(&mut self, cfg: RunConfig) -> Result<usize> {
         cfg.params.validate()?;
-        cfg.objective.validate(self.arch)?;
+        cfg.objective.validate(&self.info)?;
         let x = self.start_tensor(&cfg.init)?;
         self.runs.push(Some(Run {
             cfg,
@@ -140,7 +142,7 @@ impl Optimizer {
 
     /// Changes a run's objective, keeping its image; its stop state and records are cleared.
     pub fn set_objective(&mut self, id: usize, objective: Objective) -> Result<()> {
-        objective.validate(self.arch)?;
+        objective.validate(&self.info)?;
         let run = self.run_mut(id)?;
         run.cfg.objective = objective;
         run.status = RunStatus::default();
@@ -247,7 +249,7 @@ impl Optimizer {
     }
 
     fn iterate(&mut self, active: &[usize], out: &mut Vec<Telemetry>) -> Result<()> {
-        let arch = self.arch;
+        let info = self.info.clone();
         // 1. clip to valid pixels
         let mut xs = Vec::with_capacity(active.len());
         let mut req = Request::default();
@@ -257,7 +259,7 @@ impl Optimizer {
             let x = clip_to_pixels(run.x.clone(), &norm);
             run.x = x.clone();
             xs.push(x);
-            run.cfg.objective.request(arch, &mut req)?;
+            run.cfg.objective.request(&info, &mut req)?;
         }
         req.layers.sort();
         req.layers.dedup();
@@ -270,7 +272,7 @@ impl Optimizer {
         let mut scalars = Vec::with_capacity(active.len() * 3);
         for (item, &id) in active.iter().enumerate() {
             let obj = &self.run(id)?.cfg.objective;
-            let (value, act, is_max) = obj.evaluate(arch, &taps, item)?;
+            let (value, act, is_max) = obj.evaluate(&info, &taps, item)?;
             let signed = value * obj.sign;
             scalars.push(signed.clone().without_autodiff());
             scalars.push(act.without_autodiff());

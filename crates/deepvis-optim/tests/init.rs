@@ -6,13 +6,13 @@ use deepvis_optim::init::Init;
 #[test]
 fn noise_is_seeded_and_has_the_asked_spread() {
     let a = Init::Noise { seed: 3, std: 10.0 }
-        .materialize(Arch::SqueezeNet1_0)
+        .materialize(&Arch::SqueezeNet1_0.info())
         .unwrap();
     let b = Init::Noise { seed: 3, std: 10.0 }
-        .materialize(Arch::SqueezeNet1_0)
+        .materialize(&Arch::SqueezeNet1_0.info())
         .unwrap();
     let c = Init::Noise { seed: 4, std: 10.0 }
-        .materialize(Arch::SqueezeNet1_0)
+        .materialize(&Arch::SqueezeNet1_0.info())
         .unwrap();
     assert_eq!(a, b);
     assert_ne!(a, c);
@@ -26,7 +26,7 @@ fn noise_is_seeded_and_has_the_asked_spread() {
 #[test]
 fn uniform_spans_the_pixel_range() {
     let u = Init::Uniform { seed: 1 }
-        .materialize(Arch::SqueezeNet1_0)
+        .materialize(&Arch::SqueezeNet1_0.info())
         .unwrap();
     let plane = 227 * 227;
     let (lo, hi) = u[..plane]
@@ -44,13 +44,13 @@ fn images_of_the_wrong_size_are_refused() {
         chw: vec![0.0; 10],
         label: "x.png".into(),
     }
-    .materialize(Arch::SqueezeNet1_0)
+    .materialize(&Arch::SqueezeNet1_0.info())
     .unwrap_err();
     assert!(e.to_string().contains("x.png"));
     let e = Init::Image {
         chw: vec![f32::NAN; 3 * 227 * 227],
         label: "nan".into(),
     }
-    .materialize(Arch::SqueezeNet1_0);
+    .materialize(&Arch::SqueezeNet1_0.info());
     assert!(e.is_err());
 }

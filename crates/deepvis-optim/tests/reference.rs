@@ -94,7 +94,7 @@ fn our_gradient_matches_the_reference_gradient() {
     let x_in = file.tensors["iter0/x_in"].data.clone();
     let id = opt
         .add_run(RunConfig {
-            objective: Objective::class(Arch::SqueezeNet1_0, 130).unwrap(),
+            objective: Objective::class(&Arch::SqueezeNet1_0.info(), 130).unwrap(),
             params: Params::preset(1).unwrap(),
             init: Init::Image {
                 chw: x_in,
@@ -210,7 +210,7 @@ fn preset3_makes_golden_retriever_win_within_60_iterations() {
     };
     let id = opt
         .add_run(RunConfig {
-            objective: Objective::class(Arch::SqueezeNet1_0, 207).unwrap(),
+            objective: Objective::class(&Arch::SqueezeNet1_0.info(), 207).unwrap(),
             params,
             init: x0_init(),
         })
@@ -237,12 +237,12 @@ fn preset3_flamingo_hits_a_zero_gradient_and_pre_relu_goes_past_it() {
     let mut opt = Optimizer::new(squeezenet(&device), &device);
     let faithful = opt
         .add_run(RunConfig {
-            objective: Objective::class(Arch::SqueezeNet1_0, 130).unwrap(),
+            objective: Objective::class(&Arch::SqueezeNet1_0.info(), 130).unwrap(),
             params: Params::preset(3).unwrap(),
             init: x0_init(),
         })
         .unwrap();
-    let mut pre = Objective::class(Arch::SqueezeNet1_0, 130).unwrap();
+    let mut pre = Objective::class(&Arch::SqueezeNet1_0.info(), 130).unwrap();
     pre.pre_relu = true;
     let pre_run = opt
         .add_run(RunConfig {
@@ -274,7 +274,7 @@ fn a_run_that_overflows_stops_non_finite_and_keeps_its_best_image() {
     let mut opt = Optimizer::new(net, &device);
     let id = opt
         .add_run(RunConfig {
-            objective: Objective::class(Arch::SqueezeNet1_0, 207).unwrap(),
+            objective: Objective::class(&Arch::SqueezeNet1_0.info(), 207).unwrap(),
             params: Params::preset(1).unwrap(),
             init: x0_init(),
         })
@@ -297,7 +297,7 @@ fn settings_change_between_steps_without_restarting() {
     };
     let id = opt
         .add_run(RunConfig {
-            objective: Objective::class(Arch::SqueezeNet1_0, 207).unwrap(),
+            objective: Objective::class(&Arch::SqueezeNet1_0.info(), 207).unwrap(),
             params: p,
             init: Init::Noise { seed: 1, std: 10.0 },
         })
@@ -339,7 +339,7 @@ fn settings_change_between_steps_without_restarting() {
 
 #[test]
 fn bad_objectives_are_clear_errors() {
-    let a = Arch::SqueezeNet1_0;
+    let a = &Arch::SqueezeNet1_0.info();
     let e = Objective::class(a, 1000).unwrap_err().to_string();
     assert!(e.contains("channel 1000"), "{e}");
     let e = Objective::new(a, "fire10", 0, None, false, 1.0)

@@ -132,7 +132,7 @@ fn decay_and_the_update_with_everything_else_off() {
 
 #[test]
 fn clipping_to_pixels_uses_the_mean() {
-    let norm = deepvis_model::preprocess::Normalization::of(deepvis_model::Arch::SqueezeNet1_0);
+    let norm = deepvis_model::Arch::SqueezeNet1_0.input_spec().norm;
     let x = tensor4(vec![-200.0, 200.0, 0.0], [1, 3, 1, 1], &dev()).unwrap();
     let y = to_vec(clip_to_pixels(x, &norm)).unwrap();
     assert_eq!(y, vec![-104.0, 138.0, 0.0]);

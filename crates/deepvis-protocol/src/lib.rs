@@ -257,6 +257,10 @@ pub enum Command {
     SetBack(BackSettings),
     /// Step a folder source by this many files (+1 next, -1 previous).
     StepFile(i32),
+    /// Load another network from this file (an `.onnx` model): the worker restarts with it,
+    /// keeping the source; a file that cannot be read is an error and the current network
+    /// stays.
+    OpenModel(std::path::PathBuf),
     /// Make the worker panic (to test and demonstrate its recovery).
     InjectPanic,
     /// Stop the worker and its source.

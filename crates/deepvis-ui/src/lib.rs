@@ -172,6 +172,8 @@ pub struct DeepvisApp {
     pub topk: Option<TopkView>,
     /// The index folder typed in the top-9 pane.
     pub topk_input: String,
+    /// The model file typed in the model picker.
+    pub model_input: String,
     /// Why the preferred image stopped.
     pub stopped: Option<(StopReason, String)>,
     /// Frames per second of the grid pipeline.
@@ -320,6 +322,7 @@ impl DeepvisApp {
             session: None,
             topk: None,
             topk_input: String::new(),
+            model_input: String::new(),
             stopped: None,
             grid_fps: 0.0,
             optim_ips: 0.0,
@@ -432,10 +435,13 @@ impl DeepvisApp {
                 self.preparing = None;
                 self.model = Some(model);
                 self.backend = backend;
-                self.layers = layers;
-                if self.persisted.layer.is_none() {
+                // a layer of another model (a switch, or older settings) is replaced
+                let known = |l: &String| layers.iter().any(|x| &x.name == l);
+                if !self.persisted.layer.as_ref().is_some_and(known) {
                     self.persisted.layer = Some(grid_layer);
+                    self.persisted.selected = None;
                 }
+                self.layers = layers;
             }
             Event::Source { label, ok, message } => self.source = (label, ok, message),
             Event::Input(img) => self.pics.set(Pic::Input, rgb_to_color(&img)),

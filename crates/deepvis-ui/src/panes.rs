@@ -27,7 +27,10 @@ pub const BINDINGS: [(&str, &str); 18] = [
         "project that position (right click: its maximum)",
     ),
     ("hover a tile", "its channel and maximum"),
-    ("drop files", "show a photo or a folder"),
+    (
+        "drop files",
+        "show a photo or a folder; an .onnx file opens that model",
+    ),
     ("drag the pane borders", "resize the panes"),
     ("esc", "close this help"),
 ];
@@ -138,6 +141,7 @@ pub fn top_bar(app: &mut DeepvisApp, ui: &mut egui::Ui) {
     egui::Panel::top("top").show(ui, |ui| {
         ui.horizontal(|ui| {
             ui.strong("deepvis");
+            model_picker(app, ui);
             ui.separator();
             let current = app.persisted.layer.clone().unwrap_or_default();
             let mut chosen = None;
@@ -177,15 +181,27 @@ pub fn top_bar(app: &mut DeepvisApp, ui: &mut egui::Ui) {
             if ui.button("help (h)").clicked() {
                 app.show_help = !app.show_help;
             }
-            if ui
-                .button("crash worker")
-                .on_hover_text("test the worker's recovery")
-                .clicked()
-            {
-                app.send(Command::InjectPanic);
-            }
         });
     });
+}
+
+/// The network: its name, and a field to open an ONNX file (or drop one on the window).
+fn model_picker(app: &mut DeepvisApp, ui: &mut egui::Ui) {
+    let name = app.model.clone().unwrap_or_else(|| "loading".into());
+    let mut open = false;
+    egui::ComboBox::new("model picker", "model")
+        .selected_text(short(&name))
+        .show_ui(ui, |ui| {
+            ui.label("open an ONNX model (path):");
+            let edit = ui.text_edit_singleline(&mut app.model_input);
+            let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+            open = ui.button("open").clicked() || enter;
+            ui.label("or drop an .onnx file on the window");
+        });
+    let path = app.model_input.trim().to_string();
+    if open && !path.is_empty() {
+        app.send(Command::OpenModel(path.into()));
+    }
 }
 
 /// Cameras (with a resolution), the synthetic pattern, or the current file source.
@@ -598,7 +614,15 @@ pub fn grid_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
             (!p.as_os_str().is_empty()).then(|| p.to_path_buf())
         })
     {
-        app.set_source(deepvis_protocol::SourceSpec::Path(path));
+        let is_model = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
+        if is_model {
+            app.send(Command::OpenModel(path));
+        } else {
+            app.set_source(deepvis_protocol::SourceSpec::Path(path));
+        }
     }
 }
 
@@ -947,6 +971,15 @@ pub fn help_overlay(app: &mut DeepvisApp, ui: &mut egui::Ui) {
                     ui.end_row();
                 }
             });
+            ui.separator();
+            // a test hook, kept out of the toolbar
+            if ui
+                .button("crash the worker")
+                .on_hover_text("test that the window survives the worker's crash and restart")
+                .clicked()
+            {
+                app.send(Command::InjectPanic);
+            }
         });
     if !open {
         app.show_help = false;

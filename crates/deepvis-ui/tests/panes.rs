@@ -461,3 +461,35 @@ fn a_topk_index_shows_the_selected_units_montage_and_session_frames_gather() {
     );
     assert!(h.query_by_label("session top 9").is_some());
 }
+
+#[test]
+fn the_model_picker_opens_a_file_and_a_new_models_layers_replace_the_old() {
+    let (mut h, rx, tx) = setup();
+    h.get_by_label("model").click();
+    h.run_steps(2);
+    h.state_mut().model_input = "/models/efficientnet_lite0.onnx".into();
+    h.run_steps(1);
+    h.get_by_label("open").click();
+    h.run_steps(2);
+    assert!(commands(&rx).contains(&Command::OpenModel(
+        "/models/efficientnet_lite0.onnx".into()
+    )));
+    // the worker comes back with the new model: its layers, and the old layer forgotten
+    tx.send(Event::Ready {
+        model: "efficientnet_lite0.onnx".into(),
+        backend: "cpu (test)".into(),
+        layers: vec![LayerSummary {
+            name: "blocks.10.add".into(),
+            channels: 112,
+            height: 14,
+            width: 14,
+            relu: false,
+        }],
+        grid_layer: "blocks.10.add".into(),
+    })
+    .unwrap();
+    h.run_steps(3);
+    assert_eq!(h.state().model.as_deref(), Some("efficientnet_lite0.onnx"));
+    assert_eq!(h.state().persisted.layer.as_deref(), Some("blocks.10.add"));
+    assert_eq!(h.state().layers.len(), 1);
+}

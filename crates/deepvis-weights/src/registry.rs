@@ -14,11 +14,14 @@ pub enum Model {
     SqueezeNet1_0,
     /// torchvision's AlexNet.
     AlexNet,
+    /// BVLC CaffeNet, the original toolbox's network, as the ONNX model zoo publishes it
+    /// (`caffenet-9.onnx`, opset 9).
+    CaffeNet,
 }
 
 impl Model {
     /// Every known model, the default first.
-    pub const ALL: [Model; 2] = [Model::SqueezeNet1_0, Model::AlexNet];
+    pub const ALL: [Model; 3] = [Model::SqueezeNet1_0, Model::AlexNet, Model::CaffeNet];
 
     /// The model's name as used on the command line and as its subfolder name
     /// (`squeezenet1_0`, `alexnet`).
@@ -31,6 +34,7 @@ impl Model {
         match self {
             Model::SqueezeNet1_0 => &SQUEEZENET1_0,
             Model::AlexNet => &ALEXNET,
+            Model::CaffeNet => &CAFFENET,
         }
     }
 }
@@ -51,6 +55,7 @@ impl FromStr for Model {
         match lower.as_str() {
             "squeezenet1_0" | "squeezenet" | "squeezenet1.0" => Ok(Model::SqueezeNet1_0),
             "alexnet" => Ok(Model::AlexNet),
+            "caffenet" | "bvlc_caffenet" | "bvlc_reference_caffenet" => Ok(Model::CaffeNet),
             _ => Err(WeightsError::UnknownModel {
                 name: s.to_owned(),
                 known: Model::ALL.map(Model::name).join(", "),
@@ -68,6 +73,8 @@ pub enum WeightFormat {
     DeepCompressionNet,
     /// A PyTorch checkpoint (`.pth` / `.pt`, zip format).
     PyTorch,
+    /// A whole network as an ONNX file.
+    Onnx,
 }
 
 impl WeightFormat {
@@ -78,6 +85,7 @@ impl WeightFormat {
             "safetensors" => Some(WeightFormat::Safetensors),
             "net" => Some(WeightFormat::DeepCompressionNet),
             "pth" | "pt" => Some(WeightFormat::PyTorch),
+            "onnx" => Some(WeightFormat::Onnx),
             _ => None,
         }
     }
@@ -201,4 +209,22 @@ static ALEXNET: ModelSpec = ModelSpec {
     url: "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
     download: ALEXNET_PTH,
     local_files: &[ALEXNET_PTH, ALEXNET_SAFETENSORS],
+};
+
+const CAFFENET_ONNX: KnownFile = KnownFile {
+    file_name: "caffenet-9.onnx",
+    format: WeightFormat::Onnx,
+    size: Some(243_863_553),
+    // the ONNX model zoo's Git LFS pointer of the file
+    sha256: Some(ExpectedSha256::Full(
+        "802138332cf3e423c82a9a80c76e4f9227dd4effb3aba55413601fa4345cfd36",
+    )),
+};
+
+static CAFFENET: ModelSpec = ModelSpec {
+    model: Model::CaffeNet,
+    name: "caffenet",
+    url: "https://github.com/onnx/models/raw/main/validated/vision/classification/caffenet/model/caffenet-9.onnx",
+    download: CAFFENET_ONNX,
+    local_files: &[CAFFENET_ONNX],
 };

@@ -37,7 +37,7 @@ pub struct Args {
 /// Runs the command.
 pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     let l = load(g)?;
-    let info = l.arch.layer(&a.layer)?;
+    let info = l.info.layer(&a.layer)?;
     let input = read_input(&a.image, a.tensor.as_deref(), &l)?;
     let req = if a.pre_relu {
         Request::default().with_pre_relu(&a.layer)
@@ -46,9 +46,9 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     };
     let mut taps = l.net.forward(input.tensor, &req)?;
     let t = if a.pre_relu {
-        taps.take_pre_relu(info.name)
+        taps.take_pre_relu(&info.name)
     } else {
-        taps.take(info.name)
+        taps.take(&info.name)
     }
     .context("the forward pass did not return the layer")?;
     let [_, c, h, w] = t.dims();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Result, anyhow};
 use deepvis_engine::{EngineConfig, EngineHandle};
-use deepvis_model::{Arch, BackendChoice};
+use deepvis_model::BackendChoice;
 use deepvis_protocol::SourceSpec;
 use deepvis_ui::{DeepvisApp, Persisted};
 
@@ -106,13 +106,8 @@ impl eframe::App for Shell {
 
 /// Opens the window.
 pub fn run(g: &Global, a: AppArgs) -> Result<ExitCode> {
-    let arch = Arch::from_name(&g.model)?;
     let backend = BackendChoice::from_name(&g.backend)?;
-    let weights = crate::weights::resolve(g, arch)?;
-    log(
-        g,
-        format!("weights: {} ({})", weights.path.display(), weights.source),
-    );
+    let model = crate::common::model_loader(g)?;
     let explicit_source = a.source.is_some() || a.camera.is_some() || a.synthetic;
     let source = choose_source(g, &a)?;
     let options = eframe::NativeOptions {
@@ -122,7 +117,6 @@ pub fn run(g: &Global, a: AppArgs) -> Result<ExitCode> {
             .with_drag_and_drop(true),
         ..Default::default()
     };
-    let weights_path = weights.path.clone();
     if let Some(d) = &a.topk {
         deepvis_topk::Index::load(d)?;
     }
@@ -135,7 +129,8 @@ pub fn run(g: &Global, a: AppArgs) -> Result<ExitCode> {
                 .storage
                 .and_then(|s| eframe::get_value(s, STORAGE_KEY))
                 .unwrap_or_default();
-            let mut config = EngineConfig::new(arch, weights_path, source.clone());
+            let mut config = EngineConfig::new(model.clone(), source.clone());
+            config.opener = Some(crate::common::onnx_opener());
             config.backend = backend;
             config.grid_layer = persisted.layer.clone();
             config.selected = persisted.selected;

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use deepvis_model::preprocess::Normalization;
 use deepvis_model::{BackMode, BackProjector, tensor_file};
 use deepvis_viz::BackFilter;
 
@@ -59,17 +58,17 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         );
     };
     let l = load(g)?;
-    let info = l.arch.layer(&a.layer)?;
+    let info = l.info.layer(&a.layer)?;
     let pos = a.y.zip(a.x);
     info.check_unit(a.unit, pos.filter(|_| info.height * info.width > 1))?;
     let input = read_input(&a.image, a.tensor.as_deref(), &l)?;
     let bp = BackProjector::new(l.net, &l.device.device);
     let t0 = Instant::now();
-    let p = bp.project(input.tensor, info.name, a.unit, pos, mode)?;
+    let p = bp.project(input.tensor, &info.name, a.unit, pos, mode)?;
     let [_, c, h, w] = p.grad.dims();
     let data = deepvis_model::to_vec(p.grad)?;
     let secs = t0.elapsed().as_secs_f64();
-    let order = Normalization::of(l.arch).order;
+    let order = l.info.norm().order;
     let img = deepvis_viz::back_image(&data, h, w, order, filter)
         .context("the back-projection has the wrong size")?;
     let out = a.output.clone().unwrap_or_else(|| {
@@ -91,8 +90,8 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         tensor_file::write_f32(r, "grad", &[1, c, h, w], &data)?;
     }
     let rf = l
-        .arch
-        .field_bounds(info.name, p.pos.unwrap_or((0, 0)), h, true);
+        .info
+        .field_bounds(&info.name, p.pos.unwrap_or((0, 0)), h, true);
     let nonzero = data.iter().filter(|v| **v != 0.0).count();
     log(
         g,

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Result;
-use deepvis_model::{Request, to_vec};
+use deepvis_model::{Arch, Net, Request, to_vec};
 
 use crate::Global;
 use crate::common::{load, log};
@@ -81,11 +81,10 @@ fn measure(h: &deepvis_engine::EngineHandle, secs: u64) -> (f32, f32, f32) {
 
 fn live(g: &Global, a: &Args) -> Result<ExitCode> {
     use deepvis_protocol::{Command, Event, SourceSpec};
-    let arch = deepvis_model::Arch::from_name(&g.model)?;
-    let weights = crate::weights::resolve(g, arch)?.path;
+    let model = crate::common::model_loader(g)?;
+    let name = model.name.clone();
     let mut c = deepvis_engine::EngineConfig::new(
-        arch,
-        weights,
+        model,
         SourceSpec::Synthetic {
             width: 640,
             height: 480,
@@ -137,7 +136,7 @@ fn live(g: &Global, a: &Args) -> Result<ExitCode> {
     let (_, optim_alone, _) = measure(&h, a.seconds);
     h.shutdown();
     let v = serde_json::json!({
-        "model": arch.name(), "backend": backend, "source": "synthetic 640x480",
+        "model": name, "backend": backend, "source": "synthetic 640x480",
         "ready_s": ready_s, "seconds_per_phase": a.seconds,
         "grid_fps_alone": grid_alone, "grid_fps_with_optimizer": grid_with,
         "optimizer_ips_with_grid": optim_with, "optimizer_ips_alone": optim_alone,
@@ -153,46 +152,132 @@ fn live(g: &Global, a: &Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+type Step<'a> = Box<dyn Fn() -> Result<()> + 'a>;
+
+/// Runs each step once (its first call timed alone), `warmup - 1` more times, then `iters`
+/// timed times.
+fn time_cases(g: &Global, a: &Args, named: Vec<(&'static str, Step<'_>)>) -> Result<Vec<Case>> {
+    let mut cases = Vec::new();
+    for (name, step) in named {
+        log(g, format!("bench: {name} ..."));
+        let t0 = Instant::now();
+        step()?;
+        let first_ms = t0.elapsed().as_secs_f64() * 1e3;
+        for _ in 1..a.warmup {
+            step()?;
+        }
+        let mut times_ms = Vec::with_capacity(a.iters);
+        for _ in 0..a.iters {
+            let t0 = Instant::now();
+            step()?;
+            times_ms.push(t0.elapsed().as_secs_f64() * 1e3);
+        }
+        cases.push(Case {
+            name,
+            first_ms,
+            times_ms,
+        });
+    }
+    Ok(cases)
+}
+
+/// A fixed pseudo-random input of `n` values and amplitude `amp` (the network's response to
+/// noise is what the optimizer sees).
+fn noise(n: usize, amp: f32) -> Vec<f32> {
+    let mut seed = 0x9e3779b97f4a7c15u64;
+    (0..n)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            ((seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * amp
+        })
+        .collect()
+}
+
+/// Prints the cases as a table under `title`, or as one JSON object (`head` plus `results`).
+fn print_cases(a: &Args, head: serde_json::Value, title: String, cases: &[Case]) {
+    if a.json {
+        let rows: Vec<_> = cases
+            .iter()
+            .map(|c| {
+                let (med, min, mean) = stats(&c.times_ms);
+                serde_json::json!({
+                    "case": c.name, "first_call_ms": c.first_ms, "median_ms": med,
+                    "min_ms": min, "mean_ms": mean, "iters": c.times_ms.len(),
+                })
+            })
+            .collect();
+        let mut v = head;
+        v["results"] = serde_json::json!(rows);
+        println!("{v}");
+    } else {
+        println!("{title}");
+        println!(
+            "{:<34} {:>10} {:>10} {:>10} {:>12}",
+            "case", "median ms", "min ms", "mean ms", "first ms"
+        );
+        for c in cases {
+            let (med, min, mean) = stats(&c.times_ms);
+            println!(
+                "{:<34} {med:>10.2} {min:>10.2} {mean:>10.2} {:>12.1}",
+                c.name, c.first_ms
+            );
+        }
+    }
+}
+
+/// A step that runs `net` forward to `layer` on a fixed input.
+fn forward_step<'a>(
+    net: &'a Net,
+    layer: String,
+    dims: [usize; 4],
+    data: Vec<f32>,
+    device: burn::prelude::Device,
+) -> Step<'a> {
+    Box::new(move || {
+        let x = deepvis_model::tensor4(data.clone(), dims, &device)?;
+        let mut taps = net.forward(x, &Request::layers(&[&layer]))?;
+        if let Some(t) = taps.take(&layer) {
+            to_vec(t.sum())?;
+        }
+        Ok(())
+    })
+}
+
 /// Runs the benchmark.
 pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     if a.live {
         return live(g, &a);
     }
     let l = load(g)?;
-    let size = l.arch.input_size();
+    let size = l.info.input_size();
     let batch = a.batch.max(1);
     let dims = [batch, 3, size, size];
-    // A fixed pseudo-random input (the network's response to noise is what the optimizer sees).
-    let mut seed = 0x9e3779b97f4a7c15u64;
-    let data: Vec<f32> = (0..dims.iter().product::<usize>())
-        .map(|_| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            ((seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 40.0
-        })
-        .collect();
+    let data = noise(dims.iter().product(), 40.0 * l.info.norm().scale);
     let device = l.device.device.clone();
     let ad_device = device.clone().autodiff();
     let ad_net = l.net.clone().to_device(&ad_device).no_grad();
-    let grid = l.arch.default_grid_layer();
-    let logits = l.arch.logits_layer();
-
-    let mut cases = Vec::new();
-    type Step<'a> = Box<dyn Fn() -> Result<()> + 'a>;
-    let forward_to = |layer: &'static str| -> Step<'_> {
-        let data = data.clone();
-        let device = device.clone();
-        let net = &l.net;
-        Box::new(move || {
-            let x = deepvis_model::tensor4(data.clone(), dims, &device)?;
-            let mut taps = net.forward(x, &Request::layers(&[layer]))?;
-            if let Some(t) = taps.take(layer) {
-                to_vec(t.sum())?;
-            }
-            Ok(())
-        })
+    let grid = l.info.default_grid_layer();
+    let logits = l.info.logits_layer();
+    // the graph's output (the probabilities of a classifier)
+    let output = l
+        .info
+        .graph()
+        .outputs
+        .first()
+        .and_then(|o| l.info.graph().nodes.iter().find(|n| &n.output == o))
+        .map(|n| n.name.clone())
+        .unwrap_or_else(|| logits.to_string());
+    // the built-in SqueezeNet beside any other model, in the same run
+    let reference = match l.info.name() == Arch::SqueezeNet1_0.name() {
+        true => None,
+        false => Some(load(&Global {
+            model: Arch::SqueezeNet1_0.name().into(),
+            ..g.clone()
+        })?),
     };
+
     let backward: Step<'_> = {
         let data = data.clone();
         let ad_device = ad_device.clone();
@@ -201,7 +286,9 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
             let x = deepvis_model::tensor4(data.clone(), dims, &ad_device)?.require_grad();
             let mut taps = net.forward(x.clone(), &Request::layers(&[logits]))?;
             if let Some(t) = taps.take(logits) {
-                let y = t.slice([0..batch, 207..208, 0..1, 0..1]).sum();
+                let [_, c, _, _] = t.dims();
+                let k = 207.min(c - 1);
+                let y = t.slice([0..batch, k..k + 1, 0..1, 0..1]).sum();
                 let grads = y.backward();
                 if let Some(gx) = x.grad(&grads) {
                     to_vec(gx.abs().sum())?;
@@ -225,8 +312,14 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         })
     };
     let mut named: Vec<(&'static str, Step<'_>)> = vec![
-        ("forward_to_grid_layer", forward_to(grid)),
-        ("forward_to_prob", forward_to("prob")),
+        (
+            "forward_to_grid_layer",
+            forward_step(&l.net, grid.to_string(), dims, data.clone(), device.clone()),
+        ),
+        (
+            "forward_to_prob",
+            forward_step(&l.net, output.clone(), dims, data.clone(), device.clone()),
+        ),
         ("forward_backward_class_unit", backward),
     ];
     if batch == 1 {
@@ -240,62 +333,30 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
             back(deepvis_model::BackMode::Guided),
         ));
     }
-    for (name, step) in named {
-        log(g, format!("bench: {name} ..."));
-        let t0 = Instant::now();
-        step()?;
-        let first_ms = t0.elapsed().as_secs_f64() * 1e3;
-        for _ in 1..a.warmup {
-            step()?;
-        }
-        let mut times_ms = Vec::with_capacity(a.iters);
-        for _ in 0..a.iters {
-            let t0 = Instant::now();
-            step()?;
-            times_ms.push(t0.elapsed().as_secs_f64() * 1e3);
-        }
-        cases.push(Case {
-            name,
-            first_ms,
-            times_ms,
-        });
+    if let Some(r) = &reference {
+        let rdims = [batch, 3, 227, 227];
+        named.push((
+            "builtin_squeezenet_forward_to_prob",
+            forward_step(
+                &r.net,
+                "prob".into(),
+                rdims,
+                noise(rdims.iter().product(), 40.0),
+                r.device.device.clone(),
+            ),
+        ));
     }
-    if a.json {
-        let rows: Vec<_> = cases
-            .iter()
-            .map(|c| {
-                let (med, min, mean) = stats(&c.times_ms);
-                serde_json::json!({
-                    "case": c.name, "first_call_ms": c.first_ms, "median_ms": med,
-                    "min_ms": min, "mean_ms": mean, "iters": c.times_ms.len(),
-                })
-            })
-            .collect();
-        println!(
-            "{}",
-            serde_json::json!({
-                "model": l.arch.name(), "grid_layer": grid, "batch": batch, "input": size,
-                "backend": l.device.kind.as_str(), "device": l.device.description,
-                "results": rows,
-            })
-        );
-    } else {
-        println!(
-            "{} batch {batch} {size}x{size} on {}",
-            l.arch.name(),
-            l.device.description
-        );
-        println!(
-            "{:<30} {:>10} {:>10} {:>10} {:>12}",
-            "case", "median ms", "min ms", "mean ms", "first ms"
-        );
-        for c in &cases {
-            let (med, min, mean) = stats(&c.times_ms);
-            println!(
-                "{:<30} {med:>10.2} {min:>10.2} {mean:>10.2} {:>12.1}",
-                c.name, c.first_ms
-            );
-        }
-    }
+    let cases = time_cases(g, &a, named)?;
+    let head = serde_json::json!({
+        "model": l.info.name(), "grid_layer": grid, "class_layer": logits, "output": output,
+        "batch": batch, "input": size,
+        "backend": l.device.kind.as_str(), "device": l.device.description,
+    });
+    let title = format!(
+        "{} batch {batch} {size}x{size} on {} (grid layer {grid}, class scores {logits})",
+        l.info.name(),
+        l.device.description
+    );
+    print_cases(&a, head, title, &cases);
     Ok(ExitCode::SUCCESS)
 }

@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use burn::prelude::*;
-use deepvis_model::{Arch, BackendChoice, Net, SelectedDevice, preprocess, tensor_file};
+use std::sync::Arc;
+
+use deepvis_model::{Arch, BackendChoice, ModelInfo, Net, SelectedDevice, preprocess, tensor_file};
 
 use crate::Global;
 
@@ -34,27 +36,89 @@ pub fn log(g: &Global, msg: impl AsRef<str>) {
 
 /// A network ready to run.
 pub struct Loaded {
-    /// The architecture.
-    pub arch: Arch,
+    /// What is known of it (layers, input, class layer).
+    pub info: Arc<ModelInfo>,
     /// The network.
     pub net: Net,
     /// The device it lives on.
     pub device: SelectedDevice,
 }
 
-/// Chooses the device, finds the weights and loads the network.
+/// Chooses the device, finds the weights (or reads the ONNX file) and loads the network.
 pub fn load(g: &Global) -> Result<Loaded> {
-    let arch = Arch::from_name(&g.model)?;
     let device = deepvis_model::device::select(BackendChoice::from_name(&g.backend)?)?;
     log(g, format!("backend: {}", device.description));
-    let found = crate::weights::resolve(g, arch)?;
-    log(
-        g,
-        format!("weights: {} ({})", found.path.display(), found.source),
-    );
-    let net = Net::load(arch, &found.path, &device.device)
-        .with_context(|| format!("loading {} weights", arch.name()))?;
-    Ok(Loaded { arch, net, device })
+    let net = match crate::onnx::onnx_path(g)? {
+        Some(path) => crate::onnx::read(g, &path)?
+            .net(&device.device)
+            .with_context(|| format!("loading {}", path.display()))?,
+        None => {
+            let arch = Arch::from_name(&g.model)?;
+            let found = crate::weights::resolve(g, arch)?;
+            log(
+                g,
+                format!("weights: {} ({})", found.path.display(), found.source),
+            );
+            Net::load(arch, &found.path, &device.device)
+                .with_context(|| format!("loading {} weights", arch.name()))?
+        }
+    };
+    Ok(Loaded {
+        info: net.info().clone(),
+        net,
+        device,
+    })
+}
+
+/// How the window's worker loads the model: an ONNX file is read (and checked) now, and
+/// built on the worker's device from memory; a built-in network's weights are found now.
+pub fn model_loader(g: &Global) -> Result<deepvis_engine::ModelLoader> {
+    match crate::onnx::onnx_path(g)? {
+        Some(path) => {
+            let f = crate::onnx::read(g, &path)?;
+            // the whole graph must hold together before a window opens on it
+            f.info()?;
+            let (graph, spec, name) = (f.graph, f.input.spec, f.name);
+            Ok(deepvis_engine::ModelLoader::new(
+                &name.clone(),
+                move |device| {
+                    Net::from_any_graph(graph.clone(), &name, spec, None, device)
+                        .map_err(|e| e.to_string())
+                },
+            ))
+        }
+        None => {
+            let arch = Arch::from_name(&g.model)?;
+            let found = crate::weights::resolve(g, arch)?;
+            log(
+                g,
+                format!("weights: {} ({})", found.path.display(), found.source),
+            );
+            Ok(deepvis_engine::ModelLoader::builtin(arch, found.path))
+        }
+    }
+}
+
+/// Opens `.onnx` files for the window's model picker (sidecar or known preprocessing, else
+/// the default with a warning in the log).
+pub fn onnx_opener() -> deepvis_engine::ModelOpener {
+    deepvis_engine::ModelOpener::new(|path| {
+        let g = Global {
+            model: path.display().to_string(),
+            weights: None,
+            backend: "auto".into(),
+            quiet: false,
+            input_size: None,
+            mean: None,
+            std: None,
+            bgr: false,
+            input_range: None,
+        };
+        if !matches!(crate::onnx::onnx_path(&g), Ok(Some(_))) {
+            return Err("not an .onnx file".into());
+        }
+        model_loader(&g).map_err(|e| format!("{e:#}"))
+    })
 }
 
 /// An input ready for the network.
@@ -78,7 +142,7 @@ pub fn read_input(path: &Path, tensor: Option<&str>, l: &Loaded) -> Result<Input
             tensor: deepvis_model::tensor4(t.data, dims, &l.device.device)?,
         })
     } else {
-        let p = preprocess::preprocess_file(path, l.arch)?;
+        let p = preprocess::preprocess_file(path, &l.info.input)?;
         let dims = p.dims();
         Ok(Input {
             tensor: deepvis_model::tensor4(p.chw, dims, &l.device.device)?,

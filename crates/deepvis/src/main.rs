@@ -7,6 +7,7 @@ mod bench;
 mod classify;
 mod common;
 mod layers;
+mod onnx;
 mod optimize;
 mod search;
 mod topk;
@@ -17,9 +18,24 @@ use clap::{Parser, Subcommand};
 /// Options every command shares.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Global {
-    /// The network: squeezenet1_0 (default) or alexnet.
+    /// The network: squeezenet1_0 (default), alexnet, or an ONNX file (`PATH.onnx`).
     #[arg(long, global = true, default_value = "squeezenet1_0")]
     pub model: String,
+    /// Input side of an ONNX model (else its sidecar, preset or fixed input size).
+    #[arg(long, global = true, value_name = "N")]
+    pub input_size: Option<usize>,
+    /// Per-channel mean of an ONNX model's input, in the input range's units (`0.5,0.5,0.5`).
+    #[arg(long, global = true, value_name = "A,B,C")]
+    pub mean: Option<String>,
+    /// Per-channel standard deviation of an ONNX model's input (`0.229,0.224,0.225`).
+    #[arg(long, global = true, value_name = "A,B,C")]
+    pub std: Option<String>,
+    /// An ONNX model takes BGR channels (Caffe) instead of RGB.
+    #[arg(long, global = true)]
+    pub bgr: bool,
+    /// Pixel range of an ONNX model's input before mean and std: 1 (0..1) or 255.
+    #[arg(long, global = true, value_name = "MAX")]
+    pub input_range: Option<f32>,
     /// Weights file or folder (else DEEPVIS_WEIGHTS, ./weights, ../shared/weights, the cache).
     #[arg(long, global = true, value_name = "PATH")]
     pub weights: Option<std::path::PathBuf>,

@@ -5,8 +5,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use deepvis_model::preprocess::Normalization;
-use deepvis_model::{Arch, preprocess, tensor_file};
+use deepvis_model::{ModelInfo, preprocess, tensor_file};
 use deepvis_optim::{Init, LrPolicy, Objective, Optimizer, Params, RunConfig, RunStatus};
 
 use crate::Global;
@@ -138,7 +137,7 @@ impl Args {
 
 /// Builds the objective of `unit` from the shared arguments.
 pub fn objective(
-    arch: Arch,
+    arch: &ModelInfo,
     a: &UnitArgs,
     unit: usize,
     pos: Option<(usize, usize)>,
@@ -155,7 +154,7 @@ pub fn objective(
 }
 
 /// Parses `--init`.
-pub fn parse_init(spec: &str, seed: u64, arch: Arch) -> Result<Init> {
+pub fn parse_init(spec: &str, seed: u64, arch: &ModelInfo) -> Result<Init> {
     match spec {
         "noise" => Ok(Init::Noise { seed, std: 10.0 }),
         "mean" | "zeros" => Ok(Init::Mean),
@@ -172,7 +171,7 @@ pub fn parse_init(spec: &str, seed: u64, arch: Arch) -> Result<Init> {
                     Err(_) => tensor_file::read_input_tensor(p, None)?.data,
                 }
             } else if p.exists() {
-                preprocess::preprocess_file(p, arch)?.chw
+                preprocess::preprocess_file(p, &arch.input)?.chw
             } else {
                 bail!("--init {path}: not noise, mean or uniform, and no such file");
             };
@@ -185,9 +184,9 @@ pub fn parse_init(spec: &str, seed: u64, arch: Arch) -> Result<Init> {
 }
 
 /// The best image of a run scaled about zero, as the toolbox showed preferred images.
-pub fn render(chw: &[f32], arch: Arch, scale: u32) -> Result<image::RgbImage> {
+pub fn render(chw: &[f32], arch: &ModelInfo, scale: u32) -> Result<image::RgbImage> {
     let s = arch.input_size();
-    let img = deepvis_viz::scaled_about_zero(chw, s, s, Normalization::of(arch).order)
+    let img = deepvis_viz::scaled_about_zero(chw, s, s, arch.norm().order)
         .context("the image has the wrong size")?;
     Ok(if scale > 1 {
         let k = scale.min(16);
@@ -240,8 +239,8 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         .map(|&p| a.params(p))
         .collect::<Result<_>>()?;
     let l = load(g)?;
-    let objective = objective(l.arch, &a.unit_args, a.unit, pos)?;
-    let init = parse_init(&a.init, a.seed, l.arch)?;
+    let objective = objective(&l.info, &a.unit_args, a.unit, pos)?;
+    let init = parse_init(&a.init, a.seed, &l.info)?;
     let device = l.device.device.clone();
     let mut opt = Optimizer::new(l.net, &device);
     let ids: Vec<usize> = params
@@ -281,7 +280,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     let mut reports = Vec::new();
     for (&id, &preset) in ids.iter().zip(&presets) {
         let st = opt.status(id)?.clone();
-        images.push(render(&opt.best_image(id)?, l.arch, a.scale)?);
+        images.push(render(&opt.best_image(id)?, &l.info, a.scale)?);
         let mut r = report(&objective, a.unit, Some(preset), &st, seconds);
         if let Some(obj) = r.as_object_mut() {
             obj.insert(
@@ -318,7 +317,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         .with_context(|| format!("writing {}", a.output.display()))?;
     let sidecar = a.output.with_extension("json");
     let doc = serde_json::json!({
-        "model": l.arch.name(),
+        "model": l.info.name(),
         "objective": objective,
         "init": init.describe(),
         "seed": a.seed,

@@ -87,11 +87,11 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         bail!("--iters must be at least 1");
     }
     let l = load(g)?;
-    let arch = l.arch;
+    let arch = l.info.clone();
     let objectives: Vec<_> = a
         .units
         .iter()
-        .map(|&u| objective(arch, &a.unit_args, u, None))
+        .map(|&u| objective(&arch, &a.unit_args, u, None))
         .collect::<Result<_>>()?;
     std::fs::create_dir_all(&a.output)
         .with_context(|| format!("creating {}", a.output.display()))?;
@@ -153,7 +153,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
             let dir = a.output.join(format!("unit{unit}"));
             std::fs::create_dir_all(&dir)?;
             let png = dir.join(format!("trial{t:05}.png"));
-            render(&opt.best_image(id)?, arch, 1)?
+            render(&opt.best_image(id)?, &arch, 1)?
                 .save(&png)
                 .with_context(|| format!("writing {}", png.display()))?;
             let row = format!(

@@ -105,7 +105,7 @@ fn channel_maxima(data: &[f32], c: usize, h: usize, w: usize) -> Vec<(f32, usize
 
 /// Each channel's maximum on one image and where it is.
 fn scan_one(l: &Loaded, layer: &str, path: &Path) -> Result<Vec<(f32, usize, usize)>> {
-    let p = preprocess_file(path, l.arch)?;
+    let p = preprocess_file(path, &l.info.input)?;
     let dims = p.dims();
     let x = deepvis_model::tensor4(p.chw, dims, &l.device.device)?;
     let mut taps = l.net.forward(x, &Request::layers(&[layer]))?;
@@ -135,7 +135,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         )
     })?;
     let l = load(g)?;
-    let info = l.arch.layer(&a.layer)?;
+    let info = l.info.layer(&a.layer)?;
     let layer = info.name;
     let folder = a
         .folder
@@ -145,7 +145,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         .with_context(|| format!("creating {}", a.output.display()))?;
     let files = list_images(&folder)?;
     let fresh = || ScanState {
-        model: l.arch.name().to_string(),
+        model: l.info.name().to_string(),
         layer: layer.to_string(),
         folder: folder.clone(),
         done: BTreeSet::new(),
@@ -155,7 +155,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     let mut state = match ScanState::load(&a.output)? {
         Some(_) if a.restart => fresh(),
         Some(s) => {
-            if s.model != l.arch.name()
+            if s.model != l.info.name()
                 || s.layer != layer
                 || s.folder != folder
                 || s.top.k() != a.k
@@ -196,7 +196,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     let mut saved = Instant::now();
     let mut read = 0usize;
     for rel in todo.iter().take(quota) {
-        match scan_one(&l, layer, &folder.join(rel)) {
+        match scan_one(&l, &layer, &folder.join(rel)) {
             Ok(maxima) => {
                 for (c, (score, y, x)) in maxima.into_iter().enumerate() {
                     state.top.offer(
@@ -260,12 +260,12 @@ fn back_tile(
     region: [i64; 4],
     tile: u32,
 ) -> Result<RgbImage> {
-    let side = l.arch.input_size();
+    let side = l.info.input_size();
     let (c, y, x) = hit;
     let t = deepvis_model::tensor4(chw.to_vec(), [1, 3, side, side], &l.device.device)?;
     let p = b.projector.project(t, layer, c, Some((y, x)), b.mode)?;
     let data = deepvis_model::to_vec(p.grad)?;
-    let order = deepvis_model::preprocess::Normalization::of(l.arch).order;
+    let order = l.info.norm().order;
     let img = deepvis_viz::back_image(&data, side, side, order, b.filter)
         .context("the back-projection has the wrong size")?;
     Ok(deepvis_viz::field_crop(&img, region, tile))
@@ -284,7 +284,7 @@ fn write_index(
     back: Option<&BackSpec>,
 ) -> Result<()> {
     let layer = state.layer.as_str();
-    let side = l.arch.input_size();
+    let side = l.info.input_size();
     let k = state.top.k();
     let cols = (k as f64).sqrt().ceil() as usize;
     let mdir = out.join(layer);
@@ -304,7 +304,7 @@ fn write_index(
         let mut tiles = vec![vec![gray.clone(); k]; end - start];
         let mut back_tiles = vec![vec![gray.clone(); k]; end - start];
         for (file, uses) in by_file {
-            let p = match preprocess_file(&folder.join(file), l.arch) {
+            let p = match preprocess_file(&folder.join(file), &l.info.input) {
                 Ok(p) => p,
                 Err(e) => {
                     eprintln!("deepvis: warning: {file} cannot be read again for its crop: {e}");
@@ -313,7 +313,7 @@ fn write_index(
             };
             for (c, rank) in uses {
                 let h = &state.top.hits(c)[rank];
-                let f = l.arch.field_bounds(layer, (h.y, h.x), side, false);
+                let f = l.info.field_bounds(layer, (h.y, h.x), side, false);
                 tiles[c - start][rank] = deepvis_viz::field_crop(&p.crop, f, tile);
                 if let Some(b) = back {
                     back_tiles[c - start][rank] =
@@ -349,7 +349,7 @@ fn write_index(
                         score: h.score,
                         y: h.y,
                         x: h.x,
-                        field: l.arch.field_bounds(layer, (h.y, h.x), side, true),
+                        field: l.info.field_bounds(layer, (h.y, h.x), side, true),
                     })
                     .collect(),
             });

@@ -15,7 +15,7 @@ use crate::common::{log, project_root};
 pub enum Command {
     /// Download a model's weights into the user cache (sha256-checked, never a partial file).
     Fetch {
-        /// squeezenet1_0 (default) or alexnet.
+        /// squeezenet1_0 (default), alexnet, or caffenet (the ONNX model zoo's BVLC CaffeNet).
         model: Option<String>,
         /// Cache folder (default: $XDG_CACHE_HOME/deepvis/weights or ~/.cache/deepvis/weights).
         #[arg(long)]
@@ -39,15 +39,20 @@ fn model_of(arch: Arch) -> Model {
 
 /// Finds the weights of `arch` in the documented order.
 pub fn resolve(g: &Global, arch: Arch) -> Result<Resolved> {
+    resolve_model(g, model_of(arch))
+}
+
+/// Finds the file of a registry model in the documented order.
+pub fn resolve_model(g: &Global, model: Model) -> Result<Resolved> {
     let inputs = ResolveInputs::from_env(g.weights.clone(), &project_root());
-    Ok(deepvis_weights::resolve(model_of(arch), &inputs)?)
+    Ok(deepvis_weights::resolve(model, &inputs)?)
 }
 
 /// Runs a subcommand.
 pub fn run(g: &Global, c: Command) -> Result<ExitCode> {
     match c {
         Command::Fetch { model, cache } => {
-            let arch = Arch::from_name(model.as_deref().unwrap_or(&g.model))?;
+            let model: Model = model.as_deref().unwrap_or(&g.model).parse()?;
             let cache = match cache {
                 Some(c) => c,
                 None => deepvis_weights::default_cache_dir()
@@ -64,7 +69,7 @@ pub fn run(g: &Global, c: Command) -> Result<ExitCode> {
                 )
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
-            let path = deepvis_weights::fetch(model_of(arch), &cache, |done, total| {
+            let path = deepvis_weights::fetch(model, &cache, |done, total| {
                 if let Some(t) = total {
                     bar.set_length(t);
                 }
@@ -73,17 +78,17 @@ pub fn run(g: &Global, c: Command) -> Result<ExitCode> {
             bar.finish_and_clear();
             log(
                 g,
-                format!("{} weights verified at {}", arch.name(), path.display()),
+                format!("{} verified at {}", model.name(), path.display()),
             );
             println!("{}", path.display());
         }
         Command::Verify { path } => {
-            let arch = Arch::from_name(&g.model)?;
+            let model: Model = g.model.parse()?;
             let path = match path {
                 Some(p) => p,
-                None => resolve(g, arch)?.path,
+                None => resolve_model(g, model)?.path,
             };
-            let v = deepvis_weights::verify(&path, model_of(arch))?;
+            let v = deepvis_weights::verify(&path, model)?;
             println!(
                 "{}: {} bytes, sha256 {} ({:?})",
                 v.path.display(),
@@ -93,8 +98,7 @@ pub fn run(g: &Global, c: Command) -> Result<ExitCode> {
             );
         }
         Command::Where => {
-            let arch = Arch::from_name(&g.model)?;
-            let r = resolve(g, arch)?;
+            let r = resolve_model(g, g.model.parse()?)?;
             println!("{} ({})", r.path.display(), r.source);
         }
     }

@@ -421,3 +421,155 @@ fn topk_orders_resumes_without_duplicates_and_skips_bad_files() {
     ]);
     assert!(!ok && err.contains("--restart"), "{err}");
 }
+
+fn effnet() -> String {
+    shared()
+        .join("models/efficientnet_lite0/efficientnet_lite0.onnx")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// ONNX Runtime's top-5 classes in a golden probability tensor.
+fn golden_top5(photo: &str) -> Vec<u64> {
+    let bytes =
+        std::fs::read(shared().join("models/efficientnet_lite0/golden.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let p: Vec<f32> = st
+        .tensor(&format!("{photo}/prob"))
+        .unwrap()
+        .data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    let mut idx: Vec<usize> = (0..p.len()).collect();
+    idx.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
+    idx.into_iter().take(5).map(|i| i as u64).collect()
+}
+
+#[test]
+fn classify_an_onnx_model_with_no_flags_gives_onnx_runtimes_classes() {
+    let golden = shared().join("models/efficientnet_lite0/golden.safetensors");
+    let m = effnet();
+    for photo in ["dog", "eagle", "giraffe", "coffee"] {
+        // ONNX Runtime's own input tensor: the same top-5, in order
+        let out = deepvis_ok(&[
+            "--model",
+            &m,
+            "classify",
+            "--json",
+            golden.to_str().unwrap(),
+            "--tensor",
+            &format!("{photo}/input"),
+        ]);
+        let v = json(&out);
+        let got: Vec<u64> = v["top5"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["index"].as_u64().unwrap())
+            .collect();
+        assert_eq!(got, golden_top5(photo), "{photo}");
+    }
+    // the photos themselves, preprocessed by deepvis with the known file's preset
+    let img = shared().join("images");
+    let files: Vec<String> = ["dog.jpg", "eagle.jpg", "giraffe.jpg", "coffee.png"]
+        .iter()
+        .map(|f| img.join(f).to_string_lossy().into_owned())
+        .collect();
+    let mut args = vec!["--model", &m, "classify", "--json"];
+    args.extend(files.iter().map(String::as_str));
+    let out = deepvis_ok(&args);
+    for (line, photo) in out.lines().zip(["dog", "eagle", "giraffe", "coffee"]) {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(
+            v["top5"][0]["index"].as_u64(),
+            Some(golden_top5(photo)[0]),
+            "{photo}"
+        );
+    }
+}
+
+#[test]
+fn every_command_runs_an_onnx_model() {
+    let m = effnet();
+    let v = json(&deepvis_ok(&["--model", &m, "layers", "--json"]));
+    let nodes = v["layers"].as_array().unwrap();
+    assert!(nodes.len() >= 95, "{} nodes", nodes.len());
+    let add = nodes.iter().find(|l| l["name"] == "blocks.10.add").unwrap();
+    assert_eq!(
+        (add["channels"].as_u64(), add["height"].as_u64()),
+        (Some(112), Some(14))
+    );
+    // the class scores: the node `fc`, whose output is the graph output `logits`
+    assert_eq!(v["logits"], "fc");
+
+    let dir = tempfile::tempdir().unwrap();
+    let photo = shared().join("images/dog.jpg");
+    let photo = photo.to_str().unwrap();
+    let grid = dir.path().join("g.png");
+    deepvis_ok(&[
+        "--model",
+        &m,
+        "activations",
+        photo,
+        "--layer",
+        "blocks.10.add",
+        "-o",
+        grid.to_str().unwrap(),
+    ]);
+    assert!(grid.is_file());
+    let back = dir.path().join("b.png");
+    let out = deepvis_ok(&[
+        "--model",
+        &m,
+        "backprop",
+        photo,
+        "--layer",
+        "blocks.10.add",
+        "--unit",
+        "5",
+        "--mode",
+        "guided",
+        "-o",
+        back.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(back.is_file(), "{out}");
+    // the preferred image of a unit of blocks.10.add: its objective rises
+    let png = dir.path().join("o.png");
+    let v = json(&deepvis_ok(&[
+        "--model",
+        &m,
+        "optimize",
+        "--layer",
+        "blocks.10.add",
+        "--unit",
+        "5",
+        "--preset",
+        "3",
+        "--iters",
+        "8",
+        "-o",
+        png.to_str().unwrap(),
+        "--json",
+    ]));
+    assert!(v["best_iter"].as_u64().unwrap() > 0, "{v}");
+    assert!(png.is_file());
+}
+
+#[test]
+fn bad_onnx_files_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("garbage.onnx");
+    std::fs::write(&bad, b"this is not a protobuf at all \xff\xfe").unwrap();
+    let photo = shared().join("images/dog.jpg");
+    let (ok, _, err) = deepvis(&[
+        "--model",
+        bad.to_str().unwrap(),
+        "classify",
+        photo.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("garbage.onnx"), "{err}");
+    let (ok, _, err) = deepvis(&["--model", "/nonexistent/m.onnx", "layers"]);
+    assert!(!ok && err.contains("/nonexistent/m.onnx"), "{err}");
+}

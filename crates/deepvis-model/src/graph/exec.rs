@@ -1,0 +1,390 @@
+//! Running a [`Graph`] on a burn device.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use burn::prelude::*;
+use burn::tensor::activation;
+use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d};
+use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
+
+use super::shape::{Shapes, axis, window_out};
+use super::{Graph, GraphError, Node, Op, PadMode};
+use crate::error::{Error, Result};
+
+/// A graph with its constants on a device.
+#[derive(Clone, Debug)]
+pub struct GraphNet {
+    graph: Arc<Graph>,
+    consts: HashMap<String, Tensor<4>>,
+    device: Device,
+}
+
+/// Values a forward pass returned, keyed by the names they were asked by (a node's name or its
+/// output's), each as `[N, C, H, W]` (vector values `[N, K]` as `[N, K, 1, 1]`).
+#[derive(Debug, Default)]
+pub struct GraphTaps {
+    /// Node outputs.
+    pub outputs: HashMap<String, Tensor<4>>,
+    /// Pre-activation values (the input of an activation node), by the activation's name.
+    pub pre: HashMap<String, Tensor<4>>,
+}
+
+/// Right-aligns `dims` into four dimensions.
+pub(crate) fn dims4(dims: &[usize]) -> [usize; 4] {
+    let mut d = [1; 4];
+    let off = 4 - dims.len().min(4);
+    for (i, &v) in dims.iter().take(4).enumerate() {
+        d[off + i] = v;
+    }
+    d
+}
+
+/// The `[N, C, H, W]` view of a value of the given logical dimensions.
+pub(crate) fn nchw(dims: &[usize]) -> [usize; 4] {
+    match *dims {
+        [k] => [1, k, 1, 1],
+        [n, k] => [n, k, 1, 1],
+        [a, b, c] => [a, b, c, 1],
+        _ => dims4(dims),
+    }
+}
+
+fn to_device(t: &super::HostTensor, device: &Device) -> Tensor<4> {
+    Tensor::from_data(TensorData::new(t.data.clone(), dims4(&t.dims)), device)
+}
+
+impl GraphNet {
+    /// Validates `graph` and puts its constants on `device`.
+    pub fn new(graph: Graph, device: &Device) -> Result<GraphNet> {
+        graph.validate().map_err(Error::Graph)?;
+        for (name, t) in &graph.constants {
+            if t.dims.len() > 4 {
+                return Err(Error::Graph(GraphError {
+                    graph: graph.name.clone(),
+                    node: name.clone(),
+                    op: "constant".into(),
+                    reason: format!("rank {} (deepvis handles up to 4)", t.dims.len()),
+                }));
+            }
+            if !t.is_complete() {
+                return Err(Error::Graph(GraphError {
+                    graph: graph.name.clone(),
+                    node: name.clone(),
+                    op: "constant".into(),
+                    reason: format!("holds {} values for shape {:?}", t.data.len(), t.dims),
+                }));
+            }
+            if let Some(i) = t.data.iter().position(|v| !v.is_finite()) {
+                return Err(Error::Graph(GraphError {
+                    graph: graph.name.clone(),
+                    node: name.clone(),
+                    op: "constant".into(),
+                    reason: format!("holds a non-finite value at flat index {i}"),
+                }));
+            }
+        }
+        let consts = graph
+            .constants
+            .iter()
+            .map(|(k, v)| (k.clone(), to_device(v, device)))
+            .collect();
+        Ok(GraphNet {
+            graph: Arc::new(graph),
+            consts,
+            device: device.clone(),
+        })
+    }
+
+    /// The graph.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// The device the constants live on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Moves the constants to another device.
+    pub fn to_device(self, device: &Device) -> GraphNet {
+        let consts = self
+            .consts
+            .into_iter()
+            .map(|(k, v)| (k, v.to_device(device)))
+            .collect();
+        GraphNet {
+            graph: self.graph,
+            consts,
+            device: device.clone(),
+        }
+    }
+
+    /// Runs the graph as far as the last node asked for and returns the outputs of `nodes`
+    /// and the pre-activation values of `pre` (names of activation nodes). Unknown names are
+    /// errors, checked before any computation.
+    pub fn forward(&self, input: Tensor<4>, nodes: &[&str], pre: &[&str]) -> Result<GraphTaps> {
+        let g = &*self.graph;
+        let shapes = self.check_and_shape(&input)?;
+        let find = |name: &str| {
+            g.node_index(name).ok_or_else(|| Error::UnknownNode {
+                graph: g.name.clone(),
+                name: name.to_string(),
+            })
+        };
+        let want: Vec<usize> = nodes.iter().map(|s| find(s)).collect::<Result<_>>()?;
+        let want_pre: Vec<usize> = pre.iter().map(|s| find(s)).collect::<Result<_>>()?;
+        for &i in &want_pre {
+            if !g.nodes[i].op.is_activation() {
+                return Err(Error::NoPreRelu(g.nodes[i].name.clone()));
+            }
+        }
+        let mut taps = GraphTaps::default();
+        let Some(last) = want.iter().chain(&want_pre).copied().max() else {
+            return Ok(taps);
+        };
+        // the last node that reads each value, so values are dropped once used
+        let mut last_use: HashMap<&str, usize> = HashMap::new();
+        for (i, node) in g.nodes.iter().enumerate().take(last + 1) {
+            for inp in &node.inputs {
+                last_use.insert(inp, i);
+            }
+        }
+        let mut values: HashMap<&str, Tensor<4>> = HashMap::new();
+        values.insert(&g.input, input);
+        for (i, node) in g.nodes.iter().enumerate().take(last + 1) {
+            let ins = self.inputs(node, &values)?;
+            for (asked, _) in pre.iter().zip(&want_pre).filter(|(_, k)| **k == i) {
+                let d = shapes.get(&node.inputs[0]).unwrap_or(&[]);
+                taps.pre
+                    .insert(asked.to_string(), ins[0].clone().reshape(nchw(d)));
+            }
+            let out = self.run(node, ins, &shapes)?;
+            for (asked, _) in nodes.iter().zip(&want).filter(|(_, k)| **k == i) {
+                let d = shapes.get(&node.output).unwrap_or(&[]);
+                taps.outputs
+                    .insert(asked.to_string(), out.clone().reshape(nchw(d)));
+            }
+            for name in &node.inputs {
+                if last_use.get(name.as_str()) == Some(&i) {
+                    values.remove(name.as_str());
+                }
+            }
+            values.insert(&node.output, out);
+        }
+        Ok(taps)
+    }
+
+    /// Checks an input against the graph and infers every value's shape for it.
+    pub(crate) fn check_and_shape(&self, input: &Tensor<4>) -> Result<Shapes> {
+        let g = &*self.graph;
+        let [n, c, h, w] = input.dims();
+        if c != g.input_channels {
+            return Err(Error::BadInput(format!(
+                "{} takes {} input channels, got {c}",
+                g.name, g.input_channels
+            )));
+        }
+        if let Some(hw) = g.input_hw
+            && hw != [h, w]
+        {
+            return Err(Error::BadInput(format!(
+                "{} takes a {}x{} input, got {h}x{w}",
+                g.name, hw[0], hw[1]
+            )));
+        }
+        g.shapes(n, h, w).map_err(Error::Graph)
+    }
+
+    /// The tensors of a node's inputs: computed values or constants.
+    pub(crate) fn inputs(
+        &self,
+        node: &Node,
+        values: &HashMap<&str, Tensor<4>>,
+    ) -> Result<Vec<Tensor<4>>> {
+        node.inputs
+            .iter()
+            .map(|name| match values.get(name.as_str()) {
+                Some(t) => Ok(t.clone()),
+                None => self.consts.get(name).cloned().ok_or_else(|| {
+                    Error::Graph(self.graph.error(node, format!("no value `{name}`")))
+                }),
+            })
+            .collect()
+    }
+
+    pub(crate) fn run(
+        &self,
+        node: &Node,
+        ins: Vec<Tensor<4>>,
+        shapes: &Shapes,
+    ) -> Result<Tensor<4>> {
+        let g = &*self.graph;
+        let dims = |k: usize| shapes.get(&node.inputs[k]).unwrap_or(&[]).to_vec();
+        let out_dims = shapes.get(&node.output).unwrap_or(&[]).to_vec();
+        let rank = |k: usize| dims(k).len();
+        let mut ins = ins.into_iter();
+        let mut next = || {
+            ins.next()
+                .ok_or_else(|| Error::Graph(g.error(node, "an input is missing")))
+        };
+        let x = next()?;
+        Ok(match &node.op {
+            Op::Conv { window, group } => {
+                let w = next()?;
+                let b = match next() {
+                    Ok(b) => {
+                        let o = b.dims()[3];
+                        Some(b.reshape([o]))
+                    }
+                    Err(_) => None,
+                };
+                let [_, _, h, wd] = x.dims();
+                let (_, p) = window_out(window, [h, wd])
+                    .ok_or_else(|| Error::Graph(g.error(node, "the window does not fit")))?;
+                let opts = ConvOptions::new_with_padding(
+                    window.strides,
+                    [(p[0], p[2]), (p[1], p[3])],
+                    window.dilations,
+                    *group,
+                );
+                conv2d(x, w, b, opts)
+            }
+            Op::MaxPool(window) => {
+                let [_, _, h, wd] = x.dims();
+                let p = window.pads([h, wd]);
+                let opts = MaxPoolOptions::new(window.kernel)
+                    .with_stride(window.strides)
+                    .with_padding_pairs([(p[0], p[2]), (p[1], p[3])])
+                    .with_dilation(window.dilations)
+                    .with_ceil_mode(window.ceil);
+                max_pool2d(x, opts)
+            }
+            Op::AveragePool {
+                window,
+                count_include_pad,
+            } => {
+                let [_, _, h, wd] = x.dims();
+                let p = window.pads([h, wd]);
+                let opts = AvgPoolOptions::new(window.kernel)
+                    .with_stride(window.strides)
+                    .with_padding_pairs([(p[0], p[2]), (p[1], p[3])])
+                    .with_count_include_pad(*count_include_pad)
+                    .with_ceil_mode(window.ceil);
+                avg_pool2d(x, opts)
+            }
+            Op::GlobalAveragePool => x.mean_dim(3).mean_dim(2),
+            Op::AdaptiveAvgPool { out } => adaptive_avg_pool2d(x, *out),
+            Op::Lrn {
+                size,
+                alpha,
+                beta,
+                bias,
+            } => {
+                let [n, c, h, w] = x.dims();
+                let lo = (size - 1) / 2;
+                let hi = size - 1 - lo;
+                let sq = (x.clone() * x.clone()).reshape([n, 1, c, h * w]);
+                let opts = AvgPoolOptions::new([*size, 1])
+                    .with_stride([1, 1])
+                    .with_padding_pairs([(lo, hi), (0, 0)])
+                    .with_count_include_pad(true);
+                let sum = avg_pool2d(sq, opts).reshape([n, c, h, w]) * (*size as f32);
+                let denom = (sum * (*alpha / *size as f32) + *bias).powf_scalar(*beta);
+                x / denom
+            }
+            Op::BatchNorm { epsilon } => {
+                let r = rank(0);
+                let mut pd = [1usize; 4];
+                let ch = 4 - r + 1;
+                pd[ch] = x.dims()[ch];
+                let scale = next()?.reshape(pd);
+                let bias = next()?.reshape(pd);
+                let mean = next()?.reshape(pd);
+                let var = next()?.reshape(pd);
+                let k = scale / (var + *epsilon).sqrt();
+                (x - mean) * k + bias
+            }
+            Op::Add => x + next()?,
+            Op::Sub => x - next()?,
+            Op::Mul => x * next()?,
+            Op::Div => x / next()?,
+            Op::Concat { axis: a } => {
+                let r = rank(0);
+                let ax =
+                    axis(*a, r).ok_or_else(|| Error::Graph(g.error(node, "axis out of range")))?;
+                let mut all = vec![x];
+                while let Ok(t) = next() {
+                    all.push(t);
+                }
+                Tensor::cat(all, ax + 4 - r)
+            }
+            Op::Gemm {
+                alpha,
+                beta,
+                trans_a,
+                trans_b,
+            } => {
+                let (da, db) = (dims(0), dims(1));
+                let mut a: Tensor<2> = x.reshape([da[0], da[1]]);
+                let mut b: Tensor<2> = next()?.reshape([db[0], db[1]]);
+                if *trans_a {
+                    a = a.transpose();
+                }
+                if *trans_b {
+                    b = b.transpose();
+                }
+                let mut y = a.matmul(b);
+                if *alpha != 1.0 {
+                    y = y * *alpha;
+                }
+                let y4 = y.reshape(dims4(&out_dims));
+                match next() {
+                    Ok(c) if *beta == 1.0 => y4 + c,
+                    Ok(c) => y4 + c * *beta,
+                    Err(_) => y4,
+                }
+            }
+            Op::MatMul => {
+                let (da, db) = (dims(0), dims(1));
+                let a: Tensor<2> = x.reshape([da[0], da[1]]);
+                let b: Tensor<2> = next()?.reshape([db[0], db[1]]);
+                a.matmul(b).reshape(dims4(&out_dims))
+            }
+            Op::Flatten { .. } | Op::Reshape { .. } => x.reshape(dims4(&out_dims)),
+            Op::Softmax { axis: a, coerce_2d } => {
+                let r = rank(0);
+                let ax =
+                    axis(*a, r).ok_or_else(|| Error::Graph(g.error(node, "axis out of range")))?;
+                if *coerce_2d && ax + 1 < r {
+                    let d = dims(0);
+                    let rows: usize = d[..ax].iter().product();
+                    let cols: usize = d[ax..].iter().product();
+                    activation::softmax(x.reshape([1, 1, rows, cols]), 3).reshape(dims4(&d))
+                } else {
+                    activation::softmax(x, ax + 4 - r)
+                }
+            }
+            Op::Pad { pads, mode } => {
+                let r = rank(0);
+                let mut pairs = [(0usize, 0usize); 4];
+                for i in 0..r {
+                    pairs[4 - r + i] = (pads[i] as usize, pads[r + i] as usize);
+                }
+                let mode = match *mode {
+                    PadMode::Constant(v) => burn::tensor::ops::PadMode::Constant(v),
+                    PadMode::Reflect => burn::tensor::ops::PadMode::Reflect,
+                    PadMode::Edge => burn::tensor::ops::PadMode::Edge,
+                };
+                x.pad(pairs, mode)
+            }
+            Op::Relu => activation::relu(x),
+            Op::LeakyRelu { alpha } => activation::leaky_relu(x, *alpha as f64),
+            Op::Clip { min, max } => x.clamp(*min, *max),
+            Op::Sigmoid => activation::sigmoid(x),
+            Op::HardSigmoid { alpha, beta } => (x * *alpha + *beta).clamp(0.0, 1.0),
+            Op::HardSwish => x.clone() * (x / 6.0 + 0.5).clamp(0.0, 1.0),
+            Op::Dropout | Op::Identity => x,
+        })
+    }
+}

@@ -1,0 +1,147 @@
+//! Receptive fields through a graph: the input pixels a unit can see, following the
+//! geometry of every convolution, pooling and pad back to the input through every branch.
+
+use std::collections::HashMap;
+
+use super::shape::Shapes;
+use super::{Graph, GraphError, Op};
+use crate::arch::Region;
+
+/// An inclusive box `[y0, y1] x [x0, x1]` in some value's coordinates, or the whole input.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Field {
+    Box([i64; 4]),
+    Whole,
+}
+
+impl Field {
+    fn union(self, o: Field) -> Field {
+        match (self, o) {
+            (Field::Box(a), Field::Box(b)) => Field::Box([
+                a[0].min(b[0]),
+                a[1].max(b[1]),
+                a[2].min(b[2]),
+                a[3].max(b[3]),
+            ]),
+            _ => Field::Whole,
+        }
+    }
+}
+
+fn spatial(d: &[usize]) -> Option<[usize; 2]> {
+    (d.len() == 4).then(|| [d[2], d[3]])
+}
+
+impl Graph {
+    /// The input pixels unit `(y, x)` of node `name` can see (half-open, possibly reaching
+    /// into the padding), for the input size of `shapes`. Units of global values (after a
+    /// global pooling, a fully connected layer, a flatten) see the whole input. Where a map is
+    /// multiplied or added with a 1x1 value (a squeeze-excitation gate), the field follows the
+    /// map, not the gate's global path.
+    pub fn receptive_field(
+        &self,
+        name: &str,
+        (y, x): (usize, usize),
+        shapes: &Shapes,
+    ) -> Result<Region, GraphError> {
+        let idx = self.node_index(name).ok_or_else(|| GraphError {
+            graph: self.name.clone(),
+            node: name.to_string(),
+            op: "?".into(),
+            reason: "no such node".into(),
+        })?;
+        let dim = |v: &str| shapes.get(v).unwrap_or(&[]).to_vec();
+        let input = dim(&self.input);
+        let whole = Region {
+            y0: 0,
+            x0: 0,
+            y1: input.get(2).copied().unwrap_or(1) as i64,
+            x1: input.get(3).copied().unwrap_or(1) as i64,
+        };
+        let mut fields: HashMap<&str, Field> = HashMap::new();
+        let out = &self.nodes[idx].output;
+        let start = match spatial(&dim(out)) {
+            Some([h, w]) if y < h && x < w => Field::Box([y as i64, y as i64, x as i64, x as i64]),
+            Some([h, w]) => {
+                return Err(self.error(
+                    &self.nodes[idx],
+                    format!("position (y {y}, x {x}) is outside its {h}x{w} map"),
+                ));
+            }
+            None => Field::Whole,
+        };
+        fields.insert(out, start);
+        for node in self.nodes[..=idx].iter().rev() {
+            let Some(&f) = fields.get(node.output.as_str()) else {
+                continue;
+            };
+            let out_hw = spatial(&dim(&node.output));
+            for (k, inp) in node.inputs.iter().enumerate() {
+                if self.constants.contains_key(inp) {
+                    continue;
+                }
+                let in_hw = spatial(&dim(inp));
+                let mapped = match (f, &node.op) {
+                    (Field::Whole, _) => Field::Whole,
+                    (Field::Box(b), Op::Conv { window, .. } | Op::MaxPool(window))
+                    | (Field::Box(b), Op::AveragePool { window, .. }) => {
+                        if k > 0 {
+                            continue;
+                        }
+                        let Some(hw) = in_hw else { continue };
+                        let p = window.pads(hw);
+                        let (s, d, kk) = (window.strides, window.dilations, window.kernel);
+                        let map = |a: i64, i: usize| a * s[i] as i64 - p[i] as i64;
+                        let ext = |i: usize| ((kk[i] - 1) * d[i]) as i64;
+                        Field::Box([
+                            map(b[0], 0),
+                            map(b[1], 0) + ext(0),
+                            map(b[2], 1),
+                            map(b[3], 1) + ext(1),
+                        ])
+                    }
+                    (Field::Box(b), Op::Pad { pads, .. }) => {
+                        let r = pads.len() / 2;
+                        if r < 2 {
+                            Field::Whole
+                        } else {
+                            let (py, px) = (pads[r - 2], pads[r - 1]);
+                            Field::Box([b[0] - py, b[1] - py, b[2] - px, b[3] - px])
+                        }
+                    }
+                    (
+                        Field::Box(_),
+                        Op::GlobalAveragePool
+                        | Op::AdaptiveAvgPool { .. }
+                        | Op::Gemm { .. }
+                        | Op::MatMul
+                        | Op::Flatten { .. }
+                        | Op::Reshape { .. },
+                    ) => Field::Whole,
+                    (Field::Box(_), Op::Softmax { axis, .. })
+                        if !(out_hw.is_some() && (*axis == 1 || *axis == -3)) =>
+                    {
+                        Field::Whole
+                    }
+                    (Field::Box(b), _) => match (in_hw, out_hw) {
+                        (Some(i), Some(o)) if i == o => Field::Box(b),
+                        // a 1x1 gate broadcast over the map: follow the map only
+                        (Some([1, 1]), Some(_)) | (None, Some(_)) => continue,
+                        _ => Field::Whole,
+                    },
+                };
+                let e = fields.entry(inp.as_str()).or_insert(mapped);
+                *e = e.union(mapped);
+            }
+        }
+        Ok(match fields.get(self.input.as_str()) {
+            Some(Field::Box(b)) => Region {
+                y0: b[0],
+                x0: b[2],
+                y1: b[1] + 1,
+                x1: b[3] + 1,
+            },
+            _ => whole,
+        })
+    }
+}

@@ -1,0 +1,402 @@
+//! A network as data: a graph of named nodes over named values, with the constants it needs.
+//!
+//! Every network deepvis loads from a file (ONNX today) becomes a [`Graph`]; [`GraphNet`]
+//! runs it on any burn device (with autodiff where the device has it), [`Graph::shapes`]
+//! infers every value's shape for an input size, and [`Graph::receptive_field`] follows the
+//! convolution and pooling geometry back to the input through branches.
+//!
+//! Values have a logical rank of 1 to 4 (`[N, C, H, W]` maps, `[N, K]` vectors, ...); the
+//! executor stores each as a rank-4 tensor with the logical dimensions right-aligned (a
+//! `[N, K]` vector is stored `[1, 1, N, K]`), so numpy broadcasting is burn's broadcasting.
+
+mod backprop;
+pub mod build;
+mod exec;
+mod field;
+mod shape;
+
+pub use exec::{GraphNet, GraphTaps};
+pub use shape::Shapes;
+
+use std::collections::HashMap;
+
+/// A float tensor on the host: row-major values and their dimensions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostTensor {
+    /// The dimensions (empty for a scalar).
+    pub dims: Vec<usize>,
+    /// The values, `dims.iter().product()` of them.
+    pub data: Vec<f32>,
+}
+
+impl HostTensor {
+    /// A tensor from its dimensions and values (checked to agree).
+    pub fn new(dims: Vec<usize>, data: Vec<f32>) -> Option<HostTensor> {
+        (dims.iter().product::<usize>() == data.len()).then_some(HostTensor { dims, data })
+    }
+
+    /// A shape without values: enough for shapes and receptive fields, not for running.
+    pub fn placeholder(dims: Vec<usize>) -> HostTensor {
+        HostTensor {
+            dims,
+            data: Vec::new(),
+        }
+    }
+
+    /// Whether it holds its values.
+    pub fn is_complete(&self) -> bool {
+        self.dims.iter().product::<usize>() == self.data.len()
+    }
+}
+
+/// Spatial padding of a convolution or pooling window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Padding {
+    /// Explicit `[top, left, bottom, right]`.
+    Explicit([usize; 4]),
+    /// TF "SAME", the extra pixel at the end (ONNX `SAME_UPPER`).
+    SameUpper,
+    /// "SAME", the extra pixel at the start (ONNX `SAME_LOWER`).
+    SameLower,
+}
+
+/// The geometry of a sliding window (convolution or pooling).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    /// Kernel `[height, width]`.
+    pub kernel: [usize; 2],
+    /// Strides `[y, x]`.
+    pub strides: [usize; 2],
+    /// Dilations `[y, x]`.
+    pub dilations: [usize; 2],
+    /// Padding.
+    pub padding: Padding,
+    /// Ceil-mode output size (pooling).
+    pub ceil: bool,
+}
+
+impl Window {
+    /// The `[top, left, bottom, right]` padding for an input of `[h, w]`.
+    pub fn pads(&self, [h, w]: [usize; 2]) -> [usize; 4] {
+        match self.padding {
+            Padding::Explicit(p) => p,
+            Padding::SameUpper | Padding::SameLower => {
+                let total = |size: usize, i: usize| {
+                    let out = size.div_ceil(self.strides[i]);
+                    let span = (self.kernel[i] - 1) * self.dilations[i] + 1;
+                    ((out - 1) * self.strides[i] + span).saturating_sub(size)
+                };
+                let (ty, tx) = (total(h, 0), total(w, 1));
+                if self.padding == Padding::SameUpper {
+                    [ty / 2, tx / 2, ty - ty / 2, tx - tx / 2]
+                } else {
+                    [ty - ty / 2, tx - tx / 2, ty / 2, tx / 2]
+                }
+            }
+        }
+    }
+
+    /// The output size along axis `i` (0 = y, 1 = x) for an input of `size`, or `None` when
+    /// the window does not fit.
+    pub fn out_size(&self, size: usize, i: usize, pads: [usize; 4]) -> Option<usize> {
+        let (b, e) = (pads[i], pads[i + 2]);
+        let span = (self.kernel[i] - 1) * self.dilations[i] + 1;
+        let padded = size + b + e;
+        if padded < span {
+            return None;
+        }
+        let s = self.strides[i];
+        let mut out = if self.ceil {
+            (padded - span).div_ceil(s) + 1
+        } else {
+            (padded - span) / s + 1
+        };
+        // the last window must start inside the input or its begin padding
+        if self.ceil && (out - 1) * s >= size + b {
+            out -= 1;
+        }
+        Some(out)
+    }
+}
+
+/// Pad modes of [`Op::Pad`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PadMode {
+    /// A constant value.
+    Constant(f32),
+    /// Mirror, excluding the edge.
+    Reflect,
+    /// Repeat the edge.
+    Edge,
+}
+
+/// What a node computes. Weights and other constant operands are node inputs naming
+/// constants of the graph.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    /// Convolution; inputs `x`, `W` (`[O, I/group, kH, kW]`), optional bias `B` (`[O]`).
+    Conv {
+        /// Window geometry (the kernel comes from `W`).
+        window: Window,
+        /// Groups.
+        group: usize,
+    },
+    /// `max(x, 0)`.
+    Relu,
+    /// `x` where positive, else `alpha * x`.
+    LeakyRelu {
+        /// Slope of the negative part.
+        alpha: f32,
+    },
+    /// `min(max(x, min), max)` (ReLU6 is `Clip(0, 6)`).
+    Clip {
+        /// Lower bound.
+        min: f32,
+        /// Upper bound.
+        max: f32,
+    },
+    /// The logistic function.
+    Sigmoid,
+    /// `max(0, min(1, alpha * x + beta))`.
+    HardSigmoid {
+        /// Slope.
+        alpha: f32,
+        /// Offset.
+        beta: f32,
+    },
+    /// `x * HardSigmoid(x; 1/6, 1/2)`.
+    HardSwish,
+    /// Max pooling.
+    MaxPool(Window),
+    /// Average pooling.
+    AveragePool {
+        /// Window geometry.
+        window: Window,
+        /// Whether padded pixels count in the average.
+        count_include_pad: bool,
+    },
+    /// Mean over the spatial dimensions, keeping them as 1x1.
+    GlobalAveragePool,
+    /// Average pooling to a fixed output size (PyTorch's adaptive pooling).
+    AdaptiveAvgPool {
+        /// Output `[H, W]`.
+        out: [usize; 2],
+    },
+    /// Local response normalization across channels.
+    Lrn {
+        /// Channels in the window.
+        size: usize,
+        /// Scale.
+        alpha: f32,
+        /// Exponent.
+        beta: f32,
+        /// Offset.
+        bias: f32,
+    },
+    /// Inference batch normalization; inputs `x`, `scale`, `B`, `mean`, `var`.
+    BatchNorm {
+        /// Added to the variance.
+        epsilon: f32,
+    },
+    /// Elementwise sum (numpy broadcasting).
+    Add,
+    /// Elementwise difference.
+    Sub,
+    /// Elementwise product.
+    Mul,
+    /// Elementwise quotient.
+    Div,
+    /// Concatenation along `axis` (negative counts from the end).
+    Concat {
+        /// The axis.
+        axis: i64,
+    },
+    /// `alpha * A' B' + beta * C`; inputs `A`, `B`, optional `C`.
+    Gemm {
+        /// Scale of the product.
+        alpha: f32,
+        /// Scale of `C`.
+        beta: f32,
+        /// Transpose `A`.
+        trans_a: bool,
+        /// Transpose `B`.
+        trans_b: bool,
+    },
+    /// Matrix product of two rank-2 values.
+    MatMul,
+    /// `[d0 .. d(axis-1)] x [d(axis) ..]` as a matrix.
+    Flatten {
+        /// The axis.
+        axis: i64,
+    },
+    /// A new shape (`0` copies the input's dimension unless `allowzero`, `-1` is inferred).
+    Reshape {
+        /// The target shape.
+        shape: Vec<i64>,
+        /// Whether a 0 means a zero-sized dimension.
+        allowzero: bool,
+    },
+    /// Softmax along `axis` (opset 13), or over everything from `axis` on (`coerce_2d`,
+    /// opsets before 13).
+    Softmax {
+        /// The axis.
+        axis: i64,
+        /// The pre-13 rule.
+        coerce_2d: bool,
+    },
+    /// Inference dropout: the identity.
+    Dropout,
+    /// Padding: `pads` as ONNX orders them (every axis' begin, then every axis' end).
+    Pad {
+        /// Begin and end padding per axis.
+        pads: Vec<i64>,
+        /// How to fill.
+        mode: PadMode,
+    },
+    /// The identity.
+    Identity,
+}
+
+impl Op {
+    /// Whether the op is an activation of the ReLU family, where a back-projection applies its
+    /// deconv or guided rule.
+    pub fn is_relu_family(&self) -> bool {
+        match self {
+            Op::Relu | Op::LeakyRelu { .. } => true,
+            Op::Clip { min, .. } => *min == 0.0,
+            _ => false,
+        }
+    }
+
+    /// Whether the op is an elementwise activation (its input is the node's pre-activation).
+    pub fn is_activation(&self) -> bool {
+        matches!(
+            self,
+            Op::Relu
+                | Op::LeakyRelu { .. }
+                | Op::Clip { .. }
+                | Op::Sigmoid
+                | Op::HardSigmoid { .. }
+                | Op::HardSwish
+        )
+    }
+}
+
+/// One node: an op over named values, producing one named value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    /// The node's name (its output's name when the file gives none).
+    pub name: String,
+    /// The op type as the file names it (`Conv`, `Relu`, ...), for tables.
+    pub op_type: String,
+    /// What it computes.
+    pub op: Op,
+    /// Input value names: the graph input, other nodes' outputs or constants.
+    pub inputs: Vec<String>,
+    /// The output value's name.
+    pub output: String,
+}
+
+/// A network: one float input `[N, C, H, W]`, nodes in topological order, constants.
+#[derive(Clone, Debug, Default)]
+pub struct Graph {
+    /// A name for messages (the file name).
+    pub name: String,
+    /// The input value's name.
+    pub input: String,
+    /// The input's channels.
+    pub input_channels: usize,
+    /// The input's `[H, W]` when the file fixes them.
+    pub input_hw: Option<[usize; 2]>,
+    /// The nodes, each after the nodes its inputs come from.
+    pub nodes: Vec<Node>,
+    /// Constants by value name.
+    pub constants: HashMap<String, HostTensor>,
+    /// The graph's output value names.
+    pub outputs: Vec<String>,
+    /// The nodes a layer table lists, in order; empty: every node.
+    pub layers: Vec<String>,
+}
+
+/// A graph that does not hold together.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+#[error("{graph}: node `{node}` ({op}): {reason}")]
+pub struct GraphError {
+    /// The graph's name.
+    pub graph: String,
+    /// The node.
+    pub node: String,
+    /// Its op type.
+    pub op: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl Graph {
+    /// The index of the node named `name`, or whose output is `name`.
+    pub fn node_index(&self, name: &str) -> Option<usize> {
+        self.nodes
+            .iter()
+            .position(|n| n.name == name)
+            .or_else(|| self.nodes.iter().position(|n| n.output == name))
+    }
+
+    pub(crate) fn error(&self, node: &Node, reason: impl Into<String>) -> GraphError {
+        GraphError {
+            graph: self.name.clone(),
+            node: node.name.clone(),
+            op: node.op_type.clone(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Checks that every input is defined before it is used and every op's constant operands
+    /// are constants; nothing else is computed.
+    pub fn validate(&self) -> Result<(), GraphError> {
+        let mut known: std::collections::HashSet<&str> =
+            self.constants.keys().map(String::as_str).collect();
+        known.insert(&self.input);
+        for n in &self.nodes {
+            for i in &n.inputs {
+                if !known.contains(i.as_str()) {
+                    return Err(self.error(n, format!("input `{i}` is not defined before it")));
+                }
+            }
+            let need_const: &[usize] = match n.op {
+                Op::Conv { .. } => &[1, 2],
+                Op::BatchNorm { .. } => &[1, 2, 3, 4],
+                _ => &[],
+            };
+            for &k in need_const {
+                if let Some(i) = n.inputs.get(k)
+                    && !self.constants.contains_key(i)
+                {
+                    return Err(self.error(n, format!("operand `{i}` must be a constant")));
+                }
+            }
+            let arity = match n.op {
+                Op::Conv { .. } => 2..=3,
+                Op::BatchNorm { .. } => 5..=5,
+                Op::Add | Op::Sub | Op::Mul | Op::Div | Op::MatMul => 2..=2,
+                Op::Gemm { .. } => 2..=3,
+                Op::Concat { .. } => 1..=usize::MAX,
+                _ => 1..=1,
+            };
+            if !arity.contains(&n.inputs.len()) {
+                return Err(self.error(n, format!("has {} input(s)", n.inputs.len())));
+            }
+            known.insert(&n.output);
+        }
+        for o in &self.outputs {
+            if !known.contains(o.as_str()) {
+                return Err(GraphError {
+                    graph: self.name.clone(),
+                    node: o.clone(),
+                    op: "output".into(),
+                    reason: "the graph output is computed by no node".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+}

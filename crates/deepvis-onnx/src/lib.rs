@@ -1,0 +1,10 @@
+//! Reads ONNX files (opset 9-18, float32) into deepvis graphs: every node named, every
+//! weight a constant, unsupported operators refused at load time with the node and file.
+
+mod error;
+mod load;
+pub mod proto;
+pub mod spec;
+
+pub use error::{OnnxError, Result};
+pub use load::{OPSETS, OnnxModel, load, read_bytes};

@@ -1,0 +1,296 @@
+//! Bad ONNX input: each a clear error naming the file (and node or tensor), never a panic.
+//! Small models are written here with the crate's own protobuf messages.
+
+use std::path::Path;
+
+use burn::prelude::*;
+use deepvis_model::graph::GraphNet;
+use deepvis_model::to_vec;
+use deepvis_onnx::proto::*;
+use deepvis_onnx::spec::{Sidecar, SpecSource, model_input};
+use deepvis_onnx::{OnnxError, load, read_bytes};
+use prost::Message;
+
+fn value(name: &str, elem: i32, dims: &[Option<i64>]) -> ValueInfoProto {
+    ValueInfoProto {
+        name: name.into(),
+        r#type: Some(TypeProto {
+            tensor_type: Some(TensorTypeProto {
+                elem_type: elem,
+                shape: Some(TensorShapeProto {
+                    dim: dims
+                        .iter()
+                        .map(|d| Dimension {
+                            dim_value: *d,
+                            dim_param: d.is_none().then(|| "N".to_string()),
+                        })
+                        .collect(),
+                }),
+            }),
+        }),
+    }
+}
+
+fn node(op: &str, name: &str, inputs: &[&str], output: &str) -> NodeProto {
+    NodeProto {
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: vec![output.into()],
+        name: name.into(),
+        op_type: op.into(),
+        ..Default::default()
+    }
+}
+
+fn floats(name: &str, dims: &[i64], data: &[f32]) -> TensorProto {
+    TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: dtype::FLOAT,
+        raw_data: data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        ..Default::default()
+    }
+}
+
+fn model(
+    opset: i64,
+    input: ValueInfoProto,
+    nodes: Vec<NodeProto>,
+    init: Vec<TensorProto>,
+    out: &str,
+) -> Vec<u8> {
+    ModelProto {
+        ir_version: 8,
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: opset,
+        }],
+        producer_name: "deepvis tests".into(),
+        graph: Some(GraphProto {
+            node: nodes,
+            name: "g".into(),
+            initializer: init,
+            input: vec![input],
+            output: vec![value(out, dtype::FLOAT, &[])],
+        }),
+    }
+    .encode_to_vec()
+}
+
+/// x [N, 3, 8, 8] -> 1x1 conv to 2 channels (weight `w`) -> relu.
+fn conv_model(opset: i64, w: TensorProto) -> Vec<u8> {
+    model(
+        opset,
+        value("x", dtype::FLOAT, &[None, Some(3), Some(8), Some(8)]),
+        vec![
+            node("Conv", "conv", &["x", "w"], "c"),
+            node("Relu", "relu", &["c"], "y"),
+        ],
+        vec![w],
+        "y",
+    )
+}
+
+fn weight() -> TensorProto {
+    floats("w", &[2, 3, 1, 1], &[1.0, 2.0, 3.0, -1.0, 0.0, 0.5])
+}
+
+fn err(bytes: &[u8]) -> String {
+    match read_bytes(bytes, Path::new("/models/m.onnx")) {
+        Ok(_) => panic!("accepted a bad model"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn truncated_file_is_an_error() {
+    let path = deepvis_testdata::shared_file("models/ops/caffenet_mini.onnx");
+    let bytes = std::fs::read(&path).expect("read");
+    for cut in [bytes.len() / 2, 100, 7] {
+        let e = err(&bytes[..cut]);
+        assert!(e.contains("/models/m.onnx"), "{e}");
+    }
+}
+
+#[test]
+fn random_bytes_and_empty_files_are_errors() {
+    let mut state = 0x9e3779b97f4a7c15u64;
+    for len in [1usize, 64, 4096, 100_000] {
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        err(&bytes);
+    }
+    let e = err(&[]);
+    assert!(e.contains("empty"), "{e}");
+}
+
+#[test]
+fn unsupported_operator_names_op_node_and_file() {
+    let bytes = model(
+        13,
+        value("x", dtype::FLOAT, &[Some(1), Some(3), Some(8), Some(8)]),
+        vec![
+            node("Relu", "r", &["x"], "a"),
+            node("Tanh", "my_tanh", &["a"], "b"),
+            node("Erf", "e", &["b"], "c"),
+        ],
+        vec![],
+        "c",
+    );
+    let e = err(&bytes);
+    assert!(
+        e.contains("`Tanh`") && e.contains("my_tanh") && e.contains("/models/m.onnx"),
+        "{e}"
+    );
+    assert!(
+        e.contains("Erf"),
+        "the other unsupported operators are listed too: {e}"
+    );
+}
+
+#[test]
+fn opset_7_is_refused() {
+    let e = err(&conv_model(7, weight()));
+    assert!(e.contains("opset 7"), "{e}");
+}
+
+#[test]
+fn a_non_float_input_is_refused() {
+    let bytes = model(
+        13,
+        value("x", dtype::INT64, &[Some(1), Some(3), Some(8), Some(8)]),
+        vec![node("Relu", "r", &["x"], "y")],
+        vec![],
+        "y",
+    );
+    let e = err(&bytes);
+    assert!(e.contains("int64") && e.contains("`x`"), "{e}");
+}
+
+#[test]
+fn external_data_is_read_and_a_missing_file_is_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut w = weight();
+    let raw = std::mem::take(&mut w.raw_data);
+    w.data_location = 1;
+    let entry = |k: &str, v: &str| StringStringEntryProto {
+        key: k.into(),
+        value: v.into(),
+    };
+    w.external_data = vec![
+        entry("location", "m.weights"),
+        entry("offset", "16"),
+        entry("length", &raw.len().to_string()),
+    ];
+    let path = dir.path().join("m.onnx");
+    std::fs::write(&path, conv_model(13, w)).expect("write");
+    let e = load(&path).expect_err("no external file yet").to_string();
+    assert!(e.contains("m.weights") && e.contains("`w`"), "{e}");
+
+    let mut data = vec![0u8; 16];
+    data.extend_from_slice(&raw);
+    std::fs::write(dir.path().join("m.weights"), &data).expect("write");
+    let m = load(&path).expect("load with external data");
+    // symbolic batch: two images at once
+    let device = deepvis_model::device::cpu().device;
+    let net = GraphNet::new(m.graph, &device).expect("graph");
+    let mut x = vec![0f32; 2 * 3 * 64];
+    for c in 0..3 {
+        x[c * 64] = (c + 1) as f32; // image 0, pixel (0, 0): [1, 2, 3]
+        x[3 * 64 + c * 64 + 5] = 1.0; // image 1, pixel (0, 5): [1, 1, 1]
+    }
+    let t = Tensor::from_data(TensorData::new(x, [2, 3, 8, 8]), &device);
+    let taps = net
+        .forward(t, &["relu", "conv"], &["relu"])
+        .expect("forward");
+    let y = to_vec(taps.outputs["relu"].clone()).expect("read");
+    let pre = to_vec(taps.pre["relu"].clone()).expect("read");
+    // image 0, pixel (0, 0) = [1, 2, 3]: channel 0 = 1 + 4 + 9, channel 1 = -1 + 0 + 1.5
+    assert_eq!((y[0], y[64], pre[64]), (14.0, 0.5, 0.5));
+    // image 1, pixel (0, 5) = [1, 1, 1]: channel 0 = 6, channel 1 = -1 + 0.5 (cut by the ReLU)
+    assert_eq!(
+        (y[128 + 5], y[128 + 64 + 5], pre[128 + 64 + 5]),
+        (6.0, 0.0, -0.5)
+    );
+
+    // a location outside the model's folder is refused
+    let mut w = weight();
+    w.raw_data.clear();
+    w.data_location = 1;
+    w.external_data = vec![entry("location", "../etc/passwd")];
+    std::fs::write(&path, conv_model(13, w)).expect("write");
+    let e = load(&path).expect_err("escaping location").to_string();
+    assert!(e.contains("plain path"), "{e}");
+}
+
+#[test]
+fn sidecar_size_contradicting_the_model_is_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("m.onnx");
+    std::fs::write(&path, conv_model(13, weight())).expect("write");
+    let m = load(&path).expect("load");
+    // no sidecar: the default, with a warning
+    let d = model_input(&path, m.graph.input_hw, &Sidecar::default()).expect("default");
+    assert_eq!(d.source, SpecSource::Default);
+    assert_eq!(d.spec.size, 8);
+    assert!(
+        d.warning
+            .as_deref()
+            .is_some_and(|w| w.contains("m.onnx.toml"))
+    );
+    std::fs::write(dir.path().join("m.onnx.toml"), "size = 16\n").expect("write");
+    let e = model_input(&path, m.graph.input_hw, &Sidecar::default())
+        .expect_err("contradiction")
+        .to_string();
+    assert!(e.contains("16") && e.contains("8x8"), "{e}");
+    std::fs::write(dir.path().join("m.onnx.toml"), "size = 8\nbogus = 1\n").expect("write");
+    let e = model_input(&path, m.graph.input_hw, &Sidecar::default())
+        .expect_err("unknown field")
+        .to_string();
+    assert!(e.contains("bogus"), "{e}");
+    std::fs::write(
+        dir.path().join("m.onnx.toml"),
+        "order = \"bgr\"\nrange = 255.0\nmean = [1.0, 2.0, 3.0]\nstd = [1.0, 1.0, 1.0]\n",
+    )
+    .expect("write");
+    let s = model_input(&path, m.graph.input_hw, &Sidecar::default()).expect("sidecar");
+    assert!(matches!(s.source, SpecSource::Sidecar(_)));
+    assert_eq!(s.spec.norm.order, [2, 1, 0]);
+    assert_eq!(s.spec.norm.scale, 1.0);
+    assert!(s.warning.is_none());
+}
+
+#[test]
+fn known_models_are_recognised_by_their_sha256() {
+    let shared = deepvis_testdata::shared();
+    for (file, size, order) in [
+        (
+            "models/efficientnet_lite0/efficientnet_lite0.onnx",
+            224,
+            [0, 1, 2],
+        ),
+        ("models/squeezenet1_0/squeezenet1_0.onnx", 227, [2, 1, 0]),
+    ] {
+        let path = shared.join(file);
+        let m = load(&path).expect("load");
+        let s = model_input(&path, m.graph.input_hw, &Sidecar::default()).expect("spec");
+        assert!(
+            matches!(s.source, SpecSource::Known(_)),
+            "{file}: {:?}",
+            s.source
+        );
+        assert_eq!(s.spec.size, size);
+        assert_eq!(s.spec.norm.order, order);
+    }
+}
+
+#[test]
+fn errors_are_typed() {
+    let e = read_bytes(&conv_model(7, weight()), Path::new("m.onnx")).expect_err("opset");
+    assert!(matches!(e, OnnxError::Opset { found: 7, .. }));
+}

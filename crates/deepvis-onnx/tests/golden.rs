@@ -1,0 +1,201 @@
+//! Every node of the four `ops` models against ONNX Runtime's outputs, EfficientNet-Lite0's
+//! logits and inner nodes on the four photos, SqueezeNet from ONNX against the built-in one.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use deepvis_model::graph::GraphNet;
+use deepvis_model::{Arch, Net, Request, to_vec};
+use safetensors::{Dtype, SafeTensors};
+
+struct Golden {
+    tensors: HashMap<String, (Vec<usize>, Vec<f32>)>,
+    meta: HashMap<String, String>,
+}
+
+fn golden(path: &Path) -> Golden {
+    let bytes = std::fs::read(path).expect("golden file");
+    let (_, meta) = SafeTensors::read_metadata(&bytes).expect("golden header");
+    let st = SafeTensors::deserialize(&bytes).expect("golden file");
+    let mut tensors = HashMap::new();
+    for (name, view) in st.tensors() {
+        if view.dtype() != Dtype::F32 {
+            continue;
+        }
+        let data = view
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        tensors.insert(name, (view.shape().to_vec(), data));
+    }
+    Golden {
+        tensors,
+        meta: meta.metadata().clone().unwrap_or_default(),
+    }
+}
+
+fn models() -> PathBuf {
+    deepvis_testdata::shared().join("models")
+}
+
+fn cpu() -> Device {
+    deepvis_model::device::cpu().device
+}
+
+/// `|got - want| <= tol * max|want|` everywhere; returns the worst relative difference.
+fn close(name: &str, got: &[f32], want: &[f32], tol: f32) -> f32 {
+    assert_eq!(got.len(), want.len(), "{name}: length");
+    let scale = want.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-12);
+    let mut worst = 0f32;
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let d = (g - w).abs() / scale;
+        assert!(
+            d <= tol,
+            "{name}: element {i} is {g}, ONNX Runtime gives {w} (max|ref| {scale})"
+        );
+        worst = worst.max(d);
+    }
+    worst
+}
+
+fn input(shape: &[usize], data: &[f32], device: &Device) -> Tensor<4> {
+    let dims: [usize; 4] = shape.try_into().expect("4-d input");
+    Tensor::from_data(TensorData::new(data.to_vec(), dims), device)
+}
+
+fn check_ops_model(name: &str) {
+    let dir = models().join("ops");
+    let m = deepvis_onnx::load(&dir.join(format!("{name}.onnx"))).expect("load");
+    let g = golden(&dir.join(format!("{name}.golden.safetensors")));
+    let device = cpu();
+    let net = GraphNet::new(m.graph, &device).expect("graph");
+    let (shape, data) = &g.tensors["input"];
+    let names: Vec<String> = net.graph().nodes.iter().map(|n| n.name.clone()).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let taps = net
+        .forward(input(shape, data, &device), &refs, &[])
+        .expect("forward");
+    let order: Vec<String> =
+        serde_json::from_str(&g.meta["node_outputs"]).expect("node_outputs metadata");
+    let mut checked = 0;
+    for node in &net.graph().nodes {
+        let (want_shape, want) = g
+            .tensors
+            .get(&node.output)
+            .unwrap_or_else(|| panic!("{name}: golden has no {}", node.output));
+        let got = taps.outputs[&node.name].clone();
+        let got_n: usize = got.dims().iter().product();
+        assert_eq!(got_n, want_shape.iter().product::<usize>(), "{}", node.name);
+        let w = close(
+            &format!("{name}/{}", node.name),
+            &to_vec(got).expect("read"),
+            want,
+            1e-4,
+        );
+        eprintln!(
+            "{name}: {:<28} {:<18} worst {w:.2e}",
+            node.name, node.op_type
+        );
+        checked += 1;
+    }
+    // every node the file has, but the folded constants, was run and compared
+    let constants = order
+        .iter()
+        .filter(|o| !g.tensors.contains_key(*o) || net.graph().node_index(o).is_none())
+        .count();
+    assert_eq!(checked + constants, order.len(), "{name}: nodes compared");
+    assert!(checked >= 10, "{name}: only {checked} nodes");
+}
+
+#[test]
+fn caffenet_mini_every_node() {
+    check_ops_model("caffenet_mini");
+}
+
+#[test]
+fn resnet_mini_every_node() {
+    check_ops_model("resnet_mini");
+}
+
+#[test]
+fn mobile_mini_every_node() {
+    check_ops_model("mobile_mini");
+}
+
+#[test]
+fn preproc_mini_every_node() {
+    check_ops_model("preproc_mini");
+}
+
+#[test]
+fn efficientnet_lite0_logits_and_inner_nodes() {
+    let dir = models().join("efficientnet_lite0");
+    let m = deepvis_onnx::load(&dir.join("efficientnet_lite0.onnx")).expect("load");
+    let g = golden(&dir.join("golden.safetensors"));
+    let device = cpu();
+    let net = GraphNet::new(m.graph, &device).expect("graph");
+    let nodes = [
+        "logits",
+        "prob",
+        "blocks.4.add",
+        "blocks.10.add",
+        "head.relu6",
+    ];
+    for photo in ["dog", "eagle", "giraffe", "coffee"] {
+        let (shape, data) = &g.tensors[&format!("{photo}/input")];
+        let taps = net
+            .forward(input(shape, data, &device), &nodes, &[])
+            .expect("forward");
+        for node in nodes {
+            let (_, want) = &g.tensors[&format!("{photo}/{node}")];
+            let got = to_vec(taps.outputs[node].clone()).expect("read");
+            let w = close(&format!("{photo}/{node}"), &got, want, 1e-3);
+            eprintln!("{photo}/{node}: worst {w:.2e}");
+        }
+    }
+}
+
+#[test]
+fn squeezenet_from_onnx_equals_the_builtin() {
+    let device = cpu();
+    let shared = deepvis_testdata::shared();
+    let builtin = Net::load(
+        Arch::SqueezeNet1_0,
+        &shared.join("weights/squeezenet1_0/squeezenet1_0.safetensors"),
+        &device,
+    )
+    .expect("built-in");
+    let m =
+        deepvis_onnx::load(&shared.join("models/squeezenet1_0/squeezenet1_0.onnx")).expect("load");
+    let net = GraphNet::new(m.graph, &device).expect("graph");
+    let data: Vec<f32> = (0..3 * 227 * 227)
+        .map(|i| ((i * 7919 % 1000) as f32 / 1000.0 - 0.5) * 200.0)
+        .collect();
+    let x = input(&[1, 3, 227, 227], &data, &device);
+    let mut want = builtin
+        .forward(x.clone(), &Request::layers(&["fire9", "pool10"]))
+        .expect("built-in forward");
+    // the ONNX file's nodes are named by their outputs; the graph's outputs are prob
+    let g = net.graph();
+    let fire9 = g
+        .nodes
+        .iter()
+        .find(|n| n.output.contains("fire9") && n.op_type == "Concat")
+        .map(|n| n.name.clone())
+        .expect("fire9 concat");
+    let pool10 = g
+        .nodes
+        .iter()
+        .find(|n| n.op_type == "GlobalAveragePool")
+        .map(|n| n.name.clone())
+        .expect("pool10");
+    let taps = net.forward(x, &[&fire9, &pool10], &[]).expect("forward");
+    let a = to_vec(taps.outputs[&fire9].clone()).expect("read");
+    let b = to_vec(want.take("fire9").expect("fire9")).expect("read");
+    close("fire9", &a, &b, 1e-4);
+    let a = to_vec(taps.outputs[&pool10].clone()).expect("read");
+    let b = to_vec(want.take("pool10").expect("pool10")).expect("read");
+    close("pool10", &a, &b, 1e-4);
+}

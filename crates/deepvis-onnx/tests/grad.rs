@@ -1,0 +1,175 @@
+//! Gradients through a loaded graph (burn's autodiff over the graph's ops, and the
+//! back-projection's own backward) against central finite differences, on EfficientNet-Lite0:
+//! a unit of `blocks.10.add` and a logit.
+
+use burn::prelude::*;
+use deepvis_model::graph::GraphNet;
+use deepvis_model::{BackMode, to_vec};
+
+fn value(net: &GraphNet, x: &[f32], node: &str, flat: usize) -> f32 {
+    let t = Tensor::from_data(TensorData::new(x.to_vec(), [1, 3, 224, 224]), net.device());
+    let taps = net.forward(t, &[node], &[]).expect("forward");
+    to_vec(taps.outputs[node].clone()).expect("read")[flat]
+}
+
+#[test]
+fn graph_gradients_match_finite_differences() {
+    let shared = deepvis_testdata::shared();
+    let m = deepvis_onnx::load(&shared.join("models/efficientnet_lite0/efficientnet_lite0.onnx"))
+        .expect("load");
+    let cpu = deepvis_model::device::cpu().device;
+    let net = GraphNet::new(m.graph.clone(), &cpu).expect("graph");
+    let ad = GraphNet::new(m.graph, &cpu.clone().autodiff()).expect("graph");
+    // a smooth, image-like input
+    let x: Vec<f32> = (0..3 * 224 * 224)
+        .map(|i| {
+            let (c, y, xx) = (i / (224 * 224), (i / 224) % 224, i % 224);
+            ((y as f32 * 0.05 + c as f32).sin() * (xx as f32 * 0.07).cos()) * 0.8
+        })
+        .collect();
+    // blocks.10.add is [1, 112, 14, 14]: channel 7 at (6, 8); logits: class 3
+    for (node, flat, channel, pos) in [
+        ("blocks.10.add", 7 * 196 + 6 * 14 + 8, 7, Some((6, 8))),
+        ("logits", 3, 3, None),
+    ] {
+        let xa = Tensor::<4>::from_data(
+            TensorData::new(x.clone(), [1, 3, 224, 224]),
+            &cpu.clone().autodiff(),
+        )
+        .require_grad();
+        let taps = ad.forward(xa.clone(), &[node], &[]).expect("forward");
+        let out = taps.outputs[node].clone();
+        let n: usize = out.dims().iter().product();
+        let mut sel = vec![0f32; n];
+        sel[flat] = 1.0;
+        let mask =
+            Tensor::<4>::from_data(TensorData::new(sel, out.dims()), &cpu.clone().autodiff());
+        let grads = (out * mask).sum().backward();
+        let g = to_vec(xa.grad(&grads).expect("input gradient")).expect("read");
+        let gmax = g.iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert!(gmax > 0.0, "{node}: zero gradient");
+        // the back-projection's own backward (grad mode) gives the same gradient
+        let plain = Tensor::<4>::from_data(TensorData::new(x.clone(), [1, 3, 224, 224]), &cpu);
+        let p = net
+            .project(plain, node, channel, pos, BackMode::Grad)
+            .expect("project");
+        let pg = to_vec(p.grad).expect("read");
+        let worst = g
+            .iter()
+            .zip(&pg)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(
+            worst <= 1e-4 * gmax,
+            "{node}: projection differs by {worst} (max {gmax})"
+        );
+        // directional derivatives along smooth random directions: <grad, v> against
+        // (f(x + e v) - f(x - e v)) / 2e (single coordinates cross too many ReLU6 kinks)
+        for seed in 1..=3u64 {
+            let mut s = seed.wrapping_mul(0x9e3779b97f4a7c15);
+            let (a, b, c) = {
+                let mut r = || {
+                    s ^= s << 13;
+                    s ^= s >> 7;
+                    s ^= s << 17;
+                    (s >> 40) as f32 / (1u64 << 24) as f32
+                };
+                (r() * 0.2, r() * 0.2, r())
+            };
+            let v: Vec<f32> = (0..x.len())
+                .map(|i| {
+                    let (ch, y, xx) = (i / (224 * 224), (i / 224) % 224, i % 224);
+                    ((y as f32 * a + ch as f32 * c).sin() * (xx as f32 * b).cos()) * 0.5
+                })
+                .collect();
+            let dot: f32 = g.iter().zip(&v).map(|(p, q)| p * q).sum();
+            let shifted =
+                |t: f32| -> Vec<f32> { x.iter().zip(&v).map(|(p, q)| p + t * q).collect() };
+            // ReLU6 kinks bend the function within 1e-2 of x, float32 rounding below 1e-4:
+            // the difference quotient must meet the gradient (within 5%) at one of the steps
+            // between (the per-op check is `every_op_of_mobile_mini`, below, to 1%)
+            let fds: Vec<f32> = [1e-3f32, 3e-4, 1e-4]
+                .into_iter()
+                .map(|e| {
+                    (value(&net, &shifted(e), node, flat) - value(&net, &shifted(-e), node, flat))
+                        / (2.0 * e)
+                })
+                .collect();
+            eprintln!("{node} direction {seed}: autodiff {dot:.5} finite differences {fds:?}");
+            assert!(
+                fds.iter()
+                    .any(|fd| (fd - dot).abs() <= 0.05 * dot.abs() + 1e-3),
+                "{node} direction {seed}: autodiff {dot} vs {fds:?}"
+            );
+        }
+    }
+}
+
+/// Every node of `mobile_mini` (depthwise and dilated convolutions, asymmetric pads, Clip,
+/// HardSigmoid, HardSwish, the squeeze-excitation product, average pooling without the pads,
+/// LeakyRelu, Concat, MatMul, Softmax): the gradient of its first unit, from autodiff and from
+/// the back-projection's backward, against a central difference at the input coordinate with
+/// the largest gradient.
+#[test]
+fn every_op_of_mobile_mini() {
+    let shared = deepvis_testdata::shared();
+    let m = deepvis_onnx::load(&shared.join("models/ops/mobile_mini.onnx")).expect("load");
+    let cpu = deepvis_model::device::cpu().device;
+    let ad_device = cpu.clone().autodiff();
+    let net = GraphNet::new(m.graph.clone(), &cpu).expect("graph");
+    let ad = GraphNet::new(m.graph.clone(), &ad_device).expect("graph");
+    let n = 3 * 64 * 64;
+    let x: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin() * 0.8).collect();
+    let at = |data: Vec<f32>, device: &Device| {
+        Tensor::<4>::from_data(TensorData::new(data, [1, 3, 64, 64]), device)
+    };
+    let mut checked = 0;
+    for node in m.graph.nodes.iter().map(|n| n.name.clone()) {
+        let xa = at(x.clone(), &ad_device).require_grad();
+        let out = ad
+            .forward(xa.clone(), &[&node], &[])
+            .expect("forward")
+            .outputs[&node]
+            .clone();
+        let g = to_vec(
+            xa.grad(&out.slice([0..1, 0..1, 0..1, 0..1]).sum().backward())
+                .expect("gradient"),
+        )
+        .expect("read");
+        let pos = Some((0, 0));
+        let p = net
+            .project(at(x.clone(), &cpu), &node, 0, pos, BackMode::Grad)
+            .expect("project");
+        let pg = to_vec(p.grad).expect("read");
+        let gmax = g.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let worst = g
+            .iter()
+            .zip(&pg)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(
+            worst <= 1e-5 + 1e-4 * gmax,
+            "{node}: projection differs by {worst}"
+        );
+        if gmax == 0.0 {
+            continue;
+        }
+        let i = (0..n)
+            .max_by(|&a, &b| g[a].abs().total_cmp(&g[b].abs()))
+            .unwrap_or(0);
+        let f = |d: f32| {
+            let mut y = x.clone();
+            y[i] += d;
+            let t = net.forward(at(y, &cpu), &[&node], &[]).expect("forward");
+            to_vec(t.outputs[&node].clone()).expect("read")[0]
+        };
+        let fd = (f(1e-2) - f(-1e-2)) / 2e-2;
+        assert!(
+            (fd - g[i]).abs() <= 0.01 * gmax + 1e-5,
+            "{node}: autodiff {} vs finite differences {fd}",
+            g[i]
+        );
+        checked += 1;
+    }
+    assert!(checked >= 20, "{checked} nodes checked");
+}
