@@ -14,13 +14,18 @@ use crossbeam_channel::{Receiver, Sender};
 use deepvis_model::{Arch, BackendChoice, Net};
 pub use deepvis_protocol::{BackSettings, Command, Event, OptimSettings, SourceSpec};
 
+/// Builds a network on a device.
+type LoadFn = dyn Fn(&Device) -> Result<Net, String> + Send + Sync;
+/// Reads and checks a model file.
+type OpenFn = dyn Fn(&std::path::Path) -> Result<ModelLoader, String> + Send + Sync;
+
 /// How the worker gets its network on a device: a name for messages and a loader (a built-in
 /// architecture with a weights file, or any closure: an ONNX file, a test's graph).
 #[derive(Clone)]
 pub struct ModelLoader {
     /// The model's name (`squeezenet1_0`, a file name).
     pub name: String,
-    load: Arc<dyn Fn(&Device) -> Result<Net, String> + Send + Sync>,
+    load: Arc<LoadFn>,
 }
 
 impl ModelLoader {
@@ -57,7 +62,7 @@ impl std::fmt::Debug for ModelLoader {
 /// Turns a model file (`Command::OpenModel`) into a loader, checking it; the binary gives
 /// one that reads ONNX files.
 #[derive(Clone)]
-pub struct ModelOpener(Arc<dyn Fn(&std::path::Path) -> Result<ModelLoader, String> + Send + Sync>);
+pub struct ModelOpener(Arc<OpenFn>);
 
 impl ModelOpener {
     /// An opener.

@@ -200,7 +200,7 @@ impl Net {
                 }
             })
             .collect::<Result<_>>()?;
-        let mut out = self.graph.forward(input, &post, &pre)?;
+        let out = self.graph.forward(input, &post, &pre)?;
         let mut taps = Taps::default();
         for (asked, node) in req.layers.iter().zip(&post) {
             if let Some(t) = out.outputs.get(*node) {

@@ -92,7 +92,7 @@ pub enum OnnxError {
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: deepvis_model::Error,
+        source: Box<deepvis_model::Error>,
     },
 }
 

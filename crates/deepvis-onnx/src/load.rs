@@ -207,7 +207,7 @@ impl Reader<'_> {
         };
         graph.validate().map_err(|e| OnnxError::Graph {
             path: self.path.to_path_buf(),
-            source: deepvis_model::Error::Graph(e),
+            source: Box::new(deepvis_model::Error::Graph(e)),
         })?;
         Ok(graph)
     }
@@ -362,7 +362,7 @@ impl Reader<'_> {
     fn values(&self, t: &TensorProto) -> Result<Values> {
         let raw = self.raw(t)?;
         let chunks = |raw: &[u8], n: usize| -> Result<Vec<[u8; 8]>> {
-            if raw.len() % n != 0 {
+            if !raw.len().is_multiple_of(n) {
                 return Err(
                     self.tensor_err(&t.name, "raw data length is not a whole number of values")
                 );

@@ -177,7 +177,7 @@ pub fn model_input(
     let imagenet = |v: [f32; 3]| v.map(|x| x * range);
     let mean = s.mean.unwrap_or(imagenet([0.485, 0.456, 0.406]));
     let std = s.std.unwrap_or(imagenet([0.229, 0.224, 0.225]));
-    if mean.iter().chain(&std).any(|v| !v.is_finite()) || std.iter().any(|&v| v == 0.0) {
+    if mean.iter().chain(&std).any(|v| !v.is_finite()) || std.contains(&0.0) {
         return Err(OnnxError::Sidecar {
             path: path.to_path_buf(),
             reason: format!("mean {mean:?} and std {std:?} must be finite, std non-zero"),

@@ -115,7 +115,7 @@ fn infer(node: &Node, ins: &[&[usize]]) -> Result<Vec<usize>, String> {
                 ));
             }
             let g = *group;
-            if g == 0 || x[1] % g != 0 || wt[0] % g != 0 || x[1] / g != wt[1] {
+            if g == 0 || !x[1].is_multiple_of(g) || !wt[0].is_multiple_of(g) || x[1] / g != wt[1] {
                 return Err(format!(
                     "input channels {} and weight {wt:?} do not fit group {g}",
                     x[1]
@@ -256,7 +256,7 @@ fn infer(node: &Node, ins: &[&[usize]]) -> Result<Vec<usize>, String> {
             }
             let known: usize = out.iter().product();
             if let Some(i) = infer_at {
-                if known == 0 || total % known != 0 {
+                if known == 0 || !total.is_multiple_of(known) {
                     return Err(format!("cannot reshape {x:?} into {shape:?}"));
                 }
                 out[i] = total / known;
