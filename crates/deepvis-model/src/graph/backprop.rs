@@ -1,16 +1,14 @@
 //! Back-projection through a graph in one forward and one backward: the backward walks the
 //! nodes in reverse with each op's vector-Jacobian product, and at every ReLU-family node
 //! (Relu, LeakyRelu, Clip(0, max)) applies the mode's rule (gradient, deconv or guided) to
-//! the signal. Convolutions go back by a transposed convolution; elementwise ops, concats and
-//! reshapes by their closed forms; pools, LRN, softmax and pads by burn's autodiff of that
-//! one op.
+//! the signal. Elementwise ops, concats, batch norms and reshapes go back by their closed
+//! forms here; convolutions, pools, LRN, softmax, pads and matrix products by burn's autodiff
+//! of that one op, recorded as it ran in the forward (its tape).
 
 use std::collections::HashMap;
 
 use burn::prelude::*;
 use burn::tensor::activation::relu;
-use burn::tensor::module::conv_transpose2d;
-use burn::tensor::ops::ConvTransposeOptions;
 
 use super::exec::{GraphNet, dims4};
 use super::shape::{Shapes, axis};
@@ -18,6 +16,58 @@ use super::{Node, Op};
 use crate::backprop::{BackMode, BackProjection};
 use crate::error::{Error, Result};
 use crate::to_vec;
+
+/// An op run on the autodiff device during a projection's forward: its inputs (non-constant
+/// ones requiring gradients) and its output.
+struct Tape {
+    ins: Vec<Tensor<4>>,
+    out: Tensor<4>,
+}
+
+impl Tape {
+    /// The signal on each input given the signal `gy` on the output (None for constants).
+    fn back(
+        self,
+        gy: Tensor<4>,
+        names: &[String],
+        constants: &HashMap<String, super::HostTensor>,
+    ) -> Vec<Option<Tensor<4>>> {
+        let grads = (self.out * gy.autodiff()).sum().backward();
+        self.ins
+            .iter()
+            .zip(names)
+            .map(|(t, name)| match constants.contains_key(name) {
+                true => None,
+                false => t.grad(&grads),
+            })
+            .collect()
+    }
+}
+
+/// Whether an op goes back through burn's autodiff (convolutions, pools, LRN, softmax, pads,
+/// matrix products) rather than a closed form here.
+fn taped(op: &Op) -> bool {
+    !matches!(
+        op,
+        Op::Relu
+            | Op::LeakyRelu { .. }
+            | Op::Clip { .. }
+            | Op::Sigmoid
+            | Op::HardSigmoid { .. }
+            | Op::HardSwish
+            | Op::Add
+            | Op::Sub
+            | Op::Mul
+            | Op::Div
+            | Op::Concat { .. }
+            | Op::BatchNorm { .. }
+            | Op::GlobalAveragePool
+            | Op::Identity
+            | Op::Dropout
+            | Op::Flatten { .. }
+            | Op::Reshape { .. }
+    )
+}
 
 /// Sums `t` over the axes where `target` is 1 and `t` is not (undoing a broadcast).
 fn unbroadcast(mut t: Tensor<4>, target: [usize; 4]) -> Tensor<4> {
@@ -74,12 +124,29 @@ impl GraphNet {
         })?;
         let shapes = self.check_and_shape(&input)?;
         let device = input.device();
-        // forward, keeping every value up to the node
+        // forward, keeping every value up to the node; the ops whose way back is burn's
+        // autodiff run on the autodiff device and keep their tape
         let mut values: HashMap<&str, Tensor<4>> = HashMap::new();
+        let mut tapes: HashMap<&str, Tape> = HashMap::new();
         values.insert(&g.input, input);
         for node in &g.nodes[..=idx] {
             let ins = self.inputs(node, &values)?;
-            let out = self.run(node, ins, &shapes)?;
+            let out = if taped(&node.op) {
+                let ins: Vec<Tensor<4>> = ins
+                    .into_iter()
+                    .zip(&node.inputs)
+                    .map(|(t, name)| match g.constants.contains_key(name) {
+                        true => t.autodiff(),
+                        false => t.autodiff().require_grad(),
+                    })
+                    .collect();
+                let out = self.run(node, ins.clone(), &shapes)?;
+                let plain = out.clone().without_autodiff();
+                tapes.insert(&node.output, Tape { ins, out });
+                plain
+            } else {
+                self.run(node, ins, &shapes)?
+            };
             values.insert(&node.output, out);
         }
         let target = &g.nodes[idx];
@@ -132,8 +199,13 @@ impl GraphNet {
             let Some(gy) = grads.remove(node.output.as_str()) else {
                 continue;
             };
-            let ins = self.inputs(node, &values)?;
-            let gx = self.vjp(node, ins, gy, mode, &shapes)?;
+            let gx = match tapes.remove(node.output.as_str()) {
+                Some(tape) => tape.back(gy, &node.inputs, &g.constants),
+                None => {
+                    let ins = self.inputs(node, &values)?;
+                    self.vjp(node, ins, gy, mode, &shapes)?
+                }
+            };
             for (name, gi) in node.inputs.iter().zip(gx) {
                 if let Some(gi) = gi {
                     let e = grads.remove(name.as_str());
@@ -252,55 +324,9 @@ impl GraphNet {
                 let [n, c, h, w] = dims(0);
                 only(gy.expand([n, c, h, w]) / (h * w) as f32)
             }
-            Op::Conv { window, group } => {
-                let wt = ins[1].clone();
-                let [_, _, h, w] = dims(0);
-                let p = window.pads([h, w]);
-                let opts = ConvTransposeOptions::new(
-                    window.strides,
-                    [0, 0],
-                    [0, 0],
-                    window.dilations,
-                    *group,
-                );
-                let full = conv_transpose2d(gy, wt, None, opts);
-                // `full` covers the padded input from its top-left; cut the real input out
-                let [n, c, fh, fw] = full.dims();
-                let need = [p[0] + h, p[1] + w];
-                let full = if fh < need[0] || fw < need[1] {
-                    full.pad(
-                        [
-                            (0, 0),
-                            (0, 0),
-                            (0, need[0].saturating_sub(fh)),
-                            (0, need[1].saturating_sub(fw)),
-                        ],
-                        burn::tensor::ops::PadMode::Constant(0.0),
-                    )
-                } else {
-                    full
-                };
-                let gx = full.slice([0..n, 0..c, p[0]..p[0] + h, p[1]..p[1] + w]);
-                Ok(vec![Some(gx), None, None])
-            }
-            _ => {
-                // pools, LRN, softmax, pads, matrix products: autodiff of this one op
-                let ad: Vec<Tensor<4>> = ins
-                    .iter()
-                    .enumerate()
-                    .map(|(k, t)| {
-                        let t = t.clone().autodiff();
-                        if is_const(k) { t } else { t.require_grad() }
-                    })
-                    .collect();
-                let y = self.run(node, ad.clone(), shapes)?;
-                let grads = (y * gy.autodiff()).sum().backward();
-                Ok(ad
-                    .iter()
-                    .enumerate()
-                    .map(|(k, t)| if is_const(k) { None } else { t.grad(&grads) })
-                    .collect())
-            }
+            _ => Err(Error::Graph(
+                g.error(node, "this op goes back through its autodiff tape"),
+            )),
         }
     }
 }
