@@ -167,6 +167,19 @@ fn nchw(d: &[usize]) -> [usize; 4] {
     }
 }
 
+/// A node's row of the layer table for the shapes of one input.
+fn layer_info(n: &crate::graph::Node, shapes: &crate::graph::Shapes) -> LayerInfo {
+    let [_, c, h, w] = nchw(shapes.get(&n.output).unwrap_or(&[]));
+    LayerInfo {
+        name: n.name.clone(),
+        kind: n.op_type.clone(),
+        channels: c,
+        height: h,
+        width: w,
+        relu: n.op.is_activation(),
+    }
+}
+
 impl ModelInfo {
     /// Reads the information off `graph` (its constants' values are not kept). `grid` is the
     /// layer the window shows first (default: the last activation with a map of at least 7x7).
@@ -292,16 +305,7 @@ impl ModelInfo {
             .into_iter()
             .map(|name| {
                 let i = g.node_index(name).ok_or_else(|| self.unknown(name))?;
-                let n = &g.nodes[i];
-                let [_, c, h, w] = nchw(shapes.get(&n.output).unwrap_or(&[]));
-                Ok(LayerInfo {
-                    name: n.name.clone(),
-                    kind: n.op_type.clone(),
-                    channels: c,
-                    height: h,
-                    width: w,
-                    relu: n.op.is_activation(),
-                })
+                Ok(layer_info(&g.nodes[i], &shapes))
             })
             .collect()
     }
@@ -343,15 +347,7 @@ impl ModelInfo {
         let s = self.input.size;
         let shapes = g.shapes(1, s, s)?;
         let n = &g.nodes[g.node_index(name).ok_or_else(|| self.unknown(name))?];
-        let [_, c, h, w] = nchw(shapes.get(&n.output).unwrap_or(&[]));
-        Ok(LayerInfo {
-            name: n.name.clone(),
-            kind: n.op_type.clone(),
-            channels: c,
-            height: h,
-            width: w,
-            relu: n.op.is_activation(),
-        })
+        Ok(layer_info(n, &shapes))
     }
 
     /// The layer whose units are the class scores (pre-softmax).

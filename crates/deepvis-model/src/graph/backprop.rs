@@ -47,26 +47,21 @@ impl Tape {
 /// Whether an op goes back through burn's autodiff (convolutions, pools, LRN, softmax, pads,
 /// matrix products) rather than a closed form here.
 fn taped(op: &Op) -> bool {
-    !matches!(
-        op,
-        Op::Relu
-            | Op::LeakyRelu { .. }
-            | Op::Clip { .. }
-            | Op::Sigmoid
-            | Op::HardSigmoid { .. }
-            | Op::HardSwish
-            | Op::Add
-            | Op::Sub
-            | Op::Mul
-            | Op::Div
-            | Op::Concat { .. }
-            | Op::BatchNorm { .. }
-            | Op::GlobalAveragePool
-            | Op::Identity
-            | Op::Dropout
-            | Op::Flatten { .. }
-            | Op::Reshape { .. }
-    )
+    !op.is_activation()
+        && !matches!(
+            op,
+            Op::Add
+                | Op::Sub
+                | Op::Mul
+                | Op::Div
+                | Op::Concat { .. }
+                | Op::BatchNorm { .. }
+                | Op::GlobalAveragePool
+                | Op::Identity
+                | Op::Dropout
+                | Op::Flatten { .. }
+                | Op::Reshape { .. }
+        )
 }
 
 /// Sums `t` over the axes where `target` is 1 and `t` is not (undoing a broadcast).
