@@ -153,7 +153,22 @@ impl GraphNet {
         let mut values: HashMap<&str, Tensor<4>> = HashMap::new();
         values.insert(&g.input, input);
         for (i, node) in g.nodes.iter().enumerate().take(last + 1) {
-            let ins = self.inputs(node, &values)?;
+            // a value's last reader takes it (a tensor held once can be updated in place)
+            let mut ins = Vec::with_capacity(node.inputs.len());
+            for (k, name) in node.inputs.iter().enumerate() {
+                let last_reader =
+                    last_use.get(name.as_str()) == Some(&i) && !node.inputs[k + 1..].contains(name);
+                let t = match last_reader {
+                    true => values.remove(name.as_str()),
+                    false => values.get(name.as_str()).cloned(),
+                };
+                match t.or_else(|| self.consts.get(name).cloned()) {
+                    Some(t) => ins.push(t),
+                    None => {
+                        return Err(Error::Graph(g.error(node, format!("no value `{name}`"))));
+                    }
+                }
+            }
             for (asked, _) in pre.iter().zip(&want_pre).filter(|(_, k)| **k == i) {
                 let d = shapes.get(&node.inputs[0]).unwrap_or(&[]);
                 taps.pre
@@ -164,11 +179,6 @@ impl GraphNet {
                 let d = shapes.get(&node.output).unwrap_or(&[]);
                 taps.outputs
                     .insert(asked.to_string(), out.clone().reshape(nchw(d)));
-            }
-            for name in &node.inputs {
-                if last_use.get(name.as_str()) == Some(&i) {
-                    values.remove(name.as_str());
-                }
             }
             values.insert(&node.output, out);
         }
