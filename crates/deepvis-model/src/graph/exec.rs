@@ -17,6 +17,8 @@ use crate::error::{Error, Result};
 pub struct GraphNet {
     graph: Arc<Graph>,
     consts: HashMap<String, Tensor<4>>,
+    /// Convolution biases as the rank-1 tensors `conv2d` takes (no reshape per call).
+    biases: HashMap<String, Tensor<1>>,
     device: Device,
 }
 
@@ -28,6 +30,21 @@ pub struct GraphTaps {
     pub outputs: HashMap<String, Tensor<4>>,
     /// Pre-activation values (the input of an activation node), by the activation's name.
     pub pre: HashMap<String, Tensor<4>>,
+}
+
+/// The rank-1 biases of the graph's convolutions.
+fn conv_biases(graph: &Graph, consts: &HashMap<String, Tensor<4>>) -> HashMap<String, Tensor<1>> {
+    graph
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.op, Op::Conv { .. }))
+        .filter_map(|n| n.inputs.get(2))
+        .filter_map(|b| {
+            let t = consts.get(b)?;
+            let o = t.dims()[3];
+            Some((b.clone(), t.clone().reshape([o])))
+        })
+        .collect()
 }
 
 /// Right-aligns `dims` into four dimensions.
@@ -84,14 +101,16 @@ impl GraphNet {
                 }));
             }
         }
-        let consts = graph
+        let consts: HashMap<String, Tensor<4>> = graph
             .constants
             .iter()
             .map(|(k, v)| (k.clone(), to_device(v, device)))
             .collect();
+        let biases = conv_biases(&graph, &consts);
         Ok(GraphNet {
             graph: Arc::new(graph),
             consts,
+            biases,
             device: device.clone(),
         })
     }
@@ -108,14 +127,16 @@ impl GraphNet {
 
     /// Moves the constants to another device.
     pub fn to_device(self, device: &Device) -> GraphNet {
-        let consts = self
+        let consts: HashMap<String, Tensor<4>> = self
             .consts
             .into_iter()
             .map(|(k, v)| (k, v.to_device(device)))
             .collect();
+        let biases = conv_biases(&self.graph, &consts);
         GraphNet {
             graph: self.graph,
             consts,
+            biases,
             device: device.clone(),
         }
     }
@@ -243,6 +264,10 @@ impl GraphNet {
             Op::Conv { window, group } => {
                 let w = next()?;
                 let b = match next() {
+                    // on the network's own device, the bias prepared once
+                    Ok(_) if x.device() == self.device => {
+                        node.inputs.get(2).and_then(|n| self.biases.get(n)).cloned()
+                    }
                     Ok(b) => {
                         let o = b.dims()[3];
                         Some(b.reshape([o]))
