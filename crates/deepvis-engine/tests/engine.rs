@@ -245,10 +245,9 @@ fn the_selected_unit_is_projected_back_gathers_session_frames_and_plots_its_run(
 fn the_engine_runs_an_onnx_model_grid_unit_back_projection_and_preferred_image() {
     let path = deepvis_testdata::shared_file("models/efficientnet_lite0/efficientnet_lite0.onnx");
     let loader = ModelLoader::new("efficientnet_lite0.onnx", move |device| {
-        let m = deepvis_onnx::load(&path).map_err(|e| e.to_string())?;
-        let spec = deepvis_onnx::spec::model_input(&path, m.graph.input_hw, &Default::default())
-            .map_err(|e| e.to_string())?
-            .spec;
+        let (m, input) =
+            deepvis_onnx::spec::open(&path, &Default::default()).map_err(|e| e.to_string())?;
+        let spec = input.spec;
         deepvis_model::Net::from_any_graph(m.graph, "efficientnet_lite0.onnx", spec, None, device)
             .map_err(|e| e.to_string())
     });
@@ -314,10 +313,9 @@ fn open_model_switches_the_network_and_a_bad_file_keeps_the_old_one() {
     c.backend = BackendChoice::Cpu;
     c.opener = Some(deepvis_engine::ModelOpener::new(|path| {
         let path = path.to_path_buf();
-        let m = deepvis_onnx::load(&path).map_err(|e| e.to_string())?;
-        let spec = deepvis_onnx::spec::model_input(&path, m.graph.input_hw, &Default::default())
-            .map_err(|e| e.to_string())?
-            .spec;
+        let (m, input) =
+            deepvis_onnx::spec::open(&path, &Default::default()).map_err(|e| e.to_string())?;
+        let spec = input.spec;
         Ok(ModelLoader::new("resnet_mini.onnx", move |device| {
             deepvis_model::Net::from_any_graph(
                 m.graph.clone(),

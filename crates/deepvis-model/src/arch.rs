@@ -6,7 +6,7 @@
 use std::sync::{Arc, OnceLock};
 
 use crate::error::{Error, Result};
-use crate::graph::{Graph, HostTensor, Op};
+use crate::graph::{Graph, HostTensor, Op, nchw};
 use crate::preprocess::{InputSpec, Normalization};
 use crate::weights::WeightMap;
 
@@ -154,17 +154,6 @@ pub struct ModelInfo {
     logits: String,
     grid: String,
     min_input: usize,
-}
-
-/// The `[N, C, H, W]` view of a node's logical dimensions.
-fn nchw(d: &[usize]) -> [usize; 4] {
-    match *d {
-        [k] => [1, k, 1, 1],
-        [n, k] => [n, k, 1, 1],
-        [a, b, c] => [a, b, c, 1],
-        [a, b, c, e] => [a, b, c, e],
-        _ => [1, 1, 1, 1],
-    }
 }
 
 /// A node's row of the layer table for the shapes of one input.

@@ -104,6 +104,14 @@ pub struct ModelInput {
     pub warning: Option<String>,
 }
 
+/// Reads an ONNX file and decides its preprocessing (`flags` over a sidecar, a known file's
+/// preset or the default).
+pub fn open(path: &Path, flags: &Sidecar) -> Result<(crate::OnnxModel, ModelInput)> {
+    let m = crate::load(path)?;
+    let input = model_input(path, m.graph.input_hw, flags)?;
+    Ok((m, input))
+}
+
 /// The hex sha256 of a file.
 pub fn sha256_file(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|source| OnnxError::Io {

@@ -6,6 +6,14 @@ use burn::prelude::*;
 use deepvis_model::graph::GraphNet;
 use deepvis_model::{BackMode, to_vec};
 
+/// The largest elementwise difference of two equally long vectors.
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max)
+}
+
 fn value(net: &GraphNet, x: &[f32], node: &str, flat: usize) -> f32 {
     let t = Tensor::from_data(TensorData::new(x.to_vec(), [1, 3, 224, 224]), net.device());
     let taps = net.forward(t, &[node], &[]).expect("forward");
@@ -54,11 +62,7 @@ fn graph_gradients_match_finite_differences() {
             .project(plain, node, channel, pos, BackMode::Grad)
             .expect("project");
         let pg = to_vec(p.grad).expect("read");
-        let worst = g
-            .iter()
-            .zip(&pg)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
+        let worst = max_abs_diff(&g, &pg);
         assert!(
             worst <= 1e-4 * gmax,
             "{node}: projection differs by {worst} (max {gmax})"
@@ -142,11 +146,7 @@ fn every_op_of_mobile_mini() {
             .expect("project");
         let pg = to_vec(p.grad).expect("read");
         let gmax = g.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let worst = g
-            .iter()
-            .zip(&pg)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
+        let worst = max_abs_diff(&g, &pg);
         assert!(
             worst <= 1e-5 + 1e-4 * gmax,
             "{node}: projection differs by {worst}"

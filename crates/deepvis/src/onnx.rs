@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use burn::prelude::Device;
 use deepvis_model::{ModelInfo, Net};
-use deepvis_onnx::spec::{ModelInput, Order, Sidecar, SpecSource, model_input};
+use deepvis_onnx::spec::{ModelInput, Order, Sidecar, SpecSource};
 
 use crate::Global;
 use crate::common::log;
@@ -74,7 +74,7 @@ pub struct OnnxFile {
 
 /// Reads `path` and decides its preprocessing.
 pub fn read(g: &Global, path: &Path) -> Result<OnnxFile> {
-    let m = deepvis_onnx::load(path)?;
+    let (m, input) = deepvis_onnx::spec::open(path, &flags(g)?)?;
     log(
         g,
         format!(
@@ -89,7 +89,6 @@ pub fn read(g: &Global, path: &Path) -> Result<OnnxFile> {
             }
         ),
     );
-    let input = model_input(path, m.graph.input_hw, &flags(g)?)?;
     if let Some(w) = &input.warning {
         eprintln!("deepvis: warning: {w}");
     }

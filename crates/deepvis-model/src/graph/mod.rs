@@ -15,6 +15,7 @@ mod exec;
 mod field;
 mod shape;
 
+pub(crate) use exec::nchw;
 pub use exec::{GraphNet, GraphTaps};
 pub use shape::Shapes;
 
