@@ -3,6 +3,9 @@
 
 use image::{GrayImage, Luma, Rgb, RgbImage};
 
+pub mod attribution;
+pub use attribution::*;
+
 /// Where the tiles of a channel grid sit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GridLayout {
