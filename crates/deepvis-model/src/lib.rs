@@ -12,6 +12,7 @@ pub mod graph;
 pub mod labels;
 pub mod net;
 pub mod preprocess;
+pub mod rng;
 pub mod squeezenet;
 pub mod tensor_file;
 pub mod weights;

@@ -140,6 +140,15 @@ impl Net {
         self
     }
 
+    /// The same network with the learned parameters of `nodes` re-initialised at random
+    /// (see [`GraphNet::randomized`]).
+    pub fn randomized(&self, nodes: &[&str], seed: u64) -> Result<Net> {
+        Ok(Net {
+            info: self.info.clone(),
+            graph: self.graph.randomized(nodes, seed)?,
+        })
+    }
+
     /// Moves the network to another device.
     pub fn to_device(self, device: &Device) -> Net {
         Net {

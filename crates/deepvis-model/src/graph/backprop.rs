@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
-use super::exec::{GraphNet, dims4};
+use super::exec::{GraphNet, dims4, nchw};
 use super::shape::{Shapes, axis};
 use super::{Node, Op};
 use crate::backprop::{BackMode, BackProjection};
@@ -95,6 +95,31 @@ fn activation_back(op: &Op, mode: BackMode, x: Tensor<4>, g: Tensor<4>) -> Optio
     })
 }
 
+/// Where on a node's output a backward pass starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Seed {
+    /// The channel's unit where its map is largest on the first input.
+    #[default]
+    Peak,
+    /// The channel's unit at `(y, x)`.
+    At(usize, usize),
+    /// The mean of the channel's whole map (the channel as one unit).
+    Mean,
+}
+
+/// What a backward pass returned.
+#[derive(Debug)]
+pub struct Backward {
+    /// The signal on the input, `[N, C, H, W]`.
+    pub grad: Tensor<4>,
+    /// The unit's value on each input of the batch.
+    pub values: Vec<f32>,
+    /// The position projected (`None` for vector nodes and [`Seed::Mean`]).
+    pub pos: Option<(usize, usize)>,
+    /// The captured node's output and the plain gradient on it, each `[N, C, H, W]`.
+    pub captured: Option<(Tensor<4>, Tensor<4>)>,
+}
+
 impl GraphNet {
     /// Projects unit `channel` of node `node` at `pos` (default: where its map is largest on
     /// this input; ignored for vector nodes) back onto `input`, a `[1, C, H, W]` tensor.
@@ -106,17 +131,59 @@ impl GraphNet {
         pos: Option<(usize, usize)>,
         mode: BackMode,
     ) -> Result<BackProjection> {
-        let g = self.graph();
-        let [n, _, h, w] = input.dims();
+        let [n, ..] = input.dims();
         if n != 1 {
             return Err(Error::BadInput(format!(
                 "back-projection takes one image at a time; got a batch of {n}"
             )));
         }
-        let idx = g.node_index(node).ok_or_else(|| Error::UnknownNode {
-            graph: g.name.clone(),
-            name: node.to_string(),
-        })?;
+        let seed = match pos {
+            Some((y, x)) => Seed::At(y, x),
+            None => Seed::Peak,
+        };
+        let b = self.backward(input, node, channel, seed, mode, None)?;
+        Ok(BackProjection {
+            grad: b.grad,
+            value: b.values.first().copied().unwrap_or(0.0),
+            pos: b.pos,
+        })
+    }
+
+    /// One forward and one backward of a batch: the signal of unit `channel` of node `node`
+    /// (where `seed` says) on every input, each sample's own unit. With `capture`, the output
+    /// of that node (which must feed `node`, or be it) and the signal on it come back too; the
+    /// signal there is the plain gradient only when `mode` is [`BackMode::Grad`].
+    pub fn backward(
+        &self,
+        input: Tensor<4>,
+        node: &str,
+        channel: usize,
+        seed: Seed,
+        mode: BackMode,
+        capture: Option<&str>,
+    ) -> Result<Backward> {
+        let g = self.graph();
+        let [n, _, h, w] = input.dims();
+        let find = |name: &str| {
+            g.node_index(name).ok_or_else(|| Error::UnknownNode {
+                graph: g.name.clone(),
+                name: name.to_string(),
+            })
+        };
+        let idx = find(node)?;
+        let capture = match capture {
+            Some(c) => {
+                let ci = find(c)?;
+                if ci > idx {
+                    return Err(Error::BadInput(format!(
+                        "`{}` comes after `{}` in the network, so it cannot explain it",
+                        g.nodes[ci].name, g.nodes[idx].name
+                    )));
+                }
+                Some(g.nodes[ci].output.as_str())
+            }
+            None => None,
+        };
         let shapes = self.check_and_shape(&input)?;
         let device = input.device();
         // forward, keeping every value up to the node; the ops whose way back is burn's
@@ -159,41 +226,63 @@ impl GraphNet {
             });
         }
         let spatial = mh * mw > 1;
-        let map = to_vec(out.clone().reshape([1, c, mh, mw]).narrow(1, channel, 1))?;
-        let (y0, x0) = match pos {
-            _ if !spatial => (0, 0),
-            Some((y, x)) if y < mh && x < mw => (y, x),
-            Some((y, x)) => {
-                return Err(Error::UnitOutOfRange {
-                    layer: target.name.clone(),
-                    what: format!("position (y {y}, x {x})"),
-                    limit: format!("its map is {mh}x{mw}"),
-                });
-            }
-            None => {
-                let best = map
-                    .iter()
-                    .enumerate()
-                    .fold(
+        let plane = mh * mw;
+        let maps = to_vec(out.clone().reshape([n, c, mh, mw]).narrow(1, channel, 1))?;
+        let at =
+            match seed {
+                Seed::Mean => None,
+                _ if !spatial => Some((0, 0)),
+                Seed::At(y, x) if y < mh && x < mw => Some((y, x)),
+                Seed::At(y, x) => {
+                    return Err(Error::UnitOutOfRange {
+                        layer: target.name.clone(),
+                        what: format!("position (y {y}, x {x})"),
+                        limit: format!("its map is {mh}x{mw}"),
+                    });
+                }
+                Seed::Peak => {
+                    let best = maps[..plane].iter().enumerate().fold(
                         (0, f32::NEG_INFINITY),
                         |b, (i, &v)| {
                             if v > b.1 { (i, v) } else { b }
                         },
                     );
-                (best.0 / mw, best.0 % mw)
+                    Some((best.0 / mw, best.0 % mw))
+                }
+            };
+        let mut seed_values = vec![0.0f32; n * c * plane];
+        let mut unit_values = Vec::with_capacity(n);
+        for s in 0..n {
+            let map = &maps[s * plane..(s + 1) * plane];
+            let base = (s * c + channel) * plane;
+            match at {
+                Some((y, x)) => {
+                    seed_values[base + y * mw + x] = 1.0;
+                    unit_values.push(map[y * mw + x]);
+                }
+                None => {
+                    seed_values[base..base + plane].fill(1.0 / plane as f32);
+                    unit_values.push(map.iter().sum::<f32>() / plane as f32);
+                }
             }
-        };
-        let value = map.get(y0 * mw + x0).copied().unwrap_or(0.0);
-        let mut seed = vec![0.0f32; c * mh * mw];
-        seed[channel * mh * mw + y0 * mw + x0] = 1.0;
-        let seed = crate::tensor4(seed, [1, c, mh, mw], &device)?.reshape(out.dims());
+        }
+        let seed = crate::tensor4(seed_values, [n, c, mh, mw], &device)?.reshape(out.dims());
         // backward
+        let mut captured = None;
         let mut grads: HashMap<&str, Tensor<4>> = HashMap::new();
         grads.insert(&target.output, seed);
         for node in g.nodes[..=idx].iter().rev() {
             let Some(gy) = grads.remove(node.output.as_str()) else {
                 continue;
             };
+            if capture == Some(node.output.as_str()) {
+                let d = nchw(shapes.get(&node.output).unwrap_or(&[]));
+                let value = values
+                    .get(node.output.as_str())
+                    .cloned()
+                    .map(|v| v.reshape(d));
+                captured = value.map(|v| (v, gy.clone().reshape(d)));
+            }
             let gx = match tapes.remove(node.output.as_str()) {
                 Some(tape) => tape.back(gy, &node.inputs, &g.constants),
                 None => {
@@ -214,14 +303,23 @@ impl GraphNet {
                 }
             }
         }
+        if let Some(c) = capture
+            && captured.is_none()
+        {
+            return Err(Error::BadInput(format!(
+                "`{c}` does not feed `{}`, so it cannot explain it",
+                target.name
+            )));
+        }
         let grad = match grads.remove(g.input.as_str()) {
             Some(t) => t,
-            None => Tensor::zeros([1, g.input_channels, h, w], &device),
+            None => Tensor::zeros([n, g.input_channels, h, w], &device),
         };
-        Ok(BackProjection {
+        Ok(Backward {
             grad,
-            value,
-            pos: spatial.then_some((y0, x0)),
+            values: unit_values,
+            pos: at.filter(|_| spatial),
+            captured,
         })
     }
 

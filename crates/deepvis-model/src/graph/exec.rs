@@ -141,6 +141,68 @@ impl GraphNet {
         }
     }
 
+    /// The same network with the learned parameters of `nodes` (see
+    /// [`Graph::parameters`]) re-initialised as a fresh network's are: weights Gaussian of
+    /// zero mean and the trained tensor's own standard deviation (seeded), biases zero, batch
+    /// norms the identity (scale 1, shift 0): the randomization of Adebayo et al.'s sanity
+    /// checks. Unknown node names are errors.
+    pub fn randomized(&self, nodes: &[&str], seed: u64) -> Result<GraphNet> {
+        let g = &*self.graph;
+        let mut consts = self.consts.clone();
+        for (k, name) in nodes.iter().enumerate() {
+            let i = g.node_index(name).ok_or_else(|| Error::UnknownNode {
+                graph: g.name.clone(),
+                name: name.to_string(),
+            })?;
+            let node = &g.nodes[i];
+            let params = g.parameters(node);
+            for (j, slot) in node.inputs.iter().enumerate() {
+                let Some(t) = params
+                    .contains(&slot.as_str())
+                    .then(|| g.constants.get(slot))
+                    .flatten()
+                else {
+                    continue;
+                };
+                let data: Vec<f32> = match (&node.op, j) {
+                    (Op::BatchNorm { .. }, 1) => vec![1.0; t.data.len()],
+                    (Op::BatchNorm { .. }, _) | (Op::Conv { .. } | Op::Gemm { .. }, 2) => {
+                        vec![0.0; t.data.len()]
+                    }
+                    _ => {
+                        let n = t.data.len().max(1) as f64;
+                        let mean = t.data.iter().map(|&v| v as f64).sum::<f64>() / n;
+                        let var = t
+                            .data
+                            .iter()
+                            .map(|&v| (v as f64 - mean).powi(2))
+                            .sum::<f64>()
+                            / n;
+                        let std = var.sqrt();
+                        let mut rng = crate::rng::Rng::new(
+                            seed ^ ((k as u64) << 32) ^ (j as u64).wrapping_mul(0x9e37_79b9),
+                        );
+                        (0..t.data.len())
+                            .map(|_| (std * rng.normal()) as f32)
+                            .collect()
+                    }
+                };
+                let fresh = super::HostTensor {
+                    dims: t.dims.clone(),
+                    data,
+                };
+                consts.insert(slot.clone(), to_device(&fresh, &self.device));
+            }
+        }
+        let biases = conv_biases(g, &consts);
+        Ok(GraphNet {
+            graph: self.graph.clone(),
+            consts,
+            biases,
+            device: self.device.clone(),
+        })
+    }
+
     /// Runs the graph as far as the last node asked for and returns the outputs of `nodes`
     /// and the pre-activation values of `pre` (names of activation nodes). Unknown names are
     /// errors, checked before any computation.

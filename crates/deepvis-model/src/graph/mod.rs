@@ -15,6 +15,7 @@ mod exec;
 mod field;
 mod shape;
 
+pub use backprop::{Backward, Seed};
 pub(crate) use exec::nchw;
 pub use exec::{GraphNet, GraphTaps};
 pub use shape::Shapes;
@@ -340,6 +341,38 @@ impl Graph {
             .iter()
             .position(|n| n.name == name)
             .or_else(|| self.nodes.iter().position(|n| n.output == name))
+    }
+
+    /// The nodes that hold learned parameters (convolutions, matrix products and batch
+    /// norms with constant operands), in the graph's order.
+    pub fn parametric_nodes(&self) -> Vec<&str> {
+        self.nodes
+            .iter()
+            .filter(|n| !self.parameters(n).is_empty())
+            .map(|n| n.name.as_str())
+            .collect()
+    }
+
+    /// The constant operands of `node` that are learned parameters: a convolution's or a
+    /// matrix product's weights and bias, a batch norm's scale and shift (not its running
+    /// statistics).
+    pub fn parameters<'a>(&self, node: &'a Node) -> Vec<&'a str> {
+        let slots: &[usize] = match node.op {
+            Op::Conv { .. } => &[1, 2],
+            Op::Gemm { .. } | Op::MatMul => &[0, 1, 2],
+            Op::BatchNorm { .. } => &[1, 2],
+            _ => &[],
+        };
+        slots
+            .iter()
+            .filter_map(|&k| node.inputs.get(k))
+            .filter(|name| {
+                self.constants
+                    .get(name.as_str())
+                    .is_some_and(HostTensor::is_complete)
+            })
+            .map(String::as_str)
+            .collect()
     }
 
     pub(crate) fn error(&self, node: &Node, reason: impl Into<String>) -> GraphError {
