@@ -1,6 +1,7 @@
 //! What the UI and the worker say to each other: two enums, [`Command`] (UI to worker) and
 //! [`Event`] (worker to UI), and the settings they carry. No model, no window.
 
+pub mod attr;
 pub mod params;
 pub mod run;
 
@@ -9,7 +10,8 @@ use std::path::PathBuf;
 use image::{GrayImage, RgbImage};
 use serde::{Deserialize, Serialize};
 
-pub use deepvis_viz::BackFilter;
+pub use attr::{AttrOptions, Baseline, IgOptions, OcclusionOptions, SmoothGradOptions};
+pub use deepvis_viz::{BackFilter, ColorMap};
 pub use params::{LrPolicy, Params};
 pub use run::{StopReason, Telemetry};
 
@@ -130,8 +132,10 @@ impl OptimSettings {
     }
 }
 
-/// How the selected unit is projected back onto the input.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+/// How the selected unit is attributed to the input: the back-projections (gradient, deconv,
+/// guided backprop) and the attribution maps (Grad-CAM, Grad-CAM++, occlusion, SmoothGrad,
+/// integrated gradients).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 pub enum BackMode {
     /// Not computed (saves a backward pass per frame).
     Off,
@@ -142,30 +146,103 @@ pub enum BackMode {
     Deconv,
     /// Guided backprop.
     Guided,
+    /// Grad-CAM (Selvaraju et al. 2017) at a convolutional layer below the unit.
+    GradCam,
+    /// Grad-CAM++ (Chattopadhay et al. 2018) at a convolutional layer below the unit.
+    GradCamPp,
+    /// Occlusion sensitivity: how much the unit drops when a grey patch hides each place.
+    Occlusion,
+    /// SmoothGrad (Smilkov et al. 2017): gradients averaged over noisy copies of the input.
+    SmoothGrad,
+    /// Integrated gradients (Sundararajan et al. 2017) from a baseline to the input.
+    Ig,
 }
 
 impl BackMode {
     /// Every mode, in the order the `b` key cycles them.
-    pub const ALL: [BackMode; 4] = [
+    pub const ALL: [BackMode; 9] = [
         BackMode::Off,
         BackMode::Grad,
         BackMode::Deconv,
         BackMode::Guided,
+        BackMode::GradCam,
+        BackMode::GradCamPp,
+        BackMode::Occlusion,
+        BackMode::SmoothGrad,
+        BackMode::Ig,
     ];
 
-    /// `off`, `grad`, `deconv` or `guided`.
+    /// Every mode that computes a map (all but [`BackMode::Off`]), as the compare view shows
+    /// them.
+    pub const METHODS: [BackMode; 8] = [
+        BackMode::Grad,
+        BackMode::Deconv,
+        BackMode::Guided,
+        BackMode::GradCam,
+        BackMode::GradCamPp,
+        BackMode::Occlusion,
+        BackMode::SmoothGrad,
+        BackMode::Ig,
+    ];
+
+    /// Its short name: `off`, `grad`, `deconv`, `guided`, `gradcam`, `gradcampp`,
+    /// `occlusion`, `smoothgrad` or `ig`.
     pub fn as_str(self) -> &'static str {
         match self {
             BackMode::Off => "off",
             BackMode::Grad => "grad",
             BackMode::Deconv => "deconv",
             BackMode::Guided => "guided",
+            BackMode::GradCam => "gradcam",
+            BackMode::GradCamPp => "gradcampp",
+            BackMode::Occlusion => "occlusion",
+            BackMode::SmoothGrad => "smoothgrad",
+            BackMode::Ig => "ig",
         }
+    }
+
+    /// Its name in titles (`Grad-CAM++`, `integrated gradients`, ...).
+    pub fn title(self) -> &'static str {
+        match self {
+            BackMode::Off => "off",
+            BackMode::Grad => "gradient",
+            BackMode::Deconv => "deconv",
+            BackMode::Guided => "guided backprop",
+            BackMode::GradCam => "Grad-CAM",
+            BackMode::GradCamPp => "Grad-CAM++",
+            BackMode::Occlusion => "occlusion",
+            BackMode::SmoothGrad => "SmoothGrad",
+            BackMode::Ig => "integrated gradients",
+        }
+    }
+
+    /// Parses a short name ([`BackMode::as_str`]).
+    pub fn from_name(s: &str) -> Option<BackMode> {
+        BackMode::ALL
+            .into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(s))
+    }
+
+    /// Whether it takes many network passes (so it runs at its own pace, with progress).
+    pub fn is_slow(self) -> bool {
+        matches!(
+            self,
+            BackMode::Occlusion | BackMode::SmoothGrad | BackMode::Ig
+        )
+    }
+
+    /// Whether its maps have a sign worth showing (a diverging colour map); Grad-CAM's are
+    /// magnitudes.
+    pub fn is_signed(self) -> bool {
+        !matches!(
+            self,
+            BackMode::GradCam | BackMode::GradCamPp | BackMode::Off
+        )
     }
 }
 
-/// The back pane's settings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+/// The attribution pane's settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 pub struct BackSettings {
     /// Mode.
     pub mode: BackMode,
@@ -173,6 +250,12 @@ pub struct BackSettings {
     pub filter: BackFilter,
     /// The position in the unit's map to project (`None`: where the map is largest).
     pub pos: Option<(usize, usize)>,
+    /// Colour map of the picture (gray: the original toolbox's look).
+    #[serde(default)]
+    pub cmap: ColorMap,
+    /// The methods' own settings.
+    #[serde(default)]
+    pub options: AttrOptions,
 }
 
 /// A layer of the network, as the UI lists it.
@@ -208,7 +291,7 @@ pub struct UnitMap {
     pub field: [i64; 4],
 }
 
-/// What a back-projection of the selected unit was (its picture travels beside it).
+/// What an attribution map of the selected unit was (its picture travels beside it).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct BackInfo {
     /// Layer.
@@ -217,12 +300,51 @@ pub struct BackInfo {
     pub channel: usize,
     /// The projected position (`None` for vector layers).
     pub pos: Option<(usize, usize)>,
+    /// The method.
+    pub method: BackMode,
     /// Mode and filter, in words.
     pub mode: String,
+    /// Network passes it took (images through the network).
+    pub passes: usize,
+    /// The layer Grad-CAM explained the unit by.
+    pub cam_layer: Option<String>,
     /// The unit's value there.
     pub value: f32,
     /// What it cost, in milliseconds.
     pub ms: f32,
+}
+
+/// One map of the sanity check: the network with its top `randomized` parametric nodes
+/// re-initialised (down to `node`), compared with the trained network's map.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SanityStep {
+    /// The lowest node randomized.
+    pub node: String,
+    /// How many parametric nodes are randomized.
+    pub randomized: usize,
+    /// Spearman rank correlation of the absolute maps with the original's.
+    pub spearman: f32,
+    /// Structural similarity with the original.
+    pub ssim: f32,
+}
+
+/// The sanity check of one method on one unit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SanityReport {
+    /// The method checked.
+    pub method: BackMode,
+    /// Layer of the unit.
+    pub layer: String,
+    /// Channel of the unit.
+    pub channel: usize,
+    /// The comparisons so far, top layer first.
+    pub steps: Vec<SanityStep>,
+    /// Maps done (the original and one per step).
+    pub done: usize,
+    /// Maps in all.
+    pub total: usize,
+    /// Why it stopped early, if it did.
+    pub error: Option<String>,
 }
 
 /// A class and its probability.
@@ -261,6 +383,12 @@ pub enum Command {
     /// keeping the source; a file that cannot be read is an error and the current network
     /// stays.
     OpenModel(std::path::PathBuf),
+    /// Show every attribution method side by side on the current frame (true), or stop
+    /// (false).
+    SetCompare(bool),
+    /// Run the cascading-randomization sanity check of the current method on the selected
+    /// unit and the current frame (true; a running one starts over), or cancel it (false).
+    Sanity(bool),
     /// Make the worker panic (to test and demonstrate its recovery).
     InjectPanic,
     /// Stop the worker and its source.
@@ -320,6 +448,27 @@ pub enum Event {
         /// The picture, drawn with the chosen filter, the size of the input crop.
         image: RgbImage,
     },
+    /// A method of many passes is under way for the attribution pane (`compare` false) or
+    /// the compare view (true).
+    BackProgress {
+        /// For the compare view.
+        compare: bool,
+        /// The method.
+        method: BackMode,
+        /// Passes done.
+        done: usize,
+        /// Passes in all.
+        total: usize,
+    },
+    /// One method's map of the selected unit for the compare view.
+    Compare {
+        /// What was computed.
+        info: BackInfo,
+        /// The picture, the size of the input crop.
+        image: RgbImage,
+    },
+    /// The sanity check's state: every comparison so far.
+    Sanity(SanityReport),
     /// The frames that excited the selected unit most since it was selected, best first.
     SessionTop {
         /// Layer.

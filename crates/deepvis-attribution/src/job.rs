@@ -1,0 +1,604 @@
+//! One attribution, computed a batch of network passes at a time.
+
+use burn::prelude::*;
+use deepvis_model::graph::Seed;
+use deepvis_model::rng::Rng;
+use deepvis_model::{BackMode as Rule, ModelInfo, Net, Request, tensor4, to_vec};
+
+use crate::{AttrOptions, Attribution, Baseline, Error, Method, Result, Target};
+
+/// An attribution under way. [`Job::step`] runs one batch of network passes (the whole map
+/// for the one-pass methods), so a caller can interleave it with other work and show
+/// [`Job::progress`].
+#[derive(Debug)]
+pub struct Job {
+    method: Method,
+    layer: String,
+    channel: usize,
+    /// The input, `[1, C, H, W]`, on the network's device.
+    input: Tensor<4>,
+    /// The same values on the host.
+    x: Vec<f32>,
+    dims: [usize; 4],
+    batch: usize,
+    passes: usize,
+    state: State,
+    done: Option<Attribution>,
+}
+
+/// The unit as resolved on the clean input: where, and its value there.
+#[derive(Clone, Copy, Debug)]
+struct Probe {
+    seed: Seed,
+    value: f32,
+    pos: Option<(usize, usize)>,
+}
+
+#[derive(Debug)]
+enum State {
+    /// One forward and backward: the back-projections and Grad-CAM.
+    Once { seed: Seed, cam: Option<String> },
+    /// Patch positions `(y, x)` still to try, and the drops so far.
+    Occlusion {
+        probe: Probe,
+        patch: usize,
+        places: Vec<(usize, usize)>,
+        drops: Vec<f32>,
+    },
+    /// Noisy copies still to take.
+    Smooth {
+        probe: Probe,
+        rule: Rule,
+        sigma: f32,
+        rng: Rng,
+        total: usize,
+        taken: usize,
+        acc: Vec<f64>,
+    },
+    /// Path points still to visit.
+    Ig {
+        probe: Probe,
+        baseline: Vec<f32>,
+        baseline_value: f32,
+        steps: usize,
+        taken: usize,
+        acc: Vec<f64>,
+    },
+}
+
+/// The layer Grad-CAM explains a unit of `layer` by when none is chosen: the last layer of
+/// the table before it with a spatial map (the layer itself when none is before it).
+pub fn default_cam_layer(info: &ModelInfo, layer: &str) -> Result<String> {
+    let name = info.resolve(layer)?;
+    let layers = info.layers();
+    let idx = layers.iter().position(|l| l.name == name).unwrap_or(0);
+    layers[..idx]
+        .iter()
+        .rev()
+        .chain(layers.get(idx))
+        .find(|l| l.height * l.width > 1)
+        .map(|l| l.name.clone())
+        .ok_or_else(|| {
+            Error::Settings(format!(
+                "no layer at or below `{name}` has a spatial map for Grad-CAM to explain it by"
+            ))
+        })
+}
+
+/// The unit's value on each sample of `out` (`[N, C, H, W]`), with `seed` resolved (the peak
+/// on the first sample).
+fn unit_values(
+    out: Tensor<4>,
+    layer: &str,
+    channel: usize,
+    seed: Seed,
+) -> Result<(Vec<f32>, Probe)> {
+    let [n, c, h, w] = out.dims();
+    if channel >= c {
+        return Err(deepvis_model::Error::UnitOutOfRange {
+            layer: layer.to_string(),
+            what: format!("channel {channel}"),
+            limit: format!("it has {c} channels, 0..={}", c.saturating_sub(1)),
+        }
+        .into());
+    }
+    let plane = h * w;
+    let maps = to_vec(out.narrow(1, channel, 1))?;
+    let spatial = plane > 1;
+    let at = match seed {
+        Seed::Mean => None,
+        _ if !spatial => Some((0, 0)),
+        Seed::At(y, x) if y < h && x < w => Some((y, x)),
+        Seed::At(y, x) => {
+            return Err(deepvis_model::Error::UnitOutOfRange {
+                layer: layer.to_string(),
+                what: format!("position (y {y}, x {x})"),
+                limit: format!("its map is {h}x{w}"),
+            }
+            .into());
+        }
+        Seed::Peak => {
+            let mut best = (0, f32::NEG_INFINITY);
+            for (i, &v) in maps[..plane].iter().enumerate() {
+                if v > best.1 {
+                    best = (i, v);
+                }
+            }
+            Some((best.0 / w, best.0 % w))
+        }
+    };
+    let values = (0..n)
+        .map(|s| {
+            let map = &maps[s * plane..(s + 1) * plane];
+            match at {
+                Some((y, x)) => map[y * w + x],
+                None => map.iter().sum::<f32>() / plane as f32,
+            }
+        })
+        .collect::<Vec<f32>>();
+    let seed = match at {
+        Some((y, x)) => Seed::At(y, x),
+        None => Seed::Mean,
+    };
+    let probe = Probe {
+        seed,
+        value: values.first().copied().unwrap_or(0.0),
+        pos: at.filter(|_| spatial),
+    };
+    Ok((values, probe))
+}
+
+/// The unit's values on a batch of inputs `t` (`[N, C, H, W]`).
+fn forward_values(
+    net: &Net,
+    t: Tensor<4>,
+    layer: &str,
+    channel: usize,
+    seed: Seed,
+) -> Result<(Vec<f32>, Probe)> {
+    let mut taps = net.forward(t, &Request::layers(&[layer]))?;
+    let out = taps
+        .take(layer)
+        .ok_or_else(|| Error::Settings(format!("the network returned no `{layer}`")))?;
+    unit_values(out, layer, channel, seed)
+}
+
+/// The positions `0, stride, ...` of a window of `patch` along `n`, the last one flush with the
+/// end.
+fn places(n: usize, patch: usize, stride: usize) -> Vec<usize> {
+    let last = n - patch;
+    let mut v: Vec<usize> = (0..=last).step_by(stride).collect();
+    if v.last() != Some(&last) {
+        v.push(last);
+    }
+    v
+}
+
+impl Job {
+    /// Starts `method` for `target` on `input` (`[1, C, H, W]` on `net`'s device, which must
+    /// have autodiff for the gradient methods). Settings and the target are checked here; the
+    /// methods of many passes probe the unit on the clean input now (one forward).
+    pub fn new(
+        net: &Net,
+        input: Tensor<4>,
+        target: &Target,
+        method: Method,
+        opts: &AttrOptions,
+    ) -> Result<Job> {
+        opts.check().map_err(Error::Settings)?;
+        net.check_input(input.dims())?;
+        let dims = input.dims();
+        if dims[0] != 1 {
+            return Err(Error::Settings(format!(
+                "an attribution explains one image at a time; got a batch of {}",
+                dims[0]
+            )));
+        }
+        let info = net.info();
+        let layer = info.resolve(&target.layer)?.to_string();
+        let x = to_vec(input.clone())?;
+        let device = input.device();
+        let [_, c, h, w] = dims;
+        let channel = target.channel;
+        let mut passes = 0;
+        let mut probe = |data: Vec<f32>, seed: Seed| {
+            passes += 1;
+            let t = tensor4(data, dims, &device)?;
+            forward_values(net, t, &layer, channel, seed).map(|r| r.1)
+        };
+        let state = match method {
+            Method::Off => return Err(Error::Off),
+            Method::Grad | Method::Deconv | Method::Guided => State::Once {
+                seed: target.seed,
+                cam: None,
+            },
+            Method::GradCam | Method::GradCamPp => {
+                let cam = match &opts.target_layer {
+                    Some(l) => info.resolve(l)?.to_string(),
+                    None => default_cam_layer(info, &layer)?,
+                };
+                State::Once {
+                    seed: target.seed,
+                    cam: Some(cam),
+                }
+            }
+            Method::Occlusion => {
+                let o = opts.occlusion;
+                let patch = o.patch.min(h).min(w);
+                let ys = places(h, patch, o.stride);
+                let xs = places(w, patch, o.stride);
+                let places = ys
+                    .iter()
+                    .flat_map(|&y| xs.iter().map(move |&x| (y, x)))
+                    .collect();
+                State::Occlusion {
+                    probe: probe(x.clone(), target.seed)?,
+                    patch,
+                    places,
+                    drops: Vec::new(),
+                }
+            }
+            Method::SmoothGrad => {
+                let s = opts.smoothgrad;
+                let (lo, hi) = deepvis_viz::finite_range(&x);
+                State::Smooth {
+                    probe: probe(x.clone(), target.seed)?,
+                    rule: if s.guided { Rule::Guided } else { Rule::Grad },
+                    sigma: s.noise * (hi - lo),
+                    rng: Rng::new(s.seed),
+                    total: s.samples,
+                    taken: 0,
+                    acc: vec![0.0; x.len()],
+                }
+            }
+            Method::Ig => {
+                let baseline: Vec<f32> = match opts.ig.baseline {
+                    Baseline::Black => {
+                        let norm = info.norm();
+                        (0..c)
+                            .flat_map(|ch| {
+                                let v = (0.0 - norm.mean[ch % 3]) / norm.std[ch % 3];
+                                std::iter::repeat_n(v, h * w)
+                            })
+                            .collect()
+                    }
+                    Baseline::Blur => {
+                        let sigma = h.max(w) as f32 / 10.0;
+                        x.chunks(h * w)
+                            .flat_map(|p| deepvis_viz::blur_plane(p, h, w, sigma))
+                            .collect()
+                    }
+                };
+                let probed = probe(x.clone(), target.seed)?;
+                let baseline_value = probe(baseline.clone(), probed.seed)?.value;
+                State::Ig {
+                    probe: probed,
+                    baseline,
+                    baseline_value,
+                    steps: opts.ig.steps,
+                    taken: 0,
+                    acc: vec![0.0; x.len()],
+                }
+            }
+        };
+        Ok(Job {
+            method,
+            layer,
+            channel,
+            input,
+            x,
+            dims,
+            batch: opts.batch,
+            passes,
+            state,
+            done: None,
+        })
+    }
+
+    /// Runs `method` to the end.
+    pub fn run(
+        net: &Net,
+        input: Tensor<4>,
+        target: &Target,
+        method: Method,
+        opts: &AttrOptions,
+    ) -> Result<Attribution> {
+        let mut job = Job::new(net, input, target, method, opts)?;
+        while !job.step(net)? {}
+        job.take().ok_or(Error::Off)
+    }
+
+    /// The method.
+    pub fn method(&self) -> Method {
+        self.method
+    }
+
+    /// `(done, total)` in network passes of the method's main loop.
+    pub fn progress(&self) -> (usize, usize) {
+        match &self.state {
+            _ if self.done.is_some() => (1, 1),
+            State::Once { .. } => (0, 1),
+            State::Occlusion { places, drops, .. } => (drops.len(), places.len()),
+            State::Smooth { total, taken, .. } => (*taken, *total),
+            State::Ig { steps, taken, .. } => (*taken, *steps),
+        }
+    }
+
+    /// Whether the map is ready.
+    pub fn is_done(&self) -> bool {
+        self.done.is_some()
+    }
+
+    /// The finished map.
+    pub fn result(&self) -> Option<&Attribution> {
+        self.done.as_ref()
+    }
+
+    /// Takes the finished map.
+    pub fn take(self) -> Option<Attribution> {
+        self.done
+    }
+
+    /// Runs the next batch of passes on `net` (the network the job started with, or one of
+    /// the same structure); returns whether the map is ready.
+    pub fn step(&mut self, net: &Net) -> Result<bool> {
+        if self.done.is_some() {
+            return Ok(true);
+        }
+        let [_, c, h, w] = self.dims;
+        let plane = h * w;
+        let device = self.input.device();
+        let (layer, channel) = (self.layer.as_str(), self.channel);
+        let grads = |data: Vec<f32>, n: usize, seed: Seed, rule: Rule| -> Result<Vec<f32>> {
+            let t = tensor4(data, [n, c, h, w], &device)?;
+            let b = net.graph().backward(t, layer, channel, seed, rule, None)?;
+            Ok(to_vec(b.grad)?)
+        };
+        let finished = |map: Vec<f32>, channels: usize, probe: Option<Probe>| Attribution {
+            method: self.method,
+            map,
+            channels,
+            height: h,
+            width: w,
+            value: probe.map_or(0.0, |p| p.value),
+            pos: probe.and_then(|p| p.pos),
+            cam_layer: None,
+            baseline_value: None,
+            passes: 0,
+        };
+        let result = match &mut self.state {
+            State::Once { seed, cam } => {
+                let rule = match self.method {
+                    Method::Deconv => Rule::Deconv,
+                    Method::Guided => Rule::Guided,
+                    _ => Rule::Grad,
+                };
+                let b = net.graph().backward(
+                    self.input.clone(),
+                    layer,
+                    channel,
+                    *seed,
+                    rule,
+                    cam.as_deref(),
+                )?;
+                self.passes += 1;
+                let probe = Probe {
+                    seed: *seed,
+                    value: b.values.first().copied().unwrap_or(0.0),
+                    pos: b.pos,
+                };
+                let mut a = match b.captured {
+                    None => finished(to_vec(b.grad)?, c, Some(probe)),
+                    Some((act, grad)) => {
+                        let [_, k, ch, cw] = act.dims();
+                        let act = to_vec(act)?;
+                        let grad = to_vec(grad)?;
+                        let cam_map = match self.method {
+                            Method::GradCamPp => grad_cam_pp(&act, &grad, k, ch * cw),
+                            _ => grad_cam(&act, &grad, k, ch * cw),
+                        };
+                        let up = deepvis_viz::upsample_bilinear(&cam_map, ch, cw, h, w)
+                            .ok_or_else(|| Error::Settings("cannot upsample the map".into()))?;
+                        finished(up, 1, Some(probe))
+                    }
+                };
+                a.cam_layer = cam.clone();
+                Some(a)
+            }
+            State::Occlusion {
+                probe,
+                patch,
+                places,
+                drops,
+            } => {
+                let start = drops.len();
+                let end = (start + self.batch).min(places.len());
+                let n = end - start;
+                let mut data = Vec::with_capacity(n * self.x.len());
+                for &(py, px) in &places[start..end] {
+                    let mut img = self.x.clone();
+                    for ch in 0..c {
+                        for y in py..py + *patch {
+                            let row = ch * plane + y * w;
+                            img[row + px..row + px + *patch].fill(0.0);
+                        }
+                    }
+                    data.extend(img);
+                }
+                let t = tensor4(data, [n, c, h, w], &device)?;
+                let (vals, _) = forward_values(net, t, layer, channel, probe.seed)?;
+                self.passes += n;
+                drops.extend(vals.iter().map(|v| probe.value - v));
+                (drops.len() == places.len()).then(|| {
+                    let mut sum = vec![0f32; plane];
+                    let mut count = vec![0u32; plane];
+                    for (&(py, px), &d) in places.iter().zip(drops.iter()) {
+                        for y in py..py + *patch {
+                            for x in px..px + *patch {
+                                sum[y * w + x] += d;
+                                count[y * w + x] += 1;
+                            }
+                        }
+                    }
+                    let map = sum
+                        .iter()
+                        .zip(&count)
+                        .map(|(&s, &k)| if k > 0 { s / k as f32 } else { 0.0 })
+                        .collect();
+                    finished(map, 1, Some(*probe))
+                })
+            }
+            State::Smooth {
+                probe,
+                rule,
+                sigma,
+                rng,
+                total,
+                taken,
+                acc,
+            } => {
+                let n = self.batch.min(*total - *taken);
+                let mut data = Vec::with_capacity(n * self.x.len());
+                for _ in 0..n {
+                    data.extend(self.x.iter().map(|&v| v + *sigma * rng.normal() as f32));
+                }
+                let g = grads(data, n, probe.seed, *rule)?;
+                self.passes += n;
+                for s in g.chunks(acc.len()) {
+                    for (a, &v) in acc.iter_mut().zip(s) {
+                        *a += v as f64;
+                    }
+                }
+                *taken += n;
+                (*taken == *total).then(|| {
+                    let map = acc.iter().map(|&a| (a / *total as f64) as f32).collect();
+                    finished(map, c, Some(*probe))
+                })
+            }
+            State::Ig {
+                probe,
+                baseline,
+                baseline_value,
+                steps,
+                taken,
+                acc,
+            } => {
+                let n = self.batch.min(*steps - *taken);
+                let (nodes, weights) = gauss_legendre(*steps);
+                let mut data = Vec::with_capacity(n * self.x.len());
+                for &a in &nodes[*taken..*taken + n] {
+                    let a = a as f32;
+                    data.extend(
+                        self.x
+                            .iter()
+                            .zip(baseline.iter())
+                            .map(|(&x, &b)| b + a * (x - b)),
+                    );
+                }
+                let g = grads(data, n, probe.seed, Rule::Grad)?;
+                self.passes += n;
+                for (s, &wk) in g.chunks(acc.len()).zip(&weights[*taken..*taken + n]) {
+                    for (a, &v) in acc.iter_mut().zip(s) {
+                        *a += wk * v as f64;
+                    }
+                }
+                *taken += n;
+                (*taken == *steps).then(|| {
+                    let map = acc
+                        .iter()
+                        .zip(self.x.iter().zip(baseline.iter()))
+                        .map(|(&a, (&x, &b))| ((x - b) as f64 * a) as f32)
+                        .collect();
+                    let mut a = finished(map, c, Some(*probe));
+                    a.baseline_value = Some(*baseline_value);
+                    a
+                })
+            }
+        };
+        if let Some(mut a) = result {
+            a.passes = self.passes;
+            self.done = Some(a);
+        }
+        Ok(self.done.is_some())
+    }
+}
+
+/// Grad-CAM: the layer's maps weighted by their mean gradient, summed, rectified.
+/// `act` and `grad` hold `k` maps of `plane` values each.
+pub fn grad_cam(act: &[f32], grad: &[f32], k: usize, plane: usize) -> Vec<f32> {
+    let mut cam = vec![0f32; plane];
+    for ch in 0..k {
+        let g = &grad[ch * plane..(ch + 1) * plane];
+        let weight = g.iter().sum::<f32>() / plane as f32;
+        for (c, &a) in cam.iter_mut().zip(&act[ch * plane..(ch + 1) * plane]) {
+            *c += weight * a;
+        }
+    }
+    cam.iter().map(|v| v.max(0.0)).collect()
+}
+
+/// Grad-CAM++: each map weighted by its positive gradients, each scaled by
+/// `g^2 / (2 g^2 + sum(A) g^3)` (the closed form of Chattopadhay et al. with an exponential
+/// score), summed, rectified.
+pub fn grad_cam_pp(act: &[f32], grad: &[f32], k: usize, plane: usize) -> Vec<f32> {
+    let mut cam = vec![0f32; plane];
+    for ch in 0..k {
+        let a = &act[ch * plane..(ch + 1) * plane];
+        let g = &grad[ch * plane..(ch + 1) * plane];
+        let sum_a: f32 = a.iter().sum();
+        let weight: f32 = g
+            .iter()
+            .map(|&gi| {
+                if gi == 0.0 {
+                    return 0.0;
+                }
+                let g2 = gi * gi;
+                let alpha = g2 / (2.0 * g2 + sum_a * g2 * gi + 1e-7);
+                alpha * gi.max(0.0)
+            })
+            .sum();
+        for (c, &ai) in cam.iter_mut().zip(a) {
+            *c += weight * ai;
+        }
+    }
+    cam.iter().map(|v| v.max(0.0)).collect()
+}
+
+/// The `n`-point Gauss-Legendre rule on `[0, 1]`: nodes (ascending) and weights (summing to
+/// 1), the roots of the Legendre polynomial found by Newton's method.
+pub fn gauss_legendre(n: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut nodes = vec![0.0; n];
+    let mut weights = vec![0.0; n];
+    for i in 0..n.div_ceil(2) {
+        // Tricomi's first guess for root i (descending on [-1, 1])
+        let mut z = (std::f64::consts::PI * (i as f64 + 0.75) / (n as f64 + 0.5)).cos();
+        let mut dp = 1.0;
+        for _ in 0..100 {
+            // P_n(z) and P_n'(z) by the three-term recurrence
+            let (mut p0, mut p1) = (1.0, z);
+            for k in 2..=n {
+                let p2 = ((2 * k - 1) as f64 * z * p1 - (k - 1) as f64 * p0) / k as f64;
+                p0 = p1;
+                p1 = p2;
+            }
+            let pn = if n == 1 { z } else { p1 };
+            let pm = if n == 1 { 1.0 } else { p0 };
+            dp = n as f64 * (z * pn - pm) / (z * z - 1.0);
+            if n == 1 {
+                dp = 1.0;
+            }
+            let dz = pn / dp;
+            z -= dz;
+            if dz.abs() < 1e-15 {
+                break;
+            }
+        }
+        let w = 2.0 / ((1.0 - z * z) * dp * dp);
+        // map [-1, 1] to [0, 1]: x = (1 - z) / 2 ascending, weight w / 2
+        nodes[i] = (1.0 - z) / 2.0;
+        weights[i] = w / 2.0;
+        nodes[n - 1 - i] = (1.0 + z) / 2.0;
+        weights[n - 1 - i] = w / 2.0;
+    }
+    (nodes, weights)
+}
