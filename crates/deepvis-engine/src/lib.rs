@@ -3,6 +3,7 @@
 //! image, speaking [`Command`] and [`Event`] with the UI. A panic in it is reported and the
 //! worker restarts with the same settings.
 
+mod attr;
 mod worker;
 
 use std::path::PathBuf;

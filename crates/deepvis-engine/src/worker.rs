@@ -8,12 +8,12 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use deepvis_model::{BackProjector, Labels, ModelInfo, Net, Request, to_vec, top_k};
 use deepvis_optim::{Init, Objective, Optimizer, RunConfig, StopReason};
 use deepvis_protocol::{
-    BackInfo, BackMode, ClassProb, Command, Event, LayerSummary, PreReluMode, StartFrom, Telemetry,
-    UnitMap,
+    BackInfo, ClassProb, Command, Event, LayerSummary, PreReluMode, StartFrom, Telemetry, UnitMap,
 };
 use deepvis_sources::{FrameSlot, SourceStatus, SourceThread};
 use image::RgbImage;
 
+use crate::attr::{Lanes, Out, Subject};
 use crate::{EngineConfig, Exit};
 
 type Wake = Arc<dyn Fn() + Send + Sync>;
@@ -24,15 +24,6 @@ const PREFERRED_EVERY: Duration = Duration::from_millis(100);
 /// A back-projection waits at least this many times its own cost after the last one, so that
 /// on a slow device it takes at most a third of the worker's time and the grid stays live.
 const BACK_SPACING: u32 = 2;
-
-/// The back-projection the newest processed frame asks for.
-struct BackJob {
-    x: Tensor<4>,
-    layer: String,
-    channel: usize,
-    pos: Option<(usize, usize)>,
-    settings: deepvis_protocol::BackSettings,
-}
 
 /// Frames kept in the session top-k, and the side of their crops.
 const SESSION_K: usize = 9;
@@ -101,11 +92,11 @@ struct Worker<'a> {
     /// The newest frame's crop as the network sees it.
     crop: Option<RgbImage>,
     session: Option<SessionTop>,
-    /// The back-projection to compute when its turn comes (the newest frame's only).
-    back_job: Option<BackJob>,
-    /// The selection or the back settings changed: project at once.
+    /// The attribution lanes (the pane, the compare view, the sanity check).
+    lanes: Lanes,
+    /// The selection or the attribution settings changed: compute at once.
     back_forced: bool,
-    /// When the next back-projection may start.
+    /// When the next attribution turn may start.
     back_next: Instant,
     /// The layer/unit outputs must be recomputed for the current frame.
     dirty: bool,
@@ -189,7 +180,7 @@ impl<'a> Worker<'a> {
                 maxima,
             });
         }
-        self.back_job = None;
+        let mut request = None;
         if let Some(ch) = cfg(self.state).selected.filter(|&ch| ch < c) {
             let map = &data[ch * plane..(ch + 1) * plane];
             let (best, best_v) =
@@ -215,14 +206,15 @@ impl<'a> Worker<'a> {
             }));
             // the same frame offered twice (same score) is kept once
             self.offer_session(&layer, ch, best_v, argmax);
-            self.back_job = (back.mode != BackMode::Off).then(|| BackJob {
+            request = Some(Subject {
                 x,
+                through: self.optimizable(&layer).to_string(),
                 layer: layer.clone(),
                 channel: ch,
                 pos: back.pos.filter(|&(y, x)| y < h && x < w),
-                settings: back,
             });
         }
+        self.lanes.set_frame(request);
         let top = top_k(&probs, 5, &self.labels)
             .into_iter()
             .map(|p| ClassProb {
@@ -274,49 +266,81 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// Projects the selected unit back onto its frame and sends the picture.
-    fn send_back(&mut self, job: BackJob) -> Result<(), String> {
-        let BackJob {
-            x,
-            layer,
-            channel,
-            pos,
-            settings: back,
-        } = job;
-        let layer = layer.as_str();
-        let mode = match back.mode {
-            BackMode::Off => return Ok(()),
-            BackMode::Grad => deepvis_model::BackMode::Grad,
-            BackMode::Deconv => deepvis_model::BackMode::Deconv,
-            BackMode::Guided => deepvis_model::BackMode::Guided,
-        };
-        let t0 = Instant::now();
-        let s = self.info.input_size();
-        // a softmax unit is projected through its class score, as it is optimized
-        let target = self.optimizable(layer);
-        let p = self
-            .back
-            .project(x, target, channel, pos, mode)
-            .map_err(|e| e.to_string())?;
-        let data = to_vec(p.grad).map_err(|e| e.to_string())?;
-        let order = self.info.norm().order;
-        let image = deepvis_viz::back_image(&data, s, s, order, back.filter)
-            .ok_or("the back-projection has the wrong size")?;
-        let through = if target != layer {
-            format!(" (through {target})")
-        } else {
-            String::new()
-        };
-        let info = BackInfo {
-            layer: layer.to_string(),
-            channel,
-            pos: p.pos,
-            mode: format!("{}, {}{through}", back.mode.as_str(), back.filter.as_str()),
-            value: p.value,
-            ms: t0.elapsed().as_secs_f32() * 1e3,
-        };
-        self.send(Event::Back { info, image });
-        Ok(())
+    /// Sends what an attribution lane produced, drawing maps with the pane's filter and
+    /// colour map.
+    fn send_attr(&mut self, out: Out) {
+        match out {
+            Out::Map {
+                compare,
+                layer,
+                attribution: a,
+                through,
+                ms,
+            } => {
+                let back = cfg(self.state).back;
+                let order = self.info.norm().order;
+                let Some(image) = deepvis_viz::attribution_image(
+                    &a.map,
+                    a.channels,
+                    a.height,
+                    a.width,
+                    order,
+                    back.filter,
+                    back.cmap,
+                ) else {
+                    self.send(Event::Error(
+                        "the attribution map has the wrong size".into(),
+                    ));
+                    return;
+                };
+                let through = through
+                    .map(|t| format!(" (through {t})"))
+                    .unwrap_or_default();
+                let by = a
+                    .cam_layer
+                    .as_ref()
+                    .map(|l| format!(" at {l}"))
+                    .unwrap_or_default();
+                let info = BackInfo {
+                    layer,
+                    channel: 0,
+                    pos: a.pos,
+                    method: a.method,
+                    mode: format!(
+                        "{}{by}, {}{through}",
+                        a.method.title(),
+                        back.filter.as_str()
+                    ),
+                    passes: a.passes,
+                    cam_layer: a.cam_layer.clone(),
+                    value: a.value,
+                    ms,
+                };
+                let info = BackInfo {
+                    channel: cfg(self.state).selected.unwrap_or(0),
+                    ..info
+                };
+                if compare {
+                    self.send(Event::Compare { info, image });
+                } else {
+                    self.backs_done += 1;
+                    self.send(Event::Back { info, image });
+                }
+            }
+            Out::Progress {
+                compare,
+                method,
+                done,
+                total,
+            } => self.send(Event::BackProgress {
+                compare,
+                method,
+                done,
+                total,
+            }),
+            Out::Sanity(r) => self.send(Event::Sanity(r)),
+            Out::Error(e) => self.send(Event::Error(e)),
+        }
     }
 
     /// The layer a unit of `layer` is optimized on: the softmax's units through the class
@@ -577,6 +601,7 @@ impl<'a> Worker<'a> {
                     });
                     self.dirty = true;
                     self.back_forced = true;
+                    self.reset_lanes(true);
                     self.restart_run();
                 }
                 Err(e) => self.send(Event::Error(e.to_string())),
@@ -588,6 +613,7 @@ impl<'a> Worker<'a> {
                         update(self.state, |s| s.selected = Some(ch));
                         self.dirty = true;
                         self.back_forced = true;
+                        self.reset_lanes(true);
                         self.restart_run();
                     }
                     Ok(Err(e)) | Err(e) => self.send(Event::Error(e.to_string())),
@@ -619,10 +645,28 @@ impl<'a> Worker<'a> {
             Command::SetRunning(r) => update(self.state, |s| s.running = r),
             Command::ResetOptim => self.restart_run(),
             Command::SetBack(b) => {
+                if let Err(e) = b.options.check() {
+                    self.send(Event::Error(format!("setting refused: {e}")));
+                    return true;
+                }
+                let old = cfg(self.state).back;
+                let unit_changed = old.pos != b.pos;
                 update(self.state, |s| s.back = b);
+                self.reset_lanes(unit_changed);
                 self.dirty = true;
                 self.back_forced = true;
             }
+            Command::SetCompare(on) => {
+                self.lanes.set_compare(on);
+                self.back_forced = true;
+            }
+            Command::Sanity(true) => {
+                if let Some(out) = self.lanes.start_sanity(self.back.net()) {
+                    self.send_attr(out);
+                }
+                self.back_forced = true;
+            }
+            Command::Sanity(false) => self.lanes.cancel_sanity(),
             Command::StepFile(d) => {
                 if let Some(s) = source.as_ref() {
                     s.command(deepvis_sources::SourceCommand::Step(d));
@@ -631,6 +675,12 @@ impl<'a> Worker<'a> {
             Command::InjectPanic => panic!("panic injected by the user"),
         }
         true
+    }
+
+    /// The attribution lanes start over with the current settings.
+    fn reset_lanes(&mut self, unit_changed: bool) {
+        let back = cfg(self.state).back;
+        self.lanes.reset(back.mode, back.options, unit_changed);
     }
 
     fn restart_run(&mut self) {
@@ -755,7 +805,10 @@ pub(crate) fn run(
         frame: None,
         crop: None,
         session: None,
-        back_job: None,
+        lanes: {
+            let back = cfg(state).back;
+            Lanes::new(back.mode, back.options)
+        },
         back_forced: false,
         back_next: Instant::now(),
         dirty: false,
@@ -778,6 +831,7 @@ pub(crate) fn run(
                 Ok(Ok(net)) => {
                     w.opt = Optimizer::new(net.clone(), &gpu.device);
                     w.back = BackProjector::new(net.clone(), &gpu.device);
+                    w.lanes.drop_jobs();
                     w.net = net;
                     w.device = gpu.device.clone();
                     w.run = None;
@@ -857,16 +911,15 @@ pub(crate) fn run(
         }
         // the optimizer's share is of the grid's time; the back-projection has its own spacing
         let frame_time = t0.elapsed();
-        if w.back_job.is_some() && (w.back_forced || Instant::now() >= w.back_next) {
+        if w.lanes.busy() && (w.back_forced || Instant::now() >= w.back_next) {
             busy = true;
             let started = Instant::now();
-            if let Some(job) = w.back_job.take()
-                && let Err(e) = w.send_back(job)
-            {
-                w.send(Event::Error(e));
+            let outs = w.lanes.step(w.back.net());
+            for out in outs {
+                w.send_attr(out);
             }
-            w.back_forced = false;
-            w.backs_done += 1;
+            // a forced turn is the pane's: the compare view and the sanity check wait theirs
+            w.back_forced = w.lanes.main_due();
             w.back_next = Instant::now() + started.elapsed() * BACK_SPACING;
         }
         let share = cfg(state).optim_share.clamp(0.05, 0.95);

@@ -200,6 +200,7 @@ fn the_selected_unit_is_projected_back_gathers_session_frames_and_plots_its_run(
         mode: deepvis_protocol::BackMode::Guided,
         filter: deepvis_protocol::BackFilter::Norm,
         pos: Some((2, 3)),
+        ..Default::default()
     }));
     let (mut back, mut unit, mut session, mut tel) = (None, None, 0usize, 0usize);
     let events = collect(&h, Duration::from_secs(90), |e| {
@@ -267,6 +268,7 @@ fn the_engine_runs_an_onnx_model_grid_unit_back_projection_and_preferred_image()
         mode: deepvis_protocol::BackMode::Guided,
         filter: deepvis_protocol::BackFilter::Norm,
         pos: None,
+        ..Default::default()
     };
     let h = spawn(c, Arc::new(|| {}));
     let (mut layers, mut grid, mut unit, mut back) = (0usize, false, None, None);
@@ -364,5 +366,97 @@ fn open_model_switches_the_network_and_a_bad_file_keeps_the_old_one() {
     assert_eq!(model, "resnet_mini.onnx");
     assert!(layers >= 20, "{layers}");
     assert!(!grid.is_empty());
+    h.shutdown();
+}
+
+#[test]
+fn attribution_lanes_show_progress_compare_every_method_and_run_the_sanity_check() {
+    use deepvis_protocol::{BackMode, BackSettings};
+    let h = engine("fire9", Some(5));
+    collect(&h, Duration::from_secs(60), |e| {
+        matches!(e, Event::Ready { .. })
+    });
+    h.send(Command::SetRunning(false));
+    // one frame, then frozen: every map is of that frame
+    collect(&h, Duration::from_secs(60), |e| {
+        matches!(e, Event::Grid { .. })
+    });
+    h.send(Command::Freeze(true));
+    let mut b = BackSettings {
+        mode: BackMode::Occlusion,
+        ..Default::default()
+    };
+    b.options.occlusion.patch = 64;
+    b.options.occlusion.stride = 64;
+    b.options.batch = 4;
+    b.options.ig.steps = 4;
+    b.options.smoothgrad.samples = 2;
+    h.send(Command::SetBack(b.clone()));
+    // a slow method: its progress, then its map
+    let (mut progress, mut map) = (Vec::new(), None);
+    let events = collect(&h, Duration::from_secs(120), |e| {
+        match e {
+            Event::BackProgress {
+                compare: false,
+                method,
+                done,
+                total,
+            } => progress.push((*method, *done, *total)),
+            Event::Back { info, image } if info.method == BackMode::Occlusion => {
+                map = Some((info.passes, image.dimensions()))
+            }
+            _ => {}
+        }
+        map.is_some()
+    });
+    let kinds: Vec<String> = events
+        .iter()
+        .map(|e| format!("{e:?}").chars().take(60).collect())
+        .collect();
+    // 227 px: patches at 0, 64, 128 and 163 on each axis, 16 in all, 4 per pass
+    assert!(
+        progress.contains(&(BackMode::Occlusion, 4, 16)),
+        "{progress:?} {kinds:#?}"
+    );
+    assert_eq!(map, Some((17, (227, 227))), "{kinds:#?}");
+    // the compare view: every method's map
+    h.send(Command::SetCompare(true));
+    let mut seen = std::collections::BTreeSet::new();
+    let events = collect(&h, Duration::from_secs(180), |e| {
+        if let Event::Compare { info, image } = e {
+            assert_eq!(image.dimensions(), (227, 227));
+            seen.insert(info.method.as_str());
+        }
+        seen.len() == BackMode::METHODS.len()
+    });
+    let errors: Vec<&Event> = events
+        .iter()
+        .filter(|e| matches!(e, Event::Error(_)))
+        .collect();
+    assert_eq!(seen.len(), BackMode::METHODS.len(), "{seen:?} {errors:?}");
+    h.send(Command::SetCompare(false));
+    // the sanity check of the gradient: one report per map, to the end
+    b.mode = BackMode::Grad;
+    h.send(Command::SetBack(b));
+    h.send(Command::Sanity(true));
+    let mut last = None;
+    collect(&h, Duration::from_secs(180), |e| {
+        if let Event::Sanity(r) = e {
+            assert_eq!(r.error, None);
+            last = Some(r.clone());
+            return r.done == r.total;
+        }
+        false
+    });
+    let r = last.expect("a sanity report");
+    assert_eq!(r.done, r.total);
+    // conv1 and the three convolutions of fires 2 to 9 feed fire9
+    assert_eq!(r.steps.len(), 25);
+    assert_eq!(r.steps[0].node, "fire9.expand3x3");
+    assert!(
+        r.steps
+            .iter()
+            .all(|s| s.spearman.is_finite() && s.ssim.is_finite())
+    );
     h.shutdown();
 }

@@ -96,7 +96,7 @@ fn live(g: &Global, a: &Args) -> Result<ExitCode> {
         mode: deepvis_protocol::BackMode::Off,
         ..Default::default()
     };
-    c.back = back_off;
+    c.back = back_off.clone();
     let h = deepvis_engine::spawn(c, std::sync::Arc::new(|| {}));
     let t0 = Instant::now();
     let mut backend = String::new();
@@ -128,7 +128,7 @@ fn live(g: &Global, a: &Args) -> Result<ExitCode> {
     let (grid_with, optim_with, _) = measure(&h, a.seconds);
     h.send(Command::SetBack(deepvis_protocol::BackSettings {
         mode: deepvis_protocol::BackMode::Guided,
-        ..back_off
+        ..back_off.clone()
     }));
     let (grid_back, optim_back, back_per_s) = measure(&h, a.seconds);
     h.send(Command::SetBack(back_off));

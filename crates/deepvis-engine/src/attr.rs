@@ -1,0 +1,388 @@
+//! The attribution lanes: the pane's method on the newest frame, the compare view's round of
+//! every method, and the sanity check. Each turn the worker gives them runs one batch of
+//! network passes of one lane, so methods of many passes (occlusion, SmoothGrad, integrated
+//! gradients, the sanity cascade) go at their own pace while the grid stays live.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use burn::prelude::*;
+use deepvis_attribution::{AttrOptions, Attribution, Job, Method, Sanity, Target};
+use deepvis_model::Net;
+use deepvis_protocol::{BackMode, SanityReport, SanityStep};
+
+/// Parametric nodes the live sanity check randomizes at most (top first).
+pub(crate) const SANITY_NODES: usize = 64;
+
+/// The unit and the frame the lanes explain.
+#[derive(Clone, Debug)]
+pub(crate) struct Subject {
+    /// The frame, `[1, C, H, W]` on the network's device.
+    pub x: Tensor<4>,
+    /// The layer shown (what the UI selected).
+    pub layer: String,
+    /// The layer the unit is explained through (a softmax's units through the class scores).
+    pub through: String,
+    /// Channel.
+    pub channel: usize,
+    /// Position (`None`: where the map peaks).
+    pub pos: Option<(usize, usize)>,
+}
+
+/// What a lane produced.
+#[derive(Debug)]
+pub(crate) enum Out {
+    /// A finished map, for the pane or (`compare`) the compare view.
+    Map {
+        compare: bool,
+        layer: String,
+        attribution: Attribution,
+        through: Option<String>,
+        ms: f32,
+    },
+    /// A method of many passes moved on.
+    Progress {
+        compare: bool,
+        method: BackMode,
+        done: usize,
+        total: usize,
+    },
+    /// The sanity check moved on (or stopped, with its error).
+    Sanity(SanityReport),
+    /// A lane failed; it stopped until the next frame or setting.
+    Error(String),
+}
+
+/// A job and what it was started for.
+struct Running {
+    job: Job,
+    req: Subject,
+    spent: f32,
+}
+
+/// The compare view's round: every method on one frame.
+struct Round {
+    generation: u64,
+    queue: VecDeque<Method>,
+    current: Option<Running>,
+}
+
+struct SanityRun {
+    sanity: Sanity,
+    req: Subject,
+}
+
+/// Which lane has the next turn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lane {
+    Main,
+    Compare,
+    Sanity,
+}
+
+/// The three lanes and whose turn it is.
+pub(crate) struct Lanes {
+    mode: BackMode,
+    opts: AttrOptions,
+    frame: Option<Subject>,
+    generation: u64,
+    main_due: bool,
+    main: Option<Running>,
+    compare_on: bool,
+    round: Option<Round>,
+    sanity: Option<SanityRun>,
+    last: Lane,
+}
+
+fn target(req: &Subject) -> Target {
+    Target::unit(&req.through, req.channel, req.pos)
+}
+
+impl Lanes {
+    pub(crate) fn new(mode: BackMode, opts: AttrOptions) -> Lanes {
+        Lanes {
+            mode,
+            opts,
+            frame: None,
+            generation: 0,
+            main_due: false,
+            main: None,
+            compare_on: false,
+            round: None,
+            sanity: None,
+            last: Lane::Sanity,
+        }
+    }
+
+    /// The newest frame and selection; `None` when no unit is selected.
+    pub(crate) fn set_frame(&mut self, req: Option<Subject>) {
+        self.generation += 1;
+        self.main_due = req.is_some();
+        self.frame = req;
+    }
+
+    /// The method or its settings changed, or the selection did: what was under way for the
+    /// pane and the compare view starts over on the newest frame; the sanity check stops
+    /// when the unit changed.
+    pub(crate) fn reset(&mut self, mode: BackMode, opts: AttrOptions, unit_changed: bool) {
+        self.mode = mode;
+        self.opts = opts;
+        self.main = None;
+        self.main_due = self.frame.is_some();
+        self.round = None;
+        if unit_changed {
+            self.sanity = None;
+        }
+    }
+
+    /// Everything on a network that is gone (a device change): start over.
+    pub(crate) fn drop_jobs(&mut self) {
+        self.main = None;
+        self.round = None;
+        self.sanity = None;
+        self.frame = None;
+        self.main_due = false;
+    }
+
+    /// Shows every method side by side (true) or stops (false).
+    pub(crate) fn set_compare(&mut self, on: bool) {
+        self.compare_on = on;
+        if !on {
+            self.round = None;
+        }
+    }
+
+    /// Starts the sanity check of the pane's method on the newest frame (or says why not).
+    pub(crate) fn start_sanity(&mut self, net: &Net) -> Option<Out> {
+        let Some(req) = self.frame.clone() else {
+            return Some(Out::Error(
+                "the sanity check needs a selected unit and a frame".into(),
+            ));
+        };
+        let method = match self.mode {
+            BackMode::Off => BackMode::Grad,
+            m => m,
+        };
+        match Sanity::new(
+            net,
+            req.x.clone(),
+            &target(&req),
+            method,
+            &self.opts,
+            SANITY_NODES,
+            0,
+        ) {
+            Ok(sanity) => {
+                let run = SanityRun { sanity, req };
+                let report = report(&run, None);
+                self.sanity = Some(run);
+                Some(Out::Sanity(report))
+            }
+            Err(e) => Some(Out::Error(format!("sanity check: {e}"))),
+        }
+    }
+
+    /// Stops the sanity check.
+    pub(crate) fn cancel_sanity(&mut self) {
+        self.sanity = None;
+    }
+
+    fn wants(&self, lane: Lane) -> bool {
+        match lane {
+            Lane::Main => {
+                self.mode != BackMode::Off
+                    && (self.main.is_some() || (self.main_due && self.frame.is_some()))
+            }
+            Lane::Compare => {
+                self.compare_on
+                    && self.frame.is_some()
+                    && self.round.as_ref().is_none_or(|r| {
+                        r.current.is_some() || !r.queue.is_empty() || r.generation < self.generation
+                    })
+            }
+            Lane::Sanity => self.sanity.is_some(),
+        }
+    }
+
+    /// Whether any lane has work.
+    pub(crate) fn busy(&self) -> bool {
+        [Lane::Main, Lane::Compare, Lane::Sanity]
+            .into_iter()
+            .any(|l| self.wants(l))
+    }
+
+    /// Whether the pane's lane has a new frame or setting to show.
+    pub(crate) fn main_due(&self) -> bool {
+        self.main_due && self.mode != BackMode::Off
+    }
+
+    /// Runs one batch of passes of the next lane that has work, on `net`.
+    pub(crate) fn step(&mut self, net: &Net) -> Vec<Out> {
+        let order = match self.last {
+            Lane::Main => [Lane::Compare, Lane::Sanity, Lane::Main],
+            Lane::Compare => [Lane::Sanity, Lane::Main, Lane::Compare],
+            Lane::Sanity => [Lane::Main, Lane::Compare, Lane::Sanity],
+        };
+        let Some(lane) = order.into_iter().find(|&l| self.wants(l)) else {
+            return Vec::new();
+        };
+        self.last = lane;
+        match lane {
+            Lane::Main => self.step_main(net),
+            Lane::Compare => self.step_compare(net),
+            Lane::Sanity => self.step_sanity(),
+        }
+    }
+
+    fn step_main(&mut self, net: &Net) -> Vec<Out> {
+        if self.main.is_none() {
+            let Some(req) = self.frame.clone() else {
+                return Vec::new();
+            };
+            self.main_due = false;
+            match start(net, &req, self.mode, &self.opts) {
+                Ok(r) => self.main = Some(r),
+                Err(e) => return vec![Out::Error(e)],
+            }
+        }
+        let Some(run) = self.main.as_mut() else {
+            return Vec::new();
+        };
+        match advance(net, run, false) {
+            Ok(Some(out)) => {
+                self.main = None;
+                vec![out]
+            }
+            Ok(None) => vec![progress(run, false)],
+            Err(e) => {
+                self.main = None;
+                vec![Out::Error(e)]
+            }
+        }
+    }
+
+    fn step_compare(&mut self, net: &Net) -> Vec<Out> {
+        let fresh = self
+            .round
+            .as_ref()
+            .is_none_or(|r| r.current.is_none() && r.queue.is_empty());
+        if fresh {
+            self.round = Some(Round {
+                generation: self.generation,
+                queue: BackMode::METHODS.into_iter().collect(),
+                current: None,
+            });
+        }
+        let (Some(round), Some(req)) = (self.round.as_mut(), self.frame.as_ref()) else {
+            return Vec::new();
+        };
+        if round.current.is_none() {
+            let Some(method) = round.queue.pop_front() else {
+                return Vec::new();
+            };
+            match start(net, req, method, &self.opts) {
+                Ok(r) => round.current = Some(r),
+                Err(e) => return vec![Out::Error(format!("{}: {e}", method.title()))],
+            }
+        }
+        let Some(run) = round.current.as_mut() else {
+            return Vec::new();
+        };
+        match advance(net, run, true) {
+            Ok(Some(out)) => {
+                round.current = None;
+                vec![out]
+            }
+            Ok(None) => vec![progress(run, true)],
+            Err(e) => {
+                let m = run.job.method();
+                round.current = None;
+                vec![Out::Error(format!("{}: {e}", m.title()))]
+            }
+        }
+    }
+
+    fn step_sanity(&mut self) -> Vec<Out> {
+        let Some(run) = self.sanity.as_mut() else {
+            return Vec::new();
+        };
+        let before = run.sanity.progress().0;
+        match run.sanity.step() {
+            Ok(done) => {
+                let moved = run.sanity.progress().0 != before;
+                let out = (moved || done).then(|| Out::Sanity(report(run, None)));
+                if done {
+                    self.sanity = None;
+                }
+                out.into_iter().collect()
+            }
+            Err(e) => {
+                let out = Out::Sanity(report(run, Some(e.to_string())));
+                self.sanity = None;
+                vec![out]
+            }
+        }
+    }
+}
+
+fn start(net: &Net, req: &Subject, method: Method, opts: &AttrOptions) -> Result<Running, String> {
+    let t0 = Instant::now();
+    let job =
+        Job::new(net, req.x.clone(), &target(req), method, opts).map_err(|e| e.to_string())?;
+    Ok(Running {
+        job,
+        req: req.clone(),
+        spent: t0.elapsed().as_secs_f32() * 1e3,
+    })
+}
+
+/// One batch of `run`; the finished map when it is done.
+fn advance(net: &Net, run: &mut Running, compare: bool) -> Result<Option<Out>, String> {
+    let t0 = Instant::now();
+    let done = run.job.step(net).map_err(|e| e.to_string())?;
+    run.spent += t0.elapsed().as_secs_f32() * 1e3;
+    if !done {
+        return Ok(None);
+    }
+    let attribution = run.job.result().cloned().ok_or("the map was not kept")?;
+    Ok(Some(Out::Map {
+        compare,
+        layer: run.req.layer.clone(),
+        attribution,
+        through: (run.req.through != run.req.layer).then(|| run.req.through.clone()),
+        ms: run.spent,
+    }))
+}
+
+fn progress(run: &Running, compare: bool) -> Out {
+    let (done, total) = run.job.progress();
+    Out::Progress {
+        compare,
+        method: run.job.method(),
+        done,
+        total,
+    }
+}
+
+fn report(run: &SanityRun, error: Option<String>) -> SanityReport {
+    let (done, total) = run.sanity.progress();
+    SanityReport {
+        method: run.sanity.current().0,
+        layer: run.req.layer.clone(),
+        channel: run.req.channel,
+        steps: run
+            .sanity
+            .points()
+            .iter()
+            .map(|p| SanityStep {
+                node: p.node.clone(),
+                randomized: p.randomized,
+                spearman: p.spearman,
+                ssim: p.ssim,
+            })
+            .collect(),
+        done,
+        total,
+        error,
+    }
+}
