@@ -1,8 +1,10 @@
-//! The deepvis window's panes: the input (with the unit's receptive field), the back-projection,
+//! The deepvis window's panes: the input (with the unit's receptive field), the attribution
+//! maps (one method, or all side by side, with the sanity check's plot),
 //! the layer grid, the selected unit, its preferred image with the optimization's plot, its
 //! top-9 images and a status bar, drawn from the worker's [`Event`]s and turning the user's clicks,
 //! sliders and keys into [`Command`]s. Knows nothing of the model or the device.
 
+mod attribution;
 mod panes;
 
 use std::path::{Path, PathBuf};
@@ -10,12 +12,13 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use deepvis_protocol::{
-    BackInfo, BackSettings, ClassProb, Command, Event, LayerSummary, OptimSettings, SourceSpec,
-    StopReason, Telemetry, UnitMap,
+    BackInfo, BackMode, BackSettings, ClassProb, Command, Event, LayerSummary, OptimSettings,
+    SourceSpec, StopReason, Telemetry, UnitMap,
 };
 use egui::{ColorImage, TextureHandle, TextureOptions};
 use serde::{Deserialize, Serialize};
 
+pub use attribution::{CompareView, SanityView};
 pub use panes::BINDINGS;
 
 /// What survives a restart of the program (eframe storage).
@@ -164,6 +167,12 @@ pub struct DeepvisApp {
     pub preferred: Option<PreferredView>,
     /// The back-projection.
     pub back: Option<BackInfo>,
+    /// The pane's method of many passes under way: (method, done, total).
+    pub back_progress: Option<(BackMode, usize, usize)>,
+    /// Every method side by side.
+    pub compare: CompareView,
+    /// The sanity check.
+    pub sanity: SanityView,
     /// The optimization's plot data.
     pub telemetry: TelemetryView,
     /// The session top-9: (layer, channel, scores).
@@ -318,6 +327,9 @@ impl DeepvisApp {
             predictions: Vec::new(),
             preferred: None,
             back: None,
+            back_progress: None,
+            compare: CompareView::default(),
+            sanity: SanityView::default(),
             telemetry: TelemetryView::default(),
             session: None,
             topk: None,
@@ -472,8 +484,23 @@ impl DeepvisApp {
             }
             Event::Back { info, image } => {
                 self.pics.set(Pic::Back, rgb_to_color(&image));
+                self.back_progress = None;
                 self.back = Some(info);
             }
+            Event::BackProgress {
+                compare: false,
+                method,
+                done,
+                total,
+            } => self.back_progress = Some((method, done, total)),
+            Event::BackProgress {
+                compare: true,
+                method,
+                done,
+                total,
+            } => self.compare.set_progress(method, done, total),
+            Event::Compare { info, image } => self.compare.set(info, &image),
+            Event::Sanity(r) => self.sanity.set(r),
             Event::SessionTop {
                 layer,
                 channel,
@@ -546,6 +573,12 @@ impl DeepvisApp {
             Event::Error(m) => self.note(format!("error: {m}")),
             Event::Restarted(m) => {
                 self.preparing = Some("restarting the worker".into());
+                // what the worker does not keep in its settings
+                self.back_progress = None;
+                self.sanity.running = false;
+                if self.compare.on {
+                    self.send(Command::SetCompare(true));
+                }
                 self.note(m)
             }
         }
@@ -573,6 +606,7 @@ impl DeepvisApp {
         self.drain(DRAIN_BUDGET);
         self.refresh_topk();
         self.pics.upload(ui.ctx());
+        self.compare.upload(ui.ctx());
         self.keyboard(ui);
         panes::top_bar(self, ui);
         panes::status_bar(self, ui);
@@ -582,9 +616,22 @@ impl DeepvisApp {
             ui.columns(2, |cols| {
                 if let [a, b] = cols {
                     panes::input_pane(self, a);
-                    panes::back_pane(self, b);
+                    attribution::attribution_pane(self, b);
                 }
             });
+            if self.compare.on {
+                ui.separator();
+                let under = self
+                    .persisted
+                    .overlay
+                    .then(|| self.pics.get(Pic::Input).cloned())
+                    .flatten();
+                self.compare.ui(ui, under.as_ref());
+            }
+            if self.sanity.report.is_some() {
+                ui.separator();
+                self.sanity.ui(ui);
+            }
             ui.separator();
             panes::unit_pane(self, ui);
         });
@@ -635,6 +682,9 @@ impl DeepvisApp {
     /// the position chosen in its map.
     fn forget_unit_views(&mut self) {
         self.back = None;
+        self.back_progress = None;
+        self.compare.clear();
+        self.sanity = SanityView::default();
         self.session = None;
         self.pics.clear(Pic::Back);
         self.pics.clear(Pic::Session);
@@ -649,9 +699,20 @@ impl DeepvisApp {
         self.send(Command::SetSource(spec));
     }
 
-    /// Sends the back-projection settings after a change.
+    /// Shows every method side by side (true) or stops (false).
+    pub fn set_compare(&mut self, on: bool) {
+        self.compare.on = on;
+        if !on {
+            self.compare.clear();
+        }
+        self.send(Command::SetCompare(on));
+    }
+
+    /// Sends the back-projection settings after a change (what was under way for the pane
+    /// starts over).
     pub fn back_changed(&mut self) {
-        let b = self.persisted.back;
+        self.back_progress = None;
+        let b = self.persisted.back.clone();
         self.send(Command::SetBack(b));
     }
 

@@ -1,14 +1,14 @@
 //! The panes, each drawn from the app's state.
 
 use deepvis_protocol::{
-    BackFilter, BackMode, Command, LrPolicy, Params, PreReluMode, StartFrom, StopReason,
+    BackFilter, BackMode, ColorMap, Command, LrPolicy, Params, PreReluMode, StartFrom, StopReason,
 };
 use egui::{Color32, Key, Rect, Sense, Stroke, Vec2, pos2};
 
 use crate::{DeepvisApp, Pic};
 
 /// Every key binding, as the help overlay lists them.
-pub const BINDINGS: [(&str, &str); 18] = [
+pub const BINDINGS: [(&str, &str); 20] = [
     ("arrows / i j k l", "move the selection (shift: by 3)"),
     ("u / o", "previous / next layer"),
     ("f", "freeze / unfreeze the input"),
@@ -17,9 +17,15 @@ pub const BINDINGS: [(&str, &str); 18] = [
     ("1 2 3 4", "the paper's regularization presets"),
     ("p", "pre-ReLU objective: off / on / auto"),
     ("e / w", "next / previous file of a folder"),
-    ("b", "back-projection: off / grad / deconv / guided"),
-    ("n", "back filter: raw / gray / norm / normblur"),
-    ("v", "blend the back-projection over the input"),
+    (
+        "b",
+        "attribution: off / grad / deconv / guided / Grad-CAM / Grad-CAM++ / occlusion / \
+         SmoothGrad / integrated gradients",
+    ),
+    ("n", "attribution filter: raw / gray / norm / normblur"),
+    ("m", "attribution colours: gray / diverging / sequential"),
+    ("c", "compare every attribution method side by side"),
+    ("v", "blend the attribution maps over the input"),
     ("h", "show / hide this help"),
     ("click a tile", "select that unit"),
     (
@@ -108,6 +114,15 @@ pub fn on_key(app: &mut DeepvisApp, key: Key, shift: bool) {
             let b = &mut app.persisted.back;
             b.filter = next_of(&BackFilter::ALL, b.filter);
             app.back_changed();
+        }
+        Key::M => {
+            let b = &mut app.persisted.back;
+            b.cmap = next_of(&ColorMap::ALL, b.cmap);
+            app.back_changed();
+        }
+        Key::C => {
+            let on = !app.compare.on;
+            app.set_compare(on);
         }
         Key::V => app.persisted.overlay = !app.persisted.overlay,
         Key::H => app.show_help = !app.show_help,
@@ -302,7 +317,7 @@ fn fit(avail: Vec2, size: [usize; 2]) -> Vec2 {
     Vec2::new(w * s, h * s)
 }
 
-fn image_box(
+pub(crate) fn image_box(
     ui: &mut egui::Ui,
     tex: Option<&egui::TextureHandle>,
     side: f32,
@@ -384,7 +399,7 @@ pub fn input_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
     ui.horizontal_wrapped(|ui| {
         ui.checkbox(&mut app.persisted.show_field, "receptive field")
             .on_hover_text("the pixels the selected unit sees at its projected position");
-        ui.checkbox(&mut app.persisted.overlay, "overlay back (v)");
+        ui.checkbox(&mut app.persisted.overlay, "blend maps (v)");
     });
     if app.persisted.show_field
         && let Some(u) = &app.unit
@@ -399,55 +414,6 @@ pub fn input_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
     }
     if app.frozen {
         ui.label("frozen (f)");
-    }
-}
-
-/// The selected unit projected back onto the input, with its mode and filter.
-pub fn back_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
-    ui.heading("back-projection");
-    let mut b = app.persisted.back;
-    ui.horizontal_wrapped(|ui| {
-        egui::ComboBox::new("back mode", "mode (b)")
-            .selected_text(b.mode.as_str())
-            .show_ui(ui, |ui| {
-                for m in BackMode::ALL {
-                    ui.selectable_value(&mut b.mode, m, m.as_str());
-                }
-            });
-        egui::ComboBox::new("back filter", "filter (n)")
-            .selected_text(b.filter.as_str())
-            .show_ui(ui, |ui| {
-                for f in BackFilter::ALL {
-                    ui.selectable_value(&mut b.filter, f, f.as_str());
-                }
-            });
-    });
-    if b != app.persisted.back {
-        app.persisted.back = b;
-        app.back_changed();
-    }
-    if b.mode == BackMode::Off {
-        ui.weak("off: pick grad, deconv or guided to see what in the frame drives the unit");
-        return;
-    }
-    let side = ui.available_width().min(300.0);
-    let label = if app.persisted.selected.is_some() {
-        "computing..."
-    } else {
-        "click a tile of the grid"
-    };
-    let resp = image_box(ui, app.pics.get(Pic::Back), side, label);
-    resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "back-projection"));
-    if let Some(v) = &app.back {
-        let at = v
-            .pos
-            .map(|(y, x)| format!(" at (y {y}, x {x})"))
-            .unwrap_or_default();
-        ui.label(format!(
-            "{}:{}{at}  value {:.3}  {:.0} ms",
-            v.layer, v.channel, v.value, v.ms
-        ));
-        ui.weak(v.mode.clone());
     }
 }
 

@@ -278,6 +278,7 @@ fn the_back_pane_switches_modes_and_the_unit_map_picks_the_position() {
             mode: "grad, raw".into(),
             value: 4.5,
             ms: 180.0,
+            ..Default::default()
         },
         image: image::RgbImage::from_pixel(227, 227, image::Rgb([200, 100, 50])),
     })
@@ -492,4 +493,110 @@ fn the_model_picker_opens_a_file_and_a_new_models_layers_replace_the_old() {
     assert_eq!(h.state().model.as_deref(), Some("efficientnet_lite0.onnx"));
     assert_eq!(h.state().persisted.layer.as_deref(), Some("blocks.10.add"));
     assert_eq!(h.state().layers.len(), 1);
+}
+
+fn map_info(method: deepvis_protocol::BackMode) -> deepvis_protocol::BackInfo {
+    deepvis_protocol::BackInfo {
+        layer: "fire9".into(),
+        channel: 3,
+        method,
+        mode: method.title().into(),
+        passes: 1,
+        ms: 20.0,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn the_attribution_pane_shows_progress_every_method_side_by_side_and_the_sanity_plot() {
+    use deepvis_protocol::{BackMode, SanityReport, SanityStep};
+    let (mut h, rx, tx) = setup();
+    h.state_mut().select_unit(3);
+    tx.send(unit_map_event(3)).unwrap();
+    tx.send(Event::Input(image::RgbImage::new(227, 227)))
+        .unwrap();
+    h.run_steps(2);
+    // a slow method shows its progress until its map comes
+    h.state_mut().persisted.back.mode = BackMode::Occlusion;
+    tx.send(Event::BackProgress {
+        compare: false,
+        method: BackMode::Occlusion,
+        done: 24,
+        total: 196,
+    })
+    .unwrap();
+    h.run_steps(2);
+    assert!(
+        h.query_by_label_contains("occlusion 24/196 passes")
+            .is_some()
+    );
+    tx.send(Event::Back {
+        info: map_info(BackMode::Occlusion),
+        image: image::RgbImage::new(227, 227),
+    })
+    .unwrap();
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("24/196").is_none());
+    // c turns the compare view on: every method has its tile, slow ones their progress
+    commands(&rx);
+    h.key_press(egui::Key::C);
+    h.run_steps(2);
+    assert!(commands(&rx).contains(&Command::SetCompare(true)));
+    for m in BackMode::METHODS {
+        assert!(
+            h.query_by_label(&format!("compare {}", m.as_str()))
+                .is_some(),
+            "{m:?}"
+        );
+    }
+    for m in [BackMode::Grad, BackMode::GradCam] {
+        tx.send(Event::Compare {
+            info: map_info(m),
+            image: image::RgbImage::new(227, 227),
+        })
+        .unwrap();
+    }
+    tx.send(Event::BackProgress {
+        compare: true,
+        method: BackMode::Ig,
+        done: 8,
+        total: 32,
+    })
+    .unwrap();
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("8/32").is_some());
+    assert!(h.state().compare.state(BackMode::GradCam).0.is_some());
+    assert!(h.state().compare.state(BackMode::Occlusion).0.is_none());
+    // the sanity check: a button, then its plot as reports come
+    commands(&rx);
+    h.get_by_label("sanity check").click();
+    h.run_steps(2);
+    assert!(commands(&rx).contains(&Command::Sanity(true)));
+    assert!(h.query_by_label("cancel sanity check").is_some());
+    let step = |k: usize, s: f32| SanityStep {
+        node: format!("node{k}"),
+        randomized: k,
+        spearman: s,
+        ssim: s / 2.0,
+    };
+    tx.send(Event::Sanity(SanityReport {
+        method: BackMode::Grad,
+        layer: "fire9".into(),
+        channel: 3,
+        steps: vec![step(1, 0.8), step(2, 0.1)],
+        done: 3,
+        total: 5,
+        error: None,
+    }))
+    .unwrap();
+    h.run_steps(2);
+    assert!(h.query_by_label("sanity plot").is_some());
+    assert!(
+        h.query_by_label_contains("top 2 layers randomized (down to node2): rank correlation 0.10")
+            .is_some()
+    );
+    // c again turns the compare view off
+    h.key_press(egui::Key::C);
+    h.run_steps(2);
+    assert!(h.query_by_label("compare grad").is_none());
 }

@@ -136,7 +136,7 @@ pub fn run(g: &Global, a: AppArgs) -> Result<ExitCode> {
             config.selected = persisted.selected;
             config.optim = persisted.optim;
             config.running = persisted.running;
-            config.back = persisted.back;
+            config.back = persisted.back.clone();
             if !explicit_source && let Some(s) = &persisted.source {
                 config.source = s.clone();
             }

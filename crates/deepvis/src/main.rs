@@ -2,6 +2,7 @@
 
 mod activations;
 mod app;
+mod attribute;
 mod backprop;
 mod bench;
 mod classify;
@@ -75,6 +76,9 @@ enum Command {
     Weights(weights::Command),
     /// A unit's gradient, deconv or guided backprop onto a photo.
     Backprop(backprop::Args),
+    /// A unit's attribution map on a photo: Grad-CAM, occlusion, SmoothGrad, integrated
+    /// gradients, the back-projections; all of them (--all) or a sanity check (--sanity).
+    Attribute(attribute::Args),
     /// The images of a folder that excite each channel of a layer most (resumable).
     Topk(topk::Args),
     /// Synthesize a unit's preferred image (regularized gradient ascent).
@@ -109,6 +113,7 @@ fn run_command(g: &Global, c: Command) -> anyhow::Result<std::process::ExitCode>
         Command::Weights(c) => weights::run(&cli.global, c),
         Command::Optimize(a) => optimize::run(&cli.global, a),
         Command::Backprop(a) => backprop::run(&cli.global, a),
+        Command::Attribute(a) => attribute::run(&cli.global, a),
         Command::Topk(a) => topk::run(&cli.global, a),
         Command::Search(a) => search::run(&cli.global, a),
         Command::Bench(a) => bench::run(&cli.global, a),

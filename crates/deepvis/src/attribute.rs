@@ -1,0 +1,396 @@
+//! `deepvis attribute`: a unit's attribution map on a photo by any method (gradient, deconv,
+//! guided backprop, Grad-CAM, Grad-CAM++, occlusion, SmoothGrad, integrated gradients), all of
+//! them as one montage, or the cascading-randomization sanity check of one.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::ValueEnum;
+use deepvis_attribution::{AttrOptions, Attribution, Job, Method, Sanity, Target};
+use deepvis_model::{BackProjector, tensor_file};
+use deepvis_protocol::Baseline;
+use deepvis_viz::{BackFilter, ColorMap};
+use image::RgbImage;
+
+use crate::Global;
+use crate::common::{load, log, read_input};
+
+/// An attribution method.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MethodArg {
+    /// Grad-CAM at a layer below the unit.
+    Gradcam,
+    /// Grad-CAM++.
+    Gradcampp,
+    /// Occlusion sensitivity (a grey patch slid over the photo).
+    Occlusion,
+    /// SmoothGrad (gradients of noisy copies, averaged).
+    Smoothgrad,
+    /// Integrated gradients from a baseline.
+    Ig,
+    /// The gradient.
+    Grad,
+    /// Zeiler & Fergus deconvolution.
+    Deconv,
+    /// Guided backprop.
+    Guided,
+}
+
+impl MethodArg {
+    fn method(self) -> Method {
+        match self {
+            MethodArg::Gradcam => Method::GradCam,
+            MethodArg::Gradcampp => Method::GradCamPp,
+            MethodArg::Occlusion => Method::Occlusion,
+            MethodArg::Smoothgrad => Method::SmoothGrad,
+            MethodArg::Ig => Method::Ig,
+            MethodArg::Grad => Method::Grad,
+            MethodArg::Deconv => Method::Deconv,
+            MethodArg::Guided => Method::Guided,
+        }
+    }
+}
+
+/// Where integrated gradients start.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BaselineArg {
+    /// A black image.
+    Black,
+    /// The photo blurred.
+    Blur,
+}
+
+/// How a map is drawn.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FilterArg {
+    /// Signed, scaled about zero.
+    Raw,
+    /// The mean over channels, signed.
+    Gray,
+    /// The per-pixel norm.
+    Norm,
+    /// The norm, blurred.
+    Normblur,
+}
+
+/// Colour map of the picture.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CmapArg {
+    /// Diverging for signed maps, sequential for magnitudes.
+    Auto,
+    /// Gray (the original toolbox's look; raw gradients in RGB).
+    Gray,
+    /// Blue, white, red.
+    Diverging,
+    /// Dark to bright.
+    Sequential,
+}
+
+/// Arguments of `deepvis attribute`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// A photo, or a `.safetensors` file holding a preprocessed 1x3xHxW tensor.
+    image: PathBuf,
+    /// The unit's layer (see `deepvis layers`).
+    #[arg(long)]
+    layer: String,
+    /// The unit's channel (or class).
+    #[arg(long)]
+    unit: usize,
+    /// Row in the unit's map (default: where the map is largest on this image).
+    #[arg(long, requires = "x")]
+    y: Option<usize>,
+    /// Column in the unit's map.
+    #[arg(long, requires = "y")]
+    x: Option<usize>,
+    /// The method.
+    #[arg(long, value_enum, default_value = "gradcam")]
+    method: MethodArg,
+    /// Every method, in one montage (the photo first).
+    #[arg(long, conflicts_with = "sanity")]
+    all: bool,
+    /// Run the cascading-randomization sanity check of the method instead: the map again with
+    /// the network's parametric layers re-initialised from the top, each compared with the
+    /// original (Spearman rank correlation of absolute values, SSIM).
+    #[arg(long)]
+    sanity: bool,
+    /// The sanity check randomizes at most this many parametric layers.
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    sanity_layers: usize,
+    /// The layer Grad-CAM explains the unit by (default: the last spatial layer below it).
+    #[arg(long, value_name = "LAYER")]
+    target_layer: Option<String>,
+    /// Occlusion patch side, in input pixels.
+    #[arg(long, default_value_t = 32)]
+    patch: usize,
+    /// Occlusion stride, in input pixels.
+    #[arg(long, default_value_t = 16)]
+    stride: usize,
+    /// SmoothGrad samples.
+    #[arg(long, default_value_t = 16)]
+    samples: usize,
+    /// SmoothGrad noise, as a fraction of the input's range.
+    #[arg(long, default_value_t = 0.15)]
+    noise: f32,
+    /// SmoothGrad over guided backprop instead of the gradient.
+    #[arg(long)]
+    smooth_guided: bool,
+    /// Integrated-gradients steps.
+    #[arg(long, default_value_t = 32)]
+    steps: usize,
+    /// Integrated-gradients baseline.
+    #[arg(long, value_enum, default_value = "black")]
+    baseline: BaselineArg,
+    /// Images per network pass for occlusion, SmoothGrad and integrated gradients.
+    #[arg(long, default_value_t = 8)]
+    batch: usize,
+    /// How to draw the map.
+    #[arg(long, value_enum, default_value = "raw")]
+    filter: FilterArg,
+    /// Colour map.
+    #[arg(long, value_enum, default_value = "auto")]
+    cmap: CmapArg,
+    /// Blend the map over the photo with this opacity (0: the map alone).
+    #[arg(long, default_value_t = 0.0, value_name = "ALPHA")]
+    blend: f32,
+    /// Where to write the picture (default: `<image stem>_<layer>_<unit>_<method>.png`).
+    #[arg(short, long, value_name = "PNG")]
+    output: Option<PathBuf>,
+    /// Also write the map as tensor `attribution` (1xCxHxW, C = 3 or 1).
+    #[arg(long, value_name = "SAFETENSORS")]
+    raw: Option<PathBuf>,
+    /// The tensor to read from a `.safetensors` input.
+    #[arg(long, value_name = "NAME")]
+    tensor: Option<String>,
+    /// Print what was computed as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+impl Args {
+    fn options(&self) -> Result<AttrOptions> {
+        let mut o = AttrOptions {
+            target_layer: self.target_layer.clone(),
+            batch: self.batch,
+            ..AttrOptions::default()
+        };
+        o.occlusion.patch = self.patch;
+        o.occlusion.stride = self.stride;
+        o.smoothgrad.samples = self.samples;
+        o.smoothgrad.noise = self.noise;
+        o.smoothgrad.guided = self.smooth_guided;
+        o.ig.steps = self.steps;
+        o.ig.baseline = match self.baseline {
+            BaselineArg::Black => Baseline::Black,
+            BaselineArg::Blur => Baseline::Blur,
+        };
+        if let Err(e) = o.check() {
+            bail!("{e}");
+        }
+        if !self.blend.is_finite() || !(0.0..=1.0).contains(&self.blend) {
+            bail!("--blend is {}; it must be from 0 to 1", self.blend);
+        }
+        Ok(o)
+    }
+
+    fn filter(&self) -> BackFilter {
+        match self.filter {
+            FilterArg::Raw => BackFilter::Raw,
+            FilterArg::Gray => BackFilter::Gray,
+            FilterArg::Norm => BackFilter::Norm,
+            FilterArg::Normblur => BackFilter::NormBlur,
+        }
+    }
+
+    fn cmap(&self, m: Method) -> ColorMap {
+        match self.cmap {
+            CmapArg::Auto if m.is_signed() => ColorMap::Diverging,
+            CmapArg::Auto => ColorMap::Sequential,
+            CmapArg::Gray => ColorMap::Gray,
+            CmapArg::Diverging => ColorMap::Diverging,
+            CmapArg::Sequential => ColorMap::Sequential,
+        }
+    }
+}
+
+/// A map drawn as the arguments say, over `photo` when blending.
+fn draw(a: &Args, m: &Attribution, order: [usize; 3], photo: &RgbImage) -> Result<RgbImage> {
+    let img = deepvis_viz::attribution_image(
+        &m.map,
+        m.channels,
+        m.height,
+        m.width,
+        order,
+        a.filter(),
+        a.cmap(m.method),
+    )
+    .context("the map has the wrong size")?;
+    Ok(match a.blend > 0.0 {
+        true => deepvis_viz::blend(photo, &img, a.blend).unwrap_or(img),
+        false => img,
+    })
+}
+
+fn summary(m: &Attribution, ms: f64) -> serde_json::Value {
+    serde_json::json!({
+        "method": m.method.as_str(), "value": m.value, "ms": ms, "passes": m.passes,
+        "y": m.pos.map(|p| p.0), "x": m.pos.map(|p| p.1), "channels": m.channels,
+        "cam_layer": m.cam_layer, "baseline_value": m.baseline_value, "sum": m.total(),
+    })
+}
+
+fn default_out(image: &Path, layer: &str, unit: usize, what: &str) -> PathBuf {
+    let stem = image
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "input".into());
+    PathBuf::from(format!("{stem}_{layer}_{unit}_{what}.png"))
+}
+
+/// Runs the command.
+pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
+    let opts = a.options()?;
+    let l = load(g)?;
+    let info = l.info.layer(&a.layer)?;
+    let pos = a.y.zip(a.x);
+    info.check_unit(a.unit, pos.filter(|_| info.height * info.width > 1))?;
+    let input = read_input(&a.image, a.tensor.as_deref(), &l)?;
+    let [_, _, h, w] = input.tensor.dims();
+    let norm = l.info.norm();
+    let photo = norm.invert(
+        &deepvis_model::to_vec(input.tensor.clone())?,
+        w as u32,
+        h as u32,
+    )?;
+    let net = BackProjector::new(l.net, &l.device.device).net().clone();
+    let target = Target::unit(&info.name, a.unit, pos);
+    if a.sanity {
+        return sanity(g, &a, &net, input.tensor, &target, &opts);
+    }
+    let methods: Vec<Method> = match a.all {
+        true => Method::METHODS.to_vec(),
+        false => vec![a.method.method()],
+    };
+    let mut maps = Vec::new();
+    let mut report = Vec::new();
+    for m in methods {
+        let t0 = Instant::now();
+        let map = Job::run(&net, input.tensor.clone(), &target, m, &opts)
+            .with_context(|| format!("{} of {} unit {}", m.title(), info.name, a.unit))?;
+        let ms = t0.elapsed().as_secs_f64() * 1e3;
+        log(
+            g,
+            format!(
+                "{} of {} unit {}{} (value {:.4}): {} pass{} in {ms:.0} ms{}",
+                m.title(),
+                info.name,
+                a.unit,
+                map.pos
+                    .map(|(y, x)| format!(" at (y {y}, x {x})"))
+                    .unwrap_or_default(),
+                map.value,
+                map.passes,
+                if map.passes == 1 { "" } else { "es" },
+                map.cam_layer
+                    .as_ref()
+                    .map(|c| format!(", explained by {c}"))
+                    .unwrap_or_default()
+            ),
+        );
+        report.push(summary(&map, ms));
+        maps.push(map);
+    }
+    let out = a.output.clone().unwrap_or_else(|| {
+        let what = if a.all {
+            "all"
+        } else {
+            a.method.method().as_str()
+        };
+        default_out(&a.image, &info.name, a.unit, what)
+    });
+    let img = match a.all {
+        true => {
+            let mut tiles = vec![photo.clone()];
+            for m in &maps {
+                tiles.push(draw(&a, m, norm.order, &photo)?);
+            }
+            deepvis_viz::montage(&tiles, 3, 4, [0, 0, 0])
+        }
+        false => draw(&a, &maps[0], norm.order, &photo)?,
+    };
+    img.save(&out)
+        .with_context(|| format!("writing {}", out.display()))?;
+    if let (Some(r), Some(m)) = (&a.raw, maps.first()) {
+        tensor_file::write_f32(
+            r,
+            "attribution",
+            &[1, m.channels, m.height, m.width],
+            &m.map,
+        )?;
+    }
+    log(g, format!("wrote {}", out.display()));
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "image": a.image, "layer": info.name, "unit": a.unit, "png": out,
+                "raw": a.raw, "filter": a.filter().as_str(), "maps": report,
+                "montage": a.all.then(|| ["input"].into_iter()
+                    .chain(maps.iter().map(|m| m.method.as_str())).collect::<Vec<_>>()),
+            })
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sanity(
+    g: &Global,
+    a: &Args,
+    net: &deepvis_model::Net,
+    x: burn::prelude::Tensor<4>,
+    target: &Target,
+    opts: &AttrOptions,
+) -> Result<ExitCode> {
+    let m = a.method.method();
+    let t0 = Instant::now();
+    let s = Sanity::new(net, x, target, m, opts, a.sanity_layers, 0)?.run()?;
+    let ms = t0.elapsed().as_secs_f64() * 1e3;
+    log(
+        g,
+        format!(
+            "sanity check of {} on {} unit {}: {} maps in {ms:.0} ms",
+            m.title(),
+            target.layer,
+            target.channel,
+            s.points().len() + 1
+        ),
+    );
+    if !a.json {
+        println!("randomized  down to                 spearman   ssim");
+        for p in s.points() {
+            println!(
+                "{:>10}  {:<24} {:>8.3} {:>6.3}",
+                p.randomized, p.node, p.spearman, p.ssim
+            );
+        }
+    } else {
+        let steps: Vec<_> = s
+            .points()
+            .iter()
+            .map(|p| {
+                serde_json::json!({"randomized": p.randomized, "node": p.node,
+                    "spearman": p.spearman, "ssim": p.ssim})
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({
+                "image": a.image, "layer": target.layer, "unit": target.channel,
+                "method": m.as_str(), "steps": steps, "ms": ms,
+            })
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
