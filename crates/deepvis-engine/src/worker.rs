@@ -296,6 +296,12 @@ impl<'a> Worker<'a> {
                 let through = through
                     .map(|t| format!(" (through {t})"))
                     .unwrap_or_default();
+                // deconvolution can lose every signal at a rectifier: say so, not a blank
+                let all_zero = a.map.iter().all(|v| *v == 0.0);
+                let zero = match all_zero {
+                    true => " (all zero: no signal reached the input)",
+                    false => "",
+                };
                 let by = a
                     .cam_layer
                     .as_ref()
@@ -307,12 +313,13 @@ impl<'a> Worker<'a> {
                     pos: a.pos,
                     method: a.method,
                     mode: format!(
-                        "{}{by}, {}{through}",
+                        "{}{by}, {}{through}{zero}",
                         a.method.title(),
                         back.filter.as_str()
                     ),
                     passes: a.passes,
                     cam_layer: a.cam_layer.clone(),
+                    all_zero,
                     value: a.value,
                     ms,
                 };

@@ -308,6 +308,9 @@ pub struct BackInfo {
     pub passes: usize,
     /// The layer Grad-CAM explained the unit by.
     pub cam_layer: Option<String>,
+    /// Every value of the map is zero (deconvolution can lose the whole signal at a
+    /// rectifier).
+    pub all_zero: bool,
     /// The unit's value there.
     pub value: f32,
     /// What it cost, in milliseconds.

@@ -145,7 +145,14 @@ impl CompareView {
                                     .text(format!("{done}/{total}")),
                             );
                         } else if let Some(info) = &self.infos[i] {
-                            ui.weak(egui::RichText::new(format!("{:.0} ms", info.ms)).small());
+                            let zero = match info.all_zero {
+                                true => ", all zero",
+                                false => "",
+                            };
+                            ui.weak(
+                                egui::RichText::new(format!("{:.0} ms{zero}", info.ms)).small(),
+                            )
+                            .on_hover_text(info.mode.clone());
                         }
                     });
                     if (i + 1) % cols == 0 {

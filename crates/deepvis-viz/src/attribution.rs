@@ -140,37 +140,47 @@ fn colour_plane(
     img
 }
 
-/// The largest `|v|` of the finite values (0 when none).
-fn max_abs(plane: &[f32]) -> f32 {
-    plane
-        .iter()
-        .filter(|v| v.is_finite())
-        .fold(0f32, |m, v| m.max(v.abs()))
+/// The share of values a map's scale covers: the rest (a few outliers, as deconvolution
+/// makes) saturate instead of washing out the whole picture.
+pub const DISPLAY_PERCENTILE: f32 = 99.5;
+
+/// The nearest-rank [`DISPLAY_PERCENTILE`] of the finite values of `it` (0 when none); the
+/// largest value for fewer than 200 values.
+fn high_percentile(it: impl Iterator<Item = f32>) -> f32 {
+    let mut v: Vec<f32> = it.filter(|v| v.is_finite()).collect();
+    if v.is_empty() {
+        return 0.0;
+    }
+    let k = ((DISPLAY_PERCENTILE / 100.0 * v.len() as f32).ceil() as usize).clamp(1, v.len()) - 1;
+    let (_, x, _) = v.select_nth_unstable_by(k, f32::total_cmp);
+    *x
 }
 
-/// The map from a value to `t` for a signed plane: `0.5 + 0.5 v / max|v|` (0 at 0.5).
+/// The map from a value to `t` for a signed plane: `0.5 + 0.5 v / m` (0 at 0.5), where `m`
+/// is the high percentile of `|v|`.
 fn signed_t(plane: &[f32]) -> impl Fn(f32) -> f32 {
-    let m = max_abs(plane);
+    let m = high_percentile(plane.iter().map(|v| v.abs()));
     let s = if m > 0.0 { 0.5 / m } else { 0.0 };
     move |v| 0.5 + v * s
 }
 
-/// The map from a value to `t` for an unsigned plane: min to 0, max to 1 (non-finite values
-/// count as 0 in the range; a constant plane maps to 0).
+/// The map from a value to `t` for an unsigned plane: the minimum to 0, the high percentile
+/// to 1 (non-finite values count as 0 in the range; a constant plane maps to 0).
 fn unsigned_t(plane: &[f32]) -> impl Fn(f32) -> f32 {
-    let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
-    for v in plane.iter().map(|&v| clean(v)) {
-        lo = lo.min(v);
-        hi = hi.max(v);
-    }
+    let lo = plane
+        .iter()
+        .map(|&v| clean(v))
+        .fold(f32::INFINITY, f32::min);
+    let hi = high_percentile(plane.iter().map(|&v| clean(v)));
     let s = if hi > lo { 1.0 / (hi - lo) } else { 0.0 };
     move |v| if s > 0.0 { (v - lo) * s } else { 0.0 }
 }
 
-/// Draws a `h x w` plane with `cmap`. A `signed` plane is scaled by its largest `|v|` so
-/// that 0 lands on `t = 0.5` (white for [`ColorMap::Diverging`], mid-gray for
-/// [`ColorMap::Gray`]); an unsigned plane is stretched from its minimum (`t = 0`) to its
-/// maximum (`t = 1`). A constant plane is drawn at `t = 0.5` (signed) or 0 (unsigned).
+/// Draws a `h x w` plane with `cmap`. A `signed` plane is scaled by the
+/// [`DISPLAY_PERCENTILE`] of `|v|` (its largest `|v|` below 200 values) so that 0 lands on
+/// `t = 0.5` (white for [`ColorMap::Diverging`], mid-gray for [`ColorMap::Gray`]), larger
+/// values saturating; an unsigned plane is stretched from its minimum (`t = 0`) to that
+/// percentile (`t = 1`). A constant plane is drawn at `t = 0.5` (signed) or 0 (unsigned).
 /// Non-finite values count as 0. `None` when the sizes disagree or are zero.
 pub fn plane_image(
     plane: &[f32],

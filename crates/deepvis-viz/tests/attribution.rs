@@ -274,3 +274,18 @@ fn ssim_of_identical_negated_and_noisy_planes() {
     assert!(ssim(&a, &a[1..], h, w).is_none());
     assert!(ssim(&a, &a, h, w + 1).is_none());
 }
+
+#[test]
+fn one_outlier_saturates_instead_of_washing_out_the_map() {
+    // 999 values of 1 and one of 1000: scaled by the 99.5th percentile (1), not by 1000
+    let mut plane = vec![1.0f32; 1000];
+    plane[0] = 1000.0;
+    let img = plane_image(&plane, 40, 25, true, ColorMap::Diverging).unwrap();
+    assert_eq!(img.get_pixel(5, 5).0, ColorMap::Diverging.color(1.0));
+    let img = plane_image(&plane, 40, 25, false, ColorMap::Gray).unwrap();
+    // unsigned: minimum 1 and percentile 1, a constant picture at 0
+    assert_eq!(img.get_pixel(5, 5).0, [0, 0, 0]);
+    plane[1] = 0.0;
+    let img = plane_image(&plane, 40, 25, false, ColorMap::Gray).unwrap();
+    assert_eq!(img.get_pixel(2, 0).0, [255, 255, 255]);
+}

@@ -238,6 +238,7 @@ fn summary(m: &Attribution, ms: f64) -> serde_json::Value {
         "method": m.method.as_str(), "value": m.value, "ms": ms, "passes": m.passes,
         "y": m.pos.map(|p| p.0), "x": m.pos.map(|p| p.1), "channels": m.channels,
         "cam_layer": m.cam_layer, "baseline_value": m.baseline_value, "sum": m.total(),
+        "nonzero": m.map.iter().filter(|v| **v != 0.0).count(),
     })
 }
 

@@ -29,6 +29,11 @@ pub struct Args {
     /// back-projection too, and the optimizer alone.
     #[arg(long)]
     live: bool,
+    /// Also time every attribution method of a class score on one input (Grad-CAM,
+    /// Grad-CAM++, occlusion batched and one patch per pass, SmoothGrad, integrated
+    /// gradients, the back-projections), with the default settings.
+    #[arg(long)]
+    attribution: bool,
     /// Seconds per phase of `--live`.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
@@ -332,6 +337,39 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
             "back_guided_grid_unit",
             back(deepvis_model::BackMode::Guided),
         ));
+    }
+    if a.attribution && batch == 1 {
+        use deepvis_attribution::{AttrOptions, Job, Method, Target};
+        let names: [(&'static str, Method, usize); 9] = [
+            ("attr_grad", Method::Grad, 8),
+            ("attr_deconv", Method::Deconv, 8),
+            ("attr_guided", Method::Guided, 8),
+            ("attr_gradcam", Method::GradCam, 8),
+            ("attr_gradcampp", Method::GradCamPp, 8),
+            ("attr_occlusion_batch8", Method::Occlusion, 8),
+            ("attr_occlusion_batch1", Method::Occlusion, 1),
+            ("attr_smoothgrad", Method::SmoothGrad, 8),
+            ("attr_ig", Method::Ig, 8),
+        ];
+        let unit = 207.min(l.info.layer(logits)?.channels - 1);
+        for (name, method, per_pass) in names {
+            let first = first.clone();
+            let device = device.clone();
+            let p = &projector;
+            let target = Target::unit(logits, unit, None);
+            let opts = AttrOptions {
+                batch: per_pass,
+                ..AttrOptions::default()
+            };
+            named.push((
+                name,
+                Box::new(move || {
+                    let x = deepvis_model::tensor4(first.clone(), [1, 3, size, size], &device)?;
+                    Job::run(p.net(), x, &target, method, &opts)?;
+                    Ok(())
+                }),
+            ));
+        }
     }
     if let Some(r) = &reference {
         let rdims = [batch, 3, 227, 227];

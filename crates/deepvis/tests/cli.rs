@@ -573,3 +573,113 @@ fn bad_onnx_files_are_clear_errors() {
     let (ok, _, err) = deepvis(&["--model", "/nonexistent/m.onnx", "layers"]);
     assert!(!ok && err.contains("/nonexistent/m.onnx"), "{err}");
 }
+
+#[test]
+fn attribute_writes_every_method_a_raw_map_and_a_sanity_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = shared().join("images/coffee.png");
+    let photo = photo.to_str().unwrap();
+    // every method in one montage: the photo and eight maps, three to a row
+    let png = dir.path().join("all.png");
+    let out = deepvis_ok(&[
+        "attribute",
+        photo,
+        "--layer",
+        "pool10",
+        "--unit",
+        "967",
+        "--all",
+        "--steps",
+        "8",
+        "--samples",
+        "4",
+        "--stride",
+        "32",
+        "-o",
+        png.to_str().unwrap(),
+        "--json",
+    ]);
+    let v = json(&out);
+    let maps = v["maps"].as_array().unwrap();
+    let names: Vec<&str> = maps.iter().map(|m| m["method"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "grad",
+            "deconv",
+            "guided",
+            "gradcam",
+            "gradcampp",
+            "occlusion",
+            "smoothgrad",
+            "ig"
+        ]
+    );
+    assert_eq!(maps[3]["cam_layer"], "conv10");
+    // occlusion: a probe and 8 x 8 patch positions (0, 32, ..., 192, and 195 flush with the
+    // edge); integrated gradients: two probes and 8 steps
+    assert_eq!(maps[5]["passes"], 1 + 64);
+    assert_eq!(maps[7]["passes"], 2 + 8);
+    let img = image::open(&png).unwrap();
+    assert_eq!(
+        (img.width(), img.height()),
+        (3 * 227 + 2 * 4, 3 * 227 + 2 * 4)
+    );
+    // one method with its raw map
+    let one = dir.path().join("cam.png");
+    let raw = dir.path().join("cam.safetensors");
+    deepvis_ok(&[
+        "attribute",
+        photo,
+        "--layer",
+        "pool10",
+        "--unit",
+        "967",
+        "--method",
+        "gradcam",
+        "--blend",
+        "0.5",
+        "-o",
+        one.to_str().unwrap(),
+        "--raw",
+        raw.to_str().unwrap(),
+    ]);
+    let (shape, cam) = read_tensor(&raw, "attribution");
+    assert_eq!(shape, [1, 1, 227, 227]);
+    assert!(cam.iter().all(|v| *v >= 0.0) && cam.iter().any(|v| *v > 0.0));
+    assert_eq!(image::open(&one).unwrap().width(), 227);
+    // the sanity check of the gradient over the top three layers
+    let out = deepvis_ok(&[
+        "attribute",
+        photo,
+        "--layer",
+        "pool10",
+        "--unit",
+        "967",
+        "--method",
+        "grad",
+        "--sanity",
+        "--sanity-layers",
+        "3",
+        "--json",
+    ]);
+    let v = json(&out);
+    let steps = v["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 3);
+    assert_eq!(steps[0]["node"], "conv10.conv");
+    assert!(steps.iter().all(|s| s["spearman"].as_f64().unwrap() < 0.5));
+    // bad settings and units are clear errors
+    for (args, says) in [
+        (vec!["--noise", "NaN"], "noise"),
+        (vec!["--steps", "0"], "step count"),
+        (vec!["--blend", "2"], "--blend"),
+        (vec!["--target-layer", "nope"], "nope"),
+    ] {
+        let mut a = vec!["attribute", photo, "--layer", "pool10", "--unit", "967"];
+        a.extend(args);
+        let (ok, _, err) = deepvis(&a);
+        assert!(!ok && err.contains(says), "{a:?}: {err}");
+    }
+    let (ok, _, err) = deepvis(&["attribute", photo, "--layer", "pool10", "--unit", "1000"]);
+    assert!(!ok && err.contains("1000"), "{err}");
+}
