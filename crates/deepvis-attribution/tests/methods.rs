@@ -362,3 +362,34 @@ fn the_gauss_legendre_rule_integrates_polynomials_exactly() {
         }
     }
 }
+
+#[test]
+fn a_whole_channel_is_explained_by_the_mean_of_its_map() {
+    // u = 2x2 conv, stride 2, over 8x8: every input pixel feeds exactly one unit, so the
+    // gradient of the map's mean is the kernel weight at that pixel over 16 units
+    let net = tiny_patch_net();
+    let x: Vec<f32> = (0..192).map(|i| (i % 7) as f32).collect();
+    let target = Target {
+        layer: "u".into(),
+        channel: 0,
+        seed: Seed::Mean,
+    };
+    let a = run(
+        &net,
+        x,
+        [1, 3, 8, 8],
+        &target,
+        Method::Grad,
+        &AttrOptions::default(),
+    );
+    assert_eq!(a.pos, None);
+    for c in 0..3 {
+        for y in 0..8 {
+            for xx in 0..8 {
+                let w = 0.5 + (c * 4 + (y % 2) * 2 + xx % 2) as f32 * 0.1;
+                let got = a.map[c * 64 + y * 8 + xx];
+                assert!((got - w / 16.0).abs() < 1e-6, "({c}, {y}, {xx}): {got}");
+            }
+        }
+    }
+}

@@ -27,6 +27,8 @@ pub(crate) struct Subject {
     pub channel: usize,
     /// Position (`None`: where the map peaks).
     pub pos: Option<(usize, usize)>,
+    /// The whole channel (the mean of its map) rather than one unit.
+    pub whole_map: bool,
 }
 
 /// What a lane produced.
@@ -95,7 +97,14 @@ pub(crate) struct Lanes {
 }
 
 fn target(req: &Subject) -> Target {
-    Target::unit(&req.through, req.channel, req.pos)
+    match req.whole_map {
+        true => Target {
+            layer: req.through.clone(),
+            channel: req.channel,
+            seed: deepvis_model::graph::Seed::Mean,
+        },
+        false => Target::unit(&req.through, req.channel, req.pos),
+    }
 }
 
 impl Lanes {

@@ -212,6 +212,7 @@ impl<'a> Worker<'a> {
                 layer: layer.clone(),
                 channel: ch,
                 pos: back.pos.filter(|&(y, x)| y < h && x < w),
+                whole_map: back.whole_map,
             });
         }
         self.lanes.set_frame(request);
@@ -657,7 +658,7 @@ impl<'a> Worker<'a> {
                     return true;
                 }
                 let old = cfg(self.state).back;
-                let unit_changed = old.pos != b.pos;
+                let unit_changed = old.pos != b.pos || old.whole_map != b.whole_map;
                 update(self.state, |s| s.back = b);
                 self.reset_lanes(unit_changed);
                 self.dirty = true;

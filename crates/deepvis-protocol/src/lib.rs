@@ -253,6 +253,9 @@ pub struct BackSettings {
     /// Colour map of the picture (gray: the original toolbox's look).
     #[serde(default)]
     pub cmap: ColorMap,
+    /// Explain the whole channel (the mean of its map) rather than one unit of it.
+    #[serde(default)]
+    pub whole_map: bool,
     /// The methods' own settings.
     #[serde(default)]
     pub options: AttrOptions,

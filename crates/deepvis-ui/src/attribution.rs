@@ -347,10 +347,13 @@ fn settings_ui(
     b: &mut deepvis_protocol::BackSettings,
     layers: &[deepvis_protocol::LayerSummary],
 ) {
+    let whole = &mut b.whole_map;
     let o = &mut b.options;
     egui::CollapsingHeader::new("method settings")
         .id_salt("attr settings")
         .show(ui, |ui| {
+            ui.checkbox(whole, "the whole channel")
+                .on_hover_text("explain the mean of the unit's map, not its value at one place");
             ui.horizontal_wrapped(|ui| {
                 let shown = o.target_layer.clone().unwrap_or_else(|| "auto".into());
                 egui::ComboBox::new("cam layer", "Grad-CAM layer")

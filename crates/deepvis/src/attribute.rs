@@ -105,6 +105,9 @@ pub struct Args {
     /// Column in the unit's map.
     #[arg(long, requires = "y")]
     x: Option<usize>,
+    /// Explain the whole channel (the mean of its map) rather than one unit of it.
+    #[arg(long, conflicts_with_all = ["y", "x"])]
+    whole_map: bool,
     /// The method.
     #[arg(long, value_enum, default_value = "gradcam")]
     method: MethodArg,
@@ -266,7 +269,14 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         h as u32,
     )?;
     let net = BackProjector::new(l.net, &l.device.device).net().clone();
-    let target = Target::unit(&info.name, a.unit, pos);
+    let target = match a.whole_map {
+        true => Target {
+            layer: info.name.clone(),
+            channel: a.unit,
+            seed: deepvis_model::graph::Seed::Mean,
+        },
+        false => Target::unit(&info.name, a.unit, pos),
+    };
     if a.sanity {
         return sanity(g, &a, &net, input.tensor, &target, &opts);
     }

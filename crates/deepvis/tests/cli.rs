@@ -648,6 +648,24 @@ fn attribute_writes_every_method_a_raw_map_and_a_sanity_check() {
     assert_eq!(shape, [1, 1, 227, 227]);
     assert!(cam.iter().all(|v| *v >= 0.0) && cam.iter().any(|v| *v > 0.0));
     assert_eq!(image::open(&one).unwrap().width(), 227);
+    // a whole channel of fire9 rather than one of its units
+    let out = deepvis_ok(&[
+        "attribute",
+        photo,
+        "--layer",
+        "fire9",
+        "--unit",
+        "146",
+        "--whole-map",
+        "--method",
+        "gradcampp",
+        "-o",
+        one.to_str().unwrap(),
+        "--json",
+    ]);
+    let v = json(&out);
+    assert_eq!(v["maps"][0]["y"], serde_json::Value::Null);
+    assert_eq!(v["maps"][0]["cam_layer"], "pool8");
     // the sanity check of the gradient over the top three layers
     let out = deepvis_ok(&[
         "attribute",
