@@ -395,3 +395,206 @@ fn report(run: &SanityRun, error: Option<String>) -> SanityReport {
         error,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The lanes' policy on a tiny network, without a thread.
+
+    use std::collections::HashMap;
+
+    use deepvis_model::graph::{Graph, HostTensor, Node, Op, Padding, Window};
+    use deepvis_model::preprocess::{InputSpec, Normalization};
+
+    use super::*;
+
+    /// x (3x8x8) -> u = relu(2x2 conv, stride 2, 2 channels) -> s = global average.
+    fn tiny() -> Net {
+        let node = |name: &str, op: Op, inputs: &[&str]| Node {
+            name: name.into(),
+            op_type: "op".into(),
+            op,
+            inputs: inputs.iter().map(|s| s.to_string()).collect(),
+            output: name.into(),
+        };
+        let conv = Op::Conv {
+            window: Window {
+                kernel: [2, 2],
+                strides: [2, 2],
+                dilations: [1, 1],
+                padding: Padding::Explicit([0; 4]),
+                ceil: false,
+            },
+            group: 1,
+        };
+        let w: Vec<f32> = (0..24).map(|i| (i % 5) as f32 * 0.2 - 0.3).collect();
+        let g = Graph {
+            name: "tiny".into(),
+            input: "x".into(),
+            input_channels: 3,
+            input_hw: None,
+            nodes: vec![
+                node("c", conv, &["x", "w"]),
+                node("u", Op::Relu, &["c"]),
+                node("s", Op::GlobalAveragePool, &["u"]),
+            ],
+            constants: HashMap::from([(
+                "w".to_string(),
+                HostTensor::new(vec![2, 3, 2, 2], w).expect("weights"),
+            )]),
+            outputs: vec!["s".into()],
+            layers: Vec::new(),
+        };
+        let spec = InputSpec {
+            size: 8,
+            resize: 8,
+            norm: Normalization {
+                order: [0, 1, 2],
+                scale: 1.0,
+                mean: [0.0; 3],
+                std: [1.0; 3],
+            },
+        };
+        Net::from_any_graph(g, "tiny", spec, None, &Device::flex()).expect("tiny net")
+    }
+
+    fn subject() -> Subject {
+        let x: Vec<f32> = (0..192).map(|i| ((i * 13) % 17) as f32 / 4.0).collect();
+        Subject {
+            x: deepvis_model::tensor4(x, [1, 3, 8, 8], &Device::flex()).expect("input"),
+            layer: "u".into(),
+            through: "u".into(),
+            channel: 1,
+            pos: None,
+            whole_map: false,
+        }
+    }
+
+    fn opts() -> AttrOptions {
+        let mut o = AttrOptions::default();
+        o.occlusion.patch = 4;
+        o.occlusion.stride = 4;
+        o.batch = 2;
+        o.ig.steps = 4;
+        o.smoothgrad.samples = 3;
+        o
+    }
+
+    /// Steps until nothing is left (at most `limit` turns).
+    fn drain(l: &mut Lanes, net: &Net, limit: usize) -> Vec<Out> {
+        let mut all = Vec::new();
+        for _ in 0..limit {
+            if !l.busy() {
+                break;
+            }
+            all.extend(l.step(net));
+        }
+        all
+    }
+
+    #[test]
+    fn a_slow_method_reports_progress_then_its_map_and_waits_for_a_new_frame() {
+        let net = tiny();
+        let mut l = Lanes::new(BackMode::Occlusion, opts());
+        assert!(!l.busy(), "no frame, no work");
+        l.set_frame(Some(subject()));
+        let outs = drain(&mut l, &net, 50);
+        // 4 patches of 4 px over 8x8, 2 per turn: progress 2/4, then the map
+        let progress: Vec<(usize, usize)> = outs
+            .iter()
+            .filter_map(|o| match o {
+                Out::Progress { done, total, .. } => Some((*done, *total)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(progress, [(2, 4)]);
+        let maps: Vec<&Attribution> = outs
+            .iter()
+            .filter_map(|o| match o {
+                Out::Map {
+                    attribution,
+                    compare: false,
+                    ..
+                } => Some(attribution),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(maps.len(), 1);
+        assert_eq!((maps[0].method, maps[0].passes), (BackMode::Occlusion, 5));
+        // nothing more until a new frame or setting
+        assert!(!l.busy());
+        l.set_frame(Some(subject()));
+        assert!(l.busy() && l.main_due());
+        l.reset(BackMode::Off, opts(), false);
+        assert!(!l.busy(), "off: the pane computes nothing");
+    }
+
+    #[test]
+    fn the_compare_round_takes_turns_with_the_pane_and_gives_every_method_once_per_frame() {
+        let net = tiny();
+        let mut l = Lanes::new(BackMode::Grad, opts());
+        l.set_frame(Some(subject()));
+        l.set_compare(true);
+        let outs = drain(&mut l, &net, 200);
+        let mut compared: Vec<BackMode> = Vec::new();
+        let mut pane = 0;
+        for o in &outs {
+            match o {
+                Out::Map {
+                    compare: true,
+                    attribution,
+                    ..
+                } => compared.push(attribution.method),
+                Out::Map { compare: false, .. } => pane += 1,
+                Out::Error(e) => panic!("{e}"),
+                _ => {}
+            }
+        }
+        assert_eq!(compared, BackMode::METHODS.to_vec());
+        assert_eq!(pane, 1);
+        // the pane went first: its map is the first output
+        assert!(matches!(outs[0], Out::Map { compare: false, .. }));
+        assert!(!l.busy(), "the same frame is not compared twice");
+        l.set_frame(Some(subject()));
+        assert!(l.busy());
+        l.set_compare(false);
+        l.reset(BackMode::Off, opts(), false);
+        assert!(!l.busy());
+    }
+
+    #[test]
+    fn the_sanity_check_reports_each_map_and_stops_when_the_unit_changes() {
+        let net = tiny();
+        let mut l = Lanes::new(BackMode::Grad, opts());
+        assert!(
+            matches!(l.start_sanity(&net), Some(Out::Error(_))),
+            "no frame yet"
+        );
+        l.set_frame(Some(subject()));
+        l.reset(BackMode::Off, opts(), false);
+        let Some(Out::Sanity(first)) = l.start_sanity(&net) else {
+            panic!("the check did not start");
+        };
+        // one parametric node: the original and one randomized map
+        assert_eq!(
+            (first.method, first.done, first.total),
+            (BackMode::Grad, 0, 2)
+        );
+        let outs = drain(&mut l, &net, 20);
+        let last = outs
+            .iter()
+            .filter_map(|o| match o {
+                Out::Sanity(r) => Some(r),
+                _ => None,
+            })
+            .last()
+            .expect("reports");
+        assert_eq!((last.done, last.total, last.steps.len()), (2, 2, 1));
+        assert_eq!(last.steps[0].node, "c");
+        assert!(!l.busy());
+        // a new unit stops a running check
+        assert!(l.start_sanity(&net).is_some());
+        assert!(l.busy());
+        l.reset(BackMode::Off, opts(), true);
+        assert!(!l.busy());
+    }
+}
