@@ -582,11 +582,11 @@ mod tests {
         let outs = drain(&mut l, &net, 20);
         let last = outs
             .iter()
-            .filter_map(|o| match o {
+            .rev()
+            .find_map(|o| match o {
                 Out::Sanity(r) => Some(r),
                 _ => None,
             })
-            .last()
             .expect("reports");
         assert_eq!((last.done, last.total, last.steps.len()), (2, 2, 1));
         assert_eq!(last.steps[0].node, "c");
