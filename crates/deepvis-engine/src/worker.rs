@@ -33,26 +33,27 @@ const SESSION_TILE: u32 = 64;
 struct SessionTop {
     layer: String,
     channel: usize,
-    /// (score, crop), best first.
-    items: Vec<(f32, RgbImage)>,
+    /// (score, frame, crop), best first.
+    items: Vec<(f32, u64, RgbImage)>,
 }
 
 impl SessionTop {
-    /// Offers a frame; true if it was kept. A score equal to one already kept is the same
-    /// frame again (a still photo) and is not kept twice.
-    fn offer(&mut self, score: f32, crop: impl FnOnce() -> RgbImage) -> bool {
-        if !score.is_finite() || self.items.iter().any(|(s, _)| *s == score) {
+    /// Offers frame number `frame` (the worker's count of frames taken); true if it was kept.
+    /// A frame already kept (a still photo processed again) is not kept twice; different
+    /// frames with equal scores are all kept, the earlier first.
+    fn offer(&mut self, frame: u64, score: f32, crop: impl FnOnce() -> RgbImage) -> bool {
+        if !score.is_finite() || self.items.iter().any(|(_, f, _)| *f == frame) {
             return false;
         }
         let at = self
             .items
             .iter()
-            .position(|(s, _)| score > *s)
+            .position(|(s, _, _)| score > *s)
             .unwrap_or(self.items.len());
         if at >= SESSION_K {
             return false;
         }
-        self.items.insert(at, (score, crop()));
+        self.items.insert(at, (score, frame, crop()));
         self.items.truncate(SESSION_K);
         true
     }
@@ -91,6 +92,8 @@ struct Worker<'a> {
     frame: Option<Vec<f32>>,
     /// The newest frame's crop as the network sees it.
     crop: Option<RgbImage>,
+    /// How many frames were taken from the source (the newest frame's number).
+    frame_id: u64,
     session: Option<SessionTop>,
     /// The attribution lanes (the pane, the compare view, the sanity check).
     lanes: Lanes,
@@ -248,11 +251,11 @@ impl<'a> Worker<'a> {
         let (Some(crop), Some(top)) = (self.crop.as_ref(), self.session.as_mut()) else {
             return;
         };
-        if top.offer(score, || {
+        if top.offer(self.frame_id, score, || {
             deepvis_viz::field_crop(crop, region, SESSION_TILE)
         }) {
             // always 3 x 3, empty places dark, so the pane keeps its size as frames gather
-            let mut tiles: Vec<RgbImage> = top.items.iter().map(|(_, t)| t.clone()).collect();
+            let mut tiles: Vec<RgbImage> = top.items.iter().map(|(_, _, t)| t.clone()).collect();
             tiles.resize(
                 SESSION_K,
                 RgbImage::from_pixel(SESSION_TILE, SESSION_TILE, image::Rgb([40, 40, 40])),
@@ -261,7 +264,7 @@ impl<'a> Worker<'a> {
                 layer: top.layer.clone(),
                 channel: top.channel,
                 montage: deepvis_viz::montage(&tiles, 3, 2, [0, 0, 0]),
-                scores: top.items.iter().map(|(s, _)| *s).collect(),
+                scores: top.items.iter().map(|(s, _, _)| *s).collect(),
             };
             self.send(ev);
         }
@@ -812,6 +815,7 @@ pub(crate) fn run(
         generation: 0,
         frame: None,
         crop: None,
+        frame_id: 0,
         session: None,
         lanes: {
             let back = cfg(state).back;
@@ -903,6 +907,7 @@ pub(crate) fn run(
         {
             let p = w.info.input.apply(&image::DynamicImage::ImageRgb8(f.image));
             w.frame = Some(p.chw);
+            w.frame_id += 1;
             w.crop = Some(p.crop.clone());
             w.send(Event::Input(p.crop));
             w.dirty = true;
@@ -972,5 +977,45 @@ pub(crate) fn run(
                 Err(RecvTimeoutError::Disconnected) => return Exit::Shutdown,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn top() -> SessionTop {
+        SessionTop {
+            layer: "fire9".into(),
+            channel: 3,
+            items: Vec::new(),
+        }
+    }
+
+    fn tile() -> RgbImage {
+        RgbImage::new(2, 2)
+    }
+
+    #[test]
+    fn the_session_top_keeps_different_frames_with_equal_scores_and_a_frame_once() {
+        let mut t = top();
+        // a silent unit: every frame scores 0, and each is a different frame
+        for frame in 1..=4 {
+            assert!(t.offer(frame, 0.0, tile), "frame {frame}");
+        }
+        // the same frame processed again (a still photo, a new selection) is not kept twice
+        assert!(!t.offer(4, 0.0, tile));
+        assert!(!t.offer(2, 5.0, tile));
+        assert!(t.offer(5, 2.0, tile));
+        assert!(!t.offer(6, f32::NAN, tile));
+        let frames: Vec<u64> = t.items.iter().map(|(_, f, _)| *f).collect();
+        assert_eq!(frames, [5, 1, 2, 3, 4]);
+        // only the best nine stay
+        for frame in 10..20 {
+            t.offer(frame, frame as f32, tile);
+        }
+        assert_eq!(t.items.len(), SESSION_K);
+        assert_eq!(t.items[0].1, 19);
+        assert!(!t.offer(30, -1.0, tile));
     }
 }
