@@ -62,8 +62,10 @@ pub enum StartFrom {
     Frame,
 }
 
-/// Everything the user controls about the preferred image.
+/// Everything the user controls about the preferred image. A field missing from saved settings
+/// (an older version's) takes the default's value; the others are kept.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct OptimSettings {
     /// The values of every knob (kept while a regularizer is switched off).
     pub params: Params,

@@ -33,8 +33,10 @@ impl LrPolicy {
     }
 }
 
-/// Every knob of the regularized gradient ascent. A regularizer is off at 0.
+/// Every knob of the regularized gradient ascent. A regularizer is off at 0. A knob missing
+/// from saved settings (an older version's) takes the default's value.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Params {
     /// L2 decay: `x *= 1 - decay` after each update (0 = off, < 1).
     pub decay: f64,
@@ -60,6 +62,12 @@ pub struct Params {
 
 /// The largest blur sigma accepted (its kernel must fit in a 227-pixel image).
 pub const MAX_BLUR_RADIUS: f64 = 25.0;
+
+impl Default for Params {
+    fn default() -> Params {
+        Params::PRESET_3
+    }
+}
 
 impl Params {
     /// The paper's third setting, the one used for most of its figures (and deepvis' default).

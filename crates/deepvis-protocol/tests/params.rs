@@ -58,3 +58,26 @@ fn progress_lr_is_capped() {
     assert_eq!(p.learning_rate(1e-6), 100.0);
     assert!(p.blurs_at(0) && !p.blurs_at(1) && p.blurs_at(8));
 }
+
+#[test]
+fn settings_saved_by_an_older_version_keep_what_they_have() {
+    use deepvis_protocol::{BackSettings, OptimSettings, StartFrom};
+    let mut o = OptimSettings::from_preset(Params::preset(2).unwrap());
+    o.seed = 42;
+    o.start = StartFrom::Frame;
+    let mut v = serde_json::to_value(o).unwrap();
+    // an older version had neither `endless` nor the learning-rate policy's `max_lr`
+    let m = v.as_object_mut().unwrap();
+    m.remove("endless");
+    m["params"].as_object_mut().unwrap().remove("max_lr");
+    let back: OptimSettings = serde_json::from_value(v).unwrap();
+    assert_eq!((back.seed, back.start), (42, StartFrom::Frame));
+    assert_eq!(back.params.decay, o.params.decay);
+    assert_eq!(back.endless, OptimSettings::default().endless);
+    assert_eq!(back.params.max_lr, Params::default().max_lr);
+    // the attribution settings of a version before the attribution methods
+    let old = serde_json::json!({"mode": "Guided", "filter": "Norm", "pos": [2, 3]});
+    let b: BackSettings = serde_json::from_value(old).unwrap();
+    assert_eq!(b.pos, Some((2, 3)));
+    assert_eq!(b.options, Default::default());
+}

@@ -427,7 +427,8 @@ impl DeepvisApp {
         }
     }
 
-    fn note(&mut self, m: String) {
+    /// Adds a line to the messages the status bar shows.
+    pub fn note(&mut self, m: String) {
         self.messages.push(m);
         if self.messages.len() > 20 {
             self.messages.remove(0);

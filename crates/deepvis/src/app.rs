@@ -104,6 +104,23 @@ impl eframe::App for Shell {
     }
 }
 
+/// The settings saved by the last run, and a sentence when there were some that could not be
+/// read (a damaged file, or one no version of deepvis wrote): the window then starts with the
+/// defaults and says so once. Fields an older version did not save take their defaults.
+fn restore(storage: Option<&dyn eframe::Storage>) -> (Persisted, Option<String>) {
+    let Some(s) = storage else {
+        return (Persisted::default(), None);
+    };
+    match eframe::get_value::<Persisted>(s, STORAGE_KEY) {
+        Some(p) => (p, None),
+        None if s.get_string(STORAGE_KEY).is_some() => (
+            Persisted::default(),
+            Some("the saved settings could not be read: starting with the defaults".into()),
+        ),
+        None => (Persisted::default(), None),
+    }
+}
+
 /// Opens the window.
 pub fn run(g: &Global, a: AppArgs) -> Result<ExitCode> {
     let backend = BackendChoice::from_name(&g.backend)?;
@@ -125,10 +142,7 @@ pub fn run(g: &Global, a: AppArgs) -> Result<ExitCode> {
         "deepvis",
         options,
         Box::new(move |cc| {
-            let persisted: Persisted = cc
-                .storage
-                .and_then(|s| eframe::get_value(s, STORAGE_KEY))
-                .unwrap_or_default();
+            let (persisted, unreadable) = restore(cc.storage);
             let mut config = EngineConfig::new(model.clone(), source.clone());
             config.opener = Some(crate::common::onnx_opener());
             config.backend = backend;
@@ -148,6 +162,9 @@ pub fn run(g: &Global, a: AppArgs) -> Result<ExitCode> {
             if let Some(d) = &topk {
                 app.load_topk(d);
             }
+            if let Some(m) = unreadable {
+                app.note(m);
+            }
             Ok(Box::new(Shell {
                 app,
                 engine: Some(engine),
@@ -156,4 +173,50 @@ pub fn run(g: &Global, a: AppArgs) -> Result<ExitCode> {
     )
     .map_err(|e| anyhow!("cannot open the window: {e}"))?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A storage holding one string under the settings key.
+    struct Fake(Option<String>);
+
+    impl eframe::Storage for Fake {
+        fn get_string(&self, key: &str) -> Option<String> {
+            (key == STORAGE_KEY).then(|| self.0.clone()).flatten()
+        }
+        fn set_string(&mut self, _: &str, _: String) {}
+        fn remove_string(&mut self, _: &str) {}
+        fn flush(&mut self) {}
+    }
+
+    #[test]
+    fn damaged_settings_start_the_defaults_and_say_so_and_good_ones_come_back() {
+        let (p, m) = restore(Some(&Fake(Some("(layer:Some(\"fire9\"),selec".into()))));
+        assert_eq!(p, Persisted::default());
+        assert!(m.is_some_and(|m| m.contains("could not be read")));
+        let (p, m) = restore(Some(&Fake(None)));
+        assert_eq!((p, m), (Persisted::default(), None));
+        let mut good = Persisted {
+            selected: Some(7),
+            ..Persisted::default()
+        };
+        good.optim.seed = 9;
+        let mut f = Fake(None);
+        struct Saver<'a>(&'a mut Fake);
+        impl eframe::Storage for Saver<'_> {
+            fn get_string(&self, _: &str) -> Option<String> {
+                None
+            }
+            fn set_string(&mut self, _: &str, v: String) {
+                self.0.0 = Some(v);
+            }
+            fn remove_string(&mut self, _: &str) {}
+            fn flush(&mut self) {}
+        }
+        eframe::set_value(&mut Saver(&mut f), STORAGE_KEY, &good);
+        let (p, m) = restore(Some(&f));
+        assert_eq!((p, m), (good, None));
+    }
 }
