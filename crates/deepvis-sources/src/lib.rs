@@ -66,6 +66,10 @@ pub struct Files {
     index: usize,
     dirty: bool,
     label: String,
+    /// The way the last step went (+1 or -1): an unreadable file is passed that way.
+    direction: i64,
+    /// Files of the folder that could not be read, in the order they were met.
+    skipped: Vec<PathBuf>,
 }
 
 impl Files {
@@ -100,12 +104,19 @@ impl Files {
             index: 0,
             dirty: true,
             label: path.display().to_string(),
+            direction: 1,
+            skipped: Vec::new(),
         })
     }
 
     /// How many files it cycles through.
     pub fn len(&self) -> usize {
         self.files.len()
+    }
+
+    /// The files of the folder that could not be read so far.
+    pub fn skipped(&self) -> &[PathBuf] {
+        &self.skipped
     }
 
     /// Whether it has no files (never, once opened).
@@ -116,29 +127,69 @@ impl Files {
 
 impl FrameSource for Files {
     fn label(&self) -> String {
-        match self.files.get(self.index) {
+        let shown = match self.files.get(self.index) {
             Some(f) if self.files.len() > 1 => {
                 format!("{} ({}/{})", f.display(), self.index + 1, self.files.len())
             }
             Some(f) => f.display().to_string(),
             None => self.label.clone(),
+        };
+        match self.skipped.as_slice() {
+            [] => shown,
+            s => {
+                let names: Vec<String> = s
+                    .iter()
+                    .take(3)
+                    .map(|p| {
+                        p.file_name()
+                            .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into())
+                    })
+                    .collect();
+                let more = if s.len() > 3 { ", ..." } else { "" };
+                format!(
+                    "{shown}; skipped {} unreadable: {}{more}",
+                    s.len(),
+                    names.join(", ")
+                )
+            }
         }
     }
 
+    /// The current file; an unreadable file of a folder is skipped (in the direction of the
+    /// last step) and remembered, so the first readable one shows.
     fn next_frame(&mut self) -> Result<Option<RgbImage>, SourceError> {
         if !self.dirty {
             return Ok(None);
         }
         self.dirty = false;
-        let path = &self.files[self.index.min(self.files.len() - 1)];
-        deepvis_model::preprocess::load_image(path)
-            .map(|img| Some(img.to_rgb8()))
-            .map_err(|e| SourceError::File(e.to_string()))
+        let n = self.files.len();
+        let mut last = String::new();
+        for _ in 0..n {
+            let path = &self.files[self.index.min(n - 1)];
+            match deepvis_model::preprocess::load_image(path) {
+                Ok(img) => return Ok(Some(img.to_rgb8())),
+                Err(e) if n == 1 => return Err(SourceError::File(e.to_string())),
+                Err(e) => {
+                    if !self.skipped.contains(path) {
+                        self.skipped.push(path.clone());
+                    }
+                    last = e.to_string();
+                    self.index = (self.index as i64 + self.direction).rem_euclid(n as i64) as usize;
+                }
+            }
+        }
+        Err(SourceError::File(format!(
+            "none of the {n} images of {} could be read (the last: {last})",
+            self.label
+        )))
     }
 
     fn step(&mut self, delta: i32) {
         let n = self.files.len() as i64;
         self.index = (self.index as i64 + delta as i64).rem_euclid(n) as usize;
+        if delta != 0 {
+            self.direction = delta.signum() as i64;
+        }
         self.dirty = true;
     }
 

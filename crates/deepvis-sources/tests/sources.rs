@@ -146,9 +146,57 @@ fn folders_step_through_their_images_and_skip_other_files() {
     let empty = tempfile::tempdir().unwrap();
     assert!(Files::open(empty.path()).is_err());
     assert!(Files::open(&dir.path().join("absent")).is_err());
-    // a broken image is an error for that frame, not a crash
+    // a broken image is passed in the direction of the step and named, not a stop
     std::fs::write(dir.path().join("c.png"), b"not a png").unwrap();
     let mut f = Files::open(dir.path()).unwrap();
+    f.next_frame().unwrap();
     f.step(2);
-    assert!(f.next_frame().is_err());
+    assert_eq!(f.next_frame().unwrap().map(|i| i.width()), Some(9)); // c.png -> a.png
+    assert!(
+        f.label().contains("skipped 1 unreadable: c.png"),
+        "{}",
+        f.label()
+    );
+    f.step(-1);
+    assert_eq!(f.next_frame().unwrap().map(|i| i.width()), Some(8)); // back past c.png
+}
+
+#[test]
+fn a_folder_whose_first_file_is_broken_shows_the_first_readable_one() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("0-broken.jpg"), b"\xff\xd8 not a jpeg").unwrap();
+    std::fs::write(dir.path().join("1-empty.png"), b"").unwrap();
+    image::RgbImage::from_pixel(12, 8, image::Rgb([1, 2, 3]))
+        .save(dir.path().join("2-good.png"))
+        .unwrap();
+    let mut f = Files::open(dir.path()).unwrap();
+    assert_eq!(f.next_frame().unwrap().map(|i| i.width()), Some(12));
+    assert_eq!(f.skipped().len(), 2);
+    let label = f.label();
+    assert!(label.contains("2-good.png (3/3)"), "{label}");
+    assert!(
+        label.contains("skipped 2 unreadable: 0-broken.jpg, 1-empty.png"),
+        "{label}"
+    );
+    // through the source thread: the first frame arrives, no waiting on the broken file
+    let slot = FrameSlot::new();
+    let src = SourceThread::spawn(
+        deepvis_protocol::SourceSpec::Path(dir.path().to_path_buf()),
+        slot.clone(),
+        Arc::new(|| {}),
+    );
+    let t0 = Instant::now();
+    let mut frame = None;
+    while frame.is_none() && t0.elapsed() < Duration::from_secs(10) {
+        frame = slot.take();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(frame.map(|f| f.image.width()), Some(12));
+    drop(src);
+    // a folder of nothing readable is an error naming the count
+    std::fs::remove_file(dir.path().join("2-good.png")).unwrap();
+    let mut f = Files::open(dir.path()).unwrap();
+    let e = f.next_frame().unwrap_err().to_string();
+    assert!(e.contains("none of the 2 images"), "{e}");
 }
