@@ -6,9 +6,11 @@
 mod attr;
 mod worker;
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use burn::prelude::Device;
 use crossbeam_channel::{Receiver, Sender};
@@ -185,16 +187,73 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// Crashes within [`CRASH_WINDOW`] after which the worker pauses instead of restarting.
+pub const CRASH_LIMIT: usize = 5;
+/// The window crashes are counted in.
+pub const CRASH_WINDOW: Duration = Duration::from_secs(60);
+
+/// Whether a crashed worker restarts: yes, unless it crashed more than `limit` times within
+/// `window` (then restarting is not helping, and it waits to be asked).
+#[derive(Debug)]
+pub struct CrashPolicy {
+    limit: usize,
+    window: Duration,
+    recent: VecDeque<Instant>,
+    total: u32,
+}
+
+impl CrashPolicy {
+    /// A policy allowing `limit` crashes within `window`.
+    pub fn new(limit: usize, window: Duration) -> CrashPolicy {
+        CrashPolicy {
+            limit,
+            window,
+            recent: VecDeque::new(),
+            total: 0,
+        }
+    }
+
+    /// Records a crash at `now`; whether the worker should restart.
+    pub fn crashed(&mut self, now: Instant) -> bool {
+        self.total += 1;
+        self.recent.push_back(now);
+        while self
+            .recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > self.window)
+        {
+            self.recent.pop_front();
+        }
+        self.recent.len() <= self.limit
+    }
+
+    /// Crashes within the window.
+    pub fn recent(&self) -> usize {
+        self.recent.len()
+    }
+
+    /// Crashes in all.
+    pub fn total(&self) -> u32 {
+        self.total
+    }
+
+    /// The user asked for a restart: the window starts empty.
+    pub fn forgive(&mut self) {
+        self.recent.clear();
+    }
+}
+
 /// Starts the worker thread. `wake` is called after events are sent (the UI's
-/// `request_repaint`).
+/// `request_repaint`). A thread that cannot be started is reported as an error event.
 pub fn spawn(config: EngineConfig, wake: Arc<dyn Fn() + Send + Sync>) -> EngineHandle {
     let (ctx, crx) = crossbeam_channel::unbounded::<Command>();
     let (etx, erx) = crossbeam_channel::unbounded::<Event>();
     let state = Arc::new(Mutex::new(config));
-    let thread = std::thread::Builder::new()
+    let (etx2, wake2) = (etx.clone(), wake.clone());
+    let spawned = std::thread::Builder::new()
         .name("deepvis-worker".into())
         .spawn(move || {
-            let mut restarts = 0u32;
+            let mut crashes = CrashPolicy::new(CRASH_LIMIT, CRASH_WINDOW);
             loop {
                 let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     worker::run(&state, &crx, &etx, &wake)
@@ -214,28 +273,81 @@ pub fn spawn(config: EngineConfig, wake: Arc<dyn Fn() + Send + Sync>) -> EngineH
                         break;
                     }
                     Err(p) => {
-                        restarts += 1;
                         let msg = panic_message(p.as_ref());
-                        let _ = etx.send(Event::Restarted(format!(
-                            "the worker crashed ({msg}) and was restarted with the same \
-                             settings (restart {restarts})"
-                        )));
-                        wake();
-                        if restarts > 20 {
-                            let _ = etx.send(Event::Error(
-                                "the worker keeps crashing; it was stopped".into(),
-                            ));
+                        if crashes.crashed(Instant::now()) {
+                            let _ = etx.send(Event::Restarted(format!(
+                                "the worker crashed ({msg}) and was restarted with the same \
+                                 settings (crash {} of this session)",
+                                crashes.total()
+                            )));
                             wake();
+                            continue;
+                        }
+                        let _ = etx.send(Event::WorkerPaused {
+                            crashes: crashes.recent() as u32,
+                            seconds: CRASH_WINDOW.as_secs() as u32,
+                        });
+                        wake();
+                        // wait to be asked; the window stays
+                        let go = loop {
+                            match crx.recv() {
+                                Ok(Command::RestartWorker) => break true,
+                                Ok(Command::Shutdown) | Err(_) => break false,
+                                Ok(_) => {}
+                            }
+                        };
+                        if !go {
                             break;
                         }
+                        crashes.forgive();
+                        let _ = etx.send(Event::Restarted(format!(
+                            "the worker was restarted after {} crashes",
+                            crashes.total()
+                        )));
+                        wake();
                     }
                 }
             }
-        })
-        .ok();
+        });
+    let thread = match spawned {
+        Ok(t) => Some(t),
+        Err(e) => {
+            let _ = etx2.send(Event::Error(format!("cannot start the worker thread: {e}")));
+            wake2();
+            None
+        }
+    };
     EngineHandle {
         commands: ctx,
         events: erx,
         thread,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crashes_restart_the_worker_until_too_many_come_within_the_window() {
+        let mut p = CrashPolicy::new(3, Duration::from_secs(60));
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        // spread out, any number of crashes restart (the old counter stopped at 21)
+        for k in 0..30 {
+            assert!(p.crashed(at(k * 61)), "crash {k}");
+        }
+        assert_eq!((p.total(), p.recent()), (30, 1));
+        // four within a minute pause it
+        let mut q = CrashPolicy::new(3, Duration::from_secs(60));
+        assert!(q.crashed(at(0)) && q.crashed(at(10)) && q.crashed(at(20)));
+        assert!(!q.crashed(at(30)));
+        assert_eq!(q.recent(), 4);
+        // asked to restart: a fresh window
+        q.forgive();
+        assert!(q.crashed(at(31)));
+        // old crashes leave the window: at 100 s the crash at 31 s is gone
+        assert!(q.crashed(at(100)) && q.crashed(at(101)));
+        assert_eq!(q.recent(), 2);
     }
 }

@@ -684,6 +684,7 @@ impl<'a> Worker<'a> {
                 }
             }
             Command::InjectPanic => panic!("panic injected by the user"),
+            Command::RestartWorker => {}
         }
         true
     }

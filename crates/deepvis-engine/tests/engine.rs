@@ -121,6 +121,45 @@ fn a_worker_panic_is_reported_and_the_worker_comes_back() {
 }
 
 #[test]
+fn a_worker_crashing_again_and_again_pauses_and_restarts_when_asked() {
+    let h = engine("fire9", Some(3));
+    // every crash comes before the restarted worker is even ready: a crash loop
+    let limit = deepvis_engine::CRASH_LIMIT;
+    for _ in 0..=limit {
+        h.send(Command::InjectPanic);
+    }
+    let mut restarts = 0;
+    let events = collect(&h, Duration::from_secs(120), |e| {
+        if matches!(e, Event::Restarted(_)) {
+            restarts += 1;
+        }
+        matches!(e, Event::WorkerPaused { .. })
+    });
+    let paused = events.iter().find_map(|e| match e {
+        Event::WorkerPaused { crashes, seconds } => Some((*crashes, *seconds)),
+        _ => None,
+    });
+    assert_eq!(paused, Some((limit as u32 + 1, 60)), "{events:?}");
+    assert_eq!(restarts, limit);
+    // paused: nothing runs, commands other than a restart wait
+    h.send(Command::SelectUnit(4));
+    let quiet = collect(&h, Duration::from_secs(2), |_| false);
+    assert!(
+        !quiet.iter().any(|e| matches!(e, Event::Ready { .. })),
+        "{quiet:?}"
+    );
+    h.send(Command::RestartWorker);
+    let events = collect(&h, Duration::from_secs(60), |e| {
+        matches!(e, Event::UnitMap(_))
+    });
+    assert!(
+        events.iter().any(|e| matches!(e, Event::Ready { .. })),
+        "{events:?}"
+    );
+    h.shutdown();
+}
+
+#[test]
 fn bad_commands_are_errors_not_crashes() {
     let h = engine("fire9", None);
     collect(&h, Duration::from_secs(60), |e| {

@@ -399,6 +399,8 @@ pub enum Command {
     Sanity(bool),
     /// Make the worker panic (to test and demonstrate its recovery).
     InjectPanic,
+    /// Start a worker paused after repeated crashes again (ignored by a running one).
+    RestartWorker,
     /// Stop the worker and its source.
     Shutdown,
 }
@@ -536,4 +538,12 @@ pub enum Event {
     Error(String),
     /// The worker crashed; it was restarted with the same settings.
     Restarted(String),
+    /// The worker crashed `crashes` times within `seconds`: it waits for
+    /// [`Command::RestartWorker`] instead of restarting again.
+    WorkerPaused {
+        /// Crashes in the window.
+        crashes: u32,
+        /// The window, in seconds.
+        seconds: u32,
+    },
 }

@@ -193,6 +193,8 @@ pub struct DeepvisApp {
     pub back_fps: f32,
     /// Recent errors and notices (newest last).
     pub messages: Vec<String>,
+    /// The worker crashed this many times within this many seconds and waits for a restart.
+    pub worker_paused: Option<(u32, u32)>,
     /// Whether the help overlay shows.
     pub show_help: bool,
     /// Hovered tile and its maximum.
@@ -340,6 +342,7 @@ impl DeepvisApp {
             optim_ips: 0.0,
             back_fps: 0.0,
             messages: Vec::new(),
+            worker_paused: None,
             show_help: false,
             hover: None,
             ui_frame_ms: 0.0,
@@ -571,9 +574,23 @@ impl DeepvisApp {
                 self.optim_ips = optim_ips;
                 self.back_fps = back_fps;
             }
-            Event::Error(m) => self.note(format!("error: {m}")),
+            Event::Error(m) => {
+                // an error before the model is ready ends the preparing
+                if self.model.is_none() {
+                    self.preparing = None;
+                }
+                self.note(format!("error: {m}"))
+            }
+            Event::WorkerPaused { crashes, seconds } => {
+                self.preparing = None;
+                self.worker_paused = Some((crashes, seconds));
+                self.note(format!(
+                    "the worker crashed {crashes} times within {seconds} s and is paused"
+                ));
+            }
             Event::Restarted(m) => {
                 self.preparing = Some("restarting the worker".into());
+                self.worker_paused = None;
                 // what the worker does not keep in its settings
                 self.back_progress = None;
                 self.sanity.running = false;

@@ -509,13 +509,32 @@ pub fn unit_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
 
 /// Every channel of the layer; hover shows a channel, click selects it.
 pub fn grid_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
-    let Some(grid) = app.grid.clone() else {
-        ui.centered_and_justified(|ui| {
-            ui.label(
-                app.preparing
-                    .clone()
-                    .unwrap_or_else(|| "waiting for the first frame".into()),
+    if let Some((crashes, seconds)) = app.worker_paused {
+        ui.vertical_centered(|ui| {
+            ui.add_space(40.0);
+            ui.colored_label(
+                Color32::from_rgb(230, 110, 60),
+                format!(
+                    "the worker crashed {crashes} times within {seconds} s; it is paused so \
+                     that the window stays usable"
+                ),
             );
+            if ui.button("restart the worker").clicked() {
+                app.worker_paused = None;
+                app.preparing = Some("restarting the worker".into());
+                app.send(Command::RestartWorker);
+            }
+        });
+        return;
+    }
+    let Some(grid) = app.grid.clone() else {
+        let text = match (&app.preparing, &app.model, app.messages.last()) {
+            (Some(p), _, _) => p.clone(),
+            (None, None, Some(m)) if m.starts_with("error") => m.clone(),
+            _ => "waiting for the first frame".into(),
+        };
+        ui.centered_and_justified(|ui| {
+            ui.label(text);
         });
         return;
     };

@@ -218,6 +218,26 @@ fn worker_errors_and_restarts_are_shown() {
 }
 
 #[test]
+fn a_paused_worker_offers_a_restart() {
+    let (mut h, rx, tx) = setup();
+    tx.send(Event::WorkerPaused {
+        crashes: 6,
+        seconds: 60,
+    })
+    .unwrap();
+    h.run_steps(2);
+    assert!(
+        h.query_by_label_contains("6 times within 60 s; it is paused")
+            .is_some()
+    );
+    commands(&rx);
+    h.get_by_label("restart the worker").click();
+    h.run_steps(2);
+    assert!(commands(&rx).contains(&Command::RestartWorker));
+    assert!(h.query_by_label("restart the worker").is_none());
+}
+
+#[test]
 fn the_source_picker_lists_cameras_and_switches_to_one() {
     let (mut h, rx, tx) = setup();
     tx.send(Event::Cameras(vec![(0, "Test cam".into())]))
