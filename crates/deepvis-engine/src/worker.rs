@@ -72,6 +72,9 @@ struct Run {
     last_act: f32,
     /// Telemetry not sent yet.
     points: Vec<Telemetry>,
+    /// The run already fell back to starting from the frame (done once: a unit silent there
+    /// too stops, and says so).
+    frame_tried: bool,
 }
 
 struct Worker<'a> {
@@ -157,12 +160,17 @@ impl<'a> Worker<'a> {
         let t = taps.take(&layer).ok_or("the grid layer was not computed")?;
         let [_, c, h, w] = t.dims();
         let data = to_vec(t).map_err(|e| e.to_string())?;
-        let [_, k, _, _] = logit_t.dims();
-        let probs = to_vec(burn::tensor::activation::softmax(
-            logit_t.reshape([1, k]),
-            1,
-        ))
-        .map_err(|e| e.to_string())?;
+        // class probabilities when the output is a vector of scores; a network whose output
+        // is a map (a detector, a test's graph) has no top-5
+        let [_, k, oh, ow] = logit_t.dims();
+        let probs = match oh * ow {
+            1 => to_vec(burn::tensor::activation::softmax(
+                logit_t.reshape([1, k]),
+                1,
+            ))
+            .map_err(|e| e.to_string())?,
+            _ => Vec::new(),
+        };
         let plane = h * w;
         let maxima: Vec<f32> = (0..c)
             .map(|i| {
@@ -439,6 +447,7 @@ impl<'a> Worker<'a> {
             iterations: 0,
             last_act: 0.0,
             points: Vec::new(),
+            frame_tried: false,
         });
         Ok(())
     }
@@ -532,13 +541,17 @@ impl<'a> Worker<'a> {
                             .into();
                     }
                     return Ok(true);
-                } else if self.frame.is_some() && c.optim.start == StartFrom::Noise {
+                } else if self.frame.is_some()
+                    && c.optim.start == StartFrom::Noise
+                    && !run.frame_tried
+                {
                     let init = Init::Image {
                         chw: self.frame.clone().unwrap_or_default(),
                         label: "the current frame".into(),
                     };
                     self.opt.set_init(run.id, init).map_err(|e| e.to_string())?;
                     if let Some(run) = self.run.as_mut() {
+                        run.frame_tried = true;
                         run.mode = "started from the current frame: the unit is silent on noise \
                                     and this layer has no pre-ReLU value"
                             .into();

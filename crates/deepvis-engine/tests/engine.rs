@@ -499,3 +499,109 @@ fn attribution_lanes_show_progress_compare_every_method_and_run_the_sanity_check
     );
     h.shutdown();
 }
+
+/// x (3x16x16) -> c = 1x1 conv with zero weights and bias -1 -> r = relu (always 0) ->
+/// p = 2x2 max pool (always 0, and no pre-activation value of its own).
+fn silent_pool_model() -> ModelLoader {
+    use deepvis_model::graph::{Graph, HostTensor, Node, Op, Padding, Window};
+    use deepvis_model::preprocess::{InputSpec, Normalization};
+    let node = |name: &str, op: Op, inputs: &[&str]| Node {
+        name: name.into(),
+        op_type: "op".into(),
+        op,
+        inputs: inputs.iter().map(|s| s.to_string()).collect(),
+        output: name.into(),
+    };
+    let window = |k: usize, s: usize| Window {
+        kernel: [k, k],
+        strides: [s, s],
+        dilations: [1, 1],
+        padding: Padding::Explicit([0; 4]),
+        ceil: false,
+    };
+    let graph = Graph {
+        name: "silent".into(),
+        input: "x".into(),
+        input_channels: 3,
+        input_hw: None,
+        nodes: vec![
+            node(
+                "c",
+                Op::Conv {
+                    window: window(1, 1),
+                    group: 1,
+                },
+                &["x", "w", "b"],
+            ),
+            node("r", Op::Relu, &["c"]),
+            node("p", Op::MaxPool(window(2, 2)), &["r"]),
+        ],
+        constants: [
+            ("w", HostTensor::new(vec![2, 3, 1, 1], vec![0.0; 6])),
+            ("b", HostTensor::new(vec![2], vec![-1.0, -1.0])),
+        ]
+        .into_iter()
+        .map(|(k, t)| (k.to_string(), t.expect("constant")))
+        .collect(),
+        outputs: vec!["p".into()],
+        layers: Vec::new(),
+    };
+    let spec = InputSpec {
+        size: 16,
+        resize: 16,
+        norm: Normalization {
+            order: [0, 1, 2],
+            scale: 1.0,
+            mean: [0.0; 3],
+            std: [1.0; 3],
+        },
+    };
+    ModelLoader::new("silent", move |device| {
+        deepvis_model::Net::from_any_graph(graph.clone(), "silent", spec, Some("p"), device)
+            .map_err(|e| e.to_string())
+    })
+}
+
+#[test]
+fn a_unit_silent_on_noise_and_on_the_frame_stops_once_and_says_so() {
+    // issue 13, defect 2: it re-initialised from the frame on every zero-gradient stop
+    let mut c = EngineConfig::new(
+        silent_pool_model(),
+        SourceSpec::Synthetic {
+            width: 64,
+            height: 48,
+            fps: 5,
+        },
+    );
+    c.backend = BackendChoice::Cpu;
+    c.grid_layer = Some("p".into());
+    let h = spawn(c, Arc::new(|| {}));
+    // a frame first, so that the fallback to it is there to take
+    collect(&h, Duration::from_secs(60), |e| {
+        matches!(e, Event::Grid { .. })
+    });
+    h.send(Command::SelectUnit(1));
+    let mut modes = Vec::new();
+    let events = collect(&h, Duration::from_secs(60), |e| {
+        if let Event::Preferred { mode, .. } = e {
+            modes.push(mode.clone());
+        }
+        matches!(e, Event::Stopped { .. })
+    });
+    let stopped = events.iter().find_map(|e| match e {
+        Event::Stopped { reason, .. } => Some(*reason),
+        _ => None,
+    });
+    assert_eq!(
+        stopped,
+        Some(deepvis_protocol::StopReason::ZeroGrad),
+        "{modes:?}"
+    );
+    assert!(
+        modes
+            .iter()
+            .any(|m| m.contains("started from the current frame")),
+        "{modes:?}"
+    );
+    h.shutdown();
+}

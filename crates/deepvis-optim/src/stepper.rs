@@ -140,14 +140,22 @@ impl Optimizer {
         Ok(())
     }
 
-    /// Changes a run's objective, keeping its image; its stop state and records are cleared.
+    /// Changes a run's objective, keeping its image and its place: the iteration count, the
+    /// blur schedule and the iteration budget go on; a stop is lifted and the best image is
+    /// tracked anew.
     pub fn set_objective(&mut self, id: usize, objective: Objective) -> Result<()> {
         objective.validate(&self.info)?;
         let run = self.run_mut(id)?;
         run.cfg.objective = objective;
-        run.status = RunStatus::default();
+        // the same run goes on: its iteration count, blur schedule and budget continue; the
+        // best image is tracked anew, since the old objective's values do not compare
+        run.status.best_obj = None;
+        run.status.best_iter = None;
+        run.status.last_obj = None;
         run.best_x = None;
-        run.ii = 0;
+        if run.ii + 1 < run.cfg.params.max_iter {
+            run.status.stop = None;
+        }
         Ok(())
     }
 

@@ -362,3 +362,37 @@ fn bad_objectives_are_clear_errors() {
         }
     );
 }
+
+#[test]
+fn switching_to_the_pre_relu_objective_goes_on_with_the_same_run() {
+    // issue 13, defect 1: the switch restarted the count, the blur schedule and the budget
+    let device = Device::flex();
+    let mut opt = Optimizer::new(squeezenet(&device), &device);
+    let params = Params {
+        max_iter: 5,
+        ..Params::preset(3).unwrap()
+    };
+    let id = opt
+        .add_run(RunConfig {
+            objective: Objective::class(&Arch::SqueezeNet1_0.info(), 130).unwrap(),
+            params,
+            init: x0_init(),
+        })
+        .unwrap();
+    opt.step(4).unwrap();
+    assert_eq!(opt.status(id).unwrap().stop, Some(StopReason::ZeroGrad));
+    assert_eq!(opt.status(id).unwrap().iterations, 2);
+    let mut pre = Objective::class(&Arch::SqueezeNet1_0.info(), 130).unwrap();
+    pre.pre_relu = true;
+    opt.set_objective(id, pre).unwrap();
+    assert_eq!(opt.status(id).unwrap().iterations, 2, "the count goes on");
+    assert_eq!(opt.status(id).unwrap().stop, None);
+    let tel = opt.step(10).unwrap();
+    let iters: Vec<usize> = tel.iter().map(|t| t.iter).collect();
+    // the plot's line goes on from where it was (the stopped iteration, which moved nothing,
+    // is evaluated again under the new objective), and the budget of 5 still ends it
+    assert_eq!(iters, [1, 2, 3, 4]);
+    let st = opt.status(id).unwrap();
+    assert_eq!((st.iterations, st.stop), (5, Some(StopReason::MaxIter)));
+    assert!(st.best_iter.is_some_and(|i| i >= 2));
+}
