@@ -13,8 +13,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use burn::prelude::Device;
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Sender;
 use deepvis_model::{Arch, BackendChoice, Net};
+use deepvis_protocol::Inbox;
 pub use deepvis_protocol::{BackSettings, Command, Event, OptimSettings, SourceSpec};
 
 /// Builds a network on a device.
@@ -138,7 +139,7 @@ pub struct EngineHandle {
     /// Commands to the worker.
     pub commands: Sender<Command>,
     /// Events from the worker.
-    pub events: Receiver<Event>,
+    pub events: Inbox,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -247,7 +248,7 @@ impl CrashPolicy {
 /// `request_repaint`). A thread that cannot be started is reported as an error event.
 pub fn spawn(config: EngineConfig, wake: Arc<dyn Fn() + Send + Sync>) -> EngineHandle {
     let (ctx, crx) = crossbeam_channel::unbounded::<Command>();
-    let (etx, erx) = crossbeam_channel::unbounded::<Event>();
+    let (etx, erx) = deepvis_protocol::queue();
     let state = Arc::new(Mutex::new(config));
     let (etx2, wake2) = (etx.clone(), wake.clone());
     let spawned = std::thread::Builder::new()

@@ -4,11 +4,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use burn::prelude::*;
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use deepvis_model::{BackProjector, Labels, ModelInfo, Net, Request, to_vec, top_k};
 use deepvis_optim::{Init, Objective, Optimizer, RunConfig, StopReason};
 use deepvis_protocol::{
-    BackInfo, ClassProb, Command, Event, LayerSummary, PreReluMode, StartFrom, Telemetry, UnitMap,
+    BackInfo, ClassProb, Command, Event, LayerSummary, Outbox, PreReluMode, StartFrom, Telemetry,
+    UnitMap,
 };
 use deepvis_sources::{FrameSlot, SourceStatus, SourceThread};
 use image::RgbImage;
@@ -79,7 +80,7 @@ struct Run {
 
 struct Worker<'a> {
     state: &'a Mutex<EngineConfig>,
-    events: &'a Sender<Event>,
+    events: &'a Outbox,
     wake: &'a Wake,
     info: Arc<ModelInfo>,
     net: Net,
@@ -729,7 +730,7 @@ fn warm_up(net: &Net, device: &Device) -> Result<(), String> {
 pub(crate) fn run(
     state: &Mutex<EngineConfig>,
     commands: &Receiver<Command>,
-    events: &Sender<Event>,
+    events: &Outbox,
     wake: &Wake,
 ) -> Exit {
     let c = cfg(state);

@@ -605,3 +605,34 @@ fn a_unit_silent_on_noise_and_on_the_frame_stops_once_and_says_so() {
     );
     h.shutdown();
 }
+
+#[test]
+fn a_window_that_stops_reading_leaves_a_bounded_queue() {
+    // issue 13, defect 4: a minimised window (no repaint, no reading) let pictures pile up
+    let mut c = EngineConfig::new(
+        ModelLoader::builtin(Arch::SqueezeNet1_0, weights()),
+        SourceSpec::Synthetic {
+            width: 320,
+            height: 240,
+            fps: 60,
+        },
+    );
+    c.backend = BackendChoice::Cpu;
+    c.grid_layer = Some("conv1".into());
+    c.selected = Some(3);
+    c.running = false;
+    let h = spawn(c, Arc::new(|| {}));
+    collect(&h, Duration::from_secs(60), |e| {
+        matches!(e, Event::Grid { .. })
+    });
+    // not reading for six seconds: frames keep coming (about ten a second here)
+    std::thread::sleep(Duration::from_secs(6));
+    let waiting = h.events.len();
+    let mut grids = 0;
+    while let Ok(e) = h.events.try_recv() {
+        grids += usize::from(matches!(e, Event::Grid { .. }));
+    }
+    assert!(waiting <= 30, "{waiting} messages waited");
+    assert!(grids <= 2, "{grids} grids waited");
+    h.shutdown();
+}

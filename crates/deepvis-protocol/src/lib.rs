@@ -3,6 +3,7 @@
 
 pub mod attr;
 pub mod params;
+pub mod queue;
 pub mod run;
 
 use std::path::PathBuf;
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 pub use attr::{AttrOptions, Baseline, IgOptions, OcclusionOptions, SmoothGradOptions};
 pub use deepvis_viz::{BackFilter, ColorMap};
 pub use params::{LrPolicy, Params};
+pub use queue::{Inbox, Outbox, queue};
 pub use run::{StopReason, Telemetry};
 
 /// Where frames come from.

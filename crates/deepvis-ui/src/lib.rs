@@ -10,10 +10,10 @@ mod panes;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Sender;
 use deepvis_protocol::{
-    BackInfo, BackMode, BackSettings, ClassProb, Command, Event, LayerSummary, OptimSettings,
-    SourceSpec, StopReason, Telemetry, UnitMap,
+    BackInfo, BackMode, BackSettings, ClassProb, Command, Event, Inbox, LayerSummary,
+    OptimSettings, SourceSpec, StopReason, Telemetry, UnitMap,
 };
 use egui::{ColorImage, TextureHandle, TextureOptions};
 use serde::{Deserialize, Serialize};
@@ -138,7 +138,7 @@ pub struct PreferredView {
 /// The whole window's state.
 pub struct DeepvisApp {
     commands: Sender<Command>,
-    events: Receiver<Event>,
+    events: Inbox,
     /// What persists.
     pub persisted: Persisted,
     /// Model name, once ready.
@@ -310,7 +310,7 @@ pub fn map_to_color(values: &[f32], width: usize, height: usize) -> ColorImage {
 
 impl DeepvisApp {
     /// A window speaking to a worker through these channels.
-    pub fn new(commands: Sender<Command>, events: Receiver<Event>, persisted: Persisted) -> Self {
+    pub fn new(commands: Sender<Command>, events: Inbox, persisted: Persisted) -> Self {
         let topk_dir = persisted.topk_dir.clone();
         let mut app = DeepvisApp {
             commands,

@@ -1,8 +1,8 @@
 //! The real panes driven with fake worker events: clicks, sliders, keys and messages become
 //! the right commands and the right text.
 
-use crossbeam_channel::{Receiver, Sender};
-use deepvis_protocol::{Command, Event, LayerSummary, PreReluMode, StopReason};
+use crossbeam_channel::Receiver;
+use deepvis_protocol::{Command, Event, LayerSummary, Outbox, PreReluMode, StopReason};
 use deepvis_ui::{BINDINGS, DeepvisApp, Persisted};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -52,13 +52,9 @@ fn grid_event() -> Event {
     }
 }
 
-fn setup() -> (
-    Harness<'static, DeepvisApp>,
-    Receiver<Command>,
-    Sender<Event>,
-) {
+fn setup() -> (Harness<'static, DeepvisApp>, Receiver<Command>, Outbox) {
     let (ctx, crx) = crossbeam_channel::unbounded();
-    let (etx, erx) = crossbeam_channel::unbounded();
+    let (etx, erx) = deepvis_protocol::queue();
     let app = DeepvisApp::new(ctx, erx, Persisted::default());
     etx.send(Event::Ready {
         model: "squeezenet1_0".into(),
