@@ -701,3 +701,37 @@ fn attribute_writes_every_method_a_raw_map_and_a_sanity_check() {
     let (ok, _, err) = deepvis(&["attribute", photo, "--layer", "pool10", "--unit", "1000"]);
     assert!(!ok && err.contains("1000"), "{err}");
 }
+
+#[test]
+fn the_committed_default_weights_classify_with_no_shared_folder_and_no_cache() {
+    // a project root holding only the committed `weights/`: no ../shared beside it
+    let root = tempfile::tempdir().unwrap();
+    let project = root.path().join("deepvis");
+    let weights = project.join("weights/squeezenet1_0");
+    std::fs::create_dir_all(&weights).unwrap();
+    let ours = deepvis_testdata::project_root().join("weights");
+    for f in [
+        "SHA256SUMS",
+        "squeezenet1_0/compressed_SqueezeNet.net",
+        "squeezenet1_0/LICENCE",
+    ] {
+        std::fs::copy(ours.join(f), project.join("weights").join(f)).unwrap();
+    }
+    let photo = root.path().join("coffee.png");
+    std::fs::copy(shared().join("images/coffee.png"), &photo).unwrap();
+    let cache = root.path().join("cache");
+    let out = Command::new(env!("CARGO_BIN_EXE_deepvis"))
+        .env("DEEPVIS_ROOT", &project)
+        .env("XDG_CACHE_HOME", &cache)
+        .env_remove("DEEPVIS_WEIGHTS")
+        .args(["--backend", "cpu", "classify", "--json"])
+        .arg(&photo)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("compressed_SqueezeNet.net"), "{err}");
+    let v = json(&String::from_utf8_lossy(&out.stdout));
+    let top = &v["top5"][0];
+    assert_eq!(top["index"], 967, "{v}");
+}
