@@ -2,7 +2,7 @@
 //! guided backprop, Grad-CAM, Grad-CAM++, occlusion, SmoothGrad, integrated gradients), all of
 //! them as one montage, or the cascading-randomization sanity check of one.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -15,7 +15,7 @@ use deepvis_viz::{BackFilter, ColorMap};
 use image::RgbImage;
 
 use crate::Global;
-use crate::common::{load, log, read_input};
+use crate::common::{UnitArgs, load, log, read_input};
 
 /// An attribution method.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,20 +91,8 @@ pub enum CmapArg {
 /// Arguments of `deepvis attribute`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// A photo, or a `.safetensors` file holding a preprocessed 1x3xHxW tensor.
-    image: PathBuf,
-    /// The unit's layer (see `deepvis layers`).
-    #[arg(long)]
-    layer: String,
-    /// The unit's channel (or class).
-    #[arg(long)]
-    unit: usize,
-    /// Row in the unit's map (default: where the map is largest on this image).
-    #[arg(long, requires = "x")]
-    y: Option<usize>,
-    /// Column in the unit's map.
-    #[arg(long, requires = "y")]
-    x: Option<usize>,
+    #[command(flatten)]
+    on: UnitArgs,
     /// Explain the whole channel (the mean of its map) rather than one unit of it.
     #[arg(long, conflicts_with_all = ["y", "x"])]
     whole_map: bool,
@@ -164,9 +152,6 @@ pub struct Args {
     /// Also write the map as tensor `attribution` (1xCxHxW, C = 3 or 1).
     #[arg(long, value_name = "SAFETENSORS")]
     raw: Option<PathBuf>,
-    /// The tensor to read from a `.safetensors` input.
-    #[arg(long, value_name = "NAME")]
-    tensor: Option<String>,
     /// Print what was computed as JSON.
     #[arg(long)]
     json: bool,
@@ -245,22 +230,14 @@ fn summary(m: &Attribution, ms: f64) -> serde_json::Value {
     })
 }
 
-fn default_out(image: &Path, layer: &str, unit: usize, what: &str) -> PathBuf {
-    let stem = image
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "input".into());
-    PathBuf::from(format!("{stem}_{layer}_{unit}_{what}.png"))
-}
-
 /// Runs the command.
 pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     let opts = a.options()?;
     let l = load(g)?;
-    let info = l.info.layer(&a.layer)?;
-    let pos = a.y.zip(a.x);
-    info.check_unit(a.unit, pos.filter(|_| info.height * info.width > 1))?;
-    let input = read_input(&a.image, a.tensor.as_deref(), &l)?;
+    let info = l.info.layer(&a.on.layer)?;
+    let pos = a.on.y.zip(a.on.x);
+    info.check_unit(a.on.unit, pos.filter(|_| info.height * info.width > 1))?;
+    let input = read_input(&a.on.image, a.on.tensor.as_deref(), &l)?;
     let [_, _, h, w] = input.tensor.dims();
     let norm = l.info.norm();
     let photo = norm.invert(
@@ -272,10 +249,10 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     let target = match a.whole_map {
         true => Target {
             layer: info.name.clone(),
-            channel: a.unit,
+            channel: a.on.unit,
             seed: deepvis_model::graph::Seed::Mean,
         },
-        false => Target::unit(&info.name, a.unit, pos),
+        false => Target::unit(&info.name, a.on.unit, pos),
     };
     if a.sanity {
         return sanity(g, &a, &net, input.tensor, &target, &opts);
@@ -289,7 +266,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     for m in methods {
         let t0 = Instant::now();
         let map = Job::run(&net, input.tensor.clone(), &target, m, &opts)
-            .with_context(|| format!("{} of {} unit {}", m.title(), info.name, a.unit))?;
+            .with_context(|| format!("{} of {} unit {}", m.title(), info.name, a.on.unit))?;
         let ms = t0.elapsed().as_secs_f64() * 1e3;
         log(
             g,
@@ -297,7 +274,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
                 "{} of {} unit {}{} (value {:.4}): {} pass{} in {ms:.0} ms{}",
                 m.title(),
                 info.name,
-                a.unit,
+                a.on.unit,
                 map.pos
                     .map(|(y, x)| format!(" at (y {y}, x {x})"))
                     .unwrap_or_default(),
@@ -319,7 +296,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         } else {
             a.method.method().as_str()
         };
-        default_out(&a.image, &info.name, a.unit, what)
+        a.on.default_png(&info.name, what)
     });
     let img = match a.all {
         true => {
@@ -346,7 +323,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         println!(
             "{}",
             serde_json::json!({
-                "image": a.image, "layer": info.name, "unit": a.unit, "png": out,
+                "image": a.on.image, "layer": info.name, "unit": a.on.unit, "png": out,
                 "raw": a.raw, "filter": a.filter().as_str(), "maps": report,
                 "montage": a.all.then(|| ["input"].into_iter()
                     .chain(maps.iter().map(|m| m.method.as_str())).collect::<Vec<_>>()),
@@ -398,7 +375,7 @@ fn sanity(
         println!(
             "{}",
             serde_json::json!({
-                "image": a.image, "layer": target.layer, "unit": target.channel,
+                "image": a.on.image, "layer": target.layer, "unit": target.channel,
                 "method": m.as_str(), "steps": steps, "ms": ms,
             })
         );

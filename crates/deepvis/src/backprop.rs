@@ -9,25 +9,13 @@ use deepvis_model::{BackMode, BackProjector, tensor_file};
 use deepvis_viz::BackFilter;
 
 use crate::Global;
-use crate::common::{load, log, read_input};
+use crate::common::{UnitArgs, load, log, read_input};
 
 /// Arguments of `deepvis backprop`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// A photo, or a `.safetensors` file holding a preprocessed 1x3xHxW tensor.
-    image: PathBuf,
-    /// The unit's layer (see `deepvis layers`).
-    #[arg(long)]
-    layer: String,
-    /// The unit's channel (or class).
-    #[arg(long)]
-    unit: usize,
-    /// Row in the unit's map (default: where the map is largest on this image).
-    #[arg(long, requires = "x")]
-    y: Option<usize>,
-    /// Column in the unit's map.
-    #[arg(long, requires = "y")]
-    x: Option<usize>,
+    #[command(flatten)]
+    on: UnitArgs,
     /// grad (the gradient), deconv (Zeiler & Fergus) or guided (guided backprop).
     #[arg(long, default_value = "grad")]
     mode: String,
@@ -40,9 +28,6 @@ pub struct Args {
     /// Also write the unfiltered result as tensor `grad` (1x3xHxW, model input space).
     #[arg(long, value_name = "SAFETENSORS")]
     raw: Option<PathBuf>,
-    /// The tensor to read from a `.safetensors` input.
-    #[arg(long, value_name = "NAME")]
-    tensor: Option<String>,
     /// Print what was projected as JSON.
     #[arg(long)]
     json: bool,
@@ -58,32 +43,23 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         );
     };
     let l = load(g)?;
-    let info = l.info.layer(&a.layer)?;
-    let pos = a.y.zip(a.x);
-    info.check_unit(a.unit, pos.filter(|_| info.height * info.width > 1))?;
-    let input = read_input(&a.image, a.tensor.as_deref(), &l)?;
+    let info = l.info.layer(&a.on.layer)?;
+    let pos = a.on.y.zip(a.on.x);
+    info.check_unit(a.on.unit, pos.filter(|_| info.height * info.width > 1))?;
+    let input = read_input(&a.on.image, a.on.tensor.as_deref(), &l)?;
     let bp = BackProjector::new(l.net, &l.device.device);
     let t0 = Instant::now();
-    let p = bp.project(input.tensor, &info.name, a.unit, pos, mode)?;
+    let p = bp.project(input.tensor, &info.name, a.on.unit, pos, mode)?;
     let [_, c, h, w] = p.grad.dims();
     let data = deepvis_model::to_vec(p.grad)?;
     let secs = t0.elapsed().as_secs_f64();
     let order = l.info.norm().order;
     let img = deepvis_viz::back_image(&data, h, w, order, filter)
         .context("the back-projection has the wrong size")?;
-    let out = a.output.clone().unwrap_or_else(|| {
-        let stem = a
-            .image
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "input".into());
-        PathBuf::from(format!(
-            "{stem}_{}_{}_{}.png",
-            info.name,
-            a.unit,
-            mode.as_str()
-        ))
-    });
+    let out = a
+        .output
+        .clone()
+        .unwrap_or_else(|| a.on.default_png(&info.name, mode.as_str()));
     img.save(&out)
         .with_context(|| format!("writing {}", out.display()))?;
     if let Some(r) = &a.raw {
@@ -100,7 +76,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
              values non-zero; wrote {}",
             mode.as_str(),
             info.name,
-            a.unit,
+            a.on.unit,
             p.pos
                 .map(|(y, x)| format!(" at (y {y}, x {x})"))
                 .unwrap_or_default(),
@@ -114,7 +90,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         println!(
             "{}",
             serde_json::json!({
-                "image": a.image, "layer": info.name, "unit": a.unit,
+                "image": a.on.image, "layer": info.name, "unit": a.on.unit,
                 "y": p.pos.map(|p| p.0), "x": p.pos.map(|p| p.1),
                 "value": p.value, "mode": mode.as_str(), "filter": filter.as_str(),
                 "png": out, "raw": a.raw, "nonzero": nonzero, "ms": secs * 1e3,

@@ -149,3 +149,37 @@ pub fn read_input(path: &Path, tensor: Option<&str>, l: &Loaded) -> Result<Input
         })
     }
 }
+
+/// The unit a command explains, and the input it explains it on.
+#[derive(clap::Args, Debug)]
+pub struct UnitArgs {
+    /// A photo, or a `.safetensors` file holding a preprocessed 1x3xHxW tensor.
+    pub image: PathBuf,
+    /// The unit's layer (see `deepvis layers`).
+    #[arg(long)]
+    pub layer: String,
+    /// The unit's channel (or class).
+    #[arg(long)]
+    pub unit: usize,
+    /// Row in the unit's map (default: where the map is largest on this image).
+    #[arg(long, requires = "x")]
+    pub y: Option<usize>,
+    /// Column in the unit's map.
+    #[arg(long, requires = "y")]
+    pub x: Option<usize>,
+    /// The tensor to read from a `.safetensors` input.
+    #[arg(long, value_name = "NAME")]
+    pub tensor: Option<String>,
+}
+
+impl UnitArgs {
+    /// The picture's default name: `<image stem>_<layer>_<unit>_<what>.png`.
+    pub fn default_png(&self, layer: &str, what: &str) -> PathBuf {
+        let stem = self
+            .image
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "input".into());
+        PathBuf::from(format!("{stem}_{layer}_{}_{what}.png", self.unit))
+    }
+}
