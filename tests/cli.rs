@@ -1,5 +1,7 @@
-//! The `deepvis` binary end to end on the CPU: classify, activations, layers, optimize and
-//! search on the shared photos and weights, and clear errors for bad input.
+//! End to end: the `deepvis` binary on the CPU (classify, activations, layers, optimize,
+//! search, backprop, attribute, topk, ONNX models, weights with no shared folder) on the shared
+//! photos and weights, and clear errors for bad input. (Top-level `tests/`, run as a test of
+//! the `deepvis` crate.)
 
 use std::process::Command;
 
