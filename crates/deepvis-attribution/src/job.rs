@@ -17,7 +17,8 @@ pub struct Job {
     channel: usize,
     /// The input, `[1, C, H, W]`, on the network's device.
     input: Tensor<4>,
-    /// The same values on the host.
+    /// The same values on the host (read back only for the methods of many passes, which
+    /// build their batches there; empty for the one-pass methods).
     x: Vec<f32>,
     dims: [usize; 4],
     batch: usize,
@@ -196,7 +197,10 @@ impl Job {
         }
         let info = net.info();
         let layer = info.resolve(&target.layer)?.to_string();
-        let x = to_vec(input.clone())?;
+        let x = match method.is_slow() {
+            true => to_vec(input.clone())?,
+            false => Vec::new(),
+        };
         let device = input.device();
         let [_, c, h, w] = dims;
         let channel = target.channel;

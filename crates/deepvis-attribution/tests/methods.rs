@@ -7,7 +7,8 @@ use std::collections::HashMap;
 
 use burn::prelude::*;
 use deepvis_attribution::{AttrOptions, Attribution, Baseline, Error, Job, Method, Target};
-use deepvis_model::graph::{Graph, HostTensor, Node, Op, Padding, Seed, Window};
+use deepvis_model::graph::build::window;
+use deepvis_model::graph::{Graph, HostTensor, Node, Op, Seed};
 use deepvis_model::preprocess::{InputSpec, Normalization, preprocess_file};
 use deepvis_model::{Arch, Net, tensor4};
 
@@ -27,13 +28,7 @@ fn node(name: &str, op: Op, inputs: &[&str]) -> Node {
 
 fn conv(k: usize, stride: usize) -> Op {
     Op::Conv {
-        window: Window {
-            kernel: [k, k],
-            strides: [stride, stride],
-            dilations: [1, 1],
-            padding: Padding::Explicit([0; 4]),
-            ceil: false,
-        },
+        window: window(k, stride, 0, false),
         group: 1,
     }
 }

@@ -38,6 +38,7 @@ pub(crate) enum Out {
     Map {
         compare: bool,
         layer: String,
+        channel: usize,
         attribution: Attribution,
         through: Option<String>,
         ms: f32,
@@ -278,7 +279,7 @@ impl Lanes {
         if fresh {
             self.round = Some(Round {
                 generation: self.generation,
-                queue: BackMode::METHODS.into_iter().collect(),
+                queue: BackMode::METHODS.iter().copied().collect(),
                 current: None,
             });
         }
@@ -357,6 +358,7 @@ fn advance(net: &Net, run: &mut Running, compare: bool) -> Result<Option<Out>, S
     Ok(Some(Out::Map {
         compare,
         layer: run.req.layer.clone(),
+        channel: run.req.channel,
         attribution,
         through: (run.req.through != run.req.layer).then(|| run.req.through.clone()),
         ms: run.spent,
@@ -402,7 +404,8 @@ mod tests {
 
     use std::collections::HashMap;
 
-    use deepvis_model::graph::{Graph, HostTensor, Node, Op, Padding, Window};
+    use deepvis_model::graph::build::window;
+    use deepvis_model::graph::{Graph, HostTensor, Node, Op};
     use deepvis_model::preprocess::{InputSpec, Normalization};
 
     use super::*;
@@ -417,13 +420,7 @@ mod tests {
             output: name.into(),
         };
         let conv = Op::Conv {
-            window: Window {
-                kernel: [2, 2],
-                strides: [2, 2],
-                dilations: [1, 1],
-                padding: Padding::Explicit([0; 4]),
-                ceil: false,
-            },
+            window: window(2, 2, 0, false),
             group: 1,
         };
         let w: Vec<f32> = (0..24).map(|i| (i % 5) as f32 * 0.2 - 0.3).collect();

@@ -286,6 +286,7 @@ impl<'a> Worker<'a> {
             Out::Map {
                 compare,
                 layer,
+                channel,
                 attribution: a,
                 through,
                 ms,
@@ -322,7 +323,7 @@ impl<'a> Worker<'a> {
                     .unwrap_or_default();
                 let info = BackInfo {
                     layer,
-                    channel: 0,
+                    channel,
                     pos: a.pos,
                     method: a.method,
                     mode: format!(
@@ -335,10 +336,6 @@ impl<'a> Worker<'a> {
                     all_zero,
                     value: a.value,
                     ms,
-                };
-                let info = BackInfo {
-                    channel: cfg(self.state).selected.unwrap_or(0),
-                    ..info
                 };
                 if compare {
                     self.send(Event::Compare { info, image });

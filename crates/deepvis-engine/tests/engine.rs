@@ -503,7 +503,8 @@ fn attribution_lanes_show_progress_compare_every_method_and_run_the_sanity_check
 /// x (3x16x16) -> c = 1x1 conv with zero weights and bias -1 -> r = relu (always 0) ->
 /// p = 2x2 max pool (always 0, and no pre-activation value of its own).
 fn silent_pool_model() -> ModelLoader {
-    use deepvis_model::graph::{Graph, HostTensor, Node, Op, Padding, Window};
+    use deepvis_model::graph::build::window;
+    use deepvis_model::graph::{Graph, HostTensor, Node, Op};
     use deepvis_model::preprocess::{InputSpec, Normalization};
     let node = |name: &str, op: Op, inputs: &[&str]| Node {
         name: name.into(),
@@ -512,13 +513,7 @@ fn silent_pool_model() -> ModelLoader {
         inputs: inputs.iter().map(|s| s.to_string()).collect(),
         output: name.into(),
     };
-    let window = |k: usize, s: usize| Window {
-        kernel: [k, k],
-        strides: [s, s],
-        dilations: [1, 1],
-        padding: Padding::Explicit([0; 4]),
-        ceil: false,
-    };
+    let window = |k: usize, s: usize| window(k, s, 0, false);
     let graph = Graph {
         name: "silent".into(),
         input: "x".into(),

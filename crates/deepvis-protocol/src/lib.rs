@@ -178,16 +178,7 @@ impl BackMode {
 
     /// Every mode that computes a map (all but [`BackMode::Off`]), as the compare view shows
     /// them.
-    pub const METHODS: [BackMode; 8] = [
-        BackMode::Grad,
-        BackMode::Deconv,
-        BackMode::Guided,
-        BackMode::GradCam,
-        BackMode::GradCamPp,
-        BackMode::Occlusion,
-        BackMode::SmoothGrad,
-        BackMode::Ig,
-    ];
+    pub const METHODS: &'static [BackMode] = BackMode::ALL.split_at(1).1;
 
     /// Its short name: `off`, `grad`, `deconv`, `guided`, `gradcam`, `gradcampp`,
     /// `occlusion`, `smoothgrad` or `ig`.

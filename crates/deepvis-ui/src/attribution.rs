@@ -3,8 +3,9 @@
 //! on the current frame) and the sanity check's plot.
 
 use deepvis_protocol::{BackFilter, BackInfo, BackMode, Baseline, ColorMap, Command, SanityReport};
-use egui::{Color32, ColorImage, Rect, TextureHandle, TextureOptions, Vec2, pos2};
+use egui::{Color32, ColorImage, TextureHandle, TextureOptions};
 
+use crate::panes::{blend_over, image_box};
 use crate::{DeepvisApp, Pic};
 
 const METHODS: usize = BackMode::METHODS.len();
@@ -22,32 +23,14 @@ fn tile(
     side: f32,
     label: &str,
 ) -> egui::Response {
-    let (rect, resp) = ui.allocate_exact_size(Vec2::splat(side), egui::Sense::hover());
-    let uv = Rect::from_min_max(pos2(0.0, 0.0), pos2(1.0, 1.0));
-    match tex {
-        Some(t) => {
-            let tint = match under {
-                Some(u) => {
-                    ui.painter().image(u.id(), rect, uv, Color32::WHITE);
-                    Color32::from_white_alpha(170)
-                }
-                None => Color32::WHITE,
-            };
-            ui.painter().image(t.id(), rect, uv, tint);
+    match (tex, under) {
+        (Some(t), Some(u)) => {
+            let resp = image_box(ui, Some(u), side, label);
+            blend_over(ui, resp.rect, t);
+            resp
         }
-        None => {
-            ui.painter()
-                .rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
-            ui.painter().text(
-                rect.center(),
-                egui::Align2::CENTER_CENTER,
-                label,
-                egui::FontId::proportional(11.0),
-                ui.visuals().weak_text_color(),
-            );
-        }
+        _ => image_box(ui, tex, side, label),
     }
-    resp
 }
 
 /// Every method's map of the selected unit side by side, each refreshed when its turn in the
@@ -121,7 +104,7 @@ impl CompareView {
         egui::Grid::new("compare grid")
             .spacing([gap, 2.0])
             .show(ui, |ui| {
-                for (i, m) in BackMode::METHODS.into_iter().enumerate() {
+                for (i, &m) in BackMode::METHODS.iter().enumerate() {
                     ui.vertical(|ui| {
                         ui.set_width(side);
                         ui.add(egui::Label::new(egui::RichText::new(m.title()).small()).truncate());
@@ -312,7 +295,7 @@ pub fn attribution_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
     } else {
         "click a tile of the grid"
     };
-    let resp = crate::panes::image_box(ui, app.pics.get(Pic::Back), side, label);
+    let resp = image_box(ui, app.pics.get(Pic::Back), side, label);
     resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "back-projection"));
     if let Some((m, done, total)) = app.back_progress
         && m == app.persisted.back.mode

@@ -317,6 +317,16 @@ fn fit(avail: Vec2, size: [usize; 2]) -> Vec2 {
     Vec2::new(w * s, h * s)
 }
 
+/// Draws `tex` over `rect` at the opacity of the maps blended over the input.
+pub(crate) fn blend_over(ui: &egui::Ui, rect: Rect, tex: &egui::TextureHandle) {
+    ui.painter().image(
+        tex.id(),
+        rect,
+        Rect::from_min_max(pos2(0.0, 0.0), pos2(1.0, 1.0)),
+        Color32::from_white_alpha(170),
+    );
+}
+
 pub(crate) fn image_box(
     ui: &mut egui::Ui,
     tex: Option<&egui::TextureHandle>,
@@ -372,12 +382,7 @@ pub fn input_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
     if app.persisted.overlay
         && let (Some(t), Some(_)) = (app.pics.get(Pic::Back), input_side)
     {
-        ui.painter().image(
-            t.id(),
-            rect,
-            Rect::from_min_max(pos2(0.0, 0.0), pos2(1.0, 1.0)),
-            Color32::from_white_alpha(170),
-        );
+        blend_over(ui, rect, t);
     }
     if app.persisted.show_field
         && app.persisted.selected.is_some()

@@ -558,7 +558,7 @@ fn the_attribution_pane_shows_progress_every_method_side_by_side_and_the_sanity_
     h.key_press(egui::Key::C);
     h.run_steps(2);
     assert!(commands(&rx).contains(&Command::SetCompare(true)));
-    for m in BackMode::METHODS {
+    for &m in BackMode::METHODS {
         assert!(
             h.query_by_label(&format!("compare {}", m.as_str()))
                 .is_some(),
