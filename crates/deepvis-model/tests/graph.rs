@@ -200,3 +200,74 @@ fn the_three_modes_on_a_hand_set_residual_net() {
     let g = xa.grad(&y.sum().backward()).expect("gradient");
     assert_eq!(to_vec(g).expect("read"), vec![4.0, 0.0]);
 }
+
+#[test]
+fn closed_form_convolution_and_pooling_backward_equal_autodiff() {
+    // chain(): a k3 s2 p1 convolution of a 32x32 input (its transposed convolution needs an
+    // output padding of 1), a dilated one, a pooling, a strided branch; the pooling as given
+    // and as a ceil-mode k3 s2 with a pad, and with asymmetric pads (which goes back by its tape)
+    use burn::prelude::*;
+    use deepvis_model::graph::GraphNet;
+    use deepvis_model::{BackMode, to_vec};
+
+    let pools = [
+        (2, false, [0; 4]),
+        (3, true, [1; 4]),
+        (3, true, [0, 0, 1, 1]),
+    ];
+    for (k, ceil, pads) in pools {
+        let mut g = chain();
+        g.nodes[3].op = Op::MaxPool(Window {
+            kernel: [k, k],
+            strides: [2, 2],
+            dilations: [1, 1],
+            padding: Padding::Explicit(pads),
+            ceil,
+        });
+        // the unit is on the pooling (the sum would need the branch at its size)
+        g.nodes.truncate(4);
+        g.outputs = vec!["c".into()];
+        let out = g.shapes(1, 32, 32).expect("shapes");
+        let [oh, ow] = out.get("c").map(|d| [d[2], d[3]]).expect("c");
+        let device = Device::flex();
+        let mut s = 11u64;
+        let data: Vec<f32> = (0..32 * 32)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+            })
+            .collect();
+        let x = Tensor::<4>::from_data(TensorData::new(data.clone(), [1, 1, 32, 32]), &device);
+        let net = GraphNet::new(g, &device).expect("graph");
+        let (y, xx) = (oh / 2, ow / 2);
+        let p = net
+            .project(x, "c", 0, Some((y, xx)), BackMode::Grad)
+            .expect("project");
+        let ad = device.clone().autodiff();
+        let ad_net = net.clone().to_device(&ad);
+        let xa = Tensor::<4>::from_data(TensorData::new(data, [1, 1, 32, 32]), &ad).require_grad();
+        let c = ad_net
+            .forward(xa.clone(), &["c"], &[])
+            .expect("forward")
+            .outputs["c"]
+            .clone();
+        let unit = c.slice([0..1, 0..1, y..y + 1, xx..xx + 1]).sum();
+        let want = to_vec(xa.grad(&unit.backward()).expect("gradient")).expect("read");
+        let got = to_vec(p.grad).expect("read");
+        assert!(
+            want.iter().any(|v| *v != 0.0),
+            "pool k{k}: a zero gradient tests nothing"
+        );
+        let worst = want
+            .iter()
+            .zip(&got)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            worst < 1e-5,
+            "pool k{k} ceil {ceil} pads {pads:?}: off by {worst}"
+        );
+    }
+}

@@ -10,9 +10,14 @@ use std::collections::HashMap;
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
-use super::exec::{GraphNet, dims4, nchw};
+use burn::tensor::module::{
+    conv_transpose2d, max_pool2d_with_indices, max_pool2d_with_indices_backward,
+};
+use burn::tensor::ops::ConvTransposeOptions;
+
+use super::exec::{GraphNet, dims4, max_pool_options, nchw};
 use super::shape::{Shapes, axis};
-use super::{Node, Op};
+use super::{Graph, Node, Op};
 use crate::backprop::{BackMode, BackProjection};
 use crate::error::{Error, Result};
 use crate::to_vec;
@@ -64,6 +69,60 @@ fn taped(op: &Op) -> bool {
         )
 }
 
+/// Whether a convolution or a max pooling goes back by its closed form (a transposed
+/// convolution; a scatter through the pooling's argmax indices), the backward burn's autodiff
+/// would run, without a tape: when the padding is the same on both sides of each axis (what
+/// those kernels take), a convolution's weights and bias are constants, and a ceil-mode
+/// pooling has no end window that burn drops.
+fn closed_window(g: &Graph, node: &Node, shapes: &Shapes) -> bool {
+    let hw = |name: &str| {
+        let d = dims4(shapes.get(name).unwrap_or(&[]));
+        [d[2], d[3]]
+    };
+    let input = hw(&node.inputs[0]);
+    match &node.op {
+        Op::Conv { window, .. } => {
+            let p = window.pads(input);
+            p[0] == p[2]
+                && p[1] == p[3]
+                && node.inputs[1..].iter().all(|i| g.constants.contains_key(i))
+        }
+        Op::MaxPool(window) => {
+            let p = window.pads(input);
+            let out = hw(&node.output);
+            let kept = (0..2).all(|a| {
+                let span = (window.kernel[a] - 1) * window.dilations[a] + 1;
+                let padded = input[a] + 2 * p[a];
+                let raw = match window.ceil {
+                    true => padded.saturating_sub(span).div_ceil(window.strides[a]) + 1,
+                    false => padded.saturating_sub(span) / window.strides[a] + 1,
+                };
+                raw == out[a]
+            });
+            p[0] == p[2] && p[1] == p[3] && kept
+        }
+        _ => false,
+    }
+}
+
+/// The output padding that makes a transposed convolution give back an input of `size`
+/// (burn's own rule for a convolution's input gradient).
+fn padding_out(
+    kernel: usize,
+    stride: usize,
+    pad: usize,
+    dilation: usize,
+    size: usize,
+    out: usize,
+) -> usize {
+    if stride <= 1 {
+        return 0;
+    }
+    let base =
+        (out as i64 - 1) * stride as i64 + (dilation * (kernel - 1) + 1) as i64 - 2 * pad as i64;
+    (size as i64 - base).max(0) as usize
+}
+
 /// Sums `t` over the axes where `target` is 1 and `t` is not (undoing a broadcast).
 fn unbroadcast(mut t: Tensor<4>, target: [usize; 4]) -> Tensor<4> {
     let dims = t.dims();
@@ -78,7 +137,15 @@ fn unbroadcast(mut t: Tensor<4>, target: [usize; 4]) -> Tensor<4> {
 /// The signal before a ReLU-family node, given its forward input `x`.
 fn activation_back(op: &Op, mode: BackMode, x: Tensor<4>, g: Tensor<4>) -> Option<Tensor<4>> {
     let pass = match op {
-        Op::Relu => x.greater_elem(0.0).float(),
+        // a ReLU passes where its input is positive (burn's own mask-fill, two kernels)
+        Op::Relu => {
+            let off = x.lower_equal_elem(0.0);
+            return Some(match mode {
+                BackMode::Grad => g.mask_fill(off, 0.0),
+                BackMode::Deconv => relu(g),
+                BackMode::Guided => relu(g).mask_fill(off, 0.0),
+            });
+        }
         Op::LeakyRelu { alpha } => {
             let pos = x.greater_elem(0.0).float();
             pos.clone() + (pos.neg() + 1.0) * *alpha
@@ -190,10 +257,18 @@ impl GraphNet {
         // autodiff run on the autodiff device and keep their tape
         let mut values: HashMap<&str, Tensor<4>> = HashMap::new();
         let mut tapes: HashMap<&str, Tape> = HashMap::new();
+        let mut argmax: HashMap<&str, Tensor<4, Int>> = HashMap::new();
         values.insert(&g.input, input);
         for node in &g.nodes[..=idx] {
             let ins = self.inputs(node, &values)?;
-            let out = if taped(&node.op) {
+            let closed = closed_window(g, node, &shapes);
+            let out = if let (Op::MaxPool(window), true) = (&node.op, closed) {
+                let [_, _, ih, iw] = ins[0].dims();
+                let opts = max_pool_options(window, [ih, iw]);
+                let (out, indices) = max_pool2d_with_indices(ins[0].clone(), opts);
+                argmax.insert(&node.output, indices);
+                out
+            } else if taped(&node.op) && !closed {
                 let ins: Vec<Tensor<4>> = ins
                     .into_iter()
                     .zip(&node.inputs)
@@ -287,7 +362,8 @@ impl GraphNet {
                 Some(tape) => tape.back(gy, &node.inputs, &g.constants),
                 None => {
                     let ins = self.inputs(node, &values)?;
-                    self.vjp(node, ins, gy, mode, &shapes)?
+                    let indices = argmax.remove(node.output.as_str());
+                    self.vjp(node, ins, gy, mode, &shapes, indices)?
                 }
             };
             for (name, gi) in node.inputs.iter().zip(gx) {
@@ -332,6 +408,7 @@ impl GraphNet {
         gy: Tensor<4>,
         mode: BackMode,
         shapes: &Shapes,
+        indices: Option<Tensor<4, Int>>,
     ) -> Result<Vec<Option<Tensor<4>>>> {
         let g = self.graph();
         let is_const = |k: usize| g.constants.contains_key(&node.inputs[k]);
@@ -416,6 +493,45 @@ impl GraphNet {
             Op::GlobalAveragePool => {
                 let [n, c, h, w] = dims(0);
                 only(gy.expand([n, c, h, w]) / (h * w) as f32)
+            }
+            Op::Conv { window, group } => {
+                let [_, _, h, w] = dims(0);
+                let weight = ins[1].clone();
+                let [_, _, kh, kw] = weight.dims();
+                let [_, _, oh, ow] = gy.dims();
+                let p = window.pads([h, w]);
+                let (s, d) = (window.strides, window.dilations);
+                let opts = ConvTransposeOptions::new(
+                    s,
+                    [p[0], p[1]],
+                    [
+                        padding_out(kh, s[0], p[0], d[0], h, oh),
+                        padding_out(kw, s[1], p[1], d[1], w, ow),
+                    ],
+                    d,
+                    *group,
+                );
+                let gx = conv_transpose2d(gy, weight, None, opts);
+                Ok((0..node.inputs.len())
+                    .map(|k| (k == 0).then(|| gx.clone()))
+                    .collect())
+            }
+            Op::MaxPool(window) => {
+                let indices = indices.ok_or_else(|| {
+                    Error::Graph(g.error(node, "its forward kept no argmax indices"))
+                })?;
+                let [_, _, h, w] = dims(0);
+                let p = window.pads([h, w]);
+                only(max_pool2d_with_indices_backward(
+                    x,
+                    window.kernel,
+                    window.strides,
+                    [p[0], p[1]],
+                    window.dilations,
+                    window.ceil,
+                    gy,
+                    indices,
+                ))
             }
             _ => Err(Error::Graph(
                 g.error(node, "this op goes back through its autodiff tape"),

@@ -9,7 +9,7 @@ use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d};
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
 
 use super::shape::{Shapes, axis, window_out};
-use super::{Graph, GraphError, Node, Op, PadMode};
+use super::{Graph, GraphError, Node, Op, PadMode, Window};
 use crate::error::{Error, Result};
 
 /// A graph with its constants on a device.
@@ -45,6 +45,31 @@ fn conv_biases(graph: &Graph, consts: &HashMap<String, Tensor<4>>) -> HashMap<St
             Some((b.clone(), t.clone().reshape([o])))
         })
         .collect()
+}
+
+/// A convolution's options for an input of `[h, w]` (`None` when the window does not fit).
+pub(crate) fn conv_options(
+    window: &Window,
+    group: usize,
+    hw: [usize; 2],
+) -> Option<ConvOptions<2>> {
+    let (_, p) = window_out(window, hw)?;
+    Some(ConvOptions::new_with_padding(
+        window.strides,
+        [(p[0], p[2]), (p[1], p[3])],
+        window.dilations,
+        group,
+    ))
+}
+
+/// A max pooling's options for an input of `[h, w]`.
+pub(crate) fn max_pool_options(window: &Window, hw: [usize; 2]) -> MaxPoolOptions<2> {
+    let p = window.pads(hw);
+    MaxPoolOptions::new(window.kernel)
+        .with_stride(window.strides)
+        .with_padding_pairs([(p[0], p[2]), (p[1], p[3])])
+        .with_dilation(window.dilations)
+        .with_ceil_mode(window.ceil)
 }
 
 /// Right-aligns `dims` into four dimensions.
@@ -337,25 +362,13 @@ impl GraphNet {
                     Err(_) => None,
                 };
                 let [_, _, h, wd] = x.dims();
-                let (_, p) = window_out(window, [h, wd])
+                let opts = conv_options(window, *group, [h, wd])
                     .ok_or_else(|| Error::Graph(g.error(node, "the window does not fit")))?;
-                let opts = ConvOptions::new_with_padding(
-                    window.strides,
-                    [(p[0], p[2]), (p[1], p[3])],
-                    window.dilations,
-                    *group,
-                );
                 conv2d(x, w, b, opts)
             }
             Op::MaxPool(window) => {
                 let [_, _, h, wd] = x.dims();
-                let p = window.pads([h, wd]);
-                let opts = MaxPoolOptions::new(window.kernel)
-                    .with_stride(window.strides)
-                    .with_padding_pairs([(p[0], p[2]), (p[1], p[3])])
-                    .with_dilation(window.dilations)
-                    .with_ceil_mode(window.ceil);
-                max_pool2d(x, opts)
+                max_pool2d(x, max_pool_options(window, [h, wd]))
             }
             Op::AveragePool {
                 window,
@@ -370,7 +383,13 @@ impl GraphNet {
                     .with_ceil_mode(window.ceil);
                 avg_pool2d(x, opts)
             }
-            Op::GlobalAveragePool => x.mean_dim(3).mean_dim(2),
+            Op::GlobalAveragePool => {
+                // one reduction over the flattened plane (a reshape of a contiguous value is free)
+                let [n, c, h, w] = x.dims();
+                x.reshape([n, c, h * w, 1])
+                    .mean_dim(2)
+                    .reshape([n, c, 1, 1])
+            }
             Op::AdaptiveAvgPool { out } => adaptive_avg_pool2d(x, *out),
             Op::Lrn {
                 size,
@@ -453,10 +472,17 @@ impl GraphNet {
                 let r = rank(0);
                 let ax =
                     axis(*a, r).ok_or_else(|| Error::Graph(g.error(node, "axis out of range")))?;
-                if *coerce_2d && ax + 1 < r {
-                    let d = dims(0);
-                    let rows: usize = d[..ax].iter().product();
-                    let cols: usize = d[ax..].iter().product();
+                // over the axis (with coerce_2d, over everything from it on); where nothing
+                // follows that span it is the last axis of a `[rows, cols]` view, which reduces
+                // along contiguous memory (on wgpu a reduction over an inner axis of a rank-4
+                // value is twice as slow)
+                let d = dims(0);
+                let rows: usize = d[..ax].iter().product();
+                let (cols, inner) = match *coerce_2d {
+                    true => (d[ax..].iter().product::<usize>(), 1),
+                    false => (d[ax], d[ax + 1..].iter().product::<usize>()),
+                };
+                if inner == 1 {
                     activation::softmax(x.reshape([1, 1, rows, cols]), 3).reshape(dims4(&d))
                 } else {
                     activation::softmax(x, ax + 4 - r)
