@@ -271,3 +271,18 @@ fn closed_form_convolution_and_pooling_backward_equal_autodiff() {
         );
     }
 }
+
+#[test]
+fn inputs_of_changing_sizes_get_their_own_shapes() {
+    // the executor keeps the shapes of the last input size: a new size must not reuse them
+    use burn::prelude::*;
+    use deepvis_model::graph::GraphNet;
+
+    let device = Device::flex();
+    let net = GraphNet::new(chain(), &device).expect("graph");
+    for (n, size, want) in [(1, 32, 8), (2, 16, 4), (1, 32, 8), (1, 64, 16)] {
+        let x = Tensor::<4>::zeros([n, 1, size, size], &device);
+        let taps = net.forward(x, &["sum"], &[]).expect("forward");
+        assert_eq!(taps.outputs["sum"].dims(), [n, 1, want, want], "{n}x{size}");
+    }
+}

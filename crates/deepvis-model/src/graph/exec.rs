@@ -1,7 +1,7 @@
 //! Running a [`Graph`] on a burn device.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use burn::prelude::*;
 use burn::tensor::activation;
@@ -20,7 +20,12 @@ pub struct GraphNet {
     /// Convolution biases as the rank-1 tensors `conv2d` takes (no reshape per call).
     biases: HashMap<String, Tensor<1>>,
     device: Device,
+    /// The shapes inferred for the last input size `[n, h, w]` (a live source sends the same
+    /// size frame after frame; shared by clones, which have the same graph).
+    memo: ShapeMemo,
 }
+
+type ShapeMemo = Arc<Mutex<Option<([usize; 3], Arc<Shapes>)>>>;
 
 /// Values a forward pass returned, keyed by the names they were asked by (a node's name or its
 /// output's), each as `[N, C, H, W]` (vector values `[N, K]` as `[N, K, 1, 1]`).
@@ -137,6 +142,7 @@ impl GraphNet {
             consts,
             biases,
             device: device.clone(),
+            memo: ShapeMemo::default(),
         })
     }
 
@@ -163,6 +169,7 @@ impl GraphNet {
             consts,
             biases,
             device: device.clone(),
+            memo: self.memo,
         }
     }
 
@@ -225,6 +232,7 @@ impl GraphNet {
             consts,
             biases,
             device: self.device.clone(),
+            memo: self.memo.clone(),
         })
     }
 
@@ -293,8 +301,9 @@ impl GraphNet {
         Ok(taps)
     }
 
-    /// Checks an input against the graph and infers every value's shape for it.
-    pub(crate) fn check_and_shape(&self, input: &Tensor<4>) -> Result<Shapes> {
+    /// Checks an input against the graph and infers every value's shape for it (once per
+    /// input size).
+    pub(crate) fn check_and_shape(&self, input: &Tensor<4>) -> Result<Arc<Shapes>> {
         let g = &*self.graph;
         let [n, c, h, w] = input.dims();
         if c != g.input_channels {
@@ -311,7 +320,18 @@ impl GraphNet {
                 g.name, hw[0], hw[1]
             )));
         }
-        g.shapes(n, h, w).map_err(Error::Graph)
+        let key = [n, h, w];
+        if let Ok(memo) = self.memo.lock()
+            && let Some((k, shapes)) = memo.as_ref()
+            && *k == key
+        {
+            return Ok(shapes.clone());
+        }
+        let shapes = Arc::new(g.shapes(n, h, w).map_err(Error::Graph)?);
+        if let Ok(mut memo) = self.memo.lock() {
+            *memo = Some((key, shapes.clone()));
+        }
+        Ok(shapes)
     }
 
     /// The tensors of a node's inputs: computed values or constants.
@@ -383,13 +403,9 @@ impl GraphNet {
                     .with_ceil_mode(window.ceil);
                 avg_pool2d(x, opts)
             }
-            Op::GlobalAveragePool => {
-                // one reduction over the flattened plane (a reshape of a contiguous value is free)
-                let [n, c, h, w] = x.dims();
-                x.reshape([n, c, h * w, 1])
-                    .mean_dim(2)
-                    .reshape([n, c, 1, 1])
-            }
+            // rows, then columns: a convolution's output on wgpu is channels-last in memory,
+            // where flattening the plane first would copy it
+            Op::GlobalAveragePool => x.mean_dim(2).mean_dim(3),
             Op::AdaptiveAvgPool { out } => adaptive_avg_pool2d(x, *out),
             Op::Lrn {
                 size,
