@@ -233,21 +233,35 @@ pub fn attribution_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
                 for m in BackMode::ALL {
                     ui.selectable_value(&mut b.mode, m, m.title());
                 }
-            });
+            })
+            .response
+            .on_hover_text(
+                "how the unit is explained on the frame: its gradient, deconvnet, guided \
+                 backprop, Grad-CAM(++), occlusion, SmoothGrad or integrated gradients",
+            );
         egui::ComboBox::new("back filter", "filter (n)")
             .selected_text(b.filter.as_str())
             .show_ui(ui, |ui| {
                 for f in BackFilter::ALL {
                     ui.selectable_value(&mut b.filter, f, f.as_str());
                 }
-            });
+            })
+            .response
+            .on_hover_text(
+                "raw: signed colour; gray: one channel; norm: the per-pixel length; normblur: \
+                 the norm smoothed (the original toolbox's four views)",
+            );
         egui::ComboBox::new("back cmap", "colours (m)")
             .selected_text(b.cmap.as_str())
             .show_ui(ui, |ui| {
                 for c in ColorMap::ALL {
                     ui.selectable_value(&mut b.cmap, c, c.as_str());
                 }
-            });
+            })
+            .response
+            .on_hover_text(
+                "the colours of the map: gray, blue-white-red for signs, or a heat scale",
+            );
     });
     settings_ui(ui, &mut b, &app.layers);
     let off = b.mode == BackMode::Off;
@@ -265,7 +279,11 @@ pub fn attribution_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
             app.set_compare(on);
         }
         if app.sanity.running {
-            if ui.button("cancel sanity check").clicked() {
+            if ui
+                .button("cancel sanity check")
+                .on_hover_text("stop randomizing layers")
+                .clicked()
+            {
                 app.sanity.running = false;
                 app.send(Command::Sanity(false));
             }
@@ -346,25 +364,38 @@ fn settings_ui(
                         for l in layers.iter().filter(|l| l.height * l.width > 1) {
                             ui.selectable_value(&mut o.target_layer, Some(l.name.clone()), &l.name);
                         }
-                    });
+                    })
+                    .response
+                    .on_hover_text(
+                        "the layer whose activations Grad-CAM weighs (auto: the last spatial \
+                         layer below the unit)",
+                    );
             });
-            ui.add(egui::Slider::new(&mut o.occlusion.patch, 4..=112).text("occlusion patch px"));
-            ui.add(egui::Slider::new(&mut o.occlusion.stride, 2..=112).text("occlusion stride px"));
+            ui.add(egui::Slider::new(&mut o.occlusion.patch, 4..=112).text("occlusion patch px"))
+                .on_hover_text("the side of the gray square slid over the frame");
+            ui.add(egui::Slider::new(&mut o.occlusion.stride, 2..=112).text("occlusion stride px"))
+                .on_hover_text("how far the square moves between two tries");
             ui.add(
                 egui::Slider::new(&mut o.smoothgrad.samples, 1..=100).text("SmoothGrad samples"),
-            );
+            )
+            .on_hover_text("how many noisy copies of the frame are averaged");
             ui.add(
                 egui::Slider::new(&mut o.smoothgrad.noise, 0.0..=0.5)
                     .text("SmoothGrad noise (of range)"),
-            );
-            ui.checkbox(&mut o.smoothgrad.guided, "SmoothGrad over guided backprop");
-            ui.add(egui::Slider::new(&mut o.ig.steps, 1..=256).text("IG steps"));
+            )
+            .on_hover_text("the noise's standard deviation, as a share of the input's range");
+            ui.checkbox(&mut o.smoothgrad.guided, "SmoothGrad over guided backprop")
+                .on_hover_text("average guided backprop instead of the plain gradient");
+            ui.add(egui::Slider::new(&mut o.ig.steps, 1..=256).text("IG steps"))
+                .on_hover_text("integrated gradients: points on the path from the baseline");
             ui.horizontal(|ui| {
                 ui.label("IG baseline");
                 for bl in Baseline::ALL {
-                    ui.selectable_value(&mut o.ig.baseline, bl, bl.as_str());
+                    ui.selectable_value(&mut o.ig.baseline, bl, bl.as_str())
+                        .on_hover_text("the image the path to the frame starts from");
                 }
             });
-            ui.add(egui::Slider::new(&mut o.batch, 1..=64).text("images per pass"));
+            ui.add(egui::Slider::new(&mut o.batch, 1..=64).text("images per pass"))
+                .on_hover_text("how many images one forward pass takes (memory against speed)");
         });
 }

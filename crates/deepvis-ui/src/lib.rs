@@ -4,7 +4,9 @@
 //! top-9 images and a status bar, drawn from the worker's [`Event`]s and turning the user's clicks,
 //! sliders and keys into [`Command`]s. Knows nothing of the model or the device.
 
+pub mod activity;
 mod attribution;
+pub mod grid;
 mod panes;
 
 use std::path::{Path, PathBuf};
@@ -18,7 +20,9 @@ use deepvis_protocol::{
 use egui::{ColorImage, TextureHandle, TextureOptions};
 use serde::{Deserialize, Serialize};
 
+pub use activity::{Activity, SortMode};
 pub use attribution::{CompareView, SanityView};
+pub use grid::{DrawnGrid, GridPane};
 pub use panes::BINDINGS;
 
 /// What survives a restart of the program (eframe storage).
@@ -47,6 +51,12 @@ pub struct Persisted {
     pub show_field: bool,
     /// The top-k index folder last loaded.
     pub topk_dir: Option<PathBuf>,
+    /// The grid's tile order.
+    pub grid_sort: SortMode,
+    /// Seconds the grid's "recent" order averages over.
+    pub recent_secs: f32,
+    /// Screen pixels per map pixel of the grid's tiles (`None`: fit the pane).
+    pub grid_zoom: Option<u32>,
 }
 
 impl Default for Persisted {
@@ -57,12 +67,15 @@ impl Default for Persisted {
             optim: OptimSettings::default(),
             running: true,
             source: None,
-            left_width: 460.0,
-            right_width: 340.0,
+            left_width: 440.0,
+            right_width: 350.0,
             back: BackSettings::default(),
             overlay: false,
             show_field: true,
             topk_dir: None,
+            grid_sort: SortMode::Channel,
+            recent_secs: 10.0,
+            grid_zoom: None,
         }
     }
 }
@@ -201,6 +214,9 @@ pub struct DeepvisApp {
     pub hover: Option<(usize, f32)>,
     /// The UI's own frame time.
     pub ui_frame_ms: f32,
+    /// The grid pane's own state (activity history, where the tiles went).
+    pub grid_pane: GridPane,
+    started: Instant,
     pub(crate) pics: Pictures,
     /// Commands sent, newest last (for tests and the status bar).
     pub sent: Vec<Command>,
@@ -346,6 +362,8 @@ impl DeepvisApp {
             show_help: false,
             hover: None,
             ui_frame_ms: 0.0,
+            grid_pane: GridPane::default(),
+            started: Instant::now(),
             pics: Pictures::default(),
             sent: Vec::new(),
         };
@@ -470,6 +488,8 @@ impl DeepvisApp {
                 tile_h,
                 maxima,
             } => {
+                let t = self.started.elapsed().as_secs_f64();
+                self.grid_pane.activity.push(&layer, t, &maxima);
                 self.grid = Some(GridView {
                     layer,
                     cols,
@@ -655,11 +675,21 @@ impl DeepvisApp {
         });
         let rw = self.persisted.right_width;
         self.persisted.right_width = side_panel(ui, egui::Panel::right("right"), rw, |ui| {
+            // the essentials first (they fit 1280x800 unscrolled), the rest folds
             panes::preferred_pane(self, ui);
             ui.separator();
             panes::telemetry_pane(self, ui);
-            ui.separator();
-            panes::topk_pane(self, ui);
+            egui::CollapsingHeader::new("regularizers and learning rate")
+                .default_open(true)
+                .show(ui, |ui| panes::optim_settings(self, ui));
+            egui::CollapsingHeader::new("start, seed and objective")
+                .default_open(true)
+                .show(ui, |ui| panes::start_settings(self, ui));
+            egui::CollapsingHeader::new("learning rate and gradient norm")
+                .show(ui, |ui| panes::gradient_plot(self, ui));
+            egui::CollapsingHeader::new("top 9")
+                .default_open(true)
+                .show(ui, |ui| panes::topk_pane(self, ui));
         });
         egui::CentralPanel::default().show(ui, |ui| panes::grid_pane(self, ui));
         if self.show_help {

@@ -43,23 +43,30 @@ pub const BINDINGS: [(&str, &str); 20] = [
 
 /// Handles one key press.
 pub fn on_key(app: &mut DeepvisApp, key: Key, shift: bool) {
-    let n = app.grid.as_ref().map(|g| (g.maxima.len(), g.cols));
     let step = if shift { 3 } else { 1 };
-    let mv = |app: &mut DeepvisApp, d: i64| {
-        if let Some((count, _)) = n
-            && count > 0
-        {
-            let cur = app.persisted.selected.unwrap_or(0) as i64;
-            let next = (cur + d).clamp(0, count as i64 - 1) as usize;
-            app.select_unit(next);
+    // moves through the tiles as they are shown (sorted or not); `rows` counts whole rows
+    let mv = |app: &mut DeepvisApp, slots: i64, rows: i64| {
+        let next = match (&app.grid_pane.drawn, &app.grid) {
+            (Some(d), _) => d.order.first().and_then(|&first| {
+                let cur = app.persisted.selected.unwrap_or(first);
+                d.step(cur, slots + rows * d.cols as i64)
+            }),
+            (None, Some(g)) if !g.maxima.is_empty() => {
+                let cur = app.persisted.selected.unwrap_or(0) as i64;
+                let d = slots + rows * g.cols as i64;
+                Some((cur + d).clamp(0, g.maxima.len() as i64 - 1) as usize)
+            }
+            _ => None,
+        };
+        if let Some(c) = next {
+            app.select_unit(c);
         }
     };
-    let cols = n.map(|x| x.1 as i64).unwrap_or(1);
     match key {
-        Key::ArrowLeft | Key::J => mv(app, -step),
-        Key::ArrowRight | Key::L => mv(app, step),
-        Key::ArrowUp | Key::I => mv(app, -step * cols),
-        Key::ArrowDown | Key::K => mv(app, step * cols),
+        Key::ArrowLeft | Key::J => mv(app, -step, 0),
+        Key::ArrowRight | Key::L => mv(app, step, 0),
+        Key::ArrowUp | Key::I => mv(app, 0, -step),
+        Key::ArrowDown | Key::K => mv(app, 0, step),
         Key::U | Key::O => {
             let len = app.layers.len();
             if len > 0 {
@@ -154,7 +161,8 @@ fn apply_preset(app: &mut DeepvisApp, n: u8) {
 /// The bar on top: model, layer picker, freeze, help.
 pub fn top_bar(app: &mut DeepvisApp, ui: &mut egui::Ui) {
     egui::Panel::top("top").show(ui, |ui| {
-        ui.horizontal(|ui| {
+        // wraps on a narrow window rather than hiding its last controls
+        ui.horizontal_wrapped(|ui| {
             ui.strong("deepvis");
             model_picker(app, ui);
             ui.separator();
@@ -169,7 +177,9 @@ pub fn top_bar(app: &mut DeepvisApp, ui: &mut egui::Ui) {
                             chosen = Some(i);
                         }
                     }
-                });
+                })
+                .response
+                .on_hover_text("the layer the grid shows (channels x height x width)");
             if let Some(i) = chosen {
                 app.select_layer(i);
             }
@@ -182,22 +192,67 @@ pub fn top_bar(app: &mut DeepvisApp, ui: &mut egui::Ui) {
             ui.separator();
             source_picker(app, ui);
             let mut frozen = app.frozen;
-            if ui.toggle_value(&mut frozen, "freeze (f)").changed() {
+            if ui
+                .toggle_value(&mut frozen, "freeze (f)")
+                .on_hover_text("keep the current frame while you explore it")
+                .changed()
+            {
                 app.frozen = frozen;
                 app.send(Command::Freeze(frozen));
             }
-            if ui.button("< file").clicked() {
+            if ui
+                .button("< file")
+                .on_hover_text("the previous file of a folder source (w)")
+                .clicked()
+            {
                 app.send(Command::StepFile(-1));
             }
-            if ui.button("file >").clicked() {
+            if ui
+                .button("file >")
+                .on_hover_text("the next file of a folder source (e)")
+                .clicked()
+            {
                 app.send(Command::StepFile(1));
             }
             ui.separator();
-            if ui.button("help (h)").clicked() {
+            if ui
+                .button("help (h)")
+                .on_hover_text("every key and mouse binding")
+                .clicked()
+            {
                 app.show_help = !app.show_help;
             }
+            theme_picker(ui);
         });
     });
+}
+
+/// Dark, light, or the system's theme (egui keeps the choice with the window's settings).
+fn theme_picker(ui: &mut egui::Ui) {
+    use egui::ThemePreference;
+    let mut pref = ui.ctx().options(|o| o.theme_preference);
+    let name = |p: ThemePreference| match p {
+        ThemePreference::Dark => "dark",
+        ThemePreference::Light => "light",
+        ThemePreference::System => "system",
+    };
+    let before = pref;
+    egui::ComboBox::new("theme picker", "theme")
+        .selected_text(name(pref))
+        .show_ui(ui, |ui| {
+            for p in [
+                ThemePreference::System,
+                ThemePreference::Dark,
+                ThemePreference::Light,
+            ] {
+                ui.selectable_value(&mut pref, p, name(p));
+            }
+        })
+        .response
+        .on_hover_text("dark or light colours, or the system's");
+    if pref != before {
+        ui.ctx().set_theme(pref);
+    }
 }
 
 /// The network: its name, and a field to open an ONNX file (or drop one on the window).
@@ -212,7 +267,9 @@ fn model_picker(app: &mut DeepvisApp, ui: &mut egui::Ui) {
             let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
             open = ui.button("open").clicked() || enter;
             ui.label("or drop an .onnx file on the window");
-        });
+        })
+        .response
+        .on_hover_text("the network; open any ONNX CNN here");
     let path = app.model_input.trim().to_string();
     if open && !path.is_empty() {
         app.send(Command::OpenModel(path.into()));
@@ -250,14 +307,18 @@ fn source_picker(app: &mut DeepvisApp, ui: &mut egui::Ui) {
                 });
             }
             ui.label("or drop a photo or a folder on the window");
-        });
+        })
+        .response
+        .on_hover_text("where the frames come from: a camera, the synthetic pattern, files");
     egui::ComboBox::new("resolution picker", "camera size")
         .selected_text(format!("{w}x{h}"))
         .show_ui(ui, |ui| {
             for r in [(320, 240), (640, 480), (1280, 720), (1920, 1080)] {
                 ui.selectable_value(&mut app.resolution, r, format!("{}x{}", r.0, r.1));
             }
-        });
+        })
+        .response
+        .on_hover_text("the size asked of a camera chosen next");
     if let Some(spec) = chosen {
         app.set_source(spec);
     }
@@ -404,7 +465,8 @@ pub fn input_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
     ui.horizontal_wrapped(|ui| {
         ui.checkbox(&mut app.persisted.show_field, "receptive field")
             .on_hover_text("the pixels the selected unit sees at its projected position");
-        ui.checkbox(&mut app.persisted.overlay, "blend maps (v)");
+        ui.checkbox(&mut app.persisted.overlay, "blend maps (v)")
+            .on_hover_text("draw the attribution map over the input");
     });
     if app.persisted.show_field
         && let Some(u) = &app.unit
@@ -429,12 +491,27 @@ pub fn unit_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
         Some(c) => ui.heading(format!("unit {layer}:{c}")),
         None => ui.heading("unit"),
     };
-    let side = ui.available_width().min(220.0);
+    // the map large on the left; its values, activity and the classes beside it
+    ui.columns(2, |cols| {
+        if let [a, b] = cols {
+            let hover = unit_map(app, a);
+            unit_info(app, b, hover);
+        }
+    });
+}
+
+/// The selected unit's map: a click projects that place, a right click its maximum. Returns
+/// the pointer and the map's rectangle while hovered.
+fn unit_map(app: &mut DeepvisApp, ui: &mut egui::Ui) -> Option<(egui::Pos2, Rect)> {
+    let side = ui.available_width().min(320.0);
     let resp = image_box(
         ui,
         app.pics.get(Pic::Unit),
         side,
         "click a tile of the grid",
+    );
+    let resp = resp.on_hover_text(
+        "the unit's map on the frame: click a place to project it, right click for its maximum",
     );
     let resp = resp.interact(Sense::click());
     resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "unit map"));
@@ -478,6 +555,12 @@ pub fn unit_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
             app.back_changed();
         }
     }
+    resp.hover_pos().map(|p| (p, resp.rect))
+}
+
+/// Where the projection is, the value under the pointer, the unit's recent activity and the
+/// top-5 classes.
+fn unit_info(app: &mut DeepvisApp, ui: &mut egui::Ui, hover: Option<(egui::Pos2, Rect)>) {
     if let Some(u) = &app.unit {
         let text = match app.persisted.back.pos {
             Some((y, x)) => format!("projecting (y {y}, x {x}); right click: the maximum"),
@@ -488,8 +571,7 @@ pub fn unit_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
         };
         ui.weak(text);
     }
-    if let (Some(u), Some(p)) = (&app.unit, resp.hover_pos()) {
-        let r = resp.rect;
+    if let (Some(u), Some((p, r))) = (&app.unit, hover) {
         let x = ((p.x - r.min.x) / r.width() * u.width as f32) as usize;
         let y = ((p.y - r.min.y) / r.height() * u.height as f32) as usize;
         if x < u.width && y < u.height {
@@ -502,6 +584,11 @@ pub fn unit_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
         let max = u.values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         ui.label(format!("max {:.3} (hover the map for values)", max));
     }
+    if let Some(c) = app.persisted.selected {
+        // whole points, so that rounding never widens the pane
+        let w = ui.available_width().floor() - 1.0;
+        sparkline(app, ui, c, w);
+    }
     ui.separator();
     ui.strong("top-5 classes");
     for p in &app.predictions {
@@ -510,6 +597,47 @@ pub fn unit_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
             ui.label(format!("{} ({})", p.label, p.index));
         });
     }
+}
+
+/// Channel `c`'s maximum over the last [`crate::activity::HISTORY_SECS`] seconds, one point
+/// per grid frame, as a line under its map.
+fn sparkline(app: &DeepvisApp, ui: &mut egui::Ui, c: usize, width: f32) {
+    let pts = app.grid_pane.activity.series(c);
+    let (rect, resp) = ui.allocate_exact_size(Vec2::new(width, 36.0), Sense::hover());
+    resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "activity sparkline"));
+    let painter = ui.painter();
+    painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+    let span = crate::activity::HISTORY_SECS;
+    let finite = pts.iter().map(|p| p[1]).filter(|v| v.is_finite());
+    let hi = finite.clone().fold(0.0f64, f64::max);
+    let lo = finite.fold(0.0f64, f64::min);
+    let range = (hi - lo).max(1e-9);
+    let line: Vec<egui::Pos2> = pts
+        .iter()
+        .filter(|p| p[1].is_finite())
+        .map(|p| {
+            let x = rect.left() + ((p[0] + span) / span) as f32 * rect.width();
+            let y = rect.bottom() - 2.0 - ((p[1] - lo) / range) as f32 * (rect.height() - 4.0);
+            egui::pos2(x, y)
+        })
+        .collect();
+    let green = Color32::from_rgb(90, 200, 120);
+    match line.as_slice() {
+        [] => {}
+        [p] => {
+            painter.circle_filled(*p, 2.0, green);
+        }
+        _ => {
+            painter.add(egui::Shape::line(line, Stroke::new(1.5, green)));
+        }
+    }
+    let now = pts.last().map(|p| p[1]).unwrap_or(0.0);
+    resp.on_hover_text(format!(
+        "the unit's maximum on each frame of the last {span:.0} s: now {now:.3}, highest {hi:.3}"
+    ));
+    ui.weak(format!(
+        "max over the last {span:.0} s: now {now:.3}, highest {hi:.3}"
+    ));
 }
 
 /// Every channel of the layer; hover shows a channel, click selects it.
@@ -532,7 +660,7 @@ pub fn grid_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
         });
         return;
     }
-    let Some(grid) = app.grid.clone() else {
+    if app.grid.is_none() {
         let text = match (&app.preparing, &app.model, app.messages.last()) {
             (Some(p), _, _) => p.clone(),
             (None, None, Some(m)) if m.starts_with("error") => m.clone(),
@@ -541,61 +669,8 @@ pub fn grid_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
         ui.centered_and_justified(|ui| {
             ui.label(text);
         });
-        return;
-    };
-    ui.horizontal(|ui| {
-        ui.heading(format!("{}: {} channels", grid.layer, grid.maxima.len()));
-        if let Some((c, m)) = app.hover {
-            ui.label(format!("channel {c}, max {m:.3}"));
-        }
-    });
-    let avail = ui.available_size();
-    let size = fit(avail, grid.size);
-    let (rect, resp) = ui.allocate_exact_size(size, Sense::click());
-    resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "layer grid"));
-    if let Some(t) = app.pics.get(Pic::Grid) {
-        ui.painter().image(
-            t.id(),
-            rect,
-            Rect::from_min_max(pos2(0.0, 0.0), pos2(1.0, 1.0)),
-            Color32::WHITE,
-        );
     }
-    let layout = grid.layout();
-    let scale = rect.width() / grid.size[0].max(1) as f32;
-    let tile_at = |p: egui::Pos2| {
-        let x = ((p.x - rect.min.x) / scale).floor();
-        let y = ((p.y - rect.min.y) / scale).floor();
-        if x < 0.0 || y < 0.0 {
-            return None;
-        }
-        layout.tile_at(x as usize, y as usize)
-    };
-    app.hover = resp
-        .hover_pos()
-        .and_then(tile_at)
-        .map(|c| (c, grid.maxima.get(c).copied().unwrap_or(0.0)));
-    if resp.clicked()
-        && let Some(c) = resp.interact_pointer_pos().and_then(tile_at)
-    {
-        app.select_unit(c);
-    }
-    let outline = |c: usize, color: Color32| {
-        let (ox, oy) = layout.origin(c);
-        let min = rect.min + Vec2::new(ox as f32, oy as f32) * scale;
-        Rect::from_min_size(
-            min,
-            Vec2::new(grid.tile_w as f32, grid.tile_h as f32) * scale,
-        )
-        .expand(1.0)
-        .pipe_stroke(ui, color)
-    };
-    if let Some((c, _)) = app.hover {
-        outline(c, Color32::from_rgb(90, 160, 255));
-    }
-    if let Some(c) = app.persisted.selected.filter(|&c| c < grid.maxima.len()) {
-        outline(c, Color32::from_rgb(60, 220, 60));
-    }
+    crate::grid::GridPane::ui(app, ui);
     if let Some(files) = ui
         .ctx()
         .input(|i| (!i.raw.dropped_files.is_empty()).then(|| i.raw.dropped_files.clone()))
@@ -616,69 +691,76 @@ pub fn grid_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
     }
 }
 
-trait PipeStroke {
-    fn pipe_stroke(self, ui: &egui::Ui, color: Color32);
-}
-
-impl PipeStroke for Rect {
-    fn pipe_stroke(self, ui: &egui::Ui, color: Color32) {
-        ui.painter().rect_stroke(
-            self,
-            0.0,
-            Stroke::new(2.0, color),
-            egui::StrokeKind::Outside,
-        );
-    }
-}
-
-/// The selected unit's preferred image and every control of the optimizer.
+/// The selected unit's preferred image, where it stands, and the run's main controls.
 pub fn preferred_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
     ui.heading("preferred image");
-    let side = ui.available_width().min(260.0);
+    let side = ui.available_width().min(320.0);
     let label = if app.persisted.selected.is_some() {
         "forming..."
     } else {
         "click a tile to see what the unit prefers"
     };
-    image_box(ui, app.pics.get(Pic::Preferred), side, label);
+    let resp = image_box(ui, app.pics.get(Pic::Preferred), side, label);
+    resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "preferred image view"));
     if let Some(p) = &app.preferred {
-        ui.label(format!(
-            "{}:{}  iteration {}  objective {:.3}  activation {:.3}",
-            p.layer, p.channel, p.iteration, p.objective, p.activation
-        ));
-        ui.weak(p.mode.clone());
+        ui.add(
+            egui::Label::new(format!(
+                "{}:{}  iteration {}  objective {:.3}  activation {:.3}",
+                p.layer, p.channel, p.iteration, p.objective, p.activation
+            ))
+            .truncate(),
+        );
+        ui.add(egui::Label::new(egui::RichText::new(p.mode.clone()).weak()).truncate());
     }
     if let Some((reason, msg)) = app.stopped.clone() {
         ui.colored_label(Color32::from_rgb(230, 140, 40), msg);
-        if reason == StopReason::ZeroGrad && ui.button("use the pre-ReLU objective").clicked() {
+        if reason == StopReason::ZeroGrad
+            && ui
+                .button("use the pre-ReLU objective")
+                .on_hover_text("optimize the unit's value before its ReLU, which has a gradient")
+                .clicked()
+        {
             app.persisted.optim.pre_relu = PreReluMode::On;
             app.stopped = None;
             app.optim_changed();
         }
     }
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         let running = app.persisted.running;
-        if ui.button(if running { "pause" } else { "run" }).clicked() {
+        if ui
+            .button(if running { "pause" } else { "run" })
+            .on_hover_text("stop or resume the gradient ascent (space)")
+            .clicked()
+        {
             app.persisted.running = !running;
             app.send(Command::SetRunning(!running));
         }
-        if ui.button("reset").clicked() {
+        if ui
+            .button("reset")
+            .on_hover_text("start the image over from its start image (r)")
+            .clicked()
+        {
             app.stopped = None;
             app.send(Command::ResetOptim);
         }
-    });
-    ui.horizontal(|ui| {
+        ui.separator();
         ui.label("preset");
         for n in 1..=4u8 {
             if ui
                 .button(n.to_string())
-                .on_hover_text(format!("the paper's setting {n}"))
+                .on_hover_text(format!(
+                    "the paper's regularization setting {n} (Yosinski et al. 2015, table 1)"
+                ))
                 .clicked()
             {
                 apply_preset(app, n);
             }
         }
     });
+}
+
+/// The optimizer's regularizers and learning rate: a switch and a slider each.
+pub fn optim_settings(app: &mut DeepvisApp, ui: &mut egui::Ui) {
     let mut o = app.persisted.optim;
     let mut changed = false;
     let p: &mut Params = &mut o.params;
@@ -686,15 +768,43 @@ pub fn preferred_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
         let decay = egui::Slider::new(&mut p.decay, 0.0..=0.5)
             .logarithmic(true)
             .text("decay");
-        changed |= switched_row(ui, Some((&mut o.decay_on, "decay on")), decay);
+        changed |= switched_row(
+            ui,
+            Some((&mut o.decay_on, "decay on")),
+            decay,
+            "L2 decay (the paper's theta_decay): every step shrinks the image by this fraction, \
+             which keeps a few extreme pixels from dominating",
+        );
         let blur = egui::Slider::new(&mut p.blur_radius, 0.0..=3.0).text("blur radius");
-        changed |= switched_row(ui, Some((&mut o.blur_on, "blur on")), blur);
+        changed |= switched_row(
+            ui,
+            Some((&mut o.blur_on, "blur on")),
+            blur,
+            "Gaussian blur width (theta_b_width): smooths away high-frequency noise",
+        );
         let every = egui::Slider::new(&mut p.blur_every, 1..=10).text("blur every");
-        changed |= switched_row(ui, None, every);
+        changed |= switched_row(
+            ui,
+            None,
+            every,
+            "blur every this many steps (theta_b_every)",
+        );
         let norm = egui::Slider::new(&mut p.norm_pct, 0.0..=99.0).text("norm pct");
-        changed |= switched_row(ui, Some((&mut o.norm_on, "norm clip on")), norm);
+        changed |= switched_row(
+            ui,
+            Some((&mut o.norm_on, "norm clip on")),
+            norm,
+            "clipping by norm (theta_n_pct): pixels whose colour norm is below this percentile \
+             are set to zero",
+        );
         let contrib = egui::Slider::new(&mut p.contrib_pct, 0.0..=99.0).text("contrib pct");
-        changed |= switched_row(ui, Some((&mut o.contrib_on, "contrib clip on")), contrib);
+        changed |= switched_row(
+            ui,
+            Some((&mut o.contrib_on, "contrib clip on")),
+            contrib,
+            "clipping by contribution (theta_c_pct): pixels that add least to the unit's value \
+             (below this percentile) are set to zero",
+        );
         ui.label("");
         changed |= radio_row(
             ui,
@@ -704,6 +814,8 @@ pub fn preferred_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
                 (LrPolicy::Constant, "constant lr"),
                 (LrPolicy::Progress, "progress lr"),
             ],
+            "constant: a fixed step size; progress: the step that would raise the objective by \
+             the desired progress, up to a maximum (the paper's second policy)",
         );
         ui.end_row();
         ui.label("");
@@ -715,6 +827,7 @@ pub fn preferred_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
                             .logarithmic(true)
                             .text("lr"),
                     )
+                    .on_hover_text("the learning rate: the size of each gradient step")
                     .changed();
             }
             LrPolicy::Progress => {
@@ -725,6 +838,7 @@ pub fn preferred_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
                                 .logarithmic(true)
                                 .text("max lr"),
                         )
+                        .on_hover_text("the largest step the progress policy may take")
                         .changed();
                     changed |= ui
                         .add(
@@ -732,13 +846,23 @@ pub fn preferred_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
                                 .logarithmic(true)
                                 .text("desired progress"),
                         )
+                        .on_hover_text("how much each step should raise the objective")
                         .changed();
                 });
             }
         }
         ui.end_row();
     });
-    changed |= radio_row(
+    if changed {
+        app.persisted.optim = o;
+        app.optim_changed();
+    }
+}
+
+/// Where the image starts and what it optimizes.
+pub fn start_settings(app: &mut DeepvisApp, ui: &mut egui::Ui) {
+    let mut o = app.persisted.optim;
+    let mut changed = radio_row(
         ui,
         Some("start"),
         &mut o.start,
@@ -746,14 +870,19 @@ pub fn preferred_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
             (StartFrom::Noise, "noise"),
             (StartFrom::Frame, "current frame"),
         ],
+        "the image the ascent starts from: seeded noise, or the frame the network sees now",
     );
     ui.horizontal(|ui| {
         let seed = ui.label("seed");
         changed |= ui
             .add(egui::DragValue::new(&mut o.seed))
             .labelled_by(seed.id)
+            .on_hover_text("the noise's seed: the same seed gives the same picture")
             .changed();
-        changed |= ui.checkbox(&mut o.suppress, "suppress").changed();
+        changed |= ui
+            .checkbox(&mut o.suppress, "suppress")
+            .on_hover_text("descend instead: the image that silences the unit")
+            .changed();
     });
     changed |= radio_row(
         ui,
@@ -764,6 +893,8 @@ pub fn preferred_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
             (PreReluMode::On, "on"),
             (PreReluMode::Off, "off"),
         ],
+        "optimize the unit's value before its ReLU (on), after it (off), or before it only \
+         while the unit is silent (auto)",
     );
     if changed {
         app.persisted.optim = o;
@@ -777,14 +908,18 @@ fn radio_row<T: PartialEq + Copy>(
     label: Option<&str>,
     value: &mut T,
     choices: &[(T, &str)],
+    tip: &str,
 ) -> bool {
     ui.horizontal(|ui| {
         if let Some(l) = label {
-            ui.label(l);
+            ui.label(l).on_hover_text(tip);
         }
         let mut changed = false;
         for (v, text) in choices {
-            changed |= ui.radio_value(value, *v, *text).changed();
+            changed |= ui
+                .radio_value(value, *v, *text)
+                .on_hover_text(tip)
+                .changed();
         }
         changed
     })
@@ -796,21 +931,22 @@ fn switched_row(
     ui: &mut egui::Ui,
     switch: Option<(&mut bool, &str)>,
     slider: egui::Slider<'_>,
+    tip: &str,
 ) -> bool {
     let switched = match switch {
-        Some((on, label)) => ui.checkbox(on, label).changed(),
+        Some((on, label)) => ui.checkbox(on, label).on_hover_text(tip).changed(),
         None => {
             ui.label("");
             false
         }
     };
-    let moved = ui.add(slider).changed();
+    let moved = ui.add(slider).on_hover_text(tip).changed();
     ui.end_row();
     switched || moved
 }
 
-/// The running optimization: objective (with the iteration where the unit first became its
-/// layer's argmax), and the learning rate and gradient norm on a log scale.
+/// The running optimization's objective, with the iteration where the unit first became its
+/// layer's argmax.
 pub fn telemetry_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
     use egui_plot::{Legend, Line, Plot, PlotPoints, VLine};
     ui.heading("optimization");
@@ -824,6 +960,39 @@ pub fn telemetry_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
         .iter()
         .map(|p| [p.iter as f64, p.obj as f64])
         .collect();
+    let first = t.first_argmax;
+    let r = Plot::new("objective plot")
+        .height(120.0)
+        .legend(Legend::default())
+        .link_axis(ui.scope_id().with("telemetry x"), [true, false])
+        .allow_scroll(false)
+        .show(ui, |p| {
+            p.line(Line::new("objective", obj));
+            if let Some(i) = first {
+                p.vline(
+                    VLine::new(format!("argmax at {i}"), i as f64)
+                        .color(Color32::from_rgb(60, 220, 60)),
+                );
+            }
+        });
+    r.response
+        .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "objective plot"));
+    match first {
+        Some(i) => ui.label(format!(
+            "the unit first became its layer's argmax at iteration {i}"
+        )),
+        None => ui.weak("the unit has not been its layer's argmax yet"),
+    };
+}
+
+/// The learning rate and the gradient's norm on a log scale.
+pub fn gradient_plot(app: &mut DeepvisApp, ui: &mut egui::Ui) {
+    use egui_plot::{Legend, Line, Plot, PlotPoints};
+    let t = &app.telemetry;
+    if t.points.is_empty() {
+        ui.weak("nothing yet");
+        return;
+    }
     let log = |v: f64| if v > 0.0 { v.log10() } else { f64::NAN };
     let lr: PlotPoints = t
         .points
@@ -835,37 +1004,14 @@ pub fn telemetry_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
         .iter()
         .map(|p| [p.iter as f64, log(p.grad_norm)])
         .collect();
-    let link = ui.scope_id().with("telemetry x");
-    let first = t.first_argmax;
-    Plot::new("objective plot")
-        .height(110.0)
-        .legend(Legend::default())
-        .link_axis(link, [true, false])
-        .allow_scroll(false)
-        .show(ui, |p| {
-            p.line(Line::new("objective", obj));
-            if let Some(i) = first {
-                p.vline(
-                    VLine::new(format!("argmax at {i}"), i as f64)
-                        .color(Color32::from_rgb(60, 220, 60)),
-                );
-            }
-        });
     Plot::new("lr plot")
         .height(90.0)
         .legend(Legend::default())
-        .link_axis(link, [true, false])
         .allow_scroll(false)
         .show(ui, |p| {
             p.line(Line::new("log10 lr", lr));
             p.line(Line::new("log10 |g|", g));
         });
-    match first {
-        Some(i) => ui.label(format!(
-            "the unit first became its layer's argmax at iteration {i}"
-        )),
-        None => ui.weak("the unit has not been its layer's argmax yet"),
-    };
 }
 
 /// A montage read from an index folder, or why there is none.
@@ -884,7 +1030,6 @@ fn montage(ui: &mut egui::Ui, tex: Option<&egui::TextureHandle>, side: f32, name
 /// The selected unit's top-9: from a loaded `deepvis topk` index, and from this session's
 /// frames.
 pub fn topk_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
-    ui.heading("top 9");
     let side = ui.available_width().min(240.0);
     match (&app.topk, app.topk_entry().cloned()) {
         (Some(t), Some(e)) => {
@@ -921,8 +1066,13 @@ pub fn topk_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
         let l = ui.label("index");
         ui.add(egui::TextEdit::singleline(&mut app.topk_input).desired_width(160.0))
-            .labelled_by(l.id);
-        if ui.button("load").clicked() {
+            .labelled_by(l.id)
+            .on_hover_text("the folder `deepvis topk ... -o FOLDER` wrote");
+        if ui
+            .button("load")
+            .on_hover_text("show the top 9 images of that index for the selected unit")
+            .clicked()
+        {
             let d = std::path::PathBuf::from(app.topk_input.trim());
             app.load_topk(&d);
         }

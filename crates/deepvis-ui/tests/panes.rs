@@ -82,11 +82,14 @@ fn commands(rx: &Receiver<Command>) -> Vec<Command> {
 #[test]
 fn clicking_a_tile_sends_select_and_outlines_it() {
     let (mut h, rx, _tx) = setup();
-    let rect = h.get_by_label("layer grid").rect();
-    let layout = deepvis_viz::GridLayout::new(16, 5, 5, 1);
-    let scale = rect.width() / layout.width() as f32;
-    let (ox, oy) = layout.origin(6);
-    let pos = rect.min + egui::vec2(ox as f32 + 2.5, oy as f32 + 2.5) * scale;
+    let drawn = h
+        .state()
+        .grid_pane
+        .drawn
+        .clone()
+        .expect("the grid was drawn");
+    let tile6 = drawn.tile_rect(6).expect("channel 6 has a tile");
+    let pos = tile6.center();
     h.hover_at(pos);
     h.run_steps(2);
     assert_eq!(h.state().hover.map(|x| x.0), Some(6));
@@ -104,8 +107,15 @@ fn clicking_a_tile_sends_select_and_outlines_it() {
     assert!(commands(&rx).contains(&Command::SelectUnit(6)));
     assert_eq!(h.state().persisted.selected, Some(6));
     assert!(h.query_by_label_contains("unit fire9:6").is_some());
-    // a separator pixel selects nothing
-    let sep = rect.min + egui::vec2(5.5, 2.0) * scale;
+    // the gap between two tiles selects nothing
+    let drawn = h
+        .state()
+        .grid_pane
+        .drawn
+        .clone()
+        .expect("the grid was drawn");
+    let tile6 = drawn.tile_rect(6).expect("channel 6 has a tile");
+    let sep = egui::pos2(tile6.right() + 0.5, tile6.center().y);
     h.hover_at(sep);
     h.run_steps(2);
     assert_eq!(h.state().hover, None);
@@ -175,18 +185,20 @@ fn the_help_overlay_lists_every_binding() {
 #[test]
 fn keys_move_the_selection_switch_layers_and_freeze() {
     let (mut h, rx, _tx) = setup();
+    // rows are as many tiles as the pane shows in a row
+    let cols = h.state().grid_pane.drawn.clone().expect("drawn").cols;
     h.key_press(egui::Key::ArrowRight);
     h.run_steps(1);
     h.key_press(egui::Key::ArrowDown);
     h.run_steps(1);
-    assert_eq!(h.state().persisted.selected, Some(5)); // 0 -> 1 -> 1 + 4 columns
+    assert_eq!(h.state().persisted.selected, Some(1 + cols)); // 0 -> 1 -> 1 + a row
     h.key_press(egui::Key::O);
     h.run_steps(1);
     h.key_press(egui::Key::F);
     h.run_steps(1);
     let sent = commands(&rx);
     assert!(sent.contains(&Command::SelectUnit(1)));
-    assert!(sent.contains(&Command::SelectUnit(5)));
+    assert!(sent.contains(&Command::SelectUnit(1 + cols)));
     assert!(sent.contains(&Command::SelectLayer("pool10".into())));
     assert!(sent.contains(&Command::Freeze(true)));
 }
