@@ -233,6 +233,8 @@ impl GridPane {
         egui::ScrollArea::both()
             .id_salt("grid scroll")
             .auto_shrink([false, false])
+            // drag to pan when the tiles do not fit (a click without a drag still selects)
+            .scroll_source(egui::scroll_area::ScrollSource::ALL)
             .show(ui, |ui| {
                 let (rect, resp) = ui.allocate_exact_size(content, Sense::click());
                 resp.widget_info(|| {

@@ -265,7 +265,11 @@ fn model_picker(app: &mut DeepvisApp, ui: &mut egui::Ui) {
             ui.label("open an ONNX model (path):");
             let edit = ui.text_edit_singleline(&mut app.model_input);
             let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
-            open = ui.button("open").clicked() || enter;
+            open = ui
+                .button("open")
+                .on_hover_text("load this ONNX file (the current model stays if it fails)")
+                .clicked()
+                || enter;
             ui.label("or drop an .onnx file on the window");
         })
         .response
@@ -652,7 +656,11 @@ pub fn grid_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
                      that the window stays usable"
                 ),
             );
-            if ui.button("restart the worker").clicked() {
+            if ui
+                .button("restart the worker")
+                .on_hover_text("start the worker again with the current settings")
+                .clicked()
+            {
                 app.worker_paused = None;
                 app.preparing = Some("restarting the worker".into());
                 app.send(Command::RestartWorker);

@@ -308,6 +308,30 @@ fn ctrl_wheel_zooms_the_grid_and_the_tile_size_fits_again() {
     // the larger tiles no longer fit: the grid scrolls, and still hit-tests
     let grid = h.get_by_label("layer grid").rect();
     assert!(grid.height() > 800.0 || grid.width() > 1280.0 || d.cols < 4);
+    // dragging the tiles pans them
+    let before = h.state().grid_pane.drawn.clone().expect("drawn").origin;
+    let at = |y: f32| egui::pos2(center.x, y);
+    h.event(egui::Event::PointerMoved(at(center.y)));
+    h.event(egui::Event::PointerButton {
+        pos: at(center.y),
+        button: egui::PointerButton::Primary,
+        pressed: true,
+        modifiers: egui::Modifiers::NONE,
+    });
+    h.run_steps(1);
+    for k in 1..=10 {
+        h.event(egui::Event::PointerMoved(at(center.y - 15.0 * k as f32)));
+        h.run_steps(1);
+    }
+    h.event(egui::Event::PointerButton {
+        pos: at(center.y - 150.0),
+        button: egui::PointerButton::Primary,
+        pressed: false,
+        modifiers: egui::Modifiers::NONE,
+    });
+    h.run_steps(3);
+    let after = h.state().grid_pane.drawn.clone().expect("drawn").origin;
+    assert!(after.y < before.y - 50.0, "panned from {before:?} to {after:?}");
     h.state_mut().persisted.grid_zoom = None;
     h.run_steps(2);
     assert_eq!(h.state().grid_pane.drawn.clone().expect("drawn").scale, fit);
