@@ -314,7 +314,7 @@ fn source_picker(app: &mut DeepvisApp, ui: &mut egui::Ui) {
         })
         .response
         .on_hover_text("where the frames come from: a camera, the synthetic pattern, files");
-    egui::ComboBox::new("resolution picker", "camera size")
+    egui::ComboBox::new("resolution picker", "size")
         .selected_text(format!("{w}x{h}"))
         .show_ui(ui, |ui| {
             for r in [(320, 240), (640, 480), (1280, 720), (1920, 1080)] {
