@@ -11,6 +11,7 @@ mod layers;
 mod onnx;
 mod optimize;
 mod search;
+mod soak;
 mod topk;
 mod weights;
 
@@ -87,6 +88,10 @@ enum Command {
     Search(search::Args),
     /// Time forward and backward passes.
     Bench(bench::Args),
+    /// The chaos soak: the worker under a seeded random stream of every command (bad ones,
+    /// failing sources and models, injected crashes) while the window's state draws every
+    /// event; prints what happened.
+    Soak(soak::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -117,6 +122,7 @@ fn run_command(g: &Global, c: Command) -> anyhow::Result<std::process::ExitCode>
         Command::Topk(a) => topk::run(&cli.global, a),
         Command::Search(a) => search::run(&cli.global, a),
         Command::Bench(a) => bench::run(&cli.global, a),
+        Command::Soak(a) => soak::run(&cli.global, a),
     }
 }
 

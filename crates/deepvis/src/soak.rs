@@ -1,0 +1,381 @@
+//! `deepvis soak`: the chaos soak. The worker on a synthetic source is driven by a seeded random
+//! stream of every kind of command (layers of every model it switches to and unknown ones,
+//! units out of range, NaN and extreme settings, failing sources and model files, pauses,
+//! resets, injected crashes) while the window's state takes every event and draws a
+//! 1280x800 frame after each burst, headless. Counts frames, commands, errors and crashes, the
+//! event queue's largest backlog, the process's memory and the window's frame times.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use deepvis_engine::{EngineConfig, spawn};
+use deepvis_model::BackendChoice;
+use deepvis_protocol::{
+    BackFilter, BackMode, BackSettings, Baseline, ColorMap, Command, Event, LrPolicy,
+    OptimSettings, PreReluMode, SourceSpec, StartFrom,
+};
+use deepvis_ui::{DeepvisApp, Persisted};
+
+use crate::Global;
+
+/// Arguments of `deepvis soak`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Stop after this many grid frames (and `--commands` commands).
+    #[arg(long, default_value_t = 10_000)]
+    frames: u64,
+    /// Stop after this many commands (and `--frames` frames).
+    #[arg(long, default_value_t = 100_000)]
+    commands: u64,
+    /// The random stream's seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Give up after this many seconds (the counts say how far it got).
+    #[arg(long, default_value_t = 3600)]
+    max_seconds: u64,
+    /// Other model files the stream switches to (`Command::OpenModel`), besides bad ones.
+    #[arg(long = "switch-model")]
+    switch_models: Vec<PathBuf>,
+    /// One JSON object instead of lines.
+    #[arg(long)]
+    json: bool,
+}
+
+/// What a soak saw.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Report {
+    /// Grid frames received.
+    pub frames: u64,
+    /// Commands sent.
+    pub commands: u64,
+    /// Error events (bad commands, failing sources and files).
+    pub errors: u64,
+    /// Panics injected on purpose.
+    pub injected_panics: u64,
+    /// Worker crashes reported (restarted, or paused after too many).
+    pub crashes: u64,
+    /// Crashes beyond the injected ones: panics that escaped the worker's own handling.
+    pub unexpected_crashes: u64,
+    /// Models the worker became ready with.
+    pub ready: u64,
+    /// The most events ever waiting in the queue.
+    pub max_queue: usize,
+    /// Resident memory after the first tenth of the frames (MB; 0 where the system does not
+    /// say).
+    pub rss_warm_mb: f64,
+    /// Resident memory at half the frames (MB).
+    pub rss_mid_mb: f64,
+    /// Resident memory at the end (MB).
+    pub rss_end_mb: f64,
+    /// Window frames drawn.
+    pub ui_frames: u64,
+    /// Their median time (ms).
+    pub ui_median_ms: f64,
+    /// Their 99th percentile (ms).
+    pub ui_p99_ms: f64,
+    /// The slowest (ms).
+    pub ui_max_ms: f64,
+    /// Seconds the soak ran.
+    pub seconds: f64,
+    /// Whether it reached both counts before `--max-seconds`.
+    pub finished: bool,
+}
+
+/// The resident memory of this process in MB (Linux), else 0.
+fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// A small seeded generator (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn chance(&mut self, per_thousand: u64) -> bool {
+        self.below(1000) < per_thousand
+    }
+    fn pick<T: Clone>(&mut self, v: &[T]) -> T {
+        v[self.below(v.len() as u64) as usize].clone()
+    }
+    /// A float that is sometimes ordinary, sometimes extreme or not a number.
+    fn wild(&mut self, ordinary: f64) -> f64 {
+        match self.below(10) {
+            0 => f64::NAN,
+            1 => f64::INFINITY,
+            2 => -ordinary * 10.0,
+            3 => ordinary * 1e9,
+            4 => 0.0,
+            _ => ordinary * (self.below(2000) as f64 / 1000.0),
+        }
+    }
+}
+
+/// The stream's next command, given the layers of the model now loaded.
+fn command(r: &mut Rng, layers: &[String], bad_files: &[PathBuf], models: &[PathBuf]) -> Command {
+    match r.below(100) {
+        0..=9 if !layers.is_empty() && !r.chance(100) => Command::SelectLayer(r.pick(layers)),
+        0..=9 => Command::SelectLayer(format!("no-such-layer-{}", r.below(100))),
+        10..=24 => Command::SelectUnit(match r.below(10) {
+            0 => usize::MAX,
+            1 => 1 << 40,
+            _ => r.below(600) as usize,
+        }),
+        25..=36 => {
+            let mut o = OptimSettings::default();
+            let p = &mut o.params;
+            p.decay = r.wild(0.01);
+            p.blur_radius = r.wild(1.0);
+            p.blur_every = r.below(12) as u32;
+            p.norm_pct = r.wild(50.0);
+            p.contrib_pct = r.wild(50.0);
+            p.lr_policy = r.pick(&[LrPolicy::Constant, LrPolicy::Progress]);
+            p.lr = r.wild(100.0);
+            p.max_lr = r.wild(1e5);
+            p.desired_prog = r.wild(2.0);
+            p.max_iter = r.below(3000) as usize;
+            o.decay_on = r.chance(500);
+            o.blur_on = r.chance(500);
+            o.norm_on = r.chance(500);
+            o.contrib_on = r.chance(500);
+            o.seed = r.next();
+            o.start = r.pick(&[StartFrom::Noise, StartFrom::Frame]);
+            o.pre_relu = r.pick(&[PreReluMode::Auto, PreReluMode::On, PreReluMode::Off]);
+            o.suppress = r.chance(200);
+            o.endless = r.chance(500);
+            Command::SetOptim(o)
+        }
+        37..=42 => Command::SetRunning(r.chance(700)),
+        43..=47 => Command::ResetOptim,
+        48..=57 => {
+            let mut b = BackSettings {
+                mode: r.pick(&BackMode::ALL),
+                filter: r.pick(&BackFilter::ALL),
+                cmap: r.pick(&ColorMap::ALL),
+                whole_map: r.chance(300),
+                pos: match r.below(3) {
+                    0 => Some((r.below(40) as usize, r.below(40) as usize)),
+                    _ => None,
+                },
+                ..BackSettings::default()
+            };
+            let o = &mut b.options;
+            o.occlusion.patch = r.below(130) as usize;
+            o.occlusion.stride = r.below(130) as usize;
+            o.smoothgrad.samples = r.below(12) as usize;
+            o.smoothgrad.noise = r.wild(0.1) as f32;
+            o.ig.steps = r.below(20) as usize;
+            o.ig.baseline = r.pick(&Baseline::ALL);
+            o.batch = r.below(20) as usize;
+            if r.chance(300) && !layers.is_empty() {
+                o.target_layer = Some(r.pick(layers));
+            }
+            Command::SetBack(b)
+        }
+        58..=63 => Command::Freeze(r.chance(150)),
+        64..=67 => Command::StepFile(if r.chance(500) { 1 } else { -1 }),
+        68..=71 => Command::SetSource(match r.below(5) {
+            0 => SourceSpec::Path(r.pick(bad_files)),
+            1 => SourceSpec::Path(PathBuf::from("/no/such/folder/or/file.png")),
+            2 => SourceSpec::Synthetic {
+                width: r.pick(&[0, 1, 7, 4000]),
+                height: r.pick(&[0, 1, 5, 3000]),
+                fps: r.pick(&[0, 1, 500]),
+            },
+            _ => SourceSpec::Synthetic {
+                width: 160,
+                height: 120,
+                fps: 120,
+            },
+        }),
+        72..=73 => Command::OpenModel(match r.below(3) {
+            0 if !models.is_empty() => r.pick(models),
+            0 | 1 => r.pick(bad_files),
+            _ => PathBuf::from("/no/such/model.onnx"),
+        }),
+        74..=76 => Command::SetCompare(r.chance(300)),
+        77..=78 => Command::Sanity(r.chance(300)),
+        79 => Command::RestartWorker,
+        _ => Command::SetRunning(true),
+    }
+}
+
+/// Files that exist but are not what they claim to be.
+fn bad_files(dir: &std::path::Path, seed: u64) -> Result<Vec<PathBuf>> {
+    let mut r = Rng(seed ^ 0xbad);
+    let mut out = Vec::new();
+    for name in [
+        "noise.png",
+        "noise.jpg",
+        "noise.onnx",
+        "empty.onnx",
+        "empty.png",
+    ] {
+        let p = dir.join(name);
+        let n = if name.starts_with("empty") { 0 } else { 4096 };
+        let bytes: Vec<u8> = (0..n).map(|_| r.next() as u8).collect();
+        std::fs::write(&p, bytes).with_context(|| format!("writing {}", p.display()))?;
+        out.push(p);
+    }
+    Ok(out)
+}
+
+/// Runs the soak.
+pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
+    let model = crate::common::model_loader(g)?;
+    let mut config = EngineConfig::new(
+        model,
+        SourceSpec::Synthetic {
+            width: 160,
+            height: 120,
+            fps: 120,
+        },
+    );
+    config.opener = Some(crate::common::onnx_opener());
+    config.backend = BackendChoice::from_name(&g.backend)?;
+    let dir = tempfile::tempdir().context("a scratch folder")?;
+    let bad = bad_files(dir.path(), a.seed)?;
+    let h = spawn(config, Arc::new(|| {}));
+    // the window's state, fed every event, drawn headless after each burst
+    let (dummy_tx, dummy_rx) = deepvis_protocol::queue();
+    let mut app = DeepvisApp::new(h.commands.clone(), dummy_rx, Persisted::default());
+    let ctx = egui::Context::default();
+    let input = || egui::RawInput {
+        screen_rect: Some(egui::Rect::from_min_size(
+            egui::Pos2::ZERO,
+            egui::vec2(1280.0, 800.0),
+        )),
+        ..Default::default()
+    };
+    let mut r = Rng(a.seed.max(1));
+    let mut rep = Report::default();
+    let mut layers: Vec<String> = Vec::new();
+    let mut ui_ms: Vec<f64> = Vec::new();
+    let t0 = Instant::now();
+    let limit = Duration::from_secs(a.max_seconds);
+    let warm_at = (a.frames / 10).max(1);
+    let live = SourceSpec::Synthetic {
+        width: 160,
+        height: 120,
+        fps: 120,
+    };
+    let (mut frames_at_burst, mut last_burst) = (0u64, Instant::now());
+    while t0.elapsed() < limit {
+        if rep.frames >= a.frames && rep.commands >= a.commands {
+            rep.finished = true;
+            break;
+        }
+        // a burst of commands after each frame (or a quiet quarter second): about
+        // commands/frames of them, then, more often than not, the way back to a live source,
+        // so that frames keep coming between the storms
+        let due =
+            frames_at_burst != rep.frames || last_burst.elapsed() > Duration::from_millis(250);
+        if due && rep.commands < a.commands {
+            let per_frame = (a.commands / a.frames.max(1)).max(1);
+            for _ in 0..r.below(2 * per_frame) + 1 {
+                let c = if r.chance(1) {
+                    rep.injected_panics += 1;
+                    Command::InjectPanic
+                } else {
+                    command(&mut r, &layers, &bad, &a.switch_models)
+                };
+                h.send(c);
+                rep.commands += 1;
+            }
+            if r.chance(600) {
+                h.send(Command::Freeze(false));
+                h.send(Command::SetSource(live.clone()));
+                rep.commands += 2;
+            }
+            frames_at_burst = rep.frames;
+            last_burst = Instant::now();
+        } else if due {
+            // the commands are all sent: a live source for the remaining frames
+            h.send(Command::Freeze(false));
+            h.send(Command::SetSource(live.clone()));
+            last_burst = Instant::now();
+        }
+        rep.max_queue = rep.max_queue.max(h.events.len());
+        // take what came, as the window does
+        let mut got = 0;
+        while let Ok(e) = h.events.try_recv() {
+            got += 1;
+            match &e {
+                Event::Grid { .. } => {
+                    rep.frames += 1;
+                    if rep.frames == warm_at {
+                        rep.rss_warm_mb = rss_mb();
+                    }
+                    if rep.frames == a.frames / 2 {
+                        rep.rss_mid_mb = rss_mb();
+                    }
+                }
+                Event::Error(_) => rep.errors += 1,
+                Event::Ready { layers: l, .. } => {
+                    rep.ready += 1;
+                    layers = l.iter().map(|x| x.name.clone()).collect();
+                }
+                Event::Restarted(_) => rep.crashes += 1,
+                Event::WorkerPaused { .. } => {
+                    rep.crashes += 1;
+                    h.send(Command::RestartWorker);
+                }
+                _ => {}
+            }
+            app.apply(e);
+        }
+        let t = Instant::now();
+        let _ = ctx.run_ui(input(), |ui| app.ui(ui));
+        // the first frames build the font atlas and the layout: not counted
+        if ctx.cumulative_pass_nr() > 10 {
+            ui_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        if got == 0 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    drop(dummy_tx);
+    rep.seconds = t0.elapsed().as_secs_f64();
+    rep.unexpected_crashes = rep.crashes.saturating_sub(rep.injected_panics);
+    rep.rss_end_mb = rss_mb();
+    ui_ms.sort_by(f64::total_cmp);
+    let q = |f: f64| {
+        ui_ms
+            .get(((ui_ms.len() as f64 - 1.0) * f) as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
+    rep.ui_frames = ui_ms.len() as u64;
+    rep.ui_median_ms = q(0.5);
+    rep.ui_p99_ms = q(0.99);
+    rep.ui_max_ms = q(1.0);
+    h.shutdown();
+    if a.json {
+        println!("{}", serde_json::to_string(&rep)?);
+    } else {
+        println!("{rep:#?}");
+    }
+    Ok(if rep.unexpected_crashes == 0 && rep.finished {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
