@@ -4,6 +4,7 @@
 //! worker restarts with the same settings.
 
 mod attr;
+pub mod policy;
 mod worker;
 
 use std::collections::VecDeque;

@@ -6,15 +6,15 @@ use std::time::{Duration, Instant};
 use burn::prelude::*;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use deepvis_model::{BackProjector, Labels, ModelInfo, Net, Request, to_vec, top_k};
-use deepvis_optim::{Init, Objective, Optimizer, RunConfig, StopReason};
+use deepvis_optim::{Init, Objective, Optimizer, RunConfig};
 use deepvis_protocol::{
-    BackInfo, ClassProb, Command, Event, LayerSummary, Outbox, PreReluMode, StartFrom, Telemetry,
-    UnitMap,
+    BackInfo, ClassProb, Command, Event, LayerSummary, Outbox, StartFrom, Telemetry, UnitMap,
 };
 use deepvis_sources::{FrameSlot, SourceStatus, SourceThread};
 use image::RgbImage;
 
 use crate::attr::{Lanes, Out, Subject};
+use crate::policy::{Action, Policy, Setup};
 use crate::{EngineConfig, Exit};
 
 type Wake = Arc<dyn Fn() + Send + Sync>;
@@ -64,18 +64,12 @@ struct Run {
     id: usize,
     layer: String,
     channel: usize,
-    /// The objective currently uses the pre-ReLU value because the unit was silent.
-    auto_pre: bool,
-    mode: String,
+    /// Which objective, the automatic switches, the one fallback to the frame, the report.
+    policy: Policy,
     last_sent: Option<Instant>,
-    stopped_reported: bool,
-    iterations: usize,
     last_act: f32,
     /// Telemetry not sent yet.
     points: Vec<Telemetry>,
-    /// The run already fell back to starting from the frame (done once: a unit silent there
-    /// too stops, and says so).
-    frame_tried: bool,
 }
 
 struct Worker<'a> {
@@ -387,7 +381,8 @@ impl<'a> Worker<'a> {
         self.objective(layer, 0, true).is_ok()
     }
 
-    fn init(&self) -> (Init, &'static str) {
+    /// The run's start image and where it came from (the frame only when there is one).
+    fn init(&self) -> (Init, StartFrom) {
         let c = cfg(self.state);
         match (c.optim.start, &self.frame) {
             (StartFrom::Frame, Some(chw)) => (
@@ -395,14 +390,14 @@ impl<'a> Worker<'a> {
                     chw: chw.clone(),
                     label: "the current frame".into(),
                 },
-                "from the current frame",
+                StartFrom::Frame,
             ),
             _ => (
                 Init::Noise {
                     seed: c.optim.seed,
                     std: 10.0,
                 },
-                "from noise",
+                StartFrom::Noise,
             ),
         }
     }
@@ -417,9 +412,13 @@ impl<'a> Worker<'a> {
             return Ok(());
         };
         let layer = self.grid_layer();
-        let pre = c.optim.pre_relu == PreReluMode::On && self.has_pre_relu(&layer);
-        let objective = self.objective(&layer, channel, pre)?;
         let (init, start) = self.init();
+        let policy = Policy::new(Setup {
+            pre_relu: c.optim.pre_relu,
+            start,
+            has_pre: self.has_pre_relu(&layer),
+        });
+        let objective = self.objective(&layer, channel, policy.pre_relu())?;
         let id = self
             .opt
             .add_run(RunConfig {
@@ -428,24 +427,15 @@ impl<'a> Worker<'a> {
                 init,
             })
             .map_err(|e| e.to_string())?;
-        let obj = if pre {
-            "pre-ReLU objective"
-        } else {
-            "post-ReLU objective"
-        };
         self.generation += 1;
         self.run = Some(Run {
             id,
             layer,
             channel,
-            auto_pre: false,
-            mode: format!("{obj}, {start}"),
+            policy,
             last_sent: None,
-            stopped_reported: false,
-            iterations: 0,
             last_act: 0.0,
             points: Vec::new(),
-            frame_tried: false,
         });
         Ok(())
     }
@@ -468,7 +458,7 @@ impl<'a> Worker<'a> {
             iteration: st.iterations,
             objective: st.last_obj.unwrap_or(0.0),
             activation: run.last_act,
-            mode: run.mode.clone(),
+            mode: run.policy.mode(),
         };
         self.send(ev);
         if !points.is_empty() {
@@ -480,7 +470,8 @@ impl<'a> Worker<'a> {
         Ok(())
     }
 
-    /// Steps the optimizer for about `budget`; handles the automatic pre-ReLU switch.
+    /// Steps the optimizer for about `budget`, doing what the run's policy decides (the
+    /// automatic pre-ReLU switch and back, the fallback to the frame, the stop report).
     fn step_optimizer(&mut self, budget: Duration) -> Result<bool, String> {
         let c = cfg(self.state);
         if !c.running {
@@ -500,92 +491,57 @@ impl<'a> Worker<'a> {
             did = true;
             self.iters_done += tel.len() as u32;
             let Some(t) = tel.last().copied() else { break };
-            let auto = c.optim.pre_relu == PreReluMode::Auto;
             let Some(run) = self.run.as_mut() else { break };
             run.points
                 .extend(tel.iter().filter(|p| p.run == id).copied());
-            run.iterations += 1;
             run.last_act = t.act;
-            if auto && run.auto_pre && t.act > 0.0 {
-                // alive: back to the paper's objective
-                run.auto_pre = false;
-                let it = run.iterations;
-                let (layer, channel) = (run.layer.clone(), run.channel);
-                let o = self.objective(&layer, channel, false)?;
-                self.opt.set_objective(id, o).map_err(|e| e.to_string())?;
-                if let Some(run) = self.run.as_mut() {
-                    run.mode = format!(
-                        "post-ReLU objective (pre-ReLU until the unit came alive at step {it})"
-                    );
-                }
-            }
+            let action = run.policy.stepped(t.act);
+            self.act_on(action)?;
         }
-        if let Some(run) = self.run.as_ref() {
-            let st = self.opt.status(run.id).map_err(|e| e.to_string())?.clone();
-            let (layer, channel) = (run.layer.clone(), run.channel);
-            if st.stop == Some(StopReason::ZeroGrad)
-                && c.optim.pre_relu == PreReluMode::Auto
-                && !run.auto_pre
-            {
-                if self.has_pre_relu(&layer) {
-                    let o = self.objective(&layer, channel, true)?;
-                    self.opt
-                        .set_objective(run.id, o)
-                        .map_err(|e| e.to_string())?;
-                    if let Some(run) = self.run.as_mut() {
-                        run.auto_pre = true;
-                        run.mode = "pre-ReLU objective: the unit is silent on the start image, \
-                                    so its post-ReLU gradient is zero"
-                            .into();
-                    }
-                    return Ok(true);
-                } else if self.frame.is_some()
-                    && c.optim.start == StartFrom::Noise
-                    && !run.frame_tried
-                {
-                    let init = Init::Image {
-                        chw: self.frame.clone().unwrap_or_default(),
-                        label: "the current frame".into(),
-                    };
-                    self.opt.set_init(run.id, init).map_err(|e| e.to_string())?;
-                    if let Some(run) = self.run.as_mut() {
-                        run.frame_tried = true;
-                        run.mode = "started from the current frame: the unit is silent on noise \
-                                    and this layer has no pre-ReLU value"
-                            .into();
-                    }
-                    return Ok(true);
-                }
+        let Some(run) = self.run.as_mut() else {
+            return Ok(did);
+        };
+        let st = self.opt.status(run.id).map_err(|e| e.to_string())?.clone();
+        let action = run.policy.status(st.stop, self.frame.is_some());
+        let due = run.last_sent.is_none_or(|t| t.elapsed() >= PREFERRED_EVERY);
+        match action {
+            Action::Objective(_) | Action::StartFromFrame => {
+                self.act_on(action)?;
+                return Ok(true);
             }
-            let due = run.last_sent.is_none_or(|t| t.elapsed() >= PREFERRED_EVERY);
-            if (did && due) || (st.stop.is_some() && !run.stopped_reported) {
+            Action::Report(reason) => {
                 self.send_preferred()?;
+                self.send(Event::Stopped {
+                    reason,
+                    iterations: st.iterations,
+                });
             }
-            if let Some(reason) = st.stop
-                && let Some(run) = self.run.as_mut()
-                && !run.stopped_reported
-            {
-                run.stopped_reported = true;
-                let message = match reason {
-                    StopReason::ZeroGrad => format!(
-                        "Stopped after {} step(s): the gradient is exactly zero. The unit is \
-                         silent (its ReLU is off) on this image, so the paper's algorithm \
-                         cannot move. Use the pre-ReLU objective (or Auto), or start from the \
-                         current frame.",
-                        st.iterations
-                    ),
-                    StopReason::NonFinite => "Stopped: the image became NaN or infinite (the \
-                        learning rate is too large). The best image so far is kept; lower \
-                        the learning rate and reset."
-                        .to_string(),
-                    StopReason::MaxIter => {
-                        format!("Done: {} iterations.", st.iterations)
-                    }
-                };
-                self.send(Event::Stopped { reason, message });
-            }
+            Action::Continue if did && due => self.send_preferred()?,
+            Action::Continue => {}
         }
         Ok(did)
+    }
+
+    /// Carries out a policy's decision on the current run.
+    fn act_on(&mut self, action: Action) -> Result<(), String> {
+        let Some(run) = self.run.as_ref() else {
+            return Ok(());
+        };
+        let (id, layer, channel) = (run.id, run.layer.clone(), run.channel);
+        match action {
+            Action::Objective(pre) => {
+                let o = self.objective(&layer, channel, pre)?;
+                self.opt.set_objective(id, o).map_err(|e| e.to_string())
+            }
+            Action::StartFromFrame => {
+                let init = Init::Image {
+                    chw: self.frame.clone().unwrap_or_default(),
+                    label: "the current frame".into(),
+                };
+                self.opt.set_init(id, init).map_err(|e| e.to_string())
+            }
+            Action::Continue | Action::Report(_) => Ok(()),
+        }
     }
 
     fn handle(&mut self, c: Command, source: &mut Option<SourceThread>, slot: &FrameSlot) -> bool {
@@ -659,7 +615,7 @@ impl<'a> Worker<'a> {
                         self.send(Event::Error(e.to_string()));
                     }
                     if let Some(run) = self.run.as_mut() {
-                        run.stopped_reported = false;
+                        run.policy.resumed();
                         let _ = self.opt.resume(run.id);
                     }
                 }

@@ -15,7 +15,7 @@ pub use attr::{AttrOptions, Baseline, IgOptions, OcclusionOptions, SmoothGradOpt
 pub use deepvis_viz::{BackFilter, ColorMap};
 pub use params::{LrPolicy, Params};
 pub use queue::{Inbox, Outbox, queue};
-pub use run::{StopReason, Telemetry};
+pub use run::{RunMode, StopReason, Telemetry};
 
 /// Where frames come from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -506,15 +506,15 @@ pub enum Event {
         objective: f32,
         /// The unit's post-ReLU activation.
         activation: f32,
-        /// Which objective and start the run uses, in words.
-        mode: String,
+        /// Which objective and start the run uses, and why.
+        mode: RunMode,
     },
-    /// The preferred-image run stopped, and why, in words a user understands.
+    /// The preferred-image run stopped, and why (reported once per run).
     Stopped {
         /// Why.
         reason: StopReason,
-        /// What it means and what to do.
-        message: String,
+        /// Iterations done.
+        iterations: usize,
     },
     /// The cameras the system lists, for the source picker: (index, name).
     Cameras(Vec<(u32, String)>),

@@ -43,3 +43,32 @@ pub struct Telemetry {
     /// Whether the unit was the argmax of its layer.
     pub is_argmax: bool,
 }
+
+/// Which objective a preferred-image run optimizes and where it started: the reason, typed;
+/// the window words it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RunMode {
+    /// What the settings ask for: the unit's value after its ReLU (the paper's) or before it.
+    Asked {
+        /// The pre-ReLU value.
+        pre_relu: bool,
+        /// The start image.
+        start: crate::StartFrom,
+    },
+    /// The pre-ReLU value because the unit is silent on the start image (its post-ReLU
+    /// gradient is exactly zero), until it comes alive (automatic mode).
+    SilentPre {
+        /// The start image.
+        start: crate::StartFrom,
+    },
+    /// Back to the post-ReLU value once the unit came alive at this step.
+    AliveAt {
+        /// The step.
+        step: usize,
+        /// The start image.
+        start: crate::StartFrom,
+    },
+    /// Started over from the current frame: the unit is silent on noise and its layer has no
+    /// pre-ReLU value to fall back to.
+    FrameFallback,
+}

@@ -8,6 +8,7 @@ pub mod activity;
 mod attribution;
 pub mod grid;
 mod panes;
+pub mod words;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -580,10 +581,12 @@ impl DeepvisApp {
                     iteration,
                     objective,
                     activation,
-                    mode,
+                    mode: words::run_mode(mode),
                 });
             }
-            Event::Stopped { reason, message } => self.stopped = Some((reason, message)),
+            Event::Stopped { reason, iterations } => {
+                self.stopped = Some((reason, words::stop_message(reason, iterations)))
+            }
             Event::Cameras(c) => self.cameras = c,
             Event::Stats {
                 grid_fps,

@@ -91,7 +91,10 @@ fn themed(size: [f32; 2], ppp: f32, theme: egui::Theme) -> (Harness<'static, Dee
         iteration: 40,
         objective: 12.5,
         activation: 12.5,
-        mode: "post-ReLU objective".into(),
+        mode: deepvis_protocol::RunMode::Asked {
+            pre_relu: false,
+            start: deepvis_protocol::StartFrom::Noise,
+        },
     });
     let point = |iter: usize| Telemetry {
         run: 0,
@@ -331,7 +334,10 @@ fn ctrl_wheel_zooms_the_grid_and_the_tile_size_fits_again() {
     });
     h.run_steps(3);
     let after = h.state().grid_pane.drawn.clone().expect("drawn").origin;
-    assert!(after.y < before.y - 50.0, "panned from {before:?} to {after:?}");
+    assert!(
+        after.y < before.y - 50.0,
+        "panned from {before:?} to {after:?}"
+    );
     h.state_mut().persisted.grid_zoom = None;
     h.run_steps(2);
     assert_eq!(h.state().grid_pane.drawn.clone().expect("drawn").scale, fit);

@@ -150,7 +150,7 @@ fn a_stop_event_shows_its_message_and_offers_the_way_past_it() {
     let (mut h, rx, tx) = setup();
     tx.send(Event::Stopped {
         reason: StopReason::ZeroGrad,
-        message: "Stopped after 2 step(s): the gradient is exactly zero.".into(),
+        iterations: 2,
     })
     .unwrap();
     h.run_steps(2);
