@@ -3,12 +3,17 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::weights::{RawTensor, WeightMap, check_finite};
+use crate::weights::{RawTensor, WeightMap, check_finite, read_file};
 
 /// Reads tensor `name` (or the file's only tensor when `name` is `None`) as a `[1, 3, H, W]`
 /// input. `3xHxW` tensors get a batch axis; float64 is converted to float32.
 pub fn read_input_tensor(path: &Path, name: Option<&str>) -> Result<RawTensor> {
-    let mut map = WeightMap::read_safetensors(path)?;
+    input_tensor_from_bytes(path, &read_file(path)?, name)
+}
+
+/// [`read_input_tensor`] on the bytes of a safetensors file (`path` is only used in messages).
+pub fn input_tensor_from_bytes(path: &Path, bytes: &[u8], name: Option<&str>) -> Result<RawTensor> {
+    let mut map = WeightMap::from_safetensors_bytes(path, bytes)?;
     let name = match name {
         Some(n) => n.to_string(),
         None => {
