@@ -38,11 +38,15 @@ impl Rng {
 const INTERESTING_BYTES: [u8; 6] = [0, 1, 0x7f, 0x80, 0xfe, 0xff];
 
 /// Length-like values written over 2, 4 or 8 bytes.
-const INTERESTING_WORDS: [u64; 10] = [
+const INTERESTING_WORDS: [u64; 14] = [
     0,
     1,
+    2,
     0x7f,
     0xff,
+    0x1000,
+    0x3fff,
+    0x4000,
     0x7fff,
     0xffff,
     0x7fff_ffff,
@@ -207,6 +211,40 @@ fn mutate_once(rng: &mut Rng, data: &mut Vec<u8>, other: &[u8]) {
     }
 }
 
+/// Recomputes the CRC of every whole chunk of a PNG, so that mutations of its header and data
+/// reach the decoder instead of stopping at the checksum.
+pub fn fix_png_crcs(data: &mut [u8]) {
+    const SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+    if !data.starts_with(SIGNATURE) {
+        return;
+    }
+    let mut at = SIGNATURE.len();
+    while at + 12 <= data.len() {
+        let len = u32::from_be_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]]) as usize;
+        let Some(end) = (at + 8).checked_add(len).filter(|e| e + 4 <= data.len()) else {
+            return;
+        };
+        let crc = crc32(&data[at + 4..end]);
+        data[end..end + 4].copy_from_slice(&crc.to_be_bytes());
+        at = end + 4;
+    }
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for &b in bytes {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,6 +265,14 @@ mod tests {
         assert_eq!(run(7), run(7));
         assert_ne!(run(7), run(8));
         assert!(run(7).iter().filter(|d| **d != seed).count() > 90);
+    }
+
+    #[test]
+    fn png_checksums_are_repaired() {
+        // IEND: an empty chunk whose CRC is well known
+        let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\0IEND\0\0\0\0".to_vec();
+        fix_png_crcs(&mut png);
+        assert_eq!(&png[16..], &[0xae, 0x42, 0x60, 0x82]);
     }
 
     #[test]

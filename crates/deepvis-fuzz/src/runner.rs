@@ -6,7 +6,7 @@ use std::sync::Once;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
-use crate::mutate::{Rng, mutate};
+use crate::mutate::{Rng, fix_png_crcs, mutate};
 use crate::targets::{Seed, Target};
 use crate::{Error, Result};
 
@@ -214,6 +214,9 @@ pub fn fuzz(target: Target, seeds: &[Seed], opts: &Options) -> Result<Report> {
             let mut d = seeds[rng.below(seeds.len())].bytes.clone();
             let other = &seeds[rng.below(seeds.len())].bytes;
             mutate(&mut rng, &mut d, other);
+            if target == Target::Image && rng.one_in(2) {
+                fix_png_crcs(&mut d);
+            }
             d
         };
         r.cases += 1;

@@ -7,6 +7,7 @@ mod backprop;
 mod bench;
 mod classify;
 mod common;
+mod fuzz;
 mod layers;
 mod onnx;
 mod optimize;
@@ -87,6 +88,9 @@ enum Command {
     Search(search::Args),
     /// Time forward and backward passes.
     Bench(bench::Args),
+    /// Fuzz the decoders of user files (photos, weights, tensors, top-k files, settings) with
+    /// mutated real files: cases per second, errors, panics and hangs per decoder.
+    Fuzz(fuzz::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -117,6 +121,7 @@ fn run_command(g: &Global, c: Command) -> anyhow::Result<std::process::ExitCode>
         Command::Topk(a) => topk::run(&cli.global, a),
         Command::Search(a) => search::run(&cli.global, a),
         Command::Bench(a) => bench::run(&cli.global, a),
+        Command::Fuzz(a) => fuzz::run(&cli.global, a),
     }
 }
 
