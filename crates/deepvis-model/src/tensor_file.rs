@@ -58,6 +58,13 @@ pub fn input_tensor_from_bytes(path: &Path, bytes: &[u8], name: Option<&str>) ->
 
 /// Writes one float32 tensor to a safetensors file.
 pub fn write_f32(path: &Path, name: &str, shape: &[usize], data: &[f32]) -> Result<()> {
+    let out = to_safetensors(name, shape, data)?;
+    std::fs::write(path, out)
+        .map_err(|e| Error::BadInput(format!("cannot write {}: {e}", path.display())))
+}
+
+/// The bytes of a safetensors file holding one float32 tensor.
+pub fn to_safetensors(name: &str, shape: &[usize], data: &[f32]) -> Result<Vec<u8>> {
     if shape.iter().product::<usize>() != data.len() {
         return Err(Error::BadInput(format!(
             "{} values do not fill a tensor of shape {shape:?}",
@@ -68,8 +75,6 @@ pub fn write_f32(path: &Path, name: &str, shape: &[usize], data: &[f32]) -> Resu
     let view =
         safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.to_vec(), &bytes)
             .map_err(|e| Error::BadInput(format!("cannot describe tensor {name}: {e}")))?;
-    let out = safetensors::serialize(vec![(name, view)], None)
-        .map_err(|e| Error::BadInput(format!("cannot serialize tensor {name}: {e}")))?;
-    std::fs::write(path, out)
-        .map_err(|e| Error::BadInput(format!("cannot write {}: {e}", path.display())))
+    safetensors::serialize(vec![(name, view)], None)
+        .map_err(|e| Error::BadInput(format!("cannot serialize tensor {name}: {e}")))
 }
