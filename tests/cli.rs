@@ -737,3 +737,176 @@ fn the_committed_default_weights_classify_with_no_shared_folder_and_no_cache() {
     let top = &v["top5"][0];
     assert_eq!(top["index"], 967, "{v}");
 }
+
+/// Every file under `dir`, as paths relative to it, sorted.
+fn tree(dir: &std::path::Path) -> Vec<String> {
+    fn walk(root: &std::path::Path, d: &std::path::Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            out.push(p.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+            if p.is_dir() {
+                walk(root, &p, out);
+            }
+        }
+    }
+    let mut v = Vec::new();
+    walk(dir, dir, &mut v);
+    v.sort();
+    v
+}
+
+/// No temporary file of the atomic write is left anywhere under `dir`.
+fn assert_no_temporaries(dir: &std::path::Path) {
+    let t = tree(dir);
+    assert!(
+        t.iter().all(|f| {
+            let name = f.rsplit('/').next().unwrap_or(f);
+            !deepvis_topk::is_temporary(name)
+        }),
+        "{t:?}"
+    );
+}
+
+#[test]
+fn topk_stops_mid_way_with_a_clear_error_and_no_half_file_then_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    for f in ["dog.jpg", "coffee.png"] {
+        std::fs::copy(shared().join("images").join(f), photos.join(f)).unwrap();
+    }
+    let out = dir.path().join("out");
+    // the sixth montage's name is taken (by a folder): the write fails after five montages
+    std::fs::create_dir_all(out.join("conv1/c0005.png")).unwrap();
+    let args = [
+        "topk",
+        "--folder",
+        photos.to_str().unwrap(),
+        "--layer",
+        "conv1",
+        "--k",
+        "2",
+        "--tile",
+        "8",
+        "-o",
+        out.to_str().unwrap(),
+    ];
+    let (ok, _, err) = deepvis(&args);
+    assert!(
+        !ok && err.contains("cannot write") && err.contains("c0005.png"),
+        "{err}"
+    );
+    assert!(!out.join("index.json").exists());
+    assert_no_temporaries(&out);
+    let state = deepvis_topk::ScanState::load(&out).unwrap().unwrap();
+    assert_eq!(state.done.len(), 2);
+    for c in 0..5 {
+        let m = image::open(out.join(format!("conv1/c{c:04}.png"))).unwrap();
+        assert_eq!(m.width(), 18);
+    }
+    // the way cleared, the same command finishes from the saved state
+    std::fs::remove_dir(out.join("conv1/c0005.png")).unwrap();
+    let _ = deepvis_ok(&args);
+    assert_eq!(deepvis_topk::Index::load(&out).unwrap().channels.len(), 96);
+    assert_no_temporaries(&out);
+}
+
+#[test]
+fn search_stops_with_a_clear_error_and_whole_rows_then_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    // trial 1's picture cannot be written
+    std::fs::create_dir_all(out.join("unit207/trial00001.png")).unwrap();
+    let args = [
+        "search",
+        "--layer",
+        "pool10",
+        "--units",
+        "207",
+        "--trials",
+        "3",
+        "--iters",
+        "2",
+        "-o",
+        out.to_str().unwrap(),
+    ];
+    let (ok, _, err) = deepvis(&args);
+    assert!(!ok && err.contains("trial00001.png"), "{err}");
+    assert_no_temporaries(&out);
+    let rows = std::fs::read_to_string(out.join("trials.tsv")).unwrap();
+    let fields = rows.lines().next().unwrap().split('\t').count();
+    assert_eq!(rows.lines().count(), 2, "{rows}");
+    assert!(rows.ends_with('\n'));
+    assert!(
+        rows.lines().all(|l| l.split('\t').count() == fields),
+        "{rows}"
+    );
+    std::fs::remove_dir(out.join("unit207/trial00001.png")).unwrap();
+    let _ = deepvis_ok(&args);
+    let rows = std::fs::read_to_string(out.join("trials.tsv")).unwrap();
+    assert_eq!(rows.lines().count(), 4, "{rows}");
+    assert_no_temporaries(&out);
+}
+
+#[test]
+fn optimize_stops_with_a_clear_error_and_no_half_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("o.png");
+    // the report beside the picture cannot be written
+    std::fs::create_dir(dir.path().join("o.json")).unwrap();
+    let run = |out: &std::path::Path| {
+        deepvis(&[
+            "optimize",
+            "--layer",
+            "pool10",
+            "--unit",
+            "130",
+            "--iters",
+            "2",
+            "-o",
+            out.to_str().unwrap(),
+        ])
+    };
+    let (ok, _, err) = run(&png);
+    assert!(
+        !ok && err.contains("cannot write") && err.contains("o.json"),
+        "{err}"
+    );
+    assert_eq!(image::open(&png).unwrap().width(), 227);
+    assert_no_temporaries(dir.path());
+    // the output's folder is a regular file
+    let file = dir.path().join("plain");
+    std::fs::write(&file, b"a file").unwrap();
+    let (ok, _, err) = run(&file.join("o.png"));
+    assert!(
+        !ok && err.contains("cannot write") && err.contains("o.png"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), b"a file");
+    assert_no_temporaries(dir.path());
+}
+
+#[test]
+fn fuzz_reports_its_counts_and_refuses_bad_options() {
+    let out = deepvis_ok(&[
+        "fuzz",
+        "--target",
+        "settings",
+        "--seconds",
+        "0.5",
+        "--seed",
+        "3",
+    ]);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("settings"))
+        .unwrap_or_else(|| panic!("{out}"));
+    let f: Vec<&str> = line.split_whitespace().collect();
+    // target, cases, cases/s, accepted, errors, panics, hangs, seconds
+    assert!(f[1].parse::<u64>().unwrap() > 100, "{line}");
+    assert_eq!((f[5], f[6]), ("0", "0"), "{line}");
+    let (ok, _, err) = deepvis(&["fuzz", "--seconds", "0"]);
+    assert!(!ok && err.contains("--seconds"), "{err}");
+    let (ok, _, err) = deepvis(&["fuzz", "--target", "mp3"]);
+    assert!(!ok && err.contains("topk-index"), "{err}");
+}

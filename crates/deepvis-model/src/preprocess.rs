@@ -11,6 +11,8 @@ use crate::error::{Error, Result};
 pub const MAX_IMAGE_SIDE: u32 = 16_384;
 /// Largest allocation an image decoder may make.
 pub const MAX_IMAGE_BYTES: u64 = 512 << 20;
+/// Most pixels of an image deepvis will decode: as 8-bit RGB they fit [`MAX_IMAGE_BYTES`].
+pub const MAX_IMAGE_PIXELS: u64 = MAX_IMAGE_BYTES / 3;
 
 /// How an architecture wants its input normalized. Channel `i` of the tensor holds
 /// `(pixel[order[i]] * scale - mean[i]) / std[i]`, where `pixel` is RGB in 0..255.
@@ -105,6 +107,14 @@ fn decode<R: std::io::BufRead + std::io::Seek>(
     }
     reader.limits(limits());
     let mut decoder = reader.into_decoder().map_err(|e| err(e.to_string()))?;
+    // the decoder's limit bounds its own buffer; the RGB copy every use makes must fit too
+    let (w, h) = decoder.dimensions();
+    if w as u64 * h as u64 > MAX_IMAGE_PIXELS {
+        return Err(err(format!(
+            "{w} x {h} pixels are more than the limit of {MAX_IMAGE_PIXELS} pixels \
+             ({MAX_IMAGE_BYTES} bytes as RGB)"
+        )));
+    }
     let orientation = decoder.orientation().map_err(|e| err(e.to_string()))?;
     let mut img = DynamicImage::from_decoder(decoder).map_err(|e| err(e.to_string()))?;
     img.apply_orientation(orientation);
@@ -162,14 +172,32 @@ pub fn decode_image(bytes: &[u8], name: &Path) -> Result<DynamicImage> {
     decode(ImageReader::new(Cursor::new(bytes)), name)
 }
 
+/// The longest side [`resize_and_crop`] resizes to: an image of an extreme aspect ratio (a
+/// 16384 x 1 strip would become 4 million pixels wide) has the centre of its long side cut out
+/// first, since only the centre is kept.
+pub const MAX_RESIZED_SIDE: u32 = 4096;
+
 /// Resizes the short side to `short` (bilinear) and crops the centre `crop x crop` square.
 pub fn resize_and_crop(img: &DynamicImage, short: u32, crop: u32) -> RgbImage {
-    let rgb = img.to_rgb8();
-    let (w, h) = rgb.dimensions();
+    let mut rgb = img.to_rgb8();
+    let (mut w, mut h) = rgb.dimensions();
     let s = w.min(h).max(1) as f64;
+    let scale = short as f64 / s;
+    // only the centre of the long side is seen: keep the source pixels that resize to
+    // MAX_RESIZED_SIDE (far more than the crop and the filter's reach), cut out the rest
+    let keep = (MAX_RESIZED_SIDE as f64 / scale).ceil() as u32;
+    if w.max(h) > keep && (w.max(h) as f64 * scale) > MAX_RESIZED_SIDE as f64 {
+        let (x0, y0, kw, kh) = if w > h {
+            ((w - keep) / 2, 0, keep, h)
+        } else {
+            (0, (h - keep) / 2, w, keep)
+        };
+        rgb = image::imageops::crop_imm(&rgb, x0, y0, kw, kh).to_image();
+        (w, h) = (kw, kh);
+    }
     // The long side is truncated, as PIL-based pipelines (and the reference inputs) do.
-    let nw = ((w as f64 * short as f64 / s) as u32).max(crop);
-    let nh = ((h as f64 * short as f64 / s) as u32).max(crop);
+    let nw = ((w as f64 * scale) as u32).max(crop);
+    let nh = ((h as f64 * scale) as u32).max(crop);
     let resized = image::imageops::resize(&rgb, nw, nh, FilterType::Triangle);
     let x0 = (nw - crop) / 2;
     let y0 = (nh - crop) / 2;

@@ -3,12 +3,17 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::weights::{RawTensor, WeightMap, check_finite};
+use crate::weights::{RawTensor, WeightMap, check_finite, read_file};
 
 /// Reads tensor `name` (or the file's only tensor when `name` is `None`) as a `[1, 3, H, W]`
 /// input. `3xHxW` tensors get a batch axis; float64 is converted to float32.
 pub fn read_input_tensor(path: &Path, name: Option<&str>) -> Result<RawTensor> {
-    let mut map = WeightMap::read_safetensors(path)?;
+    input_tensor_from_bytes(path, &read_file(path)?, name)
+}
+
+/// [`read_input_tensor`] on the bytes of a safetensors file (`path` is only used in messages).
+pub fn input_tensor_from_bytes(path: &Path, bytes: &[u8], name: Option<&str>) -> Result<RawTensor> {
+    let mut map = WeightMap::from_safetensors_bytes(path, bytes)?;
     let name = match name {
         Some(n) => n.to_string(),
         None => {
@@ -53,6 +58,13 @@ pub fn read_input_tensor(path: &Path, name: Option<&str>) -> Result<RawTensor> {
 
 /// Writes one float32 tensor to a safetensors file.
 pub fn write_f32(path: &Path, name: &str, shape: &[usize], data: &[f32]) -> Result<()> {
+    let out = to_safetensors(name, shape, data)?;
+    std::fs::write(path, out)
+        .map_err(|e| Error::BadInput(format!("cannot write {}: {e}", path.display())))
+}
+
+/// The bytes of a safetensors file holding one float32 tensor.
+pub fn to_safetensors(name: &str, shape: &[usize], data: &[f32]) -> Result<Vec<u8>> {
     if shape.iter().product::<usize>() != data.len() {
         return Err(Error::BadInput(format!(
             "{} values do not fill a tensor of shape {shape:?}",
@@ -63,8 +75,6 @@ pub fn write_f32(path: &Path, name: &str, shape: &[usize], data: &[f32]) -> Resu
     let view =
         safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.to_vec(), &bytes)
             .map_err(|e| Error::BadInput(format!("cannot describe tensor {name}: {e}")))?;
-    let out = safetensors::serialize(vec![(name, view)], None)
-        .map_err(|e| Error::BadInput(format!("cannot serialize tensor {name}: {e}")))?;
-    std::fs::write(path, out)
-        .map_err(|e| Error::BadInput(format!("cannot write {}: {e}", path.display())))
+    safetensors::serialize(vec![(name, view)], None)
+        .map_err(|e| Error::BadInput(format!("cannot serialize tensor {name}: {e}")))
 }

@@ -174,11 +174,16 @@ fn crc32(bytes: &[u8]) -> u32 {
 }
 
 fn png_header_only(w: u32, h: u32) -> Vec<u8> {
+    png_header(w, h, 2)
+}
+
+/// A PNG's signature and header, of colour type `color` (0 gray, 2 RGB), and no pixels.
+fn png_header(w: u32, h: u32, color: u8) -> Vec<u8> {
     let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
     let mut chunk = b"IHDR".to_vec();
     chunk.extend_from_slice(&w.to_be_bytes());
     chunk.extend_from_slice(&h.to_be_bytes());
-    chunk.extend_from_slice(&[8, 2, 0, 0, 0]);
+    chunk.extend_from_slice(&[8, color, 0, 0, 0]);
     v.extend_from_slice(&13u32.to_be_bytes());
     v.extend_from_slice(&chunk);
     v.extend_from_slice(&crc32(&chunk).to_be_bytes());
@@ -219,6 +224,68 @@ fn bad_images_are_clear_errors() {
         .to_string();
     assert!(e.to_lowercase().contains("limit"), "{e}");
     assert!(preprocess::load_image(Path::new("/nonexistent/photo.jpg")).is_err());
+}
+
+/// Found reading the image target's path (not by a fuzzer hit): a gray image within the
+/// decoder's byte limit (16384 x 12000, 196 MB) became a 590 MB RGB copy; it is refused
+/// before decoding now, by its pixel count.
+#[test]
+fn an_image_whose_rgb_copy_exceeds_the_limit_is_refused_before_decoding() {
+    // the header and the start of the pixel data (the decoder reads that far before it
+    // says the size); the pixels themselves are never reached
+    let mut png = png_header(16_384, 12_000, 0);
+    png.extend_from_slice(&0u32.to_be_bytes());
+    png.extend_from_slice(b"IDAT");
+    png.extend_from_slice(&crc32(b"IDAT").to_be_bytes());
+    let e = preprocess::decode_image(&png, Path::new("gray.png"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("gray.png") && e.contains("pixels are more than the limit"),
+        "{e}"
+    );
+}
+
+/// Found by `deepvis fuzz --target image --seed 7` (case 37991, over its 2 s limit): a 535-byte
+/// GIF whose header says 9 x 14860 pixels. Its short side was resized to 256 and so its long
+/// side to 422,000 pixels (324 MB, seconds) before the centre was cropped; only the centre of a
+/// strip is resized now, and the crop is the same picture.
+#[test]
+fn an_extreme_strip_is_preprocessed_quickly_and_keeps_its_centre() {
+    let spec = Arch::SqueezeNet1_0.input_spec();
+    // the fuzzer's case: a tall GIF strip, decoded from memory as the sources do
+    let strip =
+        image::RgbaImage::from_fn(9, 14_860, |_, y| image::Rgba([(y % 251) as u8, 9, 9, 255]));
+    let mut gif = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgba8(strip)
+        .write_to(&mut gif, image::ImageFormat::Gif)
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    let img = preprocess::decode_image(gif.get_ref(), Path::new("strip.gif")).unwrap();
+    let p = spec.apply(&img);
+    let secs = t0.elapsed().as_secs_f64();
+    assert!(secs < 2.0, "{secs} s");
+    assert_eq!(p.crop.dimensions(), (227, 227));
+
+    // a wide one: vertical stripes 64 pixels wide, so the centre crop shows stripes 8192
+    // pixels wide (the scale is 128): one colour on each side of the centre
+    let strip = image::RgbImage::from_fn(16_384, 2, |x, _| {
+        if (x / 64) % 2 == 0 {
+            image::Rgb([250, 20, 20])
+        } else {
+            image::Rgb([20, 20, 250])
+        }
+    });
+    let t0 = std::time::Instant::now();
+    let p = spec.apply(&image::DynamicImage::ImageRgb8(strip));
+    let secs = t0.elapsed().as_secs_f64();
+    assert!(secs < 2.0, "{secs} s");
+    assert_eq!(p.crop.dimensions(), (227, 227));
+    // x = 8192, the strip's centre, starts a red stripe: blue on the left, red on the right
+    let left = p.crop.get_pixel(50, 100).0;
+    let right = p.crop.get_pixel(180, 100).0;
+    assert!(left[2] > 200 && left[0] < 60, "{left:?}");
+    assert!(right[0] > 200 && right[2] < 60, "{right:?}");
 }
 
 #[test]

@@ -1,9 +1,12 @@
 //! The images that excite each unit most: a per-channel top-k accumulator, the resumable state
-//! of a folder scan and the index it leaves behind (read by the app). No model, no window.
+//! of a folder scan and the index it leaves behind (read by the app), and the atomic write
+//! every file deepvis makes goes through. No model, no window.
 
 use std::collections::BTreeSet;
 use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +16,14 @@ pub enum Error {
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A file could not be written (it is left as it was).
+    #[error("cannot write {path}: {source}")]
+    Write {
         /// The file.
         path: PathBuf,
         /// The cause.
@@ -124,15 +135,64 @@ pub struct ScanState {
     pub top: TopK,
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename (never a half file).
+/// Writes `bytes` to `path` atomically: see [`write_atomic_with`].
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |source| Error::Io {
+    write_atomic_with(path, |w| w.write_all(bytes))
+}
+
+/// Writes a file through a temporary file in the same folder (filled by `write`, flushed to
+/// the disk) and a rename, the one way every file deepvis makes is written: the file is
+/// whole or as it was before, never half written, and when anything fails (the folder gone or
+/// unwritable, the disk full) the temporary file is removed and the error names the file.
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let fail = |source| Error::Write {
         path: path.to_path_buf(),
         source,
     };
-    let tmp = path.with_extension("tmp");
-    fs::write(&tmp, bytes).map_err(io)?;
-    fs::rename(&tmp, path).map_err(io)
+    let name = path.file_name().ok_or_else(|| {
+        fail(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a file name",
+        ))
+    })?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(
+        ".{}.{}.tmp",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let tmp = dir.join(tmp_name);
+    let result = (|| {
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        let mut w = std::io::BufWriter::new(file);
+        write(&mut w)?;
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| {
+        // the temporary file may not exist (it could not be made): nothing else to undo
+        let _ = fs::remove_file(&tmp);
+        fail(e)
+    })
+}
+
+/// Whether `name` is a temporary file of [`write_atomic_with`] (one left by a killed process
+/// can be removed).
+pub fn is_temporary(name: &str) -> bool {
+    name.starts_with('.') && name.ends_with(".tmp")
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {

@@ -59,3 +59,82 @@ fn state_and_index_round_trip_and_bad_files_are_errors() {
     assert!(e.contains("index.json"), "{e}");
     assert!(Index::load(&dir.path().join("nope")).is_err());
 }
+
+/// The names in a folder (sorted), to check what a failed write left behind.
+fn names(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn an_atomic_write_is_whole_or_absent_when_the_disk_fills_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("index.json");
+    // the disk fills up half way through the write: an error naming the file, and neither
+    // the file nor its temporary is left
+    let e = write_atomic_with(&p, |w| {
+        w.write_all(b"{\"model\": \"squeeze")?;
+        Err(std::io::Error::from(std::io::ErrorKind::StorageFull))
+    })
+    .unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("cannot write") && msg.contains("index.json"),
+        "{msg}"
+    );
+    assert!(names(dir.path()).is_empty(), "{:?}", names(dir.path()));
+    // an earlier version of the file stays as it was
+    write_atomic(&p, b"old").unwrap();
+    assert!(
+        write_atomic_with(&p, |w| {
+            w.write_all(b"new but cut")?;
+            Err(std::io::Error::from(std::io::ErrorKind::StorageFull))
+        })
+        .is_err()
+    );
+    assert_eq!(fs::read(&p).unwrap(), b"old");
+    assert_eq!(names(dir.path()), ["index.json"]);
+    write_atomic(&p, b"new").unwrap();
+    assert_eq!(fs::read(&p).unwrap(), b"new");
+    assert_eq!(names(dir.path()), ["index.json"]);
+}
+
+#[test]
+fn an_atomic_write_into_a_folder_that_became_a_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    fs::create_dir(&out).unwrap();
+    let state = ScanState {
+        model: "m".into(),
+        layer: "l".into(),
+        folder: "/photos".into(),
+        done: Default::default(),
+        skipped: vec![],
+        top: TopK::new(2, 2),
+    };
+    state.save(&out).unwrap();
+    // mid-run, the output folder is replaced by a regular file
+    fs::remove_dir_all(&out).unwrap();
+    fs::write(&out, b"not a folder").unwrap();
+    let msg = state.save(&out).unwrap_err().to_string();
+    assert!(
+        msg.contains("cannot write") && msg.contains("state.json"),
+        "{msg}"
+    );
+    assert_eq!(names(dir.path()), ["out"]);
+    assert_eq!(fs::read(&out).unwrap(), b"not a folder");
+    // the file's name is a folder: the rename fails, the temporary is removed
+    fs::remove_file(&out).unwrap();
+    fs::create_dir_all(out.join("index.json")).unwrap();
+    let msg = write_atomic(&Index::path(&out), b"{}")
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("index.json"), "{msg}");
+    assert_eq!(names(&out), ["index.json"]);
+    assert!(out.join("index.json").is_dir());
+    assert!(is_temporary(".index.json.12.3.tmp") && !is_temporary("index.json"));
+}

@@ -78,8 +78,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         }
     };
     if let Some(p) = &out {
-        grid.save(p)
-            .with_context(|| format!("writing {}", p.display()))?;
+        crate::common::save_image(&grid, p)?;
         log(
             g,
             format!(

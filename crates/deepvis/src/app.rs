@@ -1,6 +1,7 @@
 //! The live toolbox window: eframe around the UI crate's panes and the engine's worker.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -104,10 +105,41 @@ impl eframe::App for Shell {
     }
 }
 
+/// The file eframe keeps the window's settings in (its default place, named here so that a
+/// damaged file can be told apart from none).
+fn settings_file() -> Option<PathBuf> {
+    eframe::storage_dir("deepvis").map(|d| d.join("app.ron"))
+}
+
+/// Why the settings file cannot be read as eframe's storage, when it exists and cannot: eframe
+/// then silently starts from nothing, and the user should hear of it.
+fn damaged(file: &Path) -> Option<String> {
+    let bytes = match std::fs::read(file) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => return Some(e.to_string()),
+    };
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Some("the file is empty".into());
+    }
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(t) => t,
+        Err(e) => return Some(format!("not text: {e}")),
+    };
+    ron::from_str::<HashMap<String, String>>(text)
+        .err()
+        .map(|e| e.to_string())
+}
+
 /// The settings saved by the last run, and a sentence when there were some that could not be
-/// read (a damaged file, or one no version of deepvis wrote): the window then starts with the
-/// defaults and says so once. Fields an older version did not save take their defaults.
-fn restore(storage: Option<&dyn eframe::Storage>) -> (Persisted, Option<String>) {
+/// read (a damaged or truncated file, or a value no version of deepvis wrote): the window then
+/// starts with the defaults and says so once (the next save replaces the damaged file). Fields
+/// an older version did not save take their defaults. `file` is where eframe reads `storage`
+/// from.
+fn restore(
+    storage: Option<&dyn eframe::Storage>,
+    file: Option<&Path>,
+) -> (Persisted, Option<String>) {
     let Some(s) = storage else {
         return (Persisted::default(), None);
     };
@@ -117,7 +149,16 @@ fn restore(storage: Option<&dyn eframe::Storage>) -> (Persisted, Option<String>)
             Persisted::default(),
             Some("the saved settings could not be read: starting with the defaults".into()),
         ),
-        None => (Persisted::default(), None),
+        None => match file.and_then(|f| damaged(f).map(|why| (f, why))) {
+            Some((f, why)) => (
+                Persisted::default(),
+                Some(format!(
+                    "the settings file {} could not be read ({why}): starting with the defaults",
+                    f.display()
+                )),
+            ),
+            None => (Persisted::default(), None),
+        },
     }
 }
 
@@ -127,7 +168,9 @@ pub fn run(g: &Global, a: AppArgs) -> Result<ExitCode> {
     let model = crate::common::model_loader(g)?;
     let explicit_source = a.source.is_some() || a.camera.is_some() || a.synthetic;
     let source = choose_source(g, &a)?;
+    let settings = settings_file();
     let options = eframe::NativeOptions {
+        persistence_path: settings.clone(),
         viewport: egui::ViewportBuilder::default()
             .with_title("deepvis")
             .with_inner_size([1280.0, 800.0])
@@ -142,7 +185,7 @@ pub fn run(g: &Global, a: AppArgs) -> Result<ExitCode> {
         "deepvis",
         options,
         Box::new(move |cc| {
-            let (persisted, unreadable) = restore(cc.storage);
+            let (persisted, unreadable) = restore(cc.storage, settings.as_deref());
             let mut config = EngineConfig::new(model.clone(), source.clone());
             config.opener = Some(crate::common::onnx_opener());
             config.backend = backend;
@@ -193,10 +236,13 @@ mod tests {
 
     #[test]
     fn damaged_settings_start_the_defaults_and_say_so_and_good_ones_come_back() {
-        let (p, m) = restore(Some(&Fake(Some("(layer:Some(\"fire9\"),selec".into()))));
+        let (p, m) = restore(
+            Some(&Fake(Some("(layer:Some(\"fire9\"),selec".into()))),
+            None,
+        );
         assert_eq!(p, Persisted::default());
         assert!(m.is_some_and(|m| m.contains("could not be read")));
-        let (p, m) = restore(Some(&Fake(None)));
+        let (p, m) = restore(Some(&Fake(None)), None);
         assert_eq!((p, m), (Persisted::default(), None));
         let mut good = Persisted {
             selected: Some(7),
@@ -216,7 +262,58 @@ mod tests {
             fn flush(&mut self) {}
         }
         eframe::set_value(&mut Saver(&mut f), STORAGE_KEY, &good);
-        let (p, m) = restore(Some(&f));
+        let (p, m) = restore(Some(&f), None);
         assert_eq!((p, m), (good, None));
+        // garbage instead of a value
+        let (p, m) = restore(Some(&Fake(Some("\u{1}\u{7f}}{ ]]".into()))), None);
+        assert_eq!(p, Persisted::default());
+        assert!(m.is_some_and(|m| m.contains("could not be read")));
+    }
+
+    /// eframe reads its whole file or nothing: a truncated or garbage `app.ron` gives a storage
+    /// without deepvis's key, as on a first run. The window says so, naming the file; a first
+    /// run (no file) and a file of other keys start quietly.
+    #[test]
+    fn a_damaged_settings_file_starts_the_defaults_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("app.ron");
+        let value = ron::to_string(&Persisted {
+            selected: Some(3),
+            ..Persisted::default()
+        })
+        .unwrap();
+        let mut kv = HashMap::new();
+        kv.insert(STORAGE_KEY.to_string(), value);
+        let whole = ron::to_string(&kv).unwrap();
+        let empty = Fake(None);
+        let cases: [(&str, &[u8]); 4] = [
+            ("truncated", &whole.as_bytes()[..whole.len() / 2]),
+            ("garbage", b"\x00\x01garbage{{"),
+            ("not text", b"{\"deepvis\": \"\xff\xfe\"}"),
+            ("empty", b""),
+        ];
+        for (what, bytes) in cases {
+            std::fs::write(&file, bytes).unwrap();
+            let (p, m) = restore(Some(&empty), Some(&file));
+            assert_eq!(p, Persisted::default(), "{what}");
+            let m = m.unwrap_or_else(|| panic!("{what}: no message"));
+            assert!(
+                m.contains("could not be read") && m.contains(&*file.to_string_lossy()),
+                "{what}: {m}"
+            );
+        }
+        // the whole file is fine: eframe read it, the value comes back, nothing is said
+        std::fs::write(&file, &whole).unwrap();
+        assert_eq!(damaged(&file), None);
+        std::fs::write(&file, "{\"egui\": \"()\"}").unwrap();
+        assert_eq!(
+            restore(Some(&empty), Some(&file)),
+            (Persisted::default(), None)
+        );
+        std::fs::remove_file(&file).unwrap();
+        assert_eq!(
+            restore(Some(&empty), Some(&file)),
+            (Persisted::default(), None)
+        );
     }
 }

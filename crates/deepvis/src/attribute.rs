@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
 use deepvis_attribution::{AttrOptions, Attribution, Job, Method, Sanity, Target};
-use deepvis_model::{BackProjector, tensor_file};
+use deepvis_model::BackProjector;
 use deepvis_protocol::Baseline;
 use deepvis_viz::{BackFilter, ColorMap};
 use image::RgbImage;
@@ -308,10 +308,9 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         }
         false => draw(&a, &maps[0], norm.order, &photo)?,
     };
-    img.save(&out)
-        .with_context(|| format!("writing {}", out.display()))?;
+    crate::common::save_image(&img, &out)?;
     if let (Some(r), Some(m)) = (&a.raw, maps.first()) {
-        tensor_file::write_f32(
+        crate::common::save_tensor(
             r,
             "attribution",
             &[1, m.channels, m.height, m.width],

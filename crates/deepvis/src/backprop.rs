@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use deepvis_model::{BackMode, BackProjector, tensor_file};
+use deepvis_model::{BackMode, BackProjector};
 use deepvis_viz::BackFilter;
 
 use crate::Global;
@@ -60,10 +60,9 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         .output
         .clone()
         .unwrap_or_else(|| a.on.default_png(&info.name, mode.as_str()));
-    img.save(&out)
-        .with_context(|| format!("writing {}", out.display()))?;
+    crate::common::save_image(&img, &out)?;
     if let Some(r) = &a.raw {
-        tensor_file::write_f32(r, "grad", &[1, c, h, w], &data)?;
+        crate::common::save_tensor(r, "grad", &[1, c, h, w], &data)?;
     }
     let rf = l
         .info

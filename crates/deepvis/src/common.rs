@@ -121,6 +121,33 @@ pub fn onnx_opener() -> deepvis_engine::ModelOpener {
     })
 }
 
+/// Writes a picture in the format its name says, through the atomic write (whole or not at
+/// all: no half-written file when the folder goes away or the disk fills up).
+pub fn save_image<P>(img: &image::ImageBuffer<P, Vec<P::Subpixel>>, path: &Path) -> Result<()>
+where
+    P: image::PixelWithColorType,
+    [P::Subpixel]: image::EncodableLayout,
+{
+    let format = image::ImageFormat::from_path(path).with_context(|| {
+        format!(
+            "{}: the name's extension is no image format (use .png)",
+            path.display()
+        )
+    })?;
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut bytes, format)
+        .with_context(|| format!("encoding {}", path.display()))?;
+    deepvis_topk::write_atomic(path, bytes.get_ref())?;
+    Ok(())
+}
+
+/// Writes one float32 tensor to a safetensors file, through the atomic write.
+pub fn save_tensor(path: &Path, name: &str, shape: &[usize], data: &[f32]) -> Result<()> {
+    let bytes = tensor_file::to_safetensors(name, shape, data)?;
+    deepvis_topk::write_atomic(path, &bytes)?;
+    Ok(())
+}
+
 /// An input ready for the network.
 pub struct Input {
     /// `[1, 3, H, W]`.

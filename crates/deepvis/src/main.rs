@@ -7,6 +7,7 @@ mod backprop;
 mod bench;
 mod classify;
 mod common;
+mod fuzz;
 mod layers;
 mod onnx;
 mod optimize;
@@ -92,6 +93,9 @@ enum Command {
     /// failing sources and models, injected crashes) while the window's state draws every
     /// event; prints what happened.
     Soak(soak::Args),
+    /// Fuzz the decoders of user files (photos, weights, tensors, top-k files, settings) with
+    /// mutated real files: cases per second, errors, panics and hangs per decoder.
+    Fuzz(fuzz::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -123,6 +127,7 @@ fn run_command(g: &Global, c: Command) -> anyhow::Result<std::process::ExitCode>
         Command::Search(a) => search::run(&cli.global, a),
         Command::Bench(a) => bench::run(&cli.global, a),
         Command::Soak(a) => soak::run(&cli.global, a),
+        Command::Fuzz(a) => fuzz::run(&cli.global, a),
     }
 }
 

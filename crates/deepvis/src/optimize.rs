@@ -312,9 +312,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     } else {
         deepvis_viz::montage(&images, 2, 4, [255, 255, 255])
     };
-    picture
-        .save(&a.output)
-        .with_context(|| format!("writing {}", a.output.display()))?;
+    crate::common::save_image(&picture, &a.output)?;
     let sidecar = a.output.with_extension("json");
     let doc = serde_json::json!({
         "model": l.info.name(),
@@ -324,8 +322,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         "backend": l.device.description,
         "runs": reports,
     });
-    std::fs::write(&sidecar, serde_json::to_string_pretty(&doc)?)
-        .with_context(|| format!("writing {}", sidecar.display()))?;
+    deepvis_topk::write_atomic(&sidecar, serde_json::to_string_pretty(&doc)?.as_bytes())?;
     log(
         g,
         format!("wrote {} and {}", a.output.display(), sidecar.display()),

@@ -1,7 +1,6 @@
 //! `deepvis search`: the paper's random hyperparameter search, resumable and shardable.
 
 use std::collections::HashSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -11,7 +10,7 @@ use deepvis_optim::search::{in_shard, sample_params};
 use deepvis_optim::{Init, Optimizer, RunConfig};
 
 use crate::Global;
-use crate::common::{load, log};
+use crate::common::{load, log, save_image};
 use crate::optimize::{UnitArgs, objective, render};
 
 /// Arguments of `deepvis search`.
@@ -97,8 +96,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         .with_context(|| format!("creating {}", a.output.display()))?;
     let tsv = a.output.join("trials.tsv");
     if !tsv.exists() {
-        std::fs::write(&tsv, format!("{HEADER}\n"))
-            .with_context(|| format!("writing {}", tsv.display()))?;
+        deepvis_topk::write_atomic(&tsv, format!("{HEADER}\n").as_bytes())?;
     }
     let done = done_rows(&tsv)?;
     let mut todo = Vec::new();
@@ -153,9 +151,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
             let dir = a.output.join(format!("unit{unit}"));
             std::fs::create_dir_all(&dir)?;
             let png = dir.join(format!("trial{t:05}.png"));
-            render(&opt.best_image(id)?, &arch, 1)?
-                .save(&png)
-                .with_context(|| format!("writing {}", png.display()))?;
+            save_image(&render(&opt.best_image(id)?, &arch, 1)?, &png)?;
             let row = format!(
                 "{t}\t{unit}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{seconds:.3}\t{}\n",
                 params.decay,
@@ -174,13 +170,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
                 st.stop.map(|s| s.as_str()).unwrap_or(""),
                 png.strip_prefix(&a.output).unwrap_or(&png).display(),
             );
-            // one append of one whole line: shards sharing the folder do not interleave rows
-            let mut f = std::fs::OpenOptions::new()
-                .append(true)
-                .open(&tsv)
-                .with_context(|| format!("appending to {}", tsv.display()))?;
-            f.write_all(row.as_bytes())?;
-            f.flush()?;
+            append_row(&tsv, &row)?;
             opt.remove_run(id)?;
         }
         bar.inc(1);
@@ -193,6 +183,32 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Adds one whole row to the table. Under a lock (shards sharing the folder wait for each
+/// other) the table is read, the row appended and the table written back atomically: a full
+/// disk or a vanished folder leaves it as it was, never with half a row.
+fn append_row(tsv: &Path, row: &str) -> Result<()> {
+    let lock_path = tsv.with_file_name(".trials.tsv.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open the lock file {}", lock_path.display()))?;
+    lock.lock()
+        .with_context(|| format!("cannot lock {}", lock_path.display()))?;
+    let mut text = match std::fs::read_to_string(tsv) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => format!("{HEADER}\n"),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", tsv.display())),
+    };
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(row);
+    deepvis_topk::write_atomic(tsv, text.as_bytes())?;
+    Ok(())
 }
 
 /// A montage of every finished trial of `unit`, best objective first.
@@ -216,7 +232,7 @@ fn contact_sheet(dir: &Path, tsv: &Path, unit: usize) -> Result<Option<PathBuf>>
     rows.sort_by(|a, b| b.0.total_cmp(&a.0));
     let mut images = Vec::new();
     for (_, p) in &rows {
-        if let Ok(img) = image::open(p) {
+        if let Ok(img) = deepvis_model::preprocess::load_image(p) {
             images.push(img.to_rgb8());
         }
     }
@@ -226,6 +242,6 @@ fn contact_sheet(dir: &Path, tsv: &Path, unit: usize) -> Result<Option<PathBuf>>
     let cols = (images.len() as f64).sqrt().ceil() as usize;
     let sheet = deepvis_viz::montage(&images, cols, 4, [255, 255, 255]);
     let path = dir.join(format!("unit{unit}_sheet.png"));
-    sheet.save(&path)?;
+    save_image(&sheet, &path)?;
     Ok(Some(path))
 }

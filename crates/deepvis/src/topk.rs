@@ -13,7 +13,7 @@ use deepvis_topk::{Hit, Index, IndexChannel, IndexHit, ScanState, TopK};
 use image::RgbImage;
 
 use crate::Global;
-use crate::common::{Loaded, load, log};
+use crate::common::{Loaded, load, log, save_image};
 
 /// Arguments of `deepvis topk`.
 #[derive(clap::Args, Debug)]
@@ -324,14 +324,12 @@ fn write_index(
         for c in start..end {
             let name = format!("{layer}/c{c:04}.png");
             let m = deepvis_viz::montage(&tiles[c - start], cols, 2, [0, 0, 0]);
-            m.save(out.join(&name))
-                .with_context(|| format!("writing {}", out.join(&name).display()))?;
+            save_image(&m, &out.join(&name))?;
             let back_montage = match back {
                 Some(b) => {
                     let bname = format!("{layer}/c{c:04}_{}.png", b.mode.as_str());
                     let m = deepvis_viz::montage(&back_tiles[c - start], cols, 2, [0, 0, 0]);
-                    m.save(out.join(&bname))
-                        .with_context(|| format!("writing {}", out.join(&bname).display()))?;
+                    save_image(&m, &out.join(&bname))?;
                     Some(bname)
                 }
                 None => None,

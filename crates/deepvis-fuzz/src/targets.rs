@@ -1,0 +1,452 @@
+//! The decoders of user files, each as a target that runs one case, and the real files its
+//! cases start from.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use deepvis_model::{Arch, WeightMap, deepcompression, preprocess, tensor_file};
+use deepvis_protocol::SourceSpec;
+use deepvis_topk::{Hit, Index, IndexChannel, IndexHit, ScanState, TopK};
+use deepvis_ui::Persisted;
+use image::{DynamicImage, ImageFormat, RgbImage, RgbaImage};
+
+use crate::{Error, Result};
+
+/// A decoder of files a user gives deepvis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Target {
+    /// Photos: decoding (every format deepvis reads) and the network's preprocessing.
+    Image,
+    /// The Deep Compression SqueezeNet `.net` file, then the network's weight checks.
+    Net,
+    /// Weights in safetensors, then the network's weight checks.
+    Safetensors,
+    /// A preprocessed input tensor in safetensors.
+    InputTensor,
+    /// PyTorch checkpoints (`.pth`, zip and legacy formats).
+    Pytorch,
+    /// A top-k index folder's `index.json`.
+    TopkIndex,
+    /// A top-k scan's `state.json`, and offering it a hit as a resumed scan does.
+    TopkState,
+    /// The window's saved settings: eframe's RON file and the value under deepvis's key.
+    Settings,
+}
+
+impl Target {
+    /// Every target.
+    pub const ALL: [Target; 8] = [
+        Target::Image,
+        Target::Net,
+        Target::Safetensors,
+        Target::InputTensor,
+        Target::Pytorch,
+        Target::TopkIndex,
+        Target::TopkState,
+        Target::Settings,
+    ];
+
+    /// The target's name on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Image => "image",
+            Target::Net => "net",
+            Target::Safetensors => "safetensors",
+            Target::InputTensor => "input-tensor",
+            Target::Pytorch => "pytorch",
+            Target::TopkIndex => "topk-index",
+            Target::TopkState => "topk-state",
+            Target::Settings => "settings",
+        }
+    }
+
+    /// Runs the decoder on one case: `Ok` when it accepted the input, `Err` with its message
+    /// when it refused it. `scratch` is a folder of the calling thread's own, for the decoders
+    /// that read files and folders.
+    pub fn run(self, bytes: &[u8], scratch: &Path) -> std::result::Result<(), String> {
+        let s = |e: &dyn std::fmt::Display| e.to_string();
+        match self {
+            Target::Image => {
+                let img =
+                    preprocess::decode_image(bytes, Path::new("case.img")).map_err(|e| s(&e))?;
+                let p = Arch::SqueezeNet1_0.input_spec().apply(&img);
+                check(p.chw.len() == 3 * p.size * p.size, "preprocessed size")
+            }
+            Target::Net => {
+                let mut map =
+                    deepcompression::decode(Path::new("case.net"), bytes).map_err(|e| s(&e))?;
+                Arch::SqueezeNet1_0
+                    .graph(Some(&mut map))
+                    .map(drop)
+                    .map_err(|e| s(&e))
+            }
+            Target::Safetensors => {
+                let mut map =
+                    WeightMap::from_safetensors_bytes(Path::new("case.safetensors"), bytes)
+                        .map_err(|e| s(&e))?;
+                // SqueezeNet's weights (and mutations of them) go on to the network's checks
+                if !map.tensors.contains_key("conv1.weight") {
+                    return Ok(());
+                }
+                Arch::SqueezeNet1_0
+                    .graph(Some(&mut map))
+                    .map(drop)
+                    .map_err(|e| s(&e))
+            }
+            Target::InputTensor => {
+                let t = tensor_file::input_tensor_from_bytes(
+                    Path::new("case.safetensors"),
+                    bytes,
+                    None,
+                )
+                .map_err(|e| s(&e))?;
+                check(
+                    t.shape.iter().product::<usize>() == t.data.len(),
+                    "tensor size",
+                )
+            }
+            Target::Pytorch => {
+                let path = scratch.join("case.pth");
+                std::fs::write(&path, bytes).map_err(|e| s(&e))?;
+                WeightMap::read_pytorch(&path).map(drop).map_err(|e| s(&e))
+            }
+            Target::TopkIndex => {
+                std::fs::write(Index::path(scratch), bytes).map_err(|e| s(&e))?;
+                let idx = Index::load(scratch).map_err(|e| s(&e))?;
+                for c in 0..idx.channels.len().min(4) {
+                    idx.montage(scratch, c);
+                    idx.back_montage(scratch, c);
+                }
+                Ok(())
+            }
+            Target::TopkState => {
+                std::fs::write(ScanState::path(scratch), bytes).map_err(|e| s(&e))?;
+                let mut state = ScanState::load(scratch)
+                    .map_err(|e| s(&e))?
+                    .ok_or("no state")?;
+                for c in 0..state.top.channels().min(4) {
+                    state.top.hits(c);
+                    state.top.offer(
+                        c,
+                        Hit {
+                            file: "new.jpg".into(),
+                            score: 1.0,
+                            y: 0,
+                            x: 0,
+                        },
+                    );
+                }
+                Ok(())
+            }
+            Target::Settings => {
+                let text = std::str::from_utf8(bytes).map_err(|e| s(&e))?;
+                // the file as eframe's storage reads it, then the value under the key (what
+                // `eframe::get_value` does); a case that is no file is tried as the value
+                let value = match ron::from_str::<HashMap<String, String>>(text) {
+                    Ok(mut kv) => kv.remove(SETTINGS_KEY).ok_or("no deepvis key")?,
+                    Err(_) => text.to_string(),
+                };
+                ron::from_str::<Persisted>(&value)
+                    .map(drop)
+                    .map_err(|e| s(&e))
+            }
+        }
+    }
+
+    /// The real files the target's cases start from: the shared data folder's photos and
+    /// weights (`shared` is `../shared` beside the project), files deepvis writes itself,
+    /// and PyTorch checkpoints kept in this crate.
+    pub fn seeds(self, shared: &Path) -> Result<Vec<Seed>> {
+        let file = |rel: &str| -> Result<Seed> {
+            let path = shared.join(rel);
+            let bytes = std::fs::read(&path).map_err(|source| Error::Seed {
+                path: path.clone(),
+                source,
+            })?;
+            Ok(Seed {
+                name: rel.to_string(),
+                bytes,
+            })
+        };
+        let seeds = match self {
+            Target::Image => {
+                let mut v = Vec::new();
+                for f in ["dog.jpg", "eagle.jpg", "giraffe.jpg", "coffee.png"] {
+                    v.push(file(&format!("images/{f}"))?);
+                }
+                v.extend(small_images()?);
+                v
+            }
+            Target::Net => vec![file("weights/squeezenet1_0/compressed_SqueezeNet.net")?],
+            Target::Safetensors => {
+                let mut v = vec![file("weights/squeezenet1_0/squeezenet1_0.safetensors")?];
+                v.extend(small_tensors()?);
+                v
+            }
+            Target::InputTensor => small_tensors()?,
+            Target::Pytorch => PYTORCH_SEEDS
+                .iter()
+                .map(|(name, bytes)| Seed {
+                    name: (*name).to_string(),
+                    bytes: bytes.to_vec(),
+                })
+                .collect(),
+            Target::TopkIndex => vec![written("index.json", |d| {
+                sample_index().save(d).map(|()| Index::path(d))
+            })?],
+            Target::TopkState => vec![written("state.json", |d| {
+                sample_state().save(d).map(|()| ScanState::path(d))
+            })?],
+            Target::Settings => settings_seeds()?,
+        };
+        Ok(seeds)
+    }
+}
+
+/// The key deepvis saves its settings under in eframe's storage.
+pub const SETTINGS_KEY: &str = "deepvis";
+
+/// One file a target's cases are mutated from.
+#[derive(Clone, Debug)]
+pub struct Seed {
+    /// Where it came from.
+    pub name: String,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+}
+
+fn check(ok: bool, what: &str) -> std::result::Result<(), String> {
+    if ok {
+        Ok(())
+    } else {
+        // a decoder that accepted its input must give consistent output: a bug, not an error
+        Err(format!("inconsistent output: {what}"))
+    }
+}
+
+const PYTORCH_SEEDS: [(&str, &[u8]); 5] = [
+    ("state_dict.pt", include_bytes!("../seeds/state_dict.pt")),
+    ("checkpoint.pt", include_bytes!("../seeds/checkpoint.pt")),
+    ("float64.pt", include_bytes!("../seeds/float64.pt")),
+    (
+        "simple_legacy.pt",
+        include_bytes!("../seeds/simple_legacy.pt"),
+    ),
+    (
+        "legacy_with_offsets.pt",
+        include_bytes!("../seeds/legacy_with_offsets.pt"),
+    ),
+];
+
+fn generated(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Generate {
+        what: what.to_string(),
+        reason: e.to_string(),
+    }
+}
+
+/// Small pictures in every format deepvis reads, as the image crate writes them.
+fn small_images() -> Result<Vec<Seed>> {
+    let rgb = RgbImage::from_fn(23, 17, |x, y| image::Rgb([x as u8 * 11, y as u8 * 15, 128]));
+    let rgba = RgbaImage::from_fn(9, 12, |x, y| {
+        image::Rgba([x as u8 * 28, 50, y as u8 * 20, 200])
+    });
+    let gray = DynamicImage::ImageRgb8(rgb.clone()).into_luma16();
+    let cases: [(&str, DynamicImage, ImageFormat); 8] = [
+        (
+            "small.png",
+            DynamicImage::ImageRgb8(rgb.clone()),
+            ImageFormat::Png,
+        ),
+        (
+            "rgba.png",
+            DynamicImage::ImageRgba8(rgba.clone()),
+            ImageFormat::Png,
+        ),
+        (
+            "gray16.png",
+            DynamicImage::ImageLuma16(gray),
+            ImageFormat::Png,
+        ),
+        (
+            "small.jpg",
+            DynamicImage::ImageRgb8(rgb.clone()),
+            ImageFormat::Jpeg,
+        ),
+        (
+            "small.bmp",
+            DynamicImage::ImageRgb8(rgb.clone()),
+            ImageFormat::Bmp,
+        ),
+        (
+            "small.gif",
+            DynamicImage::ImageRgba8(rgba.clone()),
+            ImageFormat::Gif,
+        ),
+        (
+            "small.tiff",
+            DynamicImage::ImageRgb8(rgb),
+            ImageFormat::Tiff,
+        ),
+        (
+            "small.webp",
+            DynamicImage::ImageRgba8(rgba),
+            ImageFormat::WebP,
+        ),
+    ];
+    cases
+        .into_iter()
+        .map(|(name, img, format)| {
+            let mut bytes = Cursor::new(Vec::new());
+            img.write_to(&mut bytes, format)
+                .map_err(|e| generated(name, e))?;
+            Ok(Seed {
+                name: name.into(),
+                bytes: bytes.into_inner(),
+            })
+        })
+        .collect()
+}
+
+/// Small safetensors files: one float32 input, one float64 `3xHxW` input.
+fn small_tensors() -> Result<Vec<Seed>> {
+    let f32s: Vec<u8> = (0..3 * 8 * 6)
+        .flat_map(|i| (i as f32 * 0.5 - 20.0).to_le_bytes())
+        .collect();
+    let f64s: Vec<u8> = (0..3 * 5 * 7)
+        .flat_map(|i| (i as f64 * -0.25).to_le_bytes())
+        .collect();
+    let one = |name: &str, dtype, shape: Vec<usize>, data: &[u8]| -> Result<Seed> {
+        let view = safetensors::tensor::TensorView::new(dtype, shape, data)
+            .map_err(|e| generated(name, e))?;
+        let mut meta = HashMap::new();
+        meta.insert("written by".to_string(), "deepvis-fuzz".to_string());
+        let bytes = safetensors::serialize(vec![("input", view)], Some(meta))
+            .map_err(|e| generated(name, e))?;
+        Ok(Seed {
+            name: name.into(),
+            bytes,
+        })
+    };
+    Ok(vec![
+        one(
+            "input_f32.safetensors",
+            safetensors::Dtype::F32,
+            vec![1, 3, 8, 6],
+            &f32s,
+        )?,
+        one(
+            "input_f64.safetensors",
+            safetensors::Dtype::F64,
+            vec![3, 5, 7],
+            &f64s,
+        )?,
+    ])
+}
+
+/// A file as deepvis's own code writes it into a folder (`save` returns its path).
+fn written(name: &str, save: impl FnOnce(&Path) -> deepvis_topk::Result<PathBuf>) -> Result<Seed> {
+    let dir = tempfile::tempdir().map_err(Error::Scratch)?;
+    let path = save(dir.path()).map_err(|e| generated(name, e))?;
+    let bytes = std::fs::read(&path).map_err(|source| Error::Seed { path, source })?;
+    Ok(Seed {
+        name: name.into(),
+        bytes,
+    })
+}
+
+/// A top-k scan state as `deepvis topk` saves it.
+pub fn sample_state() -> ScanState {
+    let mut top = TopK::new(3, 2);
+    for (i, f) in ["a.jpg", "b/c.png", "d.jpg"].iter().enumerate() {
+        for c in 0..3 {
+            top.offer(
+                c,
+                Hit {
+                    file: (*f).into(),
+                    score: (i * 3 + c) as f32 * 0.7 - 1.0,
+                    y: i,
+                    x: c,
+                },
+            );
+        }
+    }
+    ScanState {
+        model: "squeezenet1_0".into(),
+        layer: "fire9".into(),
+        folder: PathBuf::from("/photos"),
+        done: ["a.jpg", "b/c.png", "d.jpg", "e.jpg"]
+            .iter()
+            .map(|s| (*s).to_string())
+            .collect::<BTreeSet<_>>(),
+        skipped: vec![("e.jpg".into(), "not an image".into())],
+        top,
+    }
+}
+
+/// A top-k index as `deepvis topk --back deconv` writes it.
+pub fn sample_index() -> Index {
+    let state = sample_state();
+    let channels = (0..state.top.channels())
+        .map(|c| IndexChannel {
+            channel: c,
+            montage: format!("fire9/c{c:04}.png"),
+            back_montage: (c != 1).then(|| format!("fire9/c{c:04}_deconv.png")),
+            hits: state
+                .top
+                .hits(c)
+                .iter()
+                .map(|h| IndexHit {
+                    file: h.file.clone(),
+                    score: h.score,
+                    y: h.y,
+                    x: h.x,
+                    field: [0, 0, 227, 227],
+                })
+                .collect(),
+        })
+        .collect();
+    Index {
+        model: state.model,
+        layer: state.layer,
+        k: 2,
+        folder: state.folder,
+        images: 3,
+        skipped: state.skipped,
+        back: Some("deconv, raw".into()),
+        channels,
+    }
+}
+
+/// The window's settings: the defaults and changed ones, as the value eframe stores and as
+/// its whole file.
+fn settings_seeds() -> Result<Vec<Seed>> {
+    let mut changed = Persisted {
+        layer: Some("fire9/expand3x3".into()),
+        selected: Some(207),
+        running: false,
+        source: Some(SourceSpec::Path(PathBuf::from("/home/me/photos"))),
+        topk_dir: Some(PathBuf::from("/tmp/index")),
+        ..Persisted::default()
+    };
+    changed.optim.seed = 42;
+    let mut seeds = Vec::new();
+    for (name, p) in [("default", Persisted::default()), ("changed", changed)] {
+        let value = ron::to_string(&p).map_err(|e| generated("settings", e))?;
+        let mut kv = BTreeMap::new();
+        kv.insert(SETTINGS_KEY.to_string(), value.clone());
+        kv.insert("egui".to_string(), "(windows:{})".to_string());
+        let file = ron::ser::to_string_pretty(&kv, ron::ser::PrettyConfig::default())
+            .map_err(|e| generated("settings file", e))?;
+        seeds.push(Seed {
+            name: format!("{name} value"),
+            bytes: value.into_bytes(),
+        });
+        seeds.push(Seed {
+            name: format!("{name} app.ron"),
+            bytes: file.into_bytes(),
+        });
+    }
+    Ok(seeds)
+}
