@@ -57,7 +57,8 @@ pub struct Report {
     pub injected_panics: u64,
     /// Worker crashes reported (restarted, or paused after too many).
     pub crashes: u64,
-    /// Crashes beyond the injected ones: panics that escaped the worker's own handling.
+    /// Crashes beyond the injected ones: panics of the worker's own (an injected panic that
+    /// arrives while the worker is paused is ignored, so crashes can be fewer).
     pub unexpected_crashes: u64,
     /// Models the worker became ready with.
     pub ready: u64,
@@ -78,6 +79,8 @@ pub struct Report {
     pub ui_p99_ms: f64,
     /// The slowest (ms).
     pub ui_max_ms: f64,
+    /// Window frames over 16 ms.
+    pub ui_over_16ms: u64,
     /// Seconds the soak ran.
     pub seconds: f64,
     /// Whether it reached both counts before `--max-seconds`.
@@ -278,6 +281,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         fps: 120,
     };
     let (mut frames_at_burst, mut last_burst) = (0u64, Instant::now());
+    let mut paused = false;
     while t0.elapsed() < limit {
         if rep.frames >= a.frames && rep.commands >= a.commands {
             rep.finished = true;
@@ -333,9 +337,12 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
                     rep.ready += 1;
                     layers = l.iter().map(|x| x.name.clone()).collect();
                 }
+                // a crash is a restart, or a pause (whose restart then is not another crash)
+                Event::Restarted(_) if paused => paused = false,
                 Event::Restarted(_) => rep.crashes += 1,
                 Event::WorkerPaused { .. } => {
                     rep.crashes += 1;
+                    paused = true;
                     h.send(Command::RestartWorker);
                 }
                 _ => {}
@@ -367,6 +374,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     rep.ui_median_ms = q(0.5);
     rep.ui_p99_ms = q(0.99);
     rep.ui_max_ms = q(1.0);
+    rep.ui_over_16ms = ui_ms.iter().filter(|&&t| t > 16.0).count() as u64;
     h.shutdown();
     if a.json {
         println!("{}", serde_json::to_string(&rep)?);
