@@ -115,6 +115,21 @@ impl Activity {
             .collect()
     }
 
+    /// Channel `c`'s mean maximum over the frames of the last `secs` seconds (NaN ignored).
+    pub fn mean_of(&self, c: usize, secs: f64) -> f32 {
+        let Some(&(now, _)) = self.frames.back() else {
+            return 0.0;
+        };
+        let (sum, n) = self
+            .frames
+            .iter()
+            .rev()
+            .take_while(|(t, _)| now - t <= secs)
+            .filter_map(|(_, m)| m.get(c).copied().filter(|v| v.is_finite()))
+            .fold((0.0f64, 0usize), |(s, n), v| (s + v as f64, n + 1));
+        if n > 0 { (sum / n as f64) as f32 } else { 0.0 }
+    }
+
     /// Whether channel `c` has been silent on every frame since the layer was shown.
     pub fn silent(&self, c: usize) -> bool {
         self.seen > 0 && self.ever_active.get(c).is_some_and(|a| !a)
@@ -175,6 +190,10 @@ mod tests {
         assert_eq!(a.order(SortMode::Recent, 10.0, 4), vec![2, 0, 3, 1]);
         // only the newest frame within 0.5 s
         assert_eq!(a.order(SortMode::Recent, 0.5, 4), vec![0, 3, 2, 1]);
+        assert_eq!(
+            (a.mean_of(0, 10.0), a.mean_of(3, 10.0), a.mean_of(3, 0.5)),
+            (2.5, 2.0, 2.0)
+        );
         assert!(a.silent(1) && !a.silent(0) && !a.silent(3));
         assert_eq!(a.silent_count(), 1);
         assert_eq!(a.series(2), vec![[-1.0, 5.0], [0.0, 1.0]]);

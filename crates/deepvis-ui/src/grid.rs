@@ -128,7 +128,6 @@ impl GridPane {
         };
         let n = grid.maxima.len();
         let recent = app.persisted.recent_secs.clamp(1.0, 30.0) as f64;
-        let mean = app.grid_pane.activity.mean_over(recent);
         let hovered_channel = app.hover.map(|h| h.0);
         ui.horizontal_wrapped(|ui| {
             ui.heading(format!("{}: {n} channels", grid.layer));
@@ -296,7 +295,7 @@ impl GridPane {
                 }
                 if let Some(c) = hover {
                     let now = grid.maxima.get(c).copied().unwrap_or(0.0);
-                    let m = mean.get(c).copied().unwrap_or(0.0);
+                    let m = app.grid_pane.activity.mean_of(c, recent);
                     let silent = app.grid_pane.activity.silent(c);
                     resp.on_hover_ui_at_pointer(|ui| {
                         ui.strong(format!("channel {c}"));
