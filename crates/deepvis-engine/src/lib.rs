@@ -5,6 +5,7 @@
 
 mod attr;
 pub mod policy;
+pub mod schedule;
 mod worker;
 
 use std::collections::VecDeque;

@@ -15,16 +15,13 @@ use image::RgbImage;
 
 use crate::attr::{Lanes, Out, Subject};
 use crate::policy::{Action, Policy, Setup};
+use crate::schedule::{Handover, Scheduler};
 use crate::{EngineConfig, Exit};
 
 type Wake = Arc<dyn Fn() + Send + Sync>;
 
 /// How often the preferred image is sent while it forms.
 const PREFERRED_EVERY: Duration = Duration::from_millis(100);
-
-/// A back-projection waits at least this many times its own cost after the last one, so that
-/// on a slow device it takes at most a third of the worker's time and the grid stays live.
-const BACK_SPACING: u32 = 2;
 
 /// Frames kept in the session top-k, and the side of their crops.
 const SESSION_K: usize = 9;
@@ -95,10 +92,8 @@ struct Worker<'a> {
     session: Option<SessionTop>,
     /// The attribution lanes (the pane, the compare view, the sanity check).
     lanes: Lanes,
-    /// The selection or the attribution settings changed: compute at once.
-    back_forced: bool,
-    /// When the next attribution turn may start.
-    back_next: Instant,
+    /// When attribution turns run and how long the optimizer steps.
+    schedule: Scheduler,
     /// The layer/unit outputs must be recomputed for the current frame.
     dirty: bool,
     frames_done: u32,
@@ -578,7 +573,7 @@ impl<'a> Worker<'a> {
                         s.selected = s.selected.filter(|&c| c < info.channels);
                     });
                     self.dirty = true;
-                    self.back_forced = true;
+                    self.schedule.force();
                     self.reset_lanes(true);
                     self.restart_run();
                 }
@@ -590,7 +585,7 @@ impl<'a> Worker<'a> {
                     Ok(Ok(())) => {
                         update(self.state, |s| s.selected = Some(ch));
                         self.dirty = true;
-                        self.back_forced = true;
+                        self.schedule.force();
                         self.reset_lanes(true);
                         self.restart_run();
                     }
@@ -632,17 +627,17 @@ impl<'a> Worker<'a> {
                 update(self.state, |s| s.back = b);
                 self.reset_lanes(unit_changed);
                 self.dirty = true;
-                self.back_forced = true;
+                self.schedule.force();
             }
             Command::SetCompare(on) => {
                 self.lanes.set_compare(on);
-                self.back_forced = true;
+                self.schedule.force();
             }
             Command::Sanity(true) => {
                 if let Some(out) = self.lanes.start_sanity(self.back.net()) {
                     self.send_attr(out);
                 }
-                self.back_forced = true;
+                self.schedule.force();
             }
             Command::Sanity(false) => self.lanes.cancel_sanity(),
             Command::StepFile(d) => {
@@ -789,8 +784,7 @@ pub(crate) fn run(
             let back = cfg(state).back;
             Lanes::new(back.mode, back.options)
         },
-        back_forced: false,
-        back_next: Instant::now(),
+        schedule: Scheduler::new(Instant::now()),
         dirty: false,
         frames_done: 0,
         iters_done: 0,
@@ -807,8 +801,14 @@ pub(crate) fn run(
     w.restart_run();
     loop {
         if let Some((rx, gpu)) = &pending {
-            match rx.try_recv() {
-                Ok(Ok(net)) => {
+            let got = match rx.try_recv() {
+                Ok(r) => Ok(Some(r)),
+                Err(crossbeam_channel::TryRecvError::Empty) => Ok(None),
+                Err(crossbeam_channel::TryRecvError::Disconnected) => Err(()),
+            };
+            match Handover::from_channel(got) {
+                Handover::Waiting => {}
+                Handover::Switch(net) => {
                     w.opt = Optimizer::new(net.clone(), &gpu.device);
                     w.back = BackProjector::new(net.clone(), &gpu.device);
                     w.lanes.drop_jobs();
@@ -825,19 +825,10 @@ pub(crate) fn run(
                     });
                     pending = None;
                 }
-                Ok(Err(e)) => {
-                    w.send(Event::Error(format!(
-                        "the GPU failed ({e}); staying on the CPU"
-                    )));
+                Handover::Stay(why) => {
+                    w.send(Event::Error(why));
                     pending = None;
                 }
-                Err(crossbeam_channel::TryRecvError::Disconnected) => {
-                    w.send(Event::Error(
-                        "the GPU warm-up crashed; staying on the CPU".to_string(),
-                    ));
-                    pending = None;
-                }
-                Err(crossbeam_channel::TryRecvError::Empty) => {}
             }
         }
         for cmd in commands.try_iter() {
@@ -892,7 +883,7 @@ pub(crate) fn run(
         }
         // the optimizer's share is of the grid's time; the back-projection has its own spacing
         let frame_time = t0.elapsed();
-        if w.lanes.busy() && (w.back_forced || Instant::now() >= w.back_next) {
+        if w.schedule.attribution_due(w.lanes.busy(), Instant::now()) {
             busy = true;
             let started = Instant::now();
             let outs = w.lanes.step(w.back.net());
@@ -900,15 +891,12 @@ pub(crate) fn run(
                 w.send_attr(out);
             }
             // a forced turn is the pane's: the compare view and the sanity check wait theirs
-            w.back_forced = w.lanes.main_due();
-            w.back_next = Instant::now() + started.elapsed() * BACK_SPACING;
+            let main_due = w.lanes.main_due();
+            w.schedule
+                .attribution_done(started, Instant::now(), main_due);
         }
-        let share = cfg(state).optim_share.clamp(0.05, 0.95);
-        let budget = if busy {
-            frame_time.mul_f32(share / (1.0 - share))
-        } else {
-            Duration::from_millis(50)
-        };
+        let budget =
+            Scheduler::optimizer_budget(cfg(state).optim_share, busy.then_some(frame_time));
         match w.step_optimizer(budget) {
             Ok(did) => busy |= did,
             Err(e) => {

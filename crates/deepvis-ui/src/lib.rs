@@ -310,6 +310,26 @@ fn gray_to_color(img: &image::GrayImage) -> ColorImage {
     ColorImage::from_gray([img.width() as usize, img.height() as usize], img.as_raw())
 }
 
+/// The largest montage the window reads (a 3 x 3 montage of 1024-pixel crops fits).
+pub const MAX_MONTAGE_SIDE: u32 = 8192;
+
+/// Reads a montage of a top-k index folder, refusing what no montage can be (a size or a
+/// decoder allocation beyond [`MAX_MONTAGE_SIDE`]) before decoding it.
+pub fn read_montage(path: &Path) -> Result<image::RgbImage, String> {
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_MONTAGE_SIDE);
+    limits.max_image_height = Some(MAX_MONTAGE_SIDE);
+    limits.max_alloc = Some(4 * MAX_MONTAGE_SIDE as u64 * MAX_MONTAGE_SIDE as u64);
+    let mut reader = image::ImageReader::open(path)
+        .and_then(|r| r.with_guessed_format())
+        .map_err(|e| e.to_string())?;
+    reader.limits(limits);
+    reader
+        .decode()
+        .map(|i| i.to_rgb8())
+        .map_err(|e| e.to_string())
+}
+
 /// A map normalized to 0..255 gray (its own min to max).
 pub fn map_to_color(values: &[f32], width: usize, height: usize) -> ColorImage {
     let (lo, hi) = deepvis_viz::finite_range(values);
@@ -421,8 +441,8 @@ impl DeepvisApp {
         ];
         for (pic, path) in pics {
             let img = match path {
-                Some(p) => match image::open(&p) {
-                    Ok(i) => Some(rgb_to_color(&i.to_rgb8())),
+                Some(p) => match read_montage(&p) {
+                    Ok(i) => Some(rgb_to_color(&i)),
                     Err(e) => {
                         self.note(format!("error: cannot read {}: {e}", p.display()));
                         None

@@ -628,3 +628,23 @@ fn the_attribution_pane_shows_progress_every_method_side_by_side_and_the_sanity_
     h.run_steps(2);
     assert!(h.query_by_label("compare grad").is_none());
 }
+
+#[test]
+fn a_montage_larger_than_any_montage_is_refused_before_decoding() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = dir.path().join("ok.png");
+    image::RgbImage::new(30, 20).save(&ok).unwrap();
+    assert_eq!(
+        deepvis_ui::read_montage(&ok).unwrap().dimensions(),
+        (30, 20)
+    );
+    let wide = dir.path().join("wide.png");
+    image::RgbImage::new(deepvis_ui::MAX_MONTAGE_SIDE + 1, 1)
+        .save(&wide)
+        .unwrap();
+    let err = deepvis_ui::read_montage(&wide).unwrap_err();
+    assert!(err.contains("limit"), "{err}");
+    let junk = dir.path().join("junk.png");
+    std::fs::write(&junk, b"\x89PNG\r\n\x1a\nnot really").unwrap();
+    assert!(deepvis_ui::read_montage(&junk).is_err());
+}
