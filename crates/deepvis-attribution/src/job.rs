@@ -61,11 +61,24 @@ enum State {
         probe: Probe,
         baseline: Vec<f32>,
         baseline_value: f32,
+        /// The points asked for (refinement goes to at most IG_REFINE times as many).
+        asked: usize,
         steps: usize,
         taken: usize,
         acc: Vec<f64>,
     },
 }
+
+/// Integrated gradients' own error bound: the map's sum may miss f(x) - f(baseline) by this
+/// share of it before the path is taken again with twice the points.
+pub const IG_TOLERANCE: f64 = 0.01;
+
+/// The most points integrated gradients refines to.
+pub const IG_MAX_STEPS: usize = 512;
+
+/// Integrated gradients refines to at most this many times the points asked for (two
+/// doublings: at most 7 times the passes).
+pub const IG_REFINE: usize = 4;
 
 /// The layer Grad-CAM explains a unit of `layer` by when none is chosen: the last layer of
 /// the table before it with a spatial map (the layer itself when none is before it).
@@ -279,6 +292,7 @@ impl Job {
                     probe: probed,
                     baseline,
                     baseline_value,
+                    asked: opts.ig.steps,
                     steps: opts.ig.steps,
                     taken: 0,
                     acc: vec![0.0; x.len()],
@@ -483,6 +497,7 @@ impl Job {
                 probe,
                 baseline,
                 baseline_value,
+                asked,
                 steps,
                 taken,
                 acc,
@@ -507,16 +522,33 @@ impl Job {
                     }
                 }
                 *taken += n;
-                (*taken == *steps).then(|| {
-                    let map = acc
+                if *taken < *steps {
+                    None
+                } else {
+                    let map: Vec<f32> = acc
                         .iter()
                         .zip(self.x.iter().zip(baseline.iter()))
                         .map(|(&a, (&x, &b))| ((x - b) as f64 * a) as f32)
                         .collect();
-                    let mut a = finished(map, c, Some(*probe));
-                    a.baseline_value = Some(*baseline_value);
-                    a
-                })
+                    // the rule checks itself: the map must sum to f(x) - f(baseline); when it
+                    // misses by more than IG_TOLERANCE (kinks of ReLUs along the path), the
+                    // path is taken again with twice the points, up to IG_REFINE times the
+                    // points asked for and IG_MAX_STEPS
+                    let total: f64 = map.iter().map(|&v| v as f64).sum();
+                    let diff = probe.value as f64 - *baseline_value as f64;
+                    let gap = (total - diff).abs();
+                    let most = (*asked * IG_REFINE).min(IG_MAX_STEPS);
+                    if gap > IG_TOLERANCE * diff.abs() && *steps * 2 <= most {
+                        *steps *= 2;
+                        *taken = 0;
+                        acc.iter_mut().for_each(|a| *a = 0.0);
+                        None
+                    } else {
+                        let mut a = finished(map, c, Some(*probe));
+                        a.baseline_value = Some(*baseline_value);
+                        Some(a)
+                    }
+                }
             }
         };
         if let Some(mut a) = result {

@@ -6,7 +6,10 @@
 mod job;
 mod sanity;
 
-pub use job::{Job, default_cam_layer, gauss_legendre, grad_cam, grad_cam_pp};
+pub use job::{
+    IG_MAX_STEPS, IG_REFINE, IG_TOLERANCE, Job, default_cam_layer, gauss_legendre, grad_cam,
+    grad_cam_pp,
+};
 pub use sanity::{Sanity, SanityPoint, importance};
 
 use deepvis_model::graph::Seed;

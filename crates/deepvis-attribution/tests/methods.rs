@@ -227,7 +227,7 @@ fn photo(name: &str) -> (Vec<f32>, [usize; 4]) {
 const ESPRESSO: usize = 967;
 
 #[test]
-fn integrated_gradients_are_complete_at_64_steps() {
+fn integrated_gradients_are_complete_within_one_percent_from_64_steps() {
     let net = squeezenet();
     let (x, dims) = photo("coffee.png");
     let target = Target::unit("pool10", ESPRESSO, None);
@@ -239,13 +239,18 @@ fn integrated_gradients_are_complete_at_64_steps() {
         let a = run(&net, x.clone(), dims, &target, Method::Ig, &opts);
         let diff = a.value as f64 - a.baseline_value.expect("baseline value") as f64;
         let total = a.total();
-        eprintln!("IG {baseline:?}: sum {total:.4}, f(x) - f(b) = {diff:.4}");
+        eprintln!(
+            "IG {baseline:?}: sum {total:.4}, f(x) - f(b) = {diff:.4}, {} passes",
+            a.passes
+        );
         assert!(diff.abs() > 1.0, "the class score must move along the path");
         assert!(
             (total - diff).abs() <= 0.01 * diff.abs(),
             "sum {total} vs {diff}"
         );
-        assert_eq!(a.passes, 2 + 64);
+        // 64 points, or the refinements (128, 256, ...) the 1% bound asked for
+        let refined = [64, 64 + 128, 64 + 128 + 256];
+        assert!(refined.contains(&(a.passes - 2)), "{} passes", a.passes);
     }
 }
 

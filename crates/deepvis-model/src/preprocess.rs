@@ -3,7 +3,7 @@
 use std::io::Cursor;
 use std::path::Path;
 
-use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage, imageops::FilterType};
+use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage};
 
 use crate::error::{Error, Result};
 
@@ -198,10 +198,100 @@ pub fn resize_and_crop(img: &DynamicImage, short: u32, crop: u32) -> RgbImage {
     // The long side is truncated, as PIL-based pipelines (and the reference inputs) do.
     let nw = ((w as f64 * scale) as u32).max(crop);
     let nh = ((h as f64 * scale) as u32).max(crop);
-    let resized = image::imageops::resize(&rgb, nw, nh, FilterType::Triangle);
+    let resized = resize_bilinear(&rgb, nw, nh);
     let x0 = (nw - crop) / 2;
     let y0 = (nh - crop) / 2;
     image::imageops::crop_imm(&resized, x0, y0, crop, crop).to_image()
+}
+
+/// Fixed-point precision of [`resize_bilinear`]'s weights (Pillow's for 8-bit images).
+const PRECISION_BITS: u32 = 32 - 8 - 2;
+
+/// One output pixel's source range and fixed-point weights along one axis.
+struct Taps {
+    start: usize,
+    weights: Vec<i32>,
+}
+
+/// The weights of an antialiased bilinear (triangle) filter from `inp` to `out` samples along
+/// one axis, as Pillow computes them: the filter widened by the downscale factor, centred on
+/// each output pixel, normalized, then rounded to [`PRECISION_BITS`] fixed point.
+fn bilinear_taps(inp: usize, out: usize) -> Vec<Taps> {
+    let scale = inp as f64 / out.max(1) as f64;
+    let filterscale = scale.max(1.0);
+    let support = filterscale;
+    (0..out)
+        .map(|o| {
+            let center = (o as f64 + 0.5) * scale;
+            let lo = ((center - support + 0.5) as i64).max(0) as usize;
+            let hi = ((center + support + 0.5) as i64)
+                .min(inp as i64)
+                .max(lo as i64) as usize;
+            let raw: Vec<f64> = (lo..hi)
+                .map(|x| {
+                    let t = ((x as f64 - center + 0.5) / filterscale).abs();
+                    if t < 1.0 { 1.0 - t } else { 0.0 }
+                })
+                .collect();
+            let sum: f64 = raw.iter().sum();
+            let one = (1u64 << PRECISION_BITS) as f64;
+            let weights = raw
+                .iter()
+                .map(|w| {
+                    let w = if sum != 0.0 { w / sum } else { *w };
+                    if w < 0.0 {
+                        (-0.5 + w * one) as i32
+                    } else {
+                        (0.5 + w * one) as i32
+                    }
+                })
+                .collect();
+            Taps { start: lo, weights }
+        })
+        .collect()
+}
+
+/// One fixed-point sum rounded and clamped to a byte.
+fn to_byte(acc: i64) -> u8 {
+    (acc >> PRECISION_BITS).clamp(0, 255) as u8
+}
+
+/// Resizes an RGB image with Pillow's `resize(BILINEAR)` arithmetic (as torchvision's
+/// `Resize` on a PIL image does, which is how the reference inputs were made): an antialiased
+/// triangle filter in fixed point, rows first into 8-bit, then columns.
+pub fn resize_bilinear(img: &RgbImage, nw: u32, nh: u32) -> RgbImage {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let (nw, nh) = (nw.max(1) as usize, nh.max(1) as usize);
+    let src = img.as_raw();
+    let half = 1i64 << (PRECISION_BITS - 1);
+    // rows: w -> nw
+    let mut mid = vec![0u8; nw * h * 3];
+    let cols = bilinear_taps(w, nw);
+    for y in 0..h {
+        let row = &src[y * w * 3..(y + 1) * w * 3];
+        for (x, t) in cols.iter().enumerate() {
+            for c in 0..3 {
+                let acc = t.weights.iter().enumerate().fold(half, |a, (k, &wt)| {
+                    a + row[(t.start + k) * 3 + c] as i64 * wt as i64
+                });
+                mid[(y * nw + x) * 3 + c] = to_byte(acc);
+            }
+        }
+    }
+    // columns: h -> nh
+    let mut out = vec![0u8; nw * nh * 3];
+    let rows = bilinear_taps(h, nh);
+    for (y, t) in rows.iter().enumerate() {
+        for x in 0..nw {
+            for c in 0..3 {
+                let acc = t.weights.iter().enumerate().fold(half, |a, (k, &wt)| {
+                    a + mid[((t.start + k) * nw + x) * 3 + c] as i64 * wt as i64
+                });
+                out[(y * nw + x) * 3 + c] = to_byte(acc);
+            }
+        }
+    }
+    RgbImage::from_raw(nw as u32, nh as u32, out).unwrap_or_else(|| RgbImage::new(1, 1))
 }
 
 /// How a network wants a photo: the short side resized to `resize` (bilinear), the centre

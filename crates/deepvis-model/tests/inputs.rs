@@ -317,3 +317,40 @@ fn input_tensors_from_safetensors_files() {
     let gold = golden_tensor(&golden(), "eagle/prob");
     assert_close("eagle prob from file", &p, &gold.data, 1e-4, 0);
 }
+
+#[test]
+fn preprocessing_matches_the_reference_pipelines_inputs() {
+    // issue 13, defect 8: the reference inputs were made by Pillow (libjpeg decoding, an
+    // antialiased bilinear resize of the short side to 256 in fixed point, the centre crop);
+    // a PNG has no decoder difference, so it must match to the bit; JPEGs keep the decoders'
+    // small differences (libjpeg's against the image crate's)
+    let g = golden();
+    for (file, max_mean, max_abs) in [
+        ("coffee.png", 0.0, 0.0),
+        ("dog.jpg", 0.2, 3.0),
+        ("eagle.jpg", 0.2, 3.0),
+        ("giraffe.jpg", 0.2, 3.0),
+    ] {
+        let stem = file.split('.').next().unwrap_or(file);
+        let want = golden_tensor(&g, &format!("{stem}/input"));
+        let p = preprocess::preprocess_file(
+            &shared().join("images").join(file),
+            &Arch::SqueezeNet1_0.input_spec(),
+        )
+        .unwrap();
+        assert_eq!(p.chw.len(), want.data.len(), "{file}");
+        let d: Vec<f32> = p
+            .chw
+            .iter()
+            .zip(&want.data)
+            .map(|(a, b)| (a - b).abs())
+            .collect();
+        let mean = d.iter().sum::<f32>() / d.len() as f32;
+        let max = d.iter().copied().fold(0.0f32, f32::max);
+        eprintln!("{file}: mean {mean:.4} max {max:.3} levels");
+        assert!(
+            mean <= max_mean + 1e-4 && max <= max_abs + 1e-3,
+            "{file}: mean {mean} max {max}"
+        );
+    }
+}
