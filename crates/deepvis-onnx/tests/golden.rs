@@ -199,3 +199,67 @@ fn squeezenet_from_onnx_equals_the_builtin() {
     let b = to_vec(want.take("pool10").expect("pool10")).expect("read");
     close("pool10", &a, &b, 1e-4);
 }
+
+#[test]
+fn efficientnet_lite0_on_deepvis_own_preprocessing_of_the_photos() {
+    // issue 13, defect 8: the photos as deepvis preprocesses them (known preset, Pillow's
+    // resize) against the reference inputs, and the class probabilities they give against
+    // ONNX Runtime's on the reference inputs
+    let dir = models().join("efficientnet_lite0");
+    let (m, input) = deepvis_onnx::spec::open(
+        &dir.join("efficientnet_lite0.onnx"),
+        &deepvis_onnx::spec::Sidecar::default(),
+    )
+    .expect("open");
+    let g = golden(&dir.join("golden.safetensors"));
+    let device = cpu();
+    let net = GraphNet::new(m.graph, &device).expect("graph");
+    for (photo, ext) in [
+        ("dog", "jpg"),
+        ("eagle", "jpg"),
+        ("giraffe", "jpg"),
+        ("coffee", "png"),
+    ] {
+        let file = deepvis_testdata::shared().join(format!("images/{photo}.{ext}"));
+        let p = deepvis_model::preprocess::preprocess_file(&file, &input.spec).expect("photo");
+        let (shape, want_in) = &g.tensors[&format!("{photo}/input")];
+        assert_eq!(p.chw.len(), want_in.len(), "{photo}");
+        // the input is (x / 255 - 0.5) / 0.5: one level is 2/255
+        let level = 2.0 / 255.0;
+        let d: Vec<f32> = p
+            .chw
+            .iter()
+            .zip(want_in)
+            .map(|(a, b)| (a - b).abs() / level)
+            .collect();
+        let (mean, max) = (
+            d.iter().sum::<f32>() / d.len() as f32,
+            d.iter().copied().fold(0.0f32, f32::max),
+        );
+        let taps = net
+            .forward(input_tensor(shape, &p.chw, &device), &["prob"], &[])
+            .expect("forward");
+        let got = to_vec(taps.outputs["prob"].clone()).expect("read");
+        let (_, want) = &g.tensors[&format!("{photo}/prob")];
+        let worst = got
+            .iter()
+            .zip(want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        eprintln!(
+            "{photo}: input {mean:.3} levels off on average (max {max:.1}); prob off by {worst:.4}"
+        );
+        if ext == "png" {
+            assert!(
+                max < 1e-3,
+                "{photo}: a PNG has no decoder difference ({max})"
+            );
+        }
+        assert!(mean < 0.2 && max <= 3.0, "{photo}: {mean} {max}");
+        assert!(worst < 0.05, "{photo}: a class probability is {worst} off");
+    }
+}
+
+fn input_tensor(shape: &[usize], data: &[f32], device: &Device) -> Tensor<4> {
+    input(shape, data, device)
+}
