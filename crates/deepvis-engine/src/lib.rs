@@ -113,6 +113,8 @@ pub struct EngineConfig {
     pub frozen: bool,
     /// Fraction of the worker's time given to the optimizer while frames arrive (0..1).
     pub optim_share: f32,
+    /// The worker thread's stack size in bytes (`None`: the platform's default).
+    pub worker_stack: Option<usize>,
     /// How the selected unit is projected back onto the input.
     pub back: BackSettings,
 }
@@ -131,6 +133,7 @@ impl EngineConfig {
             running: true,
             frozen: false,
             optim_share: 0.5,
+            worker_stack: None,
             back: BackSettings::default(),
         }
     }
@@ -251,67 +254,69 @@ impl CrashPolicy {
 pub fn spawn(config: EngineConfig, wake: Arc<dyn Fn() + Send + Sync>) -> EngineHandle {
     let (ctx, crx) = crossbeam_channel::unbounded::<Command>();
     let (etx, erx) = deepvis_protocol::queue();
+    let mut builder = std::thread::Builder::new().name("deepvis-worker".into());
+    if let Some(bytes) = config.worker_stack {
+        builder = builder.stack_size(bytes);
+    }
     let state = Arc::new(Mutex::new(config));
     let (etx2, wake2) = (etx.clone(), wake.clone());
-    let spawned = std::thread::Builder::new()
-        .name("deepvis-worker".into())
-        .spawn(move || {
-            let mut crashes = CrashPolicy::new(CRASH_LIMIT, CRASH_WINDOW);
-            loop {
-                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    worker::run(&state, &crx, &etx, &wake)
-                }));
-                match run {
-                    Ok(Exit::Shutdown) => break,
-                    Ok(Exit::Reload) => continue,
-                    Ok(Exit::Fatal(msg)) => {
-                        let _ = etx.send(Event::Error(msg));
-                        wake();
-                        // nothing can run: wait for the end
-                        while let Ok(c) = crx.recv() {
-                            if c == Command::Shutdown {
-                                break;
-                            }
-                        }
-                        break;
-                    }
-                    Err(p) => {
-                        let msg = panic_message(p.as_ref());
-                        if crashes.crashed(Instant::now()) {
-                            let _ = etx.send(Event::Restarted(format!(
-                                "the worker crashed ({msg}) and was restarted with the same \
-                                 settings (crash {} of this session)",
-                                crashes.total()
-                            )));
-                            wake();
-                            continue;
-                        }
-                        let _ = etx.send(Event::WorkerPaused {
-                            crashes: crashes.recent() as u32,
-                            seconds: CRASH_WINDOW.as_secs() as u32,
-                        });
-                        wake();
-                        // wait to be asked; the window stays
-                        let go = loop {
-                            match crx.recv() {
-                                Ok(Command::RestartWorker) => break true,
-                                Ok(Command::Shutdown) | Err(_) => break false,
-                                Ok(_) => {}
-                            }
-                        };
-                        if !go {
+    let spawned = builder.spawn(move || {
+        let mut crashes = CrashPolicy::new(CRASH_LIMIT, CRASH_WINDOW);
+        loop {
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                worker::run(&state, &crx, &etx, &wake)
+            }));
+            match run {
+                Ok(Exit::Shutdown) => break,
+                Ok(Exit::Reload) => continue,
+                Ok(Exit::Fatal(msg)) => {
+                    let _ = etx.send(Event::Error(msg));
+                    wake();
+                    // nothing can run: wait for the end
+                    while let Ok(c) = crx.recv() {
+                        if c == Command::Shutdown {
                             break;
                         }
-                        crashes.forgive();
+                    }
+                    break;
+                }
+                Err(p) => {
+                    let msg = panic_message(p.as_ref());
+                    if crashes.crashed(Instant::now()) {
                         let _ = etx.send(Event::Restarted(format!(
-                            "the worker was restarted after {} crashes",
+                            "the worker crashed ({msg}) and was restarted with the same \
+                                 settings (crash {} of this session)",
                             crashes.total()
                         )));
                         wake();
+                        continue;
                     }
+                    let _ = etx.send(Event::WorkerPaused {
+                        crashes: crashes.recent() as u32,
+                        seconds: CRASH_WINDOW.as_secs() as u32,
+                    });
+                    wake();
+                    // wait to be asked; the window stays
+                    let go = loop {
+                        match crx.recv() {
+                            Ok(Command::RestartWorker) => break true,
+                            Ok(Command::Shutdown) | Err(_) => break false,
+                            Ok(_) => {}
+                        }
+                    };
+                    if !go {
+                        break;
+                    }
+                    crashes.forgive();
+                    let _ = etx.send(Event::Restarted(format!(
+                        "the worker was restarted after {} crashes",
+                        crashes.total()
+                    )));
+                    wake();
                 }
             }
-        });
+        }
+    });
     let thread = match spawned {
         Ok(t) => Some(t),
         Err(e) => {

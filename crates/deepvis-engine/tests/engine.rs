@@ -213,6 +213,34 @@ fn a_missing_weights_file_is_a_clear_error() {
 }
 
 #[test]
+fn a_worker_thread_that_cannot_start_is_an_error_event() {
+    // issue 13, defect 7: the spawn error was dropped and the window sat on "starting"
+    let mut c = EngineConfig::new(
+        ModelLoader::builtin(Arch::SqueezeNet1_0, weights()),
+        SourceSpec::Synthetic {
+            width: 64,
+            height: 64,
+            fps: 5,
+        },
+    );
+    c.backend = BackendChoice::Cpu;
+    // a stack no system gives
+    c.worker_stack = Some(usize::MAX / 2);
+    let h = spawn(c, Arc::new(|| {}));
+    let events = collect(&h, Duration::from_secs(10), |e| {
+        matches!(e, Event::Error(_))
+    });
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Error(m) if m.contains("cannot start the worker thread"))),
+        "{events:?}"
+    );
+    // nothing runs: shutting down returns at once
+    h.shutdown();
+}
+
+#[test]
 fn the_selected_unit_is_projected_back_gathers_session_frames_and_plots_its_run() {
     let h = engine("fire9", None);
     // the unit that responds most to the synthetic pattern
