@@ -3,7 +3,8 @@
 
 For the benchmark only (never a project dependency): `python3 -m pip install onnxruntime numpy`,
 then `python3 scripts/bench-onnxruntime.py MODEL.onnx [--threads 2] [--iters 50]`.
-Prints one JSON line: median/min/mean milliseconds of a batch-1 forward on noise.
+Prints one JSON line: median/min/mean milliseconds of a batch-1 forward on noise, also as
+`results: [{case: forward_to_prob, ...}]`, the form `deepvis bench --compare FILE` reads.
 """
 import argparse
 import json
@@ -35,10 +36,13 @@ def main():
         t0 = time.perf_counter()
         s.run(None, {inp.name: x})
         times.append((time.perf_counter() - t0) * 1e3)
+    row = {"median_ms": statistics.median(times), "min_ms": min(times),
+           "mean_ms": statistics.mean(times), "iters": a.iters}
     print(json.dumps({
         "runtime": f"onnxruntime {ort.__version__}", "model": a.model, "threads": a.threads,
-        "input": shape, "median_ms": statistics.median(times), "min_ms": min(times),
-        "mean_ms": statistics.mean(times), "iters": a.iters,
+        "input": shape, **row,
+        # the whole model: deepvis's forward to the output
+        "results": [{"case": "forward_to_prob", **row}],
     }))
 
 

@@ -915,3 +915,45 @@ fn fuzz_reports_its_counts_and_refuses_bad_options() {
     let (ok, _, err) = deepvis(&["fuzz", "--target", "mp3"]);
     assert!(!ok && err.contains("topk-index"), "{err}");
 }
+
+#[test]
+fn bench_compare_prints_each_figure_beside_the_baseline() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base.json");
+    // a peer's figure in the bench's own form (what scripts/bench-onnxruntime.py writes)
+    std::fs::write(
+        &base,
+        r#"{"runtime": "peer", "results": [{"case": "forward_to_prob", "median_ms": 5000.0}]}"#,
+    )
+    .unwrap();
+    let b = base.to_str().unwrap();
+    let args = ["bench", "--iters", "1", "--warmup", "1", "--compare", b];
+    let v = json(&deepvis_ok(&[&args[..], &["--json"]].concat()));
+    assert_eq!(v["baseline"], b);
+    for r in v["results"].as_array().unwrap() {
+        match r["case"].as_str().unwrap() {
+            "forward_to_prob" => {
+                assert_eq!(r["baseline_ms"], 5000.0);
+                let ratio = r["ratio"].as_f64().unwrap();
+                let med = r["median_ms"].as_f64().unwrap();
+                assert!((ratio - med / 5000.0).abs() < 1e-9, "{r}");
+            }
+            _ => assert!(r["baseline_ms"].is_null() && r["ratio"].is_null(), "{r}"),
+        }
+    }
+    // the table shows the ratio column
+    let table = deepvis_ok(&args);
+    assert!(table.contains("ratio"), "{table}");
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("forward_to_prob"))
+        .unwrap();
+    assert!(
+        row.contains("5000.00") && row.trim_end().ends_with('x'),
+        "{row}"
+    );
+    // a file that is no bench's output is a clear error before any timing
+    std::fs::write(&base, "{}").unwrap();
+    let (ok, _, err) = deepvis(&args);
+    assert!(!ok && err.contains("results"), "{err}");
+}

@@ -37,6 +37,31 @@ pub struct Args {
     /// Seconds per phase of `--live`.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// Print each figure beside a baseline's: an earlier `deepvis bench --json`, or a peer's
+    /// figures in the same form (`scripts/bench-onnxruntime.py` writes ONNX Runtime's forward
+    /// as `forward_to_prob`); the ratio is ours over the baseline's median.
+    #[arg(long, value_name = "BASE.json")]
+    compare: Option<std::path::PathBuf>,
+}
+
+/// A baseline's median per case, from a bench's JSON (`results`: `case`, `median_ms`).
+fn baseline(path: &std::path::Path) -> Result<std::collections::HashMap<String, f64>> {
+    use anyhow::Context;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the baseline {}", path.display()))?;
+    let v: serde_json::Value = serde_json::from_str(text.trim())
+        .with_context(|| format!("{} is not a bench's JSON", path.display()))?;
+    let rows = v["results"].as_array().with_context(|| {
+        format!(
+            "{} has no `results` list of {{case, median_ms}} (a `deepvis bench --json` output)",
+            path.display()
+        )
+    })?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| Some((r["case"].as_str()?.to_string(), r["median_ms"].as_f64()?)))
+        .filter(|(_, ms)| ms.is_finite() && *ms > 0.0)
+        .collect())
 }
 
 struct Case {
@@ -200,36 +225,64 @@ fn noise(n: usize, amp: f32) -> Vec<f32> {
         .collect()
 }
 
-/// Prints the cases as a table under `title`, or as one JSON object (`head` plus `results`).
-fn print_cases(a: &Args, head: serde_json::Value, title: String, cases: &[Case]) {
+/// Prints the cases as a table under `title`, or as one JSON object (`head` plus `results`),
+/// each beside the baseline's median where `--compare` gave one.
+fn print_cases(a: &Args, head: serde_json::Value, title: String, cases: &[Case]) -> Result<()> {
+    let base = match &a.compare {
+        Some(p) => Some(baseline(p)?),
+        None => None,
+    };
+    let against = |c: &Case, med: f64| {
+        let b = base.as_ref().and_then(|b| b.get(c.name).copied());
+        (b, b.map(|b| med / b))
+    };
     if a.json {
         let rows: Vec<_> = cases
             .iter()
             .map(|c| {
                 let (med, min, mean) = stats(&c.times_ms);
-                serde_json::json!({
+                let mut row = serde_json::json!({
                     "case": c.name, "first_call_ms": c.first_ms, "median_ms": med,
                     "min_ms": min, "mean_ms": mean, "iters": c.times_ms.len(),
-                })
+                });
+                if base.is_some() {
+                    let (b, r) = against(c, med);
+                    row["baseline_ms"] = serde_json::json!(b);
+                    row["ratio"] = serde_json::json!(r);
+                }
+                row
             })
             .collect();
         let mut v = head;
         v["results"] = serde_json::json!(rows);
+        if let Some(p) = &a.compare {
+            v["baseline"] = serde_json::json!(p.display().to_string());
+        }
         println!("{v}");
     } else {
         println!("{title}");
+        let extra = match base {
+            Some(_) => format!(" {:>10} {:>8}", "base ms", "ratio"),
+            None => String::new(),
+        };
         println!(
-            "{:<34} {:>10} {:>10} {:>10} {:>12}",
+            "{:<34} {:>10} {:>10} {:>10} {:>12}{extra}",
             "case", "median ms", "min ms", "mean ms", "first ms"
         );
         for c in cases {
             let (med, min, mean) = stats(&c.times_ms);
+            let extra = match (base.is_some(), against(c, med)) {
+                (false, _) => String::new(),
+                (true, (Some(b), Some(r))) => format!(" {b:>10.2} {:>7.2}x", r),
+                (true, _) => format!(" {:>10} {:>8}", "-", "-"),
+            };
             println!(
-                "{:<34} {med:>10.2} {min:>10.2} {mean:>10.2} {:>12.1}",
+                "{:<34} {med:>10.2} {min:>10.2} {mean:>10.2} {:>12.1}{extra}",
                 c.name, c.first_ms
             );
         }
     }
+    Ok(())
 }
 
 /// A step that runs `net` forward to `layer` on a fixed input.
@@ -252,6 +305,10 @@ fn forward_step<'a>(
 
 /// Runs the benchmark.
 pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
+    // a bad baseline is an error before minutes of timing, not after
+    if let Some(p) = &a.compare {
+        baseline(p)?;
+    }
     if a.live {
         return live(g, &a);
     }
@@ -395,6 +452,6 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         l.info.name(),
         l.device.description
     );
-    print_cases(&a, head, title, &cases);
+    print_cases(&a, head, title, &cases)?;
     Ok(ExitCode::SUCCESS)
 }
