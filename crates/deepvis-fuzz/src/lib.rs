@@ -1,6 +1,7 @@
 //! A seeded mutation fuzzer, on stable Rust, for every decoder of files a user gives deepvis.
 
 mod mutate;
+mod pytorch;
 mod runner;
 mod targets;
 

@@ -230,7 +230,8 @@ pub fn fix_png_crcs(data: &mut [u8]) {
     }
 }
 
-fn crc32(bytes: &[u8]) -> u32 {
+/// The CRC-32 of PNG chunks and ZIP entries.
+pub(crate) fn crc32(bytes: &[u8]) -> u32 {
     let mut crc = 0xffff_ffffu32;
     for &b in bytes {
         crc ^= b as u32;

@@ -185,11 +185,11 @@ impl Target {
                 v
             }
             Target::InputTensor => small_tensors()?,
-            Target::Pytorch => PYTORCH_SEEDS
-                .iter()
+            Target::Pytorch => crate::pytorch::seeds()
+                .into_iter()
                 .map(|(name, bytes)| Seed {
-                    name: (*name).to_string(),
-                    bytes: bytes.to_vec(),
+                    name: name.to_string(),
+                    bytes,
                 })
                 .collect(),
             Target::TopkIndex => vec![written("index.json", |d| {
@@ -224,20 +224,6 @@ fn check(ok: bool, what: &str) -> std::result::Result<(), String> {
         Err(format!("inconsistent output: {what}"))
     }
 }
-
-const PYTORCH_SEEDS: [(&str, &[u8]); 5] = [
-    ("state_dict.pt", include_bytes!("../seeds/state_dict.pt")),
-    ("checkpoint.pt", include_bytes!("../seeds/checkpoint.pt")),
-    ("float64.pt", include_bytes!("../seeds/float64.pt")),
-    (
-        "simple_legacy.pt",
-        include_bytes!("../seeds/simple_legacy.pt"),
-    ),
-    (
-        "legacy_with_offsets.pt",
-        include_bytes!("../seeds/legacy_with_offsets.pt"),
-    ),
-];
 
 fn generated(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Generate {
