@@ -10,6 +10,7 @@ packages=(
   libx11-dev libxcursor-dev libxrandr-dev libxi-dev libxkbcommon-dev libxkbcommon-x11-0
   libwayland-dev libgl1 libegl1 libvulkan1 mesa-vulkan-drivers   # eframe window and wgpu
   libssl-dev ca-certificates     # downloads
+  ffmpeg                         # video files: decoding, recording (ffmpeg, ffprobe)
 )
 
 if command -v dpkg >/dev/null 2>&1; then

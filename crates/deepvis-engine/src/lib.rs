@@ -6,6 +6,7 @@
 mod attr;
 pub mod policy;
 pub mod schedule;
+pub mod tape;
 mod worker;
 
 use std::collections::VecDeque;

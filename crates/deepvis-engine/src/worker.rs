@@ -8,14 +8,16 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use deepvis_model::{BackProjector, Labels, ModelInfo, Net, Request, to_vec, top_k};
 use deepvis_optim::{Init, Objective, Optimizer, RunConfig};
 use deepvis_protocol::{
-    BackInfo, ClassProb, Command, Event, LayerSummary, Outbox, StartFrom, Telemetry, UnitMap,
+    BackInfo, ClassProb, Command, Event, LayerSummary, Outbox, RecordTarget, StartFrom, Telemetry,
+    UnitMap,
 };
-use deepvis_sources::{FrameSlot, SourceStatus, SourceThread};
+use deepvis_sources::{FrameSlot, SourceCommand, SourceStatus, SourceThread};
 use image::RgbImage;
 
 use crate::attr::{Lanes, Out, Subject};
 use crate::policy::{Action, Policy, Setup};
 use crate::schedule::{Handover, Scheduler};
+use crate::tape::Tape;
 use crate::{EngineConfig, Exit};
 
 type Wake = Arc<dyn Fn() + Send + Sync>;
@@ -102,6 +104,10 @@ struct Worker<'a> {
     stats_at: Instant,
     /// The network was replaced: the loop returns to be started again.
     reload: bool,
+    /// A frozen input takes the next frame anyway (a video stepped or sought while paused).
+    take_one: bool,
+    /// The window recording (a cell: every `send` shows it the event).
+    tape: std::cell::RefCell<Tape>,
 }
 
 fn cfg(state: &Mutex<EngineConfig>) -> EngineConfig {
@@ -120,7 +126,17 @@ fn update(state: &Mutex<EngineConfig>, f: impl FnOnce(&mut EngineConfig)) {
 
 impl<'a> Worker<'a> {
     fn send(&self, e: Event) {
+        let status = match self.tape.try_borrow_mut() {
+            Ok(mut t) if t.running() => t.observe(&e),
+            _ => None,
+        };
         let _ = self.events.send(e);
+        if let Some(status) = status {
+            let _ = self.events.send(Event::Recording {
+                what: RecordTarget::Window,
+                status,
+            });
+        }
         (self.wake)();
     }
 
@@ -563,8 +579,43 @@ impl<'a> Worker<'a> {
             },
             Command::SetSource(spec) => {
                 update(self.state, |s| s.source = spec.clone());
-                *source = None;
-                *source = Some(SourceThread::spawn(spec, slot.clone(), self.wake.clone()));
+                if let Some(old) = source.take() {
+                    for st in old.stop() {
+                        self.send(source_event(st));
+                    }
+                }
+                self.send(Event::Playback(None));
+                let s = SourceThread::spawn(spec, slot.clone(), self.wake.clone());
+                s.command(SourceCommand::Pause(cfg(self.state).frozen));
+                *source = Some(s);
+            }
+            Command::Player(c) => {
+                if let Some(s) = source.as_ref() {
+                    s.command(SourceCommand::Player(c));
+                    self.take_one = true;
+                }
+            }
+            Command::Record {
+                what: RecordTarget::Source,
+                path,
+            } => match source.as_ref() {
+                Some(s) => s.command(SourceCommand::Record(path)),
+                None => self.send(Event::Error("no source to record".into())),
+            },
+            Command::Record {
+                what: RecordTarget::Window,
+                path,
+            } => {
+                let stopped = self.tape.borrow_mut().stop();
+                if let Some(status) = stopped {
+                    self.send(Event::Recording {
+                        what: RecordTarget::Window,
+                        status,
+                    });
+                }
+                if let Some(p) = path {
+                    self.tape.borrow_mut().start(&p);
+                }
             }
             Command::SelectLayer(name) => match self.info.layer(&name) {
                 Ok(info) => {
@@ -592,7 +643,13 @@ impl<'a> Worker<'a> {
                     Ok(Err(e)) | Err(e) => self.send(Event::Error(e.to_string())),
                 }
             }
-            Command::Freeze(f) => update(self.state, |s| s.frozen = f),
+            Command::Freeze(f) => {
+                update(self.state, |s| s.frozen = f);
+                // a clip pauses where it is (a camera goes on; its frames are not taken)
+                if let Some(s) = source.as_ref() {
+                    s.command(SourceCommand::Pause(f));
+                }
+            }
             Command::SetOptim(o) => {
                 if let Err(e) = o.effective().validate() {
                     self.send(Event::Error(format!("setting refused: {e}")));
@@ -642,7 +699,7 @@ impl<'a> Worker<'a> {
             Command::Sanity(false) => self.lanes.cancel_sanity(),
             Command::StepFile(d) => {
                 if let Some(s) = source.as_ref() {
-                    s.command(deepvis_sources::SourceCommand::Step(d));
+                    s.command(SourceCommand::Step(d));
                 }
             }
             Command::InjectPanic => panic!("panic injected by the user"),
@@ -791,6 +848,8 @@ pub(crate) fn run(
         backs_done: 0,
         stats_at: Instant::now(),
         reload: false,
+        take_one: false,
+        tape: Default::default(),
     };
     let slot = FrameSlot::new();
     let mut source = Some(SourceThread::spawn(
@@ -841,29 +900,15 @@ pub(crate) fn run(
         }
         if let Some(src) = source.as_ref() {
             for st in src.statuses() {
-                let ev = match st {
-                    SourceStatus::Running { label } => Event::Source {
-                        message: format!("showing {label}"),
-                        label,
-                        ok: true,
-                    },
-                    SourceStatus::Failed { label, error } => Event::Source {
-                        message: format!(
-                            "{error}; keeping the last frame and retrying every {} s",
-                            deepvis_sources::RETRY_EVERY.as_secs()
-                        ),
-                        label,
-                        ok: false,
-                    },
-                };
-                w.send(ev);
+                w.send(source_event(st));
             }
         }
         let t0 = Instant::now();
         let mut busy = false;
-        if !cfg(state).frozen
+        if (!cfg(state).frozen || w.take_one)
             && let Some(f) = slot.take()
         {
+            w.take_one = false;
             let p = w.info.input.apply(&image::DynamicImage::ImageRgb8(f.image));
             w.frame = Some(p.chw);
             w.frame_id += 1;
@@ -973,5 +1018,34 @@ mod tests {
         assert_eq!(t.items.len(), SESSION_K);
         assert_eq!(t.items[0].1, 19);
         assert!(!t.offer(30, -1.0, tile));
+    }
+}
+
+/// What the window hears of the source thread's report.
+fn source_event(st: SourceStatus) -> Event {
+    match st {
+        SourceStatus::Running { label } => Event::Source {
+            message: format!("showing {label}"),
+            label,
+            ok: true,
+        },
+        SourceStatus::Failed { label, error } => Event::Source {
+            message: format!(
+                "{error}; keeping the last frame and retrying every {} s",
+                deepvis_sources::RETRY_EVERY.as_secs()
+            ),
+            label,
+            ok: false,
+        },
+        SourceStatus::Notice { label, message } => Event::Source {
+            label,
+            ok: true,
+            message,
+        },
+        SourceStatus::Playback(p) => Event::Playback(p),
+        SourceStatus::Recording(status) => Event::Recording {
+            what: deepvis_protocol::RecordTarget::Source,
+            status,
+        },
     }
 }

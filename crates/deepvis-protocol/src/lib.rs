@@ -5,6 +5,7 @@ pub mod attr;
 pub mod params;
 pub mod queue;
 pub mod run;
+pub mod video;
 
 use std::path::PathBuf;
 
@@ -16,6 +17,7 @@ pub use deepvis_viz::{BackFilter, ColorMap};
 pub use params::{LrPolicy, Params};
 pub use queue::{Inbox, Outbox, queue};
 pub use run::{RunMode, StopReason, Telemetry};
+pub use video::{Playback, PlayerCommand, RecordTarget, RecordingStatus};
 
 /// Where frames come from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -380,6 +382,16 @@ pub enum Command {
     SetBack(BackSettings),
     /// Step a folder source by this many files (+1 next, -1 previous).
     StepFile(i32),
+    /// Control a video source: step, seek, speed, loop (other sources ignore it).
+    Player(PlayerCommand),
+    /// Start recording into this file (Some) or stop (None): the window's pictures as an
+    /// MP4, or the source's own frames losslessly (see [`RecordTarget`]).
+    Record {
+        /// What to record.
+        what: RecordTarget,
+        /// The file (`.mp4` for the window, `.mkv` for the source), or None to stop.
+        path: Option<PathBuf>,
+    },
     /// Load another network from this file (an `.onnx` model): the worker restarts with it,
     /// keeping the source; a file that cannot be read is an error and the current network
     /// stays.
@@ -422,6 +434,16 @@ pub enum Event {
         ok: bool,
         /// A sentence for the input pane.
         message: String,
+    },
+    /// Where the playing clip stands (with every frame it shows); `None` when the source
+    /// is no video.
+    Playback(Option<Playback>),
+    /// Where a recording stands (a few times a second while it runs, and once it is closed).
+    Recording {
+        /// What it records.
+        what: RecordTarget,
+        /// Frames, bytes, the file, how it ended.
+        status: RecordingStatus,
     },
     /// The newest frame as the network sees it (the centre crop).
     Input(RgbImage),

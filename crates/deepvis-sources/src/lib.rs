@@ -1,8 +1,11 @@
-//! Frame sources behind one trait (webcam, image file, folder, synthetic pattern), run on
-//! their own thread, delivering only the newest frame.
+//! Frame sources behind one trait (webcam, image file, video file, folder, synthetic
+//! pattern), run on their own thread, delivering only the newest frame.
 
 mod camera;
+pub mod ffmpeg;
+pub mod record;
 mod slot;
+pub mod video;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,11 +14,14 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
-use deepvis_protocol::SourceSpec;
+use deepvis_protocol::{Playback, PlayerCommand, SourceSpec};
 use image::RgbImage;
 
 pub use camera::{Camera, list_cameras};
+pub use ffmpeg::Ffmpeg;
+pub use record::{RecordStatus, Recorder};
 pub use slot::FrameSlot;
+pub use video::{Video, is_video};
 
 /// A frame and where it came from.
 #[derive(Clone, Debug)]
@@ -47,8 +53,21 @@ pub trait FrameSource {
     fn next_frame(&mut self) -> Result<Option<RgbImage>, SourceError>;
     /// Moves a folder source by `delta` files (others ignore it).
     fn step(&mut self, _delta: i32) {}
-    /// Whether it keeps producing frames (a camera) or only on change (a photo).
+    /// Whether it keeps producing frames (a camera, a playing clip) or only on change (a
+    /// photo, a paused clip).
     fn is_live(&self) -> bool;
+    /// A player command (sources that are no video ignore it).
+    fn control(&mut self, _c: PlayerCommand) {}
+    /// Pauses or plays a video (others ignore it: the worker holds their frames).
+    fn pause(&mut self, _paused: bool) {}
+    /// Where a video stands.
+    fn playback(&self) -> Option<Playback> {
+        None
+    }
+    /// A sentence worth telling that is no failure (a clip that ended early), once.
+    fn take_notice(&mut self) -> Option<String> {
+        None
+    }
 }
 
 /// Image file extensions a folder source shows.
@@ -60,8 +79,16 @@ fn is_image(p: &Path) -> bool {
         .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
-/// An image file, or the images of a folder in name order.
+/// An image or video file, or the images and videos of a folder in name order: a photo stays
+/// until stepped; a clip plays (a lone clip loops; in a folder the next file follows its end).
 pub struct Files {
+    ffmpeg: Ffmpeg,
+    /// The clip of the current file, when it is a video.
+    video: Option<Video>,
+    /// Pause the clips (the worker's freeze).
+    paused: bool,
+    /// Player commands for a clip not open yet.
+    pending: Vec<PlayerCommand>,
     files: Vec<PathBuf>,
     index: usize,
     dirty: bool,
@@ -80,7 +107,7 @@ impl Files {
                 .map_err(|e| SourceError::File(format!("cannot list {}: {e}", path.display())))?;
             let mut v: Vec<PathBuf> = rd
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file() && is_image(p))
+                .filter(|p| p.is_file() && (is_image(p) || is_video(p)))
                 .collect();
             v.sort();
             v
@@ -94,12 +121,17 @@ impl Files {
         };
         if files.is_empty() {
             return Err(SourceError::File(format!(
-                "{} holds no images ({})",
+                "{} holds no images ({}) or videos ({})",
                 path.display(),
-                IMAGE_EXTENSIONS.join(", ")
+                IMAGE_EXTENSIONS.join(", "),
+                video::VIDEO_EXTENSIONS.join(", ")
             )));
         }
         Ok(Files {
+            ffmpeg: Ffmpeg::from_env(),
+            video: None,
+            paused: false,
+            pending: Vec::new(),
             files,
             index: 0,
             dirty: true,
@@ -107,6 +139,18 @@ impl Files {
             direction: 1,
             skipped: Vec::new(),
         })
+    }
+
+    /// As [`Files::open`], with FFmpeg's programs found there.
+    pub fn open_with(path: &Path, ffmpeg: Ffmpeg) -> Result<Files, SourceError> {
+        let mut f = Self::open(path)?;
+        f.ffmpeg = ffmpeg;
+        Ok(f)
+    }
+
+    /// The index of the current file.
+    pub fn index(&self) -> usize {
+        self.index
     }
 
     /// How many files it cycles through.
@@ -155,9 +199,30 @@ impl FrameSource for Files {
         }
     }
 
-    /// The current file; an unreadable file of a folder is skipped (in the direction of the
-    /// last step) and remembered, so the first readable one shows.
+    /// The current file (a clip's due frame); an unreadable file of a folder is skipped (in
+    /// the direction of the last step) and remembered, so the first readable one shows.
     fn next_frame(&mut self) -> Result<Option<RgbImage>, SourceError> {
+        if let Some(v) = self.video.as_mut() {
+            match v.next_frame() {
+                Ok(Some(img)) => return Ok(Some(img)),
+                Ok(None) if v.finished() && self.files.len() > 1 => {
+                    // a folder goes on with its next file
+                    self.step(1);
+                }
+                Ok(None) => return Ok(None),
+                Err(e) => {
+                    self.video = None;
+                    if self.files.len() == 1 {
+                        return Err(e);
+                    }
+                    let path = self.files[self.index.min(self.files.len() - 1)].clone();
+                    if !self.skipped.contains(&path) {
+                        self.skipped.push(path);
+                    }
+                    self.step(self.direction as i32);
+                }
+            }
+        }
         if !self.dirty {
             return Ok(None);
         }
@@ -165,13 +230,41 @@ impl FrameSource for Files {
         let n = self.files.len();
         let mut last = String::new();
         for _ in 0..n {
-            let path = &self.files[self.index.min(n - 1)];
-            match deepvis_model::preprocess::load_image(path) {
-                Ok(img) => return Ok(Some(img.to_rgb8())),
-                Err(e) if n == 1 => return Err(SourceError::File(e.to_string())),
+            let path = self.files[self.index.min(n - 1)].clone();
+            let moving = match (is_video(&path), is_image(&path)) {
+                (true, false) => true,
+                (_, true) => video::is_animation(&path),
+                _ => false,
+            };
+            let result = if moving {
+                Video::open(&self.ffmpeg, &path, n == 1).and_then(|mut v| {
+                    v.pause(self.paused);
+                    // a paused clip still shows its first frame
+                    v.control(PlayerCommand::Seek(0));
+                    for p in self.pending.drain(..) {
+                        v.control(p);
+                    }
+                    let first = v.next_frame();
+                    self.video = Some(v);
+                    first.and_then(|f| {
+                        f.ok_or_else(|| SourceError::File(format!("{}: no frame", path.display())))
+                    })
+                })
+            } else {
+                deepvis_model::preprocess::load_image(&path)
+                    .map(|img| img.to_rgb8())
+                    .map_err(|e| SourceError::File(e.to_string()))
+            };
+            match result {
+                Ok(img) => return Ok(Some(img)),
+                Err(e) if n == 1 => {
+                    self.video = None;
+                    return Err(e);
+                }
                 Err(e) => {
-                    if !self.skipped.contains(path) {
-                        self.skipped.push(path.clone());
+                    self.video = None;
+                    if !self.skipped.contains(&path) {
+                        self.skipped.push(path);
                     }
                     last = e.to_string();
                     self.index = (self.index as i64 + self.direction).rem_euclid(n as i64) as usize;
@@ -179,7 +272,7 @@ impl FrameSource for Files {
             }
         }
         Err(SourceError::File(format!(
-            "none of the {n} images of {} could be read (the last: {last})",
+            "none of the {n} files of {} could be read (the last: {last})",
             self.label
         )))
     }
@@ -190,11 +283,35 @@ impl FrameSource for Files {
         if delta != 0 {
             self.direction = delta.signum() as i64;
         }
+        self.video = None;
         self.dirty = true;
     }
 
     fn is_live(&self) -> bool {
-        false
+        self.video.as_ref().is_some_and(|v| v.is_live())
+    }
+
+    fn control(&mut self, c: PlayerCommand) {
+        match self.video.as_mut() {
+            Some(v) => v.control(c),
+            None if self.dirty => self.pending.push(c),
+            None => {}
+        }
+    }
+
+    fn pause(&mut self, paused: bool) {
+        self.paused = paused;
+        if let Some(v) = self.video.as_mut() {
+            v.pause(paused)
+        }
+    }
+
+    fn playback(&self) -> Option<Playback> {
+        self.video.as_ref().and_then(|v| v.playback())
+    }
+
+    fn take_notice(&mut self) -> Option<String> {
+        self.video.as_mut().and_then(|v| v.take_notice())
     }
 }
 
@@ -292,6 +409,17 @@ pub enum SourceStatus {
         /// What went wrong.
         error: String,
     },
+    /// Something worth telling that is no failure (a clip that ended early).
+    Notice {
+        /// The source.
+        label: String,
+        /// What happened.
+        message: String,
+    },
+    /// Where a video stands (after each of its frames); `None` once the source is no video.
+    Playback(Option<Playback>),
+    /// Where the recording of the source's frames stands.
+    Recording(RecordStatus),
 }
 
 /// Commands to a source thread.
@@ -299,6 +427,12 @@ pub enum SourceStatus {
 pub enum SourceCommand {
     /// Move a folder source.
     Step(i32),
+    /// Control a video.
+    Player(PlayerCommand),
+    /// Pause (true) or play a video.
+    Pause(bool),
+    /// Record the frames losslessly into this file (`.mkv`), or stop (None).
+    Record(Option<PathBuf>),
     /// End the thread.
     Stop,
 }
@@ -342,6 +476,16 @@ impl SourceThread {
                 let mut source: Option<Box<dyn FrameSource>> = None;
                 let mut label = String::from("source");
                 let mut failed_at: Option<Instant> = None;
+                let mut paused = false;
+                let mut pending: Vec<PlayerCommand> = Vec::new();
+                let mut recorder: Option<Recorder> = None;
+                let mut last_playback: Option<Playback> = None;
+                let mut recorded_at = Instant::now();
+                let finish = |r: Recorder| {
+                    let st = r.finish();
+                    let _ = stx.send(SourceStatus::Recording(st));
+                    wake();
+                };
                 while !stop2.load(Ordering::Relaxed) {
                     for c in crx.try_iter() {
                         match c {
@@ -350,7 +494,35 @@ impl SourceThread {
                                     s.step(d)
                                 }
                             }
-                            SourceCommand::Stop => return,
+                            SourceCommand::Player(p) => match source.as_mut() {
+                                Some(s) => s.control(p),
+                                // for the source about to open (a seek sent with it)
+                                None => pending.push(p),
+                            },
+                            SourceCommand::Pause(p) => {
+                                paused = p;
+                                if let Some(s) = source.as_mut() {
+                                    s.pause(p)
+                                }
+                            }
+                            SourceCommand::Record(path) => {
+                                if let Some(r) = recorder.take() {
+                                    finish(r);
+                                }
+                                recorder = path.map(|p| {
+                                    Recorder::start(
+                                        &Ffmpeg::from_env(),
+                                        &p,
+                                        ffmpeg::Codec::Lossless,
+                                    )
+                                });
+                            }
+                            SourceCommand::Stop => {
+                                if let Some(r) = recorder.take() {
+                                    finish(r);
+                                }
+                                return;
+                            }
                         }
                     }
                     if source.is_none() {
@@ -359,7 +531,11 @@ impl SourceThread {
                             continue;
                         }
                         match opener() {
-                            Ok(s) => {
+                            Ok(mut s) => {
+                                s.pause(paused);
+                                for p in pending.drain(..) {
+                                    s.control(p);
+                                }
                                 label = s.label();
                                 let _ = stx.send(SourceStatus::Running {
                                     label: label.clone(),
@@ -380,20 +556,50 @@ impl SourceThread {
                         }
                     }
                     let Some(s) = source.as_mut() else { continue };
-                    match s.next_frame() {
+                    let result = s.next_frame();
+                    if let Some(message) = s.take_notice() {
+                        let _ = stx.send(SourceStatus::Notice {
+                            label: s.label(),
+                            message,
+                        });
+                        wake();
+                    }
+                    match result {
                         Ok(Some(image)) => {
                             seq += 1;
+                            if let Some(r) = recorder.as_ref() {
+                                r.push(image.clone());
+                                if recorded_at.elapsed() > Duration::from_millis(250) {
+                                    recorded_at = Instant::now();
+                                    let _ = stx.send(SourceStatus::Recording(r.status()));
+                                }
+                            }
                             slot.put(Frame {
                                 image,
                                 seq,
                                 label: s.label(),
                             });
+                            let playback = s.playback();
+                            if playback.is_some() || last_playback.is_some() {
+                                let _ = stx.send(SourceStatus::Playback(playback.clone()));
+                            }
+                            last_playback = playback;
                             wake();
                             if !s.is_live() {
                                 let _ = stx.send(SourceStatus::Running { label: s.label() });
                             }
                         }
-                        Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                        Ok(None) => {
+                            let playback = s.playback();
+                            if playback != last_playback {
+                                let _ = stx.send(SourceStatus::Playback(playback.clone()));
+                                last_playback = playback;
+                                wake();
+                            }
+                            if !s.is_live() {
+                                std::thread::sleep(Duration::from_millis(20))
+                            }
+                        }
                         Err(e) => {
                             let live = s.is_live();
                             let _ = stx.send(SourceStatus::Failed {
@@ -410,6 +616,9 @@ impl SourceThread {
                             }
                         }
                     }
+                }
+                if let Some(r) = recorder.take() {
+                    finish(r);
                 }
             })
             .ok();
@@ -430,14 +639,24 @@ impl SourceThread {
     pub fn statuses(&self) -> Vec<SourceStatus> {
         self.status.try_iter().collect()
     }
-}
 
-impl Drop for SourceThread {
-    fn drop(&mut self) {
+    /// Stops the thread (closing a recording) and returns the reports it had left.
+    pub fn stop(mut self) -> Vec<SourceStatus> {
+        self.halt();
+        self.status.try_iter().collect()
+    }
+
+    fn halt(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         let _ = self.commands.send(SourceCommand::Stop);
         if let Some(h) = self.handle.take() {
             let _ = h.join();
         }
+    }
+}
+
+impl Drop for SourceThread {
+    fn drop(&mut self) {
+        self.halt();
     }
 }

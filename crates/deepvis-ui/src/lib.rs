@@ -8,6 +8,7 @@ pub mod activity;
 mod attribution;
 pub mod grid;
 mod panes;
+pub mod player;
 pub mod words;
 
 use std::path::{Path, PathBuf};
@@ -217,6 +218,8 @@ pub struct DeepvisApp {
     pub ui_frame_ms: f32,
     /// The grid pane's own state (activity history, where the tiles went).
     pub grid_pane: GridPane,
+    /// The video player and the recordings.
+    pub player: player::PlayerPane,
     started: Instant,
     pub(crate) pics: Pictures,
     /// Commands sent, newest last (for tests and the status bar).
@@ -384,6 +387,7 @@ impl DeepvisApp {
             hover: None,
             ui_frame_ms: 0.0,
             grid_pane: GridPane::default(),
+            player: player::PlayerPane::default(),
             started: Instant::now(),
             pics: Pictures::default(),
             sent: Vec::new(),
@@ -500,6 +504,25 @@ impl DeepvisApp {
             }
             Event::Source { label, ok, message } => self.source = (label, ok, message),
             Event::Input(img) => self.pics.set(Pic::Input, rgb_to_color(&img)),
+            Event::Playback(p) => {
+                // the worker's report is the truth on whether the clip plays
+                if let Some(p) = &p {
+                    self.frozen = p.paused;
+                }
+                self.player.set_playback(p)
+            }
+            Event::Recording { what, status } => {
+                if let Some(e) = &status.error {
+                    self.note(format!("error: recording {}: {e}", status.path.display()));
+                } else if status.done {
+                    self.note(format!(
+                        "saved {} ({} frames)",
+                        status.path.display(),
+                        status.frames
+                    ));
+                }
+                self.player.set_recording(what, status)
+            }
             Event::Grid {
                 layer,
                 image,

@@ -8,10 +8,15 @@ use egui::{Color32, Key, Rect, Sense, Stroke, Vec2, pos2};
 use crate::{DeepvisApp, Pic};
 
 /// Every key binding, as the help overlay lists them.
-pub const BINDINGS: [(&str, &str); 20] = [
+pub const BINDINGS: [(&str, &str); 22] = [
     ("arrows / i j k l", "move the selection (shift: by 3)"),
     ("u / o", "previous / next layer"),
-    ("f", "freeze / unfreeze the input"),
+    ("f", "freeze / unfreeze the input (a video: pause / play)"),
+    (", / .", "a video: one frame back / on"),
+    (
+        "R (shift+r)",
+        "record the window as an MP4 in ~/deepvis; again to stop",
+    ),
     ("space", "run / pause the preferred image"),
     ("r", "reset the preferred image"),
     ("1 2 3 4", "the paper's regularization presets"),
@@ -89,9 +94,16 @@ pub fn on_key(app: &mut DeepvisApp, key: Key, shift: bool) {
             let r = app.persisted.running;
             app.send(Command::SetRunning(r));
         }
+        Key::R if shift => {
+            crate::player::PlayerPane::toggle_recording(app, deepvis_protocol::RecordTarget::Window)
+        }
         Key::R => {
             app.stopped = None;
             app.send(Command::ResetOptim);
+        }
+        Key::Comma | Key::Period if app.player.playback.is_some() => {
+            let d = if key == Key::Comma { -1 } else { 1 };
+            app.send(Command::Player(deepvis_protocol::PlayerCommand::Step(d)));
         }
         Key::Num1 | Key::Num2 | Key::Num3 | Key::Num4 => {
             let p = match key {
@@ -361,6 +373,9 @@ pub fn status_bar(app: &mut DeepvisApp, ui: &mut egui::Ui) {
                 Color32::from_rgb(220, 120, 40)
             };
             ui.colored_label(color, format!("source {label}"));
+            if let Some(line) = app.player.status_line() {
+                ui.label(line);
+            }
             ui.separator();
             ui.label(format!("grid {:.1} fps", app.grid_fps));
             ui.label(format!("optimizer {:.1} it/s", app.optim_ips));
@@ -483,9 +498,11 @@ pub fn input_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
             x1 - x0
         ));
     }
-    if app.frozen {
+    crate::player::PlayerPane::ui(app, ui);
+    if app.frozen && app.player.playback.is_none() {
         ui.label("frozen (f)");
     }
+    crate::player::PlayerPane::record_ui(app, ui);
 }
 
 /// The selected unit's map, the value under the cursor, and the top-5 classes.

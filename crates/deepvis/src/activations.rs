@@ -12,8 +12,12 @@ use crate::common::{load, log, read_input};
 /// Arguments of `deepvis activations`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// A photo, or a `.safetensors` file holding a preprocessed 1x3xHxW tensor.
+    /// A photo, a video (`VIDEO@SECONDS` for a frame), or a `.safetensors` file holding a
+    /// preprocessed 1x3xHxW tensor.
     image: PathBuf,
+    /// The frame of a video (0 = the first).
+    #[arg(long, value_name = "N")]
+    frame: Option<u64>,
     /// The layer (see `deepvis layers`).
     #[arg(long)]
     layer: String,
@@ -38,7 +42,7 @@ pub struct Args {
 pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     let l = load(g)?;
     let info = l.info.layer(&a.layer)?;
-    let input = read_input(&a.image, a.tensor.as_deref(), &l)?;
+    let input = read_input(&a.image, a.tensor.as_deref(), a.frame, &l)?;
     let req = if a.pre_relu {
         Request::default().with_pre_relu(&a.layer)
     } else {

@@ -237,7 +237,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     let info = l.info.layer(&a.on.layer)?;
     let pos = a.on.y.zip(a.on.x);
     info.check_unit(a.on.unit, pos.filter(|_| info.height * info.width > 1))?;
-    let input = read_input(&a.on.image, a.on.tensor.as_deref(), &l)?;
+    let input = read_input(&a.on.image, a.on.tensor.as_deref(), a.on.frame, &l)?;
     let [_, _, h, w] = input.tensor.dims();
     let norm = l.info.norm();
     let photo = norm.invert(

@@ -46,7 +46,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     let info = l.info.layer(&a.on.layer)?;
     let pos = a.on.y.zip(a.on.x);
     info.check_unit(a.on.unit, pos.filter(|_| info.height * info.width > 1))?;
-    let input = read_input(&a.on.image, a.on.tensor.as_deref(), &l)?;
+    let input = read_input(&a.on.image, a.on.tensor.as_deref(), a.on.frame, &l)?;
     let bp = BackProjector::new(l.net, &l.device.device);
     let t0 = Instant::now();
     let p = bp.project(input.tensor, &info.name, a.on.unit, pos, mode)?;

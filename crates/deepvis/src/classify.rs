@@ -12,9 +12,13 @@ use crate::common::{load, read_input};
 /// Arguments of `deepvis classify`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Photos, or `.safetensors` files holding a preprocessed 1x3xHxW tensor.
+    /// Photos, videos (`VIDEO@SECONDS` for a frame; a video alone: its first frame), or
+    /// `.safetensors` files holding a preprocessed 1x3xHxW tensor.
     #[arg(required = true)]
     images: Vec<PathBuf>,
+    /// The frame of each video (0 = the first).
+    #[arg(long, value_name = "N")]
+    frame: Option<u64>,
     /// One JSON object a line instead of a table.
     #[arg(long)]
     json: bool,
@@ -32,7 +36,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     let labels = Labels::imagenet();
     let mut failed = 0;
     for path in &a.images {
-        let result = read_input(path, a.tensor.as_deref(), &l)
+        let result = read_input(path, a.tensor.as_deref(), a.frame, &l)
             .and_then(|input| Ok(l.net.probabilities(input.tensor)?))
             .and_then(|p| Ok(deepvis_model::to_vec(p)?));
         let probs = match result {

@@ -154,9 +154,40 @@ pub struct Input {
     pub tensor: Tensor<4>,
 }
 
-/// Reads a photo (any format the image crate decodes) or, for `.safetensors`, the named
-/// preprocessed tensor.
-pub fn read_input(path: &Path, tensor: Option<&str>, l: &Loaded) -> Result<Input> {
+/// A picture by name: a photo, or a frame of a video as `VIDEO@SECONDS`, or `frame` of a
+/// video (a video without either: its first frame).
+pub fn read_picture(path: &Path, frame: Option<u64>) -> Result<image::DynamicImage> {
+    use deepvis_sources::video::{FrameAt, is_animation, is_video, read_frame, split_at_time};
+    let at = match (split_at_time(path), frame) {
+        (Some(_), Some(_)) => anyhow::bail!(
+            "{}: give the frame as VIDEO@SECONDS or as --frame N, not both",
+            path.display()
+        ),
+        (Some((file, t)), None) => Some((file, FrameAt::Seconds(t))),
+        (None, Some(n)) => Some((path.to_path_buf(), FrameAt::Index(n))),
+        (None, None) => {
+            let still = image::ImageFormat::from_path(path).is_ok() && !is_animation(path);
+            (is_video(path) && !still).then(|| (path.to_path_buf(), FrameAt::Index(0)))
+        }
+    };
+    match at {
+        Some((file, at)) => Ok(image::DynamicImage::ImageRgb8(read_frame(
+            &deepvis_sources::Ffmpeg::from_env(),
+            &file,
+            at,
+        )?)),
+        None => Ok(preprocess::load_image(path)?),
+    }
+}
+
+/// Reads a photo (any format the image crate decodes), a frame of a video (`VIDEO@SECONDS`
+/// or `frame`) or, for `.safetensors`, the named preprocessed tensor.
+pub fn read_input(
+    path: &Path,
+    tensor: Option<&str>,
+    frame: Option<u64>,
+    l: &Loaded,
+) -> Result<Input> {
     let is_tensor = path
         .extension()
         .and_then(|e| e.to_str())
@@ -169,7 +200,7 @@ pub fn read_input(path: &Path, tensor: Option<&str>, l: &Loaded) -> Result<Input
             tensor: deepvis_model::tensor4(t.data, dims, &l.device.device)?,
         })
     } else {
-        let p = preprocess::preprocess_file(path, &l.info.input)?;
+        let p = l.info.input.apply(&read_picture(path, frame)?);
         let dims = p.dims();
         Ok(Input {
             tensor: deepvis_model::tensor4(p.chw, dims, &l.device.device)?,
@@ -180,8 +211,12 @@ pub fn read_input(path: &Path, tensor: Option<&str>, l: &Loaded) -> Result<Input
 /// The unit a command explains, and the input it explains it on.
 #[derive(clap::Args, Debug)]
 pub struct UnitArgs {
-    /// A photo, or a `.safetensors` file holding a preprocessed 1x3xHxW tensor.
+    /// A photo, a video (`VIDEO@SECONDS` for a frame), or a `.safetensors` file holding a
+    /// preprocessed 1x3xHxW tensor.
     pub image: PathBuf,
+    /// The frame of a video (0 = the first).
+    #[arg(long, value_name = "N")]
+    pub frame: Option<u64>,
     /// The unit's layer (see `deepvis layers`).
     #[arg(long)]
     pub layer: String,

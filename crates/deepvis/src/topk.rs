@@ -18,9 +18,13 @@ use crate::common::{Loaded, load, log, save_image};
 /// Arguments of `deepvis topk`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The folder of photos (searched recursively; other files are ignored).
+    /// The folder of photos and videos (searched recursively; other files are ignored).
+    /// A video's frames are scanned every `--video-step` frames, each named `FILE@SECONDS`.
     #[arg(long)]
     folder: PathBuf,
+    /// Scan every Nth frame of a video.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    video_step: u64,
     /// The layer (see `deepvis layers`).
     #[arg(long)]
     layer: String,
@@ -61,7 +65,21 @@ const IMAGE_EXTS: [&str; 9] = [
     "jpg", "jpeg", "png", "bmp", "gif", "webp", "tif", "tiff", "jfif",
 ];
 
-/// The image files under `root` (recursively, hidden entries skipped), relative, sorted.
+fn is_clip(p: &Path) -> bool {
+    use deepvis_sources::video::{is_animation, is_video};
+    let ext = p
+        .extension()
+        .and_then(|x| x.to_str())
+        .map(|x| x.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "gif" | "png" => is_animation(p),
+        _ => is_video(p),
+    }
+}
+
+/// The image and video files under `root` (recursively, hidden entries skipped), relative,
+/// sorted.
 fn list_images(root: &Path) -> Result<Vec<String>> {
     let mut out = Vec::new();
     let mut dirs = vec![root.to_path_buf()];
@@ -74,11 +92,11 @@ fn list_images(root: &Path) -> Result<Vec<String>> {
             }
             if p.is_dir() {
                 dirs.push(p);
-            } else if p
-                .extension()
-                .and_then(|x| x.to_str())
-                .is_some_and(|x| IMAGE_EXTS.contains(&x.to_ascii_lowercase().as_str()))
-                && let Ok(rel) = p.strip_prefix(root)
+            } else if p.extension().and_then(|x| x.to_str()).is_some_and(|x| {
+                let x = x.to_ascii_lowercase();
+                IMAGE_EXTS.contains(&x.as_str())
+                    || deepvis_sources::video::VIDEO_EXTENSIONS.contains(&x.as_str())
+            }) && let Ok(rel) = p.strip_prefix(root)
             {
                 out.push(rel.to_string_lossy().into_owned());
             }
@@ -106,6 +124,15 @@ fn channel_maxima(data: &[f32], c: usize, h: usize, w: usize) -> Vec<(f32, usize
 /// Each channel's maximum on one image and where it is.
 fn scan_one(l: &Loaded, layer: &str, path: &Path) -> Result<Vec<(f32, usize, usize)>> {
     let p = preprocess_file(path, &l.info.input)?;
+    scan_picture(l, layer, p)
+}
+
+/// Each channel's maximum on one preprocessed picture and where it is.
+fn scan_picture(
+    l: &Loaded,
+    layer: &str,
+    p: deepvis_model::preprocess::Preprocessed,
+) -> Result<Vec<(f32, usize, usize)>> {
     let dims = p.dims();
     let x = deepvis_model::tensor4(p.chw, dims, &l.device.device)?;
     let mut taps = l.net.forward(x, &Request::layers(&[layer]))?;
@@ -195,25 +222,42 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     let t0 = Instant::now();
     let mut saved = Instant::now();
     let mut read = 0usize;
+    let offer = |state: &mut ScanState, name: &str, maxima: Vec<(f32, usize, usize)>| {
+        for (c, (score, y, x)) in maxima.into_iter().enumerate() {
+            state.top.offer(
+                c,
+                Hit {
+                    file: name.to_string(),
+                    score,
+                    y,
+                    x,
+                },
+            );
+        }
+    };
+    let ffmpeg = deepvis_sources::Ffmpeg::from_env();
+    let step = a.video_step.max(1);
     for rel in todo.iter().take(quota) {
-        match scan_one(&l, &layer, &folder.join(rel)) {
-            Ok(maxima) => {
-                for (c, (score, y, x)) in maxima.into_iter().enumerate() {
-                    state.top.offer(
-                        c,
-                        Hit {
-                            file: (*rel).clone(),
-                            score,
-                            y,
-                            x,
-                        },
-                    );
+        let path = folder.join(rel);
+        if is_clip(&path) {
+            // every `step`th frame, each its own entry (a resumed scan skips those done)
+            match scan_clip(&l, &layer, &ffmpeg, &path, rel, step, &mut state, &offer) {
+                Ok(n) => read += n,
+                Err(e) => {
+                    bar.suspend(|| eprintln!("deepvis: warning: skipping {rel}: {e:#}"));
+                    state.skipped.push(((*rel).clone(), format!("{e:#}")));
                 }
-                read += 1;
             }
-            Err(e) => {
-                bar.suspend(|| eprintln!("deepvis: warning: skipping {rel}: {e:#}"));
-                state.skipped.push(((*rel).clone(), format!("{e:#}")));
+        } else {
+            match scan_one(&l, &layer, &path) {
+                Ok(maxima) => {
+                    offer(&mut state, rel.as_str(), maxima);
+                    read += 1;
+                }
+                Err(e) => {
+                    bar.suspend(|| eprintln!("deepvis: warning: skipping {rel}: {e:#}"));
+                    state.skipped.push(((*rel).clone(), format!("{e:#}")));
+                }
             }
         }
         state.done.insert((*rel).clone());
@@ -248,6 +292,94 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     });
     write_index(g, &l, &state, &folder, &a.output, tile, back.as_ref())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Scans every `step`th frame of a clip (decoded in order), each frame named
+/// `FILE@SECONDS`; frames a resumed scan already did are not offered again. A clip cut short
+/// keeps the frames it had (with a warning). Returns the frames read.
+#[allow(clippy::too_many_arguments)]
+fn scan_clip(
+    l: &Loaded,
+    layer: &str,
+    ffmpeg: &deepvis_sources::Ffmpeg,
+    path: &Path,
+    rel: &str,
+    step: u64,
+    state: &mut ScanState,
+    offer: &dyn Fn(&mut ScanState, &str, Vec<(f32, usize, usize)>),
+) -> Result<usize> {
+    let mut clip = deepvis_sources::video::open_clip(ffmpeg, path)?;
+    let info = clip.info().clone();
+    let mut read = 0;
+    let mut n = 0;
+    while n < info.frames {
+        let name = deepvis_sources::video::frame_name(rel, n, info.fps);
+        if !state.done.contains(&name) {
+            let img = match clip.frame(n) {
+                Ok(img) => img,
+                Err(end) if read == 0 && n == 0 => bail!(
+                    "no frame could be decoded{}",
+                    end.error.map(|e| format!(": {e}")).unwrap_or_default()
+                ),
+                Err(end) => {
+                    eprintln!(
+                        "deepvis: warning: {rel} ended at frame {} of {}{}",
+                        end.at,
+                        info.frames,
+                        end.error.map(|e| format!(": {e}")).unwrap_or_default()
+                    );
+                    break;
+                }
+            };
+            let p = l.info.input.apply(&image::DynamicImage::ImageRgb8(img));
+            offer(state, &name, scan_picture(l, layer, p)?);
+            state.done.insert(name);
+            read += 1;
+        }
+        n += step;
+    }
+    Ok(read)
+}
+
+/// Reads the pictures hits name, keeping a few clips open between reads (a clip's frames are
+/// read again for their crops, in time order).
+#[derive(Default)]
+struct OpenClips {
+    clips: std::collections::HashMap<PathBuf, Box<dyn deepvis_sources::video::Clip>>,
+}
+
+impl OpenClips {
+    /// How many clips (each an FFmpeg process) stay open.
+    const MAX_OPEN: usize = 8;
+
+    fn read(&mut self, path: &Path) -> Result<image::DynamicImage> {
+        use deepvis_sources::video::{FrameAt, open_clip, split_at_time};
+        let Some((clip_path, t)) = split_at_time(path) else {
+            return crate::common::read_picture(path, None);
+        };
+        if !self.clips.contains_key(&clip_path) {
+            if self.clips.len() >= Self::MAX_OPEN {
+                self.clips.clear();
+            }
+            let c = open_clip(&deepvis_sources::Ffmpeg::from_env(), &clip_path)?;
+            self.clips.insert(clip_path.clone(), c);
+        }
+        let clip = self
+            .clips
+            .get_mut(&clip_path)
+            .context("the clip is not open")?;
+        let n = FrameAt::Seconds(t)
+            .index(clip.info().fps)
+            .map_err(anyhow::Error::msg)?;
+        let img = clip.frame(n).map_err(|end| {
+            anyhow::anyhow!(
+                "the clip ended at frame {}{}",
+                end.at,
+                end.error.map(|e| format!(": {e}")).unwrap_or_default()
+            )
+        })?;
+        Ok(image::DynamicImage::ImageRgb8(img))
+    }
 }
 
 /// The receptive-field crop of one hit's back-projection onto its image.
@@ -291,6 +423,7 @@ fn write_index(
     std::fs::create_dir_all(&mdir).with_context(|| format!("creating {}", mdir.display()))?;
     let channels = state.top.channels();
     let mut entries = Vec::with_capacity(channels);
+    let mut clips = OpenClips::default();
     const CHUNK: usize = 64;
     for start in (0..channels).step_by(CHUNK) {
         let end = (start + CHUNK).min(channels);
@@ -303,8 +436,21 @@ fn write_index(
         let gray = RgbImage::from_pixel(tile, tile, image::Rgb([64, 64, 64]));
         let mut tiles = vec![vec![gray.clone(); k]; end - start];
         let mut back_tiles = vec![vec![gray.clone(); k]; end - start];
+        // a clip's frames in time order, so that its decoder reads on rather than seeks
+        let mut by_file: Vec<_> = by_file.into_iter().collect();
+        by_file.sort_by(|a, b| {
+            let key = |f: &str| match f.rsplit_once('@') {
+                Some((c, t)) => (c.to_string(), t.parse::<f64>().unwrap_or(0.0)),
+                None => (f.to_string(), 0.0),
+            };
+            let (ka, kb) = (key(a.0), key(b.0));
+            ka.0.cmp(&kb.0).then(ka.1.total_cmp(&kb.1))
+        });
         for (file, uses) in by_file {
-            let p = match preprocess_file(&folder.join(file), &l.info.input) {
+            let p = match clips
+                .read(&folder.join(file))
+                .map(|img| l.info.input.apply(&img))
+            {
                 Ok(p) => p,
                 Err(e) => {
                     eprintln!("deepvis: warning: {file} cannot be read again for its crop: {e}");
@@ -358,7 +504,17 @@ fn write_index(
         layer: state.layer.clone(),
         k,
         folder: folder.to_path_buf(),
-        images: state.done.len() - state.skipped.len(),
+        // photos and video frames read (a clip's own entry only marks it finished)
+        images: state
+            .done
+            .iter()
+            .filter(|d| !is_clip(&folder.join(d)))
+            .count()
+            - state
+                .skipped
+                .iter()
+                .filter(|(d, _)| !is_clip(&folder.join(d)))
+                .count(),
         skipped: state.skipped.clone(),
         back: back.map(|b| format!("{}, {}", b.mode.as_str(), b.filter.as_str())),
         channels: entries,
