@@ -323,6 +323,9 @@ pub struct VideoInfo {
     pub fps: f64,
     /// Frames in the file.
     pub frames: u64,
+    /// The length the container's header gives, in seconds (a cut-short file holds fewer
+    /// frames than it promises).
+    pub duration: Option<f64>,
 }
 
 /// The most pixels a frame may have (a 16K frame).
@@ -372,6 +375,12 @@ impl VideoInfo {
             height: height as u32,
             fps,
             frames,
+            duration: v
+                .get("format")
+                .and_then(|f| f.get("duration"))
+                .and_then(|d| d.as_str())
+                .and_then(|d| d.parse::<f64>().ok())
+                .filter(|d| d.is_finite() && *d > 0.0),
         })
     }
 }
@@ -561,7 +570,8 @@ mod tests {
                 width: 320,
                 height: 240,
                 fps: 10.0,
-                frames: 48
+                frames: 48,
+                duration: Some(4.8)
             }
         );
         let ntsc = br#"{"streams":[{"width":2,"height":2,"avg_frame_rate":"30000/1001",

@@ -6,7 +6,7 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use deepvis_protocol::video::SPEED_RANGE;
+use deepvis_protocol::video::{SPEED_RANGE, clock};
 use deepvis_protocol::{Playback, PlayerCommand};
 use image::{AnimationDecoder, RgbImage};
 
@@ -219,6 +219,7 @@ pub fn open_animation(path: &Path) -> Result<FramesClip, SourceError> {
                 10.0
             },
             frames: n,
+            duration: None,
         },
         frames: out,
         cut_short,
@@ -481,6 +482,8 @@ pub struct Video {
     clip: Box<dyn Clip>,
     player: Player,
     notice: Option<String>,
+    /// The early end was told already.
+    told: bool,
 }
 
 /// The longest a video source sleeps in one call before it looks at its commands again.
@@ -496,6 +499,7 @@ impl Video {
             clip,
             player: Player::new(info.frames, info.fps, looping),
             notice: None,
+            told: false,
         })
     }
 
@@ -515,15 +519,22 @@ impl Video {
     }
 
     fn ended_early(&mut self, end: StreamEnd) {
-        let info = self.clip.info();
-        self.notice = Some(format!(
-            "{} ended at frame {} ({}) of the {} its header promised{}; playing the frames it has",
-            self.path.display(),
-            end.at,
-            deepvis_protocol::video::clock(end.at as f64 / info.fps),
-            info.frames,
-            end.error.map(|e| format!(": {e}")).unwrap_or_default()
-        ));
+        if !self.told {
+            self.told = true;
+            let info = self.clip.info();
+            let promised = info
+                .duration
+                .map(|d| format!(" of the {} its header promises", clock(d)))
+                .unwrap_or_default();
+            self.notice = Some(format!(
+                "{} ends early, at frame {} ({}){promised}{}; playing the {} frames it has",
+                self.path.display(),
+                end.at,
+                clock(end.at as f64 / info.fps),
+                end.error.map(|e| format!(": {e}")).unwrap_or_default(),
+                end.at
+            ));
+        }
         self.player.truncate(end.at);
     }
 }
@@ -550,7 +561,8 @@ impl FrameSource for Video {
                         )));
                     }
                     Err(end) => {
-                        if end.at < self.player.frames() {
+                        // fewer frames than counted, or FFmpeg complained (a cut-short file)
+                        if end.at < self.player.frames() || end.error.is_some() {
                             self.ended_early(end);
                         }
                         if self.player.target.is_some() {
@@ -568,6 +580,15 @@ impl FrameSource for Video {
                 }
                 Due::Idle => return Ok(None),
                 Due::End => {
+                    // fewer frames than the header's length holds: a cut-short file
+                    let info = self.clip.info();
+                    let at = self.player.frames();
+                    if info
+                        .duration
+                        .is_some_and(|d| (at as f64) < d * info.fps - 1.5)
+                    {
+                        self.ended_early(StreamEnd { at, error: None });
+                    }
                     if !self.player.at_end() {
                         return Ok(None);
                     }
