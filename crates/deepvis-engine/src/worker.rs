@@ -981,6 +981,35 @@ pub(crate) fn run(
     }
 }
 
+/// What the window hears of the source thread's report.
+fn source_event(st: SourceStatus) -> Event {
+    match st {
+        SourceStatus::Running { label } => Event::Source {
+            message: format!("showing {label}"),
+            label,
+            ok: true,
+        },
+        SourceStatus::Failed { label, error } => Event::Source {
+            message: format!(
+                "{error}; keeping the last frame and retrying every {} s",
+                deepvis_sources::RETRY_EVERY.as_secs()
+            ),
+            label,
+            ok: false,
+        },
+        SourceStatus::Notice { label, message } => Event::Source {
+            label,
+            ok: true,
+            message,
+        },
+        SourceStatus::Playback(p) => Event::Playback(p),
+        SourceStatus::Recording(status) => Event::Recording {
+            what: deepvis_protocol::RecordTarget::Source,
+            status,
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1018,34 +1047,5 @@ mod tests {
         assert_eq!(t.items.len(), SESSION_K);
         assert_eq!(t.items[0].1, 19);
         assert!(!t.offer(30, -1.0, tile));
-    }
-}
-
-/// What the window hears of the source thread's report.
-fn source_event(st: SourceStatus) -> Event {
-    match st {
-        SourceStatus::Running { label } => Event::Source {
-            message: format!("showing {label}"),
-            label,
-            ok: true,
-        },
-        SourceStatus::Failed { label, error } => Event::Source {
-            message: format!(
-                "{error}; keeping the last frame and retrying every {} s",
-                deepvis_sources::RETRY_EVERY.as_secs()
-            ),
-            label,
-            ok: false,
-        },
-        SourceStatus::Notice { label, message } => Event::Source {
-            label,
-            ok: true,
-            message,
-        },
-        SourceStatus::Playback(p) => Event::Playback(p),
-        SourceStatus::Recording(status) => Event::Recording {
-            what: deepvis_protocol::RecordTarget::Source,
-            status,
-        },
     }
 }

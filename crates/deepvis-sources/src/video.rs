@@ -135,7 +135,7 @@ impl Clip for FramesClip {
         self.frames
             .get(n as usize)
             .cloned()
-            .ok_or_else(|| StreamEnd { at: n, error: None })
+            .ok_or(StreamEnd { at: n, error: None })
     }
 }
 

@@ -294,6 +294,9 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Offers one picture's channel maxima to the accumulator under a name.
+type Offer = dyn Fn(&mut ScanState, &str, Vec<(f32, usize, usize)>);
+
 /// Scans every `step`th frame of a clip (decoded in order), each frame named
 /// `FILE@SECONDS`; frames a resumed scan already did are not offered again. A clip cut short
 /// keeps the frames it had (with a warning). Returns the frames read.
@@ -306,7 +309,7 @@ fn scan_clip(
     rel: &str,
     step: u64,
     state: &mut ScanState,
-    offer: &dyn Fn(&mut ScanState, &str, Vec<(f32, usize, usize)>),
+    offer: &Offer,
 ) -> Result<usize> {
     let mut clip = deepvis_sources::video::open_clip(ffmpeg, path)?;
     let info = clip.info().clone();
