@@ -90,14 +90,14 @@ fn map_to_gray(values: &[f32], width: usize, height: usize) -> GrayImage {
 }
 
 /// Puts `img` as large as fits into the box at `(x, y)` of `w x h`, centred (whole pixels
-/// when magnified).
+/// when magnified twice or more).
 fn place(canvas: &mut RgbImage, img: &RgbImage, x: u32, y: u32, w: u32, h: u32) {
     let (iw, ih) = img.dimensions();
     if iw == 0 || ih == 0 {
         return;
     }
     let s = (w as f32 / iw as f32).min(h as f32 / ih as f32);
-    let (filter, s) = if s >= 1.0 {
+    let (filter, s) = if s >= 2.0 {
         (FilterType::Nearest, s.floor())
     } else {
         (FilterType::Triangle, s)

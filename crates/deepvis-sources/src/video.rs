@@ -418,7 +418,7 @@ impl Player {
             PlayerCommand::Step(d) => {
                 self.paused = true;
                 let cur = self.target.or(self.shown).unwrap_or(0) as i64;
-                self.target = Some((cur + d).clamp(0, self.frames as i64 - 1) as u64);
+                self.target = Some(cur.saturating_add(d).clamp(0, self.frames as i64 - 1) as u64);
                 self.ended = false;
             }
             PlayerCommand::Seek(n) => {
@@ -695,6 +695,12 @@ mod tests {
         assert_eq!(p.due(t0 + ms(600)), Due::Show(0));
         p.shown(0, t0 + ms(600));
         assert!(p.paused());
+        p.command(PlayerCommand::Step(i64::MAX));
+        assert_eq!(p.due(t0 + ms(600)), Due::Show(9));
+        p.command(PlayerCommand::Step(i64::MIN));
+        assert_eq!(p.due(t0 + ms(600)), Due::Show(0));
+        p.command(PlayerCommand::SeekTime(f64::INFINITY));
+        assert_eq!(p.due(t0 + ms(600)), Due::Show(0), "no time: no seek");
         p.command(PlayerCommand::Seek(99));
         assert_eq!(p.due(t0 + ms(600)), Due::Show(9));
         p.shown(9, t0 + ms(600));

@@ -198,5 +198,5 @@ fn a_folder_whose_first_file_is_broken_shows_the_first_readable_one() {
     std::fs::remove_file(dir.path().join("2-good.png")).unwrap();
     let mut f = Files::open(dir.path()).unwrap();
     let e = f.next_frame().unwrap_err().to_string();
-    assert!(e.contains("none of the 2 images"), "{e}");
+    assert!(e.contains("none of the 2 files"), "{e}");
 }

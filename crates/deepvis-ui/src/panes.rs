@@ -40,7 +40,7 @@ pub const BINDINGS: [(&str, &str); 22] = [
     ("hover a tile", "its channel and maximum"),
     (
         "drop files",
-        "show a photo or a folder; an .onnx file opens that model",
+        "show a photo, a video or a folder; an .onnx file opens that model",
     ),
     ("drag the pane borders", "resize the panes"),
     ("esc", "close this help"),
@@ -322,7 +322,7 @@ fn source_picker(app: &mut DeepvisApp, ui: &mut egui::Ui) {
                     fps: 30,
                 });
             }
-            ui.label("or drop a photo or a folder on the window");
+            ui.label("or drop a photo, a video or a folder on the window");
         })
         .response
         .on_hover_text("where the frames come from: a camera, the synthetic pattern, files");

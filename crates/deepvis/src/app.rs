@@ -17,7 +17,8 @@ use crate::common::{log, project_root};
 /// Where the app takes its frames from.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct AppArgs {
-    /// An image file or a folder of images instead of the camera.
+    /// A photo, a video (MP4, WebM, MKV, AVI, MOV, animated GIF/APNG) or a folder of them
+    /// instead of the camera.
     #[arg(long, value_name = "PATH")]
     pub source: Option<PathBuf>,
     /// The camera to use (0 = the first).

@@ -15,7 +15,7 @@ use deepvis_engine::{EngineConfig, spawn};
 use deepvis_model::BackendChoice;
 use deepvis_protocol::{
     BackFilter, BackMode, BackSettings, Baseline, ColorMap, Command, Event, LrPolicy,
-    OptimSettings, PreReluMode, SourceSpec, StartFrom,
+    OptimSettings, PlayerCommand, PreReluMode, SourceSpec, StartFrom,
 };
 use deepvis_ui::{DeepvisApp, Persisted};
 
@@ -194,7 +194,14 @@ fn command(r: &mut Rng, layers: &[String], bad_files: &[PathBuf], models: &[Path
             Command::SetBack(b)
         }
         58..=63 => Command::Freeze(r.chance(150)),
-        64..=67 => Command::StepFile(if r.chance(500) { 1 } else { -1 }),
+        64..=65 => Command::StepFile(if r.chance(500) { 1 } else { -1 }),
+        66..=67 => Command::Player(match r.below(5) {
+            0 => PlayerCommand::Step(r.pick(&[1, -1, i64::MIN, i64::MAX])),
+            1 => PlayerCommand::Seek(r.pick(&[0, 17, u64::MAX])),
+            2 => PlayerCommand::SeekTime(r.pick(&[f64::NAN, -1.0, 1.5, f64::INFINITY])),
+            3 => PlayerCommand::Speed(r.pick(&[f32::NAN, 0.0, 2.0, f32::INFINITY, -4.0])),
+            _ => PlayerCommand::Loop(r.chance(500)),
+        }),
         68..=71 => Command::SetSource(match r.below(5) {
             0 => SourceSpec::Path(r.pick(bad_files)),
             1 => SourceSpec::Path(PathBuf::from("/no/such/folder/or/file.png")),
