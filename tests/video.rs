@@ -547,3 +547,131 @@ fn the_engine_plays_a_clip_pauses_loops_and_records_the_window() {
         "every grid frame recorded is in the file"
     );
 }
+
+#[test]
+fn an_export_from_the_window_is_made_again_by_optimize_from() {
+    // the window's run, with a slider moved while it runs, saved; `optimize --from` on its
+    // sidecar makes the very same picture (CPU)
+    let mut c = deepvis_engine::EngineConfig::new(
+        deepvis_engine::ModelLoader::builtin(deepvis_model::Arch::SqueezeNet1_0, weights()),
+        SourceSpec::Path(shared().join("images/coffee.png")),
+    );
+    c.backend = deepvis_model::BackendChoice::Cpu;
+    c.grid_layer = Some("conv10".into());
+    c.selected = Some(967);
+    // auto: the silent unit gets its pre-ReLU objective (a change the recipe keeps)
+    c.optim.pre_relu = deepvis_protocol::PreReluMode::Auto;
+    c.running = true;
+    let optim = c.optim;
+    let h = deepvis_engine::spawn(c, Arc::new(|| {}));
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("window.png");
+    let t0 = Instant::now();
+    let mut changed = false;
+    let mut paused = false;
+    let mut exported = None;
+    while t0.elapsed() < Duration::from_secs(300) && exported.is_none() {
+        let Ok(e) = h.events.recv_timeout(Duration::from_millis(100)) else {
+            continue;
+        };
+        match e {
+            Event::Preferred { iteration, .. } if iteration >= 4 && !changed => {
+                let mut o = optim;
+                o.params.decay = 0.01;
+                o.params.blur_every = 2;
+                h.send(Command::SetOptim(o));
+                changed = true;
+            }
+            Event::Preferred { iteration, .. } if changed && iteration >= 12 && !paused => {
+                h.send(Command::SetRunning(false));
+                h.send(Command::Export(png.clone()));
+                paused = true;
+            }
+            Event::Exported { png, json } => exported = Some((png, json)),
+            Event::Error(e) => panic!("{e}"),
+            _ => {}
+        }
+    }
+    h.shutdown();
+    let (png, json) = exported.expect("the export came");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let run = &doc["runs"][0];
+    assert_eq!(run["unit"], 967);
+    assert_eq!(doc["window"]["layer"], "conv10");
+    assert!(run["iterations"].as_u64().unwrap() >= 12);
+    let changes = run["recipe"]["changes"].as_array().unwrap();
+    assert!(
+        changes.iter().any(|c| c[1]["params"]["decay"] == 0.01),
+        "the moved slider is in the recipe: {changes:?}"
+    );
+    assert_eq!(doc["image"], "current");
+    assert!(doc["model_file"]["sha256"].as_str().unwrap().len() == 64);
+    let again = dir.path().join("again.png");
+    deepvis_ok(&[
+        "optimize",
+        "--from",
+        json.to_str().unwrap(),
+        "-o",
+        again.to_str().unwrap(),
+    ]);
+    let (a, b) = (
+        image::open(&png).unwrap().to_rgb8(),
+        image::open(&again).unwrap().to_rgb8(),
+    );
+    assert!(a == b, "the replay differs: {} levels", mad(&a, &b));
+    // a sidecar that is not one, and one of another model, are refused clearly
+    std::fs::write(dir.path().join("bad.json"), b"{\"app\": 1}").unwrap();
+    let (ok, _, err) = deepvis_with_env(
+        &[
+            "optimize",
+            "--from",
+            dir.path().join("bad.json").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(
+        !ok && err.contains("not a deepvis picture's sidecar"),
+        "{err}"
+    );
+    let other = std::fs::read_to_string(&json)
+        .unwrap()
+        .replace("\"squeezenet1_0\"", "\"resnet50\"");
+    std::fs::write(dir.path().join("other.json"), other).unwrap();
+    let (ok, _, err) = deepvis_with_env(
+        &[
+            "optimize",
+            "--from",
+            dir.path().join("other.json").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(!ok && err.contains("made with the model resnet50"), "{err}");
+}
+
+#[test]
+fn optimize_writes_a_sidecar_that_makes_the_same_picture() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.png");
+    deepvis_ok(&[
+        "optimize",
+        "--layer",
+        "conv10",
+        "--unit",
+        "5",
+        "--iters",
+        "8",
+        "--all-presets",
+        "-o",
+        a.to_str().unwrap(),
+    ]);
+    let b = dir.path().join("b.png");
+    deepvis_ok(&[
+        "optimize",
+        "--from",
+        dir.path().join("a.json").to_str().unwrap(),
+        "-o",
+        b.to_str().unwrap(),
+    ]);
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+}

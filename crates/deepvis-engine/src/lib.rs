@@ -4,6 +4,7 @@
 //! worker restarts with the same settings.
 
 mod attr;
+pub mod export;
 pub mod policy;
 pub mod schedule;
 pub mod tape;
@@ -32,15 +33,25 @@ type OpenFn = dyn Fn(&std::path::Path) -> Result<ModelLoader, String> + Send + S
 pub struct ModelLoader {
     /// The model's name (`squeezenet1_0`, a file name).
     pub name: String,
+    /// The file it comes from and its sha256 (for exported pictures' sidecars), when known.
+    pub file: Option<deepvis_optim::recipe::ModelFile>,
     load: Arc<LoadFn>,
 }
 
 impl ModelLoader {
     /// A built-in architecture with its weights file.
     pub fn builtin(arch: Arch, weights: PathBuf) -> ModelLoader {
-        ModelLoader::new(arch.name(), move |device| {
+        let file = sha256_file(&weights)
+            .ok()
+            .map(|sha256| deepvis_optim::recipe::ModelFile {
+                path: weights.clone(),
+                sha256,
+            });
+        let mut loader = ModelLoader::new(arch.name(), move |device| {
             Net::load(arch, &weights, device).map_err(|e| format!("{}: {e}", weights.display()))
-        })
+        });
+        loader.file = file;
+        loader
     }
 
     /// Any loader.
@@ -50,8 +61,15 @@ impl ModelLoader {
     ) -> ModelLoader {
         ModelLoader {
             name: name.to_string(),
+            file: None,
             load: Arc::new(load),
         }
+    }
+
+    /// Says which file the model comes from.
+    pub fn with_file(mut self, path: PathBuf, sha256: String) -> ModelLoader {
+        self.file = Some(deepvis_optim::recipe::ModelFile { path, sha256 });
+        self
     }
 
     /// Loads the network on `device`.
@@ -89,6 +107,15 @@ impl std::fmt::Debug for ModelOpener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("ModelOpener")
     }
+}
+
+/// The hex sha256 of a file.
+pub fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h)?;
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// What the worker starts with (and restarts with after a crash, updated by commands).

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use burn::prelude::*;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use deepvis_model::{BackProjector, Labels, ModelInfo, Net, Request, to_vec, top_k};
-use deepvis_optim::{Init, Objective, Optimizer, RunConfig};
+use deepvis_optim::recipe::{RunRecord, Which, WindowSettings};
+use deepvis_optim::{Change, Init, Objective, Optimizer, Recipe, RunConfig, Sidecar};
 use deepvis_protocol::{
     BackInfo, ClassProb, Command, Event, LayerSummary, Outbox, RecordTarget, StartFrom, Telemetry,
     UnitMap,
@@ -69,6 +70,8 @@ struct Run {
     last_act: f32,
     /// Telemetry not sent yet.
     points: Vec<Telemetry>,
+    /// Everything that made its image so far (for an export).
+    recipe: Recipe,
 }
 
 struct Worker<'a> {
@@ -106,6 +109,8 @@ struct Worker<'a> {
     reload: bool,
     /// A frozen input takes the next frame anyway (a video stepped or sought while paused).
     take_one: bool,
+    /// The backend in words (for exports).
+    backend: String,
     /// The window recording (a cell: every `send` shows it the event).
     tape: std::cell::RefCell<Tape>,
 }
@@ -430,14 +435,13 @@ impl<'a> Worker<'a> {
             has_pre: self.has_pre_relu(&layer),
         });
         let objective = self.objective(&layer, channel, policy.pre_relu())?;
-        let id = self
-            .opt
-            .add_run(RunConfig {
-                objective,
-                params: c.optim.effective(),
-                init,
-            })
-            .map_err(|e| e.to_string())?;
+        let config = RunConfig {
+            objective,
+            params: c.optim.effective(),
+            init,
+        };
+        let recipe = Recipe::new(&config);
+        let id = self.opt.add_run(config).map_err(|e| e.to_string())?;
         self.generation += 1;
         self.run = Some(Run {
             id,
@@ -447,8 +451,59 @@ impl<'a> Worker<'a> {
             last_sent: None,
             last_act: 0.0,
             points: Vec::new(),
+            recipe,
         });
         Ok(())
+    }
+
+    /// Notes a change to the run (at its iteration count now) for an export.
+    fn record(&mut self, change: Change) {
+        if let Some(run) = self.run.as_mut()
+            && let Ok(st) = self.opt.status(run.id)
+        {
+            run.recipe.record(st.iterations, change);
+        }
+    }
+
+    /// Saves the preferred image as the window shows it, with its sidecar.
+    fn export(&mut self, png: &std::path::Path) -> Result<std::path::PathBuf, String> {
+        let run = self
+            .run
+            .as_ref()
+            .ok_or("select a unit first: no preferred image yet")?;
+        let st = self.opt.status(run.id).map_err(|e| e.to_string())?.clone();
+        let config = self.opt.config(run.id).map_err(|e| e.to_string())?.clone();
+        let c = cfg(self.state);
+        let mut recipe = run.recipe.clone();
+        recipe.iterations = st.iterations;
+        let mut sidecar = Sidecar {
+            app: format!("deepvis {}", env!("CARGO_PKG_VERSION")),
+            model: self.info.name().to_string(),
+            model_file: c.model.file.clone(),
+            backend: self.backend.clone(),
+            image: Which::Current,
+            scale: 1,
+            runs: vec![RunRecord {
+                layer: run.layer.clone(),
+                unit: run.channel,
+                preset: None,
+                start: config.init.describe(),
+                objective: config.objective,
+                params: config.params,
+                iterations: st.iterations,
+                best_obj: st.best_obj,
+                best_iter: st.best_iter,
+                stop: st.stop.map(|s| s.as_str().to_string()),
+                recipe,
+            }],
+            window: Some(WindowSettings {
+                layer: run.layer.clone(),
+                unit: run.channel,
+                optim: c.optim,
+            }),
+        };
+        let img = crate::export::picture(&self.opt, &[run.id], Which::Current, 1)?;
+        crate::export::write(png, &img, &mut sidecar)
     }
 
     fn send_preferred(&mut self) -> Result<(), String> {
@@ -542,6 +597,7 @@ impl<'a> Worker<'a> {
         match action {
             Action::Objective(pre) => {
                 let o = self.objective(&layer, channel, pre)?;
+                self.record(Change::Objective(o.clone()));
                 self.opt.set_objective(id, o).map_err(|e| e.to_string())
             }
             Action::StartFromFrame => {
@@ -549,6 +605,7 @@ impl<'a> Worker<'a> {
                     chw: self.frame.clone().unwrap_or_default(),
                     label: "the current frame".into(),
                 };
+                self.record(Change::Init(init.clone()));
                 self.opt.set_init(id, init).map_err(|e| e.to_string())
             }
             Action::Continue | Action::Report(_) => Ok(()),
@@ -589,6 +646,10 @@ impl<'a> Worker<'a> {
                 s.command(SourceCommand::Pause(cfg(self.state).frozen));
                 *source = Some(s);
             }
+            Command::Export(png) => match self.export(&png) {
+                Ok(json) => self.send(Event::Exported { png, json }),
+                Err(e) => self.send(Event::Error(format!("cannot export: {e}"))),
+            },
             Command::Player(c) => {
                 if let Some(s) = source.as_ref() {
                     s.command(SourceCommand::Player(c));
@@ -663,13 +724,16 @@ impl<'a> Worker<'a> {
                 if restart {
                     self.restart_run();
                 } else if let Some(run) = self.run.as_mut() {
-                    if let Err(e) = self.opt.set_params(run.id, o.effective()) {
-                        self.send(Event::Error(e.to_string()));
+                    let id = run.id;
+                    match self.opt.set_params(id, o.effective()) {
+                        Ok(()) => self.record(Change::Params(o.effective())),
+                        Err(e) => self.send(Event::Error(e.to_string())),
                     }
                     if let Some(run) = self.run.as_mut() {
                         run.policy.resumed();
                         let _ = self.opt.resume(run.id);
                     }
+                    self.record(Change::Resume);
                 }
             }
             Command::SetRunning(r) => update(self.state, |s| s.running = r),
@@ -849,6 +913,7 @@ pub(crate) fn run(
         stats_at: Instant::now(),
         reload: false,
         take_one: false,
+        backend: selected.description.clone(),
         tape: Default::default(),
     };
     let slot = FrameSlot::new();
@@ -873,6 +938,7 @@ pub(crate) fn run(
                     w.lanes.drop_jobs();
                     w.net = net;
                     w.device = gpu.device.clone();
+                    w.backend = gpu.description.clone();
                     w.run = None;
                     w.restart_run();
                     w.dirty = true;

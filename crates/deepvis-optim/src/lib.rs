@@ -9,6 +9,7 @@ pub mod objective;
 pub mod params {
     pub use deepvis_protocol::params::*;
 }
+pub mod recipe;
 pub mod regularize;
 pub mod search;
 pub mod stepper;
@@ -17,4 +18,5 @@ pub use error::{OptimError, Result};
 pub use init::Init;
 pub use objective::{Objective, Unit};
 pub use params::{LrPolicy, Params};
+pub use recipe::{Change, Recipe, Sidecar};
 pub use stepper::{Optimizer, RunConfig, RunStatus, StopReason, Telemetry};

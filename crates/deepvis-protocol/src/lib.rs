@@ -382,6 +382,9 @@ pub enum Command {
     SetBack(BackSettings),
     /// Step a folder source by this many files (+1 next, -1 previous).
     StepFile(i32),
+    /// Save the preferred image as it stands as this PNG, with `NAME.json` beside it holding
+    /// everything that made it (`deepvis optimize --from NAME.json` makes it again).
+    Export(PathBuf),
     /// Control a video source: step, seek, speed, loop (other sources ignore it).
     Player(PlayerCommand),
     /// Start recording into this file (Some) or stop (None): the window's pictures as an
@@ -438,6 +441,13 @@ pub enum Event {
     /// Where the playing clip stands (with every frame it shows); `None` when the source
     /// is no video.
     Playback(Option<Playback>),
+    /// The preferred image was saved: the PNG and its sidecar.
+    Exported {
+        /// The picture.
+        png: PathBuf,
+        /// Its JSON sidecar.
+        json: PathBuf,
+    },
     /// Where a recording stands (a few times a second while it runs, and once it is closed).
     Recording {
         /// What it records.

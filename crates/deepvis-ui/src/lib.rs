@@ -220,6 +220,8 @@ pub struct DeepvisApp {
     pub grid_pane: GridPane,
     /// The video player and the recordings.
     pub player: player::PlayerPane,
+    /// The last exported picture and its sidecar.
+    pub exported: Option<(PathBuf, PathBuf)>,
     started: Instant,
     pub(crate) pics: Pictures,
     /// Commands sent, newest last (for tests and the status bar).
@@ -388,6 +390,7 @@ impl DeepvisApp {
             ui_frame_ms: 0.0,
             grid_pane: GridPane::default(),
             player: player::PlayerPane::default(),
+            exported: None,
             started: Instant::now(),
             pics: Pictures::default(),
             sent: Vec::new(),
@@ -399,6 +402,69 @@ impl DeepvisApp {
             }
         }
         app
+    }
+
+    /// Restores the settings an exported picture's sidecar holds (its layer, unit and every
+    /// preferred-image setting); a file that is no such sidecar is a message.
+    pub fn restore_settings(&mut self, json: &Path) {
+        #[derive(Deserialize)]
+        struct Window {
+            layer: String,
+            unit: usize,
+            optim: OptimSettings,
+        }
+        #[derive(Deserialize)]
+        struct Doc {
+            window: Option<Window>,
+        }
+        let read = std::fs::metadata(json)
+            .map_err(|e| e.to_string())
+            .and_then(|m| {
+                if m.len() > 64 << 20 {
+                    Err("too large for a sidecar".into())
+                } else {
+                    std::fs::read(json).map_err(|e| e.to_string())
+                }
+            })
+            .and_then(|b| serde_json::from_slice::<Doc>(&b).map_err(|e| e.to_string()));
+        let w = match read {
+            Ok(Doc { window: Some(w) }) => w,
+            Ok(Doc { window: None }) => {
+                self.note(format!(
+                    "error: {} holds no window settings (`optimize` writes those; run \
+                     deepvis optimize --from on it)",
+                    json.display()
+                ));
+                return;
+            }
+            Err(e) => {
+                self.note(format!(
+                    "error: {} is no exported picture's sidecar: {e}",
+                    json.display()
+                ));
+                return;
+            }
+        };
+        if let Err(e) = w.optim.effective().validate() {
+            self.note(format!("error: {}: {e}", json.display()));
+            return;
+        }
+        match self.layers.iter().position(|l| l.name == w.layer) {
+            Some(i) => {
+                self.select_layer(i);
+                if self.layers[i].channels > w.unit {
+                    self.select_unit(w.unit);
+                }
+            }
+            None => self.note(format!(
+                "error: {} is of layer {}, which this model does not have",
+                json.display(),
+                w.layer
+            )),
+        }
+        self.persisted.optim = w.optim;
+        self.optim_changed();
+        self.note(format!("restored the settings of {}", json.display()));
     }
 
     /// Loads the index a `deepvis topk` run left in `dir`; a bad folder is a message.
@@ -510,6 +576,10 @@ impl DeepvisApp {
                     self.frozen = p.paused;
                 }
                 self.player.set_playback(p)
+            }
+            Event::Exported { png, json } => {
+                self.note(format!("saved {} and {}", png.display(), json.display()));
+                self.exported = Some((png, json));
             }
             Event::Recording { what, status } => {
                 if let Some(e) = &status.error {

@@ -40,7 +40,8 @@ pub const BINDINGS: [(&str, &str); 22] = [
     ("hover a tile", "its channel and maximum"),
     (
         "drop files",
-        "show a photo, a video or a folder; an .onnx file opens that model",
+        "show a photo, a video or a folder; an .onnx file opens that model; an exported \
+         picture's .json restores its settings",
     ),
     ("drag the pane borders", "resize the panes"),
     ("esc", "close this help"),
@@ -708,8 +709,14 @@ pub fn grid_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
             .extension()
             .and_then(|e| e.to_str())
             .is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
+        let is_sidecar = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
         if is_model {
             app.send(Command::OpenModel(path));
+        } else if is_sidecar {
+            app.restore_settings(&path);
         } else {
             app.set_source(deepvis_protocol::SourceSpec::Path(path));
         }
@@ -780,6 +787,38 @@ pub fn preferred_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
             {
                 apply_preset(app, n);
             }
+        }
+    });
+    ui.horizontal_wrapped(|ui| {
+        let has_run = app.preferred.is_some();
+        if ui
+            .add_enabled(has_run, egui::Button::new("export"))
+            .on_hover_text(
+                "save the image as a PNG in ~/deepvis with a JSON of everything that made it \
+                 (deepvis optimize --from that JSON makes it again; drop the JSON on the \
+                 window to restore these settings)",
+            )
+            .clicked()
+            && let Some(p) = &app.preferred
+        {
+            let name = format!(
+                "preferred-{}-{}-{}.png",
+                p.layer.replace(['/', '\\'], "_"),
+                p.channel,
+                crate::player::stamp()
+            );
+            let dir = crate::player::output_dir();
+            let _ = std::fs::create_dir_all(&dir);
+            app.send(Command::Export(dir.join(name)));
+        }
+        if let Some((png, _)) = &app.exported {
+            ui.weak(format!(
+                "saved {}",
+                png.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            ))
+            .on_hover_text(png.display().to_string());
         }
     });
 }

@@ -35,7 +35,8 @@ pub fn output_dir() -> PathBuf {
     }
 }
 
-fn stamp() -> u64 {
+/// Seconds since 1970, for file names.
+pub fn stamp() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -169,7 +170,7 @@ impl PlayerPane {
             return;
         };
         ui.horizontal_wrapped(|ui| {
-            let label = if p.paused { "play" } else { "pause" };
+            let label = if p.paused { "play clip" } else { "pause clip" };
             if ui
                 .button(label)
                 .on_hover_text("play / pause the clip (f)")

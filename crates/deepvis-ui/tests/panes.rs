@@ -648,3 +648,153 @@ fn a_montage_larger_than_any_montage_is_refused_before_decoding() {
     std::fs::write(&junk, b"\x89PNG\r\n\x1a\nnot really").unwrap();
     assert!(deepvis_ui::read_montage(&junk).is_err());
 }
+
+fn playback(frame: u64, paused: bool) -> deepvis_protocol::Playback {
+    deepvis_protocol::Playback {
+        file: "clip.mp4".into(),
+        codec: "h264".into(),
+        width: 320,
+        height: 240,
+        fps: 10.0,
+        frame,
+        frames: 48,
+        paused,
+        speed: 1.0,
+        looping: true,
+    }
+}
+
+#[test]
+fn a_clip_gets_player_controls_and_its_line_in_the_status_bar() {
+    use deepvis_protocol::PlayerCommand;
+    let (mut h, rx, tx) = setup();
+    assert!(h.query_by_label("frame >").is_none(), "no clip, no player");
+    tx.send(Event::Playback(Some(playback(16, false)))).unwrap();
+    h.run_steps(2);
+    assert!(
+        h.query_by_label_contains("h264 320x240 10 fps, 0:01.6 / 0:04.8")
+            .is_some()
+    );
+    assert!(h.query_by_label_contains("frame 17 of 48").is_some());
+    h.get_by_label("frame >").click();
+    h.run_steps(1);
+    h.get_by_label("pause clip").click();
+    h.run_steps(1);
+    let sent = commands(&rx);
+    assert!(
+        sent.contains(&Command::Player(PlayerCommand::Step(1))),
+        "{sent:?}"
+    );
+    assert!(sent.contains(&Command::Freeze(true)), "{sent:?}");
+    // the keys step too
+    h.key_press(egui::Key::Comma);
+    h.run_steps(1);
+    assert!(commands(&rx).contains(&Command::Player(PlayerCommand::Step(-1))));
+    // paused: the button plays
+    tx.send(Event::Playback(Some(playback(16, true)))).unwrap();
+    h.run_steps(2);
+    h.get_by_label("play clip").click();
+    h.run_steps(1);
+    assert!(commands(&rx).contains(&Command::Freeze(false)));
+    // the source is no clip any more: the player goes
+    tx.send(Event::Playback(None)).unwrap();
+    h.run_steps(2);
+    assert!(h.query_by_label("frame >").is_none());
+}
+
+#[test]
+fn shift_r_records_the_window_and_the_recording_is_reported() {
+    use deepvis_protocol::{RecordTarget, RecordingStatus};
+    let (mut h, rx, tx) = setup();
+    h.event(egui::Event::Key {
+        key: egui::Key::R,
+        physical_key: None,
+        pressed: true,
+        repeat: false,
+        modifiers: egui::Modifiers::SHIFT,
+    });
+    h.run_steps(1);
+    let sent = commands(&rx);
+    let path = sent
+        .iter()
+        .find_map(|c| match c {
+            Command::Record {
+                what: RecordTarget::Window,
+                path: Some(p),
+            } => Some(p.clone()),
+            _ => None,
+        })
+        .expect("a record command");
+    assert!(path.extension().is_some_and(|e| e == "mp4"), "{path:?}");
+    assert!(!sent.contains(&Command::ResetOptim), "shift+r is not r");
+    tx.send(Event::Recording {
+        what: RecordTarget::Window,
+        status: RecordingStatus {
+            path: path.clone(),
+            frames: 42,
+            bytes: 2_500_000,
+            ..RecordingStatus::default()
+        },
+    })
+    .unwrap();
+    h.run_steps(2);
+    assert!(
+        h.query_by_label_contains("recording, 42 frames, 2.5 MB")
+            .is_some()
+    );
+    h.get_by_label("record (R)").click();
+    h.run_steps(1);
+    assert!(commands(&rx).contains(&Command::Record {
+        what: RecordTarget::Window,
+        path: None
+    }));
+}
+
+#[test]
+fn an_exported_sidecar_restores_the_window_settings() {
+    let (mut h, rx, _tx) = setup();
+    let dir = tempfile::tempdir().unwrap();
+    let mut optim = deepvis_protocol::OptimSettings::default();
+    optim.seed = 77;
+    optim.params.decay = 0.002;
+    let json = dir.path().join("p.json");
+    std::fs::write(
+        &json,
+        serde_json::to_vec(&serde_json::json!({
+            "app": "deepvis",
+            "window": {"layer": "pool8", "unit": 12, "optim": optim},
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    h.state_mut().restore_settings(&json);
+    h.run_steps(2);
+    assert_eq!(h.state().persisted.layer.as_deref(), Some("pool8"));
+    assert_eq!(h.state().persisted.selected, Some(12));
+    assert_eq!(h.state().persisted.optim.seed, 77);
+    let sent = commands(&rx);
+    assert!(sent.contains(&Command::SelectUnit(12)), "{sent:?}");
+    assert!(
+        sent.iter()
+            .any(|c| matches!(c, Command::SetOptim(o) if o.seed == 77))
+    );
+    // not a sidecar: a message, nothing changes
+    std::fs::write(&json, b"{\"runs\": 3}").unwrap();
+    h.state_mut().restore_settings(&json);
+    h.run_steps(1);
+    assert_eq!(h.state().persisted.optim.seed, 77);
+    assert!(
+        h.state()
+            .messages
+            .last()
+            .is_some_and(|m| m.contains("no window settings"))
+    );
+    std::fs::write(&json, b"garbage").unwrap();
+    h.state_mut().restore_settings(&json);
+    assert!(
+        h.state()
+            .messages
+            .last()
+            .is_some_and(|m| m.contains("no exported picture"))
+    );
+}

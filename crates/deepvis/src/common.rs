@@ -79,13 +79,14 @@ pub fn model_loader(g: &Global) -> Result<deepvis_engine::ModelLoader> {
             // the whole graph must hold together before a window opens on it
             f.info()?;
             let (graph, spec, name) = (f.graph, f.input.spec, f.name);
-            Ok(deepvis_engine::ModelLoader::new(
-                &name.clone(),
-                move |device| {
-                    Net::from_any_graph(graph.clone(), &name, spec, None, device)
-                        .map_err(|e| e.to_string())
-                },
-            ))
+            let loader = deepvis_engine::ModelLoader::new(&name.clone(), move |device| {
+                Net::from_any_graph(graph.clone(), &name, spec, None, device)
+                    .map_err(|e| e.to_string())
+            });
+            Ok(match deepvis_onnx::spec::sha256_file(&path) {
+                Ok(sha) => loader.with_file(path, sha),
+                Err(_) => loader,
+            })
         }
         None => {
             let arch = Arch::from_name(&g.model)?;

@@ -4,9 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use deepvis_model::{ModelInfo, preprocess, tensor_file};
-use deepvis_optim::{Init, LrPolicy, Objective, Optimizer, Params, RunConfig, RunStatus};
+use deepvis_optim::recipe::{ModelFile, RunRecord, Which};
+use deepvis_optim::{Init, LrPolicy, Objective, Optimizer, Params, RunConfig, RunStatus, Sidecar};
 
 use crate::Global;
 use crate::common::{load, log};
@@ -15,7 +16,7 @@ use crate::common::{load, log};
 #[derive(clap::Args, Debug, Clone)]
 pub struct UnitArgs {
     /// The layer (see `deepvis layers`); pool10 / fc8 are the class scores.
-    #[arg(long)]
+    #[arg(long, required_unless_present = "from", default_value = "")]
     pub layer: String,
     /// Use the value before the layer's ReLU (for pool10: the mean of conv10 before its ReLU),
     /// which has a gradient even where the unit is silent.
@@ -35,8 +36,13 @@ pub struct Args {
     #[command(flatten)]
     unit_args: UnitArgs,
     /// The unit: a channel of the layer (a class for pool10 / fc8).
-    #[arg(long)]
+    #[arg(long, required_unless_present = "from", default_value_t = 0)]
     unit: usize,
+    /// Make a picture again from its sidecar (the JSON `optimize` or the window's export
+    /// wrote beside it): the same runs with the same changes, step for step; on the backend
+    /// that made it, the very same image. The other settings are ignored (but `-o`, `--json`).
+    #[arg(long, value_name = "JSON", conflicts_with_all = ["all_presets", "iters", "init"])]
+    from: Option<PathBuf>,
     /// Row of the unit in its map (default: the centre).
     #[arg(long)]
     y: Option<usize>,
@@ -86,7 +92,8 @@ pub struct Args {
     /// Desired progress per step of the progress policy.
     #[arg(long)]
     desired_prog: Option<f64>,
-    /// Output PNG (the best image scaled about zero); `OUT.json` is written beside it.
+    /// Output PNG (the best image scaled about zero); `OUT.json` is written beside it, with
+    /// everything that made it (`--from OUT.json` makes it again).
     #[arg(short, long, value_name = "PNG", default_value = "optimized.png")]
     output: PathBuf,
     /// Enlarge the image NxN.
@@ -185,20 +192,7 @@ pub fn parse_init(spec: &str, seed: u64, arch: &ModelInfo) -> Result<Init> {
 
 /// The best image of a run scaled about zero, as the toolbox showed preferred images.
 pub fn render(chw: &[f32], arch: &ModelInfo, scale: u32) -> Result<image::RgbImage> {
-    let s = arch.input_size();
-    let img = deepvis_viz::scaled_about_zero(chw, s, s, arch.norm().order)
-        .context("the image has the wrong size")?;
-    Ok(if scale > 1 {
-        let k = scale.min(16);
-        image::imageops::resize(
-            &img,
-            s as u32 * k,
-            s as u32 * k,
-            image::imageops::FilterType::Nearest,
-        )
-    } else {
-        img
-    })
+    deepvis_engine::export::render(chw, arch, scale).map_err(anyhow::Error::msg)
 }
 
 fn report(
@@ -222,8 +216,127 @@ fn report(
     })
 }
 
+/// The model file of the run, for the sidecar.
+fn model_file(g: &Global) -> Option<ModelFile> {
+    let path = match crate::onnx::onnx_path(g).ok()? {
+        Some(p) => p,
+        None => {
+            crate::weights::resolve(g, deepvis_model::Arch::from_name(&g.model).ok()?)
+                .ok()?
+                .path
+        }
+    };
+    let sha256 = deepvis_onnx::spec::sha256_file(&path).ok()?;
+    Some(ModelFile { path, sha256 })
+}
+
+/// `--from`: the sidecar's runs again.
+fn run_from(g: &Global, a: &Args, json: &Path) -> Result<ExitCode> {
+    let mut sidecar = deepvis_engine::export::read(json).map_err(anyhow::Error::msg)?;
+    // the very model file that made it, when it is still there and the same, unless the
+    // command names one
+    let mut g = g.clone();
+    let default_model = g.model == "squeezenet1_0";
+    if let Some(f) = &sidecar.model_file
+        && g.weights.is_none()
+        && deepvis_engine::sha256_file(&f.path).is_ok_and(|s| s == f.sha256)
+    {
+        let is_onnx = f
+            .path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
+        if is_onnx && default_model {
+            g.model = f.path.display().to_string();
+        } else if !is_onnx && deepvis_model::Arch::from_name(&sidecar.model).is_ok() {
+            if default_model {
+                g.model = sidecar.model.clone();
+            }
+            if g.model == sidecar.model {
+                g.weights = Some(f.path.clone());
+            }
+        }
+    }
+    let g = &g;
+    let l = load(g)?;
+    if sidecar.model != l.info.name() {
+        bail!(
+            "{} was made with the model {}{}; this is {} (give that model with --model)",
+            json.display(),
+            sidecar.model,
+            sidecar
+                .model_file
+                .as_ref()
+                .map(|f| format!(" ({})", f.path.display()))
+                .unwrap_or_default(),
+            l.info.name()
+        );
+    }
+    let here = model_file(g);
+    if let (Some(then), Some(now)) = (&sidecar.model_file, &here)
+        && then.sha256 != now.sha256
+    {
+        log(
+            g,
+            format!(
+                "warning: {} was made with the weights {} (sha256 {}), not found; these are {} \
+                 (sha256 {}): the picture may differ",
+                json.display(),
+                then.path.display(),
+                then.sha256,
+                now.path.display(),
+                now.sha256
+            ),
+        );
+    }
+    if sidecar.backend != l.device.description {
+        log(
+            g,
+            format!(
+                "made on {}, replayed on {}: the image may differ in its last bits",
+                sidecar.backend, l.device.description
+            ),
+        );
+    }
+    let device = l.device.device.clone();
+    let mut opt = Optimizer::new(l.net, &device);
+    let t0 = Instant::now();
+    let ids = deepvis_engine::export::replay(&sidecar, &mut opt).map_err(anyhow::Error::msg)?;
+    let seconds = t0.elapsed().as_secs_f64();
+    let picture = deepvis_engine::export::picture(&opt, &ids, sidecar.image, sidecar.scale)
+        .map_err(anyhow::Error::msg)?;
+    for (&id, r) in ids.iter().zip(&sidecar.runs) {
+        let st = opt.status(id)?;
+        if st.iterations != r.iterations {
+            log(
+                g,
+                format!(
+                    "{} {}: replayed {} iterations, the sidecar says {}",
+                    r.layer, r.unit, st.iterations, r.iterations
+                ),
+            );
+        }
+        if a.json {
+            println!(
+                "{}",
+                report(&opt.config(id)?.objective, r.unit, r.preset, st, seconds)
+            );
+        }
+    }
+    sidecar.backend = l.device.description.clone();
+    let json_out = deepvis_engine::export::write(&a.output, &picture, &mut sidecar)
+        .map_err(anyhow::Error::msg)?;
+    log(
+        g,
+        format!("wrote {} and {}", a.output.display(), json_out.display()),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Runs the command.
 pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
+    if let Some(json) = &a.from {
+        return run_from(g, &a, json);
+    }
     let pos = match (a.y, a.x) {
         (Some(y), Some(x)) => Some((y, x)),
         (None, None) => None,
@@ -239,18 +352,22 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         .map(|&p| a.params(p))
         .collect::<Result<_>>()?;
     let l = load(g)?;
+    let model_file = model_file(g);
     let objective = objective(&l.info, &a.unit_args, a.unit, pos)?;
     let init = parse_init(&a.init, a.seed, &l.info)?;
     let device = l.device.device.clone();
     let mut opt = Optimizer::new(l.net, &device);
+    let mut recipes = Vec::new();
     let ids: Vec<usize> = params
         .iter()
         .map(|p| {
-            opt.add_run(RunConfig {
+            let config = RunConfig {
                 objective: objective.clone(),
                 params: *p,
                 init: init.clone(),
-            })
+            };
+            recipes.push(deepvis_optim::Recipe::new(&config));
+            opt.add_run(config)
         })
         .collect::<Result<_, _>>()?;
     let total = params.iter().map(|p| p.max_iter).max().unwrap_or(0) as u64;
@@ -276,19 +393,30 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     bar.finish_and_clear();
     let seconds = t0.elapsed().as_secs_f64();
 
-    let mut images = Vec::new();
     let mut reports = Vec::new();
-    for (&id, &preset) in ids.iter().zip(&presets) {
+    let mut records = Vec::new();
+    for ((&id, &preset), mut recipe) in ids.iter().zip(&presets).zip(recipes) {
         let st = opt.status(id)?.clone();
-        images.push(render(&opt.best_image(id)?, &l.info, a.scale)?);
+        let config = opt.config(id)?.clone();
         let mut r = report(&objective, a.unit, Some(preset), &st, seconds);
         if let Some(obj) = r.as_object_mut() {
-            obj.insert(
-                "params".into(),
-                serde_json::to_value(opt.config(id)?.params)?,
-            );
+            obj.insert("params".into(), serde_json::to_value(config.params)?);
         }
         reports.push(r);
+        recipe.iterations = st.iterations;
+        records.push(RunRecord {
+            layer: objective.layer.clone(),
+            unit: a.unit,
+            preset: Some(preset),
+            start: config.init.describe(),
+            objective: config.objective,
+            params: config.params,
+            iterations: st.iterations,
+            best_obj: st.best_obj,
+            best_iter: st.best_iter,
+            stop: st.stop.map(|s| s.as_str().to_string()),
+            recipe,
+        });
         if let Some(reason) = st.stop
             && reason != deepvis_optim::StopReason::MaxIter
         {
@@ -307,25 +435,23 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
             );
         }
     }
-    let picture = if images.len() == 1 {
-        images.remove(0)
-    } else {
-        deepvis_viz::montage(&images, 2, 4, [255, 255, 255])
+    let picture = deepvis_engine::export::picture(&opt, &ids, Which::Best, a.scale)
+        .map_err(anyhow::Error::msg)?;
+    let mut sidecar = Sidecar {
+        app: format!("deepvis {}", env!("CARGO_PKG_VERSION")),
+        model: l.info.name().to_string(),
+        model_file,
+        backend: l.device.description.clone(),
+        image: Which::Best,
+        scale: a.scale,
+        runs: records,
+        window: None,
     };
-    crate::common::save_image(&picture, &a.output)?;
-    let sidecar = a.output.with_extension("json");
-    let doc = serde_json::json!({
-        "model": l.info.name(),
-        "objective": objective,
-        "init": init.describe(),
-        "seed": a.seed,
-        "backend": l.device.description,
-        "runs": reports,
-    });
-    deepvis_topk::write_atomic(&sidecar, serde_json::to_string_pretty(&doc)?.as_bytes())?;
+    let json_path = deepvis_engine::export::write(&a.output, &picture, &mut sidecar)
+        .map_err(anyhow::Error::msg)?;
     log(
         g,
-        format!("wrote {} and {}", a.output.display(), sidecar.display()),
+        format!("wrote {} and {}", a.output.display(), json_path.display()),
     );
     if a.json {
         for mut r in reports {
