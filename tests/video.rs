@@ -112,6 +112,80 @@ fn the_gif_decoder_agrees_with_ffmpeg() {
 }
 
 #[test]
+fn an_apng_plays_without_ffmpeg() {
+    let dir = tempfile::tempdir().unwrap();
+    let apng = dir.path().join("three.png");
+    let ok = Process::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(clip("three_photos.gif"))
+        .args(["-plays", "0", "-f", "apng"])
+        .arg(&apng)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    assert!(deepvis_sources::video::is_animation(&apng));
+    let none = Ffmpeg::at(Path::new("/no/such/ffmpeg"));
+    let mut a = open_clip(&none, &apng).unwrap();
+    let mut g = open_clip(&none, &clip("three_photos.gif")).unwrap();
+    assert_eq!(a.info().frames, 24);
+    assert_eq!((a.info().width, a.info().height), (160, 120));
+    for n in [0, 12, 23] {
+        assert_eq!(a.frame(n).unwrap(), g.frame(n).unwrap(), "frame {n}");
+    }
+    // a still PNG stays a photo
+    let still = dir.path().join("still.png");
+    RgbImage::new(4, 4).save(&still).unwrap();
+    assert!(!deepvis_sources::video::is_animation(&still));
+}
+
+#[test]
+fn a_clip_opened_at_a_time_shows_that_frame_paused() {
+    // what the top-9 pane does for a hit named CLIP@SECONDS
+    let _ = ffmpeg();
+    let mut c = deepvis_engine::EngineConfig::new(
+        deepvis_engine::ModelLoader::builtin(deepvis_model::Arch::SqueezeNet1_0, weights()),
+        SourceSpec::Path(shared().join("images/eagle.jpg")),
+    );
+    c.backend = deepvis_model::BackendChoice::Cpu;
+    c.grid_layer = Some("conv1".into());
+    let h = deepvis_engine::spawn(c, Arc::new(|| {}));
+    let t0 = Instant::now();
+    let mut sent = false;
+    let mut seen: Vec<(u64, bool)> = Vec::new();
+    let mut inputs_after = 0;
+    let mut first_seen = None;
+    while t0.elapsed() < Duration::from_secs(120) {
+        let Ok(e) = h.events.recv_timeout(Duration::from_millis(100)) else {
+            if first_seen.is_some_and(|t: Instant| t.elapsed() > Duration::from_secs(2)) {
+                break;
+            }
+            continue;
+        };
+        match e {
+            Event::Ready { .. } if !sent => {
+                h.send(Command::SetSource(SourceSpec::Path(clip(
+                    "three_photos.mp4",
+                ))));
+                h.send(Command::Player(PlayerCommand::SeekTime(2.4)));
+                h.send(Command::Freeze(true));
+                sent = true;
+            }
+            Event::Playback(Some(p)) => {
+                seen.push((p.frame, p.paused));
+                first_seen.get_or_insert_with(Instant::now);
+            }
+            Event::Input(_) if sent => inputs_after += 1,
+            _ => {}
+        }
+    }
+    h.shutdown();
+    assert!(!seen.is_empty(), "no playback report");
+    assert!(seen.iter().all(|&s| s == (24, true)), "{seen:?}");
+    assert_eq!(inputs_after, 1, "the one frame, then nothing");
+}
+
+#[test]
 fn broken_clips_give_clear_errors_and_a_cut_short_one_plays_what_it_has() {
     let f = ffmpeg();
     let e = open_clip(&f, &clip("garbage.mp4"))

@@ -404,6 +404,22 @@ impl DeepvisApp {
         app
     }
 
+    /// Shows a picture a top-k index names as the source: a photo, or a clip paused on the
+    /// frame `CLIP@SECONDS` names.
+    pub fn open_picture(&mut self, path: &Path) {
+        match deepvis_protocol::video::split_at_time(path) {
+            Some((clip, t)) => {
+                self.set_source(SourceSpec::Path(clip));
+                self.send(Command::Player(deepvis_protocol::PlayerCommand::SeekTime(
+                    t,
+                )));
+                self.frozen = true;
+                self.send(Command::Freeze(true));
+            }
+            None => self.set_source(SourceSpec::Path(path.to_path_buf())),
+        }
+    }
+
     /// Restores the settings an exported picture's sidecar holds (its layer, unit and every
     /// preferred-image setting); a file that is no such sidecar is a message.
     pub fn restore_settings(&mut self, json: &Path) {

@@ -1095,6 +1095,7 @@ fn montage(ui: &mut egui::Ui, tex: Option<&egui::TextureHandle>, side: f32, name
 /// frames.
 pub fn topk_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
     let side = ui.available_width().min(240.0);
+    let mut open = None;
     match (&app.topk, app.topk_entry().cloned()) {
         (Some(t), Some(e)) => {
             ui.label(format!(
@@ -1106,6 +1107,27 @@ pub fn topk_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
             if let Some(h) = e.hits.first() {
                 ui.weak(format!("best: {} ({:.3})", h.file, h.score));
             }
+            ui.horizontal_wrapped(|ui| {
+                ui.weak("show");
+                for (i, h) in e.hits.iter().enumerate() {
+                    if ui
+                        .small_button((i + 1).to_string())
+                        .on_hover_text(format!(
+                            "show {} ({:.3}) as the source{}",
+                            h.file,
+                            h.score,
+                            if h.file.contains('@') {
+                                ", paused on that frame"
+                            } else {
+                                ""
+                            }
+                        ))
+                        .clicked()
+                    {
+                        open = Some(t.index.folder.join(&h.file));
+                    }
+                }
+            });
             if let (Some(how), Some(_)) = (&t.index.back, &e.back_montage) {
                 ui.weak(format!("their back-projections ({how})"));
                 montage(ui, app.pics.get(Pic::TopkBack), side, "index top 9 back");
@@ -1158,6 +1180,9 @@ pub fn topk_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
         _ => {
             ui.weak("the frames that excite the selected unit most gather here");
         }
+    }
+    if let Some(path) = open {
+        app.open_picture(&path);
     }
 }
 

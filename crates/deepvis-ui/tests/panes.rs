@@ -754,8 +754,10 @@ fn shift_r_records_the_window_and_the_recording_is_reported() {
 fn an_exported_sidecar_restores_the_window_settings() {
     let (mut h, rx, _tx) = setup();
     let dir = tempfile::tempdir().unwrap();
-    let mut optim = deepvis_protocol::OptimSettings::default();
-    optim.seed = 77;
+    let mut optim = deepvis_protocol::OptimSettings {
+        seed: 77,
+        ..Default::default()
+    };
     optim.params.decay = 0.002;
     let json = dir.path().join("p.json");
     std::fs::write(
@@ -796,5 +798,28 @@ fn an_exported_sidecar_restores_the_window_settings() {
             .messages
             .last()
             .is_some_and(|m| m.contains("no exported picture"))
+    );
+}
+
+#[test]
+fn a_top_k_frame_of_a_clip_opens_the_clip_paused_there() {
+    use deepvis_protocol::{PlayerCommand, SourceSpec};
+    let (mut h, rx, _tx) = setup();
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("c.mp4");
+    std::fs::write(&clip, b"a clip").unwrap();
+    let photo = dir.path().join("p.jpg");
+    std::fs::write(&photo, b"a photo").unwrap();
+    h.state_mut().open_picture(&dir.path().join("c.mp4@1.5"));
+    h.state_mut().open_picture(&photo);
+    let sent = commands(&rx);
+    assert_eq!(
+        sent,
+        [
+            Command::SetSource(SourceSpec::Path(clip)),
+            Command::Player(PlayerCommand::SeekTime(1.5)),
+            Command::Freeze(true),
+            Command::SetSource(SourceSpec::Path(photo)),
+        ]
     );
 }
