@@ -237,6 +237,24 @@ fn broken_clips_give_clear_errors_and_a_cut_short_one_plays_what_it_has() {
 }
 
 #[test]
+fn a_cut_short_gif_plays_the_frames_before_the_cut_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let cut = dir.path().join("cut.gif");
+    let bytes = std::fs::read(clip("three_photos.gif")).unwrap();
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let none = Ffmpeg::at(Path::new("/no/such/ffmpeg"));
+    let mut v = Video::open(&none, &cut, true).unwrap();
+    let n = v.info().frames;
+    assert!((1..24).contains(&n), "{n} frames");
+    let notice = v.take_notice().expect("a notice");
+    assert!(notice.contains("damaged after frame"), "{notice}");
+    assert!(v.next_frame().unwrap().is_some());
+    // a GIF of nothing readable is an error
+    std::fs::write(&cut, &bytes[..20]).unwrap();
+    assert!(Video::open(&none, &cut, true).is_err());
+}
+
+#[test]
 fn without_ffmpeg_videos_are_refused_by_name_and_photos_still_work() {
     let none = Ffmpeg::at(Path::new("/no/such/dir/ffmpeg"));
     let e = open_clip(&none, &clip("three_photos.mp4"))

@@ -51,6 +51,11 @@ pub trait Clip: Send {
     /// Frame `n`; reading in order is cheap, a jump decodes from the nearest key frame. An
     /// error says where the stream ended (past the last frame, or cut short).
     fn frame(&mut self, n: u64) -> Result<RgbImage, StreamEnd>;
+    /// Why decoding stopped before the file's end, when that is known on opening (a damaged
+    /// GIF keeps the frames before the damage).
+    fn damage(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A clip FFmpeg decodes, one frame at a time, from a child process.
@@ -136,6 +141,10 @@ impl Clip for FramesClip {
             .get(n as usize)
             .cloned()
             .ok_or(StreamEnd { at: n, error: None })
+    }
+
+    fn damage(&self) -> Option<String> {
+        self.cut_short.clone()
     }
 }
 
@@ -494,12 +503,20 @@ impl Video {
     pub fn open(ffmpeg: &Ffmpeg, path: &Path, looping: bool) -> Result<Video, SourceError> {
         let clip = open_clip(ffmpeg, path)?;
         let info = clip.info().clone();
+        let notice = clip.damage().map(|why| {
+            format!(
+                "{} is damaged after frame {} ({why}); playing the {} frames before it",
+                path.display(),
+                info.frames,
+                info.frames
+            )
+        });
         Ok(Video {
             path: path.to_path_buf(),
             clip,
             player: Player::new(info.frames, info.fps, looping),
-            notice: None,
-            told: false,
+            told: notice.is_some(),
+            notice,
         })
     }
 
