@@ -471,11 +471,9 @@ impl<'a> Worker<'a> {
             .run
             .as_ref()
             .ok_or("select a unit first: no preferred image yet")?;
-        let st = self.opt.status(run.id).map_err(|e| e.to_string())?.clone();
-        let config = self.opt.config(run.id).map_err(|e| e.to_string())?.clone();
         let c = cfg(self.state);
-        let mut recipe = run.recipe.clone();
-        recipe.iterations = st.iterations;
+        let record = RunRecord::of(&self.opt, run.id, run.channel, None, run.recipe.clone())
+            .map_err(|e| e.to_string())?;
         let mut sidecar = Sidecar {
             app: format!("deepvis {}", env!("CARGO_PKG_VERSION")),
             model: self.info.name().to_string(),
@@ -483,19 +481,7 @@ impl<'a> Worker<'a> {
             backend: self.backend.clone(),
             image: Which::Current,
             scale: 1,
-            runs: vec![RunRecord {
-                layer: run.layer.clone(),
-                unit: run.channel,
-                preset: None,
-                start: config.init.describe(),
-                objective: config.objective,
-                params: config.params,
-                iterations: st.iterations,
-                best_obj: st.best_obj,
-                best_iter: st.best_iter,
-                stop: st.stop.map(|s| s.as_str().to_string()),
-                recipe,
-            }],
+            runs: vec![record],
             window: Some(WindowSettings {
                 layer: run.layer.clone(),
                 unit: run.channel,

@@ -148,6 +148,34 @@ pub struct RunRecord {
     pub recipe: Recipe,
 }
 
+impl RunRecord {
+    /// Run `id` of `opt` as it stands (its settings and results), with its recipe.
+    pub fn of(
+        opt: &Optimizer,
+        id: usize,
+        unit: usize,
+        preset: Option<u8>,
+        mut recipe: Recipe,
+    ) -> Result<RunRecord> {
+        let st = opt.status(id)?.clone();
+        let config = opt.config(id)?.clone();
+        recipe.iterations = st.iterations;
+        Ok(RunRecord {
+            layer: config.objective.layer.clone(),
+            unit,
+            preset,
+            start: config.init.describe(),
+            objective: config.objective,
+            params: config.params,
+            iterations: st.iterations,
+            best_obj: st.best_obj,
+            best_iter: st.best_iter,
+            stop: st.stop.map(|s| s.as_str().to_string()),
+            recipe,
+        })
+    }
+}
+
 /// The window's settings when a picture was exported (the window can restore them).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WindowSettings {

@@ -59,6 +59,7 @@ impl Recorder {
             .spawn(move || {
                 let mut sink: Option<Sink> = None;
                 let mut failed: Option<String> = None;
+                let mut written = 0u64;
                 for img in rx.iter() {
                     if failed.is_some() {
                         continue;
@@ -110,13 +111,13 @@ impl Recorder {
                             },
                         );
                     }
-                    let written = match sink.as_mut() {
+                    let result = match sink.as_mut() {
                         Some(Sink::Video { encoder, tmp }) => encoder
                             .write(&img)
                             .map(|_| std::fs::metadata(&*tmp).map_or(0, |m| m.len()))
                             .map_err(|e| e.to_string()),
                         Some(Sink::Pngs { dir, size }) => {
-                            let n = st_frames(&set) + 1;
+                            let n = written + 1;
                             if img.dimensions() != *size {
                                 Err(format!(
                                     "a frame of {}x{} in a recording of {}x{}",
@@ -139,11 +140,14 @@ impl Recorder {
                         }
                         None => Err("no sink".into()),
                     };
-                    match written {
-                        Ok(b) => set(&|s| {
-                            s.frames += 1;
-                            s.bytes = if s.png_sequence { s.bytes + b } else { b };
-                        }),
+                    match result {
+                        Ok(b) => {
+                            written += 1;
+                            set(&|s| {
+                                s.frames = written;
+                                s.bytes = if s.png_sequence { s.bytes + b } else { b };
+                            })
+                        }
                         Err(e) => failed = Some(e),
                     }
                 }
@@ -217,12 +221,6 @@ impl Recorder {
             let _ = h.join();
         }
     }
-}
-
-fn st_frames(set: &impl Fn(&dyn Fn(&mut RecordStatus))) -> u64 {
-    let n = std::cell::Cell::new(0);
-    set(&|s| n.set(s.frames));
-    n.get()
 }
 
 /// The folder of a PNG sequence that stands in for `path`.

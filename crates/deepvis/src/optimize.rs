@@ -395,28 +395,17 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
 
     let mut reports = Vec::new();
     let mut records = Vec::new();
-    for ((&id, &preset), mut recipe) in ids.iter().zip(&presets).zip(recipes) {
+    for ((&id, &preset), recipe) in ids.iter().zip(&presets).zip(recipes) {
         let st = opt.status(id)?.clone();
-        let config = opt.config(id)?.clone();
         let mut r = report(&objective, a.unit, Some(preset), &st, seconds);
         if let Some(obj) = r.as_object_mut() {
-            obj.insert("params".into(), serde_json::to_value(config.params)?);
+            obj.insert(
+                "params".into(),
+                serde_json::to_value(opt.config(id)?.params)?,
+            );
         }
         reports.push(r);
-        recipe.iterations = st.iterations;
-        records.push(RunRecord {
-            layer: objective.layer.clone(),
-            unit: a.unit,
-            preset: Some(preset),
-            start: config.init.describe(),
-            objective: config.objective,
-            params: config.params,
-            iterations: st.iterations,
-            best_obj: st.best_obj,
-            best_iter: st.best_iter,
-            stop: st.stop.map(|s| s.as_str().to_string()),
-            recipe,
-        });
+        records.push(RunRecord::of(&opt, id, a.unit, Some(preset), recipe)?);
         if let Some(reason) = st.stop
             && reason != deepvis_optim::StopReason::MaxIter
         {
