@@ -186,6 +186,48 @@ fn a_clip_opened_at_a_time_shows_that_frame_paused() {
 }
 
 #[test]
+fn every_frame_mode_hands_the_network_each_frame_in_turn() {
+    let _ = ffmpeg();
+    let mut c = deepvis_engine::EngineConfig::new(
+        deepvis_engine::ModelLoader::builtin(deepvis_model::Arch::SqueezeNet1_0, weights()),
+        SourceSpec::Path(shared().join("images/eagle.jpg")),
+    );
+    c.backend = deepvis_model::BackendChoice::Cpu;
+    c.grid_layer = Some("fire9".into());
+    let h = deepvis_engine::spawn(c, Arc::new(|| {}));
+    let t0 = Instant::now();
+    let mut sent = false;
+    let mut shown: Vec<u64> = Vec::new();
+    while t0.elapsed() < Duration::from_secs(120) && shown.len() < 40 {
+        let Ok(e) = h.events.recv_timeout(Duration::from_millis(100)) else {
+            continue;
+        };
+        match e {
+            Event::Ready { .. } if !sent => {
+                // at 4x the clip runs at 40 fps, faster than the network here: none dropped
+                h.send(Command::SetSource(SourceSpec::Path(clip(
+                    "three_photos.mp4",
+                ))));
+                h.send(Command::Player(PlayerCommand::EveryFrame(true)));
+                h.send(Command::Player(PlayerCommand::Speed(4.0)));
+                sent = true;
+            }
+            Event::Playback(Some(p)) => {
+                assert!(p.every_frame);
+                shown.push(p.frame);
+            }
+            _ => {}
+        }
+    }
+    h.shutdown();
+    assert!(shown.len() >= 40, "{shown:?}");
+    assert!(
+        shown.windows(2).all(|w| w[1] == w[0] + 1 || w[1] == 0),
+        "a frame was skipped: {shown:?}"
+    );
+}
+
+#[test]
 fn broken_clips_give_clear_errors_and_a_cut_short_one_plays_what_it_has() {
     let f = ffmpeg();
     let e = open_clip(&f, &clip("garbage.mp4"))

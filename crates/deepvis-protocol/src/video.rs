@@ -28,6 +28,9 @@ pub struct Playback {
     pub speed: f32,
     /// Whether the end goes back to the start.
     pub looping: bool,
+    /// Every frame goes to the network, each as soon as it took the last (no frame dropped,
+    /// whatever the clip's rate), instead of playing at the clip's rate.
+    pub every_frame: bool,
 }
 
 impl Playback {
@@ -63,6 +66,9 @@ pub enum PlayerCommand {
     Speed(f32),
     /// Go back to the start at the end (true) or stop there (false).
     Loop(bool),
+    /// Hand the network every frame, each as soon as it took the last (true), or play at the
+    /// clip's rate, the network taking the newest frame (false).
+    EveryFrame(bool),
 }
 
 /// What a recording records.

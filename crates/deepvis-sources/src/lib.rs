@@ -64,6 +64,10 @@ pub trait FrameSource {
     fn playback(&self) -> Option<Playback> {
         None
     }
+    /// Whether each frame waits until the last was taken (a clip played frame by frame).
+    fn every_frame(&self) -> bool {
+        false
+    }
     /// A sentence worth telling that is no failure (a clip that ended early), once.
     fn take_notice(&mut self) -> Option<String> {
         None
@@ -308,6 +312,10 @@ impl FrameSource for Files {
 
     fn playback(&self) -> Option<Playback> {
         self.video.as_ref().and_then(|v| v.playback())
+    }
+
+    fn every_frame(&self) -> bool {
+        self.video.as_ref().is_some_and(|v| v.every_frame())
     }
 
     fn take_notice(&mut self) -> Option<String> {
@@ -556,6 +564,11 @@ impl SourceThread {
                         }
                     }
                     let Some(s) = source.as_mut() else { continue };
+                    if s.every_frame() && !slot.is_empty() {
+                        // the network has not taken the last frame yet
+                        std::thread::sleep(Duration::from_millis(2));
+                        continue;
+                    }
                     let result = s.next_frame();
                     if let Some(message) = s.take_notice() {
                         let _ = stx.send(SourceStatus::Notice {

@@ -317,6 +317,7 @@ pub struct Player {
     ended: bool,
     speed: f32,
     looping: bool,
+    every_frame: bool,
     /// Frame `.1` was due at `.0`: later frames are due at their distance from it.
     anchor: Option<(Instant, u64)>,
 }
@@ -341,6 +342,7 @@ impl Player {
             ended: false,
             speed: 1.0,
             looping,
+            every_frame: false,
             anchor: None,
         }
     }
@@ -362,6 +364,7 @@ impl Player {
             return Due::End;
         }
         match self.anchor {
+            _ if self.every_frame => Due::Show(next),
             None => Due::Show(next),
             Some((t0, f0)) => {
                 let at = t0 + Duration::from_secs_f64((next - f0.min(next)) as f64 * self.period());
@@ -451,7 +454,16 @@ impl Player {
                 };
             }
             PlayerCommand::Loop(l) => self.looping = l,
+            PlayerCommand::EveryFrame(e) => {
+                self.every_frame = e;
+                self.anchor = None;
+            }
         }
+    }
+
+    /// Whether every frame goes to the network, none dropped.
+    pub fn every_frame(&self) -> bool {
+        self.every_frame
     }
 
     /// The frame shown last.
@@ -627,6 +639,10 @@ impl FrameSource for Video {
         self.player.pause(paused);
     }
 
+    fn every_frame(&self) -> bool {
+        self.player.every_frame() && !self.player.paused()
+    }
+
     fn playback(&self) -> Option<Playback> {
         let info = self.clip.info();
         Some(Playback {
@@ -640,6 +656,7 @@ impl FrameSource for Video {
             paused: self.player.paused(),
             speed: self.player.speed(),
             looping: self.player.looping(),
+            every_frame: self.player.every_frame(),
         })
     }
 
@@ -739,6 +756,19 @@ mod tests {
         assert_eq!(p.position(), 1);
         p.pause(false);
         assert_eq!(p.due(t0 + ms(900)), Due::Show(0));
+    }
+
+    #[test]
+    fn every_frame_mode_shows_the_next_frame_at_once() {
+        let t0 = Instant::now();
+        let mut p = Player::new(10, 1.0, true);
+        p.shown(0, t0);
+        waits(p.due(t0), 1000);
+        p.command(PlayerCommand::EveryFrame(true));
+        assert_eq!(p.due(t0), Due::Show(1));
+        p.command(PlayerCommand::EveryFrame(false));
+        p.shown(1, t0);
+        waits(p.due(t0), 1000);
     }
 
     #[test]

@@ -27,6 +27,15 @@ pub struct PlayerPane {
     pub recording: [bool; 2],
 }
 
+/// A file size in words (`840 kB`, `2.5 MB`).
+pub fn size(bytes: u64) -> String {
+    if bytes < 1_000_000 {
+        format!("{} kB", bytes.div_ceil(1000))
+    } else {
+        format!("{:.1} MB", bytes as f64 / 1e6)
+    }
+}
+
 /// Where recordings go: `~/deepvis` (else `./deepvis-output`).
 pub fn output_dir() -> PathBuf {
     match std::env::var_os("HOME") {
@@ -151,9 +160,9 @@ impl PlayerPane {
                 ""
             };
             ui.weak(format!(
-                "{name}{kind}: {state}, {} frames, {:.1} MB{}",
+                "{name}{kind}: {state}, {} frames, {}{}",
                 st.frames,
-                st.bytes as f64 / 1e6,
+                size(st.bytes),
                 if st.dropped > 0 {
                     format!(", {} dropped", st.dropped)
                 } else {
@@ -214,6 +223,17 @@ impl PlayerPane {
                 .on_hover_text("playback speed; the network takes the newest frame it can");
             if speed != p.speed {
                 app.send(Command::Player(PlayerCommand::Speed(speed)));
+            }
+            let mut every = p.every_frame;
+            if ui
+                .checkbox(&mut every, "every frame")
+                .on_hover_text(
+                    "hand the network every frame, each as soon as it took the last (slower \
+                     or faster than the clip's rate, none dropped)",
+                )
+                .changed()
+            {
+                app.send(Command::Player(PlayerCommand::EveryFrame(every)));
             }
         });
         let last = p.frames.saturating_sub(1);

@@ -661,6 +661,7 @@ fn playback(frame: u64, paused: bool) -> deepvis_protocol::Playback {
         paused,
         speed: 1.0,
         looping: true,
+        every_frame: false,
     }
 }
 
@@ -686,6 +687,9 @@ fn a_clip_gets_player_controls_and_its_line_in_the_status_bar() {
         "{sent:?}"
     );
     assert!(sent.contains(&Command::Freeze(true)), "{sent:?}");
+    h.get_by_label("every frame").click();
+    h.run_steps(1);
+    assert!(commands(&rx).contains(&Command::Player(PlayerCommand::EveryFrame(true))));
     // the keys step too
     h.key_press(egui::Key::Comma);
     h.run_steps(1);
