@@ -957,3 +957,106 @@ fn bench_compare_prints_each_figure_beside_the_baseline() {
     let (ok, _, err) = deepvis(&args);
     assert!(!ok && err.contains("results"), "{err}");
 }
+
+#[test]
+fn four_topk_shards_in_parallel_merge_into_the_single_runs_index() {
+    // N local processes stand for N machines (a Kubernetes indexed Job, a Slurm array)
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("photos");
+    std::fs::create_dir_all(folder.join("more")).unwrap();
+    for f in ["coffee.png", "dog.jpg", "eagle.jpg"] {
+        std::fs::copy(shared().join("images").join(f), folder.join(f)).unwrap();
+    }
+    std::fs::copy(
+        shared().join("images/giraffe.jpg"),
+        folder.join("more/giraffe.jpg"),
+    )
+    .unwrap();
+    std::fs::copy(
+        shared().join("videos/three_photos.mp4"),
+        folder.join("clip.mp4"),
+    )
+    .unwrap();
+    std::fs::write(folder.join("broken.jpg"), b"not a jpeg").unwrap();
+    let out = |name: &str| dir.path().join(name);
+    let args = |o: &std::path::Path| {
+        vec![
+            "--backend".to_string(),
+            "cpu".into(),
+            "--quiet".into(),
+            "topk".into(),
+            "--folder".into(),
+            folder.display().to_string(),
+            "--layer".into(),
+            "fire9".into(),
+            "--video-step".into(),
+            "12".into(),
+            "--k".into(),
+            "4".into(),
+            "-o".into(),
+            o.display().to_string(),
+        ]
+    };
+    let bin = env!("CARGO_BIN_EXE_deepvis");
+    let mut children = Vec::new();
+    for i in 0..4 {
+        let mut a = args(&out(&format!("part{i}")));
+        a.extend(["--shard".into(), format!("{i}/4")]);
+        children.push(
+            Command::new(bin)
+                .env("DEEPVIS_ROOT", deepvis_testdata::project_root())
+                .args(&a)
+                .spawn()
+                .unwrap(),
+        );
+    }
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let single = Command::new(bin)
+        .env("DEEPVIS_ROOT", deepvis_testdata::project_root())
+        .args(args(&out("single")))
+        .output()
+        .unwrap();
+    assert!(single.status.success());
+    let part = |i: usize| out(&format!("part{i}")).display().to_string();
+    // a part missing is refused
+    let (ok, _, err) = deepvis(&[
+        "topk",
+        "merge",
+        "-o",
+        out("merged").to_str().unwrap(),
+        &part(0),
+        &part(1),
+        &part(3),
+    ]);
+    assert!(!ok && err.contains("part 2/4 is missing"), "{err}");
+    deepvis_ok(&[
+        "topk",
+        "merge",
+        "-o",
+        out("merged").to_str().unwrap(),
+        &part(2),
+        &part(0),
+        &part(3),
+        &part(1),
+    ]);
+    let a = deepvis_topk::Index::load(&out("single")).unwrap();
+    let b = deepvis_topk::Index::load(&out("merged")).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(a.images, 4 + 4, "four photos and four frames of the clip");
+    assert_eq!(a.skipped.len(), 1);
+    let parts: Vec<deepvis_topk::Index> = (0..4)
+        .map(|i| deepvis_topk::Index::load(&out(&format!("part{i}"))).unwrap())
+        .collect();
+    assert_eq!(parts.iter().map(|p| p.images).sum::<usize>(), a.images);
+    assert!(parts.iter().all(|p| p.shard.is_some()));
+    for c in &a.channels {
+        assert_eq!(
+            std::fs::read(out("single").join(&c.montage)).unwrap(),
+            std::fs::read(out("merged").join(&c.montage)).unwrap(),
+            "{}",
+            c.montage
+        );
+    }
+}

@@ -368,6 +368,7 @@ pub fn sample_state() -> ScanState {
             .collect::<BTreeSet<_>>(),
         skipped: vec![("e.jpg".into(), "not an image".into())],
         top,
+        shard: None,
     }
 }
 
@@ -400,6 +401,7 @@ pub fn sample_index() -> Index {
         folder: state.folder,
         images: 3,
         skipped: state.skipped,
+        shard: None,
         back: Some("deconv, raw".into()),
         channels,
     }

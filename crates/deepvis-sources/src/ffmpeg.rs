@@ -115,8 +115,8 @@ impl Ffmpeg {
         let stderr = String::from_utf8_lossy(&out.stderr);
         if !out.status.success() {
             let hint = if stderr.contains("moov atom not found") {
-                " (an MP4 without its index, the moov box, which FFmpeg writes last: the file \
-                 was cut short before its end, so none of its frames can be found)"
+                " (an MP4 without its index, the moov box, which FFmpeg writes last: a file cut \
+                 short before its end, whose frames cannot be found, or no MP4 at all)"
             } else {
                 ""
             };

@@ -37,6 +37,9 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// Scans that do not make one whole when merged.
+    #[error("cannot merge: {0}")]
+    Merge(String),
 }
 
 /// Results of this crate.
@@ -133,6 +136,131 @@ pub struct ScanState {
     pub skipped: Vec<(String, String)>,
     /// The hits.
     pub top: TopK,
+    /// The share of the folder this scan covers (None: all of it).
+    #[serde(default)]
+    pub shard: Option<Shard>,
+}
+
+/// One of `count` parts of a folder: the files whose name hashes to `index` ([`shard_of`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    /// Which part (0-based).
+    pub index: usize,
+    /// How many parts.
+    pub count: usize,
+}
+
+impl Shard {
+    /// Reads `I/N` (0 <= I < N).
+    pub fn parse(s: &str) -> std::result::Result<Shard, String> {
+        let (i, n) = s
+            .split_once('/')
+            .ok_or_else(|| format!("--shard {s}: write it I/N, e.g. 0/4"))?;
+        let parse = |v: &str| {
+            v.trim()
+                .parse::<usize>()
+                .map_err(|e| format!("--shard {s}: {e}"))
+        };
+        let (index, count) = (parse(i)?, parse(n)?);
+        if count == 0 || index >= count {
+            return Err(format!("--shard {s}: need 0 <= I < N"));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Whether the file (its path relative to the folder) is in this part.
+    pub fn holds(&self, rel: &str) -> bool {
+        shard_of(rel, self.count) == self.index
+    }
+}
+
+/// Which of `count` parts a file belongs to: FNV-1a of its path relative to the folder, so
+/// that every machine, whatever it lists first or finds added later, puts a file in the same
+/// part (a video's frames all go with their file).
+pub fn shard_of(rel: &str, count: usize) -> usize {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in rel.as_bytes() {
+        h ^= *b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % count.max(1) as u64) as usize
+}
+
+impl ScanState {
+    /// Merges the scans of every part of one folder into the scan one run over the whole
+    /// folder gives: the same hits (a top-k of the union is the top-k of the parts' top-ks,
+    /// ties in file-name order), files done and files skipped. The parts must be of one
+    /// model, layer, folder and k, and be parts `0..N` of one `N`, each once.
+    pub fn merge(parts: Vec<ScanState>) -> Result<ScanState> {
+        let bad = |m: String| Error::Merge(m);
+        let first = parts
+            .first()
+            .ok_or_else(|| bad("no scan to merge".into()))?;
+        let count = first
+            .shard
+            .map(|s| s.count)
+            .ok_or_else(|| bad("the first scan is of a whole folder, not a part".into()))?;
+        let mut seen = vec![false; count];
+        for p in &parts {
+            let same = p.model == first.model
+                && p.layer == first.layer
+                && p.folder == first.folder
+                && p.top.k() == first.top.k()
+                && p.top.channels() == first.top.channels();
+            if !same {
+                return Err(bad(format!(
+                    "a scan of {} {} over {} (k = {}) beside one of {} {} over {} (k = {})",
+                    p.model,
+                    p.layer,
+                    p.folder.display(),
+                    p.top.k(),
+                    first.model,
+                    first.layer,
+                    first.folder.display(),
+                    first.top.k()
+                )));
+            }
+            match p.shard {
+                Some(s) if s.count == count && !seen[s.index] => seen[s.index] = true,
+                Some(s) if s.count == count => {
+                    return Err(bad(format!("part {}/{count} is given twice", s.index)));
+                }
+                Some(s) => {
+                    return Err(bad(format!(
+                        "part {}/{} beside parts of {count}",
+                        s.index, s.count
+                    )));
+                }
+                None => return Err(bad("a scan of a whole folder among parts".into())),
+            }
+        }
+        if let Some(missing) = seen.iter().position(|s| !s) {
+            return Err(bad(format!(
+                "part {missing}/{count} is missing ({} of {count} given)",
+                parts.len()
+            )));
+        }
+        let mut out = ScanState {
+            model: first.model.clone(),
+            layer: first.layer.clone(),
+            folder: first.folder.clone(),
+            done: BTreeSet::new(),
+            skipped: Vec::new(),
+            top: TopK::new(first.top.channels(), first.top.k()),
+            shard: None,
+        };
+        for p in parts {
+            out.done.extend(p.done);
+            out.skipped.extend(p.skipped);
+            for c in 0..p.top.channels() {
+                for h in p.top.hits(c) {
+                    out.top.offer(c, h.clone());
+                }
+            }
+        }
+        out.skipped.sort();
+        Ok(out)
+    }
 }
 
 /// Writes `bytes` to `path` atomically: see [`write_atomic_with`].
@@ -280,6 +408,9 @@ pub struct Index {
     pub images: usize,
     /// Files skipped, with the reason.
     pub skipped: Vec<(String, String)>,
+    /// The part of the folder it covers (None: all of it; `topk merge` makes the whole).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
     /// How the hits were projected back (`deconv, raw`), when they were.
     #[serde(default)]
     pub back: Option<String>,

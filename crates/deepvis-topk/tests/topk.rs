@@ -51,6 +51,7 @@ fn state_and_index_round_trip_and_bad_files_are_errors() {
         done: ["a.jpg".to_string()].into_iter().collect(),
         skipped: vec![],
         top,
+        shard: None,
     };
     s.save(dir.path()).unwrap();
     assert_eq!(ScanState::load(dir.path()).unwrap(), Some(s));
@@ -115,6 +116,7 @@ fn an_atomic_write_into_a_folder_that_became_a_file_is_a_clear_error() {
         done: Default::default(),
         skipped: vec![],
         top: TopK::new(2, 2),
+        shard: None,
     };
     state.save(&out).unwrap();
     // mid-run, the output folder is replaced by a regular file
@@ -137,4 +139,70 @@ fn an_atomic_write_into_a_folder_that_became_a_file_is_a_clear_error() {
     assert_eq!(names(&out), ["index.json"]);
     assert!(out.join("index.json").is_dir());
     assert!(is_temporary(".index.json.12.3.tmp") && !is_temporary("index.json"));
+}
+
+#[test]
+fn shards_split_a_folder_stably_and_merge_into_the_whole() {
+    use deepvis_topk::{Shard, shard_of};
+    // FNV-1a 64 of "a" is 0xaf63dc4c8601ec8c
+    assert_eq!(
+        shard_of("a", 1 << 20),
+        (0xaf63dc4c8601ec8c_u64 % (1 << 20)) as usize
+    );
+    assert_eq!(Shard::parse("2/4"), Ok(Shard { index: 2, count: 4 }));
+    for bad in ["4/4", "1/0", "x/2", "3"] {
+        assert!(Shard::parse(bad).is_err(), "{bad}");
+    }
+    let files: Vec<String> = (0..200).map(|i| format!("d{}/img{i}.jpg", i % 7)).collect();
+    let parts: Vec<Shard> = (0..4).map(|index| Shard { index, count: 4 }).collect();
+    for f in &files {
+        assert_eq!(parts.iter().filter(|p| p.holds(f)).count(), 1, "{f}");
+    }
+    // every part gets a fair share
+    for p in &parts {
+        let n = files.iter().filter(|f| p.holds(f)).count();
+        assert!((30..=70).contains(&n), "part {} holds {n}", p.index);
+    }
+    // four parts' scans merge into the scan of the whole, whatever the order
+    let score = |f: &str, c: usize| ((f.len() * 7 + c * 13) % 17) as f32;
+    let scan = |part: Option<Shard>| {
+        let mut s = ScanState {
+            model: "m".into(),
+            layer: "l".into(),
+            folder: "/photos".into(),
+            done: Default::default(),
+            skipped: vec![],
+            top: TopK::new(3, 4),
+            shard: part,
+        };
+        for f in files.iter().filter(|f| part.is_none_or(|p| p.holds(f))) {
+            if f.ends_with("7.jpg") {
+                s.skipped.push((f.clone(), "broken".into()));
+            } else {
+                for c in 0..3 {
+                    s.top.offer(c, hit(f, score(f, c)));
+                }
+            }
+            s.done.insert(f.clone());
+        }
+        s
+    };
+    let whole = scan(None);
+    let mut pieces: Vec<ScanState> = parts.iter().map(|p| scan(Some(*p))).collect();
+    pieces.reverse();
+    let merged = ScanState::merge(pieces.clone()).unwrap();
+    let mut whole_sorted = whole.clone();
+    whole_sorted.skipped.sort();
+    assert_eq!(merged, whole_sorted);
+    // what does not make a whole is refused
+    let e = |v: Vec<ScanState>| ScanState::merge(v).unwrap_err().to_string();
+    assert!(e(pieces[..3].to_vec()).contains("is missing"));
+    let mut twice = pieces.clone();
+    twice[0] = pieces[1].clone();
+    assert!(e(twice).contains("twice"));
+    let mut other = pieces.clone();
+    other[2].layer = "k".into();
+    assert!(e(other).contains("beside"));
+    assert!(e(vec![whole]).contains("whole folder"));
+    assert!(e(vec![]).contains("no scan"));
 }

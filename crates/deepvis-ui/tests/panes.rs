@@ -434,6 +434,7 @@ fn a_topk_index_shows_the_selected_units_montage_and_session_frames_gather() {
         folder: "/photos".into(),
         images: 42,
         skipped: vec![],
+        shard: None,
         back: Some("deconv, raw".into()),
         channels,
     }

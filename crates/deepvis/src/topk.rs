@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use deepvis_model::Request;
 use deepvis_model::preprocess::preprocess_file;
-use deepvis_topk::{Hit, Index, IndexChannel, IndexHit, ScanState, TopK};
+use deepvis_topk::{Hit, Index, IndexChannel, IndexHit, ScanState, Shard, TopK};
 use image::RgbImage;
 
 use crate::Global;
@@ -17,24 +17,33 @@ use crate::common::{Loaded, load, log, save_image};
 
 /// Arguments of `deepvis topk`.
 #[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct Args {
+    /// `topk merge`: the parts of a sharded scan into one index.
+    #[command(subcommand)]
+    merge: Option<Sub>,
     /// The folder of photos and videos (searched recursively; other files are ignored).
     /// A video's frames are scanned every `--video-step` frames, each named `FILE@SECONDS`.
-    #[arg(long)]
-    folder: PathBuf,
+    #[arg(long, required = true)]
+    folder: Option<PathBuf>,
     /// Scan every Nth frame of a video.
     #[arg(long, default_value_t = 10, value_name = "N")]
     video_step: u64,
+    /// Scan only part I of N of the folder (a stable split by file name: every machine
+    /// agrees, a video goes whole); `topk merge` joins the N indexes into the one a single
+    /// run gives.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    shard: Option<Shard>,
     /// The layer (see `deepvis layers`).
-    #[arg(long)]
-    layer: String,
+    #[arg(long, required = true)]
+    layer: Option<String>,
     /// How many images to keep per channel.
     #[arg(long, default_value_t = 9)]
     k: usize,
     /// The index folder: state.json while scanning, then index.json and a montage per channel.
     /// Running again with the same folder goes on where the last run stopped.
-    #[arg(short, long, value_name = "DIR")]
-    output: PathBuf,
+    #[arg(short, long, value_name = "DIR", required = true)]
+    output: Option<PathBuf>,
     /// Side of each crop in the montages, in pixels.
     #[arg(long, default_value_t = 96)]
     tile: u32,
@@ -52,6 +61,104 @@ pub struct Args {
     /// How the back-projections are drawn: raw, gray, norm or normblur.
     #[arg(long, default_value = "raw", requires = "back")]
     back_filter: String,
+}
+
+/// `topk`'s subcommands.
+#[derive(clap::Subcommand, Debug)]
+pub enum Sub {
+    /// Joins the indexes of the N parts of a scan (`topk --shard I/N`) into the index (and
+    /// montages) one run over the whole folder gives. Needs the folder and the model.
+    Merge(MergeArgs),
+}
+
+/// Arguments of `deepvis topk merge`.
+#[derive(clap::Args, Debug)]
+pub struct MergeArgs {
+    /// The merged index's folder.
+    #[arg(short, long, value_name = "DIR")]
+    output: PathBuf,
+    /// The parts' index folders (each part 0..N of one N, once).
+    #[arg(required = true, value_name = "PART_DIR")]
+    parts: Vec<PathBuf>,
+    /// Side of each crop in the montages, in pixels.
+    #[arg(long, default_value_t = 96)]
+    tile: u32,
+    /// Project the hits back as `topk --back` does (grad, deconv or guided).
+    #[arg(long, value_name = "MODE")]
+    back: Option<String>,
+    /// How the back-projections are drawn: raw, gray, norm or normblur.
+    #[arg(long, default_value = "raw", requires = "back")]
+    back_filter: String,
+}
+
+fn parse_shard(s: &str) -> std::result::Result<Shard, String> {
+    Shard::parse(s)
+}
+
+/// `--back` and `--back-filter`, checked.
+fn back_options(
+    back: Option<&str>,
+    filter: &str,
+) -> Result<(Option<deepvis_model::BackMode>, deepvis_viz::BackFilter)> {
+    let mode = back.map(deepvis_model::BackMode::from_name).transpose()?;
+    let filter = deepvis_viz::BackFilter::from_name(filter)
+        .with_context(|| format!("unknown filter `{filter}`: use raw, gray, norm or normblur"))?;
+    Ok((mode, filter))
+}
+
+/// `topk merge`: the parts' scans joined, and the index of the whole written from them.
+fn merge(g: &Global, m: MergeArgs) -> Result<ExitCode> {
+    let tile = m.tile.clamp(8, 512);
+    let (back_mode, back_filter) = back_options(m.back.as_deref(), &m.back_filter)?;
+    let mut parts = Vec::new();
+    for d in &m.parts {
+        let s = ScanState::load(d)?
+            .with_context(|| format!("{} holds no top-k scan (no state.json)", d.display()))?;
+        parts.push(s);
+    }
+    let state = ScanState::merge(parts)?;
+    // every file of the folder must have been read by its part
+    let files = list_images(&state.folder)
+        .with_context(|| format!("the scanned folder {}", state.folder.display()))?;
+    let missing: Vec<&String> = files.iter().filter(|f| !state.done.contains(*f)).collect();
+    if let Some(first) = missing.first() {
+        let count = m.parts.len();
+        bail!(
+            "{} file(s) of {} were not read by their part (the first: {first}, part {}/{count}): \
+             run that part again (it goes on where it stopped)",
+            missing.len(),
+            state.folder.display(),
+            deepvis_topk::shard_of(first, count)
+        );
+    }
+    let l = load(g)?;
+    if state.model != l.info.name() {
+        bail!(
+            "the parts are of the model {}; this is {} (give it with --model)",
+            state.model,
+            l.info.name()
+        );
+    }
+    std::fs::create_dir_all(&m.output)
+        .with_context(|| format!("creating {}", m.output.display()))?;
+    state.save(&m.output)?;
+    log(
+        g,
+        format!(
+            "topk merge: {} part(s), {} file(s), {} skipped",
+            m.parts.len(),
+            state.done.len(),
+            state.skipped.len()
+        ),
+    );
+    let back = back_mode.map(|mode| BackSpec {
+        mode,
+        filter: back_filter,
+        projector: deepvis_model::BackProjector::new(l.net.clone(), &l.device.device),
+    });
+    let folder = state.folder.clone();
+    write_index(g, &l, &state, &folder, &m.output, tile, back.as_ref())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// What `--back` asked for.
@@ -146,31 +253,31 @@ fn scan_picture(
 
 /// Runs the command.
 pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
+    if let Some(Sub::Merge(m)) = a.merge {
+        return merge(g, m);
+    }
+    let (Some(folder_arg), Some(layer_arg), Some(output)) =
+        (a.folder.clone(), a.layer.clone(), a.output.clone())
+    else {
+        bail!("give --folder, --layer and -o (or `deepvis topk merge -o OUT PART...`)");
+    };
     if a.k == 0 || a.k > 100 {
         bail!("--k must be 1..=100, got {}", a.k);
     }
     let tile = a.tile.clamp(8, 512);
-    let back_mode = a
-        .back
-        .as_deref()
-        .map(deepvis_model::BackMode::from_name)
-        .transpose()?;
-    let back_filter = deepvis_viz::BackFilter::from_name(&a.back_filter).with_context(|| {
-        format!(
-            "unknown filter `{}`: use raw, gray, norm or normblur",
-            a.back_filter
-        )
-    })?;
+    let (back_mode, back_filter) = back_options(a.back.as_deref(), &a.back_filter)?;
     let l = load(g)?;
-    let info = l.info.layer(&a.layer)?;
+    let info = l.info.layer(&layer_arg)?;
     let layer = info.name;
-    let folder = a
-        .folder
+    let folder = folder_arg
         .canonicalize()
-        .with_context(|| format!("the folder {} cannot be read", a.folder.display()))?;
-    std::fs::create_dir_all(&a.output)
-        .with_context(|| format!("creating {}", a.output.display()))?;
-    let files = list_images(&folder)?;
+        .with_context(|| format!("the folder {} cannot be read", folder_arg.display()))?;
+    std::fs::create_dir_all(&output).with_context(|| format!("creating {}", output.display()))?;
+    let shard = a.shard;
+    let files: Vec<String> = list_images(&folder)?
+        .into_iter()
+        .filter(|f| shard.is_none_or(|s| s.holds(f)))
+        .collect();
     let fresh = || ScanState {
         model: l.info.name().to_string(),
         layer: layer.to_string(),
@@ -178,8 +285,9 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         done: BTreeSet::new(),
         skipped: Vec::new(),
         top: TopK::new(info.channels, a.k),
+        shard,
     };
-    let mut state = match ScanState::load(&a.output)? {
+    let mut state = match ScanState::load(&output)? {
         Some(_) if a.restart => fresh(),
         Some(s) => {
             if s.model != l.info.name()
@@ -187,15 +295,19 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
                 || s.folder != folder
                 || s.top.k() != a.k
                 || s.top.channels() != info.channels
+                || s.shard != shard
             {
                 bail!(
-                    "{} holds a scan of {} {} over {} with k = {}; use another output folder \
+                    "{} holds a scan of {} {} over {} with k = {}{}; use another output folder \
                      or --restart",
-                    a.output.display(),
+                    output.display(),
                     s.model,
                     s.layer,
                     s.folder.display(),
-                    s.top.k()
+                    s.top.k(),
+                    s.shard
+                        .map(|p| format!(", part {}/{}", p.index, p.count))
+                        .unwrap_or_default()
                 );
             }
             s
@@ -263,12 +375,12 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         state.done.insert((*rel).clone());
         bar.inc(1);
         if saved.elapsed() >= Duration::from_secs(5) {
-            state.save(&a.output)?;
+            state.save(&output)?;
             saved = Instant::now();
         }
     }
     bar.finish_and_clear();
-    state.save(&a.output)?;
+    state.save(&output)?;
     let secs = t0.elapsed().as_secs_f64();
     log(
         g,
@@ -290,7 +402,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         filter: back_filter,
         projector: deepvis_model::BackProjector::new(l.net.clone(), &l.device.device),
     });
-    write_index(g, &l, &state, &folder, &a.output, tile, back.as_ref())?;
+    write_index(g, &l, &state, &folder, &output, tile, back.as_ref())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -519,6 +631,7 @@ fn write_index(
                 .filter(|(d, _)| !is_clip(&folder.join(d)))
                 .count(),
         skipped: state.skipped.clone(),
+        shard: state.shard,
         back: back.map(|b| format!("{}, {}", b.mode.as_str(), b.filter.as_str())),
         channels: entries,
     };
