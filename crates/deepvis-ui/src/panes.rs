@@ -1099,9 +1099,17 @@ pub fn topk_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
     match (&app.topk, app.topk_entry().cloned()) {
         (Some(t), Some(e)) => {
             ui.label(format!(
-                "from {} images in {}",
+                "from {} images in {}{}",
                 t.index.images,
-                t.index.folder.display()
+                t.index.folder.display(),
+                t.index
+                    .shard
+                    .map(|p| format!(
+                        " (part {} of {}: topk merge joins them)",
+                        p.index + 1,
+                        p.count
+                    ))
+                    .unwrap_or_default()
             ));
             montage(ui, app.pics.get(Pic::Topk), side, "index top 9");
             if let Some(h) = e.hits.first() {
