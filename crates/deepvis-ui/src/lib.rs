@@ -746,6 +746,8 @@ impl DeepvisApp {
                 // what the worker does not keep in its settings
                 self.back_progress = None;
                 self.sanity.running = false;
+                // its recordings were closed with it (the files are whole)
+                self.player.worker_restarted();
                 if self.compare.on {
                     self.send(Command::SetCompare(true));
                 }

@@ -75,6 +75,16 @@ impl PlayerPane {
         }
     }
 
+    /// The worker restarted: its recordings were closed (whole) with it, and the source is
+    /// opened anew.
+    pub fn worker_restarted(&mut self) {
+        self.recording = [false, false];
+        for st in [&mut self.window, &mut self.source].into_iter().flatten() {
+            st.done = true;
+        }
+        self.playback = None;
+    }
+
     /// The clip's line for the status bar: codec, size, rate, position.
     pub fn status_line(&self) -> Option<String> {
         self.playback.as_ref().map(|p| {

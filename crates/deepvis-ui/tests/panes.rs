@@ -753,6 +753,14 @@ fn shift_r_records_the_window_and_the_recording_is_reported() {
         what: RecordTarget::Window,
         path: None
     }));
+    // a worker that restarts closed its recording: the pane says so
+    h.get_by_label("record (R)").click();
+    h.run_steps(1);
+    assert!(h.state().player.recording[0]);
+    tx.send(Event::Restarted("crash".into())).unwrap();
+    h.run_steps(2);
+    assert!(!h.state().player.recording[0]);
+    assert!(h.query_by_label_contains(": saved, 0 frames").is_some());
 }
 
 #[test]
