@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use deepvis_model::Request;
-use deepvis_model::preprocess::preprocess_file;
+use deepvis_model::preprocess::{Preprocessed, preprocess_file};
 use deepvis_topk::{Hit, Index, IndexChannel, IndexHit, ScanState, Shard, TopK};
 use image::RgbImage;
 
@@ -228,18 +228,8 @@ fn channel_maxima(data: &[f32], c: usize, h: usize, w: usize) -> Vec<(f32, usize
         .collect()
 }
 
-/// Each channel's maximum on one image and where it is.
-fn scan_one(l: &Loaded, layer: &str, path: &Path) -> Result<Vec<(f32, usize, usize)>> {
-    let p = preprocess_file(path, &l.info.input)?;
-    scan_picture(l, layer, p)
-}
-
 /// Each channel's maximum on one preprocessed picture and where it is.
-fn scan_picture(
-    l: &Loaded,
-    layer: &str,
-    p: deepvis_model::preprocess::Preprocessed,
-) -> Result<Vec<(f32, usize, usize)>> {
+fn scan_picture(l: &Loaded, layer: &str, p: Preprocessed) -> Result<Vec<(f32, usize, usize)>> {
     let dims = p.dims();
     let x = deepvis_model::tensor4(p.chw, dims, &l.device.device)?;
     let mut taps = l.net.forward(x, &Request::layers(&[layer]))?;
@@ -349,36 +339,67 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     };
     let ffmpeg = deepvis_sources::Ffmpeg::from_env();
     let step = a.video_step.max(1);
-    for rel in todo.iter().take(quota) {
-        let path = folder.join(rel);
-        if is_clip(&path) {
-            // every `step`th frame, each its own entry (a resumed scan skips those done)
-            match scan_clip(&l, &layer, &ffmpeg, &path, rel, step, &mut state, &offer) {
+    // photos are decoded and preprocessed ahead on threads of their own (in turn, so that
+    // they come in order) while the network reads the one before; clips decode in FFmpeg
+    let work: Vec<(&String, bool)> = todo
+        .iter()
+        .take(quota)
+        .map(|r| (*r, is_clip(&folder.join(r))))
+        .collect();
+    let photos: Vec<&String> = work.iter().filter(|w| !w.1).map(|w| w.0).collect();
+    let decoders = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .saturating_sub(1)
+        .clamp(1, 8);
+    let spec = &l.info.input;
+    std::thread::scope(|scope| -> Result<()> {
+        let mut ahead = Vec::new();
+        for j in 0..decoders {
+            let (tx, rx) = crossbeam_channel::bounded::<Result<Preprocessed>>(2);
+            ahead.push(rx);
+            let (photos, folder) = (&photos, &folder);
+            scope.spawn(move || {
+                for rel in photos.iter().skip(j).step_by(decoders) {
+                    let p = preprocess_file(&folder.join(rel), spec).map_err(anyhow::Error::from);
+                    if tx.send(p).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        let mut photo = 0;
+        for &(rel, clip) in &work {
+            let path = folder.join(rel);
+            let result = if clip {
+                // every `step`th frame, each its own entry (a resumed scan skips those done)
+                scan_clip(&l, &layer, &ffmpeg, &path, rel, step, &mut state, &offer)
+            } else {
+                let p = ahead[photo % decoders]
+                    .recv()
+                    .map_err(|_| anyhow::anyhow!("the decoding thread stopped"))
+                    .and_then(|p| p);
+                photo += 1;
+                p.and_then(|p| scan_picture(&l, &layer, p)).map(|maxima| {
+                    offer(&mut state, rel.as_str(), maxima);
+                    1
+                })
+            };
+            match result {
                 Ok(n) => read += n,
                 Err(e) => {
                     bar.suspend(|| eprintln!("deepvis: warning: skipping {rel}: {e:#}"));
-                    state.skipped.push(((*rel).clone(), format!("{e:#}")));
+                    state.skipped.push((rel.clone(), format!("{e:#}")));
                 }
             }
-        } else {
-            match scan_one(&l, &layer, &path) {
-                Ok(maxima) => {
-                    offer(&mut state, rel.as_str(), maxima);
-                    read += 1;
-                }
-                Err(e) => {
-                    bar.suspend(|| eprintln!("deepvis: warning: skipping {rel}: {e:#}"));
-                    state.skipped.push(((*rel).clone(), format!("{e:#}")));
-                }
+            state.done.insert(rel.clone());
+            bar.inc(1);
+            if saved.elapsed() >= Duration::from_secs(5) {
+                state.save(&output)?;
+                saved = Instant::now();
             }
         }
-        state.done.insert((*rel).clone());
-        bar.inc(1);
-        if saved.elapsed() >= Duration::from_secs(5) {
-            state.save(&output)?;
-            saved = Instant::now();
-        }
-    }
+        Ok(())
+    })?;
     bar.finish_and_clear();
     state.save(&output)?;
     let secs = t0.elapsed().as_secs_f64();
