@@ -32,11 +32,15 @@ pub enum Target {
     TopkState,
     /// The window's saved settings: eframe's RON file and the value under deepvis's key.
     Settings,
+    /// Animated GIFs played as clips: every frame decoded, then the network's preprocessing.
+    Animation,
+    /// An exported picture's JSON sidecar (`optimize --from`, dropped on the window).
+    Sidecar,
 }
 
 impl Target {
     /// Every target.
-    pub const ALL: [Target; 8] = [
+    pub const ALL: [Target; 10] = [
         Target::Image,
         Target::Net,
         Target::Safetensors,
@@ -45,6 +49,8 @@ impl Target {
         Target::TopkIndex,
         Target::TopkState,
         Target::Settings,
+        Target::Animation,
+        Target::Sidecar,
     ];
 
     /// The target's name on the command line and in reports.
@@ -58,6 +64,8 @@ impl Target {
             Target::TopkIndex => "topk-index",
             Target::TopkState => "topk-state",
             Target::Settings => "settings",
+            Target::Animation => "animation",
+            Target::Sidecar => "sidecar",
         }
     }
 
@@ -110,6 +118,27 @@ impl Target {
                 let path = scratch.join("case.pth");
                 std::fs::write(&path, bytes).map_err(|e| s(&e))?;
                 WeightMap::read_pytorch(&path).map(drop).map_err(|e| s(&e))
+            }
+            Target::Animation => {
+                let path = scratch.join("case.gif");
+                std::fs::write(&path, bytes).map_err(|e| s(&e))?;
+                let mut clip = deepvis_sources::video::open_animation(&path).map_err(|e| s(&e))?;
+                use deepvis_sources::video::Clip;
+                let info = clip.info().clone();
+                for n in [0, info.frames / 2, info.frames - 1] {
+                    let f = clip.frame(n).map_err(|e| format!("frame {}", e.at))?;
+                    let p = Arch::SqueezeNet1_0
+                        .input_spec()
+                        .apply(&DynamicImage::ImageRgb8(f));
+                    check(p.chw.len() == 3 * p.size * p.size, "preprocessed size")?;
+                }
+                check(clip.frame(info.frames).is_err(), "a frame past the end")
+            }
+            Target::Sidecar => {
+                let path = scratch.join("case.json");
+                std::fs::write(&path, bytes).map_err(|e| s(&e))?;
+                let sc = deepvis_engine::export::read(&path)?;
+                check(!sc.runs.is_empty(), "a sidecar with runs")
             }
             Target::TopkIndex => {
                 std::fs::write(Index::path(scratch), bytes).map_err(|e| s(&e))?;
@@ -199,6 +228,11 @@ impl Target {
                 sample_state().save(d).map(|()| ScanState::path(d))
             })?],
             Target::Settings => settings_seeds()?,
+            Target::Animation => vec![file("videos/three_photos.gif")?],
+            Target::Sidecar => vec![Seed {
+                name: "picture.json".into(),
+                bytes: sample_sidecar(),
+            }],
         };
         Ok(seeds)
     }
@@ -370,6 +404,75 @@ pub fn sample_state() -> ScanState {
         top,
         shard: None,
     }
+}
+
+/// A picture's sidecar as the window's export writes it: a run with a slider moved and the
+/// automatic objective switch while it ran, and the window's settings.
+pub fn sample_sidecar() -> Vec<u8> {
+    use deepvis_optim::recipe::{
+        Change, ModelFile, Recipe, RunRecord, Sidecar, Which, WindowSettings,
+    };
+    use deepvis_optim::{Init, Objective, Params, Unit};
+    let objective = Objective {
+        layer: "fire9".into(),
+        unit: Unit::At {
+            channel: 20,
+            y: 6,
+            x: 6,
+        },
+        pre_relu: true,
+        sign: 1.0,
+    };
+    let params = Params::preset(3).unwrap_or_default();
+    let mut moved = params;
+    moved.decay = 0.01;
+    let recipe = Recipe {
+        objective: objective.clone(),
+        params,
+        init: Init::Noise { seed: 0, std: 10.0 },
+        changes: vec![
+            (4, Change::Params(moved)),
+            (4, Change::Resume),
+            (
+                9,
+                Change::Objective(Objective {
+                    pre_relu: false,
+                    ..objective.clone()
+                }),
+            ),
+        ],
+        iterations: 12,
+    };
+    let sidecar = Sidecar {
+        app: "deepvis 0.1.0".into(),
+        model: "squeezenet1_0".into(),
+        model_file: Some(ModelFile {
+            path: "/weights/compressed_SqueezeNet.net".into(),
+            sha256: "e4ab6960ae8cd81505e1c2136921201507e930966c53deaf15862a395b3a3261".into(),
+        }),
+        backend: "cpu".into(),
+        image: Which::Current,
+        scale: 1,
+        runs: vec![RunRecord {
+            layer: "fire9".into(),
+            unit: 20,
+            preset: None,
+            start: "noise N(0,10) seed 0".into(),
+            objective,
+            params: moved,
+            iterations: 12,
+            best_obj: Some(3.5),
+            best_iter: Some(11),
+            stop: None,
+            recipe,
+        }],
+        window: Some(WindowSettings {
+            layer: "fire9".into(),
+            unit: 20,
+            optim: deepvis_protocol::OptimSettings::default(),
+        }),
+    };
+    serde_json::to_vec_pretty(&sidecar).unwrap_or_default()
 }
 
 /// A top-k index as `deepvis topk --back deconv` writes it.

@@ -31,6 +31,10 @@ pub enum Which {
     TopkState,
     /// The window's saved settings (RON).
     Settings,
+    /// Animated GIFs played as clips.
+    Animation,
+    /// An exported picture's JSON sidecar.
+    Sidecar,
 }
 
 impl Which {
@@ -45,6 +49,8 @@ impl Which {
             Which::TopkIndex => vec![Target::TopkIndex],
             Which::TopkState => vec![Target::TopkState],
             Which::Settings => vec![Target::Settings],
+            Which::Animation => vec![Target::Animation],
+            Which::Sidecar => vec![Target::Sidecar],
         }
     }
 }
