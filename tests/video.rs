@@ -143,12 +143,7 @@ fn an_apng_plays_without_ffmpeg() {
 fn a_clip_opened_at_a_time_shows_that_frame_paused() {
     // what the top-9 pane does for a hit named CLIP@SECONDS
     let _ = ffmpeg();
-    let mut c = deepvis_engine::EngineConfig::new(
-        deepvis_engine::ModelLoader::builtin(deepvis_model::Arch::SqueezeNet1_0, weights()),
-        SourceSpec::Path(shared().join("images/eagle.jpg")),
-    );
-    c.backend = deepvis_model::BackendChoice::Cpu;
-    c.grid_layer = Some("conv1".into());
+    let c = config(SourceSpec::Path(shared().join("images/eagle.jpg")), "conv1");
     let h = deepvis_engine::spawn(c, Arc::new(|| {}));
     let t0 = Instant::now();
     let mut sent = false;
@@ -188,12 +183,7 @@ fn a_clip_opened_at_a_time_shows_that_frame_paused() {
 #[test]
 fn every_frame_mode_hands_the_network_each_frame_in_turn() {
     let _ = ffmpeg();
-    let mut c = deepvis_engine::EngineConfig::new(
-        deepvis_engine::ModelLoader::builtin(deepvis_model::Arch::SqueezeNet1_0, weights()),
-        SourceSpec::Path(shared().join("images/eagle.jpg")),
-    );
-    c.backend = deepvis_model::BackendChoice::Cpu;
-    c.grid_layer = Some("fire9".into());
+    let c = config(SourceSpec::Path(shared().join("images/eagle.jpg")), "fire9");
     let h = deepvis_engine::spawn(c, Arc::new(|| {}));
     let t0 = Instant::now();
     let mut sent = false;
@@ -596,15 +586,21 @@ fn weights() -> PathBuf {
     deepvis_testdata::shared_file("weights/squeezenet1_0/squeezenet1_0.safetensors")
 }
 
+/// The worker's settings for SqueezeNet on the CPU, showing `layer` of `source`.
+fn config(source: SourceSpec, layer: &str) -> deepvis_engine::EngineConfig {
+    let mut c = deepvis_engine::EngineConfig::new(
+        deepvis_engine::ModelLoader::builtin(deepvis_model::Arch::SqueezeNet1_0, weights()),
+        source,
+    );
+    c.backend = deepvis_model::BackendChoice::Cpu;
+    c.grid_layer = Some(layer.into());
+    c
+}
+
 #[test]
 fn the_engine_plays_a_clip_pauses_loops_and_records_the_window() {
     let _ = ffmpeg();
-    let mut c = deepvis_engine::EngineConfig::new(
-        deepvis_engine::ModelLoader::builtin(deepvis_model::Arch::SqueezeNet1_0, weights()),
-        SourceSpec::Path(clip("three_photos.gif")),
-    );
-    c.backend = deepvis_model::BackendChoice::Cpu;
-    c.grid_layer = Some("conv1".into());
+    let c = config(SourceSpec::Path(clip("three_photos.gif")), "conv1");
     let h = deepvis_engine::spawn(c, Arc::new(|| {}));
     let t0 = Instant::now();
     let mut frames: Vec<u64> = Vec::new();
@@ -686,12 +682,10 @@ fn the_engine_plays_a_clip_pauses_loops_and_records_the_window() {
 fn an_export_from_the_window_is_made_again_by_optimize_from() {
     // the window's run, with a slider moved while it runs, saved; `optimize --from` on its
     // sidecar makes the very same picture (CPU)
-    let mut c = deepvis_engine::EngineConfig::new(
-        deepvis_engine::ModelLoader::builtin(deepvis_model::Arch::SqueezeNet1_0, weights()),
+    let mut c = config(
         SourceSpec::Path(shared().join("images/coffee.png")),
+        "conv10",
     );
-    c.backend = deepvis_model::BackendChoice::Cpu;
-    c.grid_layer = Some("conv10".into());
     c.selected = Some(967);
     // auto: the silent unit gets its pre-ReLU objective (a change the recipe keeps)
     c.optim.pre_relu = deepvis_protocol::PreReluMode::Auto;

@@ -80,12 +80,7 @@ impl Tape {
 
 /// A map scaled to 0..255 gray (its own range).
 fn map_to_gray(values: &[f32], width: usize, height: usize) -> GrayImage {
-    let (lo, hi) = deepvis_viz::finite_range(values);
-    let s = if hi > lo { 255.0 / (hi - lo) } else { 0.0 };
-    let px: Vec<u8> = values
-        .iter()
-        .map(|v| ((v - lo) * s).round().clamp(0.0, 255.0) as u8)
-        .collect();
+    let px = deepvis_viz::gray_levels(values);
     GrayImage::from_raw(width as u32, height as u32, px).unwrap_or_else(|| GrayImage::new(1, 1))
 }
 

@@ -337,12 +337,7 @@ pub fn read_montage(path: &Path) -> Result<image::RgbImage, String> {
 
 /// A map normalized to 0..255 gray (its own min to max).
 pub fn map_to_color(values: &[f32], width: usize, height: usize) -> ColorImage {
-    let (lo, hi) = deepvis_viz::finite_range(values);
-    let s = if hi > lo { 255.0 / (hi - lo) } else { 0.0 };
-    let px: Vec<u8> = values
-        .iter()
-        .map(|v| ((v - lo) * s).round().clamp(0.0, 255.0) as u8)
-        .collect();
+    let px = deepvis_viz::gray_levels(values);
     if px.len() == width * height {
         ColorImage::from_gray([width, height], &px)
     } else {

@@ -81,6 +81,17 @@ pub fn finite_range(values: &[f32]) -> (f32, f32) {
     if lo > hi { (0.0, 0.0) } else { (lo, hi) }
 }
 
+/// A map's values as 0..255 gray levels, its own finite minimum to black and maximum to white
+/// (a flat map is black).
+pub fn gray_levels(values: &[f32]) -> Vec<u8> {
+    let (lo, hi) = finite_range(values);
+    let s = if hi > lo { 255.0 / (hi - lo) } else { 0.0 };
+    values
+        .iter()
+        .map(|v| ((v - lo) * s).round().clamp(0.0, 255.0) as u8)
+        .collect()
+}
+
 /// Tiles every channel of a `C x H x W` activation into one grayscale grid, 1-px separators,
 /// normalized over the whole layer (min to black, max to white), as the original toolbox
 /// showed layers. Separators and unused cells are drawn in `sep_gray`.

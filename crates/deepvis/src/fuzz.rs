@@ -10,57 +10,32 @@ use deepvis_fuzz::{Limit, Options, Target};
 use crate::Global;
 use crate::common::{log, project_root};
 
-/// Which decoder to fuzz.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Which {
-    /// Every target in turn.
-    All,
-    /// Photos: every image format, then preprocessing.
-    Image,
-    /// The Deep Compression `.net` weights.
-    Net,
-    /// safetensors weights.
-    Safetensors,
-    /// A preprocessed input tensor (safetensors).
-    InputTensor,
-    /// PyTorch `.pth` checkpoints.
-    Pytorch,
-    /// A top-k index (`index.json`).
-    TopkIndex,
-    /// A top-k scan state (`state.json`).
-    TopkState,
-    /// The window's saved settings (RON).
-    Settings,
-    /// Animated GIFs played as clips.
-    Animation,
-    /// An exported picture's JSON sidecar.
-    Sidecar,
-}
+/// The targets `--target` names.
+#[derive(Clone, Debug)]
+pub struct Targets(Vec<Target>);
 
-impl Which {
-    fn targets(self) -> Vec<Target> {
-        match self {
-            Which::All => Target::ALL.to_vec(),
-            Which::Image => vec![Target::Image],
-            Which::Net => vec![Target::Net],
-            Which::Safetensors => vec![Target::Safetensors],
-            Which::InputTensor => vec![Target::InputTensor],
-            Which::Pytorch => vec![Target::Pytorch],
-            Which::TopkIndex => vec![Target::TopkIndex],
-            Which::TopkState => vec![Target::TopkState],
-            Which::Settings => vec![Target::Settings],
-            Which::Animation => vec![Target::Animation],
-            Which::Sidecar => vec![Target::Sidecar],
-        }
+/// `--target`: `all`, or one target by its name.
+fn parse_targets(name: &str) -> std::result::Result<Targets, String> {
+    if name == "all" {
+        return Ok(Targets(Target::ALL.to_vec()));
     }
+    Target::ALL
+        .into_iter()
+        .find(|t| t.name() == name)
+        .map(|t| Targets(vec![t]))
+        .ok_or_else(|| {
+            let names: Vec<&str> = Target::ALL.iter().map(|t| t.name()).collect();
+            format!("no target `{name}`: use all, {}", names.join(", "))
+        })
 }
 
 /// Arguments of `deepvis fuzz`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The decoder to fuzz, or all of them one after the other.
-    #[arg(long, value_enum, default_value = "all")]
-    target: Which,
+    /// The decoder to fuzz (image, net, safetensors, input-tensor, pytorch, topk-index,
+    /// topk-state, settings, animation, sidecar), or all of them one after the other.
+    #[arg(long, value_name = "T|all", default_value = "all", value_parser = parse_targets)]
+    target: Targets,
     /// Seconds per target.
     #[arg(long, default_value_t = 60.0)]
     seconds: f64,
@@ -154,6 +129,6 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
 
 impl Args {
     fn targets(&self) -> Vec<Target> {
-        self.target.targets()
+        self.target.0.clone()
     }
 }
