@@ -63,8 +63,13 @@ fn graph_gradients_match_finite_differences() {
             .expect("project");
         let pg = to_vec(p.grad).expect("read");
         let worst = max_abs_diff(&g, &pg);
+        // the projection's forward runs partly on the CPU kernels, autodiff's on burn: sums
+        // in another order differ in the last bits (1.3e-5 of a node's largest value, see
+        // tests/host.rs), which flips a few ReLU6 gates; each flip moves the gradient of the
+        // pixels behind it (2.7e-4 of the largest for the unit, 6.7e-3 for the logit, whose
+        // field is the whole image); a wrong rule would be of the gradient's own order
         assert!(
-            worst <= 1e-4 * gmax,
+            worst <= 2e-2 * gmax,
             "{node}: projection differs by {worst} (max {gmax})"
         );
         // directional derivatives along smooth random directions: <grad, v> against

@@ -42,6 +42,99 @@ pub struct Args {
     /// as `forward_to_prob`); the ratio is ours over the baseline's median.
     #[arg(long, value_name = "BASE.json")]
     compare: Option<std::path::PathBuf>,
+    /// Time the forward pass node by node instead (the device synchronised after each node):
+    /// each node's median, its share and a sum per operator, to see where the time goes.
+    #[arg(long)]
+    nodes: bool,
+}
+
+/// `bench --nodes`: the median time of each node of the forward pass to the graph's output.
+fn nodes(g: &Global, a: &Args) -> Result<ExitCode> {
+    let l = load(g)?;
+    let size = l.info.input_size();
+    let batch = a.batch.max(1);
+    let dims = [batch, 3, size, size];
+    let data = noise(dims.iter().product(), 40.0 * l.info.norm().scale);
+    let device = l.device.device.clone();
+    let graph = l.net.graph();
+    let last = graph
+        .graph()
+        .nodes
+        .last()
+        .map(|n| n.name.clone())
+        .ok_or_else(|| anyhow::anyhow!("{} has no nodes", l.info.name()))?;
+    let mut runs: Vec<Vec<deepvis_model::graph::NodeTime>> = Vec::new();
+    for k in 0..a.warmup + a.iters.max(1) {
+        let x = deepvis_model::tensor4(data.clone(), dims, &device)?;
+        let t = graph.profile(x, &last)?;
+        if k >= a.warmup {
+            runs.push(t);
+        }
+    }
+    let Some(first) = runs.first() else {
+        anyhow::bail!("no timed run");
+    };
+    let rows: Vec<(String, String, bool, f64)> = first
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let v: Vec<f64> = runs.iter().filter_map(|r| r.get(i)).map(|t| t.ms).collect();
+            (n.node.clone(), n.op.clone(), n.fused, stats(&v).0)
+        })
+        .collect();
+    let total: f64 = rows.iter().map(|r| r.3).sum();
+    let mut per_op: Vec<(String, f64, usize)> = Vec::new();
+    for (_, op, fused, ms) in &rows {
+        let op = match fused {
+            true => format!("Conv+{op}"),
+            false => op.clone(),
+        };
+        match per_op.iter_mut().find(|p| p.0 == op) {
+            Some(p) => {
+                p.1 += ms;
+                p.2 += 1;
+            }
+            None => per_op.push((op, *ms, 1)),
+        }
+    }
+    per_op.sort_by(|a, b| b.1.total_cmp(&a.1));
+    if a.json {
+        let v = serde_json::json!({
+            "model": l.info.name(), "batch": batch, "input": size,
+            "device": l.device.description, "iters": runs.len(), "total_ms": total,
+            "nodes": rows.iter().map(|(n, op, fused, ms)| serde_json::json!({
+                "node": n, "op": op, "fused_with_conv": fused, "median_ms": ms,
+            })).collect::<Vec<_>>(),
+            "per_op": per_op.iter().map(|(op, ms, n)| serde_json::json!({
+                "op": op, "ms": ms, "nodes": n,
+            })).collect::<Vec<_>>(),
+        });
+        println!("{v}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{} batch {batch} {size}x{size} on {}: the forward pass node by node, median of {} \
+         (synchronised after each node: {total:.2} ms in all)",
+        l.info.name(),
+        l.device.description,
+        runs.len()
+    );
+    println!("{:<28} {:<18} {:>9} {:>7}", "node", "op", "ms", "share");
+    for (n, op, fused, ms) in &rows {
+        let op = match fused {
+            true => format!("{op} (with Conv)"),
+            false => op.clone(),
+        };
+        println!("{n:<28} {op:<18} {ms:>9.3} {:>6.1}%", 100.0 * ms / total);
+    }
+    println!(
+        "\n{:<28} {:>7} {:>9} {:>7}",
+        "per op", "nodes", "ms", "share"
+    );
+    for (op, ms, n) in &per_op {
+        println!("{op:<28} {n:>7} {ms:>9.3} {:>6.1}%", 100.0 * ms / total);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A baseline's median per case, from a bench's JSON (`results`: `case`, `median_ms`).
@@ -311,6 +404,9 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     }
     if a.live {
         return live(g, &a);
+    }
+    if a.nodes {
+        return nodes(g, &a);
     }
     let l = load(g)?;
     let size = l.info.input_size();

@@ -8,6 +8,7 @@ use burn::tensor::activation;
 use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d};
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
 
+use super::host::{self, Declined, Host};
 use super::shape::{Shapes, axis, window_out};
 use super::{Graph, GraphError, Node, Op, PadMode, Window};
 use crate::error::{Error, Result};
@@ -20,6 +21,8 @@ pub struct GraphNet {
     /// Convolution biases as the rank-1 tensors `conv2d` takes (no reshape per call).
     biases: HashMap<String, Tensor<1>>,
     device: Device,
+    /// The CPU fast path (on burn-flex): host copies of the convolution constants.
+    host: Option<Arc<Host>>,
     /// The shapes inferred for the last input size `[n, h, w]` (a live source sends the same
     /// size frame after frame; shared by clones, which have the same graph).
     memo: ShapeMemo,
@@ -35,6 +38,19 @@ pub struct GraphTaps {
     pub outputs: HashMap<String, Tensor<4>>,
     /// Pre-activation values (the input of an activation node), by the activation's name.
     pub pre: HashMap<String, Tensor<4>>,
+}
+
+/// How long one node of a [`GraphNet::profile`] took.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeTime {
+    /// The node (a ReLU fused into its convolution: the ReLU, timed with it).
+    pub node: String,
+    /// Its operator, as the file names it.
+    pub op: String,
+    /// Whether it ran fused with the convolution before it.
+    pub fused: bool,
+    /// Milliseconds.
+    pub ms: f64,
 }
 
 /// The rank-1 biases of the graph's convolutions.
@@ -137,10 +153,12 @@ impl GraphNet {
             .map(|(k, v)| (k.clone(), to_device(v, device)))
             .collect();
         let biases = conv_biases(&graph, &consts);
+        let host = Host::new(&graph, &consts, device);
         Ok(GraphNet {
             graph: Arc::new(graph),
             consts,
             biases,
+            host,
             device: device.clone(),
             memo: ShapeMemo::default(),
         })
@@ -164,10 +182,12 @@ impl GraphNet {
             .map(|(k, v)| (k, v.to_device(device)))
             .collect();
         let biases = conv_biases(&self.graph, &consts);
+        let host = Host::new(&self.graph, &consts, device);
         GraphNet {
             graph: self.graph,
             consts,
             biases,
+            host,
             device: device.clone(),
             memo: self.memo,
         }
@@ -227,10 +247,12 @@ impl GraphNet {
             }
         }
         let biases = conv_biases(g, &consts);
+        let host = Host::new(g, &consts, &self.device);
         Ok(GraphNet {
             graph: self.graph.clone(),
             consts,
             biases,
+            host,
             device: self.device.clone(),
             memo: self.memo.clone(),
         })
@@ -240,6 +262,35 @@ impl GraphNet {
     /// and the pre-activation values of `pre` (names of activation nodes). Unknown names are
     /// errors, checked before any computation.
     pub fn forward(&self, input: Tensor<4>, nodes: &[&str], pre: &[&str]) -> Result<GraphTaps> {
+        self.forward_timed(input, nodes, pre, None)
+    }
+
+    /// Runs the graph to `node` and says how long each node took (the device synchronised
+    /// after each, so the times add up to a slower pass than `forward`'s); a ReLU fused
+    /// into its convolution is timed with it, under the ReLU's name.
+    pub fn profile(&self, input: Tensor<4>, node: &str) -> Result<Vec<NodeTime>> {
+        let mut times = Vec::new();
+        let mut on = |i: usize, fused: bool, ms: f64| times.push((i, fused, ms));
+        self.forward_timed(input, &[node], &[], Some(&mut on))?;
+        let g = &*self.graph;
+        Ok(times
+            .into_iter()
+            .map(|(i, fused, ms)| NodeTime {
+                node: g.nodes[i].name.clone(),
+                op: g.nodes[i].op_type.clone(),
+                fused,
+                ms,
+            })
+            .collect())
+    }
+
+    fn forward_timed(
+        &self,
+        input: Tensor<4>,
+        nodes: &[&str],
+        pre: &[&str],
+        mut timer: Option<&mut dyn FnMut(usize, bool, f64)>,
+    ) -> Result<GraphTaps> {
         let g = &*self.graph;
         let shapes = self.check_and_shape(&input)?;
         let find = |name: &str| {
@@ -268,7 +319,12 @@ impl GraphNet {
         }
         let mut values: HashMap<&str, Tensor<4>> = HashMap::new();
         values.insert(&g.input, input);
+        let mut fused = None;
         for (i, node) in g.nodes.iter().enumerate().take(last + 1) {
+            if fused == Some(i) {
+                continue;
+            }
+            let t0 = std::time::Instant::now();
             // a value's last reader takes it (a tensor held once can be updated in place)
             let mut ins = Vec::with_capacity(node.inputs.len());
             for (k, name) in node.inputs.iter().enumerate() {
@@ -290,7 +346,28 @@ impl GraphNet {
                 taps.pre
                     .insert(asked.to_string(), ins[0].clone().reshape(nchw(d)));
             }
-            let out = self.run(node, ins, &shapes)?;
+            // a convolution whose only reader is a ReLU, neither of them asked for before
+            // the ReLU: one pass on the CPU path
+            let relu = g.nodes.get(i + 1).filter(|r| {
+                self.host.is_some()
+                    && matches!(node.op, Op::Conv { .. })
+                    && matches!(r.op, Op::Relu)
+                    && r.inputs == [node.output.clone()]
+                    && last_use.get(node.output.as_str()) == Some(&(i + 1))
+                    && !want.contains(&i)
+                    && !want_pre.contains(&(i + 1))
+            });
+            let (node, i, out) = match (relu, &node.op) {
+                (Some(r), Op::Conv { window, group }) => {
+                    fused = Some(i + 1);
+                    (r, i + 1, self.conv(node, window, *group, ins, &shapes)?)
+                }
+                _ => (node, i, self.run(node, ins, &shapes)?),
+            };
+            if let Some(on) = timer.as_mut() {
+                let _ = out.device().sync();
+                on(i, fused == Some(i), t0.elapsed().as_secs_f64() * 1e3);
+            }
             for (asked, _) in nodes.iter().zip(&want).filter(|(_, k)| **k == i) {
                 let d = shapes.get(&node.output).unwrap_or(&[]);
                 taps.outputs
@@ -351,6 +428,35 @@ impl GraphNet {
             .collect()
     }
 
+    /// Runs a convolution node with a ReLU after it (on the CPU path in one pass).
+    fn conv(
+        &self,
+        node: &Node,
+        window: &Window,
+        group: usize,
+        ins: Vec<Tensor<4>>,
+        shapes: &Shapes,
+    ) -> Result<Tensor<4>> {
+        let g = &*self.graph;
+        let mut ins = ins.into_iter();
+        let x = ins
+            .next()
+            .ok_or_else(|| Error::Graph(g.error(node, "an input is missing")))?;
+        let rest: Vec<Tensor<4>> = ins.collect();
+        let y = match &self.host {
+            Some(h) => h.conv(&node.inputs, window, group, x, true),
+            None => Err(Declined::Burn(Box::new(x))),
+        };
+        match y {
+            Ok(y) => Ok(y),
+            Err(Declined::Failed(why)) => Err(Error::Graph(g.error(node, why))),
+            Err(Declined::Burn(x)) => {
+                let all = std::iter::once(*x).chain(rest).collect();
+                Ok(activation::relu(self.run(node, all, shapes)?))
+            }
+        }
+    }
+
     pub(crate) fn run(
         &self,
         node: &Node,
@@ -369,6 +475,15 @@ impl GraphNet {
         let x = next()?;
         Ok(match &node.op {
             Op::Conv { window, group } => {
+                let y = match &self.host {
+                    Some(h) => h.conv(&node.inputs, window, *group, x, false),
+                    None => Err(Declined::Burn(Box::new(x))),
+                };
+                let x = match y {
+                    Ok(y) => return Ok(y),
+                    Err(Declined::Failed(why)) => return Err(Error::Graph(g.error(node, why))),
+                    Err(Declined::Burn(x)) => *x,
+                };
                 let w = next()?;
                 let b = match next() {
                     // on the network's own device, the bias prepared once
@@ -387,6 +502,14 @@ impl GraphNet {
                 conv2d(x, w, b, opts)
             }
             Op::MaxPool(window) => {
+                let x = match self.host.is_some() {
+                    true => match host::max_pool(window, x) {
+                        Ok(y) => return Ok(y),
+                        Err(Declined::Failed(why)) => return Err(Error::Graph(g.error(node, why))),
+                        Err(Declined::Burn(x)) => *x,
+                    },
+                    false => x,
+                };
                 let [_, _, h, wd] = x.dims();
                 max_pool2d(x, max_pool_options(window, [h, wd]))
             }

@@ -13,11 +13,12 @@ mod backprop;
 pub mod build;
 mod exec;
 mod field;
+mod host;
 mod shape;
 
 pub use backprop::{Backward, Seed};
 pub(crate) use exec::nchw;
-pub use exec::{GraphNet, GraphTaps};
+pub use exec::{GraphNet, GraphTaps, NodeTime};
 pub use shape::Shapes;
 
 use std::collections::HashMap;

@@ -1,0 +1,264 @@
+//! 2-D max pooling, one channel plane per task.
+
+use rayon::prelude::*;
+
+use crate::{KernelError, check_len, out_size};
+
+/// The geometry of a 2-D max pooling over `[N, C, H, W]` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MaxPool2d {
+    /// Window `[h, w]`.
+    pub kernel: [usize; 2],
+    /// Strides `[y, x]`.
+    pub stride: [usize; 2],
+    /// Dilations `[y, x]`.
+    pub dilation: [usize; 2],
+    /// Padding `[top, left, bottom, right]` (never part of a maximum).
+    pub pads: [usize; 4],
+    /// Ceil-mode output size (Caffe's pooling).
+    pub ceil: bool,
+}
+
+impl MaxPool2d {
+    /// The output `[h, w]` for an input of `[h, w]`.
+    pub fn out_hw(&self, [h, w]: [usize; 2]) -> Result<[usize; 2], KernelError> {
+        if self.kernel.contains(&0) || self.stride.contains(&0) || self.dilation.contains(&0) {
+            return Err(KernelError::Geometry(format!("{self:?}")));
+        }
+        let p = self.pads;
+        let fit = |i: usize, input: usize, pad| {
+            out_size(
+                input,
+                self.kernel[i],
+                self.stride[i],
+                self.dilation[i],
+                pad,
+                self.ceil,
+            )
+        };
+        match (fit(0, h, (p[0], p[2])), fit(1, w, (p[1], p[3]))) {
+            (Some(oh), Some(ow)) => Ok([oh, ow]),
+            _ => Err(KernelError::DoesNotFit {
+                kernel: self.kernel,
+                h,
+                w,
+                pads: p,
+            }),
+        }
+    }
+
+    /// Pools `x` (`[planes, h, w]`, planes = N * C) into `out` (`[planes, oh, ow]`); a window
+    /// holding a NaN gives NaN. Returns `[oh, ow]`.
+    pub fn run(
+        &self,
+        x: &[f32],
+        [planes, h, w]: [usize; 3],
+        out: &mut [f32],
+    ) -> Result<[usize; 2], KernelError> {
+        let [oh, ow] = self.out_hw([h, w])?;
+        check_len("the input", x.len(), planes * h * w)?;
+        check_len("the output", out.len(), planes * oh * ow)?;
+        if oh * ow == 0 || h * w == 0 {
+            out[..planes * oh * ow].fill(f32::NEG_INFINITY);
+            return Ok([oh, ow]);
+        }
+        let geo = Geometry {
+            kernel: self.kernel,
+            stride: self.stride,
+            dilation: self.dilation,
+            pads: [self.pads[0], self.pads[1]],
+            input: [h, w],
+            output: [oh, ow],
+        };
+        let plane = |src: &[f32], dst: &mut [f32]| {
+            let mut rows = vec![f32::NEG_INFINITY; h * ow];
+            geo.plane(src, dst, &mut rows);
+        };
+        let src = &x[..planes * h * w];
+        let dst = &mut out[..planes * oh * ow];
+        match planes * oh * ow >= 1 << 14 {
+            true => dst
+                .par_chunks_mut(oh * ow)
+                .zip(src.par_chunks(h * w))
+                .for_each(|(d, s)| plane(s, d)),
+            false => dst
+                .chunks_mut(oh * ow)
+                .zip(src.chunks(h * w))
+                .for_each(|(d, s)| plane(s, d)),
+        }
+        Ok([oh, ow])
+    }
+}
+
+/// The maximum of two values, NaN from either side winning.
+#[inline(always)]
+fn max_nan(a: f32, b: f32) -> f32 {
+    if b > a || b.is_nan() { b } else { a }
+}
+
+/// One plane's pooling, separably: each input row pooled along x into `rows` (`[h, ow]`),
+/// then each output row the maximum of its window's rows. The windows wholly inside a row
+/// go through contiguous, vectorizable loops; those reaching into the padding one by one.
+struct Geometry {
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    dilation: [usize; 2],
+    /// `[top, left]`.
+    pads: [usize; 2],
+    input: [usize; 2],
+    output: [usize; 2],
+}
+
+impl Geometry {
+    fn plane(&self, src: &[f32], dst: &mut [f32], rows: &mut [f32]) {
+        let [h, w] = self.input;
+        let [oh, ow] = self.output;
+        let [kh, kw] = self.kernel;
+        let [sh, sw] = self.stride;
+        let [dh, dw] = self.dilation;
+        let [pt, pl] = self.pads;
+        let span = dw * (kw - 1) + 1;
+        // g[s] = max over the window starting at input column s, for windows inside the row
+        let inner = (w + 1).saturating_sub(span);
+        let mut g = vec![0.0f32; inner];
+        for (r, out) in src.chunks(w).zip(rows.chunks_mut(ow)) {
+            if inner > 0 {
+                g.copy_from_slice(&r[..inner]);
+                for kj in 1..kw {
+                    for (m, &v) in g.iter_mut().zip(&r[kj * dw..kj * dw + inner]) {
+                        *m = max_nan(*m, v);
+                    }
+                }
+            }
+            for (ox, o) in out.iter_mut().enumerate() {
+                let start = (ox * sw) as isize - pl as isize;
+                *o = match start >= 0 && (start as usize) < inner {
+                    true => g[start as usize],
+                    false => (0..kw)
+                        .map(|kj| start + (kj * dw) as isize)
+                        .filter(|&i| i >= 0 && (i as usize) < w)
+                        .fold(f32::NEG_INFINITY, |m, i| max_nan(m, r[i as usize])),
+                };
+            }
+        }
+        for (oy, out) in dst.chunks_mut(ow).enumerate().take(oh) {
+            out.fill(f32::NEG_INFINITY);
+            for ki in 0..kh {
+                let iy = (oy * sh + ki * dh) as isize - pt as isize;
+                if iy < 0 || iy >= h as isize {
+                    continue;
+                }
+                let row = &rows[iy as usize * ow..(iy as usize + 1) * ow];
+                for (m, &v) in out.iter_mut().zip(row) {
+                    *m = max_nan(*m, v);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The definition, one output at a time.
+    fn naive(p: &MaxPool2d, x: &[f32], [n, h, w]: [usize; 3]) -> Vec<f32> {
+        let [oh, ow] = p.out_hw([h, w]).unwrap();
+        let mut out = Vec::new();
+        for b in 0..n {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut m = f32::NEG_INFINITY;
+                    for ki in 0..p.kernel[0] {
+                        for kj in 0..p.kernel[1] {
+                            let iy = (oy * p.stride[0] + ki * p.dilation[0]) as isize
+                                - p.pads[0] as isize;
+                            let ix = (ox * p.stride[1] + kj * p.dilation[1]) as isize
+                                - p.pads[1] as isize;
+                            if iy >= 0 && ix >= 0 && iy < h as isize && ix < w as isize {
+                                m = m.max(x[(b * h + iy as usize) * w + ix as usize]);
+                            }
+                        }
+                    }
+                    out.push(m);
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn agrees_with_the_definition() {
+        let x: Vec<f32> = (0..3 * 23 * 19)
+            .map(|i| ((i * 7919) % 1013) as f32 - 500.0)
+            .collect();
+        for (k, s, d, pads, ceil) in [
+            ([3, 3], [2, 2], [1, 1], [0; 4], true),
+            ([3, 3], [2, 2], [1, 1], [0; 4], false),
+            ([2, 3], [1, 2], [1, 1], [1, 0, 0, 2], false),
+            ([3, 2], [3, 1], [2, 2], [2, 1, 1, 1], true),
+            ([5, 5], [1, 1], [1, 1], [2; 4], false),
+            ([1, 1], [2, 2], [1, 1], [0; 4], false),
+        ] {
+            let p = MaxPool2d {
+                kernel: k,
+                stride: s,
+                dilation: d,
+                pads,
+                ceil,
+            };
+            let want = naive(&p, &x, [3, 23, 19]);
+            let mut got = vec![0.0; want.len()];
+            p.run(&x, [3, 23, 19], &mut got).unwrap();
+            assert_eq!(got, want, "{p:?}");
+        }
+    }
+
+    #[test]
+    fn caffe_ceil_mode_and_padding() {
+        // 5x5 ramp, 3x3 stride 2 ceil: Caffe's SqueezeNet pooling gives 2x2 windows at the
+        // edge that still start inside the input
+        let x: Vec<f32> = (0..25).map(|v| v as f32).collect();
+        let p = MaxPool2d {
+            kernel: [3, 3],
+            stride: [2, 2],
+            dilation: [1, 1],
+            pads: [0; 4],
+            ceil: true,
+        };
+        let mut out = vec![0.0; 4];
+        assert_eq!(p.run(&x, [1, 5, 5], &mut out).unwrap(), [2, 2]);
+        assert_eq!(out, vec![12.0, 14.0, 22.0, 24.0]);
+        let x6: Vec<f32> = (0..36).map(|v| v as f32).collect();
+        let mut out = vec![0.0; 9];
+        assert_eq!(p.run(&x6, [1, 6, 6], &mut out).unwrap(), [3, 3]);
+        assert_eq!(
+            out,
+            vec![14.0, 16.0, 17.0, 26.0, 28.0, 29.0, 32.0, 34.0, 35.0]
+        );
+        // padding never wins, even over negative values
+        let neg: Vec<f32> = (0..9).map(|v| -(v as f32) - 1.0).collect();
+        let padded = MaxPool2d {
+            kernel: [3, 3],
+            stride: [1, 1],
+            dilation: [1, 1],
+            pads: [1; 4],
+            ceil: false,
+        };
+        let mut out = vec![0.0; 9];
+        padded.run(&neg, [1, 3, 3], &mut out).unwrap();
+        assert_eq!(
+            out,
+            vec![-1.0, -1.0, -2.0, -1.0, -1.0, -2.0, -4.0, -4.0, -5.0]
+        );
+        // NaN shows
+        let mut nan = neg.clone();
+        nan[4] = f32::NAN;
+        padded.run(&nan, [1, 3, 3], &mut out).unwrap();
+        assert!(out.iter().all(|v| v.is_nan()));
+        assert!(matches!(
+            p.out_hw([2, 2]),
+            Err(KernelError::DoesNotFit { .. })
+        ));
+    }
+}

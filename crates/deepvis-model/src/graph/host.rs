@@ -1,0 +1,164 @@
+//! The CPU fast path of [`GraphNet`](super::GraphNet): on burn-flex without autodiff,
+//! convolutions (with a following ReLU fused) and max pooling run on `deepvis-kernels`, on the
+//! tensors' own host memory (burn-flex hands a uniquely held tensor's buffer over without a
+//! copy), with the weights read out once.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use burn::prelude::*;
+use deepvis_kernels::{Conv2d, KernelError, MaxPool2d, Output, Scratch};
+
+use super::shape::window_out;
+use super::{Graph, Op, Window};
+
+/// Host copies of the convolution constants and the im2col buffer.
+#[derive(Debug)]
+pub(crate) struct Host {
+    /// Convolution weights and biases by constant name.
+    consts: HashMap<String, Arc<[f32]>>,
+    scratch: Mutex<Scratch>,
+}
+
+/// Whether `device` is the one this path serves.
+pub(crate) fn serves(device: &Device) -> bool {
+    !device.is_autodiff() && *device == Device::flex()
+}
+
+fn host_values(t: &Tensor<4>) -> Option<Vec<f32>> {
+    t.clone().into_data().try_into_vec::<f32>().ok()
+}
+
+/// Why the host path did not give a value.
+pub(crate) enum Declined {
+    /// Not a case for this path: the value back, for burn to run.
+    Burn(Box<Tensor<4>>),
+    /// The kernel failed on the value it took.
+    Failed(String),
+}
+
+/// A value's host data, without a copy where the tensor was held once.
+fn take(x: Tensor<4>) -> Result<Vec<f32>, Declined> {
+    x.into_data()
+        .try_into_vec::<f32>()
+        .map_err(|e| Declined::Failed(format!("{e:?}")))
+}
+
+fn tensor(v: Vec<f32>, dims: [usize; 4], device: &Device) -> Tensor<4> {
+    Tensor::from_data(TensorData::new(v, dims), device)
+}
+
+impl Host {
+    /// Reads the graph's convolution constants out of `consts` (`None` when the device is not
+    /// the one this path serves).
+    pub(crate) fn new(
+        graph: &Graph,
+        consts: &HashMap<String, Tensor<4>>,
+        device: &Device,
+    ) -> Option<Arc<Host>> {
+        if !serves(device) {
+            return None;
+        }
+        let mut out = HashMap::new();
+        for node in graph
+            .nodes
+            .iter()
+            .filter(|n| matches!(n.op, Op::Conv { .. }))
+        {
+            for name in node.inputs.iter().skip(1) {
+                if let Some(v) = consts.get(name).and_then(host_values) {
+                    out.insert(name.clone(), Arc::from(v));
+                }
+            }
+        }
+        Some(Arc::new(Host {
+            consts: out,
+            scratch: Mutex::new(Scratch::default()),
+        }))
+    }
+
+    /// Runs a convolution node whose inputs are `inputs` (the input, weight and bias names),
+    /// with a ReLU after it when `relu`.
+    pub(crate) fn conv(
+        &self,
+        inputs: &[String],
+        window: &Window,
+        group: usize,
+        x: Tensor<4>,
+        relu: bool,
+    ) -> Result<Tensor<4>, Declined> {
+        let weight = inputs.get(1).and_then(|w| self.consts.get(w)).cloned();
+        let bias = match inputs.get(2) {
+            Some(b) => self.consts.get(b).cloned().map(Some),
+            None => Some(None),
+        };
+        let device = x.device();
+        let (Some(weight), Some(bias), true) = (weight, bias, serves(&device)) else {
+            return Err(Declined::Burn(Box::new(x)));
+        };
+        let [n, c, h, w] = x.dims();
+        let Some((_, pads)) = window_out(window, [h, w]) else {
+            return Err(Declined::Burn(Box::new(x)));
+        };
+        let per_out = c / group.max(1) * window.kernel[0] * window.kernel[1];
+        let out_channels = weight.len() / per_out.max(1);
+        let conv = Conv2d {
+            in_channels: c,
+            out_channels,
+            group,
+            kernel: window.kernel,
+            stride: window.strides,
+            dilation: window.dilations,
+            pads,
+        };
+        let Ok([oh, ow]) = conv.out_hw([h, w]) else {
+            return Err(Declined::Burn(Box::new(x)));
+        };
+        let xs = take(x)?;
+        let mut out = vec![0.0f32; n * out_channels * oh * ow];
+        let mut scratch = self
+            .scratch
+            .lock()
+            .map_err(|_| Declined::Failed("the convolution buffer was poisoned".into()))?;
+        let dst = Output {
+            data: &mut out,
+            channels: out_channels,
+            offset: 0,
+        };
+        conv.run(
+            &xs,
+            [n, h, w],
+            &weight,
+            bias.as_deref(),
+            relu,
+            dst,
+            &mut scratch,
+        )
+        .map_err(|e: KernelError| Declined::Failed(e.to_string()))?;
+        Ok(tensor(out, [n, out_channels, oh, ow], &device))
+    }
+}
+
+/// Runs a max pooling on the host.
+pub(crate) fn max_pool(window: &Window, x: Tensor<4>) -> Result<Tensor<4>, Declined> {
+    let device = x.device();
+    if !serves(&device) {
+        return Err(Declined::Burn(Box::new(x)));
+    }
+    let [n, c, h, w] = x.dims();
+    let pool = MaxPool2d {
+        kernel: window.kernel,
+        stride: window.strides,
+        dilation: window.dilations,
+        pads: window.pads([h, w]),
+        ceil: window.ceil,
+    };
+    let Ok([oh, ow]) = pool.out_hw([h, w]) else {
+        return Err(Declined::Burn(Box::new(x)));
+    };
+    let xs = take(x)?;
+    let mut out = vec![0.0f32; n * c * oh * ow];
+    pool.run(&xs, [n * c, h, w], &mut out)
+        .map_err(|e| Declined::Failed(e.to_string()))?;
+    Ok(tensor(out, [n, c, oh, ow], &device))
+}

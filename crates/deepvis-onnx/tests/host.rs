@@ -1,0 +1,44 @@
+//! The CPU path (`deepvis-kernels` under `GraphNet` on burn-flex: grouped, depthwise, strided
+//! and SAME-padded convolutions) against burn's own ops on the autodiff device, every node of
+//! EfficientNet-Lite0.
+
+use burn::prelude::*;
+use deepvis_model::graph::GraphNet;
+use deepvis_model::to_vec;
+
+#[test]
+fn the_cpu_path_agrees_with_burn_on_every_node_of_efficientnet() {
+    let shared = deepvis_testdata::shared();
+    let m = deepvis_onnx::load(&shared.join("models/efficientnet_lite0/efficientnet_lite0.onnx"))
+        .expect("load");
+    let cpu = deepvis_model::device::cpu().device;
+    let ad = cpu.clone().autodiff();
+    let fast = GraphNet::new(m.graph.clone(), &cpu).expect("graph");
+    let slow = GraphNet::new(m.graph.clone(), &ad).expect("graph");
+    let x: Vec<f32> = (0..3 * 224 * 224)
+        .map(|i| {
+            let (c, y, xx) = (i / (224 * 224), (i / 224) % 224, i % 224);
+            ((y as f32 * 0.05 + c as f32).sin() * (xx as f32 * 0.07).cos()) * 0.8
+        })
+        .collect();
+    let names: Vec<&str> = m.graph.nodes.iter().map(|n| n.name.as_str()).collect();
+    let input =
+        |d: &Device| Tensor::<4>::from_data(TensorData::new(x.clone(), [1, 3, 224, 224]), d);
+    let a = fast.forward(input(&cpu), &names, &[]).expect("cpu path");
+    let b = slow.forward(input(&ad), &names, &[]).expect("burn");
+    let mut worst_rel = 0f32;
+    for name in &names {
+        let p = to_vec(a.outputs[*name].clone()).expect("read");
+        let q = to_vec(b.outputs[*name].clone()).expect("read");
+        assert_eq!(p.len(), q.len(), "{name}");
+        let scale = q.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
+        let worst = p
+            .iter()
+            .zip(&q)
+            .map(|(u, v)| (u - v).abs())
+            .fold(0f32, f32::max);
+        worst_rel = worst_rel.max(worst / scale);
+        assert!(worst <= 1e-4 * scale, "{name}: {worst} of {scale}");
+    }
+    eprintln!("largest difference: {worst_rel:e} of a node's largest value");
+}
