@@ -116,16 +116,18 @@ impl Host {
         };
         let xs = take(x)?;
         let mut out = vec![0.0f32; n * out_channels * oh * ow];
-        let mut scratch = self
-            .scratch
-            .lock()
-            .map_err(|_| Declined::Failed("the convolution buffer was poisoned".into()))?;
+        // the buffer is taken out for the call, not held locked through it: a forward on
+        // another thread (or nested in the thread pool's work) finds an empty one instead
+        let mut scratch = match self.scratch.lock() {
+            Ok(mut s) => std::mem::take(&mut *s),
+            Err(_) => Scratch::default(),
+        };
         let dst = Output {
             data: &mut out,
             channels: out_channels,
             offset: 0,
         };
-        conv.run(
+        let done = conv.run(
             &xs,
             [n, h, w],
             &weight,
@@ -133,8 +135,11 @@ impl Host {
             relu,
             dst,
             &mut scratch,
-        )
-        .map_err(|e: KernelError| Declined::Failed(e.to_string()))?;
+        );
+        if let Ok(mut s) = self.scratch.lock() {
+            *s = scratch;
+        }
+        done.map_err(|e: KernelError| Declined::Failed(e.to_string()))?;
         Ok(tensor(out, [n, out_channels, oh, ow], &device))
     }
 }
