@@ -42,3 +42,54 @@ fn the_cpu_path_agrees_with_burn_on_every_node_of_efficientnet() {
     }
     eprintln!("largest difference: {worst_rel:e} of a node's largest value");
 }
+
+#[test]
+fn fire_modules_write_their_expands_into_the_concatenation() {
+    let shared = deepvis_testdata::shared();
+    let m =
+        deepvis_onnx::load(&shared.join("models/squeezenet1_0/squeezenet1_0.onnx")).expect("load");
+    let cpu = deepvis_model::device::cpu().device;
+    let ad = cpu.clone().autodiff();
+    let fast = GraphNet::new(m.graph.clone(), &cpu).expect("graph");
+    let slow = GraphNet::new(m.graph.clone(), &ad).expect("graph");
+    // the concatenations and the output asked for, their parts not: the parts go straight
+    // into the concatenations' buffers (batch 2, so the parts interleave per image)
+    let mut names: Vec<&str> = m
+        .graph
+        .nodes
+        .iter()
+        .filter(|n| n.op_type == "Concat")
+        .map(|n| n.name.as_str())
+        .collect();
+    assert_eq!(names.len(), 8);
+    let last = m
+        .graph
+        .nodes
+        .last()
+        .map(|n| n.name.as_str())
+        .expect("nodes");
+    names.push(last);
+    let x: Vec<f32> = (0..2 * 3 * 227 * 227)
+        .map(|i| ((i * 7919 % 1009) as f32 - 504.0) * 0.1)
+        .collect();
+    let input =
+        |d: &Device| Tensor::<4>::from_data(TensorData::new(x.clone(), [2, 3, 227, 227]), d);
+    let a = fast.forward(input(&cpu), &names, &[]).expect("cpu path");
+    let b = slow.forward(input(&ad), &names, &[]).expect("burn");
+    for name in &names {
+        let p = to_vec(a.outputs[*name].clone()).expect("read");
+        let q = to_vec(b.outputs[*name].clone()).expect("read");
+        let scale = q.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
+        let worst = p
+            .iter()
+            .zip(&q)
+            .map(|(u, v)| (u - v).abs())
+            .fold(0f32, f32::max);
+        assert!(worst <= 1e-5 * scale, "{name}: {worst} of {scale}");
+    }
+    // the profile: each expand and its ReLU one node, the concatenation no copy of its own
+    let times = fast.profile(input(&cpu), last).expect("profile");
+    let fused = times.iter().filter(|t| t.fused).count();
+    assert_eq!(fused, 26, "conv1, 8 x 3 in the fire modules, conv10");
+    assert!(times.iter().any(|t| t.op == "Concat"));
+}

@@ -8,7 +8,7 @@ use burn::tensor::activation;
 use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d};
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
 
-use super::host::{self, Declined, Host};
+use super::host::{self, Declined, Host, Slot};
 use super::shape::{Shapes, axis, window_out};
 use super::{Graph, GraphError, Node, Op, PadMode, Window};
 use crate::error::{Error, Result};
@@ -51,6 +51,69 @@ pub struct NodeTime {
     pub fused: bool,
     /// Milliseconds.
     pub ms: f64,
+}
+
+/// The values the CPU path writes straight into a concatenation's buffer, as `(concatenation
+/// node, first channel, its channels)`: every part of a channel concatenation of 4-d values
+/// that a convolution (or a convolution fused with its ReLU) makes, that the concatenation
+/// alone reads and that nobody asked for.
+fn concat_slots<'g>(
+    g: &'g Graph,
+    shapes: &Shapes,
+    last: usize,
+    last_use: &HashMap<&str, usize>,
+    want: &[usize],
+    fusable: &dyn Fn(usize) -> bool,
+) -> HashMap<&'g str, (usize, usize, usize)> {
+    let producer: HashMap<&str, usize> = g
+        .nodes
+        .iter()
+        .enumerate()
+        .take(last + 1)
+        .map(|(i, n)| (n.output.as_str(), i))
+        .collect();
+    let mut slots = HashMap::new();
+    for (c, node) in g.nodes.iter().enumerate().take(last + 1) {
+        let Op::Concat { axis: a } = node.op else {
+            continue;
+        };
+        let Some(d) = shapes.get(&node.output).filter(|d| d.len() == 4) else {
+            continue;
+        };
+        if axis(a, 4) != Some(1) {
+            continue;
+        }
+        let mut parts = Vec::new();
+        let mut offset = 0;
+        for v in &node.inputs {
+            let Some(&p) = producer.get(v.as_str()) else {
+                break;
+            };
+            let made_by_conv = match g.nodes[p].op {
+                Op::Conv { .. } => true,
+                Op::Relu => p > 0 && fusable(p - 1),
+                _ => false,
+            };
+            let channels = shapes.get(v).filter(|s| s.len() == 4).map(|s| s[1]);
+            let (true, Some(ch)) = (made_by_conv, channels) else {
+                break;
+            };
+            if last_use.get(v.as_str()) != Some(&c)
+                || want.contains(&p)
+                || node.inputs.iter().filter(|u| *u == v).count() != 1
+            {
+                break;
+            }
+            parts.push((v.as_str(), offset));
+            offset += ch;
+        }
+        if parts.len() == node.inputs.len() && offset == d[1] {
+            for (v, o) in parts {
+                slots.insert(v, (c, o, d[1]));
+            }
+        }
+    }
+    slots
 }
 
 /// The rank-1 biases of the graph's convolutions.
@@ -319,55 +382,79 @@ impl GraphNet {
         }
         let mut values: HashMap<&str, Tensor<4>> = HashMap::new();
         values.insert(&g.input, input);
+        // on the CPU path: a convolution whose only reader is a ReLU, neither of them asked
+        // for (nor the ReLU's pre-activation), runs as one node
+        let fusable = |i: usize| {
+            let (Some(c), Some(r)) = (g.nodes.get(i), g.nodes.get(i + 1)) else {
+                return false;
+            };
+            self.host.is_some()
+                && matches!(c.op, Op::Conv { .. })
+                && matches!(r.op, Op::Relu)
+                && r.inputs.len() == 1
+                && r.inputs[0] == c.output
+                && last_use.get(c.output.as_str()) == Some(&(i + 1))
+                && !want.contains(&i)
+                && !want_pre.contains(&(i + 1))
+        };
+        let slots = match self.host.is_some() {
+            true => concat_slots(g, &shapes, last, &last_use, &want, &fusable),
+            false => HashMap::new(),
+        };
+        let mut pending: HashMap<usize, Vec<f32>> = HashMap::new();
         let mut fused = None;
         for (i, node) in g.nodes.iter().enumerate().take(last + 1) {
             if fused == Some(i) {
                 continue;
             }
             let t0 = std::time::Instant::now();
-            // a value's last reader takes it (a tensor held once can be updated in place)
-            let mut ins = Vec::with_capacity(node.inputs.len());
-            for (k, name) in node.inputs.iter().enumerate() {
-                let last_reader =
-                    last_use.get(name.as_str()) == Some(&i) && !node.inputs[k + 1..].contains(name);
-                let t = match last_reader {
-                    true => values.remove(name.as_str()),
-                    false => values.get(name.as_str()).cloned(),
-                };
-                match t.or_else(|| self.consts.get(name).cloned()) {
-                    Some(t) => ins.push(t),
-                    None => {
-                        return Err(Error::Graph(g.error(node, format!("no value `{name}`"))));
+            let (node, i, out) = match pending.remove(&i) {
+                // a concatenation its parts were written into
+                Some(buf) => {
+                    let d = dims4(shapes.get(&node.output).unwrap_or(&[]));
+                    (node, i, Some(host::value(buf, d, &self.device)))
+                }
+                None => {
+                    let ins = self.gather(node, i, &mut values, &last_use)?;
+                    for (asked, _) in pre.iter().zip(&want_pre).filter(|(_, k)| **k == i) {
+                        let d = shapes.get(&node.inputs[0]).unwrap_or(&[]);
+                        taps.pre
+                            .insert(asked.to_string(), ins[0].clone().reshape(nchw(d)));
+                    }
+                    let relu = fusable(i);
+                    let (last_node, last_i) = match relu {
+                        true => (&g.nodes[i + 1], i + 1),
+                        false => (node, i),
+                    };
+                    if relu {
+                        fused = Some(i + 1);
+                    }
+                    match (&node.op, slots.get(last_node.output.as_str())) {
+                        (Op::Conv { window, group }, Some(&(c, offset, channels))) => {
+                            let slot = Slot {
+                                data: pending.entry(c).or_default(),
+                                channels,
+                                offset,
+                            };
+                            let conv = (window, *group, relu, Some(slot));
+                            self.conv(node, conv, ins, &shapes)?;
+                            (last_node, last_i, None)
+                        }
+                        (Op::Conv { window, group }, None) if relu => {
+                            let conv = (window, *group, true, None);
+                            (last_node, last_i, self.conv(node, conv, ins, &shapes)?)
+                        }
+                        _ => (node, i, Some(self.run(node, ins, &shapes)?)),
                     }
                 }
-            }
-            for (asked, _) in pre.iter().zip(&want_pre).filter(|(_, k)| **k == i) {
-                let d = shapes.get(&node.inputs[0]).unwrap_or(&[]);
-                taps.pre
-                    .insert(asked.to_string(), ins[0].clone().reshape(nchw(d)));
-            }
-            // a convolution whose only reader is a ReLU, neither of them asked for before
-            // the ReLU: one pass on the CPU path
-            let relu = g.nodes.get(i + 1).filter(|r| {
-                self.host.is_some()
-                    && matches!(node.op, Op::Conv { .. })
-                    && matches!(r.op, Op::Relu)
-                    && r.inputs == [node.output.clone()]
-                    && last_use.get(node.output.as_str()) == Some(&(i + 1))
-                    && !want.contains(&i)
-                    && !want_pre.contains(&(i + 1))
-            });
-            let (node, i, out) = match (relu, &node.op) {
-                (Some(r), Op::Conv { window, group }) => {
-                    fused = Some(i + 1);
-                    (r, i + 1, self.conv(node, window, *group, ins, &shapes)?)
-                }
-                _ => (node, i, self.run(node, ins, &shapes)?),
             };
             if let Some(on) = timer.as_mut() {
-                let _ = out.device().sync();
+                let _ = self.device.sync();
                 on(i, fused == Some(i), t0.elapsed().as_secs_f64() * 1e3);
             }
+            let Some(out) = out else {
+                continue;
+            };
             for (asked, _) in nodes.iter().zip(&want).filter(|(_, k)| **k == i) {
                 let d = shapes.get(&node.output).unwrap_or(&[]);
                 taps.outputs
@@ -428,32 +515,71 @@ impl GraphNet {
             .collect()
     }
 
-    /// Runs a convolution node with a ReLU after it (on the CPU path in one pass).
+    /// A node's inputs: values (a value's last reader takes it, so a tensor held once can be
+    /// updated in place) or constants.
+    fn gather<'g>(
+        &self,
+        node: &'g Node,
+        i: usize,
+        values: &mut HashMap<&'g str, Tensor<4>>,
+        last_use: &HashMap<&str, usize>,
+    ) -> Result<Vec<Tensor<4>>> {
+        let mut ins = Vec::with_capacity(node.inputs.len());
+        for (k, name) in node.inputs.iter().enumerate() {
+            let last_reader =
+                last_use.get(name.as_str()) == Some(&i) && !node.inputs[k + 1..].contains(name);
+            let t = match last_reader {
+                true => values.remove(name.as_str()),
+                false => values.get(name.as_str()).cloned(),
+            };
+            match t.or_else(|| self.consts.get(name).cloned()) {
+                Some(t) => ins.push(t),
+                None => {
+                    let why = format!("no value `{name}`");
+                    return Err(Error::Graph(self.graph.error(node, why)));
+                }
+            }
+        }
+        Ok(ins)
+    }
+
+    /// Runs a convolution node (its window, groups, whether a ReLU follows, and where its
+    /// output goes: a part of a concatenation, or a value returned), on the CPU path where it
+    /// serves and burn otherwise.
     fn conv(
         &self,
         node: &Node,
-        window: &Window,
-        group: usize,
+        (window, group, relu, slot): (&Window, usize, bool, Option<Slot<'_>>),
         ins: Vec<Tensor<4>>,
         shapes: &Shapes,
-    ) -> Result<Tensor<4>> {
+    ) -> Result<Option<Tensor<4>>> {
         let g = &*self.graph;
+        let fail = |why: String| Error::Graph(g.error(node, why));
         let mut ins = ins.into_iter();
         let x = ins
             .next()
-            .ok_or_else(|| Error::Graph(g.error(node, "an input is missing")))?;
+            .ok_or_else(|| fail("an input is missing".into()))?;
         let rest: Vec<Tensor<4>> = ins.collect();
-        let y = match &self.host {
-            Some(h) => h.conv(&node.inputs, window, group, x, true),
-            None => Err(Declined::Burn(Box::new(x))),
+        let (x, slot) = match &self.host {
+            Some(h) => match h.conv(&node.inputs, window, group, x, relu, slot) {
+                Ok(y) => return Ok(y),
+                Err(Declined::Failed(why)) => return Err(fail(why)),
+                Err(Declined::Burn(x)) => (*x, None),
+            },
+            None => (x, slot),
         };
-        match y {
-            Ok(y) => Ok(y),
-            Err(Declined::Failed(why)) => Err(Error::Graph(g.error(node, why))),
-            Err(Declined::Burn(x)) => {
-                let all = std::iter::once(*x).chain(rest).collect();
-                Ok(activation::relu(self.run(node, all, shapes)?))
-            }
+        let all = std::iter::once(x).chain(rest).collect();
+        let mut y = self.run(node, all, shapes)?;
+        if relu {
+            y = activation::relu(y);
+        }
+        match slot {
+            Some(s) => match s.fill(y) {
+                Ok(()) => Ok(None),
+                Err(Declined::Failed(why)) => Err(fail(why)),
+                Err(Declined::Burn(_)) => Err(fail("the part was not written".into())),
+            },
+            None => Ok(Some(y)),
         }
     }
 
@@ -476,11 +602,12 @@ impl GraphNet {
         Ok(match &node.op {
             Op::Conv { window, group } => {
                 let y = match &self.host {
-                    Some(h) => h.conv(&node.inputs, window, *group, x, false),
+                    Some(h) => h.conv(&node.inputs, window, *group, x, false, None),
                     None => Err(Declined::Burn(Box::new(x))),
                 };
                 let x = match y {
-                    Ok(y) => return Ok(y),
+                    Ok(Some(y)) => return Ok(y),
+                    Ok(None) => return Err(Error::Graph(g.error(node, "no output"))),
                     Err(Declined::Failed(why)) => return Err(Error::Graph(g.error(node, why))),
                     Err(Declined::Burn(x)) => *x,
                 };

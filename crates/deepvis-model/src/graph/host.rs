@@ -29,6 +29,46 @@ fn host_values(t: &Tensor<4>) -> Option<Vec<f32>> {
     t.clone().into_data().try_into_vec::<f32>().ok()
 }
 
+/// A channel range of a concatenation's buffer that a convolution writes into.
+pub(crate) struct Slot<'a> {
+    /// `[N, channels, H, W]`, allocated (zeros) by the first writer when empty.
+    pub data: &'a mut Vec<f32>,
+    /// The concatenation's channels.
+    pub channels: usize,
+    /// The first channel of this part.
+    pub offset: usize,
+}
+
+impl Slot<'_> {
+    /// Copies a value computed elsewhere into its channel range.
+    pub(crate) fn fill(self, t: Tensor<4>) -> Result<(), Declined> {
+        let [n, c, h, w] = t.dims();
+        let v = take(t)?;
+        if self.data.is_empty() {
+            *self.data = vec![0.0f32; n * self.channels * h * w];
+        }
+        let plane = c * h * w;
+        for b in 0..n {
+            let at = (b * self.channels + self.offset) * h * w;
+            let (Some(dst), Some(src)) = (
+                self.data.get_mut(at..at + plane),
+                v.get(b * plane..(b + 1) * plane),
+            ) else {
+                return Err(Declined::Failed(
+                    "a part does not fit its concatenation".into(),
+                ));
+            };
+            dst.copy_from_slice(src);
+        }
+        Ok(())
+    }
+}
+
+/// Wraps a finished concatenation buffer as a value.
+pub(crate) fn value(v: Vec<f32>, dims: [usize; 4], device: &Device) -> Tensor<4> {
+    tensor(v, dims, device)
+}
+
 /// Why the host path did not give a value.
 pub(crate) enum Declined {
     /// Not a case for this path: the value back, for burn to run.
@@ -86,7 +126,8 @@ impl Host {
         group: usize,
         x: Tensor<4>,
         relu: bool,
-    ) -> Result<Tensor<4>, Declined> {
+        into: Option<Slot<'_>>,
+    ) -> Result<Option<Tensor<4>>, Declined> {
         let weight = inputs.get(1).and_then(|w| self.consts.get(w)).cloned();
         let bias = match inputs.get(2) {
             Some(b) => self.consts.get(b).cloned().map(Some),
@@ -115,7 +156,14 @@ impl Host {
             return Err(Declined::Burn(Box::new(x)));
         };
         let xs = take(x)?;
-        let mut out = vec![0.0f32; n * out_channels * oh * ow];
+        let mut own = Vec::new();
+        let (out, channels, offset) = match into {
+            Some(slot) => (slot.data, slot.channels, slot.offset),
+            None => (&mut own, out_channels, 0),
+        };
+        if out.is_empty() {
+            *out = vec![0.0f32; n * channels * oh * ow];
+        }
         // the buffer is taken out for the call, not held locked through it: a forward on
         // another thread (or nested in the thread pool's work) finds an empty one instead
         let mut scratch = match self.scratch.lock() {
@@ -123,9 +171,9 @@ impl Host {
             Err(_) => Scratch::default(),
         };
         let dst = Output {
-            data: &mut out,
-            channels: out_channels,
-            offset: 0,
+            data: out,
+            channels,
+            offset,
         };
         let done = conv.run(
             &xs,
@@ -140,7 +188,10 @@ impl Host {
             *s = scratch;
         }
         done.map_err(|e: KernelError| Declined::Failed(e.to_string()))?;
-        Ok(tensor(out, [n, out_channels, oh, ow], &device))
+        Ok(match own.is_empty() {
+            true => None,
+            false => Some(tensor(own, [n, out_channels, oh, ow], &device)),
+        })
     }
 }
 
