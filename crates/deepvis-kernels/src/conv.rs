@@ -4,7 +4,7 @@
 use gemm::Parallelism;
 use rayon::prelude::*;
 
-use crate::{KernelError, check_len, out_size, valid_range};
+use crate::{KernelError, check_len, valid_range, window_hw};
 
 /// The geometry of a 2-D convolution over `[N, C, H, W]` values, with weights
 /// `[out_channels, in_channels / group, kh, kw]` (ONNX's and PyTorch's layout).
@@ -60,29 +60,14 @@ impl Conv2d {
     /// The output `[h, w]` for an input of `[h, w]`.
     pub fn out_hw(&self, [h, w]: [usize; 2]) -> Result<[usize; 2], KernelError> {
         self.check()?;
-        let p = self.pads;
-        let fit = |i: usize, input: usize, pad| {
-            out_size(
-                input,
-                self.kernel[i],
-                self.stride[i],
-                self.dilation[i],
-                pad,
-                false,
-            )
-        };
-        match (fit(0, h, (p[0], p[2])), fit(1, w, (p[1], p[3]))) {
-            (Some(oh), Some(ow)) => Ok([oh, ow]),
-            _ => Err(KernelError::DoesNotFit {
-                kernel: [
-                    self.dilation[0] * (self.kernel[0] - 1) + 1,
-                    self.dilation[1] * (self.kernel[1] - 1) + 1,
-                ],
-                h,
-                w,
-                pads: p,
-            }),
-        }
+        window_hw(
+            self.kernel,
+            self.stride,
+            self.dilation,
+            self.pads,
+            false,
+            [h, w],
+        )
     }
 
     fn pointwise(&self) -> bool {

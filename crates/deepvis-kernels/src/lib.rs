@@ -64,6 +64,29 @@ pub(crate) fn out_size(
     Some(n)
 }
 
+/// The output `[h, w]` of a window (kernel, strides, dilations, pads `[top, left, bottom,
+/// right]`, ceil mode) over an `[h, w]` input, or why it does not fit.
+pub(crate) fn window_hw(
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    dilation: [usize; 2],
+    pads: [usize; 4],
+    ceil: bool,
+    [h, w]: [usize; 2],
+) -> Result<[usize; 2], KernelError> {
+    let fit =
+        |i: usize, input: usize, pad| out_size(input, kernel[i], stride[i], dilation[i], pad, ceil);
+    match (fit(0, h, (pads[0], pads[2])), fit(1, w, (pads[1], pads[3]))) {
+        (Some(oh), Some(ow)) => Ok([oh, ow]),
+        _ => Err(KernelError::DoesNotFit {
+            kernel: [0, 1].map(|i| dilation[i] * (kernel[i] - 1) + 1),
+            h,
+            w,
+            pads,
+        }),
+    }
+}
+
 pub(crate) fn check_len(what: &'static str, got: usize, want: usize) -> Result<(), KernelError> {
     match got >= want {
         true => Ok(()),

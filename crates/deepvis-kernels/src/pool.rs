@@ -2,7 +2,7 @@
 
 use rayon::prelude::*;
 
-use crate::{KernelError, check_len, out_size};
+use crate::{KernelError, check_len, window_hw};
 
 /// The geometry of a 2-D max pooling over `[N, C, H, W]` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,26 +25,14 @@ impl MaxPool2d {
         if self.kernel.contains(&0) || self.stride.contains(&0) || self.dilation.contains(&0) {
             return Err(KernelError::Geometry(format!("{self:?}")));
         }
-        let p = self.pads;
-        let fit = |i: usize, input: usize, pad| {
-            out_size(
-                input,
-                self.kernel[i],
-                self.stride[i],
-                self.dilation[i],
-                pad,
-                self.ceil,
-            )
-        };
-        match (fit(0, h, (p[0], p[2])), fit(1, w, (p[1], p[3]))) {
-            (Some(oh), Some(ow)) => Ok([oh, ow]),
-            _ => Err(KernelError::DoesNotFit {
-                kernel: self.kernel,
-                h,
-                w,
-                pads: p,
-            }),
-        }
+        window_hw(
+            self.kernel,
+            self.stride,
+            self.dilation,
+            self.pads,
+            self.ceil,
+            [h, w],
+        )
     }
 
     /// Pools `x` (`[planes, h, w]`, planes = N * C) into `out` (`[planes, oh, ow]`); a window

@@ -6,6 +6,20 @@ use burn::prelude::*;
 use deepvis_model::graph::GraphNet;
 use deepvis_model::to_vec;
 
+/// The largest difference of two taps' values relative to the second's largest magnitude.
+fn relative_gap(a: &Tensor<4>, b: &Tensor<4>, name: &str) -> f32 {
+    let p = to_vec(a.clone()).expect("read");
+    let q = to_vec(b.clone()).expect("read");
+    assert_eq!(p.len(), q.len(), "{name}");
+    let scale = q.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
+    let worst = p
+        .iter()
+        .zip(&q)
+        .map(|(u, v)| (u - v).abs())
+        .fold(0f32, f32::max);
+    worst / scale
+}
+
 #[test]
 fn the_cpu_path_agrees_with_burn_on_every_node_of_efficientnet() {
     let shared = deepvis_testdata::shared();
@@ -28,17 +42,9 @@ fn the_cpu_path_agrees_with_burn_on_every_node_of_efficientnet() {
     let b = slow.forward(input(&ad), &names, &[]).expect("burn");
     let mut worst_rel = 0f32;
     for name in &names {
-        let p = to_vec(a.outputs[*name].clone()).expect("read");
-        let q = to_vec(b.outputs[*name].clone()).expect("read");
-        assert_eq!(p.len(), q.len(), "{name}");
-        let scale = q.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
-        let worst = p
-            .iter()
-            .zip(&q)
-            .map(|(u, v)| (u - v).abs())
-            .fold(0f32, f32::max);
-        worst_rel = worst_rel.max(worst / scale);
-        assert!(worst <= 1e-4 * scale, "{name}: {worst} of {scale}");
+        let gap = relative_gap(&a.outputs[*name], &b.outputs[*name], name);
+        worst_rel = worst_rel.max(gap);
+        assert!(gap <= 1e-4, "{name}: {gap} of its largest value");
     }
     eprintln!("largest difference: {worst_rel:e} of a node's largest value");
 }
@@ -77,15 +83,8 @@ fn fire_modules_write_their_expands_into_the_concatenation() {
     let a = fast.forward(input(&cpu), &names, &[]).expect("cpu path");
     let b = slow.forward(input(&ad), &names, &[]).expect("burn");
     for name in &names {
-        let p = to_vec(a.outputs[*name].clone()).expect("read");
-        let q = to_vec(b.outputs[*name].clone()).expect("read");
-        let scale = q.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
-        let worst = p
-            .iter()
-            .zip(&q)
-            .map(|(u, v)| (u - v).abs())
-            .fold(0f32, f32::max);
-        assert!(worst <= 1e-5 * scale, "{name}: {worst} of {scale}");
+        let gap = relative_gap(&a.outputs[*name], &b.outputs[*name], name);
+        assert!(gap <= 1e-5, "{name}: {gap} of its largest value");
     }
     // the profile: each expand and its ReLU one node, the concatenation no copy of its own
     let times = fast.profile(input(&cpu), last).expect("profile");
