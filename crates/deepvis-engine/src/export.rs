@@ -28,7 +28,8 @@ pub fn render(chw: &[f32], info: &ModelInfo, scale: u32) -> Result<RgbImage, Str
     })
 }
 
-/// The picture of runs `ids` of `opt` as `which` says: one image, or a 2-column montage.
+/// The picture of runs `ids` of `opt` as `which` says (every image of each run): one image,
+/// a 2-column montage of four, or rows of up to 4.
 pub fn picture(
     opt: &Optimizer,
     ids: &[usize],
@@ -37,16 +38,19 @@ pub fn picture(
 ) -> Result<RgbImage, String> {
     let mut images = Vec::new();
     for &id in ids {
-        let chw = match which {
-            Which::Current => opt.current_image(id),
-            Which::Best => opt.best_image(id),
+        let all = match which {
+            Which::Current => opt.current_images(id),
+            Which::Best => opt.best_images(id),
         }
         .map_err(|e| e.to_string())?;
-        images.push(render(&chw, opt.info(), scale)?);
+        for chw in all {
+            images.push(render(&chw, opt.info(), scale)?);
+        }
     }
     Ok(match images.len() {
         1 => images.remove(0),
-        _ => deepvis_viz::montage(&images, 2, 4, [255, 255, 255]),
+        2 | 4 => deepvis_viz::montage(&images, 2, 4, [255, 255, 255]),
+        _ => deepvis_viz::montage(&images, 4, 4, [255, 255, 255]),
     })
 }
 
@@ -145,6 +149,8 @@ pub fn replay(sidecar: &Sidecar, opt: &mut Optimizer) -> Result<Vec<usize>, Stri
                 objective: r.recipe.objective.clone(),
                 params: r.recipe.params,
                 init: r.recipe.init.clone(),
+                method: r.recipe.method,
+                images: r.recipe.images,
             })
             .map_err(|e| e.to_string())?,
         );

@@ -7,10 +7,12 @@ use burn::prelude::*;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use deepvis_model::{BackProjector, Labels, ModelInfo, Net, Request, to_vec, top_k};
 use deepvis_optim::recipe::{RunRecord, Which, WindowSettings};
-use deepvis_optim::{Change, Init, Objective, Optimizer, Recipe, RunConfig, Sidecar};
+use deepvis_optim::{
+    Change, Goal, Init, Method, MethodKind, Objective, Optimizer, Recipe, RunConfig, Sidecar, Term,
+};
 use deepvis_protocol::{
-    BackInfo, ClassProb, Command, Event, LayerSummary, Outbox, RecordTarget, StartFrom, Telemetry,
-    UnitMap,
+    BackInfo, ClassProb, Command, Event, LayerSummary, OptimView, Outbox, RecordTarget, StartFrom,
+    Telemetry, UnitMap,
 };
 use deepvis_sources::{FrameSlot, SourceCommand, SourceStatus, SourceThread};
 use image::RgbImage;
@@ -61,7 +63,12 @@ impl SessionTop {
 }
 
 struct Run {
+    /// The primary run (the telemetry, the policy and exports follow it).
     id: usize,
+    /// Every run shown, the primary first (several in the compare views).
+    ids: Vec<usize>,
+    /// What each run's tiles are (empty for one image).
+    captions: Vec<String>,
     layer: String,
     channel: usize,
     /// Which objective, the automatic switches, the one fallback to the frame, the report.
@@ -418,10 +425,108 @@ impl<'a> Worker<'a> {
         }
     }
 
+    /// The activation vector of `layer` at `(y, x)` on the current frame.
+    fn frame_vector(&self, layer: &str, (y, x): (usize, usize)) -> Result<Vec<f32>, String> {
+        let chw = self
+            .frame
+            .clone()
+            .ok_or("no frame yet to take a direction from")?;
+        let s = self.info.input_size();
+        let t =
+            deepvis_model::tensor4(chw, [1, 3, s, s], &self.device).map_err(|e| e.to_string())?;
+        let taps = self
+            .net
+            .forward(t, &Request::layers(&[layer]))
+            .map_err(|e| e.to_string())?;
+        let a = taps
+            .get(layer)
+            .cloned()
+            .ok_or("the layer was not returned")?;
+        let [_, c, h, w] = a.dims();
+        if y >= h || x >= w {
+            return Err(format!(
+                "position ({y}, {x}) is outside {layer}'s {h}x{w} map"
+            ));
+        }
+        to_vec(a.slice([0..1, 0..c, y..y + 1, x..x + 1])).map_err(|e| e.to_string())
+    }
+
+    /// The goal of the run(s): the unit's objective, or the direction at a clicked place, with
+    /// the diversity term in the diversity view.
+    fn goal(&self, objective: Objective) -> Result<Goal, String> {
+        let c = cfg(self.state);
+        let layer = objective.layer.clone();
+        let mut goal: Goal = match c.optim.direction_at {
+            Some(at) => {
+                let grid = self.grid_layer();
+                Goal {
+                    terms: vec![(
+                        1.0,
+                        Term::Direction {
+                            vector: self.frame_vector(&grid, at)?,
+                            layer: grid,
+                            at: Some(at),
+                        },
+                    )],
+                }
+            }
+            None => objective.into(),
+        };
+        if c.optim.view == OptimView::Diversity {
+            goal = goal.with_diversity(c.optim.diversity_weight, &layer);
+        }
+        goal.validate(&self.info).map_err(|e| e.to_string())?;
+        Ok(goal)
+    }
+
+    /// The runs of the view: (config, caption).
+    fn configs(&self, goal: Goal, init: Init) -> Vec<(RunConfig, String)> {
+        let c = cfg(self.state);
+        let o = c.optim;
+        let one = |params, method, images| RunConfig {
+            objective: goal.clone(),
+            params,
+            init: init.clone(),
+            method,
+            images,
+        };
+        let endless = |mut p: deepvis_optim::Params| {
+            if o.endless {
+                p.max_iter = usize::MAX / 2;
+            }
+            p
+        };
+        match o.view {
+            OptimView::Single => vec![(one(o.effective(), o.method, 1), String::new())],
+            OptimView::Diversity => {
+                let n = o.diversity.clamp(2, 8) as usize;
+                vec![(one(o.effective(), o.method, n), String::new())]
+            }
+            OptimView::ComparePresets => (1..=4u8)
+                .filter_map(|n| deepvis_optim::Params::preset(n).ok().map(|p| (n, p)))
+                .map(|(n, p)| (one(endless(p), Method::PAPER, 1), format!("preset {n}")))
+                .collect(),
+            OptimView::CompareMethods => MethodKind::ALL
+                .iter()
+                .map(|&k| {
+                    // the method being tuned keeps its knobs; the others their defaults
+                    let (params, method) = if k == o.method.kind() {
+                        (o.effective(), o.method)
+                    } else {
+                        (endless(Method::default_params(k)), k.method())
+                    };
+                    (one(params, method, 1), k.label().to_string())
+                })
+                .collect(),
+        }
+    }
+
     /// (Re)starts the preferred image of the selected unit.
     fn start_run(&mut self) -> Result<(), String> {
         if let Some(r) = self.run.take() {
-            let _ = self.opt.remove_run(r.id);
+            for id in r.ids {
+                let _ = self.opt.remove_run(id);
+            }
         }
         let c = cfg(self.state);
         let Some(channel) = c.selected else {
@@ -435,16 +540,36 @@ impl<'a> Worker<'a> {
             has_pre: self.has_pre_relu(&layer),
         });
         let objective = self.objective(&layer, channel, policy.pre_relu())?;
-        let config = RunConfig {
-            objective,
-            params: c.optim.effective(),
-            init,
+        let goal = self.goal(objective)?;
+        let mut ids = Vec::new();
+        let mut captions = Vec::new();
+        let mut recipe = None;
+        for (config, caption) in self.configs(goal, init) {
+            if recipe.is_none() {
+                recipe = Some(Recipe::new(&config));
+            }
+            match self.opt.add_run(config) {
+                Ok(id) => ids.push(id),
+                Err(e) => {
+                    for id in ids {
+                        let _ = self.opt.remove_run(id);
+                    }
+                    return Err(e.to_string());
+                }
+            }
+            captions.push(caption);
+        }
+        let (Some(&id), Some(recipe)) = (ids.first(), recipe) else {
+            return Ok(());
         };
-        let recipe = Recipe::new(&config);
-        let id = self.opt.add_run(config).map_err(|e| e.to_string())?;
+        if captions.len() == 1 {
+            captions.clear();
+        }
         self.generation += 1;
         self.run = Some(Run {
             id,
+            ids,
+            captions,
             layer,
             channel,
             policy,
@@ -496,10 +621,36 @@ impl<'a> Worker<'a> {
         let Some(run) = self.run.as_mut() else {
             return Ok(());
         };
-        let chw = self.opt.current_image(run.id).map_err(|e| e.to_string())?;
         let s = self.info.input_size();
         let order = self.info.norm().order;
-        let image = deepvis_viz::scaled_about_zero(&chw, s, s, order).ok_or("bad image size")?;
+        let tint = cfg(self.state).optim.show_clipped;
+        let mut tiles = Vec::new();
+        for &id in &run.ids {
+            let mask = if tint {
+                self.opt.clip_mask(id).map_err(|e| e.to_string())?
+            } else {
+                None
+            };
+            for (i, chw) in self
+                .opt
+                .current_images(id)
+                .map_err(|e| e.to_string())?
+                .iter()
+                .enumerate()
+            {
+                let mut tile =
+                    deepvis_viz::scaled_about_zero(chw, s, s, order).ok_or("bad image size")?;
+                if let (0, Some(mask)) = (i, &mask) {
+                    tint_clipped(&mut tile, mask);
+                }
+                tiles.push(tile);
+            }
+        }
+        let image = match tiles.len() {
+            1 => tiles.swap_remove(0),
+            4 => deepvis_viz::montage(&tiles, 2, 2, [0, 0, 0]),
+            _ => deepvis_viz::montage(&tiles, 4, 2, [0, 0, 0]),
+        };
         let st = self.opt.status(run.id).map_err(|e| e.to_string())?.clone();
         run.last_sent = Some(Instant::now());
         let points = std::mem::take(&mut run.points);
@@ -507,6 +658,7 @@ impl<'a> Worker<'a> {
             layer: run.layer.clone(),
             channel: run.channel,
             image,
+            captions: run.captions.clone(),
             iteration: st.iterations,
             objective: st.last_obj.unwrap_or(0.0),
             activation: run.last_act,
@@ -579,12 +731,18 @@ impl<'a> Worker<'a> {
         let Some(run) = self.run.as_ref() else {
             return Ok(());
         };
-        let (id, layer, channel) = (run.id, run.layer.clone(), run.channel);
+        let (ids, layer, channel) = (run.ids.clone(), run.layer.clone(), run.channel);
         match action {
             Action::Objective(pre) => {
                 let o = self.objective(&layer, channel, pre)?;
-                self.record(Change::Objective(o.clone()));
-                self.opt.set_objective(id, o).map_err(|e| e.to_string())
+                let goal = self.goal(o)?;
+                self.record(Change::Objective(goal.clone()));
+                for &id in &ids {
+                    self.opt
+                        .set_objective(id, goal.clone())
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(())
             }
             Action::StartFromFrame => {
                 let init = Init::Image {
@@ -592,7 +750,12 @@ impl<'a> Worker<'a> {
                     label: "the current frame".into(),
                 };
                 self.record(Change::Init(init.clone()));
-                self.opt.set_init(id, init).map_err(|e| e.to_string())
+                for &id in &ids {
+                    self.opt
+                        .set_init(id, init.clone())
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(())
             }
             Action::Continue | Action::Report(_) => Ok(()),
         }
@@ -702,22 +865,51 @@ impl<'a> Worker<'a> {
                     self.send(Event::Error(format!("setting refused: {e}")));
                     return true;
                 }
+                if let Err(e) = o.method.validate() {
+                    self.send(Event::Error(format!("setting refused: {e}")));
+                    return true;
+                }
                 let old = cfg(self.state).optim;
                 update(self.state, |s| s.optim = o);
                 let restart = old.suppress != o.suppress
                     || old.pre_relu != o.pre_relu
-                    || old.start != o.start;
+                    || old.start != o.start
+                    || old.view != o.view
+                    || old.direction_at != o.direction_at
+                    || (o.view == OptimView::Diversity
+                        && (old.diversity != o.diversity
+                            || old.diversity_weight != o.diversity_weight))
+                    || (o.view != OptimView::Single && old.method.kind() != o.method.kind());
                 if restart {
                     self.restart_run();
                 } else if let Some(run) = self.run.as_mut() {
-                    let id = run.id;
-                    match self.opt.set_params(id, o.effective()) {
-                        Ok(()) => self.record(Change::Params(o.effective())),
-                        Err(e) => self.send(Event::Error(e.to_string())),
+                    // the run of the method being tuned (the only one outside the comparisons)
+                    let id = match o.view {
+                        OptimView::CompareMethods => MethodKind::ALL
+                            .iter()
+                            .position(|&k| k == o.method.kind())
+                            .and_then(|i| run.ids.get(i).copied())
+                            .unwrap_or(run.id),
+                        _ => run.id,
+                    };
+                    let tuned = o.view != OptimView::ComparePresets;
+                    if tuned && old.method != o.method {
+                        match self.opt.set_method(id, o.method) {
+                            Ok(()) => self.record(Change::Method(o.method)),
+                            Err(e) => self.send(Event::Error(e.to_string())),
+                        }
+                    }
+                    if tuned {
+                        match self.opt.set_params(id, o.effective()) {
+                            Ok(()) => self.record(Change::Params(o.effective())),
+                            Err(e) => self.send(Event::Error(e.to_string())),
+                        }
                     }
                     if let Some(run) = self.run.as_mut() {
                         run.policy.resumed();
-                        let _ = self.opt.resume(run.id);
+                        for &id in &run.ids {
+                            let _ = self.opt.resume(id);
+                        }
                     }
                     self.record(Change::Resume);
                 }
@@ -767,6 +959,15 @@ impl<'a> Worker<'a> {
     fn restart_run(&mut self) {
         if let Err(e) = self.start_run() {
             self.send(Event::Error(e));
+        }
+    }
+}
+
+/// Tints in red the pixels a clipping zeroed (`mask`, row-major over the tile).
+fn tint_clipped(tile: &mut RgbImage, mask: &[bool]) {
+    for (p, &m) in tile.pixels_mut().zip(mask) {
+        if m {
+            p.0 = [p.0[0] / 2 + 128, p.0[1] / 2, p.0[2] / 2];
         }
     }
 }

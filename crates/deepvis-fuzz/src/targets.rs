@@ -427,18 +427,23 @@ pub fn sample_sidecar() -> Vec<u8> {
     let mut moved = params;
     moved.decay = 0.01;
     let recipe = Recipe {
-        objective: objective.clone(),
+        objective: objective.clone().into(),
         params,
+        method: Default::default(),
+        images: 1,
         init: Init::Noise { seed: 0, std: 10.0 },
         changes: vec![
             (4, Change::Params(moved)),
             (4, Change::Resume),
             (
                 9,
-                Change::Objective(Objective {
-                    pre_relu: false,
-                    ..objective.clone()
-                }),
+                Change::Objective(
+                    Objective {
+                        pre_relu: false,
+                        ..objective.clone()
+                    }
+                    .into(),
+                ),
             ),
         ],
         iterations: 12,
@@ -458,8 +463,9 @@ pub fn sample_sidecar() -> Vec<u8> {
             unit: 20,
             preset: None,
             start: "noise N(0,10) seed 0".into(),
-            objective,
+            objective: objective.into(),
             params: moved,
+            method: Default::default(),
             iterations: 12,
             best_obj: Some(3.5),
             best_iter: Some(11),

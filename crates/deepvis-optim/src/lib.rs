@@ -1,10 +1,16 @@
-//! The paper's optimizer: regularized activation maximization `x <- r(x + lr * da/dx)`, split
-//! into parameterization (start images), objective, regularizers, transforms and a stepping
-//! render loop. Generic over the device; knows nothing of windows or cameras.
+//! Feature visualization by optimization, composable in the shape of lucent's `optvis`: a
+//! parameterization (`param`: pixels, Fourier, MACO), transforms (`transform`), an objective
+//! built by composition (`goal`, its unit terms in `objective`), the paper's regularizers and
+//! penalties (`regularize`), an update rule (`update`) and the render loop (`stepper`). The
+//! paper's method (Yosinski et al. 2015, `x <- r(x + lr * da/dx)`) is one composition of them.
+//! Generic over the device; knows nothing of windows or cameras.
 
 pub mod error;
+pub mod fft;
+pub mod goal;
 pub mod init;
 pub mod objective;
+pub mod param;
 /// The hyperparameters and presets (defined beside the UI protocol, which carries them).
 pub mod params {
     pub use deepvis_protocol::params::*;
@@ -12,9 +18,14 @@ pub mod params {
 pub mod recipe;
 pub mod regularize;
 pub mod search;
+pub mod spectrum;
 pub mod stepper;
+pub mod transform;
+pub mod update;
 
+pub use deepvis_protocol::{Method, MethodKind, ParamKind, Transforms};
 pub use error::{OptimError, Result};
+pub use goal::{Goal, Term};
 pub use init::Init;
 pub use objective::{Objective, Unit};
 pub use params::{LrPolicy, Params};

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Init, Objective, Optimizer, Params, Result, RunConfig};
+use crate::{Goal, Init, Method, Optimizer, Params, Result, RunConfig};
 
 /// One change to a run, made between two of its steps.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -14,7 +14,9 @@ pub enum Change {
     /// New hyperparameters ([`Optimizer::set_params`]).
     Params(Params),
     /// A new objective ([`Optimizer::set_objective`]).
-    Objective(Objective),
+    Objective(Goal),
+    /// A new method ([`Optimizer::set_method`]).
+    Method(Method),
     /// A new start image, and the run starts over ([`Optimizer::set_init`]).
     Init(Init),
     /// A stopped run goes on ([`Optimizer::resume`]).
@@ -25,9 +27,15 @@ pub enum Change {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Recipe {
     /// The objective it started with.
-    pub objective: Objective,
+    pub objective: Goal,
     /// The hyperparameters it started with.
     pub params: Params,
+    /// The method it started with (the paper's in files of earlier versions).
+    #[serde(default)]
+    pub method: Method,
+    /// Images made at once.
+    #[serde(default = "one")]
+    pub images: usize,
     /// The start image.
     pub init: Init,
     /// The changes in the order they were made, each with the run's iteration count then.
@@ -42,6 +50,8 @@ impl Recipe {
         Recipe {
             objective: cfg.objective.clone(),
             params: cfg.params,
+            method: cfg.method,
+            images: cfg.images,
             init: cfg.init.clone(),
             changes: Vec::new(),
             iterations: 0,
@@ -68,6 +78,7 @@ impl Recipe {
         match c {
             Change::Params(p) => opt.set_params(id, *p),
             Change::Objective(o) => opt.set_objective(id, o.clone()),
+            Change::Method(m) => opt.set_method(id, *m),
             Change::Init(i) => opt.set_init(id, i.clone()),
             Change::Resume => opt.resume(id),
         }
@@ -80,6 +91,8 @@ impl Recipe {
             objective: self.objective.clone(),
             params: self.params,
             init: self.init.clone(),
+            method: self.method,
+            images: self.images,
         })?;
         let mut next = 0;
         loop {
@@ -100,6 +113,10 @@ impl Recipe {
         }
         Ok(id)
     }
+}
+
+fn one() -> usize {
+    1
 }
 
 /// Which image of a run a picture is.
@@ -133,9 +150,12 @@ pub struct RunRecord {
     /// The start image, in words (`noise N(0,10) seed 0`, a file).
     pub start: String,
     /// The objective at the end (the recipe has the one it started with).
-    pub objective: Objective,
+    pub objective: Goal,
     /// Every regularizer and the learning-rate policy at the end.
     pub params: Params,
+    /// The method at the end.
+    #[serde(default)]
+    pub method: Method,
     /// Iterations run.
     pub iterations: usize,
     /// The best objective.
@@ -161,12 +181,13 @@ impl RunRecord {
         let config = opt.config(id)?.clone();
         recipe.iterations = st.iterations;
         Ok(RunRecord {
-            layer: config.objective.layer.clone(),
+            layer: config.objective.layer().unwrap_or_default().to_string(),
             unit,
             preset,
             start: config.init.describe(),
             objective: config.objective,
             params: config.params,
+            method: config.method,
             iterations: st.iterations,
             best_obj: st.best_obj,
             best_iter: st.best_iter,

@@ -141,7 +141,13 @@ pub fn clip_small_contribution(x: Tensor<4>, g: Tensor<4>, q: f64) -> Tensor<4> 
 /// Steps 6 to 10 of an iteration on one image: `x + lr g`, decay, blur (when `ii` is a blur
 /// step), small-norm and small-contribution clipping, each only when switched on.
 pub fn regularized_update(x: Tensor<4>, g: Tensor<4>, lr: f64, p: &Params, ii: usize) -> Tensor<4> {
-    let mut x = x + g.clone() * lr;
+    regularize(x + g.clone() * lr, g, p, ii)
+}
+
+/// Steps 7 to 10 on one updated image `x` (`g`: the step's gradient, for the contribution
+/// clipping): decay, blur, small-norm and small-contribution clipping, each only when on.
+pub fn regularize(x: Tensor<4>, g: Tensor<4>, p: &Params, ii: usize) -> Tensor<4> {
+    let mut x = x;
     if p.decay > 0.0 {
         x = x * (1.0 - p.decay);
     }
@@ -155,4 +161,25 @@ pub fn regularized_update(x: Tensor<4>, g: Tensor<4>, lr: f64, p: &Params, ii: u
         x = clip_small_contribution(x, g, p.contrib_pct);
     }
     x
+}
+
+/// Total variation of images in 0..1 pixel units: the mean absolute difference between
+/// vertical neighbours plus that between horizontal neighbours (`[1]`, summed over the batch's
+/// images).
+pub fn total_variation(px: Tensor<4>) -> Tensor<1> {
+    let [n, c, h, w] = px.dims();
+    if h < 2 || w < 2 {
+        return Tensor::<1>::zeros([1], &px.device());
+    }
+    let dy =
+        px.clone().slice([0..n, 0..c, 1..h, 0..w]) - px.clone().slice([0..n, 0..c, 0..h - 1, 0..w]);
+    let dx = px.clone().slice([0..n, 0..c, 0..h, 1..w]) - px.slice([0..n, 0..c, 0..h, 0..w - 1]);
+    (dy.abs().mean() + dx.abs().mean()).reshape([1]) * n as f64
+}
+
+/// L1 of images in 0..1 pixel units: the mean absolute distance from grey (0.5), `[1]`,
+/// summed over the batch's images.
+pub fn l1_from_grey(px: Tensor<4>) -> Tensor<1> {
+    let n = px.dims()[0];
+    (px - 0.5).abs().mean().reshape([1]) * n as f64
 }

@@ -1,6 +1,9 @@
-//! The render loop, as a stepper: `step(n)` advances every active run by up to `n` iterations
-//! in one batched forward/backward per iteration, and reports per-iteration telemetry. Settings
-//! can change between calls (warm start); images cross to the host only when asked.
+//! The render loop (lucent's `render`), as a stepper: `step(n)` advances every active run by up
+//! to `n` iterations in one batched forward/backward per iteration (every run's images, whatever
+//! their method, in one batch), and reports per-iteration telemetry. Each run composes a
+//! parameterization, transforms, an objective, penalties, an update rule and the paper's
+//! regularizers; settings can change between calls (warm start); images cross to the host only
+//! when asked.
 
 use burn::prelude::*;
 use std::sync::Arc;
@@ -11,21 +14,45 @@ use serde::{Deserialize, Serialize};
 
 pub use deepvis_protocol::run::{StopReason, Telemetry};
 
+use deepvis_model::rng::Rng;
+use deepvis_protocol::{Method, ParamKind};
+
 use crate::error::{OptimError, Result};
+use crate::goal::Goal;
 use crate::init::Init;
-use crate::objective::Objective;
+use crate::param::Parameterization;
 use crate::params::Params;
-use crate::regularize::{clip_to_pixels, regularized_update};
+use crate::regularize::{clip_to_pixels, l1_from_grey, regularize, total_variation};
+use crate::transform::{Affine, resample};
+use crate::update::Adam;
 
 /// A run to start.
 #[derive(Clone, Debug)]
 pub struct RunConfig {
     /// What to maximize.
-    pub objective: Objective,
-    /// The hyperparameters.
+    pub objective: Goal,
+    /// The paper's hyperparameters (its regularizers apply where they make sense; its
+    /// learning-rate policy drives the SGD; `max_iter` ends every run).
     pub params: Params,
     /// The start image.
     pub init: Init,
+    /// The parameterization, transforms, penalties and update rule.
+    pub method: Method,
+    /// How many images the run makes at once (a diversity term makes them differ).
+    pub images: usize,
+}
+
+impl RunConfig {
+    /// One image by the paper's method.
+    pub fn paper(objective: impl Into<Goal>, params: Params, init: Init) -> RunConfig {
+        RunConfig {
+            objective: objective.into(),
+            params,
+            init,
+            method: Method::PAPER,
+            images: 1,
+        }
+    }
 }
 
 /// The state of a run's results.
@@ -47,10 +74,31 @@ pub struct RunStatus {
 
 struct Run {
     cfg: RunConfig,
-    x: Tensor<4>,
+    param: Parameterization,
+    /// The parameter (for pixels: the image, in the normalized space), `[images, ...]`.
+    p: Tensor<4>,
+    adam: Option<Adam>,
     best_x: Option<Tensor<4>>,
     status: RunStatus,
     ii: usize,
+}
+
+impl Run {
+    /// The seed of the run's random transforms.
+    fn seed(&self) -> u64 {
+        match self.cfg.init {
+            Init::Noise { seed, .. } | Init::Uniform { seed } => seed,
+            _ => 0,
+        }
+    }
+
+    /// The images as the network sees them before the transforms (pixels clipped).
+    fn images(&self, norm: &Normalization) -> Result<Tensor<4>> {
+        match self.param.kind() {
+            ParamKind::Pixel => Ok(clip_to_pixels(self.p.clone(), norm)),
+            _ => self.param.render(self.p.clone()),
+        }
+    }
 }
 
 /// Regularized gradient ascent on one network, several runs at once.
@@ -81,20 +129,42 @@ impl Optimizer {
         &self.info
     }
 
-    fn start_tensor(&self, init: &Init) -> Result<Tensor<4>> {
-        let s = self.info.input_size();
-        let chw = init.materialize(&self.info)?;
-        Ok(deepvis_model::tensor4(chw, [1, 3, s, s], &self.device)?)
+    fn start_tensor(&self, param: &Parameterization, init: &Init, n: usize) -> Result<Tensor<4>> {
+        let values = param.start(init, n, &self.info)?;
+        Ok(deepvis_model::tensor4(
+            values,
+            param.shape(n),
+            &self.device,
+        )?)
+    }
+
+    /// The most images one run makes at once.
+    pub const MAX_IMAGES: usize = 16;
+
+    fn check_config(&self, cfg: &RunConfig) -> Result<()> {
+        cfg.params.validate()?;
+        cfg.method.validate()?;
+        cfg.objective.validate(&self.info)?;
+        if cfg.images == 0 || cfg.images > Self::MAX_IMAGES {
+            return Err(OptimError::BadParam(format!(
+                "a run makes 1 to {} images, not {}",
+                Self::MAX_IMAGES,
+                cfg.images
+            )));
+        }
+        Ok(())
     }
 
     /// Adds a run; returns its id.
     pub fn add_run(&mut self, cfg: RunConfig) -> Result<usize> {
-        cfg.params.validate()?;
-        cfg.objective.validate(&self.info)?;
-        let x = self.start_tensor(&cfg.init)?;
+        self.check_config(&cfg)?;
+        let param = Parameterization::new(&cfg.method, &self.info)?;
+        let p = self.start_tensor(&param, &cfg.init, cfg.images)?;
         self.runs.push(Some(Run {
             cfg,
-            x,
+            param,
+            p,
+            adam: None,
             best_x: None,
             status: RunStatus::default(),
             ii: 0,
@@ -143,7 +213,8 @@ impl Optimizer {
     /// Changes a run's objective, keeping its image and its place: the iteration count, the
     /// blur schedule and the iteration budget go on; a stop is lifted and the best image is
     /// tracked anew.
-    pub fn set_objective(&mut self, id: usize, objective: Objective) -> Result<()> {
+    pub fn set_objective(&mut self, id: usize, objective: impl Into<Goal>) -> Result<()> {
+        let objective = objective.into();
         objective.validate(&self.info)?;
         let run = self.run_mut(id)?;
         run.cfg.objective = objective;
@@ -168,25 +239,62 @@ impl Optimizer {
                 Init::Mean | Init::Image { .. } => {}
             }
         }
-        let x = self.start_tensor(&init)?;
+        self.set_init(id, init)
+    }
+
+    /// Replaces a run's start image and restarts it.
+    pub fn set_init(&mut self, id: usize, init: Init) -> Result<()> {
+        let run = self.run(id)?;
+        let p = self.start_tensor(&run.param, &init, run.cfg.images)?;
         let run = self.run_mut(id)?;
         run.cfg.init = init;
-        run.x = x;
+        run.p = p;
+        run.adam = None;
         run.best_x = None;
         run.status = RunStatus::default();
         run.ii = 0;
         Ok(())
     }
 
-    /// Replaces a run's start image and restarts it.
-    pub fn set_init(&mut self, id: usize, init: Init) -> Result<()> {
-        let x = self.start_tensor(&init)?;
+    /// Changes a run's method, keeping its place and its picture: a new parameterization
+    /// starts from the current images (turned into its parameter), Adam starts afresh when
+    /// switched on or when the parameterization changed.
+    pub fn set_method(&mut self, id: usize, method: Method) -> Result<()> {
+        method.validate()?;
+        let norm = self.norm;
+        let run = self.run(id)?;
+        let old = run.cfg.method;
+        let same_param = old.param == method.param
+            && (method.param == ParamKind::Pixel
+                || (old.decorrelate == method.decorrelate
+                    && old.decay_power == method.decay_power));
+        let (param, p) = if same_param {
+            (run.param.clone(), run.p.clone())
+        } else {
+            let param = Parameterization::new(&method, &self.info)?;
+            let n = run.cfg.images;
+            let host = deepvis_model::to_vec(run.images(&norm)?)?;
+            let per = host.len() / n.max(1);
+            let mut values = Vec::new();
+            for i in 0..n {
+                values.extend(param.from_image(&host[i * per..(i + 1) * per])?);
+            }
+            let p = deepvis_model::tensor4(values, param.shape(n), &self.device)?;
+            (param, p)
+        };
         let run = self.run_mut(id)?;
-        run.cfg.init = init;
-        run.x = x;
+        if !same_param || method.adam != old.adam {
+            run.adam = None;
+        }
+        run.param = param;
+        run.p = p;
+        run.cfg.method = method;
+        run.status.best_obj = None;
+        run.status.best_iter = None;
         run.best_x = None;
-        run.status = RunStatus::default();
-        run.ii = 0;
+        if run.ii + 1 < run.cfg.params.max_iter {
+            run.status.stop = None;
+        }
         Ok(())
     }
 
@@ -214,27 +322,76 @@ impl Optimizer {
         self.runs.iter().flatten().any(|r| r.status.stop.is_none())
     }
 
-    /// The current image of a run (clipped to valid pixels), CHW in the normalized space.
-    pub fn current_image(&self, id: usize) -> Result<Vec<f32>> {
-        let run = self.run(id)?;
-        Ok(deepvis_model::to_vec(clip_to_pixels(
-            run.x.clone(),
-            &self.norm,
-        ))?)
+    fn split(all: Vec<f32>, n: usize) -> Vec<Vec<f32>> {
+        let per = all.len() / n.max(1);
+        all.chunks(per.max(1)).map(<[f32]>::to_vec).collect()
     }
 
-    /// The image with the best objective so far (the current one before the first step).
-    pub fn best_image(&self, id: usize) -> Result<Vec<f32>> {
+    /// The current images of a run (valid pixels), each CHW in the normalized space.
+    pub fn current_images(&self, id: usize) -> Result<Vec<Vec<f32>>> {
+        let run = self.run(id)?;
+        let all = deepvis_model::to_vec(run.images(&self.norm)?)?;
+        Ok(Self::split(all, run.cfg.images))
+    }
+
+    /// The current image of a run (its first), CHW in the normalized space.
+    pub fn current_image(&self, id: usize) -> Result<Vec<f32>> {
+        let mut all = self.current_images(id)?;
+        Ok(if all.is_empty() {
+            Vec::new()
+        } else {
+            all.swap_remove(0)
+        })
+    }
+
+    /// The images with the best objective so far (the current ones before the first step).
+    pub fn best_images(&self, id: usize) -> Result<Vec<Vec<f32>>> {
         let run = self.run(id)?;
         match &run.best_x {
-            Some(x) => Ok(deepvis_model::to_vec(x.clone())?),
-            None => self.current_image(id),
+            Some(x) => Ok(Self::split(
+                deepvis_model::to_vec(x.clone())?,
+                run.cfg.images,
+            )),
+            None => self.current_images(id),
         }
     }
 
-    /// The raw (unclipped) state of a run, as the reference files' `x_out`.
+    /// The image with the best objective so far (the first of the run's).
+    pub fn best_image(&self, id: usize) -> Result<Vec<f32>> {
+        let mut all = self.best_images(id)?;
+        Ok(if all.is_empty() {
+            Vec::new()
+        } else {
+            all.swap_remove(0)
+        })
+    }
+
+    /// The raw state of a run: its parameter (for pixels, the unclipped image, as the
+    /// reference files' `x_out`).
     pub fn state(&self, id: usize) -> Result<Vec<f32>> {
-        Ok(deepvis_model::to_vec(self.run(id)?.x.clone())?)
+        Ok(deepvis_model::to_vec(self.run(id)?.p.clone())?)
+    }
+
+    /// For a pixel run whose paper clipping is on: which pixels of its first image the last
+    /// step's small-norm or small-contribution clipping zeroed (`size x size`, row-major);
+    /// None for runs without it.
+    pub fn clip_mask(&self, id: usize) -> Result<Option<Vec<bool>>> {
+        let run = self.run(id)?;
+        let p = &run.cfg.params;
+        if run.param.kind() != ParamKind::Pixel
+            || (p.norm_pct <= 0.0 && p.contrib_pct <= 0.0)
+            || run.ii == 0
+        {
+            return Ok(None);
+        }
+        let s = self.info.input_size();
+        let plane = s * s;
+        let x = deepvis_model::to_vec(run.p.clone())?;
+        Ok(Some(
+            (0..plane)
+                .map(|i| (0..3).all(|c| x.get(c * plane + i) == Some(&0.0)))
+                .collect(),
+        ))
     }
 
     /// Advances every active run by up to `n` iterations; returns the telemetry of each
@@ -258,58 +415,96 @@ impl Optimizer {
 
     fn iterate(&mut self, active: &[usize], out: &mut Vec<Telemetry>) -> Result<()> {
         let info = self.info.clone();
-        // 1. clip to valid pixels
-        let mut xs = Vec::with_capacity(active.len());
-        let mut req = Request::default();
         let norm = self.norm;
+        let size = info.input_size();
+        // 1. each run's images from its parameter (pixels clipped to valid values), through
+        //    its transforms, and its penalties
+        let mut leaves = Vec::with_capacity(active.len());
+        let mut inputs = Vec::with_capacity(active.len());
+        let mut shown = Vec::with_capacity(active.len());
+        let mut penalties: Vec<Option<Tensor<1>>> = Vec::with_capacity(active.len());
+        let mut ranges = Vec::with_capacity(active.len());
+        let mut req = Request::default();
+        let mut at = 0;
         for &id in active {
             let run = self.run_mut(id)?;
-            let x = clip_to_pixels(run.x.clone(), &norm);
-            run.x = x.clone();
-            xs.push(x);
+            if run.param.kind() == ParamKind::Pixel {
+                run.p = clip_to_pixels(run.p.clone(), &norm);
+            }
+            let leaf = run.p.clone().autodiff().require_grad();
+            let image = run.param.render(leaf.clone())?;
+            let n = run.cfg.images;
+            let method = run.cfg.method;
+            let input = if method.transforms.any() {
+                let mut rng = Rng::new(
+                    run.seed().wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ ((run.ii as u64) << 8),
+                );
+                let maps: Vec<Affine> = (0..n)
+                    .map(|_| Affine::draw(&method.transforms, size, &mut rng))
+                    .collect();
+                resample(image.clone(), &maps)?
+            } else {
+                image.clone()
+            };
+            let mut pen = None;
+            if method.tv > 0.0 || method.l1 > 0.0 {
+                let px = run.param.pixels01(image.clone());
+                let mut t = total_variation(px.clone()) * method.tv;
+                if method.l1 > 0.0 {
+                    t = t + l1_from_grey(px) * method.l1;
+                }
+                pen = Some(t);
+            }
             run.cfg.objective.request(&info, &mut req)?;
+            shown.push(image.without_autodiff());
+            leaves.push(leaf);
+            inputs.push(input);
+            penalties.push(pen);
+            ranges.push(at..at + n);
+            at += n;
         }
         req.layers.sort();
         req.layers.dedup();
         req.pre_relu.sort();
         req.pre_relu.dedup();
         // 2-3. forward and backward, all runs in one batch
-        let xb = Tensor::cat(xs.clone(), 0).autodiff().require_grad();
-        let taps = self.net.forward(xb.clone(), &req)?;
+        let taps = self.net.forward(Tensor::cat(inputs, 0), &req)?;
         let mut total: Option<Tensor<1>> = None;
-        let mut scalars = Vec::with_capacity(active.len() * 3);
-        for (item, &id) in active.iter().enumerate() {
-            let obj = &self.run(id)?.cfg.objective;
-            let (value, act, is_max) = obj.evaluate(&info, &taps, item)?;
-            let signed = value * obj.sign;
-            scalars.push(signed.clone().without_autodiff());
-            scalars.push(act.without_autodiff());
-            scalars.push(is_max.without_autodiff());
+        let mut scalars = Vec::with_capacity(active.len() * 5);
+        for (k, &id) in active.iter().enumerate() {
+            let goal = &self.run(id)?.cfg.objective;
+            let v = goal.evaluate(&info, &taps, ranges[k].clone())?;
+            scalars.push(v.report.without_autodiff());
+            scalars.push(v.act.without_autodiff());
+            scalars.push(v.is_max.without_autodiff());
+            let loss = match penalties[k].take() {
+                Some(p) => v.loss - p,
+                None => v.loss,
+            };
             total = Some(match total {
-                Some(t) => t + signed,
-                None => signed,
+                Some(t) => t + loss,
+                None => loss,
             });
         }
         let Some(total) = total else {
             return Ok(());
         };
         let grads = total.backward();
-        let g = xb
-            .grad(&grads)
-            .ok_or_else(|| OptimError::BadParam("no gradient reached the image".into()))?;
-        let [_, c, h, w] = g.dims();
-        let gs: Vec<Tensor<4>> = (0..active.len())
-            .map(|i| g.clone().slice([i..i + 1, 0..c, 0..h, 0..w]))
-            .collect();
-        for gi in &gs {
-            scalars.push(gi.clone().abs().max().reshape([1]));
-            scalars.push(gi.clone().powi_scalar(2).sum().reshape([1]));
+        let mut gs = Vec::with_capacity(active.len());
+        for leaf in &leaves {
+            let g = leaf
+                .grad(&grads)
+                .ok_or_else(|| OptimError::BadParam("no gradient reached the image".into()))?;
+            scalars.push(g.clone().abs().max().reshape([1]));
+            scalars.push(g.clone().powi_scalar(2).sum().reshape([1]));
+            gs.push(g);
         }
         let host = deepvis_model::to_vec(Tensor::cat(scalars, 0))?;
         let k = active.len();
-        for (item, &id) in active.iter().enumerate() {
+        for (item, (&id, g)) in active.iter().zip(gs).enumerate() {
             let (obj, act, is_max) = (host[3 * item], host[3 * item + 1], host[3 * item + 2]);
             let (gmax, g2) = (host[3 * k + 2 * item], host[3 * k + 2 * item + 1] as f64);
+            let device = self.device.clone();
             let run = self.run_mut(id)?;
             let ii = run.ii;
             let is_argmax = is_max > 0.5;
@@ -327,7 +522,7 @@ impl Optimizer {
             if obj.is_finite() && run.status.best_obj.is_none_or(|b| obj > b) {
                 run.status.best_obj = Some(obj);
                 run.status.best_iter = Some(ii);
-                run.best_x = Some(xs[item].clone());
+                run.best_x = Some(shown[item].clone());
             }
             if !obj.is_finite() || !g2.is_finite() || !gmax.is_finite() {
                 run.status.stop = Some(StopReason::NonFinite);
@@ -342,14 +537,53 @@ impl Optimizer {
             } else if ii + 1 >= run.cfg.params.max_iter {
                 run.status.stop = Some(StopReason::MaxIter);
             } else {
-                let p = run.cfg.params;
-                let lr = p.learning_rate(g2);
+                let lr = Self::update(run, g, g2, &device);
                 tel.lr = Some(lr);
-                run.x = regularized_update(run.x.clone(), gs[item].clone(), lr, &p, ii);
                 run.ii += 1;
             }
             out.push(tel);
         }
         Ok(())
+    }
+
+    /// Steps 5 to 10: the update of one run's parameter along its gradient `g` (of squared
+    /// norm `g2`), then the paper's regularizers where they apply. Returns the learning rate.
+    fn update(run: &mut Run, g: Tensor<4>, g2: f64, device: &Device) -> f64 {
+        let (p, m, ii) = (run.cfg.params, run.cfg.method, run.ii);
+        let (lr, stepped) = if m.adam {
+            let adam = run
+                .adam
+                .get_or_insert_with(|| Adam::new(run.p.dims(), device));
+            (m.adam_lr, adam.step(run.p.clone(), g.clone(), m.adam_lr))
+        } else {
+            let lr = p.learning_rate(g2);
+            (lr, run.p.clone() + g.clone() * lr)
+        };
+        run.p = match run.param.kind() {
+            ParamKind::Pixel => {
+                let n = run.cfg.images;
+                if n == 1 {
+                    regularize(stepped, g, &p, ii)
+                } else {
+                    // the percentiles of the clipping are each image's own
+                    let [_, c, h, w] = stepped.dims();
+                    let each = (0..n)
+                        .map(|i| {
+                            regularize(
+                                stepped.clone().slice([i..i + 1, 0..c, 0..h, 0..w]),
+                                g.clone().slice([i..i + 1, 0..c, 0..h, 0..w]),
+                                &p,
+                                ii,
+                            )
+                        })
+                        .collect();
+                    Tensor::cat(each, 0)
+                }
+            }
+            // decay shrinks a spectrum towards grey; a phase has nothing to shrink
+            ParamKind::Fourier if p.decay > 0.0 => stepped * (1.0 - p.decay),
+            _ => stepped,
+        };
+        lr
     }
 }

@@ -94,12 +94,14 @@ fn our_gradient_matches_the_reference_gradient() {
     let x_in = file.tensors["iter0/x_in"].data.clone();
     let id = opt
         .add_run(RunConfig {
-            objective: Objective::class(&Arch::SqueezeNet1_0.info(), 130).unwrap(),
+            objective: (Objective::class(&Arch::SqueezeNet1_0.info(), 130).unwrap()).into(),
             params: Params::preset(1).unwrap(),
             init: Init::Image {
                 chw: x_in,
                 label: "x_in".into(),
             },
+            method: Default::default(),
+            images: 1,
         })
         .unwrap();
     let tel = opt.step(1).unwrap();
@@ -210,9 +212,11 @@ fn preset3_makes_golden_retriever_win_within_60_iterations() {
     };
     let id = opt
         .add_run(RunConfig {
-            objective: Objective::class(&Arch::SqueezeNet1_0.info(), 207).unwrap(),
+            objective: (Objective::class(&Arch::SqueezeNet1_0.info(), 207).unwrap()).into(),
             params,
             init: x0_init(),
+            method: Default::default(),
+            images: 1,
         })
         .unwrap();
     let tel = opt.step(60).unwrap();
@@ -237,18 +241,22 @@ fn preset3_flamingo_hits_a_zero_gradient_and_pre_relu_goes_past_it() {
     let mut opt = Optimizer::new(squeezenet(&device), &device);
     let faithful = opt
         .add_run(RunConfig {
-            objective: Objective::class(&Arch::SqueezeNet1_0.info(), 130).unwrap(),
+            objective: (Objective::class(&Arch::SqueezeNet1_0.info(), 130).unwrap()).into(),
             params: Params::preset(3).unwrap(),
             init: x0_init(),
+            method: Default::default(),
+            images: 1,
         })
         .unwrap();
     let mut pre = Objective::class(&Arch::SqueezeNet1_0.info(), 130).unwrap();
     pre.pre_relu = true;
     let pre_run = opt
         .add_run(RunConfig {
-            objective: pre,
+            objective: (pre).into(),
             params: Params::preset(3).unwrap(),
             init: x0_init(),
+            method: Default::default(),
+            images: 1,
         })
         .unwrap();
     opt.step(6).unwrap();
@@ -274,9 +282,11 @@ fn a_run_that_overflows_stops_non_finite_and_keeps_its_best_image() {
     let mut opt = Optimizer::new(net, &device);
     let id = opt
         .add_run(RunConfig {
-            objective: Objective::class(&Arch::SqueezeNet1_0.info(), 207).unwrap(),
+            objective: (Objective::class(&Arch::SqueezeNet1_0.info(), 207).unwrap()).into(),
             params: Params::preset(1).unwrap(),
             init: x0_init(),
+            method: Default::default(),
+            images: 1,
         })
         .unwrap();
     opt.step(5).unwrap();
@@ -297,9 +307,11 @@ fn settings_change_between_steps_without_restarting() {
     };
     let id = opt
         .add_run(RunConfig {
-            objective: Objective::class(&Arch::SqueezeNet1_0.info(), 207).unwrap(),
+            objective: (Objective::class(&Arch::SqueezeNet1_0.info(), 207).unwrap()).into(),
             params: p,
             init: Init::Noise { seed: 1, std: 10.0 },
+            method: Default::default(),
+            images: 1,
         })
         .unwrap();
     opt.step(10).unwrap();
@@ -374,9 +386,11 @@ fn switching_to_the_pre_relu_objective_goes_on_with_the_same_run() {
     };
     let id = opt
         .add_run(RunConfig {
-            objective: Objective::class(&Arch::SqueezeNet1_0.info(), 130).unwrap(),
+            objective: (Objective::class(&Arch::SqueezeNet1_0.info(), 130).unwrap()).into(),
             params,
             init: x0_init(),
+            method: Default::default(),
+            images: 1,
         })
         .unwrap();
     opt.step(4).unwrap();

@@ -2,6 +2,7 @@
 //! [`Event`] (worker to UI), and the settings they carry. No model, no window.
 
 pub mod attr;
+pub mod method;
 pub mod params;
 pub mod queue;
 pub mod run;
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub use attr::{AttrOptions, Baseline, IgOptions, OcclusionOptions, SmoothGradOptions};
 pub use deepvis_viz::{BackFilter, ColorMap};
+pub use method::{Method, MethodKind, ParamKind, Transforms};
 pub use params::{LrPolicy, Params};
 pub use queue::{Inbox, Outbox, queue};
 pub use run::{RunMode, StopReason, Telemetry};
@@ -66,6 +68,41 @@ pub enum StartFrom {
     Frame,
 }
 
+/// What the preferred-image pane runs: one image, or several side by side in one batch (one
+/// forward and backward pass per step for all of them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum OptimView {
+    /// One image of the selected unit.
+    #[default]
+    Single,
+    /// The paper's four presets side by side.
+    ComparePresets,
+    /// The three methods (paper 2015, Fourier + transforms, MACO) side by side.
+    CompareMethods,
+    /// Several images of the unit that differ (a diversity term across them).
+    Diversity,
+}
+
+impl OptimView {
+    /// Every view, in the picker's order.
+    pub const ALL: [OptimView; 4] = [
+        OptimView::Single,
+        OptimView::ComparePresets,
+        OptimView::CompareMethods,
+        OptimView::Diversity,
+    ];
+
+    /// What the window shows.
+    pub fn label(self) -> &'static str {
+        match self {
+            OptimView::Single => "single",
+            OptimView::ComparePresets => "compare presets",
+            OptimView::CompareMethods => "compare methods",
+            OptimView::Diversity => "diversity",
+        }
+    }
+}
+
 /// Everything the user controls about the preferred image. A field missing from saved settings
 /// (an older version's) takes the default's value; the others are kept.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -91,6 +128,19 @@ pub struct OptimSettings {
     pub suppress: bool,
     /// Keep going past `max_iter` (the live view never ends by itself).
     pub endless: bool,
+    /// The parameterization, transforms, penalties and update rule.
+    pub method: Method,
+    /// One image, a comparison, or diverse images.
+    pub view: OptimView,
+    /// How many images the diversity view makes (2..=8).
+    pub diversity: u32,
+    /// The diversity term's weight.
+    pub diversity_weight: f32,
+    /// Optimize the direction of the grid layer's activation vector at this map position of
+    /// the current frame (what the network sees there) instead of the selected unit.
+    pub direction_at: Option<(usize, usize)>,
+    /// Tint the pixels the paper's norm and contribution clipping zeroed.
+    pub show_clipped: bool,
 }
 
 impl Default for OptimSettings {
@@ -113,6 +163,12 @@ impl OptimSettings {
             pre_relu: PreReluMode::Auto,
             suppress: false,
             endless: true,
+            method: Method::PAPER,
+            view: OptimView::Single,
+            diversity: 4,
+            diversity_weight: 100.0,
+            direction_at: None,
+            show_clipped: false,
         }
     }
 
@@ -530,8 +586,10 @@ pub enum Event {
         layer: String,
         /// Channel.
         channel: usize,
-        /// The current image, scaled about zero.
+        /// The current image, scaled about zero (several: tiles left to right, top to bottom).
         image: RgbImage,
+        /// What each tile is, in order (empty for a single image).
+        captions: Vec<String>,
         /// Iterations so far.
         iteration: usize,
         /// Latest objective.

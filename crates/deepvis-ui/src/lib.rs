@@ -7,6 +7,7 @@
 pub mod activity;
 mod attribution;
 pub mod grid;
+mod method;
 mod panes;
 pub mod player;
 pub mod words;
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 use deepvis_protocol::{
     BackInfo, BackMode, BackSettings, ClassProb, Command, Event, Inbox, LayerSummary,
-    OptimSettings, SourceSpec, StopReason, Telemetry, UnitMap,
+    OptimSettings, ParamKind, SourceSpec, StopReason, Telemetry, UnitMap,
 };
 use egui::{ColorImage, TextureHandle, TextureOptions};
 use serde::{Deserialize, Serialize};
@@ -148,6 +149,8 @@ pub struct PreferredView {
     pub activation: f32,
     /// Mode in words.
     pub mode: String,
+    /// What each tile is (several images side by side).
+    pub captions: Vec<String>,
 }
 
 /// The whole window's state.
@@ -685,6 +688,7 @@ impl DeepvisApp {
                 layer,
                 channel,
                 image,
+                captions,
                 iteration,
                 objective,
                 activation,
@@ -706,6 +710,7 @@ impl DeepvisApp {
                     objective,
                     activation,
                     mode: words::run_mode(mode),
+                    captions,
                 });
             }
             Event::Stopped { reason, iterations } => {
@@ -811,6 +816,9 @@ impl DeepvisApp {
             egui::CollapsingHeader::new("regularizers and learning rate")
                 .default_open(true)
                 .show(ui, |ui| panes::optim_settings(self, ui));
+            egui::CollapsingHeader::new("parameterization, transforms, update")
+                .default_open(self.persisted.optim.method.param != ParamKind::Pixel)
+                .show(ui, |ui| method::knobs(self, ui));
             egui::CollapsingHeader::new("start, seed and objective")
                 .default_open(true)
                 .show(ui, |ui| panes::start_settings(self, ui));

@@ -743,6 +743,14 @@ pub fn preferred_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
             .truncate(),
         );
         ui.add(egui::Label::new(egui::RichText::new(p.mode.clone()).weak()).truncate());
+        if !p.captions.is_empty() {
+            ui.add(
+                egui::Label::new(
+                    egui::RichText::new(format!("tiles: {}", p.captions.join(" | "))).weak(),
+                )
+                .truncate(),
+            );
+        }
     }
     if let Some((reason, msg)) = app.stopped.clone() {
         ui.colored_label(Color32::from_rgb(230, 140, 40), msg);
@@ -789,6 +797,7 @@ pub fn preferred_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
             }
         }
     });
+    crate::method::pickers(app, ui);
     ui.horizontal_wrapped(|ui| {
         let has_run = app.preferred.is_some();
         if ui
@@ -827,6 +836,12 @@ pub fn preferred_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
 pub fn optim_settings(app: &mut DeepvisApp, ui: &mut egui::Ui) {
     let mut o = app.persisted.optim;
     let mut changed = false;
+    if o.method.param != deepvis_protocol::ParamKind::Pixel {
+        ui.weak(
+            "blur and the clippings act on pixels only; decay shrinks a Fourier spectrum; \
+             with Adam the learning rate is Adam's",
+        );
+    }
     let p: &mut Params = &mut o.params;
     egui::Grid::new("sliders").num_columns(2).show(ui, |ui| {
         let decay = egui::Slider::new(&mut p.decay, 0.0..=0.5)

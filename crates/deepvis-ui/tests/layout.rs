@@ -88,6 +88,7 @@ fn themed(size: [f32; 2], ppp: f32, theme: egui::Theme) -> (Harness<'static, Dee
         layer: "fire9".into(),
         channel: 5,
         image: picture(227),
+        captions: Vec::new(),
         iteration: 40,
         objective: 12.5,
         activation: 12.5,

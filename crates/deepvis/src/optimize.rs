@@ -1,4 +1,6 @@
-//! `deepvis optimize`: a unit's preferred image by the paper's regularized gradient ascent.
+//! `deepvis optimize`: a unit's preferred image, by the paper's regularized gradient ascent or
+//! a modern method (Fourier + transforms, MACO), several units or methods in one batch, judged
+//! by a second network if asked.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -7,17 +9,27 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 use deepvis_model::{ModelInfo, preprocess, tensor_file};
 use deepvis_optim::recipe::{ModelFile, RunRecord, Which};
-use deepvis_optim::{Init, LrPolicy, Objective, Optimizer, Params, RunConfig, RunStatus, Sidecar};
+use deepvis_optim::{
+    Goal, Init, LrPolicy, Method, MethodKind, Objective, Optimizer, Params, RunConfig, RunStatus,
+    Sidecar,
+};
 
 use crate::Global;
 use crate::common::{load, log};
+use crate::judge::Judge;
+use crate::method_args::MethodArgs;
 
 /// Settings shared by `optimize` and `search`: the objective.
 #[derive(clap::Args, Debug, Clone)]
 pub struct UnitArgs {
     /// The layer (see `deepvis layers`); pool10 / fc8 are the class scores.
-    #[arg(long, required_unless_present = "from", default_value = "")]
+    #[arg(long, required_unless_present_any = ["from", "objective"], default_value = "")]
     pub layer: String,
+    /// An objective by composition instead of --layer/--unit: terms joined by ` + ` or
+    /// ` - `, each `[W*]neuron:LAYER:CH[@Y,X]`, `neuron-pre:LAYER:CH`, `channel:LAYER:CH`,
+    /// `class:N` or `diversity:LAYER` (e.g. "channel:fire9:12 + 0.5*class:130").
+    #[arg(long, value_name = "TERMS")]
+    pub objective: Option<String>,
     /// Use the value before the layer's ReLU (for pool10: the mean of conv10 before its ReLU),
     /// which has a gradient even where the unit is silent.
     #[arg(long)]
@@ -35,9 +47,29 @@ pub struct UnitArgs {
 pub struct Args {
     #[command(flatten)]
     unit_args: UnitArgs,
+    #[command(flatten)]
+    method_args: MethodArgs,
     /// The unit: a channel of the layer (a class for pool10 / fc8).
-    #[arg(long, required_unless_present = "from", default_value_t = 0)]
+    #[arg(long, default_value_t = 0)]
     unit: usize,
+    /// Several units, comma separated, one run each in one batch (`207,130,1`).
+    #[arg(long, value_delimiter = ',', conflicts_with = "objective")]
+    units: Vec<usize>,
+    /// Run the three methods (paper preset 3, Fourier, MACO) side by side in one batch.
+    #[arg(long, conflicts_with = "all_presets")]
+    all_methods: bool,
+    /// Make N images of each unit at once, pushed apart by a diversity term on the unit's
+    /// layer (lucent's `diversity`).
+    #[arg(long, value_name = "N")]
+    diversity: Option<usize>,
+    /// The diversity term's weight.
+    #[arg(long, default_value_t = 100.0)]
+    diversity_weight: f32,
+    /// Classify each finished image with this second network (an ONNX file such as
+    /// EfficientNet-Lite0, or a built-in network) and report the target class's rank and
+    /// probability.
+    #[arg(long, value_name = "MODEL")]
+    judge: Option<String>,
     /// Make a picture again from its sidecar (the JSON `optimize` or the window's export
     /// wrote beside it): the same runs with the same changes, step for step; on the backend
     /// that made it, the very same image. The other settings are ignored (but `-o`, `--json`).
@@ -105,8 +137,11 @@ pub struct Args {
 }
 
 impl Args {
-    fn params(&self, preset: u8) -> Result<Params> {
-        let mut p = Params::preset(preset).map_err(anyhow::Error::msg)?;
+    fn params(&self, preset: u8, kind: MethodKind) -> Result<Params> {
+        let mut p = match kind {
+            MethodKind::Paper => Params::preset(preset).map_err(anyhow::Error::msg)?,
+            k => Method::default_params(k),
+        };
         if let Some(v) = self.decay {
             p.decay = v;
         }
@@ -196,14 +231,14 @@ pub fn render(chw: &[f32], arch: &ModelInfo, scale: u32) -> Result<image::RgbIma
 }
 
 fn report(
-    objective: &Objective,
+    objective: &Goal,
     unit: usize,
     preset: Option<u8>,
     st: &RunStatus,
     seconds: f64,
 ) -> serde_json::Value {
     serde_json::json!({
-        "layer": objective.layer,
+        "layer": objective.layer(),
         "unit": unit,
         "preset": preset,
         "best_obj": st.best_obj,
@@ -342,34 +377,72 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         (None, None) => None,
         _ => bail!("give both --y and --x, or neither (the centre)"),
     };
-    let presets: Vec<u8> = if a.all_presets {
-        vec![1, 2, 3, 4]
+    // the variants of each unit: (preset, method)
+    let variants: Vec<(Option<u8>, MethodKind)> = if a.all_presets {
+        (1..=4).map(|p| (Some(p), MethodKind::Paper)).collect()
+    } else if a.all_methods {
+        MethodKind::ALL
+            .iter()
+            .map(|&k| ((k == MethodKind::Paper).then_some(a.preset), k))
+            .collect()
     } else {
-        vec![a.preset]
+        let k = a.method_args.method.kind();
+        vec![((k == MethodKind::Paper).then_some(a.preset), k)]
     };
-    let params: Vec<Params> = presets
-        .iter()
-        .map(|&p| a.params(p))
-        .collect::<Result<_>>()?;
     let l = load(g)?;
+    let judge = match &a.judge {
+        Some(m) => Some(Judge::load(g, m)?),
+        None => None,
+    };
     let model_file = model_file(g);
-    let objective = objective(&l.info, &a.unit_args, a.unit, pos)?;
     let init = parse_init(&a.init, a.seed, &l.info)?;
+    let units = if a.units.is_empty() {
+        vec![a.unit]
+    } else {
+        a.units.clone()
+    };
+    let images = a.diversity.unwrap_or(1);
+    let mut plans = Vec::new();
+    for &unit in &units {
+        let mut goal: Goal = match &a.unit_args.objective {
+            Some(text) => Goal::parse(text, &l.info)?,
+            None => objective(&l.info, &a.unit_args, unit, pos)?.into(),
+        };
+        if images > 1 {
+            let layer = goal.layer().unwrap_or_default().to_string();
+            goal = goal.with_diversity(a.diversity_weight, &layer);
+        }
+        // the class a picture is for, when its objective is a class score
+        let class = goal
+            .primary()
+            .filter(|o| {
+                l.info
+                    .layer(&o.layer)
+                    .is_ok_and(|i| i.name == l.info.logits_layer())
+            })
+            .map(|o| o.unit.channel());
+        for &(preset, kind) in &variants {
+            let config = RunConfig {
+                objective: goal.clone(),
+                params: a.params(preset.unwrap_or(a.preset), kind)?,
+                init: init.clone(),
+                method: a.method_args.method(kind)?,
+                images,
+            };
+            plans.push((config, unit, preset, kind, class));
+        }
+    }
     let device = l.device.device.clone();
     let mut opt = Optimizer::new(l.net, &device);
     let mut recipes = Vec::new();
-    let ids: Vec<usize> = params
+    let ids: Vec<usize> = plans
         .iter()
-        .map(|p| {
-            let config = RunConfig {
-                objective: objective.clone(),
-                params: *p,
-                init: init.clone(),
-            };
-            recipes.push(deepvis_optim::Recipe::new(&config));
-            opt.add_run(config)
+        .map(|(config, ..)| {
+            recipes.push(deepvis_optim::Recipe::new(config));
+            opt.add_run(config.clone())
         })
         .collect::<Result<_, _>>()?;
+    let params: Vec<Params> = plans.iter().map(|p| p.0.params).collect();
     let total = params.iter().map(|p| p.max_iter).max().unwrap_or(0) as u64;
     let bar = if g.quiet {
         indicatif::ProgressBar::hidden()
@@ -395,24 +468,56 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
 
     let mut reports = Vec::new();
     let mut records = Vec::new();
-    for ((&id, &preset), recipe) in ids.iter().zip(&presets).zip(recipes) {
+    for ((&id, (config, unit, preset, kind, class)), recipe) in ids.iter().zip(&plans).zip(recipes)
+    {
+        let (unit, preset) = (*unit, *preset);
         let st = opt.status(id)?.clone();
-        let mut r = report(&objective, a.unit, Some(preset), &st, seconds);
+        let mut r = report(&config.objective, unit, preset, &st, seconds);
         if let Some(obj) = r.as_object_mut() {
+            obj.insert("method".into(), kind.as_str().into());
             obj.insert(
                 "params".into(),
                 serde_json::to_value(opt.config(id)?.params)?,
             );
+            if let Some(j) = &judge {
+                let mut verdicts = Vec::new();
+                for chw in opt.best_images(id)? {
+                    let v = j.judge(&chw, &l.info, *class)?;
+                    log(
+                        g,
+                        format!(
+                            "judge {}: unit {unit} ({}): {}; its top class {} ({:.3})",
+                            j.name(),
+                            kind.as_str(),
+                            match (v.rank, v.prob) {
+                                (Some(r), Some(p)) => format!("rank {r}, probability {p:.4}"),
+                                _ => "not a class objective".into(),
+                            },
+                            v.top.0,
+                            v.top.1
+                        ),
+                    );
+                    verdicts.push(serde_json::to_value(v)?);
+                }
+                obj.insert("judge".into(), verdicts.into());
+            }
         }
         reports.push(r);
-        records.push(RunRecord::of(&opt, id, a.unit, Some(preset), recipe)?);
+        let preset = preset.unwrap_or(0);
+        records.push(RunRecord::of(
+            &opt,
+            id,
+            unit,
+            (preset > 0).then_some(preset),
+            recipe,
+        )?);
         if let Some(reason) = st.stop
             && reason != deepvis_optim::StopReason::MaxIter
         {
             log(
                 g,
                 format!(
-                    "preset {preset}: stopped at iteration {} ({}){}",
+                    "run {id}: stopped at iteration {} ({}){}",
                     st.iterations,
                     reason.as_str(),
                     if reason == deepvis_optim::StopReason::ZeroGrad && !a.unit_args.pre_relu {

@@ -18,6 +18,8 @@ use crate::optimize::{UnitArgs, objective, render};
 pub struct Args {
     #[command(flatten)]
     unit_args: UnitArgs,
+    #[command(flatten)]
+    method_args: crate::method_args::MethodArgs,
     /// Units (channels or classes), comma separated: `207,130`.
     #[arg(long, value_delimiter = ',', required = true)]
     units: Vec<usize>,
@@ -85,6 +87,10 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     if a.iters == 0 {
         bail!("--iters must be at least 1");
     }
+    if a.unit_args.objective.is_some() {
+        bail!("search draws settings per unit: give --layer and --units, not --objective");
+    }
+    let method = a.method_args.method(a.method_args.method.kind())?;
     let l = load(g)?;
     let arch = l.info.clone();
     let objectives: Vec<_> = a
@@ -130,12 +136,14 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
             .iter()
             .map(|&k| {
                 opt.add_run(RunConfig {
-                    objective: objectives[k].clone(),
+                    objective: objectives[k].clone().into(),
                     params,
                     init: Init::Noise {
                         seed: a.seed.wrapping_add(t),
                         std: 10.0,
                     },
+                    method,
+                    images: 1,
                 })
                 .map(|id| (k, id))
             })

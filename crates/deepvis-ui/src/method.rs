@@ -1,0 +1,197 @@
+//! The preferred image's method: the picker (paper 2015, Fourier + transforms, MACO), the view
+//! (one image, the presets or the methods side by side, diverse images, the direction at the
+//! clicked place), and every knob of the chosen method.
+
+use deepvis_protocol::{Method, MethodKind, OptimView, ParamKind};
+
+use crate::DeepvisApp;
+
+/// The method and view pickers (under the preferred image).
+pub fn pickers(app: &mut DeepvisApp, ui: &mut egui::Ui) {
+    let mut o = app.persisted.optim;
+    let mut changed = false;
+    ui.horizontal_wrapped(|ui| {
+        ui.label("method")
+            .on_hover_text("how the picture is made; each method's knobs are below");
+        let now = o.method.kind();
+        for kind in MethodKind::ALL {
+            if ui
+                .selectable_label(now == kind, kind.label())
+                .on_hover_text(match kind {
+                    MethodKind::Paper => "the paper's regularized gradient ascent on pixels",
+                    MethodKind::Fourier => {
+                        "lucent's recipe: a decorrelated Fourier parameterization, random \
+                         jitter, scale and rotation, Adam"
+                    }
+                    MethodKind::Maco => {
+                        "magnitude-constrained optimization: only the phase of the spectrum \
+                         changes, its magnitude stays that of natural images"
+                    }
+                })
+                .clicked()
+                && now != kind
+            {
+                o.method = kind.method();
+                let p = Method::default_params(kind);
+                o.params = p;
+                o.decay_on = p.decay > 0.0;
+                o.blur_on = p.blur_radius > 0.0 && p.blur_every > 0;
+                o.norm_on = p.norm_pct > 0.0;
+                o.contrib_on = p.contrib_pct > 0.0;
+                changed = true;
+            }
+        }
+    });
+    ui.horizontal_wrapped(|ui| {
+        ui.label("view");
+        egui::ComboBox::from_id_salt("optim view")
+            .selected_text(o.view.label())
+            .show_ui(ui, |ui| {
+                for v in OptimView::ALL {
+                    changed |= ui.selectable_value(&mut o.view, v, v.label()).changed();
+                }
+            })
+            .response
+            .on_hover_text(
+                "one image; the paper's four presets or the three methods side by side (one \
+                 batch, one forward and backward pass per step for all); or several images of \
+                 the unit made to differ",
+            );
+        if o.view == OptimView::Diversity {
+            let n = ui.label("images");
+            changed |= ui
+                .add(egui::DragValue::new(&mut o.diversity).range(2..=8))
+                .labelled_by(n.id)
+                .changed();
+            let w = ui.label("weight");
+            changed |= ui
+                .add(
+                    egui::DragValue::new(&mut o.diversity_weight)
+                        .range(0.0..=10000.0)
+                        .speed(1.0),
+                )
+                .labelled_by(w.id)
+                .on_hover_text("how strongly the images are pushed apart")
+                .changed();
+        }
+    });
+    ui.horizontal_wrapped(|ui| {
+        let pos = app.persisted.back.pos;
+        let mut here = o.direction_at.is_some();
+        if ui
+            .add_enabled(
+                pos.is_some() || here,
+                egui::Checkbox::new(&mut here, "what the network sees here"),
+            )
+            .on_hover_text(
+                "optimize the direction of the layer's activation vector at the place clicked \
+                 on the unit map (on the current frame) instead of the one unit",
+            )
+            .changed()
+        {
+            o.direction_at = if here { pos } else { None };
+            changed = true;
+        }
+        if let Some((y, x)) = o.direction_at {
+            ui.weak(format!("at ({y}, {x})"));
+        }
+        if o.method.param == ParamKind::Pixel && (o.norm_on || o.contrib_on) {
+            changed |= ui
+                .checkbox(&mut o.show_clipped, "show clipped")
+                .on_hover_text("tint in red the pixels the norm or contribution clipping zeroed")
+                .changed();
+        }
+    });
+    if changed {
+        app.stopped = None;
+        app.persisted.optim = o;
+        app.optim_changed();
+    }
+}
+
+/// The knobs of the method: parameterization, transforms, update, penalties.
+pub fn knobs(app: &mut DeepvisApp, ui: &mut egui::Ui) {
+    let mut o = app.persisted.optim;
+    let m = &mut o.method;
+    let mut changed = false;
+    egui::Grid::new("method knobs")
+        .num_columns(2)
+        .show(ui, |ui| {
+            if m.param == ParamKind::Fourier {
+                ui.label("decay power");
+                changed |= ui
+                    .add(egui::Slider::new(&mut m.decay_power, 0.0..=2.5))
+                    .on_hover_text("each frequency f is scaled by 1 / f^power: higher, smoother")
+                    .changed();
+                ui.end_row();
+            }
+            if m.param != ParamKind::Pixel {
+                ui.label("");
+                changed |= ui
+                    .checkbox(&mut m.decorrelate, "decorrelate colours")
+                    .on_hover_text("mix the channels by ImageNet's colour correlation (lucent's)")
+                    .changed();
+                ui.end_row();
+            }
+            let t = &mut m.transforms;
+            for (name, tip, v) in [
+                ("pad", "a grey frame this many pixels wide", &mut t.pad),
+                (
+                    "jitter",
+                    "random shifts of up to this many pixels",
+                    &mut t.jitter,
+                ),
+            ] {
+                ui.label(name);
+                changed |= ui
+                    .add(egui::Slider::new(v, 0..=32).suffix(" px"))
+                    .on_hover_text(tip)
+                    .changed();
+                ui.end_row();
+            }
+            ui.label("scale");
+            changed |= ui
+                .add(egui::Slider::new(&mut t.scale, 0.0..=0.5).prefix("± "))
+                .on_hover_text("random scaling in 1 ± this")
+                .changed();
+            ui.end_row();
+            ui.label("rotate");
+            changed |= ui
+                .add(egui::Slider::new(&mut t.rotate, 0.0..=45.0).suffix("°"))
+                .on_hover_text("random rotation of up to this many degrees each way")
+                .changed();
+            ui.end_row();
+            ui.label("");
+            changed |= ui
+                .checkbox(&mut m.adam, "Adam")
+                .on_hover_text("Adam's update instead of the paper's SGD (its lr policy)")
+                .changed();
+            ui.end_row();
+            if m.adam {
+                ui.label("Adam lr");
+                changed |= ui
+                    .add(egui::Slider::new(&mut m.adam_lr, 0.001..=2.0).logarithmic(true))
+                    .changed();
+                ui.end_row();
+            }
+            for (name, tip, v) in [
+                (
+                    "total variation",
+                    "penalty on differences between neighbouring pixels",
+                    &mut m.tv,
+                ),
+                ("L1", "penalty on the pixels' distance from grey", &mut m.l1),
+            ] {
+                ui.label(name);
+                changed |= ui
+                    .add(egui::Slider::new(v, 0.0..=100.0).logarithmic(true))
+                    .on_hover_text(tip)
+                    .changed();
+                ui.end_row();
+            }
+        });
+    if changed {
+        app.persisted.optim = o;
+        app.optim_changed();
+    }
+}
