@@ -5,10 +5,15 @@
 //! The file: the 8 bytes `DVMAG1\0\0`, the plane's height and width (u32 little-endian), then
 //! `3 * h * (w / 2 + 1)` f32 little-endian magnitudes, channel-major then row-major.
 
+use image::RgbImage;
+use image::imageops::FilterType;
+
 use crate::error::{OptimError, Result};
 use crate::fft::{columns, rfft2};
+use crate::param::decorrelated_logits;
 
-/// The shipped spectrum (measured at 227 x 227; see `examples/maco_spectrum.rs`).
+/// The shipped spectrum: [`natural_planes`] of the four photos of `../shared/images`, measured
+/// at 227 x 227 (`examples/maco_spectrum.rs` writes it; a test measures it again).
 pub const SHIPPED: &[u8] = include_bytes!("../../../assets/maco-magnitude.bin");
 
 const MAGIC: &[u8; 8] = b"DVMAG1\0\0";
@@ -153,4 +158,38 @@ pub fn hermitian_columns(w: usize) -> Vec<usize> {
     } else {
         vec![0]
     }
+}
+
+/// The planes a photo gives to the measurement: crops of 4 sizes (the whole short side, 3/4,
+/// 1/2, 3/8) at 3 places along the diagonal, each also mirrored, resized to `size` x `size`,
+/// in the decorrelated basis ([`decorrelated_logits`]).
+pub fn natural_planes(img: &RgbImage, size: u32) -> Vec<Vec<f32>> {
+    let (w, h) = img.dimensions();
+    let short = w.min(h);
+    let plane = (size * size) as usize;
+    let mut out = Vec::new();
+    for frac in [1.0, 0.75, 0.5, 0.375] {
+        let side = ((short as f64 * frac) as u32).max(1);
+        for place in [0.0, 0.5, 1.0] {
+            let x = ((w - side) as f64 * place) as u32;
+            let y = ((h - side) as f64 * (1.0 - place)) as u32;
+            let crop = image::imageops::crop_imm(img, x, y, side, side).to_image();
+            let small = image::imageops::resize(&crop, size, size, FilterType::Triangle);
+            for flip in [false, true] {
+                let im = if flip {
+                    image::imageops::flip_horizontal(&small)
+                } else {
+                    small.clone()
+                };
+                let mut rgb = vec![0f32; 3 * plane];
+                for (i, p) in im.pixels().enumerate() {
+                    for c in 0..3 {
+                        rgb[c * plane + i] = p.0[c] as f32 / 255.0;
+                    }
+                }
+                out.push(decorrelated_logits(&rgb, plane));
+            }
+        }
+    }
+    out
 }
