@@ -5,6 +5,7 @@
 
 mod attr;
 pub mod export;
+pub mod judge;
 pub mod policy;
 pub mod schedule;
 pub mod tape;
@@ -145,6 +146,8 @@ pub struct EngineConfig {
     pub worker_stack: Option<usize>,
     /// How the selected unit is projected back onto the input.
     pub back: BackSettings,
+    /// A second network that judges the preferred image (`None`: no judge).
+    pub judge: Option<ModelLoader>,
 }
 
 impl EngineConfig {
@@ -163,6 +166,7 @@ impl EngineConfig {
             optim_share: 0.5,
             worker_stack: None,
             back: BackSettings::default(),
+            judge: None,
         }
     }
 }

@@ -27,6 +27,8 @@ type Wake = Arc<dyn Fn() + Send + Sync>;
 
 /// How often the preferred image is sent while it forms.
 const PREFERRED_EVERY: Duration = Duration::from_millis(100);
+/// How often the judge classifies the preferred image while it forms.
+const JUDGE_EVERY: Duration = Duration::from_secs(2);
 
 /// Frames kept in the session top-k, and the side of their crops.
 const SESSION_K: usize = 9;
@@ -120,6 +122,8 @@ struct Worker<'a> {
     backend: String,
     /// The window recording (a cell: every `send` shows it the event).
     tape: std::cell::RefCell<Tape>,
+    /// The second network that judges the preferred image, and when it last did.
+    judge: Option<(Net, Option<Instant>)>,
 }
 
 fn cfg(state: &Mutex<EngineConfig>) -> EngineConfig {
@@ -654,6 +658,10 @@ impl<'a> Worker<'a> {
         let st = self.opt.status(run.id).map_err(|e| e.to_string())?.clone();
         run.last_sent = Some(Instant::now());
         let points = std::mem::take(&mut run.points);
+        let verdict = self.judge_due(false)?;
+        let Some(run) = self.run.as_mut() else {
+            return Ok(());
+        };
         let ev = Event::Preferred {
             layer: run.layer.clone(),
             channel: run.channel,
@@ -664,7 +672,15 @@ impl<'a> Worker<'a> {
             activation: run.last_act,
             mode: run.policy.mode(),
         };
+        let judged = verdict.map(|verdict| Event::Judged {
+            layer: run.layer.clone(),
+            channel: run.channel,
+            verdict,
+        });
         self.send(ev);
+        if let Some(j) = judged {
+            self.send(j);
+        }
         if !points.is_empty() {
             self.send(Event::Telemetry {
                 run: self.generation,
@@ -672,6 +688,25 @@ impl<'a> Worker<'a> {
             });
         }
         Ok(())
+    }
+
+    /// The judge's verdict on the primary run's current image, when a judge is loaded and its
+    /// last verdict is older than [`JUDGE_EVERY`] (or `now`).
+    fn judge_due(&mut self, now: bool) -> Result<Option<deepvis_protocol::Verdict>, String> {
+        let (Some((net, last)), Some(run)) = (self.judge.as_ref(), self.run.as_ref()) else {
+            return Ok(None);
+        };
+        if !now && last.is_some_and(|t| t.elapsed() < JUDGE_EVERY) {
+            return Ok(None);
+        }
+        let chw = self.opt.current_image(run.id).map_err(|e| e.to_string())?;
+        let layer = self.optimizable(&run.layer).to_string();
+        let class = crate::judge::target_class(&self.info, &layer, run.channel);
+        let v = crate::judge::judge(net, &self.device, &chw, &self.info, class, &self.labels)?;
+        if let Some((_, last)) = self.judge.as_mut() {
+            *last = Some(Instant::now());
+        }
+        Ok(Some(v))
     }
 
     /// Steps the optimizer for about `budget`, doing what the run's policy decides (the
@@ -714,6 +749,10 @@ impl<'a> Worker<'a> {
                 return Ok(true);
             }
             Action::Report(reason) => {
+                if let Some((_, last)) = self.judge.as_mut() {
+                    // the finished picture is judged
+                    *last = None;
+                }
                 self.send_preferred()?;
                 self.send(Event::Stopped {
                     reason,
@@ -1037,6 +1076,19 @@ pub(crate) fn run(
     if let Err(e) = warm_up(&net, &selected.device) {
         return Exit::Fatal(format!("the first forward pass failed: {e}"));
     }
+    let judge = match &c.judge {
+        Some(loader) => match loader.load(&selected.device) {
+            Ok(j) => Some((j, None)),
+            Err(e) => {
+                send(Event::Error(format!(
+                    "the judge {} could not be loaded ({e}): the preferred image is not judged",
+                    loader.name
+                )));
+                None
+            }
+        },
+        None => None,
+    };
     let opt = Optimizer::new(net.clone(), &selected.device);
     let back = BackProjector::new(net.clone(), &selected.device);
     let info = net.info().clone();
@@ -1102,6 +1154,7 @@ pub(crate) fn run(
         take_one: false,
         backend: selected.description.clone(),
         tape: Default::default(),
+        judge,
     };
     let slot = FrameSlot::new();
     let mut source = Some(SourceThread::spawn(

@@ -417,6 +417,23 @@ pub struct ClassProb {
     pub prob: f32,
 }
 
+/// What a second network said of a preferred image.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// The judging network's name.
+    pub judge: String,
+    /// The class the picture was made for, when its unit is a class score.
+    pub class: Option<String>,
+    /// That class's rank among the judge's classes (1 = its top class).
+    pub rank: Option<usize>,
+    /// That class's probability.
+    pub prob: Option<f32>,
+    /// The judge's top class.
+    pub top: String,
+    /// Its probability.
+    pub top_prob: f32,
+}
+
 /// UI to worker.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
@@ -598,6 +615,15 @@ pub enum Event {
         activation: f32,
         /// Which objective and start the run uses, and why.
         mode: RunMode,
+    },
+    /// A second network's verdict on the preferred image (every few seconds while it forms).
+    Judged {
+        /// The layer of the unit it was made for.
+        layer: String,
+        /// The unit.
+        channel: usize,
+        /// The verdict.
+        verdict: Verdict,
     },
     /// The preferred-image run stopped, and why (reported once per run).
     Stopped {

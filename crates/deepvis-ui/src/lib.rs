@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 use deepvis_protocol::{
     BackInfo, BackMode, BackSettings, ClassProb, Command, Event, Inbox, LayerSummary,
-    OptimSettings, ParamKind, SourceSpec, StopReason, Telemetry, UnitMap,
+    OptimSettings, SourceSpec, StopReason, Telemetry, UnitMap,
 };
 use egui::{ColorImage, TextureHandle, TextureOptions};
 use serde::{Deserialize, Serialize};
@@ -183,6 +183,8 @@ pub struct DeepvisApp {
     pub predictions: Vec<ClassProb>,
     /// The preferred image.
     pub preferred: Option<PreferredView>,
+    /// The judge's latest verdict on the preferred image, with the layer and unit it judged.
+    pub judged: Option<(String, usize, deepvis_protocol::Verdict)>,
     /// The back-projection.
     pub back: Option<BackInfo>,
     /// The pane's method of many passes under way: (method, done, total).
@@ -368,6 +370,7 @@ impl DeepvisApp {
             unit: None,
             predictions: Vec::new(),
             preferred: None,
+            judged: None,
             back: None,
             back_progress: None,
             compare: CompareView::default(),
@@ -713,6 +716,11 @@ impl DeepvisApp {
                     captions,
                 });
             }
+            Event::Judged {
+                layer,
+                channel,
+                verdict,
+            } => self.judged = Some((layer, channel, verdict)),
             Event::Stopped { reason, iterations } => {
                 self.stopped = Some((reason, words::stop_message(reason, iterations)))
             }
@@ -817,7 +825,7 @@ impl DeepvisApp {
                 .default_open(true)
                 .show(ui, |ui| panes::optim_settings(self, ui));
             egui::CollapsingHeader::new("parameterization, transforms, update")
-                .default_open(self.persisted.optim.method.param != ParamKind::Pixel)
+                .default_open(true)
                 .show(ui, |ui| method::knobs(self, ui));
             egui::CollapsingHeader::new("start, seed and objective")
                 .default_open(true)

@@ -43,20 +43,16 @@ pub fn pickers(app: &mut DeepvisApp, ui: &mut egui::Ui) {
         }
     });
     ui.horizontal_wrapped(|ui| {
-        ui.label("view");
-        egui::ComboBox::from_id_salt("optim view")
-            .selected_text(o.view.label())
-            .show_ui(ui, |ui| {
-                for v in OptimView::ALL {
-                    changed |= ui.selectable_value(&mut o.view, v, v.label()).changed();
-                }
-            })
-            .response
-            .on_hover_text(
-                "one image; the paper's four presets or the three methods side by side (one \
-                 batch, one forward and backward pass per step for all); or several images of \
-                 the unit made to differ",
-            );
+        ui.label("view").on_hover_text(
+            "one image; the paper's four presets or the three methods side by side (one \
+             batch: one forward and backward pass per step for all); or several images of the \
+             unit made to differ",
+        );
+        for v in OptimView::ALL {
+            changed |= ui.selectable_value(&mut o.view, v, v.label()).changed();
+        }
+    });
+    ui.horizontal_wrapped(|ui| {
         if o.view == OptimView::Diversity {
             let n = ui.label("images");
             changed |= ui
@@ -114,84 +110,80 @@ pub fn knobs(app: &mut DeepvisApp, ui: &mut egui::Ui) {
     let mut o = app.persisted.optim;
     let m = &mut o.method;
     let mut changed = false;
-    egui::Grid::new("method knobs")
-        .num_columns(2)
-        .show(ui, |ui| {
-            if m.param == ParamKind::Fourier {
-                ui.label("decay power");
-                changed |= ui
-                    .add(egui::Slider::new(&mut m.decay_power, 0.0..=2.5))
-                    .on_hover_text("each frequency f is scaled by 1 / f^power: higher, smoother")
-                    .changed();
-                ui.end_row();
-            }
-            if m.param != ParamKind::Pixel {
-                ui.label("");
-                changed |= ui
-                    .checkbox(&mut m.decorrelate, "decorrelate colours")
-                    .on_hover_text("mix the channels by ImageNet's colour correlation (lucent's)")
-                    .changed();
-                ui.end_row();
-            }
-            let t = &mut m.transforms;
-            for (name, tip, v) in [
-                ("pad", "a grey frame this many pixels wide", &mut t.pad),
-                (
-                    "jitter",
-                    "random shifts of up to this many pixels",
-                    &mut t.jitter,
-                ),
-            ] {
-                ui.label(name);
-                changed |= ui
-                    .add(egui::Slider::new(v, 0..=32).suffix(" px"))
-                    .on_hover_text(tip)
-                    .changed();
-                ui.end_row();
-            }
-            ui.label("scale");
-            changed |= ui
-                .add(egui::Slider::new(&mut t.scale, 0.0..=0.5).prefix("± "))
-                .on_hover_text("random scaling in 1 ± this")
-                .changed();
-            ui.end_row();
-            ui.label("rotate");
-            changed |= ui
-                .add(egui::Slider::new(&mut t.rotate, 0.0..=45.0).suffix("°"))
-                .on_hover_text("random rotation of up to this many degrees each way")
-                .changed();
-            ui.end_row();
-            ui.label("");
-            changed |= ui
-                .checkbox(&mut m.adam, "Adam")
-                .on_hover_text("Adam's update instead of the paper's SGD (its lr policy)")
-                .changed();
-            ui.end_row();
-            if m.adam {
-                ui.label("Adam lr");
-                changed |= ui
-                    .add(egui::Slider::new(&mut m.adam_lr, 0.001..=2.0).logarithmic(true))
-                    .changed();
-                ui.end_row();
-            }
-            for (name, tip, v) in [
-                (
-                    "total variation",
-                    "penalty on differences between neighbouring pixels",
-                    &mut m.tv,
-                ),
-                ("L1", "penalty on the pixels' distance from grey", &mut m.l1),
-            ] {
-                ui.label(name);
-                changed |= ui
-                    .add(egui::Slider::new(v, 0.0..=100.0).logarithmic(true))
-                    .on_hover_text(tip)
-                    .changed();
-                ui.end_row();
-            }
-        });
+    if m.param == ParamKind::Fourier {
+        changed |= slider(
+            ui,
+            egui::Slider::new(&mut m.decay_power, 0.0..=2.5).text("decay power"),
+            "each frequency f is scaled by 1 / f^power: higher, smoother pictures",
+        );
+    }
+    if m.param != ParamKind::Pixel {
+        changed |= ui
+            .checkbox(&mut m.decorrelate, "decorrelate colours")
+            .on_hover_text("mix the channels by ImageNet's colour correlation (lucent's)")
+            .changed();
+    }
+    let t = &mut m.transforms;
+    changed |= slider(
+        ui,
+        egui::Slider::new(&mut t.pad, 0..=32)
+            .text("pad")
+            .suffix(" px"),
+        "a grey frame this many pixels wide",
+    );
+    changed |= slider(
+        ui,
+        egui::Slider::new(&mut t.jitter, 0..=32)
+            .text("jitter")
+            .suffix(" px"),
+        "random shifts of up to this many pixels each way",
+    );
+    changed |= slider(
+        ui,
+        egui::Slider::new(&mut t.scale, 0.0..=0.5).text("scale ±"),
+        "random scaling by 1 ± this",
+    );
+    changed |= slider(
+        ui,
+        egui::Slider::new(&mut t.rotate, 0.0..=45.0)
+            .text("rotate")
+            .suffix("°"),
+        "random rotation of up to this many degrees each way",
+    );
+    changed |= ui
+        .checkbox(&mut m.adam, "Adam")
+        .on_hover_text("Adam's update instead of the paper's SGD (its learning-rate policy)")
+        .changed();
+    if m.adam {
+        changed |= slider(
+            ui,
+            egui::Slider::new(&mut m.adam_lr, 0.001..=2.0)
+                .logarithmic(true)
+                .text("Adam lr"),
+            "Adam's step size",
+        );
+    }
+    changed |= slider(
+        ui,
+        egui::Slider::new(&mut m.tv, 0.0..=100.0)
+            .logarithmic(true)
+            .text("total variation"),
+        "penalty on differences between neighbouring pixels",
+    );
+    changed |= slider(
+        ui,
+        egui::Slider::new(&mut m.l1, 0.0..=100.0)
+            .logarithmic(true)
+            .text("L1"),
+        "penalty on the pixels' distance from grey",
+    );
     if changed {
         app.persisted.optim = o;
         app.optim_changed();
     }
+}
+
+/// A slider with its tip; true if it moved.
+fn slider(ui: &mut egui::Ui, s: egui::Slider<'_>, tip: &str) -> bool {
+    ui.add(s).on_hover_text(tip).changed()
 }

@@ -743,6 +743,14 @@ pub fn preferred_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
             .truncate(),
         );
         ui.add(egui::Label::new(egui::RichText::new(p.mode.clone()).weak()).truncate());
+        if let Some((layer, channel, v)) = &app.judged
+            && *layer == p.layer
+            && *channel == p.channel
+        {
+            let line = crate::words::verdict(v);
+            ui.add(egui::Label::new(line).truncate())
+                .on_hover_text("a second network classifies the picture as it forms (--judge)");
+        }
         if !p.captions.is_empty() {
             ui.add(
                 egui::Label::new(

@@ -47,3 +47,17 @@ pub fn stop_message(reason: StopReason, iterations: usize) -> String {
         StopReason::MaxIter => format!("Done: {iterations} iterations."),
     }
 }
+
+/// The judge's line: `judge efficientnet_lite0: flamingo rank 3 (4.7%); its top: redshank (17%)`.
+pub fn verdict(v: &deepvis_protocol::Verdict) -> String {
+    let target = match (&v.class, v.rank, v.prob) {
+        (Some(c), Some(r), Some(p)) => format!("{c} rank {r} ({:.1}%); ", 100.0 * p),
+        _ => String::new(),
+    };
+    format!(
+        "judge {}: {target}its top: {} ({:.0}%)",
+        v.judge,
+        v.top,
+        100.0 * v.top_prob
+    )
+}

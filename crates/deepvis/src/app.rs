@@ -33,6 +33,10 @@ pub struct AppArgs {
     /// A top-k index folder written by `deepvis topk`, shown for the selected unit.
     #[arg(long, value_name = "DIR")]
     pub topk: Option<PathBuf>,
+    /// A second network (an ONNX file such as EfficientNet-Lite0) that classifies the
+    /// preferred image as it forms: a line under it gives the target class's rank.
+    #[arg(long, value_name = "MODEL")]
+    pub judge: Option<String>,
 }
 
 const STORAGE_KEY: &str = "deepvis";
@@ -167,6 +171,10 @@ fn restore(
 pub fn run(g: &Global, a: AppArgs) -> Result<ExitCode> {
     let backend = BackendChoice::from_name(&g.backend)?;
     let model = crate::common::model_loader(g)?;
+    let judge = match &a.judge {
+        Some(m) => Some(crate::judge::loader(g, m)?),
+        None => None,
+    };
     let explicit_source = a.source.is_some() || a.camera.is_some() || a.synthetic;
     let source = choose_source(g, &a)?;
     let settings = settings_file();
@@ -189,6 +197,7 @@ pub fn run(g: &Global, a: AppArgs) -> Result<ExitCode> {
             let (persisted, unreadable) = restore(cc.storage, settings.as_deref());
             let mut config = EngineConfig::new(model.clone(), source.clone());
             config.opener = Some(crate::common::onnx_opener());
+            config.judge = judge.clone();
             config.backend = backend;
             config.grid_layer = persisted.layer.clone();
             config.selected = persisted.selected;

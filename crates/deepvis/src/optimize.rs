@@ -16,7 +16,6 @@ use deepvis_optim::{
 
 use crate::Global;
 use crate::common::{load, log};
-use crate::judge::Judge;
 use crate::method_args::MethodArgs;
 
 /// Settings shared by `optimize` and `search`: the objective.
@@ -391,9 +390,19 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     };
     let l = load(g)?;
     let judge = match &a.judge {
-        Some(m) => Some(Judge::load(g, m)?),
+        Some(m) => {
+            let j = crate::judge::loader(g, m)?
+                .load(&l.device.device)
+                .map_err(anyhow::Error::msg)?;
+            let classes = j.info().layer(j.info().logits_layer())?.channels;
+            if classes != 1000 {
+                bail!("the judge {m} has {classes} classes; it must be an ImageNet classifier");
+            }
+            Some(j)
+        }
         None => None,
     };
+    let labels = deepvis_model::Labels::imagenet();
     let model_file = model_file(g);
     let init = parse_init(&a.init, a.seed, &l.info)?;
     let units = if a.units.is_empty() {
@@ -482,19 +491,23 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
             if let Some(j) = &judge {
                 let mut verdicts = Vec::new();
                 for chw in opt.best_images(id)? {
-                    let v = j.judge(&chw, &l.info, *class)?;
+                    let v =
+                        deepvis_engine::judge::judge(j, &device, &chw, &l.info, *class, &labels)
+                            .map_err(anyhow::Error::msg)?;
                     log(
                         g,
                         format!(
                             "judge {}: unit {unit} ({}): {}; its top class {} ({:.3})",
-                            j.name(),
+                            v.judge,
                             kind.as_str(),
-                            match (v.rank, v.prob) {
-                                (Some(r), Some(p)) => format!("rank {r}, probability {p:.4}"),
+                            match (&v.class, v.rank, v.prob) {
+                                (Some(c), Some(r), Some(p)) => {
+                                    format!("{c} rank {r}, probability {p:.4}")
+                                }
                                 _ => "not a class objective".into(),
                             },
-                            v.top.0,
-                            v.top.1
+                            v.top,
+                            v.top_prob
                         ),
                     );
                     verdicts.push(serde_json::to_value(v)?);

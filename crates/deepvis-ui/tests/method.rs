@@ -1,0 +1,140 @@
+//! The preferred image's method picker, views and knobs, and the judge's line, driven with
+//! fake worker events.
+
+use crossbeam_channel::Receiver;
+use deepvis_protocol::{
+    Command, Event, LayerSummary, Method, MethodKind, OptimSettings, OptimView, Outbox, RunMode,
+    Verdict,
+};
+use deepvis_ui::{DeepvisApp, Persisted};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+fn setup() -> (Harness<'static, DeepvisApp>, Receiver<Command>, Outbox) {
+    let (ctx, crx) = crossbeam_channel::unbounded();
+    let (etx, erx) = deepvis_protocol::queue();
+    let app = DeepvisApp::new(ctx, erx, Persisted::default());
+    etx.send(Event::Ready {
+        model: "squeezenet1_0".into(),
+        backend: "cpu (test)".into(),
+        layers: vec![LayerSummary {
+            name: "pool10".into(),
+            channels: 1000,
+            height: 1,
+            width: 1,
+            relu: false,
+        }],
+        grid_layer: "pool10".into(),
+    })
+    .unwrap();
+    let mut h = Harness::builder()
+        .with_size([1280.0, 1000.0])
+        .build_ui_state(|ui, app: &mut DeepvisApp| app.ui(ui), app);
+    h.run_steps(3);
+    (h, crx, etx)
+}
+
+fn last_optim(rx: &Receiver<Command>) -> Option<OptimSettings> {
+    rx.try_iter()
+        .filter_map(|c| match c {
+            Command::SetOptim(o) => Some(o),
+            _ => None,
+        })
+        .last()
+}
+
+fn preferred(captions: &[&str]) -> Event {
+    Event::Preferred {
+        layer: "pool10".into(),
+        channel: 130,
+        image: image::RgbImage::new(227 * 3, 227),
+        captions: captions.iter().map(|s| s.to_string()).collect(),
+        iteration: 12,
+        objective: 3.5,
+        activation: 3.5,
+        mode: RunMode::FrameFallback,
+    }
+}
+
+#[test]
+fn the_picker_switches_methods_and_their_knobs_follow() {
+    let (mut h, rx, _tx) = setup();
+    h.get_by_label("Fourier + transforms").click();
+    h.run_steps(3);
+    let o = last_optim(&rx).expect("a SetOptim");
+    assert_eq!(o.method, Method::FOURIER);
+    assert_eq!(o.params, Method::default_params(MethodKind::Fourier));
+    assert!(!o.blur_on && !o.decay_on);
+    // the Fourier knobs are there; moving one sends it
+    h.get_by_role_and_label(egui::accesskit::Role::Slider, "rotate")
+        .set_value_accesskit(20.0);
+    h.run_steps(2);
+    let o = last_optim(&rx).expect("a SetOptim");
+    assert_eq!(o.method.transforms.rotate, 20.0);
+    assert_eq!(o.method.param, deepvis_protocol::ParamKind::Fourier);
+    let slider = egui::accesskit::Role::Slider;
+    assert!(h.query_by_role_and_label(slider, "decay power").is_some());
+    // MACO has no decay power
+    h.get_by_label("MACO").click();
+    h.run_steps(3);
+    assert_eq!(last_optim(&rx).expect("a SetOptim").method, Method::MACO);
+    assert!(h.query_by_role_and_label(slider, "decay power").is_none());
+    // back to the paper: the preset's regularizers again
+    h.get_by_label("paper 2015").click();
+    h.run_steps(3);
+    let o = last_optim(&rx).expect("a SetOptim");
+    assert_eq!(o.method, Method::PAPER);
+    assert!(o.blur_on && o.decay_on);
+}
+
+#[test]
+fn the_views_and_the_judge_line_show() {
+    let (mut h, rx, tx) = setup();
+    h.get_by_label("diversity").click();
+    h.run_steps(3);
+    let o = last_optim(&rx).expect("a SetOptim");
+    assert_eq!(o.view, OptimView::Diversity);
+    assert!(h.query_by_label("images").is_some());
+    tx.send(preferred(&["paper 2015", "Fourier + transforms", "MACO"]))
+        .unwrap();
+    tx.send(Event::Judged {
+        layer: "pool10".into(),
+        channel: 130,
+        verdict: Verdict {
+            judge: "efficientnet_lite0".into(),
+            class: Some("flamingo".into()),
+            rank: Some(3),
+            prob: Some(0.047),
+            top: "redshank".into(),
+            top_prob: 0.17,
+        },
+    })
+    .unwrap();
+    h.run_steps(3);
+    assert!(
+        h.query_by_label_contains("tiles: paper 2015 | Fourier + transforms | MACO")
+            .is_some()
+    );
+    assert!(
+        h.query_by_label_contains(
+            "judge efficientnet_lite0: flamingo rank 3 (4.7%); its top: redshank (17%)"
+        )
+        .is_some()
+    );
+    // a verdict on another unit is not shown for this one
+    tx.send(Event::Judged {
+        layer: "pool10".into(),
+        channel: 7,
+        verdict: Verdict {
+            judge: "j".into(),
+            class: None,
+            rank: None,
+            prob: None,
+            top: "cock".into(),
+            top_prob: 0.5,
+        },
+    })
+    .unwrap();
+    h.run_steps(3);
+    assert!(h.query_by_label_contains("judge j").is_none());
+}
