@@ -672,10 +672,10 @@ impl<'a> Worker<'a> {
             activation: run.last_act,
             mode: run.policy.mode(),
         };
-        let judged = verdict.map(|verdict| Event::Judged {
+        let judged = verdict.map(|verdicts| Event::Judged {
             layer: run.layer.clone(),
             channel: run.channel,
-            verdict,
+            verdicts,
         });
         self.send(ev);
         if let Some(j) = judged {
@@ -690,23 +690,33 @@ impl<'a> Worker<'a> {
         Ok(())
     }
 
-    /// The judge's verdict on the primary run's current image, when a judge is loaded and its
-    /// last verdict is older than [`JUDGE_EVERY`] (or `now`).
-    fn judge_due(&mut self, now: bool) -> Result<Option<deepvis_protocol::Verdict>, String> {
+    /// The judge's verdicts on the runs' current images (each run's first), when a judge is
+    /// loaded and its last verdict is older than [`JUDGE_EVERY`] (or `now`).
+    fn judge_due(&mut self, now: bool) -> Result<Option<Vec<deepvis_protocol::Verdict>>, String> {
         let (Some((net, last)), Some(run)) = (self.judge.as_ref(), self.run.as_ref()) else {
             return Ok(None);
         };
         if !now && last.is_some_and(|t| t.elapsed() < JUDGE_EVERY) {
             return Ok(None);
         }
-        let chw = self.opt.current_image(run.id).map_err(|e| e.to_string())?;
         let layer = self.optimizable(&run.layer).to_string();
         let class = crate::judge::target_class(&self.info, &layer, run.channel);
-        let v = crate::judge::judge(net, &self.device, &chw, &self.info, class, &self.labels)?;
+        let mut verdicts = Vec::with_capacity(run.ids.len());
+        for &id in &run.ids {
+            let chw = self.opt.current_image(id).map_err(|e| e.to_string())?;
+            verdicts.push(crate::judge::judge(
+                net,
+                &self.device,
+                &chw,
+                &self.info,
+                class,
+                &self.labels,
+            )?);
+        }
         if let Some((_, last)) = self.judge.as_mut() {
             *last = Some(Instant::now());
         }
-        Ok(Some(v))
+        Ok(Some(verdicts))
     }
 
     /// Steps the optimizer for about `budget`, doing what the run's policy decides (the

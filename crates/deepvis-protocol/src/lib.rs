@@ -616,14 +616,15 @@ pub enum Event {
         /// Which objective and start the run uses, and why.
         mode: RunMode,
     },
-    /// A second network's verdict on the preferred image (every few seconds while it forms).
+    /// A second network's verdicts on the preferred image (every few seconds while it forms).
     Judged {
         /// The layer of the unit it was made for.
         layer: String,
         /// The unit.
         channel: usize,
-        /// The verdict.
-        verdict: Verdict,
+        /// One verdict per run shown, in the order of the tiles (a run of several images: its
+        /// first).
+        verdicts: Vec<Verdict>,
     },
     /// The preferred-image run stopped, and why (reported once per run).
     Stopped {

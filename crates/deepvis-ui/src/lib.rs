@@ -183,8 +183,8 @@ pub struct DeepvisApp {
     pub predictions: Vec<ClassProb>,
     /// The preferred image.
     pub preferred: Option<PreferredView>,
-    /// The judge's latest verdict on the preferred image, with the layer and unit it judged.
-    pub judged: Option<(String, usize, deepvis_protocol::Verdict)>,
+    /// The judge's latest verdicts on the preferred image(s), with the layer and unit judged.
+    pub judged: Option<(String, usize, Vec<deepvis_protocol::Verdict>)>,
     /// The back-projection.
     pub back: Option<BackInfo>,
     /// The pane's method of many passes under way: (method, done, total).
@@ -719,8 +719,8 @@ impl DeepvisApp {
             Event::Judged {
                 layer,
                 channel,
-                verdict,
-            } => self.judged = Some((layer, channel, verdict)),
+                verdicts,
+            } => self.judged = Some((layer, channel, verdicts)),
             Event::Stopped { reason, iterations } => {
                 self.stopped = Some((reason, words::stop_message(reason, iterations)))
             }

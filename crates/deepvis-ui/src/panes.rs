@@ -747,7 +747,7 @@ pub fn preferred_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
             && *layer == p.layer
             && *channel == p.channel
         {
-            let line = crate::words::verdict(v);
+            let line = crate::words::verdicts(v, &p.captions);
             ui.add(egui::Label::new(line).truncate())
                 .on_hover_text("a second network classifies the picture as it forms (--judge)");
         }

@@ -48,16 +48,44 @@ pub fn stop_message(reason: StopReason, iterations: usize) -> String {
     }
 }
 
-/// The judge's line: `judge efficientnet_lite0: flamingo rank 3 (4.7%); its top: redshank (17%)`.
-pub fn verdict(v: &deepvis_protocol::Verdict) -> String {
-    let target = match (&v.class, v.rank, v.prob) {
-        (Some(c), Some(r), Some(p)) => format!("{c} rank {r} ({:.1}%); ", 100.0 * p),
-        _ => String::new(),
+/// The judge's line: `judge efficientnet_lite0: flamingo rank 3 (4.7%); its top: redshank
+/// (17%)`, or for several tiles `judge efficientnet_lite0: flamingo: paper 2015 rank 28 (0.4%),
+/// MACO rank 3 (4.7%)`.
+pub fn verdicts(vs: &[deepvis_protocol::Verdict], captions: &[String]) -> String {
+    let Some(first) = vs.first() else {
+        return String::new();
     };
-    format!(
-        "judge {}: {target}its top: {} ({:.0}%)",
-        v.judge,
-        v.top,
-        100.0 * v.top_prob
-    )
+    let rank = |v: &deepvis_protocol::Verdict| match (v.rank, v.prob) {
+        (Some(r), Some(p)) => format!("rank {r} ({:.1}%)", 100.0 * p),
+        _ => format!("top: {} ({:.0}%)", v.top, 100.0 * v.top_prob),
+    };
+    if vs.len() == 1 {
+        let target = match &first.class {
+            Some(c) => format!("{c} {}; ", rank(first)),
+            None => String::new(),
+        };
+        return format!(
+            "judge {}: {target}its top: {} ({:.0}%)",
+            first.judge,
+            first.top,
+            100.0 * first.top_prob
+        );
+    }
+    let parts: Vec<String> = vs
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let name = captions
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| format!("{}", i + 1));
+            format!("{name} {}", rank(v))
+        })
+        .collect();
+    let class = first
+        .class
+        .as_deref()
+        .map(|c| format!("{c}: "))
+        .unwrap_or_default();
+    format!("judge {}: {class}{}", first.judge, parts.join(", "))
 }

@@ -97,17 +97,18 @@ fn the_views_and_the_judge_line_show() {
     assert!(h.query_by_label("images").is_some());
     tx.send(preferred(&["paper 2015", "Fourier + transforms", "MACO"]))
         .unwrap();
+    let verdict = |rank: usize, prob: f32| Verdict {
+        judge: "efficientnet_lite0".into(),
+        class: Some("flamingo".into()),
+        rank: Some(rank),
+        prob: Some(prob),
+        top: "redshank".into(),
+        top_prob: 0.17,
+    };
     tx.send(Event::Judged {
         layer: "pool10".into(),
         channel: 130,
-        verdict: Verdict {
-            judge: "efficientnet_lite0".into(),
-            class: Some("flamingo".into()),
-            rank: Some(3),
-            prob: Some(0.047),
-            top: "redshank".into(),
-            top_prob: 0.17,
-        },
+        verdicts: vec![verdict(28, 0.004), verdict(3, 0.047), verdict(5, 0.02)],
     })
     .unwrap();
     h.run_steps(3);
@@ -115,6 +116,22 @@ fn the_views_and_the_judge_line_show() {
         h.query_by_label_contains("tiles: paper 2015 | Fourier + transforms | MACO")
             .is_some()
     );
+    assert!(
+        h.query_by_label_contains(
+            "judge efficientnet_lite0: flamingo: paper 2015 rank 28 (0.4%), Fourier + \
+             transforms rank 3 (4.7%), MACO rank 5 (2.0%)"
+        )
+        .is_some()
+    );
+    // one picture: its rank and the judge's own top class
+    tx.send(preferred(&[])).unwrap();
+    tx.send(Event::Judged {
+        layer: "pool10".into(),
+        channel: 130,
+        verdicts: vec![verdict(3, 0.047)],
+    })
+    .unwrap();
+    h.run_steps(3);
     assert!(
         h.query_by_label_contains(
             "judge efficientnet_lite0: flamingo rank 3 (4.7%); its top: redshank (17%)"
@@ -125,14 +142,14 @@ fn the_views_and_the_judge_line_show() {
     tx.send(Event::Judged {
         layer: "pool10".into(),
         channel: 7,
-        verdict: Verdict {
+        verdicts: vec![Verdict {
             judge: "j".into(),
             class: None,
             rank: None,
             prob: None,
             top: "cock".into(),
             top_prob: 0.5,
-        },
+        }],
     })
     .unwrap();
     h.run_steps(3);

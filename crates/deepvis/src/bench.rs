@@ -480,6 +480,39 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         ),
         ("forward_backward_class_unit", backward),
     ];
+    // one step of the preferred image's optimizer by each method (Fourier and MACO with
+    // lucent's standard transforms), one run of `batch` images on a class unit
+    let class = 130.min(l.info.layer(logits)?.channels - 1);
+    for (name, kind) in [
+        ("optim_step_paper_preset3", deepvis_optim::MethodKind::Paper),
+        (
+            "optim_step_fourier_transforms",
+            deepvis_optim::MethodKind::Fourier,
+        ),
+        (
+            "optim_step_maco_transforms",
+            deepvis_optim::MethodKind::Maco,
+        ),
+    ] {
+        let mut opt = deepvis_optim::Optimizer::new(l.net.clone(), &device);
+        let mut params = deepvis_optim::Method::default_params(kind);
+        params.max_iter = usize::MAX / 2;
+        opt.add_run(deepvis_optim::RunConfig {
+            objective: deepvis_optim::Objective::class(&l.info, class)?.into(),
+            params,
+            init: deepvis_optim::Init::Noise { seed: 0, std: 10.0 },
+            method: kind.method(),
+            images: batch,
+        })?;
+        let opt = std::cell::RefCell::new(opt);
+        named.push((
+            name,
+            Box::new(move || {
+                opt.borrow_mut().step(1)?;
+                Ok(())
+            }),
+        ));
+    }
     if batch == 1 {
         named.push(("back_grad_grid_unit", back(deepvis_model::BackMode::Grad)));
         named.push((
