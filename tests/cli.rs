@@ -146,6 +146,116 @@ fn optimize_writes_an_image_and_its_report() {
 }
 
 #[test]
+fn optimize_runs_the_methods_several_units_diversity_and_a_judge() {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("m.png");
+    // two units, the three methods each, in one batch; each picture judged by EfficientNet
+    let out = deepvis_ok(&[
+        "optimize",
+        "--layer",
+        "pool10",
+        "--units",
+        "130,949",
+        "--all-methods",
+        "--iters",
+        "3",
+        "--judge",
+        &effnet(),
+        "-o",
+        png.to_str().unwrap(),
+        "--json",
+    ]);
+    let rows: Vec<serde_json::Value> = out.lines().map(json).collect();
+    let got: Vec<(u64, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["unit"].as_u64().unwrap(),
+                r["method"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want: Vec<(u64, String)> = [130, 949]
+        .iter()
+        .flat_map(|&u| ["paper", "fourier", "maco"].map(|m| (u, m.to_string())))
+        .collect();
+    assert_eq!(got, want);
+    for r in &rows {
+        assert_eq!(r["iterations"], 3);
+        let v = &r["judge"][0];
+        let rank = v["rank"].as_u64().unwrap();
+        assert!((1..=1000).contains(&rank), "{r}");
+        let class = if r["unit"] == 130 {
+            "flamingo"
+        } else {
+            "strawberry"
+        };
+        assert_eq!(v["class"], class);
+    }
+    // six pictures in rows of four
+    let img = image::open(&png).unwrap();
+    assert_eq!((img.width(), img.height()), (4 * 227 + 3 * 4, 2 * 227 + 4));
+    // an objective by composition, transforms given, Adam, and three diverse images
+    let out = deepvis_ok(&[
+        "optimize",
+        "--objective",
+        "channel:fire9:12 + 0.5*class:130",
+        "--method",
+        "fourier",
+        "--transforms",
+        "jitter=4,rotate=5",
+        "--diversity",
+        "3",
+        "--iters",
+        "2",
+        "-o",
+        png.to_str().unwrap(),
+        "--json",
+    ]);
+    let v = json(&out);
+    assert_eq!(v["layer"], "fire9");
+    assert_eq!(v["iterations"], 2);
+    let img = image::open(&png).unwrap();
+    assert_eq!((img.width(), img.height()), (4 * 227 + 3 * 4, 227));
+    let side: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("m.json")).unwrap()).unwrap();
+    let m = &side["runs"][0]["method"];
+    assert_eq!(m["param"], "fourier");
+    assert_eq!(m["transforms"]["jitter"], 4);
+    assert_eq!(m["transforms"]["rotate"], 5.0);
+    assert_eq!(side["runs"][0]["recipe"]["images"], 3);
+    // the sidecar makes the very same picture again
+    let again = dir.path().join("again.png");
+    deepvis_ok(&[
+        "optimize",
+        "--from",
+        dir.path().join("m.json").to_str().unwrap(),
+        "-o",
+        again.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        image::open(&png).unwrap().to_rgb8(),
+        image::open(&again).unwrap().to_rgb8()
+    );
+    // bad knobs are clear errors
+    for (args, word) in [
+        (vec!["--transforms", "spin=3"], "spin"),
+        (vec!["--transforms", "scale=2"], "scale"),
+        (vec!["--adam-lr", "NaN"], "Adam"),
+        (vec!["--objective", "channel:fire9"], "channel:fire9"),
+        (vec!["--diversity", "40"], "images"),
+    ] {
+        let mut a = vec![
+            "optimize", "--layer", "pool10", "--unit", "1", "--iters", "1",
+        ];
+        a.extend(args.iter().copied());
+        a.extend(["-o", png.to_str().unwrap()]);
+        let (ok, _, err) = deepvis(&a);
+        assert!(!ok && err.contains(word), "{args:?}: {err}");
+    }
+}
+
+#[test]
 fn search_writes_rows_resumes_and_shards() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();

@@ -255,7 +255,7 @@ impl Goal {
                 ),
                 None => (1.0, piece),
             };
-            terms.push((sign * weight, Self::term(body, arch).map_err(|e| bad(e))?));
+            terms.push((sign * weight, Self::term(body, arch).map_err(&bad)?));
             if end == rest.len() {
                 break;
             }

@@ -506,3 +506,38 @@ fn a_method_change_keeps_the_picture() {
     assert_eq!(opt.config(id).unwrap().method, Method::FOURIER);
     let _ = info;
 }
+
+#[test]
+fn the_clip_mask_shows_the_pixels_the_norm_clipping_zeroed() {
+    let device = Device::flex();
+    let net = squeezenet(&device);
+    let mut opt = Optimizer::new(net, &device);
+    // preset 1 clips the half of the pixels of smallest norm
+    let id = opt
+        .add_run(RunConfig::paper(
+            Objective::class(&info(), 130).unwrap(),
+            Params::preset(1).unwrap(),
+            Init::Noise { seed: 5, std: 10.0 },
+        ))
+        .unwrap();
+    assert_eq!(
+        opt.clip_mask(id).unwrap(),
+        None,
+        "nothing clipped before a step"
+    );
+    opt.step(1).unwrap();
+    let mask = opt.clip_mask(id).unwrap().expect("a mask");
+    assert_eq!(mask.len(), 227 * 227);
+    let share = mask.iter().filter(|&&m| m).count() as f64 / mask.len() as f64;
+    assert!((0.49..=0.51).contains(&share), "{share}");
+    // the masked pixels are exactly the zero ones of the state
+    let x = opt.state(id).unwrap();
+    let plane = 227 * 227;
+    for (i, &m) in mask.iter().enumerate().step_by(97) {
+        let zero = (0..3).all(|c| x[c * plane + i] == 0.0);
+        assert_eq!(m, zero, "pixel {i}");
+    }
+    // a Fourier run has no such clipping
+    opt.set_method(id, Method::FOURIER).unwrap();
+    assert_eq!(opt.clip_mask(id).unwrap(), None);
+}

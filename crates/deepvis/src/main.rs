@@ -86,7 +86,7 @@ enum Command {
     /// The images of a folder that excite each channel of a layer most (resumable).
     Topk(topk::Args),
     /// Synthesize a unit's preferred image (regularized gradient ascent).
-    Optimize(optimize::Args),
+    Optimize(Box<optimize::Args>),
     /// Random search over the optimizer's hyperparameters.
     Search(search::Args),
     /// Time forward and backward passes.
@@ -122,7 +122,7 @@ fn run_command(g: &Global, c: Command) -> anyhow::Result<std::process::ExitCode>
         Command::Activations(a) => activations::run(&cli.global, a),
         Command::Layers(a) => layers::run(&cli.global, a),
         Command::Weights(c) => weights::run(&cli.global, c),
-        Command::Optimize(a) => optimize::run(&cli.global, a),
+        Command::Optimize(a) => optimize::run(&cli.global, *a),
         Command::Backprop(a) => backprop::run(&cli.global, a),
         Command::Attribute(a) => attribute::run(&cli.global, a),
         Command::Topk(a) => topk::run(&cli.global, a),
