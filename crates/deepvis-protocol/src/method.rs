@@ -111,6 +111,15 @@ impl Transforms {
         rotate: 10.0,
     };
 
+    /// Wider ranges, tuned for SqueezeNet with the judge (`scripts/judge-table.sh`): pictures
+    /// that must survive larger moves are recognised more often by a second network.
+    pub const WIDE: Transforms = Transforms {
+        pad: 16,
+        jitter: 16,
+        scale: 0.2,
+        rotate: 15.0,
+    };
+
     /// Whether any transform is on.
     pub fn any(&self) -> bool {
         *self != Transforms::OFF
@@ -188,19 +197,21 @@ impl Method {
         l1: 0.0,
     };
 
-    /// Lucent's `render_vis` defaults: `fft_image` with decay power 1 and decorrelated colours,
-    /// the standard transforms, Adam at 0.05.
+    /// Lucent's recipe (`fft_image` with decay power 1 and decorrelated colours, Adam) tuned
+    /// for SqueezeNet: the wide transforms and Adam at 0.02 (lucent: its standard transforms and
+    /// 0.05; see the closing note of issue 10 for the judge's ranks before and after).
     pub const FOURIER: Method = Method {
         param: ParamKind::Fourier,
-        transforms: Transforms::STANDARD,
+        transforms: Transforms::WIDE,
         adam: true,
+        adam_lr: 0.02,
         ..Method::PAPER
     };
 
-    /// MACO: the phase alone, the standard transforms, Adam (on angles, so a larger step).
+    /// MACO: the phase alone, the wide transforms, Adam at 0.2 (on angles, a larger step).
     pub const MACO: Method = Method {
         param: ParamKind::Maco,
-        transforms: Transforms::STANDARD,
+        transforms: Transforms::WIDE,
         adam: true,
         adam_lr: 0.2,
         ..Method::PAPER

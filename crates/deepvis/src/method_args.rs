@@ -30,10 +30,11 @@ impl MethodChoice {
 #[derive(clap::Args, Debug, Clone)]
 pub struct MethodArgs {
     /// How the picture is made (its defaults: paper = the preset; fourier and maco = 512
-    /// iterations of Adam with lucent's standard transforms, the paper's regularizers off).
+    /// iterations of Adam with the wide transforms, the paper's regularizers off).
     #[arg(long, value_enum, default_value_t = MethodChoice::Paper)]
     pub method: MethodChoice,
-    /// Random transforms: `standard` (lucent's: pad 12, jitter 8, scale ±0.1, rotate ±10°),
+    /// Random transforms: `wide` (the modern methods' default: pad 16, jitter 16, scale
+    /// ±0.2, rotate ±15°), `standard` (lucent's: pad 12, jitter 8, scale ±0.1, rotate ±10°),
     /// `off`, or `pad=P,jitter=J,scale=S,rotate=DEG` (missing ones off).
     #[arg(long, value_name = "SPEC")]
     pub transforms: Option<String>,
@@ -65,6 +66,7 @@ pub struct MethodArgs {
 pub fn parse_transforms(spec: &str) -> Result<Transforms> {
     match spec {
         "standard" => return Ok(Transforms::STANDARD),
+        "wide" => return Ok(Transforms::WIDE),
         "off" | "none" => return Ok(Transforms::OFF),
         _ => {}
     }
