@@ -1,16 +1,15 @@
 //! The worker on the CPU backend with the synthetic source.
 
+mod common;
+use common::{collect, weights};
+
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use deepvis_engine::{EngineConfig, EngineHandle, ModelLoader, spawn};
 use deepvis_model::{Arch, BackendChoice};
 use deepvis_protocol::{Command, Event, PreReluMode, SourceSpec};
-
-fn weights() -> PathBuf {
-    deepvis_testdata::shared_file("weights/squeezenet1_0/squeezenet1_0.safetensors")
-}
 
 fn engine(layer: &str, selected: Option<usize>) -> EngineHandle {
     let mut c = EngineConfig::new(
@@ -26,22 +25,6 @@ fn engine(layer: &str, selected: Option<usize>) -> EngineHandle {
     c.selected = selected;
     c.optim.pre_relu = PreReluMode::Off;
     spawn(c, Arc::new(|| {}))
-}
-
-/// Collects events until `done` says so or `limit` passes.
-fn collect(h: &EngineHandle, limit: Duration, mut done: impl FnMut(&Event) -> bool) -> Vec<Event> {
-    let t0 = Instant::now();
-    let mut out = Vec::new();
-    while t0.elapsed() < limit {
-        if let Ok(e) = h.events.recv_timeout(Duration::from_millis(100)) {
-            let stop = done(&e);
-            out.push(e);
-            if stop {
-                break;
-            }
-        }
-    }
-    out
 }
 
 #[test]

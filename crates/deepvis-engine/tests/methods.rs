@@ -1,19 +1,17 @@
 //! The preferred image's methods in the worker: the compare views in one batch, diversity,
 //! the direction at a clicked place, a method switch while it runs, and the judge's line.
 
-use std::path::PathBuf;
+mod common;
+use common::{collect, weights};
+
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use deepvis_engine::{EngineConfig, EngineHandle, ModelLoader, spawn};
 use deepvis_model::{Arch, BackendChoice};
 use deepvis_protocol::{
     Command, Event, Method, MethodKind, OptimSettings, OptimView, PreReluMode, SourceSpec,
 };
-
-fn weights() -> PathBuf {
-    deepvis_testdata::shared_file("weights/squeezenet1_0/squeezenet1_0.safetensors")
-}
 
 fn engine(layer: &str, judge: bool) -> EngineHandle {
     let mut c = EngineConfig::new(
@@ -32,22 +30,6 @@ fn engine(layer: &str, judge: bool) -> EngineHandle {
         c.judge = Some(ModelLoader::builtin(Arch::SqueezeNet1_0, weights()));
     }
     spawn(c, Arc::new(|| {}))
-}
-
-/// Collects events until `done` says so or `limit` passes.
-fn collect(h: &EngineHandle, limit: Duration, mut done: impl FnMut(&Event) -> bool) -> Vec<Event> {
-    let t0 = Instant::now();
-    let mut out = Vec::new();
-    while t0.elapsed() < limit {
-        if let Ok(e) = h.events.recv_timeout(Duration::from_millis(100)) {
-            let stop = done(&e);
-            out.push(e);
-            if stop {
-                break;
-            }
-        }
-    }
-    out
 }
 
 /// The events in a few words (pictures are not printed).

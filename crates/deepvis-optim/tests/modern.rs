@@ -2,6 +2,9 @@
 //! both ways, lucent's frequency scaling and colour decorrelation, the transforms, MACO's fixed
 //! magnitude, diversity, composed objectives, and the paper's path step for step.
 
+mod common;
+use common::squeezenet;
+
 use burn::prelude::*;
 use deepvis_model::{Arch, ModelInfo, Net, Request, to_vec};
 use deepvis_optim::fft::{Irfft, Spectrum, columns, freq_scale, irfft2, rfft2};
@@ -13,15 +16,6 @@ use deepvis_optim::{
     Goal, Init, Method, MethodKind, Objective, Optimizer, Params, RunConfig, Term, Transforms,
 };
 use deepvis_testdata::shared;
-
-fn squeezenet(device: &Device) -> Net {
-    Net::load(
-        Arch::SqueezeNet1_0,
-        &shared().join("weights/squeezenet1_0/squeezenet1_0.safetensors"),
-        device,
-    )
-    .unwrap()
-}
 
 fn info() -> std::sync::Arc<ModelInfo> {
     Arch::SqueezeNet1_0.info()

@@ -2,21 +2,15 @@
 //! (`../shared/reference/am_steps_flamingo_p{1,3,4}.safetensors`), whole-run behaviour on the
 //! shared start image, and the gradient against finite differences.
 
+mod common;
+use common::squeezenet;
+
 use burn::prelude::*;
 use deepvis_model::{Arch, Net, Request, WeightMap, to_vec};
 use deepvis_optim::regularize::regularized_update;
 use deepvis_optim::{Init, Objective, Optimizer, Params, RunConfig, StopReason};
 
 use deepvis_testdata::shared;
-
-fn squeezenet(device: &Device) -> Net {
-    Net::load(
-        Arch::SqueezeNet1_0,
-        &shared().join("weights/squeezenet1_0/squeezenet1_0.safetensors"),
-        device,
-    )
-    .unwrap()
-}
 
 fn steps(preset: u8) -> WeightMap {
     WeightMap::read_safetensors(
