@@ -157,9 +157,11 @@ pub fn freq_scale(h: usize, w: usize, decay_power: f64) -> Vec<f64> {
 
 /// The inverse transform on the device: `[n, c, h, k]` real and imaginary parts to
 /// `[n, c, h, w]` planes, as four matrix products (differentiable). The matrices are kept on
-/// the host and put on the input's device (plain or autodiff) at each call.
+/// the host and put on the input's device once for plain inputs and once for autodiff ones.
 #[derive(Clone, Debug)]
 pub struct Irfft {
+    /// The four matrices on the device, `[cx, sx, cy, sy]`: for plain inputs, for autodiff.
+    on_device: [std::sync::OnceLock<[Tensor<4>; 4]>; 2],
     h: usize,
     w: usize,
     /// `w_q cos(2 pi q n / w)`, `k x w`.
@@ -192,6 +194,7 @@ impl Irfft {
                 .collect()
         };
         Irfft {
+            on_device: Default::default(),
             h,
             w,
             cx: x(&cw),
@@ -208,16 +211,26 @@ impl Irfft {
 
     /// `re`, `im`: `[n, c, h, k]`; the planes, `[n, c, h, w]`.
     pub fn apply(&self, re: Tensor<4>, im: Tensor<4>) -> Tensor<4> {
-        let [n, c, h, _] = re.dims();
-        let device = re.device();
-        let b = |v: &[f32], r: usize, cols: usize| {
-            Tensor::<1>::from_floats(v, &device)
-                .reshape([1, 1, r, cols])
-                .expand([n, c, r, cols])
-        };
+        let [n, c, _, _] = re.dims();
         let k = columns(self.w);
-        let (cx, sx) = (b(&self.cx, k, self.w), b(&self.sx, k, self.w));
-        let (cy, sy) = (b(&self.cy, h, h), b(&self.sy, h, h));
+        let [cx, sx, cy, sy] = self.on_device[re.is_autodiff() as usize]
+            .get_or_init(|| {
+                let device = re.device();
+                let t = |v: &[f32], r: usize, cols: usize| {
+                    Tensor::<1>::from_floats(v, &device).reshape([1, 1, r, cols])
+                };
+                [
+                    t(&self.cx, k, self.w),
+                    t(&self.sx, k, self.w),
+                    t(&self.cy, self.h, self.h),
+                    t(&self.sy, self.h, self.h),
+                ]
+            })
+            .clone()
+            .map(|m| {
+                let [_, _, r, cols] = m.dims();
+                m.expand([n, c, r, cols])
+            });
         // along x (the sum over q): U = S e^{2 pi i q n / w}, weighted
         let ur = re.clone().matmul(cx.clone()) - im.clone().matmul(sx.clone());
         let ui = re.matmul(sx) + im.matmul(cx);
