@@ -23,7 +23,9 @@ pub mod stepper;
 pub mod transform;
 pub mod update;
 
-pub use deepvis_protocol::{Method, MethodKind, ParamKind, Transforms};
+pub use deepvis_protocol::{
+    Method, MethodKind, ParamKind, Penalties, PenaltyKind, TransformKind, Transforms,
+};
 pub use error::{OptimError, Result};
 pub use goal::{Goal, Term};
 pub use init::Init;

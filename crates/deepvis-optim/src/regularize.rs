@@ -7,6 +7,8 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use deepvis_model::preprocess::Normalization;
 
+use deepvis_protocol::{Axis, Penalties, PixelOps};
+
 use crate::params::Params;
 
 fn channel_consts(v: [f32; 3], dims: [usize; 4], device: &Device) -> Tensor<4> {
@@ -163,23 +165,56 @@ pub fn regularize(x: Tensor<4>, g: Tensor<4>, p: &Params, ii: usize) -> Tensor<4
     x
 }
 
-/// Total variation of images in 0..1 pixel units: the mean absolute difference between
-/// vertical neighbours plus that between horizontal neighbours (`[1]`, summed over the batch's
-/// images).
-pub fn total_variation(px: Tensor<4>) -> Tensor<1> {
-    let [n, c, h, w] = px.dims();
-    if h < 2 || w < 2 {
-        return Tensor::<1>::zeros([1], &px.device());
+/// Pictures in 0..1 units (`[n, c, h, w]`, with gradients) in the pixel operations the
+/// protocol's penalties are written in.
+pub struct Pixels(pub Tensor<4>);
+
+impl PixelOps for Pixels {
+    type Scalar = Tensor<1>;
+
+    fn diff(&self, axis: Axis) -> Pixels {
+        let [n, c, h, w] = self.0.dims();
+        let x = &self.0;
+        Pixels(match axis {
+            Axis::Height => {
+                x.clone().slice([0..n, 0..c, 1..h, 0..w])
+                    - x.clone().slice([0..n, 0..c, 0..h - 1, 0..w])
+            }
+            Axis::Width => {
+                x.clone().slice([0..n, 0..c, 0..h, 1..w])
+                    - x.clone().slice([0..n, 0..c, 0..h, 0..w - 1])
+            }
+        })
     }
-    let dy =
-        px.clone().slice([0..n, 0..c, 1..h, 0..w]) - px.clone().slice([0..n, 0..c, 0..h - 1, 0..w]);
-    let dx = px.clone().slice([0..n, 0..c, 0..h, 1..w]) - px.slice([0..n, 0..c, 0..h, 0..w - 1]);
-    (dy.abs().mean() + dx.abs().mean()).reshape([1]) * n as f64
+
+    fn minus(&self, v: f64) -> Pixels {
+        Pixels(self.0.clone() - v)
+    }
+
+    fn abs(self) -> Pixels {
+        Pixels(self.0.abs())
+    }
+
+    fn square(self) -> Pixels {
+        Pixels(self.0.powi_scalar(2))
+    }
+
+    fn mean_per_image(self) -> Tensor<1> {
+        let n = self.0.dims()[0];
+        self.0.mean().reshape([1]) * n as f64
+    }
+
+    fn size(&self) -> (usize, usize) {
+        let [_, _, h, w] = self.0.dims();
+        (h, w)
+    }
 }
 
-/// L1 of images in 0..1 pixel units: the mean absolute distance from grey (0.5), `[1]`,
-/// summed over the batch's images.
-pub fn l1_from_grey(px: Tensor<4>) -> Tensor<1> {
-    let n = px.dims()[0];
-    (px - 0.5).abs().mean().reshape([1]) * n as f64
+/// The weighted sum of the active penalties of `p` on pictures `px` (0..1 units), `[1]`;
+/// `None` when none applies.
+pub fn penalties(p: &Penalties, px: Tensor<4>) -> Option<Tensor<1>> {
+    let px = Pixels(px);
+    p.active()
+        .filter_map(|(kind, w)| kind.eval(&px).map(|v| v * w))
+        .reduce(|a, b| a + b)
 }

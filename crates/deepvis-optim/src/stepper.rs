@@ -22,7 +22,7 @@ use crate::goal::Goal;
 use crate::init::Init;
 use crate::param::Parameterization;
 use crate::params::Params;
-use crate::regularize::{clip_to_pixels, l1_from_grey, regularize, total_variation};
+use crate::regularize::{clip_to_pixels, penalties as penalty_of, regularize};
 use crate::transform::{Affine, resample};
 use crate::update::Adam;
 
@@ -440,21 +440,16 @@ impl Optimizer {
                     run.seed().wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ ((run.ii as u64) << 8),
                 );
                 let maps: Vec<Affine> = (0..n)
-                    .map(|_| Affine::draw(&method.transforms, size, &mut rng))
+                    .map(|_| method.transforms.draw(size, &mut || rng.uniform()))
                     .collect();
                 resample(image.clone(), &maps)?
             } else {
                 image.clone()
             };
-            let mut pen = None;
-            if method.tv > 0.0 || method.l1 > 0.0 {
-                let px = run.param.pixels01(image.clone());
-                let mut t = total_variation(px.clone()) * method.tv;
-                if method.l1 > 0.0 {
-                    t = t + l1_from_grey(px) * method.l1;
-                }
-                pen = Some(t);
-            }
+            let pen = match method.penalties.active().next() {
+                Some(_) => penalty_of(&method.penalties, run.param.pixels01(image.clone())),
+                None => None,
+            };
             run.cfg.objective.request(&info, &mut req)?;
             shown.push(image.without_autodiff());
             leaves.push(leaf);

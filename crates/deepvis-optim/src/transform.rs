@@ -1,129 +1,13 @@
-//! Random transforms (lucent's `transform`): pad, jitter, scale and rotate, each drawn afresh
-//! per image and step, composed into one affine map and applied with one bilinear resampling
-//! (differentiable, gathers on the device), so the network's input keeps its size. What falls
-//! outside the picture is 0 in the normalized space (the mean colour).
-//!
-//! A map takes a point of the picture to a point of the network's input, in `(y, x)` pixel
-//! coordinates (`y` down); rotations are counter-clockwise on screen.
+//! Applying the random transforms (lucent's `transform`): the draws of an image, defined in the
+//! protocol's table ([`deepvis_protocol::transforms`]), composed into one affine map, are
+//! applied with one bilinear resampling (differentiable, gathers on the device), so the
+//! network's input keeps its size. What falls outside the picture is 0 in the normalized space
+//! (the mean colour).
 
 use burn::prelude::*;
-use deepvis_model::rng::Rng;
-use deepvis_protocol::Transforms;
+pub use deepvis_protocol::Affine;
 
 use crate::error::Result;
-
-/// `q = m u + t`: a point `u` of the picture lands at `q`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Affine {
-    /// The linear part, `(y, x)` rows and columns.
-    pub m: [[f64; 2]; 2],
-    /// The translation.
-    pub t: [f64; 2],
-}
-
-impl Affine {
-    /// Nothing moves.
-    pub const IDENTITY: Affine = Affine {
-        m: [[1.0, 0.0], [0.0, 1.0]],
-        t: [0.0, 0.0],
-    };
-
-    /// A shift by `(dy, dx)` pixels.
-    pub fn shift(dy: f64, dx: f64) -> Affine {
-        Affine {
-            t: [dy, dx],
-            ..Affine::IDENTITY
-        }
-    }
-
-    /// `m` about the centre of a `size x size` picture.
-    fn about_centre(m: [[f64; 2]; 2], size: usize) -> Affine {
-        let c = (size as f64 - 1.0) / 2.0;
-        // q = c + m (u - c) = m u + (c - m c)
-        let t = [
-            c - (m[0][0] * c + m[0][1] * c),
-            c - (m[1][0] * c + m[1][1] * c),
-        ];
-        Affine { m, t }
-    }
-
-    /// Scaling by `s` about the centre.
-    pub fn scale(s: f64, size: usize) -> Affine {
-        Affine::about_centre([[s, 0.0], [0.0, s]], size)
-    }
-
-    /// Rotation by `degrees` counter-clockwise on screen, about the centre.
-    pub fn rotate(degrees: f64, size: usize) -> Affine {
-        let (s, c) = degrees.to_radians().sin_cos();
-        Affine::about_centre([[c, -s], [s, c]], size)
-    }
-
-    /// `self`, then `next`.
-    pub fn then(self, next: Affine) -> Affine {
-        let (a, b) = (next.m, self.m);
-        let m = [
-            [
-                a[0][0] * b[0][0] + a[0][1] * b[1][0],
-                a[0][0] * b[0][1] + a[0][1] * b[1][1],
-            ],
-            [
-                a[1][0] * b[0][0] + a[1][1] * b[1][0],
-                a[1][0] * b[0][1] + a[1][1] * b[1][1],
-            ],
-        ];
-        let t = [
-            a[0][0] * self.t[0] + a[0][1] * self.t[1] + next.t[0],
-            a[1][0] * self.t[0] + a[1][1] * self.t[1] + next.t[1],
-        ];
-        Affine { m, t }
-    }
-
-    /// The picture's point that lands at `q`.
-    pub fn source(&self, q: [f64; 2]) -> [f64; 2] {
-        let m = self.m;
-        let det = m[0][0] * m[1][1] - m[0][1] * m[1][0];
-        let (dy, dx) = (q[0] - self.t[0], q[1] - self.t[1]);
-        [
-            (m[1][1] * dy - m[0][1] * dx) / det,
-            (-m[1][0] * dy + m[0][0] * dx) / det,
-        ]
-    }
-
-    /// One random draw of `tr` for a `size x size` input, in lucent's order: pad, jitter,
-    /// scale, rotate, then a jitter of half the range.
-    pub fn draw(tr: &Transforms, size: usize, rng: &mut Rng) -> Affine {
-        let mut a = Affine::IDENTITY;
-        if tr.pad > 0 {
-            // the padded picture shrunk back to the input's size
-            a = a.then(Affine::scale(
-                size as f64 / (size as f64 + 2.0 * tr.pad as f64),
-                size,
-            ));
-        }
-        let jitter = |a: Affine, r: u32, rng: &mut Rng| {
-            if r == 0 {
-                return a;
-            }
-            let mut d = || (rng.uniform() * (2 * r + 1) as f64).floor() - r as f64;
-            let (dy, dx) = (d(), d());
-            a.then(Affine::shift(dy, dx))
-        };
-        a = jitter(a, tr.jitter, rng);
-        if tr.scale > 0.0 {
-            a = a.then(Affine::scale(
-                1.0 + tr.scale * (2.0 * rng.uniform() - 1.0),
-                size,
-            ));
-        }
-        if tr.rotate > 0.0 {
-            a = a.then(Affine::rotate(
-                tr.rotate * (2.0 * rng.uniform() - 1.0),
-                size,
-            ));
-        }
-        jitter(a, tr.jitter / 2, rng)
-    }
-}
 
 /// Resamples each image `i` of `x` (`[n, c, h, w]`) through `maps[i]`, bilinearly: output
 /// pixel `q` takes the picture's value at `maps[i].source(q)`, 0 outside the picture.

@@ -13,7 +13,8 @@ use deepvis_optim::regularize::clip_to_pixels;
 use deepvis_optim::spectrum::{Magnitude, natural_planes};
 use deepvis_optim::transform::{Affine, resample};
 use deepvis_optim::{
-    Goal, Init, Method, MethodKind, Objective, Optimizer, Params, RunConfig, Term, Transforms,
+    Goal, Init, Method, MethodKind, Objective, Optimizer, Params, RunConfig, Term, TransformKind,
+    Transforms,
 };
 use deepvis_testdata::shared;
 
@@ -187,19 +188,14 @@ fn transforms_move_pixels_where_they_should() {
     );
     // the draws: all off is the identity; pad alone shrinks by size / (size + 2 pad)
     let mut rng = deepvis_model::rng::Rng::new(1);
-    assert_eq!(
-        Affine::draw(&Transforms::OFF, 227, &mut rng),
-        Affine::IDENTITY
-    );
-    let pad = Transforms {
-        pad: 12,
-        ..Transforms::OFF
-    };
-    let a = Affine::draw(&pad, 227, &mut rng);
+    let mut u = || rng.uniform();
+    assert_eq!(Transforms::OFF.draw(227, &mut u), Affine::IDENTITY);
+    let pad = Transforms::OFF.with(TransformKind::Pad, 12.0);
+    let a = pad.draw(227, &mut u);
     assert!((a.m[0][0] - 227.0 / 251.0).abs() < 1e-12);
     // the standard draws stay within their ranges: the centre moves at most 12 pixels
     for _ in 0..100 {
-        let a = Affine::draw(&Transforms::STANDARD, 227, &mut rng);
+        let a = Transforms::STANDARD.draw(227, &mut u);
         let c = a.source([113.0, 113.0]);
         assert!(
             (c[0] - 113.0).abs() <= 14.0 && (c[1] - 113.0).abs() <= 14.0,

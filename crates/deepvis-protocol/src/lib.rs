@@ -4,8 +4,10 @@
 pub mod attr;
 pub mod method;
 pub mod params;
+pub mod penalty;
 pub mod queue;
 pub mod run;
+pub mod transforms;
 pub mod video;
 
 use std::path::PathBuf;
@@ -15,10 +17,12 @@ use serde::{Deserialize, Serialize};
 
 pub use attr::{AttrOptions, Baseline, IgOptions, OcclusionOptions, SmoothGradOptions};
 pub use deepvis_viz::{BackFilter, ColorMap};
-pub use method::{Method, MethodKind, ParamKind, Transforms};
+pub use method::{Method, MethodKind, ParamKind};
 pub use params::{LrPolicy, Params};
+pub use penalty::{Axis, Penalties, PenaltyKind, PixelOps};
 pub use queue::{Inbox, Outbox, queue};
 pub use run::{RunMode, StopReason, Telemetry};
+pub use transforms::{Affine, TransformKind, Transforms};
 pub use video::{Playback, PlayerCommand, RecordTarget, RecordingStatus};
 
 /// Where frames come from.

@@ -5,6 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::penalty::Penalties;
+use crate::transforms::Transforms;
+
 /// The three methods the window's picker and `--method` offer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -76,85 +79,11 @@ impl ParamKind {
     }
 }
 
-/// Random transforms applied to the image before each forward pass (a fresh draw per image and
-/// step), so that the picture must work wherever it lands. The network's input keeps its size:
-/// the image is resampled once through the composed map. Each is off at 0.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, Default)]
-#[serde(default)]
-pub struct Transforms {
-    /// A grey frame this many pixels wide around the image (lucent's `pad(12)`; the padded
-    /// image is shrunk back to the input size).
-    pub pad: u32,
-    /// Random shift of up to this many pixels each way, before and (half as much) after the
-    /// scaling and rotation (lucent's `jitter(8)` ... `jitter(4)`).
-    pub jitter: u32,
-    /// Random scale in `1 ± scale` (lucent: 0.1, scales 0.9 to 1.1).
-    pub scale: f64,
-    /// Random rotation of up to this many degrees each way (lucent: 10).
-    pub rotate: f64,
-}
-
-impl Transforms {
-    /// None at all.
-    pub const OFF: Transforms = Transforms {
-        pad: 0,
-        jitter: 0,
-        scale: 0.0,
-        rotate: 0.0,
-    };
-
-    /// lucent's `standard_transforms`.
-    pub const STANDARD: Transforms = Transforms {
-        pad: 12,
-        jitter: 8,
-        scale: 0.1,
-        rotate: 10.0,
-    };
-
-    /// Wider ranges, tuned for SqueezeNet with the judge (`scripts/judge-table.sh`): pictures
-    /// that must survive larger moves are recognised more often by a second network.
-    pub const WIDE: Transforms = Transforms {
-        pad: 16,
-        jitter: 16,
-        scale: 0.2,
-        rotate: 15.0,
-    };
-
-    /// Whether any transform is on.
-    pub fn any(&self) -> bool {
-        *self != Transforms::OFF
-    }
-
-    /// Checks the ranges: pad and jitter at most 64 pixels, scale in 0..0.9, rotation at most
-    /// 180 degrees.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.pad > 64 || self.jitter > 64 {
-            return Err(format!(
-                "pad {} / jitter {}: at most 64 pixels each",
-                self.pad, self.jitter
-            ));
-        }
-        if !self.scale.is_finite() || !(0.0..0.9).contains(&self.scale) {
-            return Err(format!(
-                "random scale is {}; it must lie in 0..0.9 (scales 1 - s to 1 + s)",
-                self.scale
-            ));
-        }
-        if !self.rotate.is_finite() || !(0.0..=180.0).contains(&self.rotate) {
-            return Err(format!(
-                "random rotation is {} degrees; it must lie in 0..180",
-                self.rotate
-            ));
-        }
-        Ok(())
-    }
-}
-
 /// The knobs of a method other than the paper's hyperparameters ([`crate::Params`], whose
 /// regularizers apply where they make sense: blur and clipping to pixels only, decay to any
 /// parameter but a phase; its learning-rate policy is the SGD's).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(from = "MethodWire")]
 pub struct Method {
     /// What is optimized.
     pub param: ParamKind,
@@ -170,11 +99,65 @@ pub struct Method {
     pub adam: bool,
     /// Adam's learning rate.
     pub adam_lr: f64,
-    /// Total-variation penalty weight (mean absolute difference of neighbouring pixels, in
-    /// 0..1 pixel units, subtracted from the objective).
-    pub tv: f64,
-    /// L1 penalty weight (mean absolute distance of the pixels from grey, 0..1 units).
-    pub l1: f64,
+    /// The penalties on the picture (0..1 pixel units, subtracted from the objective).
+    pub penalties: Penalties,
+}
+
+/// [`Method`] as stored, reading also the penalty weights `tv` and `l1` that earlier versions
+/// kept beside the other knobs.
+#[derive(Deserialize)]
+#[serde(default)]
+struct MethodWire {
+    param: ParamKind,
+    decay_power: f64,
+    decorrelate: bool,
+    init_sd: f64,
+    transforms: Transforms,
+    adam: bool,
+    adam_lr: f64,
+    penalties: Penalties,
+    tv: Option<f64>,
+    l1: Option<f64>,
+}
+
+impl Default for MethodWire {
+    fn default() -> MethodWire {
+        let m = Method::PAPER;
+        MethodWire {
+            param: m.param,
+            decay_power: m.decay_power,
+            decorrelate: m.decorrelate,
+            init_sd: m.init_sd,
+            transforms: m.transforms,
+            adam: m.adam,
+            adam_lr: m.adam_lr,
+            penalties: m.penalties,
+            tv: None,
+            l1: None,
+        }
+    }
+}
+
+impl From<MethodWire> for Method {
+    fn from(w: MethodWire) -> Method {
+        use crate::penalty::PenaltyKind;
+        let mut penalties = w.penalties;
+        for (kind, legacy) in [(PenaltyKind::Tv, w.tv), (PenaltyKind::L1, w.l1)] {
+            if let Some(v) = legacy {
+                *penalties.get_mut(kind) = v;
+            }
+        }
+        Method {
+            param: w.param,
+            decay_power: w.decay_power,
+            decorrelate: w.decorrelate,
+            init_sd: w.init_sd,
+            transforms: w.transforms,
+            adam: w.adam,
+            adam_lr: w.adam_lr,
+            penalties,
+        }
+    }
 }
 
 impl Default for Method {
@@ -193,8 +176,7 @@ impl Method {
         transforms: Transforms::OFF,
         adam: false,
         adam_lr: 0.05,
-        tv: 0.0,
-        l1: 0.0,
+        penalties: Penalties::OFF,
     };
 
     /// Lucent's recipe (`fft_image` with decay power 1 and decorrelated colours, Adam) tuned
@@ -249,8 +231,6 @@ impl Method {
             ("decay power", self.decay_power),
             ("start spectrum sd", self.init_sd),
             ("Adam learning rate", self.adam_lr),
-            ("total variation weight", self.tv),
-            ("L1 weight", self.l1),
         ] {
             if !v.is_finite() || v < 0.0 {
                 return Err(format!("{name} is {v}; it must be finite and >= 0"));
@@ -262,6 +242,39 @@ impl Method {
                 self.decay_power
             ));
         }
+        self.penalties.validate()?;
         self.transforms.validate()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::penalty::PenaltyKind;
+    use crate::transforms::TransformKind;
+
+    #[test]
+    fn a_method_stored_by_an_earlier_version_still_reads() {
+        // the penalties beside the other knobs, whole-pixel transforms as integers
+        let old = r#"{"param":"fourier","decay_power":1.0,"decorrelate":true,"init_sd":0.01,
+            "transforms":{"pad":16,"jitter":16,"scale":0.2,"rotate":15.0},"adam":true,
+            "adam_lr":0.02,"tv":0.5,"l1":0.0}"#;
+        let m: Method = serde_json::from_str(old).unwrap();
+        let want = Method {
+            penalties: Penalties::OFF.with(PenaltyKind::Tv, 0.5),
+            ..Method::FOURIER
+        };
+        assert_eq!(m, want);
+        let again: Method = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+        assert_eq!(again, m);
+        // fields missing: the paper's
+        let m: Method = serde_json::from_str(r#"{"transforms":{"jitter":4}}"#).unwrap();
+        assert_eq!(
+            m,
+            Method {
+                transforms: Transforms::OFF.with(TransformKind::Jitter, 4.0),
+                ..Method::PAPER
+            }
+        );
     }
 }

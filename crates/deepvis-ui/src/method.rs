@@ -2,7 +2,7 @@
 //! (one image, the presets or the methods side by side, diverse images, the direction at the
 //! clicked place), and every knob of the chosen method.
 
-use deepvis_protocol::{Method, MethodKind, OptimView, ParamKind};
+use deepvis_protocol::{Method, MethodKind, OptimView, ParamKind, PenaltyKind, TransformKind};
 
 use crate::DeepvisApp;
 
@@ -123,33 +123,16 @@ pub fn knobs(app: &mut DeepvisApp, ui: &mut egui::Ui) {
             .on_hover_text("mix the channels by ImageNet's colour correlation (lucent's)")
             .changed();
     }
-    let t = &mut m.transforms;
-    changed |= slider(
-        ui,
-        egui::Slider::new(&mut t.pad, 0..=32)
-            .text("pad")
-            .suffix(" px"),
-        "a grey frame this many pixels wide",
-    );
-    changed |= slider(
-        ui,
-        egui::Slider::new(&mut t.jitter, 0..=32)
-            .text("jitter")
-            .suffix(" px"),
-        "random shifts of up to this many pixels each way",
-    );
-    changed |= slider(
-        ui,
-        egui::Slider::new(&mut t.scale, 0.0..=0.5).text("scale ±"),
-        "random scaling by 1 ± this",
-    );
-    changed |= slider(
-        ui,
-        egui::Slider::new(&mut t.rotate, 0.0..=45.0)
-            .text("rotate")
-            .suffix("°"),
-        "random rotation of up to this many degrees each way",
-    );
+    for kind in TransformKind::ALL {
+        let spec = kind.spec();
+        let mut s = egui::Slider::new(m.transforms.get_mut(kind), 0.0..=spec.slider_max)
+            .text(spec.label)
+            .suffix(spec.suffix);
+        if spec.integer {
+            s = s.integer();
+        }
+        changed |= slider(ui, s, spec.help);
+    }
     changed |= ui
         .checkbox(&mut m.adam, "Adam")
         .on_hover_text("Adam's update instead of the paper's SGD (its learning-rate policy)")
@@ -163,20 +146,16 @@ pub fn knobs(app: &mut DeepvisApp, ui: &mut egui::Ui) {
             "Adam's step size",
         );
     }
-    changed |= slider(
-        ui,
-        egui::Slider::new(&mut m.tv, 0.0..=100.0)
-            .logarithmic(true)
-            .text("total variation"),
-        "penalty on differences between neighbouring pixels",
-    );
-    changed |= slider(
-        ui,
-        egui::Slider::new(&mut m.l1, 0.0..=100.0)
-            .logarithmic(true)
-            .text("L1"),
-        "penalty on the pixels' distance from grey",
-    );
+    for kind in PenaltyKind::ALL {
+        let spec = kind.spec();
+        changed |= slider(
+            ui,
+            egui::Slider::new(m.penalties.get_mut(kind), 0.0..=spec.slider_max)
+                .logarithmic(true)
+                .text(spec.label),
+            spec.help,
+        );
+    }
     if changed {
         app.persisted.optim = o;
         app.optim_changed();

@@ -70,10 +70,22 @@ fn the_picker_switches_methods_and_their_knobs_follow() {
         .set_value_accesskit(20.0);
     h.run_steps(2);
     let o = last_optim(&rx).expect("a SetOptim");
-    assert_eq!(o.method.transforms.rotate, 20.0);
+    assert_eq!(
+        o.method
+            .transforms
+            .get(deepvis_protocol::TransformKind::Rotate),
+        20.0
+    );
     assert_eq!(o.method.param, deepvis_protocol::ParamKind::Fourier);
     let slider = egui::accesskit::Role::Slider;
     assert!(h.query_by_role_and_label(slider, "decay power").is_some());
+    // a slider for every transform and every penalty of the tables
+    for label in ["pad", "jitter", "scale ±", "total variation", "L1", "L2"] {
+        assert!(
+            h.query_by_role_and_label(slider, label).is_some(),
+            "{label}"
+        );
+    }
     // MACO has no decay power
     h.get_by_label("MACO").click();
     h.run_steps(3);

@@ -1,8 +1,8 @@
 //! The method's knobs on the command line (`optimize`, `search`): `--method`, the
 //! parameterization, `--transforms`, `--adam` / `--sgd`, penalties.
 
-use anyhow::{Result, bail};
-use deepvis_optim::{Method, MethodKind, Transforms};
+use anyhow::Result;
+use deepvis_optim::{Method, MethodKind, PenaltyKind, Transforms};
 
 /// The three methods.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,7 +35,7 @@ pub struct MethodArgs {
     pub method: MethodChoice,
     /// Random transforms: `wide` (the modern methods' default: pad 16, jitter 16, scale
     /// ±0.2, rotate ±15°), `standard` (lucent's: pad 12, jitter 8, scale ±0.1, rotate ±10°),
-    /// `off`, or `pad=P,jitter=J,scale=S,rotate=DEG` (missing ones off).
+    /// `off`, or `NAME=V,...` with the names pad, jitter, scale, rotate (missing ones off).
     #[arg(long, value_name = "SPEC")]
     pub transforms: Option<String>,
     /// Update with Adam (at --adam-lr).
@@ -54,42 +54,16 @@ pub struct MethodArgs {
     /// decorrelation.
     #[arg(long)]
     pub no_decorrelate: bool,
-    /// Total-variation penalty weight.
+    /// Penalties on the picture: `NAME=W,...` with the names tv (total variation), l1 and l2
+    /// (distance from grey), or `off`.
+    #[arg(long, value_name = "SPEC")]
+    pub penalty: Option<String>,
+    /// Total-variation penalty weight (the same as `--penalty tv=W`).
     #[arg(long)]
     pub tv: Option<f64>,
-    /// L1 penalty weight (distance from grey).
+    /// L1 penalty weight, distance from grey (the same as `--penalty l1=W`).
     #[arg(long)]
     pub l1: Option<f64>,
-}
-
-/// Parses `--transforms`.
-pub fn parse_transforms(spec: &str) -> Result<Transforms> {
-    match spec {
-        "standard" => return Ok(Transforms::STANDARD),
-        "wide" => return Ok(Transforms::WIDE),
-        "off" | "none" => return Ok(Transforms::OFF),
-        _ => {}
-    }
-    let mut t = Transforms::OFF;
-    for part in spec.split(',') {
-        let Some((k, v)) = part.split_once('=') else {
-            bail!("--transforms {spec}: `{part}` is not NAME=VALUE (or use standard / off)");
-        };
-        let num = |v: &str| -> Result<f64> {
-            v.trim()
-                .parse::<f64>()
-                .map_err(|_| anyhow::anyhow!("--transforms {spec}: `{v}` is not a number"))
-        };
-        match k.trim() {
-            "pad" => t.pad = num(v)? as u32,
-            "jitter" => t.jitter = num(v)? as u32,
-            "scale" => t.scale = num(v)?,
-            "rotate" => t.rotate = num(v)?,
-            other => bail!("--transforms {spec}: `{other}`: use pad, jitter, scale or rotate"),
-        }
-    }
-    t.validate().map_err(anyhow::Error::msg)?;
-    Ok(t)
 }
 
 impl MethodArgs {
@@ -97,7 +71,8 @@ impl MethodArgs {
     pub fn method(&self, kind: MethodKind) -> Result<Method> {
         let mut m = kind.method();
         if let Some(t) = &self.transforms {
-            m.transforms = parse_transforms(t)?;
+            m.transforms =
+                Transforms::parse(t).map_err(|e| anyhow::anyhow!("--transforms: {e}"))?;
         }
         if self.adam {
             m.adam = true;
@@ -114,11 +89,15 @@ impl MethodArgs {
         if self.no_decorrelate {
             m.decorrelate = false;
         }
-        if let Some(v) = self.tv {
-            m.tv = v;
+        if let Some(p) = &self.penalty {
+            m.penalties
+                .parse_into(p)
+                .map_err(|e| anyhow::anyhow!("--penalty: {e}"))?;
         }
-        if let Some(v) = self.l1 {
-            m.l1 = v;
+        for (kind, w) in [(PenaltyKind::Tv, self.tv), (PenaltyKind::L1, self.l1)] {
+            if let Some(w) = w {
+                *m.penalties.get_mut(kind) = w;
+            }
         }
         m.validate().map_err(anyhow::Error::msg)?;
         Ok(m)

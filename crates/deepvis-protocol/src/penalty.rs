@@ -1,0 +1,327 @@
+//! Penalties on the picture (subtracted from the objective, each weighted), each defined once
+//! here: its name, its knob and its formula, written in the few pixel operations of
+//! [`PixelOps`] that the optimizer implements on its tensors. The window's sliders, the command
+//! line's `--penalty NAME=W,...`, the sidecars and the optimizer all read this table, so adding
+//! a penalty is a variant of [`PenaltyKind`] and its arms below.
+//!
+//! The paper's own regularizers (decay, blur, norm and contribution clipping) change the
+//! picture between steps rather than the objective; they stay in [`crate::Params`].
+
+use serde::de::{self, MapAccess, Visitor};
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// One penalty.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PenaltyKind {
+    /// Total variation: the mean absolute difference of vertical neighbours plus that of
+    /// horizontal neighbours (lucent's `total_variation`).
+    Tv,
+    /// L1: the mean absolute distance of the pixels from grey (lucent's `L1(constant=0.5)`).
+    L1,
+    /// L2: the mean squared distance of the pixels from grey (lucent's `L2`, squared).
+    L2,
+}
+
+/// What the window, the command line and validation know of a penalty.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PenaltySpec {
+    /// The name on the command line and in sidecars.
+    pub name: &'static str,
+    /// The slider's text.
+    pub label: &'static str,
+    /// The tip.
+    pub help: &'static str,
+    /// The slider's upper end (logarithmic); any finite weight >= 0 is valid.
+    pub slider_max: f64,
+}
+
+/// Pixel operations a penalty is written in: images in 0..1 units (`[n, c, h, w]`, the
+/// optimizer's tensors), with gradients.
+pub trait PixelOps: Sized {
+    /// A value per batch (the optimizer's `[1]` tensor).
+    type Scalar: std::ops::Add<Output = Self::Scalar>;
+    /// `x[y + 1] - x[y]` (height) or `x[.., x + 1] - x[.., x]` (width): one pixel shorter.
+    fn diff(&self, axis: Axis) -> Self;
+    /// `x - v` everywhere.
+    fn minus(&self, v: f64) -> Self;
+    /// `|x|`.
+    fn abs(self) -> Self;
+    /// `x²`.
+    fn square(self) -> Self;
+    /// The mean over everything, times the number of images (a sum over the batch's images
+    /// of each one's mean).
+    fn mean_per_image(self) -> Self::Scalar;
+    /// The picture's height and width.
+    fn size(&self) -> (usize, usize);
+}
+
+/// An image axis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Axis {
+    /// Down.
+    Height,
+    /// Across.
+    Width,
+}
+
+impl PenaltyKind {
+    /// Every penalty, in the window's order (the declaration order).
+    pub const ALL: [PenaltyKind; 3] = [PenaltyKind::Tv, PenaltyKind::L1, PenaltyKind::L2];
+
+    /// The names, in [`PenaltyKind::ALL`]'s order.
+    pub const NAMES: [&'static str; 3] = ["tv", "l1", "l2"];
+
+    /// Its knob.
+    pub fn spec(self) -> PenaltySpec {
+        match self {
+            PenaltyKind::Tv => PenaltySpec {
+                name: "tv",
+                label: "total variation",
+                help: "penalty on differences between neighbouring pixels",
+                slider_max: 100.0,
+            },
+            PenaltyKind::L1 => PenaltySpec {
+                name: "l1",
+                label: "L1",
+                help: "penalty on the pixels' distance from grey",
+                slider_max: 100.0,
+            },
+            PenaltyKind::L2 => PenaltySpec {
+                name: "l2",
+                label: "L2",
+                help: "penalty on the pixels' squared distance from grey",
+                slider_max: 100.0,
+            },
+        }
+    }
+
+    /// Its value on pictures `px` (0..1 units), summed over the images; `None` where it does
+    /// not apply (total variation of a picture one pixel high or wide).
+    pub fn eval<P: PixelOps>(self, px: &P) -> Option<P::Scalar> {
+        match self {
+            PenaltyKind::Tv => {
+                let (h, w) = px.size();
+                if h < 2 || w < 2 {
+                    return None;
+                }
+                let dy = px.diff(Axis::Height).abs().mean_per_image();
+                let dx = px.diff(Axis::Width).abs().mean_per_image();
+                Some(dy + dx)
+            }
+            PenaltyKind::L1 => Some(px.minus(0.5).abs().mean_per_image()),
+            PenaltyKind::L2 => Some(px.minus(0.5).square().mean_per_image()),
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The penalty named `name`.
+    pub fn from_name(name: &str) -> Option<PenaltyKind> {
+        PenaltyKind::ALL.into_iter().find(|k| k.spec().name == name)
+    }
+}
+
+/// The penalties' weights (each off at 0).
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct Penalties {
+    weights: [f64; PenaltyKind::ALL.len()],
+}
+
+impl Penalties {
+    /// None.
+    pub const OFF: Penalties = Penalties {
+        weights: [0.0; PenaltyKind::ALL.len()],
+    };
+
+    /// The weight of `kind`.
+    pub fn get(&self, kind: PenaltyKind) -> f64 {
+        self.weights[kind.index()]
+    }
+
+    /// The weight of `kind`, for a slider.
+    pub fn get_mut(&mut self, kind: PenaltyKind) -> &mut f64 {
+        &mut self.weights[kind.index()]
+    }
+
+    /// `self` with `kind` weighted `w`.
+    pub fn with(mut self, kind: PenaltyKind, w: f64) -> Penalties {
+        *self.get_mut(kind) = w;
+        self
+    }
+
+    /// The penalties that are on, with their weights.
+    pub fn active(&self) -> impl Iterator<Item = (PenaltyKind, f64)> + '_ {
+        PenaltyKind::ALL
+            .into_iter()
+            .map(|k| (k, self.get(k)))
+            .filter(|(_, w)| *w != 0.0)
+    }
+
+    /// Checks every weight: finite and >= 0.
+    pub fn validate(&self) -> Result<(), String> {
+        for kind in PenaltyKind::ALL {
+            let w = self.get(kind);
+            if !w.is_finite() || w < 0.0 {
+                return Err(format!(
+                    "{} weight is {w}; it must be finite and >= 0",
+                    kind.spec().label
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Parses `off` or `NAME=W,NAME=W,...` into `self` (the names not given keep theirs).
+    pub fn parse_into(&mut self, spec: &str) -> Result<(), String> {
+        if spec.trim() == "off" {
+            *self = Penalties::OFF;
+            return Ok(());
+        }
+        let names = PenaltyKind::NAMES.join(", ");
+        for part in spec.split(',') {
+            let Some((k, v)) = part.split_once('=') else {
+                return Err(format!(
+                    "penalty {spec}: `{part}` is not NAME=WEIGHT (names: {names})"
+                ));
+            };
+            let kind = PenaltyKind::from_name(k.trim())
+                .ok_or_else(|| format!("penalty {spec}: `{}`: use {names}", k.trim()))?;
+            *self.get_mut(kind) = v
+                .trim()
+                .parse()
+                .map_err(|_| format!("penalty {spec}: `{}` is not a number", v.trim()))?;
+        }
+        self.validate()
+    }
+}
+
+// Stored as a struct with one field per penalty (`{"tv": 0.0, "l1": 0.1}`); a missing field is
+// off, an unknown one is ignored.
+impl Serialize for Penalties {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Penalties", PenaltyKind::ALL.len())?;
+        for kind in PenaltyKind::ALL {
+            st.serialize_field(kind.spec().name, &self.get(kind))?;
+        }
+        st.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Penalties {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Penalties, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Penalties;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map of penalty names to weights")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Penalties, A::Error> {
+                let mut p = Penalties::OFF;
+                while let Some(key) = map.next_key::<String>()? {
+                    match PenaltyKind::from_name(&key) {
+                        Some(kind) => *p.get_mut(kind) = map.next_value()?,
+                        None => {
+                            let _: de::IgnoredAny = map.next_value()?;
+                        }
+                    }
+                }
+                Ok(p)
+            }
+        }
+        d.deserialize_struct("Penalties", &PenaltyKind::NAMES, V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A grey-level picture as nested rows, one image, one channel.
+    #[derive(Clone)]
+    struct Px(Vec<Vec<f64>>);
+
+    impl PixelOps for Px {
+        type Scalar = f64;
+        fn diff(&self, axis: Axis) -> Px {
+            let r = &self.0;
+            Px(match axis {
+                Axis::Height => (1..r.len())
+                    .map(|y| r[y].iter().zip(&r[y - 1]).map(|(a, b)| a - b).collect())
+                    .collect(),
+                Axis::Width => r
+                    .iter()
+                    .map(|row| row.windows(2).map(|p| p[1] - p[0]).collect())
+                    .collect(),
+            })
+        }
+        fn minus(&self, v: f64) -> Px {
+            Px(self
+                .0
+                .iter()
+                .map(|r| r.iter().map(|x| x - v).collect())
+                .collect())
+        }
+        fn abs(self) -> Px {
+            Px(self
+                .0
+                .into_iter()
+                .map(|r| r.into_iter().map(f64::abs).collect())
+                .collect())
+        }
+        fn square(self) -> Px {
+            Px(self
+                .0
+                .into_iter()
+                .map(|r| r.into_iter().map(|x| x * x).collect())
+                .collect())
+        }
+        fn mean_per_image(self) -> f64 {
+            let all: Vec<f64> = self.0.into_iter().flatten().collect();
+            all.iter().sum::<f64>() / all.len() as f64
+        }
+        fn size(&self) -> (usize, usize) {
+            (self.0.len(), self.0.first().map_or(0, Vec::len))
+        }
+    }
+
+    #[test]
+    fn the_formulas_by_hand_and_the_table() {
+        for (i, (k, name)) in PenaltyKind::ALL
+            .into_iter()
+            .zip(PenaltyKind::NAMES)
+            .enumerate()
+        {
+            assert_eq!(k.index(), i);
+            assert_eq!(k.spec().name, name);
+            assert_eq!(PenaltyKind::from_name(name), Some(k));
+        }
+        // [[0, 1], [1, 1]]: vertical |1 - 0|, |1 - 1| -> 0.5; horizontal 1, 0 -> 0.5
+        let px = Px(vec![vec![0.0, 1.0], vec![1.0, 1.0]]);
+        assert_eq!(PenaltyKind::Tv.eval(&px), Some(1.0));
+        assert_eq!(PenaltyKind::L1.eval(&px), Some(0.5));
+        assert_eq!(PenaltyKind::L2.eval(&px), Some(0.25));
+        assert_eq!(PenaltyKind::Tv.eval(&Px(vec![vec![0.3, 0.9]])), None);
+        let mut p = Penalties::OFF;
+        p.parse_into("tv=0.5,l1=2").unwrap();
+        assert_eq!(
+            p,
+            Penalties::OFF
+                .with(PenaltyKind::Tv, 0.5)
+                .with(PenaltyKind::L1, 2.0)
+        );
+        assert_eq!(p.active().count(), 2);
+        for bad in ["tv=-1", "tv=nan", "blur=1", "tv"] {
+            let mut p = Penalties::OFF;
+            assert!(p.parse_into(bad).is_err(), "{bad}");
+        }
+        let json = serde_json::to_string(&p).unwrap();
+        assert_eq!(json, r#"{"tv":0.5,"l1":2.0,"l2":0.0}"#);
+        assert_eq!(
+            serde_json::from_str::<Penalties>(r#"{"l1":2}"#).unwrap(),
+            p.with(PenaltyKind::Tv, 0.0)
+        );
+    }
+}
