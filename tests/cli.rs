@@ -206,6 +206,8 @@ fn optimize_runs_the_methods_several_units_diversity_and_a_judge() {
         "fourier",
         "--transforms",
         "jitter=4,rotate=5",
+        "--penalty",
+        "tv=0.01,l2=0.5",
         "--diversity",
         "3",
         "--iters",
@@ -223,8 +225,10 @@ fn optimize_runs_the_methods_several_units_diversity_and_a_judge() {
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("m.json")).unwrap()).unwrap();
     let m = &side["runs"][0]["method"];
     assert_eq!(m["param"], "fourier");
-    assert_eq!(m["transforms"]["jitter"], 4);
+    assert_eq!(m["transforms"]["jitter"], 4.0);
     assert_eq!(m["transforms"]["rotate"], 5.0);
+    assert_eq!(m["penalties"]["tv"], 0.01);
+    assert_eq!(m["penalties"]["l2"], 0.5);
     assert_eq!(side["runs"][0]["recipe"]["images"], 3);
     // the sidecar makes the very same picture again
     let again = dir.path().join("again.png");
@@ -239,10 +243,60 @@ fn optimize_runs_the_methods_several_units_diversity_and_a_judge() {
         image::open(&png).unwrap().to_rgb8(),
         image::open(&again).unwrap().to_rgb8()
     );
+    // the direction of fire9's activation vector at the bicycle of dog.jpg: a cosine
+    // similarity that rises; a place outside the map is a clear error
+    let photo = shared().join("images/dog.jpg");
+    let photo = photo.to_str().unwrap();
+    let out = deepvis_ok(&[
+        "optimize",
+        "--layer",
+        "fire9",
+        "--direction-from",
+        photo,
+        "--y",
+        "6",
+        "--x",
+        "6",
+        "--method",
+        "fourier",
+        "--transforms",
+        "off",
+        "--iters",
+        "12",
+        "-o",
+        png.to_str().unwrap(),
+        "--json",
+    ]);
+    let v = json(&out);
+    let best = v["best_obj"].as_f64().unwrap();
+    assert!(
+        v["best_iter"].as_u64().unwrap() > 1 && (0.0..=1.0).contains(&best),
+        "{v}"
+    );
+    let side: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("m.json")).unwrap()).unwrap();
+    let term = &side["runs"][0]["recipe"]["objective"]["terms"][0][1]["direction"];
+    assert_eq!(term["layer"], "fire9");
+    assert_eq!(term["vector"].as_array().unwrap().len(), 512);
+    let (ok, _, err) = deepvis(&[
+        "optimize",
+        "--layer",
+        "fire9",
+        "--direction-from",
+        photo,
+        "--y",
+        "13",
+        "--x",
+        "0",
+        "-o",
+        png.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("outside"), "{err}");
     // bad knobs are clear errors
     for (args, word) in [
         (vec!["--transforms", "spin=3"], "spin"),
         (vec!["--transforms", "scale=2"], "scale"),
+        (vec!["--penalty", "blur=1"], "blur"),
         (vec!["--adam-lr", "NaN"], "Adam"),
         (vec!["--objective", "channel:fire9"], "channel:fire9"),
         (vec!["--diversity", "40"], "images"),
@@ -276,6 +330,48 @@ fn search_writes_rows_resumes_and_shards() {
     assert_eq!(t.lines().count(), 1 + 6, "{t}");
     assert!(dir.path().join("unit207_sheet.png").is_file());
     assert!(dir.path().join("unit130/trial00001.png").is_file());
+    // an objective by composition, a modern method, two diverse images a trial, resumed
+    let o = dir.path().join("o");
+    let o = o.to_str().unwrap();
+    for _ in 0..2 {
+        let _ = deepvis_ok(&[
+            "search",
+            "--objective",
+            "channel:fire9:12 + 0.5*class:130",
+            "--method",
+            "fourier",
+            "--diversity",
+            "2",
+            "--trials",
+            "2",
+            "--iters",
+            "2",
+            "-o",
+            o,
+        ]);
+    }
+    let t = std::fs::read_to_string(dir.path().join("o/trials.tsv")).unwrap();
+    let units: Vec<&str> = t
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').nth(1).unwrap())
+        .collect();
+    assert_eq!(units, ["objective", "objective"], "{t}");
+    let img = image::open(dir.path().join("o/objective/trial00001.png")).unwrap();
+    assert_eq!((img.width(), img.height()), (2 * 227 + 4, 227));
+    assert!(dir.path().join("o/objective_sheet.png").is_file());
+    let (ok, _, err) = deepvis(&[
+        "search",
+        "--objective",
+        "class:1",
+        "--units",
+        "1",
+        "--trials",
+        "1",
+        "-o",
+        o,
+    ]);
+    assert!(!ok && err.contains("--units"), "{err}");
 }
 
 fn read_tensor(path: &std::path::Path, name: &str) -> (Vec<usize>, Vec<f32>) {

@@ -429,8 +429,8 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// The activation vector of `layer` at `(y, x)` on the current frame.
-    fn frame_vector(&self, layer: &str, (y, x): (usize, usize)) -> Result<Vec<f32>, String> {
+    /// The direction of `layer`'s activation vector at `at` on the current frame.
+    fn frame_direction(&self, layer: &str, at: (usize, usize)) -> Result<Term, String> {
         let chw = self
             .frame
             .clone()
@@ -438,21 +438,7 @@ impl<'a> Worker<'a> {
         let s = self.info.input_size();
         let t =
             deepvis_model::tensor4(chw, [1, 3, s, s], &self.device).map_err(|e| e.to_string())?;
-        let taps = self
-            .net
-            .forward(t, &Request::layers(&[layer]))
-            .map_err(|e| e.to_string())?;
-        let a = taps
-            .get(layer)
-            .cloned()
-            .ok_or("the layer was not returned")?;
-        let [_, c, h, w] = a.dims();
-        if y >= h || x >= w {
-            return Err(format!(
-                "position ({y}, {x}) is outside {layer}'s {h}x{w} map"
-            ));
-        }
-        to_vec(a.slice([0..1, 0..c, y..y + 1, x..x + 1])).map_err(|e| e.to_string())
+        Term::direction_in(&self.net, t, layer, Some(at)).map_err(|e| e.to_string())
     }
 
     /// The goal of the run(s): the unit's objective, or the direction at a clicked place, with
@@ -461,19 +447,9 @@ impl<'a> Worker<'a> {
         let c = cfg(self.state);
         let layer = objective.layer.clone();
         let mut goal: Goal = match c.optim.direction_at {
-            Some(at) => {
-                let grid = self.grid_layer();
-                Goal {
-                    terms: vec![(
-                        1.0,
-                        Term::Direction {
-                            vector: self.frame_vector(&grid, at)?,
-                            layer: grid,
-                            at: Some(at),
-                        },
-                    )],
-                }
-            }
+            Some(at) => Goal {
+                terms: vec![(1.0, self.frame_direction(&self.grid_layer(), at)?)],
+            },
             None => objective.into(),
         };
         if c.optim.view == OptimView::Diversity {
@@ -690,7 +666,7 @@ impl<'a> Worker<'a> {
         Ok(())
     }
 
-    /// The judge's verdicts on the runs' current images (each run's first), when a judge is
+    /// The judge's verdicts on the runs' current images (every image, in the tiles' order), when a judge is
     /// loaded and its last verdict is older than [`JUDGE_EVERY`] (or `now`).
     fn judge_due(&mut self, now: bool) -> Result<Option<Vec<deepvis_protocol::Verdict>>, String> {
         let (Some((net, last)), Some(run)) = (self.judge.as_ref(), self.run.as_ref()) else {
@@ -703,15 +679,16 @@ impl<'a> Worker<'a> {
         let class = crate::judge::target_class(&self.info, &layer, run.channel);
         let mut verdicts = Vec::with_capacity(run.ids.len());
         for &id in &run.ids {
-            let chw = self.opt.current_image(id).map_err(|e| e.to_string())?;
-            verdicts.push(crate::judge::judge(
-                net,
-                &self.device,
-                &chw,
-                &self.info,
-                class,
-                &self.labels,
-            )?);
+            for chw in self.opt.current_images(id).map_err(|e| e.to_string())? {
+                verdicts.push(crate::judge::judge(
+                    net,
+                    &self.device,
+                    &chw,
+                    &self.info,
+                    class,
+                    &self.labels,
+                )?);
+            }
         }
         if let Some((_, last)) = self.judge.as_mut() {
             *last = Some(Instant::now());

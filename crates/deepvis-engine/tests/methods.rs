@@ -166,6 +166,15 @@ fn the_views_run_side_by_side_and_the_judge_speaks() {
         }
     }
     assert_eq!(dims, (3 * 227 + 2 * 2, 227));
+    // the judge rates each of the three images (after the presets' four)
+    let mut n = 0;
+    let ev = collect(&h, Duration::from_secs(60), |e| {
+        if let Event::Judged { verdicts, .. } = e {
+            n = verdicts.len();
+        }
+        n == 3
+    });
+    assert_eq!(n, 3, "{:?}", words(&ev));
     h.shutdown();
 }
 

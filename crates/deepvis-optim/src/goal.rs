@@ -6,7 +6,7 @@
 use std::ops::Range;
 
 use burn::prelude::*;
-use deepvis_model::{ModelInfo, Request, Taps};
+use deepvis_model::{ModelInfo, Net, Request, Taps};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{OptimError, Result};
@@ -35,6 +35,45 @@ pub enum Term {
         /// The layer.
         layer: String,
     },
+}
+
+impl Term {
+    /// The direction of `layer`'s activation vector on the picture `x` (`[1, 3, s, s]`, the
+    /// network's normalized input) at `at`, or the mean vector over its map: a picture of what
+    /// the network sees there (lucent's `direction_neuron` / `direction`).
+    pub fn direction_in(
+        net: &Net,
+        x: Tensor<4>,
+        layer: &str,
+        at: Option<(usize, usize)>,
+    ) -> Result<Term> {
+        let name = net.info().layer(layer)?.name;
+        let taps = net.forward(x, &Request::layers(&[name.as_str()]))?;
+        let a = taps.get(&name).cloned().ok_or_else(|| {
+            OptimError::BadParam(format!("the forward pass did not return `{name}`"))
+        })?;
+        let [_, c, h, w] = a.dims();
+        let v = match at {
+            Some((y, x)) if y >= h || x >= w => {
+                return Err(OptimError::BadParam(format!(
+                    "position ({y}, {x}) is outside {name}'s {h}x{w} map"
+                )));
+            }
+            Some((y, x)) => a.slice([0..1, 0..c, y..y + 1, x..x + 1]),
+            None => a.slice([0..1, 0..c, 0..h, 0..w]).mean_dim(2).mean_dim(3),
+        };
+        let vector = deepvis_model::to_vec(v)?;
+        if vector.iter().all(|v| *v == 0.0) {
+            return Err(OptimError::BadParam(format!(
+                "{name}'s activation vector is zero there: no direction to take"
+            )));
+        }
+        Ok(Term::Direction {
+            layer: name,
+            vector,
+            at,
+        })
+    }
 }
 
 /// A weighted sum of terms, maximized.

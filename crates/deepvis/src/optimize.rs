@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use deepvis_model::{ModelInfo, preprocess, tensor_file};
 use deepvis_optim::recipe::{ModelFile, RunRecord, Which};
 use deepvis_optim::{
     Goal, Init, LrPolicy, Method, MethodKind, Objective, Optimizer, Params, RunConfig, RunStatus,
-    Sidecar,
+    Sidecar, Term,
 };
 
 use crate::Global;
@@ -54,6 +54,10 @@ pub struct Args {
     /// Several units, comma separated, one run each in one batch (`207,130,1`).
     #[arg(long, value_delimiter = ',', conflicts_with = "objective")]
     units: Vec<usize>,
+    /// The objective is the direction of --layer's activation vector in this photo, at --y /
+    /// --x (or the mean vector over the map): a picture of what the network sees there.
+    #[arg(long, value_name = "PHOTO", conflicts_with_all = ["objective", "units"])]
+    direction_from: Option<PathBuf>,
     /// Run the three methods (paper preset 3, Fourier, MACO) side by side in one batch.
     #[arg(long, conflicts_with = "all_presets")]
     all_methods: bool,
@@ -412,10 +416,26 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     };
     let images = a.diversity.unwrap_or(1);
     let mut plans = Vec::new();
+    let direction = match &a.direction_from {
+        Some(photo) => {
+            let chw = preprocess::preprocess_file(photo, &l.info.input)
+                .with_context(|| format!("--direction-from {}", photo.display()))?
+                .chw;
+            let s = l.info.input_size();
+            let x = deepvis_model::tensor4(chw, [1, 3, s, s], &l.device.device)?;
+            let term = Term::direction_in(&l.net, x, &a.unit_args.layer, pos)
+                .with_context(|| format!("--direction-from {}", photo.display()))?;
+            Some(Goal {
+                terms: vec![(1.0, term)],
+            })
+        }
+        None => None,
+    };
     for &unit in &units {
-        let mut goal: Goal = match &a.unit_args.objective {
-            Some(text) => Goal::parse(text, &l.info)?,
-            None => objective(&l.info, &a.unit_args, unit, pos)?.into(),
+        let mut goal: Goal = match (&direction, &a.unit_args.objective) {
+            (Some(d), _) => d.clone(),
+            (None, Some(text)) => Goal::parse(text, &l.info)?,
+            (None, None) => objective(&l.info, &a.unit_args, unit, pos)?.into(),
         };
         if images > 1 {
             let layer = goal.layer().unwrap_or_default().to_string();

@@ -1,4 +1,5 @@
-//! `deepvis search`: the paper's random hyperparameter search, resumable and shardable.
+//! `deepvis search`: the paper's random hyperparameter search over units or an objective by
+//! composition, with any method, resumable and shardable.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -7,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use deepvis_optim::search::{in_shard, sample_params};
-use deepvis_optim::{Init, Optimizer, RunConfig};
+use deepvis_optim::{Goal, Init, Optimizer, RunConfig};
 
 use crate::Global;
 use crate::common::{load, log, save_image};
@@ -21,8 +22,19 @@ pub struct Args {
     #[command(flatten)]
     method_args: crate::method_args::MethodArgs,
     /// Units (channels or classes), comma separated: `207,130`.
-    #[arg(long, value_delimiter = ',', required = true)]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        required_unless_present = "objective",
+        conflicts_with = "objective"
+    )]
     units: Vec<usize>,
+    /// Make N images per trial, pushed apart by a diversity term on the objective's layer.
+    #[arg(long, value_name = "N")]
+    diversity: Option<usize>,
+    /// The diversity term's weight.
+    #[arg(long, default_value_t = 100.0)]
+    diversity_weight: f32,
     /// Number of trials (random settings) per unit.
     #[arg(long)]
     trials: u64,
@@ -53,8 +65,17 @@ fn parse_shard(s: &str) -> Result<(u64, u64)> {
     Ok((i, n))
 }
 
-/// (trial, unit) pairs already in the table.
-fn done_rows(tsv: &Path) -> Result<HashSet<(u64, usize)>> {
+/// What a search makes pictures of: a unit of `--layer`, or the `--objective`.
+struct Target {
+    /// The table's `unit` column: the unit's number, or `objective`.
+    key: String,
+    /// Its folder and contact sheet's name: `unit207`, `objective`.
+    dir: String,
+    goal: Goal,
+}
+
+/// (trial, target) pairs already in the table.
+fn done_rows(tsv: &Path) -> Result<HashSet<(u64, String)>> {
     let mut done = HashSet::new();
     let Ok(text) = std::fs::read_to_string(tsv) else {
         return Ok(done);
@@ -66,9 +87,9 @@ fn done_rows(tsv: &Path) -> Result<HashSet<(u64, usize)>> {
             continue;
         }
         if let (Some(t), Some(u)) = (f.next(), f.next())
-            && let (Ok(t), Ok(u)) = (t.parse(), u.parse())
+            && let Ok(t) = t.parse()
         {
-            done.insert((t, u));
+            done.insert((t, u.to_string()));
         }
     }
     Ok(done)
@@ -87,17 +108,34 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     if a.iters == 0 {
         bail!("--iters must be at least 1");
     }
-    if a.unit_args.objective.is_some() {
-        bail!("search draws settings per unit: give --layer and --units, not --objective");
-    }
     let method = a.method_args.method(a.method_args.method.kind())?;
+    let images = a.diversity.unwrap_or(1);
     let l = load(g)?;
     let arch = l.info.clone();
-    let objectives: Vec<_> = a
-        .units
-        .iter()
-        .map(|&u| objective(&arch, &a.unit_args, u, None))
-        .collect::<Result<_>>()?;
+    let mut targets: Vec<Target> = match &a.unit_args.objective {
+        Some(text) => vec![Target {
+            key: "objective".into(),
+            dir: "objective".into(),
+            goal: Goal::parse(text, &arch)?,
+        }],
+        None => a
+            .units
+            .iter()
+            .map(|&u| {
+                Ok(Target {
+                    key: u.to_string(),
+                    dir: format!("unit{u}"),
+                    goal: objective(&arch, &a.unit_args, u, None)?.into(),
+                })
+            })
+            .collect::<Result<_>>()?,
+    };
+    if images > 1 {
+        for t in &mut targets {
+            let layer = t.goal.layer().unwrap_or_default().to_string();
+            t.goal = t.goal.clone().with_diversity(a.diversity_weight, &layer);
+        }
+    }
     std::fs::create_dir_all(&a.output)
         .with_context(|| format!("creating {}", a.output.display()))?;
     let tsv = a.output.join("trials.tsv");
@@ -107,8 +145,8 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     let done = done_rows(&tsv)?;
     let mut todo = Vec::new();
     for t in (0..a.trials).filter(|&t| in_shard(t, shard_i, shard_n)) {
-        let units: Vec<usize> = (0..a.units.len())
-            .filter(|&k| !done.contains(&(t, a.units[k])))
+        let units: Vec<usize> = (0..targets.len())
+            .filter(|&k| !done.contains(&(t, targets[k].key.clone())))
             .collect();
         if !units.is_empty() {
             todo.push((t, units));
@@ -136,14 +174,14 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
             .iter()
             .map(|&k| {
                 opt.add_run(RunConfig {
-                    objective: objectives[k].clone().into(),
+                    objective: targets[k].goal.clone(),
                     params,
                     init: Init::Noise {
                         seed: a.seed.wrapping_add(t),
                         std: 10.0,
                     },
                     method,
-                    images: 1,
+                    images,
                 })
                 .map(|id| (k, id))
             })
@@ -154,12 +192,22 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         }
         let seconds = t0.elapsed().as_secs_f64();
         for (k, id) in ids {
-            let unit = a.units[k];
+            let target = &targets[k];
+            let unit = &target.key;
             let st = opt.status(id)?.clone();
-            let dir = a.output.join(format!("unit{unit}"));
+            let dir = a.output.join(&target.dir);
             std::fs::create_dir_all(&dir)?;
             let png = dir.join(format!("trial{t:05}.png"));
-            save_image(&render(&opt.best_image(id)?, &arch, 1)?, &png)?;
+            let tiles = opt
+                .best_images(id)?
+                .iter()
+                .map(|chw| render(chw, &arch, 1))
+                .collect::<Result<Vec<_>>>()?;
+            let picture = match tiles.len() {
+                1 => tiles.into_iter().next().context("no picture")?,
+                _ => deepvis_viz::montage(&tiles, tiles.len(), 4, [255, 255, 255]),
+            };
+            save_image(&picture, &png)?;
             let row = format!(
                 "{t}\t{unit}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{seconds:.3}\t{}\n",
                 params.decay,
@@ -184,8 +232,8 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         bar.inc(1);
     }
     bar.finish_and_clear();
-    for &unit in &a.units {
-        let sheet = contact_sheet(&a.output, &tsv, unit)?;
+    for target in &targets {
+        let sheet = contact_sheet(&a.output, &tsv, target)?;
         if let Some(p) = sheet {
             log(g, format!("wrote {}", p.display()));
         }
@@ -219,8 +267,8 @@ fn append_row(tsv: &Path, row: &str) -> Result<()> {
     Ok(())
 }
 
-/// A montage of every finished trial of `unit`, best objective first.
-fn contact_sheet(dir: &Path, tsv: &Path, unit: usize) -> Result<Option<PathBuf>> {
+/// A montage of every finished trial of `target`, best objective first.
+fn contact_sheet(dir: &Path, tsv: &Path, target: &Target) -> Result<Option<PathBuf>> {
     let text = std::fs::read_to_string(tsv)?;
     let cols: Vec<&str> = HEADER.split('\t').collect();
     let col = |name: &str| cols.iter().position(|c| *c == name).unwrap_or(0);
@@ -229,7 +277,7 @@ fn contact_sheet(dir: &Path, tsv: &Path, unit: usize) -> Result<Option<PathBuf>>
         .lines()
         .skip(1)
         .map(|l| l.split('\t').collect::<Vec<_>>())
-        .filter(|f| f.len() == cols.len() && f[cu].parse::<usize>().ok() == Some(unit))
+        .filter(|f| f.len() == cols.len() && f[cu] == target.key)
         .map(|f| {
             (
                 f[cb].parse::<f32>().unwrap_or(f32::NEG_INFINITY),
@@ -249,7 +297,7 @@ fn contact_sheet(dir: &Path, tsv: &Path, unit: usize) -> Result<Option<PathBuf>>
     }
     let cols = (images.len() as f64).sqrt().ceil() as usize;
     let sheet = deepvis_viz::montage(&images, cols, 4, [255, 255, 255]);
-    let path = dir.join(format!("unit{unit}_sheet.png"));
+    let path = dir.join(format!("{}_sheet.png", target.dir));
     save_image(&sheet, &path)?;
     Ok(Some(path))
 }
