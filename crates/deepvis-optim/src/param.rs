@@ -78,8 +78,37 @@ const MAGIC: f64 = 4.0;
 /// How close to 0 or 1 a pixel may be when a picture is turned back into a parameter.
 const LOGIT_EPS: f64 = 1e-3;
 
+/// A constant of a parameterization, put on the device at its first use (one copy for plain
+/// inputs, one for autodiff) and reused at every step.
+#[derive(Clone, Debug, Default)]
+struct Constant {
+    host: Vec<f32>,
+    shape: [usize; 4],
+    on_device: [std::sync::OnceLock<Tensor<4>>; 2],
+}
+
+impl Constant {
+    fn new(host: Vec<f32>, shape: [usize; 4]) -> Constant {
+        Constant {
+            host,
+            shape,
+            on_device: Default::default(),
+        }
+    }
+
+    /// On `like`'s device, of its kind, expanded to `dims`.
+    fn on(&self, like: &Tensor<4>, dims: [usize; 4]) -> Tensor<4> {
+        self.on_device[like.is_autodiff() as usize]
+            .get_or_init(|| {
+                Tensor::<1>::from_floats(self.host.as_slice(), &like.device()).reshape(self.shape)
+            })
+            .clone()
+            .expand(dims)
+    }
+}
+
 /// A parameterization for one network's input (its constants on the host, put on the
-/// parameter's device at each use).
+/// parameter's device at their first use).
 #[derive(Clone, Debug)]
 pub struct Parameterization {
     kind: ParamKind,
@@ -91,10 +120,13 @@ pub struct Parameterization {
     irfft: Option<Irfft>,
     /// Fourier: the frequency scale, `h x k`.
     scale: Vec<f64>,
-    /// Fourier: the scale laid out as the parameter, `h x 2k` (real and imaginary halves).
-    scale_row: Vec<f32>,
-    /// MACO: the magnitude, `3 x h x k`.
-    magnitude: Vec<f32>,
+    /// Fourier: the scale laid out as the parameter, `1 x 1 x h x 2k` (real and imaginary
+    /// halves).
+    scale_row: Constant,
+    /// MACO: the magnitude, `1 x 3 x h x k`.
+    magnitude: Constant,
+    /// The colour mix, `1 x 1 x 3 x 3`.
+    mix_matrix: Constant,
 }
 
 impl Parameterization {
@@ -123,23 +155,29 @@ impl Parameterization {
             mix,
             irfft: spectral.then(|| Irfft::new(size, size)),
             scale: Vec::new(),
-            scale_row: Vec::new(),
-            magnitude: Vec::new(),
+            scale_row: Constant::default(),
+            magnitude: Constant::default(),
+            mix_matrix: Constant::new(
+                mix.iter().flatten().map(|&v| v as f32).collect(),
+                [1, 1, 3, 3],
+            ),
         };
         match method.param {
             ParamKind::Pixel => {}
             ParamKind::Fourier => {
                 let s = freq_scale(size, size, method.decay_power);
-                p.scale_row = (0..size)
+                let row = (0..size)
                     .flat_map(|j| {
                         let s = &s;
                         (0..2 * k).map(move |q| s[j * k + q % k] as f32)
                     })
                     .collect();
+                p.scale_row = Constant::new(row, [1, 1, size, 2 * k]);
                 p.scale = s;
             }
             ParamKind::Maco => {
-                p.magnitude = Magnitude::shipped()?.resample(size, size);
+                p.magnitude =
+                    Constant::new(Magnitude::shipped()?.resample(size, size), [1, 3, size, k]);
             }
         }
         Ok(p)
@@ -204,22 +242,17 @@ impl Parameterization {
         })?;
         let [n, c, h, _] = p.dims();
         let k = columns(self.size);
-        let device = p.device();
         match self.kind {
             ParamKind::Fourier => {
-                let scale = Tensor::<1>::from_floats(self.scale_row.as_slice(), &device)
-                    .reshape([1, 1, h, 2 * k])
-                    .expand([n, c, h, 2 * k]);
+                let scale = self.scale_row.on(&p, [n, c, h, 2 * k]);
                 let s = p * scale;
                 let re = s.clone().slice([0..n, 0..c, 0..h, 0..k]);
                 let im = s.slice([0..n, 0..c, 0..h, k..2 * k]);
                 Ok(irfft.apply(re, im) / MAGIC)
             }
             _ => {
+                let m = self.magnitude.on(&p, [n, c, h, k]);
                 let phase = self.odd_phase(p);
-                let m = Tensor::<1>::from_floats(self.magnitude.as_slice(), &device)
-                    .reshape([1, 3, h, k])
-                    .expand([n, c, h, k]);
                 Ok(irfft.apply(m.clone() * phase.clone().cos(), m * phase.sin()))
             }
         }
@@ -240,8 +273,9 @@ impl Parameterization {
             let sd = (centred.clone().powi_scalar(2).mean_dim(1) + 1e-10).sqrt();
             raw = (centred / sd).reshape([n, c, h, w]);
         }
-        let flat: Vec<f32> = self.mix.iter().flatten().map(|&v| v as f32).collect();
-        let mixed = Tensor::<1>::from_floats(flat.as_slice(), &raw.device())
+        let mixed = self
+            .mix_matrix
+            .on(&raw, [1, 1, 3, 3])
             .reshape([1, 3, 3])
             .expand([n, 3, 3])
             .matmul(raw.reshape([n, c, h * w]))
