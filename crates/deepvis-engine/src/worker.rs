@@ -666,8 +666,8 @@ impl<'a> Worker<'a> {
         Ok(())
     }
 
-    /// The judge's verdicts on the runs' current images (every image, in the tiles' order), when a judge is
-    /// loaded and its last verdict is older than [`JUDGE_EVERY`] (or `now`).
+    /// The judge's verdicts on the runs' current images (every image, in the tiles' order),
+    /// when a judge is loaded and its last verdict is older than [`JUDGE_EVERY`] (or `now`).
     fn judge_due(&mut self, now: bool) -> Result<Option<Vec<deepvis_protocol::Verdict>>, String> {
         let (Some((net, last)), Some(run)) = (self.judge.as_ref(), self.run.as_ref()) else {
             return Ok(None);

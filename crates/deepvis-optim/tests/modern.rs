@@ -9,12 +9,12 @@ use burn::prelude::*;
 use deepvis_model::{Arch, ModelInfo, Net, Request, to_vec};
 use deepvis_optim::fft::{Irfft, Spectrum, columns, freq_scale, irfft2, rfft2};
 use deepvis_optim::param::{Parameterization, color_mix};
-use deepvis_optim::regularize::clip_to_pixels;
+use deepvis_optim::regularize::{clip_to_pixels, penalties};
 use deepvis_optim::spectrum::{Magnitude, natural_planes};
 use deepvis_optim::transform::{Affine, resample};
 use deepvis_optim::{
-    Goal, Init, Method, MethodKind, Objective, Optimizer, Params, RunConfig, Term, TransformKind,
-    Transforms,
+    Goal, Init, Method, MethodKind, Objective, Optimizer, Params, Penalties, PenaltyKind,
+    RunConfig, Term, TransformKind, Transforms,
 };
 use deepvis_testdata::shared;
 
@@ -206,6 +206,27 @@ fn transforms_move_pixels_where_they_should() {
         let hi = 227.0 / 251.0 * 1.1;
         assert!((lo - 1e-9..=hi + 1e-9).contains(&scale), "{scale}");
     }
+}
+
+#[test]
+fn the_penalties_on_tensors_are_the_tables_formulas() {
+    let device = Device::flex();
+    // two images: [[0, 1], [1, 1]] and all grey; one channel each
+    let px = deepvis_model::tensor4(
+        vec![0.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5],
+        [2, 1, 2, 2],
+        &device,
+    )
+    .unwrap();
+    let value = |kind: PenaltyKind| {
+        let p = Penalties::OFF.with(kind, 2.0);
+        to_vec(penalties(&p, px.clone()).unwrap()).unwrap()[0]
+    };
+    // summed over the images, weighted 2: TV (0.5 + 0.5) + 0; L1 0.5 + 0; L2 0.25 + 0
+    assert!((value(PenaltyKind::Tv) - 2.0).abs() < 1e-6);
+    assert!((value(PenaltyKind::L1) - 1.0).abs() < 1e-6);
+    assert!((value(PenaltyKind::L2) - 0.5).abs() < 1e-6);
+    assert!(penalties(&Penalties::OFF, px).is_none());
 }
 
 fn unit(layer: &str, channel: usize) -> Objective {

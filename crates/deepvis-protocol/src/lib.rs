@@ -3,6 +3,7 @@
 
 pub mod attr;
 pub mod method;
+mod named;
 pub mod params;
 pub mod penalty;
 pub mod queue;

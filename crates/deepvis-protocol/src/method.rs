@@ -246,35 +246,3 @@ impl Method {
         self.transforms.validate()
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::penalty::PenaltyKind;
-    use crate::transforms::TransformKind;
-
-    #[test]
-    fn a_method_stored_by_an_earlier_version_still_reads() {
-        // the penalties beside the other knobs, whole-pixel transforms as integers
-        let old = r#"{"param":"fourier","decay_power":1.0,"decorrelate":true,"init_sd":0.01,
-            "transforms":{"pad":16,"jitter":16,"scale":0.2,"rotate":15.0},"adam":true,
-            "adam_lr":0.02,"tv":0.5,"l1":0.0}"#;
-        let m: Method = serde_json::from_str(old).unwrap();
-        let want = Method {
-            penalties: Penalties::OFF.with(PenaltyKind::Tv, 0.5),
-            ..Method::FOURIER
-        };
-        assert_eq!(m, want);
-        let again: Method = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
-        assert_eq!(again, m);
-        // fields missing: the paper's
-        let m: Method = serde_json::from_str(r#"{"transforms":{"jitter":4}}"#).unwrap();
-        assert_eq!(
-            m,
-            Method {
-                transforms: Transforms::OFF.with(TransformKind::Jitter, 4.0),
-                ..Method::PAPER
-            }
-        );
-    }
-}

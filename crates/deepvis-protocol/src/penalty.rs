@@ -7,8 +7,6 @@
 //! The paper's own regularizers (decay, blur, norm and contribution clipping) change the
 //! picture between steps rather than the objective; they stay in [`crate::Params`].
 
-use serde::de::{self, MapAccess, Visitor};
-use serde::ser::SerializeStruct;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// One penalty.
@@ -202,126 +200,15 @@ impl Penalties {
 // off, an unknown one is ignored.
 impl Serialize for Penalties {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("Penalties", PenaltyKind::ALL.len())?;
-        for kind in PenaltyKind::ALL {
-            st.serialize_field(kind.spec().name, &self.get(kind))?;
-        }
-        st.end()
+        crate::named::serialize(s, "Penalties", &PenaltyKind::NAMES, &self.weights)
     }
 }
 
 impl<'de> Deserialize<'de> for Penalties {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Penalties, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Penalties;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a map of penalty names to weights")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Penalties, A::Error> {
-                let mut p = Penalties::OFF;
-                while let Some(key) = map.next_key::<String>()? {
-                    match PenaltyKind::from_name(&key) {
-                        Some(kind) => *p.get_mut(kind) = map.next_value()?,
-                        None => {
-                            let _: de::IgnoredAny = map.next_value()?;
-                        }
-                    }
-                }
-                Ok(p)
-            }
-        }
-        d.deserialize_struct("Penalties", &PenaltyKind::NAMES, V)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A grey-level picture as nested rows, one image, one channel.
-    #[derive(Clone)]
-    struct Px(Vec<Vec<f64>>);
-
-    impl PixelOps for Px {
-        type Scalar = f64;
-        fn diff(&self, axis: Axis) -> Px {
-            let r = &self.0;
-            Px(match axis {
-                Axis::Height => (1..r.len())
-                    .map(|y| r[y].iter().zip(&r[y - 1]).map(|(a, b)| a - b).collect())
-                    .collect(),
-                Axis::Width => r
-                    .iter()
-                    .map(|row| row.windows(2).map(|p| p[1] - p[0]).collect())
-                    .collect(),
-            })
-        }
-        fn minus(&self, v: f64) -> Px {
-            Px(self
-                .0
-                .iter()
-                .map(|r| r.iter().map(|x| x - v).collect())
-                .collect())
-        }
-        fn abs(self) -> Px {
-            Px(self
-                .0
-                .into_iter()
-                .map(|r| r.into_iter().map(f64::abs).collect())
-                .collect())
-        }
-        fn square(self) -> Px {
-            Px(self
-                .0
-                .into_iter()
-                .map(|r| r.into_iter().map(|x| x * x).collect())
-                .collect())
-        }
-        fn mean_per_image(self) -> f64 {
-            let all: Vec<f64> = self.0.into_iter().flatten().collect();
-            all.iter().sum::<f64>() / all.len() as f64
-        }
-        fn size(&self) -> (usize, usize) {
-            (self.0.len(), self.0.first().map_or(0, Vec::len))
-        }
-    }
-
-    #[test]
-    fn the_formulas_by_hand_and_the_table() {
-        for (i, (k, name)) in PenaltyKind::ALL
-            .into_iter()
-            .zip(PenaltyKind::NAMES)
-            .enumerate()
-        {
-            assert_eq!(k.index(), i);
-            assert_eq!(k.spec().name, name);
-            assert_eq!(PenaltyKind::from_name(name), Some(k));
-        }
-        // [[0, 1], [1, 1]]: vertical |1 - 0|, |1 - 1| -> 0.5; horizontal 1, 0 -> 0.5
-        let px = Px(vec![vec![0.0, 1.0], vec![1.0, 1.0]]);
-        assert_eq!(PenaltyKind::Tv.eval(&px), Some(1.0));
-        assert_eq!(PenaltyKind::L1.eval(&px), Some(0.5));
-        assert_eq!(PenaltyKind::L2.eval(&px), Some(0.25));
-        assert_eq!(PenaltyKind::Tv.eval(&Px(vec![vec![0.3, 0.9]])), None);
-        let mut p = Penalties::OFF;
-        p.parse_into("tv=0.5,l1=2").unwrap();
-        assert_eq!(
-            p,
-            Penalties::OFF
-                .with(PenaltyKind::Tv, 0.5)
-                .with(PenaltyKind::L1, 2.0)
-        );
-        assert_eq!(p.active().count(), 2);
-        for bad in ["tv=-1", "tv=nan", "blur=1", "tv"] {
-            let mut p = Penalties::OFF;
-            assert!(p.parse_into(bad).is_err(), "{bad}");
-        }
-        let json = serde_json::to_string(&p).unwrap();
-        assert_eq!(json, r#"{"tv":0.5,"l1":2.0,"l2":0.0}"#);
-        assert_eq!(
-            serde_json::from_str::<Penalties>(r#"{"l1":2}"#).unwrap(),
-            p.with(PenaltyKind::Tv, 0.0)
-        );
+        let v = crate::named::deserialize(d, "Penalties", &PenaltyKind::NAMES)?;
+        let mut out = Penalties::OFF;
+        out.weights.copy_from_slice(&v);
+        Ok(out)
     }
 }

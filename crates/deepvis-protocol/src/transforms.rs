@@ -7,8 +7,6 @@
 //! A map takes a point of the picture to a point of the network's input, in `(y, x)` pixel
 //! coordinates (`y` down); rotations are counter-clockwise on screen.
 
-use serde::de::{self, MapAccess, Visitor};
-use serde::ser::SerializeStruct;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// One random transform.
@@ -265,36 +263,16 @@ impl std::fmt::Display for Transforms {
 // earlier versions wrote it; a missing field is off, an unknown one is ignored.
 impl Serialize for Transforms {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("Transforms", TransformKind::ALL.len())?;
-        for kind in TransformKind::ALL {
-            st.serialize_field(kind.spec().name, &self.get(kind))?;
-        }
-        st.end()
+        crate::named::serialize(s, "Transforms", &TransformKind::NAMES, &self.values)
     }
 }
 
 impl<'de> Deserialize<'de> for Transforms {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Transforms, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Transforms;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a map of transform names to values")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Transforms, A::Error> {
-                let mut t = Transforms::OFF;
-                while let Some(key) = map.next_key::<String>()? {
-                    match TransformKind::from_name(&key) {
-                        Some(kind) => *t.get_mut(kind) = map.next_value()?,
-                        None => {
-                            let _: de::IgnoredAny = map.next_value()?;
-                        }
-                    }
-                }
-                Ok(t)
-            }
-        }
-        d.deserialize_struct("Transforms", &TransformKind::NAMES, V)
+        let v = crate::named::deserialize(d, "Transforms", &TransformKind::NAMES)?;
+        let mut out = Transforms::OFF;
+        out.values.copy_from_slice(&v);
+        Ok(out)
     }
 }
 
@@ -383,45 +361,5 @@ impl Affine {
             (m[1][1] * dy - m[0][1] * dx) / det,
             (-m[1][0] * dy + m[0][0] * dx) / det,
         ]
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_table_is_consistent_and_round_trips() {
-        for (k, name) in TransformKind::ALL.into_iter().zip(TransformKind::NAMES) {
-            assert_eq!(TransformKind::ALL[k.index()], k);
-            assert_eq!(k.spec().name, name);
-            assert_eq!(TransformKind::from_name(name), Some(k));
-            assert!(k.spec().slider_max <= k.spec().max);
-        }
-        let t = Transforms::parse("jitter=4,rotate=5").unwrap();
-        assert_eq!(t.to_string(), "jitter=4,rotate=5");
-        assert_eq!(
-            Transforms::parse(&Transforms::WIDE.to_string()),
-            Ok(Transforms::WIDE)
-        );
-        let json = serde_json::to_string(&Transforms::STANDARD).unwrap();
-        assert_eq!(
-            json,
-            r#"{"pad":12.0,"jitter":8.0,"scale":0.1,"rotate":10.0}"#
-        );
-        // as earlier versions wrote it (whole pixels as integers), a field missing
-        let old: Transforms =
-            serde_json::from_str(r#"{"pad":16,"jitter":16,"scale":0.2}"#).unwrap();
-        assert_eq!(old, Transforms::WIDE.with(TransformKind::Rotate, 0.0));
-        for bad in [
-            "pad=1.5",
-            "scale=2",
-            "rotate=-1",
-            "shear=3",
-            "pad",
-            "jitter=x",
-        ] {
-            assert!(Transforms::parse(bad).is_err(), "{bad}");
-        }
     }
 }
