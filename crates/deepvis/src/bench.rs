@@ -29,6 +29,10 @@ pub struct Args {
     /// back-projection too, and the optimizer alone.
     #[arg(long)]
     live: bool,
+    /// Frames per second of `--live`'s synthetic source, as a camera gives them (0: as fast as
+    /// it can draw them, which keeps a core busy drawing frames the worker mostly drops).
+    #[arg(long, default_value_t = 60)]
+    source_fps: u32,
     /// Also time every attribution method of a class score on one input (Grad-CAM,
     /// Grad-CAM++, occlusion batched and one patch per pass, SmoothGrad, integrated
     /// gradients, the back-projections), with the default settings.
@@ -176,7 +180,6 @@ fn stats(v: &[f64]) -> (f64, f64, f64) {
     (med, min, mean)
 }
 
-/// Averages the worker's 1-second statistics over `secs` seconds (the first report skipped).
 /// Averages the worker's 1-second statistics over `secs` seconds (the first report skipped):
 /// grid frames, optimizer iterations and back-projections per second.
 fn measure(h: &deepvis_engine::EngineHandle, secs: u64) -> (f32, f32, f32) {
@@ -211,7 +214,7 @@ fn live(g: &Global, a: &Args) -> Result<ExitCode> {
         SourceSpec::Synthetic {
             width: 640,
             height: 480,
-            fps: 0,
+            fps: a.source_fps,
         },
     );
     c.backend = deepvis_model::BackendChoice::from_name(&g.backend)?;
@@ -260,6 +263,7 @@ fn live(g: &Global, a: &Args) -> Result<ExitCode> {
     h.shutdown();
     let v = serde_json::json!({
         "model": name, "backend": backend, "source": "synthetic 640x480",
+        "source_fps": a.source_fps,
         "ready_s": ready_s, "seconds_per_phase": a.seconds,
         "grid_fps_alone": grid_alone, "grid_fps_with_optimizer": grid_with,
         "optimizer_ips_with_grid": optim_with, "optimizer_ips_alone": optim_alone,
