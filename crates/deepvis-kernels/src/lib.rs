@@ -1,8 +1,10 @@
-//! CPU kernels of the inference forward pass, on plain slices: convolution as im2col and a
-//! packed GEMM (the `gemm` crate, AVX-512 where the CPU has it) with the bias and ReLU fused,
-//! writing into a channel range of a caller's buffer (so a concatenation costs nothing).
+//! CPU kernels of the forward pass, on plain slices: convolution as im2col and a packed GEMM
+//! (the `gemm` crate, AVX-512 where the CPU has it) with the bias and ReLU fused, writing into
+//! a channel range of a caller's buffer (so a concatenation costs nothing); max pooling and its
+//! input gradient.
 
 mod conv;
+mod grad;
 mod pool;
 
 pub use conv::{Conv2d, Output, Scratch};

@@ -629,6 +629,11 @@ impl GraphNet {
                 conv2d(x, w, b, opts)
             }
             Op::MaxPool(window) => {
+                let x = match super::autodiff::max_pool(window, x) {
+                    Ok(y) => return Ok(y),
+                    Err(Declined::Failed(why)) => return Err(Error::Graph(g.error(node, why))),
+                    Err(Declined::Burn(x)) => *x,
+                };
                 let x = match self.host.is_some() {
                     true => match host::max_pool(window, x) {
                         Ok(y) => return Ok(y),

@@ -9,6 +9,7 @@
 //! executor stores each as a rank-4 tensor with the logical dimensions right-aligned (a
 //! `[N, K]` vector is stored `[1, 1, N, K]`), so numpy broadcasting is burn's broadcasting.
 
+mod autodiff;
 mod backprop;
 pub mod build;
 mod exec;
