@@ -2,22 +2,21 @@
 //! pooling runs on `deepvis-kernels` as one operation of burn's autodiff graph (burn's
 //! backend-extension API), its backward each window's signal on its first maximum (burn's and
 //! PyTorch's rule), on the kernels too. (Convolutions stay burn's here: the kernels' values
-//! differ from burn's in the last bits, which is harmless forward but decides ties of the
-//! pooling's maxima differently from the independent reference gradients.)
+//! differ from burn's in the last bits, harmless in a forward pass, but they decide ties of the
+//! poolings' maxima differently from the independent reference gradients.)
 
+use std::sync::Arc;
+
+use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::{Autodiff, Flex};
 use burn::prelude::*;
-
-use super::Window;
-use std::sync::Arc;
-
-use burn::backend::autodiff::NodeId;
 use deepvis_kernels::MaxPool2d;
 
+use super::Window;
 use super::host::Declined;
 
 type FlexTensor = <Flex as burn::backend::BackendTypes>::FloatTensorPrimitive;
