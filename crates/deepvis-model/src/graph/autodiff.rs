@@ -85,14 +85,7 @@ pub(crate) fn max_pool(window: &Window, x: Tensor<4>) -> Result<Tensor<4>, Decli
     }
     let dims = x.dims();
     let [n, c, h, w] = dims;
-    let pool = MaxPool2d {
-        kernel: window.kernel,
-        stride: window.strides,
-        dilation: window.dilations,
-        pads: window.pads([h, w]),
-        ceil: window.ceil,
-    };
-    let Ok([oh, ow]) = pool.out_hw([h, w]) else {
+    let Some((pool, [oh, ow])) = super::host::pooling(window, [h, w]) else {
         return Err(Declined::Burn(Box::new(x)));
     };
     let ad = match x.clone().try_into_primitive::<Autodiff<Flex>>() {

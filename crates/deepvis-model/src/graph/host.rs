@@ -195,13 +195,8 @@ impl Host {
     }
 }
 
-/// Runs a max pooling on the host.
-pub(crate) fn max_pool(window: &Window, x: Tensor<4>) -> Result<Tensor<4>, Declined> {
-    let device = x.device();
-    if !serves(&device) {
-        return Err(Declined::Burn(Box::new(x)));
-    }
-    let [n, c, h, w] = x.dims();
+/// The kernels' max pooling of `window` for an input of `[h, w]`, and its output `[h, w]`.
+pub(crate) fn pooling(window: &Window, [h, w]: [usize; 2]) -> Option<(MaxPool2d, [usize; 2])> {
     let pool = MaxPool2d {
         kernel: window.kernel,
         stride: window.strides,
@@ -209,7 +204,18 @@ pub(crate) fn max_pool(window: &Window, x: Tensor<4>) -> Result<Tensor<4>, Decli
         pads: window.pads([h, w]),
         ceil: window.ceil,
     };
-    let Ok([oh, ow]) = pool.out_hw([h, w]) else {
+    let out = pool.out_hw([h, w]).ok()?;
+    Some((pool, out))
+}
+
+/// Runs a max pooling on the host.
+pub(crate) fn max_pool(window: &Window, x: Tensor<4>) -> Result<Tensor<4>, Declined> {
+    let device = x.device();
+    if !serves(&device) {
+        return Err(Declined::Burn(Box::new(x)));
+    }
+    let [n, c, h, w] = x.dims();
+    let Some((pool, [oh, ow])) = pooling(window, [h, w]) else {
         return Err(Declined::Burn(Box::new(x)));
     };
     let xs = take(x)?;
