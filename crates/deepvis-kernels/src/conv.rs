@@ -1,5 +1,8 @@
 //! 2-D convolution: im2col (skipped for a pointwise convolution) and one GEMM per image and
-//! group, the bias written first and the ReLU applied to the result in place.
+//! group, the bias added and the ReLU applied to the result in place. A patch is ordered
+//! `(kh, kw, channel)` and the weights packed to match ([`Conv2d::pack`]): the order
+//! burn-flex's convolution sums in, so each output value is bitwise burn's (and the
+//! independent reference's), which decides the ties of the poolings' maxima as they do.
 
 use gemm::Parallelism;
 use rayon::prelude::*;
@@ -29,7 +32,7 @@ pub struct Conv2d {
 /// A buffer the convolution reuses from call to call (the im2col matrix).
 #[derive(Debug, Default)]
 pub struct Scratch {
-    col: Vec<f32>,
+    pub(crate) col: Vec<f32>,
 }
 
 /// Where a convolution writes: a channel range of a `[N, channels, H, W]` buffer.
@@ -70,11 +73,34 @@ impl Conv2d {
         )
     }
 
-    fn pointwise(&self) -> bool {
+    /// The weights, given `[out_channels, in_channels / group, kh, kw]` (ONNX's and
+    /// PyTorch's layout), packed as [`run`](Self::run) and
+    /// [`backward_input`](Self::backward_input) read them: `[out_channels, kh, kw, in / group]`.
+    pub fn pack(&self, weight: &[f32]) -> Result<Vec<f32>, KernelError> {
+        self.check()?;
+        let cpg = self.in_channels / self.group;
+        let [kh, kw] = self.kernel;
+        let k = cpg * kh * kw;
+        check_len("the weights", weight.len(), self.out_channels * k)?;
+        let mut packed = vec![0.0f32; weight.len()];
+        for (dst, src) in packed.chunks_mut(k).zip(weight.chunks(k)) {
+            for c in 0..cpg {
+                for i in 0..kh {
+                    for j in 0..kw {
+                        dst[(i * kw + j) * cpg + c] = src[(c * kh + i) * kw + j];
+                    }
+                }
+            }
+        }
+        Ok(packed)
+    }
+
+    pub(crate) fn pointwise(&self) -> bool {
         self.kernel == [1, 1] && self.stride == [1, 1] && self.pads == [0; 4]
     }
 
-    /// Convolves `x` (`[n, in_channels, h, w]`) with `weight` and `bias`, applies ReLU when
+    /// Convolves `x` (`[n, in_channels, h, w]`) with `weight` (packed by
+    /// [`pack`](Self::pack)) and `bias`, applies ReLU when
     /// `relu`, and writes the `[n, out_channels, oh, ow]` result into `out`'s channels
     /// `offset..offset + out_channels`. Returns `[oh, ow]`.
     #[allow(clippy::too_many_arguments)]
@@ -165,7 +191,8 @@ impl Conv2d {
             col.resize(rows_n * len, 0.0);
         }
         for (r, row) in col[..rows_n * len].chunks_mut(len).enumerate() {
-            let (c, ki, kj) = (r / (kh * kw), (r / kw) % kh, r % kw);
+            let cpg = rows_n / (kh * kw);
+            let (ki, kj, c) = (r / (kw * cpg), (r / cpg) % kw, r % cpg);
             let plane = &x[c * h * w..(c + 1) * h * w];
             let (y_lo, y_hi) = valid_range(oh, h, sh, ki * dh, pt);
             let (x_lo, x_hi) = valid_range(ow, w, sw, kj * dw, pl);
@@ -386,6 +413,7 @@ mod tests {
         }
         let mut got = vec![f32::NAN; want.len()];
         let mut scratch = Scratch::default();
+        let wt = c.pack(&wt).unwrap();
         let out = Output {
             data: &mut got,
             channels: c.out_channels,
@@ -474,6 +502,7 @@ mod tests {
         let x = values(2 * 4 * 6 * 6, 4);
         let wt = values(3 * 4 * 9, 5);
         let want = naive(&c, &x, [2, 6, 6], &wt, None);
+        let wt = c.pack(&wt).unwrap();
         let mut buf = vec![7.0; 2 * 8 * 36];
         let out = Output {
             data: &mut buf,

@@ -149,6 +149,14 @@ impl Net {
         })
     }
 
+    /// The same network with the CPU kernels off (see [`GraphNet::burn_only`]).
+    pub fn burn_only(self) -> Net {
+        Net {
+            info: self.info,
+            graph: self.graph.burn_only(),
+        }
+    }
+
     /// Moves the network to another device.
     pub fn to_device(self, device: &Device) -> Net {
         Net {

@@ -1,5 +1,6 @@
 //! The CPU path (`deepvis-kernels` under `GraphNet` on burn-flex) against burn's own ops on the
-//! same device (the autodiff device declines the CPU path), layer by layer on SqueezeNet.
+//! same device (`burn_only`), layer by layer on SqueezeNet: the forward values bit for bit, and
+//! under autodiff the values and input gradients of the kernels' tape.
 
 mod common;
 
@@ -25,15 +26,14 @@ fn values(t: &Tensor<4>) -> Vec<f32> {
 #[test]
 fn the_cpu_path_agrees_with_burn_on_every_layer_and_fuses_relus() {
     let cpu = deepvis_model::device::cpu().device;
-    let ad = cpu.clone().autodiff();
     let net = common::squeezenet(&cpu);
-    let burn_net = net.clone().to_device(&ad);
+    let burn_net = net.clone().burn_only();
     let layers = deepvis_model::squeezenet::LAYERS;
     let x = noise(2 * 3 * 227 * 227);
     let input = |d: &Device| deepvis_model::tensor4(x.clone(), [2, 3, 227, 227], d).expect("x");
     let req = Request::layers(&layers).with_pre_relu("conv1");
     let fast = net.forward(input(&cpu), &req).expect("cpu path");
-    let slow = burn_net.forward(input(&ad), &req).expect("burn");
+    let slow = burn_net.forward(input(&cpu), &req).expect("burn");
     let pairs = layers
         .iter()
         .map(|l| (l.to_string(), fast.get(l), slow.get(l)))
@@ -45,16 +45,10 @@ fn the_cpu_path_agrees_with_burn_on_every_layer_and_fuses_relus() {
     for (name, a, b) in pairs {
         let (a, b) = (values(a.expect("fast")), values(b.expect("slow")));
         assert_eq!(a.len(), b.len(), "{name}");
-        let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let worst = a
-            .iter()
-            .zip(&b)
-            .map(|(p, q)| (p - q).abs())
-            .fold(0f32, f32::max);
-        assert!(
-            worst <= 1e-5 * scale.max(1e-6),
-            "{name}: {worst} of {scale}"
-        );
+        // the kernels sum in burn's order: the same values to the last bit (which decides the
+        // ties of the poolings' maxima, and so the gradients, as burn and the reference do)
+        let differ = a.iter().zip(&b).filter(|(p, q)| p.to_bits() != q.to_bits());
+        assert_eq!(differ.count(), 0, "{name}");
     }
     // the profile names each node once; conv1's ReLU ran inside its convolution, the fire
     // modules' (after their concatenation) did not
@@ -70,4 +64,80 @@ fn the_cpu_path_agrees_with_burn_on_every_layer_and_fuses_relus() {
     assert!(times.iter().all(|t| t.ms >= 0.0 && t.ms.is_finite()));
     assert_eq!(times.last().map(|t| t.node.as_str()), Some("prob"));
     assert!(!times.iter().any(|t| t.node == "conv1.conv"), "fused away");
+}
+
+/// `sum(t * w)` for a fixed pseudo-random `w`: an objective that weighs every element.
+fn weighed(t: &Tensor<4>, seed: usize) -> Tensor<1> {
+    let n: usize = t.dims().iter().product();
+    let w: Vec<f32> = noise(n + seed)[seed..].iter().map(|v| v / 40.0).collect();
+    let w = deepvis_model::tensor4(w, t.dims(), &t.device()).expect("weights");
+    (t.clone() * w).sum()
+}
+
+#[test]
+fn under_autodiff_the_kernels_tape_gives_burns_values_and_input_gradients() {
+    let ad = deepvis_model::device::cpu().device.autodiff();
+    let net = common::squeezenet(&ad);
+    let burn_net = net.clone().burn_only();
+    assert!(
+        net.graph()
+            .runs_on_kernels([2, 3, 227, 227], "pool10")
+            .unwrap()
+    );
+    assert!(
+        !burn_net
+            .graph()
+            .runs_on_kernels([2, 3, 227, 227], "pool10")
+            .unwrap()
+    );
+    assert!(
+        net.graph()
+            .runs_on_kernels([1, 3, 227, 227], "nope")
+            .is_err()
+    );
+    let x = noise(2 * 3 * 227 * 227);
+    // taps at several depths, one twice, a pre-activation: every value the optimizer's and the
+    // attributions' objectives read
+    let req = Request::layers(&["conv1", "fire3", "fire9", "pool10", "fire9"])
+        .with_pre_relu("conv1")
+        .with_pre_relu("fire9");
+    let run = |net: &deepvis_model::Net| {
+        let input = deepvis_model::tensor4(x.clone(), [2, 3, 227, 227], &ad)
+            .expect("x")
+            .require_grad();
+        let taps = net.forward(input.clone(), &req).expect("forward");
+        let mut got = Vec::new();
+        let mut y = Tensor::<1>::zeros([1], &ad);
+        for (k, name) in ["conv1", "fire3", "fire9", "pool10"].iter().enumerate() {
+            let t = taps.get(name).expect("tap");
+            got.push((name.to_string(), values(t)));
+            y = y + weighed(t, k);
+        }
+        for (k, name) in ["conv1", "fire9"].iter().enumerate() {
+            let t = taps.pre_relu(name).expect("pre tap");
+            got.push((format!("{name} pre-ReLU"), values(t)));
+            y = y + weighed(t, 10 + k);
+        }
+        let unit = taps
+            .get("fire9")
+            .expect("fire9")
+            .clone()
+            .slice([1..2, 146..147, 6..7, 6..7])
+            .sum();
+        let grads = (y + unit * 100.0).backward();
+        let gx = input.grad(&grads).expect("the input's gradient");
+        got.push(("input gradient".to_string(), values(&gx)));
+        got
+    };
+    for ((name, a), (_, b)) in run(&net).into_iter().zip(run(&burn_net)) {
+        assert_eq!(a.len(), b.len(), "{name}");
+        let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert!(scale > 0.0, "{name} is all zero");
+        let worst = a
+            .iter()
+            .zip(&b)
+            .map(|(p, q)| (p - q).abs())
+            .fold(0f32, f32::max);
+        assert!(worst <= 1e-5 * scale, "{name}: {worst} of {scale}");
+    }
 }

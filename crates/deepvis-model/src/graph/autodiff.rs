@@ -41,11 +41,12 @@ fn primitive(v: Vec<f32>, dims: [usize; 4]) -> Result<FlexTensor, Declined> {
         .map_err(|e| Declined::Failed(format!("{e:?}")))
 }
 
-/// What the pooling's backward keeps: its geometry and its input's values.
+/// What the pooling's backward keeps: its geometry, its input's values and its output's.
 #[derive(Clone, Debug)]
 struct PoolState {
     pool: MaxPool2d,
     x: Arc<Vec<f32>>,
+    y: Arc<Vec<f32>>,
     dims: [usize; 4],
 }
 
@@ -61,7 +62,7 @@ impl Backward<Flex, 1> for PoolBackward {
         let Some(parent) = parent else {
             return;
         };
-        let PoolState { pool, x, dims } = ops.state;
+        let PoolState { pool, x, y, dims } = ops.state;
         let [n, c, h, w] = dims;
         let gy = Tensor::<4>::from_primitive::<Flex>(grad);
         // (the shapes were checked in the forward: a failure here would leave the input
@@ -70,7 +71,10 @@ impl Backward<Flex, 1> for PoolBackward {
             return;
         };
         let mut gx = vec![0.0f32; n * c * h * w];
-        if pool.backward_input(&x, [n * c, h, w], &g, &mut gx).is_err() {
+        if pool
+            .backward_input(&x, &y, [n * c, h, w], &g, &mut gx)
+            .is_err()
+        {
             return;
         }
         register(grads, parent.id, gx, dims);
@@ -101,10 +105,12 @@ pub(crate) fn max_pool(window: &Window, x: Tensor<4>) -> Result<Tensor<4>, Decli
     let mut out = vec![0.0f32; n * c * oh * ow];
     pool.run(&xs, [n * c, h, w], &mut out)
         .map_err(|e| Declined::Failed(e.to_string()))?;
-    let out = primitive(out, [n, c, oh, ow])?;
+    let y = Arc::new(out);
+    let out = primitive(y.to_vec(), [n, c, oh, ow])?;
     let state = PoolState {
         pool,
         x: Arc::new(xs),
+        y,
         dims,
     };
     let recorded = match PoolBackward

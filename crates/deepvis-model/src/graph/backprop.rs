@@ -251,7 +251,7 @@ impl GraphNet {
             }
             None => None,
         };
-        let shapes = self.check_and_shape(&input)?;
+        let shapes = self.check_and_shape(input.dims())?;
         let device = input.device();
         // forward, keeping every value up to the node; the ops whose way back is burn's
         // autodiff run on the autodiff device and keep their tape

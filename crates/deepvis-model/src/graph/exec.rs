@@ -10,6 +10,7 @@ use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
 
 use super::host::{self, Declined, Host, Slot};
 use super::shape::{Shapes, axis, window_out};
+use super::tape;
 use super::{Graph, GraphError, Node, Op, PadMode, Window};
 use crate::error::{Error, Result};
 
@@ -21,7 +22,8 @@ pub struct GraphNet {
     /// Convolution biases as the rank-1 tensors `conv2d` takes (no reshape per call).
     biases: HashMap<String, Tensor<1>>,
     device: Device,
-    /// The CPU fast path (on burn-flex): host copies of the convolution constants.
+    /// The CPU fast path (on burn-flex, plain and under autodiff): host copies of the
+    /// convolution constants.
     host: Option<Arc<Host>>,
     /// The shapes inferred for the last input size `[n, h, w]` (a live source sends the same
     /// size frame after frame; shared by clones, which have the same graph).
@@ -256,6 +258,31 @@ impl GraphNet {
         }
     }
 
+    /// The same network with the CPU kernels off: every operation on burn's own (the baseline
+    /// the kernels are tested and measured against), until it is moved to a device.
+    pub fn burn_only(mut self) -> GraphNet {
+        self.host = None;
+        self
+    }
+
+    /// Whether a forward pass to `node` on an input of `dims`, under autodiff on the CPU,
+    /// runs on the kernels as one recorded operation (its backward too) rather than op by op
+    /// on burn: on burn-flex with the kernels on, for a graph whose nodes on the way are all
+    /// ones the kernels run (convolutions, ReLUs, max poolings, channel concatenations,
+    /// global average pooling, reshapes).
+    pub fn runs_on_kernels(&self, dims: [usize; 4], node: &str) -> Result<bool> {
+        let g = &*self.graph;
+        let last = g.node_index(node).ok_or_else(|| Error::UnknownNode {
+            graph: g.name.clone(),
+            name: node.to_string(),
+        })?;
+        let Some(host) = self.host.as_ref().filter(|_| !host::serves(&self.device)) else {
+            return Ok(false);
+        };
+        let shapes = self.check_and_shape(dims)?;
+        Ok(tape::serves(g, host, &shapes, last))
+    }
+
     /// The same network with the learned parameters of `nodes` (see
     /// [`Graph::parameters`]) re-initialised as a fresh network's are: weights Gaussian of
     /// zero mean and the trained tensor's own standard deviation (seeded), biases zero, batch
@@ -355,7 +382,7 @@ impl GraphNet {
         mut timer: Option<&mut dyn FnMut(usize, bool, f64)>,
     ) -> Result<GraphTaps> {
         let g = &*self.graph;
-        let shapes = self.check_and_shape(&input)?;
+        let shapes = self.check_and_shape(input.dims())?;
         let find = |name: &str| {
             g.node_index(name).ok_or_else(|| Error::UnknownNode {
                 graph: g.name.clone(),
@@ -380,6 +407,23 @@ impl GraphNet {
                 last_use.insert(inp, i);
             }
         }
+        // under autodiff on the CPU: the whole way on the kernels, as one recorded operation
+        if let (Some(h), None) = (&self.host, &timer) {
+            let asked: tape::Asked<'_> = nodes
+                .iter()
+                .zip(&want)
+                .map(|(s, &k)| (*s, g.nodes[k].output.as_str(), false))
+                .chain(pre.iter().zip(&want_pre).filter_map(|(s, &k)| {
+                    g.nodes[k].inputs.first().map(|x| (*s, x.as_str(), true))
+                }))
+                .collect();
+            if let Some(taps) = tape::forward(g, h, &shapes, &input, last, &asked)
+                .map_err(|why| Error::Graph(g.error(&g.nodes[last], why)))?
+            {
+                return Ok(taps);
+            }
+        }
+        let fast = self.host.is_some() && host::serves(&self.device);
         let mut values: HashMap<&str, Tensor<4>> = HashMap::new();
         values.insert(&g.input, input);
         // on the CPU path: a convolution whose only reader is a ReLU, neither of them asked
@@ -388,8 +432,7 @@ impl GraphNet {
             let (Some(c), Some(r)) = (g.nodes.get(i), g.nodes.get(i + 1)) else {
                 return false;
             };
-            self.host.is_some()
-                && matches!(c.op, Op::Conv { .. })
+            fast && matches!(c.op, Op::Conv { .. })
                 && matches!(r.op, Op::Relu)
                 && r.inputs.len() == 1
                 && r.inputs[0] == c.output
@@ -397,7 +440,7 @@ impl GraphNet {
                 && !want.contains(&i)
                 && !want_pre.contains(&(i + 1))
         };
-        let slots = match self.host.is_some() {
+        let slots = match fast {
             true => concat_slots(g, &shapes, last, &last_use, &want, &fusable),
             false => HashMap::new(),
         };
@@ -467,9 +510,8 @@ impl GraphNet {
 
     /// Checks an input against the graph and infers every value's shape for it (once per
     /// input size).
-    pub(crate) fn check_and_shape(&self, input: &Tensor<4>) -> Result<Arc<Shapes>> {
+    pub(crate) fn check_and_shape(&self, [n, c, h, w]: [usize; 4]) -> Result<Arc<Shapes>> {
         let g = &*self.graph;
-        let [n, c, h, w] = input.dims();
         if c != g.input_channels {
             return Err(Error::BadInput(format!(
                 "{} takes {} input channels, got {c}",
@@ -629,7 +671,11 @@ impl GraphNet {
                 conv2d(x, w, b, opts)
             }
             Op::MaxPool(window) => {
-                let x = match super::autodiff::max_pool(window, x) {
+                let pooled = match self.host.is_some() {
+                    true => super::autodiff::max_pool(window, x),
+                    false => Err(Declined::Burn(Box::new(x))),
+                };
+                let x = match pooled {
                     Ok(y) => return Ok(y),
                     Err(Declined::Failed(why)) => return Err(Error::Graph(g.error(node, why))),
                     Err(Declined::Burn(x)) => *x,

@@ -12,7 +12,8 @@ use deepvis_kernels::{Conv2d, KernelError, MaxPool2d, Output, Scratch};
 use super::shape::window_out;
 use super::{Graph, Op, Window};
 
-/// Host copies of the convolution constants and the im2col buffer.
+/// Host copies of the convolution constants (weights packed for the kernels) and the im2col
+/// buffer.
 #[derive(Debug)]
 pub(crate) struct Host {
     /// Convolution weights and biases by constant name.
@@ -89,32 +90,71 @@ fn tensor(v: Vec<f32>, dims: [usize; 4], device: &Device) -> Tensor<4> {
 }
 
 impl Host {
-    /// Reads the graph's convolution constants out of `consts` (`None` when the device is not
-    /// the one this path serves).
+    /// Reads the graph's convolution constants out of `consts` (`None` on a device neither
+    /// this path nor the tape serves).
     pub(crate) fn new(
         graph: &Graph,
         consts: &HashMap<String, Tensor<4>>,
         device: &Device,
     ) -> Option<Arc<Host>> {
-        if !serves(device) {
+        if !serves(device) && !super::autodiff::serves(device) {
             return None;
         }
         let mut out = HashMap::new();
-        for node in graph
-            .nodes
-            .iter()
-            .filter(|n| matches!(n.op, Op::Conv { .. }))
-        {
-            for name in node.inputs.iter().skip(1) {
-                if let Some(v) = consts.get(name).and_then(host_values) {
+        for node in &graph.nodes {
+            let Op::Conv { window, group } = &node.op else {
+                continue;
+            };
+            // the weights packed as the kernels read them, the bias as it is
+            if let Some((name, t)) = node.inputs.get(1).and_then(|n| Some((n, consts.get(n)?))) {
+                let [o, cpg, kh, kw] = t.dims();
+                let conv = Conv2d {
+                    in_channels: cpg * group,
+                    out_channels: o,
+                    group: *group,
+                    kernel: [kh, kw],
+                    stride: window.strides,
+                    dilation: window.dilations,
+                    pads: [0; 4],
+                };
+                let packed = (window.kernel == [kh, kw])
+                    .then(|| host_values(t).and_then(|v| conv.pack(&v).ok()))
+                    .flatten();
+                if let Some(v) = packed {
                     out.insert(name.clone(), Arc::from(v));
                 }
+            }
+            if let Some(name) = node.inputs.get(2)
+                && let Some(v) = consts.get(name).and_then(host_values)
+            {
+                out.insert(name.clone(), Arc::from(v));
             }
         }
         Some(Arc::new(Host {
             consts: out,
             scratch: Mutex::new(Scratch::default()),
         }))
+    }
+
+    /// A convolution constant by name (weights packed for the kernels).
+    pub(crate) fn constant(&self, name: &str) -> Option<Arc<[f32]>> {
+        self.consts.get(name).cloned()
+    }
+
+    /// The im2col buffer, taken out for a call rather than held locked through it: a forward
+    /// on another thread (or nested in the thread pool's work) finds an empty one instead.
+    pub(crate) fn take_scratch(&self) -> Scratch {
+        match self.scratch.lock() {
+            Ok(mut s) => std::mem::take(&mut *s),
+            Err(_) => Scratch::default(),
+        }
+    }
+
+    /// Gives the im2col buffer back.
+    pub(crate) fn put_scratch(&self, scratch: Scratch) {
+        if let Ok(mut s) = self.scratch.lock() {
+            *s = scratch;
+        }
     }
 
     /// Runs a convolution node whose inputs are `inputs` (the input, weight and bias names),
@@ -138,20 +178,10 @@ impl Host {
             return Err(Declined::Burn(Box::new(x)));
         };
         let [n, c, h, w] = x.dims();
-        let Some((_, pads)) = window_out(window, [h, w]) else {
+        let Some(conv) = geometry(window, group, [c, h, w], weight.len()) else {
             return Err(Declined::Burn(Box::new(x)));
         };
-        let per_out = c / group.max(1) * window.kernel[0] * window.kernel[1];
-        let out_channels = weight.len() / per_out.max(1);
-        let conv = Conv2d {
-            in_channels: c,
-            out_channels,
-            group,
-            kernel: window.kernel,
-            stride: window.strides,
-            dilation: window.dilations,
-            pads,
-        };
+        let out_channels = conv.out_channels;
         let Ok([oh, ow]) = conv.out_hw([h, w]) else {
             return Err(Declined::Burn(Box::new(x)));
         };
@@ -164,12 +194,7 @@ impl Host {
         if out.is_empty() {
             *out = vec![0.0f32; n * channels * oh * ow];
         }
-        // the buffer is taken out for the call, not held locked through it: a forward on
-        // another thread (or nested in the thread pool's work) finds an empty one instead
-        let mut scratch = match self.scratch.lock() {
-            Ok(mut s) => std::mem::take(&mut *s),
-            Err(_) => Scratch::default(),
-        };
+        let mut scratch = self.take_scratch();
         let dst = Output {
             data: out,
             channels,
@@ -184,15 +209,36 @@ impl Host {
             dst,
             &mut scratch,
         );
-        if let Ok(mut s) = self.scratch.lock() {
-            *s = scratch;
-        }
+        self.put_scratch(scratch);
         done.map_err(|e: KernelError| Declined::Failed(e.to_string()))?;
         Ok(match own.is_empty() {
             true => None,
             false => Some(tensor(own, [n, out_channels, oh, ow], &device)),
         })
     }
+}
+
+/// The kernels' convolution of `window` and `group` over `[c, h, w]` inputs with `weights`
+/// values (`None` when the window does not fit).
+pub(crate) fn geometry(
+    window: &Window,
+    group: usize,
+    [c, h, w]: [usize; 3],
+    weights: usize,
+) -> Option<Conv2d> {
+    let (_, pads) = window_out(window, [h, w])?;
+    let per_out = c / group.max(1) * window.kernel[0] * window.kernel[1];
+    let conv = Conv2d {
+        in_channels: c,
+        out_channels: weights / per_out.max(1),
+        group,
+        kernel: window.kernel,
+        stride: window.strides,
+        dilation: window.dilations,
+        pads,
+    };
+    conv.out_hw([h, w]).ok()?;
+    Some(conv)
 }
 
 /// The kernels' max pooling of `window` for an input of `[h, w]`, and its output `[h, w]`.

@@ -16,6 +16,7 @@ mod exec;
 mod field;
 mod host;
 mod shape;
+mod tape;
 
 pub use backprop::{Backward, Seed};
 pub(crate) use exec::nchw;
