@@ -172,6 +172,30 @@ fn transforms_move_pixels_where_they_should() {
     // a half-pixel shift down: the mean of two rows
     let out = get(Affine::shift(0.5, 0.0));
     assert!((out[2 * w + 3] - (img[w + 3] + img[2 * w + 3]) / 2.0).abs() < 1e-5);
+    // a batch of two images of two channels, each image through its own map; the gradient
+    // goes back to the pixels read (the shifted image's last column is read by nobody)
+    let two: Vec<f32> = (0..2 * 2 * h * w).map(|i| i as f32).collect();
+    let ad = device.clone().autodiff();
+    let tb = deepvis_model::tensor4(two.clone(), [2, 2, h, w], &ad)
+        .unwrap()
+        .require_grad();
+    let out = resample(tb.clone(), &[Affine::shift(0.0, 1.0), Affine::IDENTITY]).unwrap();
+    let grads = out.clone().sum().backward();
+    let (out, g) = (
+        to_vec(out).unwrap(),
+        to_vec(tb.grad(&grads).unwrap()).unwrap(),
+    );
+    for ch in 0..2 {
+        for y in 0..h {
+            for x in 0..w {
+                let (a, b) = ((ch * h + y) * w + x, ((2 + ch) * h + y) * w + x);
+                let shifted = if x == 0 { 0.0 } else { two[a - 1] };
+                assert_eq!((out[a], out[b]), (shifted, two[b]), "{ch} {y} {x}");
+                let read = if x == w - 1 { 0.0 } else { 1.0 };
+                assert_eq!((g[a], g[b]), (read, 1.0), "{ch} {y} {x}");
+            }
+        }
+    }
     // a quarter turn counter-clockwise of a 3x3: the top right corner goes to the top left
     let sq: Vec<f32> = (0..9).map(|i| i as f32).collect();
     let t3 = deepvis_model::tensor4(sq.clone(), [1, 1, 3, 3], &device).unwrap();
