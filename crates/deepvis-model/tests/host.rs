@@ -141,3 +141,70 @@ fn under_autodiff_the_kernels_tape_gives_burns_values_and_input_gradients() {
         assert!(worst <= 1e-5 * scale, "{name}: {worst} of {scale}");
     }
 }
+
+#[test]
+fn back_projections_on_the_kernels_match_burns_in_every_mode() {
+    let cpu = deepvis_model::device::cpu().device;
+    let net = common::squeezenet(&cpu);
+    let burn_net = net.clone().burn_only();
+    let (fast, slow) = (net.graph(), burn_net.graph());
+    let x = noise(2 * 3 * 227 * 227);
+    let input = deepvis_model::tensor4(x, [2, 3, 227, 227], &cpu).expect("x");
+    let close = |what: &str, a: &Tensor<4>, b: &Tensor<4>| {
+        let (a, b) = (values(a), values(b));
+        assert_eq!(a.len(), b.len(), "{what}");
+        let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert!(scale > 0.0, "{what} is all zero");
+        let worst = a
+            .iter()
+            .zip(&b)
+            .map(|(p, q)| (p - q).abs())
+            .fold(0f32, f32::max);
+        assert!(worst <= 1e-5 * scale, "{what}: {worst} of {scale}");
+    };
+    for mode in deepvis_model::BackMode::ALL {
+        for (node, seed) in [
+            ("fire9", deepvis_model::graph::Seed::Peak),
+            ("fire5", deepvis_model::graph::Seed::At(3, 20)),
+            ("pool10", deepvis_model::graph::Seed::Mean),
+        ] {
+            let what = format!("{mode:?} {node} {seed:?}");
+            let capture =
+                Some("fire4").filter(|_| node != "fire5" || mode != deepvis_model::BackMode::Grad);
+            let a = fast
+                .backward(input.clone(), node, 146, seed, mode, capture)
+                .expect("kernels");
+            let b = slow
+                .backward(input.clone(), node, 146, seed, mode, capture)
+                .expect("burn");
+            close(&what, &a.grad, &b.grad);
+            assert_eq!(a.pos, b.pos, "{what}");
+            for (p, q) in a.values.iter().zip(&b.values) {
+                assert!(
+                    (p - q).abs() <= 1e-5 * q.abs().max(1.0),
+                    "{what}: {p} against {q}"
+                );
+            }
+            match (a.captured, b.captured) {
+                (Some((av, ag)), Some((bv, bg))) => {
+                    close(&format!("{what} captured value"), &av, &bv);
+                    close(&format!("{what} captured signal"), &ag, &bg);
+                }
+                (None, None) => assert!(capture.is_none(), "{what}"),
+                _ => panic!("{what}: one captured, the other not"),
+            }
+        }
+    }
+    // a capture after the unit is refused on both paths
+    for g in [fast, slow] {
+        let e = g.backward(
+            input.clone(),
+            "fire3",
+            1,
+            deepvis_model::graph::Seed::Peak,
+            deepvis_model::BackMode::Grad,
+            Some("fire9"),
+        );
+        assert!(e.is_err());
+    }
+}

@@ -58,7 +58,7 @@ pub fn resample(x: Tensor<4>, maps: &[Affine]) -> Result<Tensor<4>> {
             x.clone()
                 .slice([i..i + 1, 0..c, 0..h, 0..w])
                 .reshape([c, hw])
-                .select(1, ix.clone().slice([i * 4 * hw..(i + 1) * 4 * hw]))
+                .select(1, ix.clone().narrow(0, i * 4 * hw, 4 * hw))
                 .reshape([1, c, 4, hw])
         })
         .collect();

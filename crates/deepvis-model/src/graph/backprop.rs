@@ -3,7 +3,9 @@
 //! (Relu, LeakyRelu, Clip(0, max)) applies the mode's rule (gradient, deconv or guided) to
 //! the signal. Elementwise ops, concats, batch norms and reshapes go back by their closed
 //! forms here; convolutions, pools, LRN, softmax, pads and matrix products by burn's autodiff
-//! of that one op, recorded as it ran in the forward (its tape).
+//! of that one op, recorded as it ran in the forward (its tape). On the CPU, a graph whose
+//! nodes up to the unit are all ones the kernels run goes there and back on the kernels
+//! instead (`tape::Walk`), the mode's rule at each ReLU.
 
 use std::collections::HashMap;
 
@@ -17,6 +19,7 @@ use burn::tensor::ops::ConvTransposeOptions;
 
 use super::exec::{GraphNet, dims4, max_pool_options, nchw};
 use super::shape::{Shapes, axis};
+use super::tape;
 use super::{Graph, Node, Op};
 use crate::backprop::{BackMode, BackProjection};
 use crate::error::{Error, Result};
@@ -253,13 +256,28 @@ impl GraphNet {
         };
         let shapes = self.check_and_shape(input.dims())?;
         let device = input.device();
+        let target = &g.nodes[idx];
+        // on the CPU, the way there and back on the kernels where they run every node
+        let walk = match self.host() {
+            Some(host) if super::host::serves(&device) => {
+                let dims = input.dims();
+                let xs = to_vec(input.clone())?;
+                let keep: Vec<&str> = [target.output.as_str()]
+                    .into_iter()
+                    .chain(capture)
+                    .collect();
+                tape::Walk::run(g, host, &shapes, (xs, dims), idx, &keep)
+                    .map_err(|why| Error::Graph(g.error(target, why)))?
+            }
+            _ => None,
+        };
         // forward, keeping every value up to the node; the ops whose way back is burn's
         // autodiff run on the autodiff device and keep their tape
         let mut values: HashMap<&str, Tensor<4>> = HashMap::new();
         let mut tapes: HashMap<&str, Tape> = HashMap::new();
         let mut argmax: HashMap<&str, Tensor<4, Int>> = HashMap::new();
         values.insert(&g.input, input);
-        for node in &g.nodes[..=idx] {
+        for node in g.nodes[..=idx].iter().filter(|_| walk.is_none()) {
             let ins = self.inputs(node, &values)?;
             let closed = closed_window(g, node, &shapes);
             let out = if let (Op::MaxPool(window), true) = (&node.op, closed) {
@@ -286,11 +304,18 @@ impl GraphNet {
             };
             values.insert(&node.output, out);
         }
-        let target = &g.nodes[idx];
-        let out = values
-            .get(target.output.as_str())
-            .cloned()
-            .ok_or_else(|| Error::Graph(g.error(target, "no output")))?;
+        let out = match &walk {
+            Some(wk) => {
+                let (v, d) = wk
+                    .value(&target.output)
+                    .ok_or_else(|| Error::Graph(g.error(target, "no output")))?;
+                crate::tensor4(v.to_vec(), d, &device)?
+            }
+            None => values
+                .get(target.output.as_str())
+                .cloned()
+                .ok_or_else(|| Error::Graph(g.error(target, "no output")))?,
+        };
         let od = shapes.get(&target.output).unwrap_or(&[]).to_vec();
         let [_, c, mh, mw] = super::exec::nchw(&od);
         if channel >= c {
@@ -340,6 +365,34 @@ impl GraphNet {
                     unit_values.push(map.iter().sum::<f32>() / plane as f32);
                 }
             }
+        }
+        if let Some(wk) = walk {
+            let seeds = vec![(target.output.clone(), seed_values)];
+            let (gx, cap) = wk
+                .backward(seeds, mode, capture)
+                .map_err(|why| Error::Graph(g.error(target, why)))?;
+            let captured = match (capture, cap) {
+                (Some(name), Some(gc)) => {
+                    let (v, d) = wk
+                        .value(name)
+                        .ok_or_else(|| Error::Graph(g.error(target, "no captured value")))?;
+                    let value = crate::tensor4(v.to_vec(), d, &device)?;
+                    Some((value, crate::tensor4(gc, d, &device)?))
+                }
+                (Some(c), None) => {
+                    return Err(Error::BadInput(format!(
+                        "`{c}` does not feed `{}`, so it cannot explain it",
+                        target.name
+                    )));
+                }
+                _ => None,
+            };
+            return Ok(Backward {
+                grad: crate::tensor4(gx, [n, g.input_channels, h, w], &device)?,
+                values: unit_values,
+                pos: at.filter(|_| spatial),
+                captured,
+            });
         }
         let seed = crate::tensor4(seed_values, [n, c, mh, mw], &device)?.reshape(out.dims());
         // backward

@@ -229,6 +229,12 @@ impl GraphNet {
         })
     }
 
+    /// The CPU path's host constants (`None` where it does not serve, or with the kernels
+    /// off).
+    pub(crate) fn host(&self) -> Option<&Arc<Host>> {
+        self.host.as_ref()
+    }
+
     /// The graph.
     pub fn graph(&self) -> &Graph {
         &self.graph

@@ -1,9 +1,10 @@
-//! The CPU path under autodiff (the optimizer's and the attributions' forward and backward on
-//! burn-flex): the network from its input to the last value asked for runs on
-//! `deepvis-kernels` as one operation of burn's autodiff graph, keeping the values its
-//! backward reads; the backward walks the nodes in reverse on the kernels too (each
-//! convolution's transpose, each ReLU's mask, each pooling's first maxima, concatenations
-//! split, averages spread, reshapes passed through). The values are bitwise burn's (the
+//! Forward and backward on the kernels (burn-flex): the network from its input to the last
+//! value asked for runs on `deepvis-kernels` (a [`Walk`]), keeping the values a backward
+//! reads; the backward walks the nodes in reverse on the kernels too (each convolution's
+//! transpose, each ReLU's rule, each pooling's first maxima, concatenations split, averages
+//! spread, reshapes passed through). Under autodiff (the optimizer's and the attributions'
+//! gradients) the walk is one operation of burn's autodiff graph; the back-projections walk
+//! back with the deconvolution's or guided backprop's ReLU rule. The values are bitwise burn's (the
 //! kernels sum in burn's order), so the poolings' ties fall as in burn's autodiff and the
 //! independent reference. A graph with any other node on the way goes through burn's
 //! autodiff as before.
@@ -23,6 +24,7 @@ use super::exec::nchw;
 use super::host::{self, Host};
 use super::shape::{Shapes, axis};
 use super::{Graph, Op};
+use crate::backprop::BackMode;
 
 /// One node (or a convolution with its ReLU) as the tape runs it; values by name.
 #[derive(Debug)]
@@ -61,22 +63,29 @@ struct Val {
     dims: [usize; 4],
 }
 
-/// What the backward needs: the steps, the values they read, where each tap sits in the
-/// operation's flat output, and the host buffers.
-struct Tape {
+/// A forward pass on the kernels: its steps and the values they made (every value's
+/// dimensions; the data of those a backward reads).
+pub(crate) struct Walk {
     lines: Vec<Line>,
     values: HashMap<String, Val>,
-    taps: Vec<(String, usize, usize)>,
     input: String,
     input_dims: [usize; 4],
     host: Arc<Host>,
 }
 
+/// What the autodiff operation's backward needs: the walk and where each tap sits in the
+/// operation's flat output (`[N, total]`).
+struct Tape {
+    walk: Walk,
+    taps: Vec<(String, usize, usize)>,
+    total: usize,
+}
+
 impl std::fmt::Debug for Tape {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tape")
-            .field("steps", &self.lines.len())
-            .field("values", &self.values.len())
+            .field("steps", &self.walk.lines.len())
+            .field("values", &self.walk.values.len())
             .field("taps", &self.taps)
             .finish()
     }
@@ -309,19 +318,77 @@ fn accumulate(grads: &mut HashMap<String, Vec<f32>>, name: &str, g: Vec<f32>) {
     }
 }
 
-impl Tape {
-    /// The signal on the input given the signal on the flat output (`[N, total]`).
-    fn backward(&self, flat: &[f32], total: usize) -> Result<Vec<f32>, String> {
-        let mut grads: HashMap<String, Vec<f32>> = HashMap::new();
-        let n = self.input_dims[0];
-        for (name, off, size) in &self.taps {
-            let mut g = vec![0f32; n * size];
-            for b in 0..n {
-                g[b * size..(b + 1) * size]
-                    .copy_from_slice(&flat[b * total + off..b * total + off + size]);
+impl Walk {
+    /// Runs the graph to node `last` on the kernels from `input` (`[N, C, H, W]` values),
+    /// keeping the values `keep` whole (never fused away); `Ok(None)` when a node on the way
+    /// is not one the kernels run.
+    pub(crate) fn run(
+        graph: &Graph,
+        host: &Arc<Host>,
+        shapes: &Shapes,
+        input: (Vec<f32>, [usize; 4]),
+        last: usize,
+        keep: &[&str],
+    ) -> Result<Option<Walk>, String> {
+        let Some(lines) = plan(graph, host, shapes, last, keep) else {
+            return Ok(None);
+        };
+        let val = Val {
+            data: Arc::new(input.0),
+            dims: input.1,
+        };
+        let values = run(&lines, shapes, host, (&graph.input, val))?;
+        Ok(Some(Walk {
+            lines,
+            values,
+            input: graph.input.clone(),
+            input_dims: input.1,
+            host: host.clone(),
+        }))
+    }
+
+    /// A value's data and `[N, C, H, W]` (`None` for a value not kept).
+    pub(crate) fn value(&self, name: &str) -> Option<(&[f32], [usize; 4])> {
+        self.values
+            .get(name)
+            .filter(|v| !v.data.is_empty() || v.dims.contains(&0))
+            .map(|v| (v.data.as_slice(), v.dims))
+    }
+
+    /// Drops the data the backward does not read (the ReLUs' outputs and the poolings'
+    /// inputs and outputs stay), keeping every value's dimensions.
+    fn slim(mut self) -> Walk {
+        let mut needed: Vec<String> = Vec::new();
+        for line in &self.lines {
+            match line.step {
+                Step::Conv { relu: true, .. } | Step::Relu => needed.push(line.output.clone()),
+                Step::MaxPool(_) => {
+                    needed.extend([line.inputs[0].clone(), line.output.clone()]);
+                }
+                _ => {}
             }
-            accumulate(&mut grads, name, g);
         }
+        for (name, v) in self.values.iter_mut() {
+            if !needed.contains(name) {
+                v.data = Arc::new(Vec::new());
+            }
+        }
+        self
+    }
+
+    /// The signal on the input given signals on values (`(name, [N, ...] signal)`), each
+    /// ReLU passing it by `rule`; with `capture`, that value's whole signal too.
+    pub(crate) fn backward(
+        &self,
+        seeds: Vec<(String, Vec<f32>)>,
+        rule: BackMode,
+        capture: Option<&str>,
+    ) -> Result<(Vec<f32>, Option<Vec<f32>>), String> {
+        let mut grads: HashMap<String, Vec<f32>> = HashMap::new();
+        for (name, g) in seeds {
+            accumulate(&mut grads, &name, g);
+        }
+        let mut captured = None;
         let mut scratch = self.host.take_scratch();
         let value = |name: &str| {
             self.values
@@ -332,20 +399,17 @@ impl Tape {
             let Some(mut g) = grads.remove(&line.output) else {
                 continue;
             };
+            if capture == Some(line.output.as_str()) {
+                captured = Some(g.clone());
+            }
             let x = &line.inputs[0];
             let [n, c, h, w] = value(x)?.dims;
-            // the signal where the ReLU's output is positive (in a form that vectorizes)
-            let mask = |g: &mut [f32], y: &[f32]| {
-                for (g, &y) in g.iter_mut().zip(y) {
-                    *g = if y > 0.0 { *g } else { 0.0 };
-                }
-            };
             match &line.step {
                 Step::Conv {
                     conv, weight, relu, ..
                 } => {
                     if *relu {
-                        mask(&mut g, &value(&line.output)?.data);
+                        relu_back(rule, &mut g, &value(&line.output)?.data);
                     }
                     let mut gx = vec![0f32; n * c * h * w];
                     conv.backward_input(&g, [n, h, w], weight, &mut gx, &mut scratch)
@@ -353,7 +417,7 @@ impl Tape {
                     accumulate(&mut grads, x, gx);
                 }
                 Step::Relu => {
-                    mask(&mut g, &value(&line.output)?.data);
+                    relu_back(rule, &mut g, &value(&line.output)?.data);
                     accumulate(&mut grads, x, g);
                 }
                 Step::MaxPool(pool) => {
@@ -391,9 +455,54 @@ impl Tape {
         }
         self.host.put_scratch(scratch);
         let size: usize = self.input_dims.iter().product();
-        Ok(grads
+        let gx = grads
             .remove(&self.input)
-            .unwrap_or_else(|| vec![0f32; size]))
+            .unwrap_or_else(|| vec![0f32; size]);
+        Ok((gx, captured))
+    }
+}
+
+/// A ReLU's signal back, given its output `y`: the gradient where `y` is positive; the
+/// deconvolution's positive part of the signal; guided backprop's both (in forms that
+/// vectorize).
+fn relu_back(rule: BackMode, g: &mut [f32], y: &[f32]) {
+    match rule {
+        BackMode::Grad => {
+            for (g, &y) in g.iter_mut().zip(y) {
+                *g = if y > 0.0 { *g } else { 0.0 };
+            }
+        }
+        BackMode::Deconv => {
+            for g in g.iter_mut() {
+                *g = if *g > 0.0 { *g } else { 0.0 };
+            }
+        }
+        BackMode::Guided => {
+            for (g, &y) in g.iter_mut().zip(y) {
+                *g = if y > 0.0 && *g > 0.0 { *g } else { 0.0 };
+            }
+        }
+    }
+}
+
+impl Tape {
+    /// The signal on the input given the signal on the flat output (`[N, total]`).
+    fn backward(&self, flat: &[f32]) -> Result<Vec<f32>, String> {
+        let n = self.walk.input_dims[0];
+        let total = self.total;
+        let seeds = self
+            .taps
+            .iter()
+            .map(|(name, off, size)| {
+                let mut g = vec![0f32; n * size];
+                for b in 0..n {
+                    g[b * size..(b + 1) * size]
+                        .copy_from_slice(&flat[b * total + off..b * total + off + size]);
+                }
+                (name.clone(), g)
+            })
+            .collect();
+        Ok(self.walk.backward(seeds, BackMode::Grad, None)?.0)
     }
 }
 
@@ -401,7 +510,7 @@ impl Tape {
 struct TapeBackward;
 
 impl Backward<Flex, 1> for TapeBackward {
-    type State = Arc<(Tape, usize)>;
+    type State = Arc<Tape>;
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [parent] = ops.parents;
@@ -409,7 +518,7 @@ impl Backward<Flex, 1> for TapeBackward {
         let Some(parent) = parent else {
             return;
         };
-        let (tape, total) = &*ops.state;
+        let tape = &*ops.state;
         let Ok(flat) = Tensor::<2>::from_primitive::<Flex>(grad)
             .into_data()
             .try_into_vec::<f32>()
@@ -418,10 +527,10 @@ impl Backward<Flex, 1> for TapeBackward {
         };
         // (a failure here leaves the input without a gradient rather than end the program;
         // the forward checked every shape)
-        let Ok(gx) = tape.backward(&flat, *total) else {
+        let Ok(gx) = tape.backward(&flat) else {
             return;
         };
-        let gx = Tensor::<4>::from_data(TensorData::new(gx, tape.input_dims), &Device::flex());
+        let gx = Tensor::<4>::from_data(TensorData::new(gx, tape.walk.input_dims), &Device::flex());
         if let Ok(gx) = gx.try_into_primitive::<Flex>() {
             grads.register::<Flex>(parent.id, gx);
         }
@@ -452,9 +561,9 @@ pub(crate) fn forward(
         return Ok(None);
     }
     let keep: Vec<&str> = asked.iter().map(|a| a.1).collect();
-    let Some(lines) = plan(graph, host, shapes, last, &keep) else {
+    if plan(graph, host, shapes, last, &keep).is_none() {
         return Ok(None);
-    };
+    }
     let Ok(ad) = input.clone().try_into_primitive::<Autodiff<Flex>>() else {
         return Ok(None);
     };
@@ -464,11 +573,10 @@ pub(crate) fn forward(
         .into_data()
         .try_into_vec::<f32>()
         .map_err(|e| format!("{e:?}"))?;
-    let val = Val {
-        data: Arc::new(xs),
-        dims: input_dims,
+    let Some(walk) = Walk::run(graph, host, shapes, (xs, input_dims), last, &keep)? else {
+        return Ok(None);
     };
-    let values = run(&lines, shapes, host, (&graph.input, val))?;
+    let values = &walk.values;
     // the flat output: each image's taps side by side
     let n = input_dims[0];
     let mut taps: Vec<(String, usize, usize)> = Vec::new();
@@ -501,37 +609,12 @@ pub(crate) fn forward(
         .stateful()
     {
         OpsKind::Tracked(prep) => {
-            // the backward reads the ReLUs' outputs and the poolings' inputs
-            let mut needed: Vec<&str> = Vec::new();
-            for line in &lines {
-                match line.step {
-                    Step::Conv { relu: true, .. } | Step::Relu => needed.push(line.output.as_str()),
-                    Step::MaxPool(_) => {
-                        needed.extend([line.inputs[0].as_str(), line.output.as_str()])
-                    }
-                    _ => {}
-                }
-            }
-            // the dimensions of every value, the data of those
-            let kept = values
-                .iter()
-                .map(|(name, v)| {
-                    let data = match needed.contains(&name.as_str()) {
-                        true => v.data.clone(),
-                        false => Arc::new(Vec::new()),
-                    };
-                    (name.clone(), Val { data, dims: v.dims })
-                })
-                .collect();
             let tape = Tape {
-                lines,
-                values: kept,
+                walk: walk.slim(),
                 taps: taps.clone(),
-                input: graph.input.clone(),
-                input_dims,
-                host: host.clone(),
+                total,
             };
-            prep.finish(Arc::new((tape, total)), flat)
+            prep.finish(Arc::new(tape), flat)
         }
         OpsKind::UnTracked(prep) => prep.finish(flat),
     };
