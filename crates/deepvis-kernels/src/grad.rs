@@ -192,11 +192,25 @@ impl MaxPool2d {
                     let mut best = usize::MAX;
                     for ki in (ylo..yhi).rev() {
                         let at = (y0 + (ki * dh) as isize) as usize * w;
-                        for kj in (xlo..xhi).rev() {
-                            let i = at + (x0 + (kj * dw) as isize) as usize;
-                            let v = src[i];
-                            if v == m || (nan && v.is_nan()) {
-                                best = i;
+                        let c0 = (x0 + (xlo * dw) as isize) as usize;
+                        match (dw, nan) {
+                            // the common case: a contiguous run of the row, no NaN
+                            (1, false) => {
+                                let run = &src[at + c0..at + c0 + (xhi - xlo)];
+                                for (j, &v) in run.iter().enumerate().rev() {
+                                    if v == m {
+                                        best = at + c0 + j;
+                                    }
+                                }
+                            }
+                            _ => {
+                                for kj in (xlo..xhi).rev() {
+                                    let i = at + (x0 + (kj * dw) as isize) as usize;
+                                    let v = src[i];
+                                    if v == m || (nan && v.is_nan()) {
+                                        best = i;
+                                    }
+                                }
                             }
                         }
                     }
