@@ -211,3 +211,25 @@ fn the_convolutions_input_gradient_is_its_transpose() {
         Err(deepvis_kernels::KernelError::Length { .. })
     ));
 }
+
+#[test]
+fn a_window_holding_nan_sends_its_signal_to_its_first_nan() {
+    let p = MaxPool2d {
+        kernel: [2, 2],
+        stride: [2, 2],
+        dilation: [1, 1],
+        pads: [0; 4],
+        ceil: false,
+    };
+    // two windows: [1, NaN / 5, NaN] and [3, 2 / 9, 9]
+    let x = [1.0, f32::NAN, 3.0, 2.0, 5.0, f32::NAN, 9.0, 9.0];
+    let mut y = [0f32; 2];
+    p.run(&x, [1, 2, 4], &mut y).expect("the pooling");
+    assert!(y[0].is_nan());
+    assert_eq!(y[1], 9.0);
+    let mut gx = [7f32; 8];
+    p.backward_input(&x, &y, [1, 2, 4], &[1.0, 2.0], &mut gx)
+        .expect("the gradient");
+    // the first NaN in row order, the first of the two nines
+    assert_eq!(gx, [0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 2.0, 0.0]);
+}
