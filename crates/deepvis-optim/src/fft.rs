@@ -156,12 +156,14 @@ pub fn freq_scale(h: usize, w: usize, decay_power: f64) -> Vec<f64> {
 }
 
 /// The inverse transform on the device: `[n, c, h, k]` real and imaginary parts to
-/// `[n, c, h, w]` planes, as four matrix products (differentiable). The matrices are kept on
-/// the host and put on the input's device once for plain inputs and once for autodiff ones.
+/// `[n, c, h, w]` planes, as two matrix products (differentiable): every row of every plane
+/// along x in one, each plane along y in the other. The matrices are kept on the host and put
+/// on the input's device once for plain inputs and once for autodiff ones.
 #[derive(Clone, Debug)]
 pub struct Irfft {
-    /// The four matrices on the device, `[cx, sx, cy, sy]`: for plain inputs, for autodiff.
-    on_device: [std::sync::OnceLock<[Tensor<4>; 4]>; 2],
+    /// `[[cx, sx], [-sx, cx]]` (`2k x 2w`) and `[cy | -sy]` (`h x 2h`) on the device: for
+    /// plain inputs, for autodiff.
+    on_device: [std::sync::OnceLock<[Tensor<2>; 2]>; 2],
     h: usize,
     w: usize,
     /// `w_q cos(2 pi q n / w)`, `k x w`.
@@ -204,6 +206,26 @@ impl Irfft {
         }
     }
 
+    /// The two matrices, on the host: `[[cx, sx], [-sx, cx]]` and `[cy | -sy]`.
+    fn joined(&self) -> (Vec<f32>, Vec<f32>) {
+        let (h, w, k) = (self.h, self.w, columns(self.w));
+        let mut xm = Vec::with_capacity(4 * k * w);
+        for q in 0..k {
+            xm.extend_from_slice(&self.cx[q * w..(q + 1) * w]);
+            xm.extend_from_slice(&self.sx[q * w..(q + 1) * w]);
+        }
+        for q in 0..k {
+            xm.extend(self.sx[q * w..(q + 1) * w].iter().map(|v| -v));
+            xm.extend_from_slice(&self.cx[q * w..(q + 1) * w]);
+        }
+        let mut ym = Vec::with_capacity(2 * h * h);
+        for m in 0..h {
+            ym.extend_from_slice(&self.cy[m * h..(m + 1) * h]);
+            ym.extend(self.sy[m * h..(m + 1) * h].iter().map(|v| -v));
+        }
+        (xm, ym)
+    }
+
     /// The plane size.
     pub fn size(&self) -> (usize, usize) {
         (self.h, self.w)
@@ -211,30 +233,34 @@ impl Irfft {
 
     /// `re`, `im`: `[n, c, h, k]`; the planes, `[n, c, h, w]`.
     pub fn apply(&self, re: Tensor<4>, im: Tensor<4>) -> Tensor<4> {
-        let [n, c, _, _] = re.dims();
-        let k = columns(self.w);
-        let [cx, sx, cy, sy] = self.on_device[re.is_autodiff() as usize]
+        self.apply_joined(Tensor::cat(vec![re, im], 3))
+    }
+
+    /// `s`: `[n, c, h, 2k]`, the real parts then the imaginary parts of each row; the planes,
+    /// `[n, c, h, w]`.
+    pub fn apply_joined(&self, s: Tensor<4>) -> Tensor<4> {
+        let [n, c, h, k2] = s.dims();
+        let w = self.w;
+        let [xm, ym] = self.on_device[s.is_autodiff() as usize]
             .get_or_init(|| {
-                let device = re.device();
-                let t = |v: &[f32], r: usize, cols: usize| {
-                    Tensor::<1>::from_floats(v, &device).reshape([1, 1, r, cols])
-                };
+                let device = s.device();
+                let (xm, ym) = self.joined();
                 [
-                    t(&self.cx, k, self.w),
-                    t(&self.sx, k, self.w),
-                    t(&self.cy, self.h, self.h),
-                    t(&self.sy, self.h, self.h),
+                    Tensor::<1>::from_floats(xm.as_slice(), &device).reshape([k2, 2 * w]),
+                    Tensor::<1>::from_floats(ym.as_slice(), &device).reshape([h, 2 * h]),
                 ]
             })
-            .clone()
-            .map(|m| {
-                let [_, _, r, cols] = m.dims();
-                m.expand([n, c, r, cols])
-            });
-        // along x (the sum over q): U = S e^{2 pi i q n / w}, weighted
-        let ur = re.clone().matmul(cx.clone()) - im.clone().matmul(sx.clone());
-        let ui = re.matmul(sx) + im.matmul(cx);
-        // along y, keeping the real part
-        cy.matmul(ur) - sy.matmul(ui)
+            .clone();
+        // along x, every row of every plane at once: [ur | ui] = [re | im] [[cx, sx], [-sx, cx]]
+        let u = s.reshape([n * c * h, k2]).matmul(xm);
+        // along y, keeping the real part: cy ur - sy ui = [cy | -sy] [ur; ui]
+        let stacked = u
+            .reshape([n * c, h, 2, w])
+            .swap_dims(1, 2)
+            .reshape([n * c, 2 * h, w]);
+        ym.reshape([1, h, 2 * h])
+            .expand([n * c, h, 2 * h])
+            .matmul(stacked)
+            .reshape([n, c, h, w])
     }
 }

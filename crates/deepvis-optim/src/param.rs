@@ -245,10 +245,7 @@ impl Parameterization {
         match self.kind {
             ParamKind::Fourier => {
                 let scale = self.scale_row.on(&p, [n, c, h, 2 * k]);
-                let s = p * scale;
-                let re = s.clone().slice([0..n, 0..c, 0..h, 0..k]);
-                let im = s.slice([0..n, 0..c, 0..h, k..2 * k]);
-                Ok(irfft.apply(re, im) / MAGIC)
+                Ok(irfft.apply_joined(p * scale) / MAGIC)
             }
             _ => {
                 let m = self.magnitude.on(&p, [n, c, h, k]);
