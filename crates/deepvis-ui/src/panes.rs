@@ -762,7 +762,16 @@ pub fn preferred_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
     }
     if let Some((reason, msg)) = app.stopped.clone() {
         ui.colored_label(Color32::from_rgb(230, 140, 40), msg);
+        // a pooling's units have no ReLU of their own: no pre-ReLU value to turn to
+        let relu = app
+            .layer_index()
+            .and_then(|i| app.layers.get(i))
+            .is_none_or(|l| l.relu);
+        if reason == StopReason::ZeroGrad && !relu {
+            ui.label(crate::words::NO_RELU_HERE);
+        }
         if reason == StopReason::ZeroGrad
+            && relu
             && ui
                 .button("use the pre-ReLU objective")
                 .on_hover_text("optimize the unit's value before its ReLU, which has a gradient")

@@ -32,6 +32,11 @@ pub fn run_mode(m: RunMode) -> String {
     }
 }
 
+/// What to do when a unit without a ReLU of its own (a pooling's) stops silent.
+pub const NO_RELU_HERE: &str = "This layer has no ReLU of its own (its units are maxima or \
+     means of the layer before it), so there is no pre-ReLU value to turn to: pick a unit or a \
+     place where it is active, start from the current frame, or optimize the layer before it.";
+
 /// What a stop means and what to do about it.
 pub fn stop_message(reason: StopReason, iterations: usize) -> String {
     match reason {

@@ -165,6 +165,16 @@ fn a_stop_event_shows_its_message_and_offers_the_way_past_it() {
         sent.iter()
             .any(|c| matches!(c, Command::SetOptim(o) if o.pre_relu == PreReluMode::On))
     );
+    // on a pooling's unit there is no pre-ReLU value: no button, a word on what to do instead
+    h.state_mut().select_layer(1);
+    tx.send(Event::Stopped {
+        reason: StopReason::ZeroGrad,
+        iterations: 1,
+    })
+    .unwrap();
+    h.run_steps(2);
+    assert!(h.query_by_label("use the pre-ReLU objective").is_none());
+    assert!(h.query_by_label_contains("no ReLU of its own").is_some());
 }
 
 #[test]
