@@ -49,7 +49,8 @@ pub struct NodeTime {
     pub node: String,
     /// Its operator, as the file names it.
     pub op: String,
-    /// Whether it ran fused with the convolution before it.
+    /// Whether it ran inside the convolution before it (or, a ReLU after a concatenation of
+    /// convolutions, inside those).
     pub fused: bool,
     /// Milliseconds.
     pub ms: f64,
@@ -450,6 +451,34 @@ impl GraphNet {
             true => concat_slots(g, &shapes, last, &last_use, &want, &fusable),
             false => HashMap::new(),
         };
+        // a ReLU that alone reads a concatenation written by convolutions (a fire module's)
+        // goes into them: relu(concat(a, b)) = concat(relu(a), relu(b)), and its node passes
+        // the concatenation on
+        let mut readers: HashMap<&str, usize> = HashMap::new();
+        for node in g.nodes.iter().take(last + 1) {
+            for inp in &node.inputs {
+                *readers.entry(inp.as_str()).or_default() += 1;
+            }
+        }
+        let mut relu_parts: Vec<usize> = Vec::new();
+        let mut pass_on: Vec<usize> = Vec::new();
+        for (c, node) in g.nodes.iter().enumerate().take(last + 1) {
+            let written = slots.values().any(|&(k, _, _)| k == c);
+            let Some(r) = last_use.get(node.output.as_str()).copied() else {
+                continue;
+            };
+            let relu = &g.nodes[r];
+            if written
+                && matches!(relu.op, Op::Relu)
+                && relu.inputs.len() == 1
+                && readers.get(node.output.as_str()) == Some(&1)
+                && !want.contains(&c)
+                && !want_pre.contains(&r)
+            {
+                relu_parts.push(c);
+                pass_on.push(r);
+            }
+        }
         let mut pending: HashMap<usize, Vec<f32>> = HashMap::new();
         let mut fused = None;
         for (i, node) in g.nodes.iter().enumerate().take(last + 1) {
@@ -479,12 +508,19 @@ impl GraphNet {
                         fused = Some(i + 1);
                     }
                     match (&node.op, slots.get(last_node.output.as_str())) {
+                        (Op::Relu, _) if pass_on.contains(&i) => {
+                            let x = ins.into_iter().next().ok_or_else(|| {
+                                Error::Graph(g.error(node, "an input is missing"))
+                            })?;
+                            (node, i, Some(x))
+                        }
                         (Op::Conv { window, group }, Some(&(c, offset, channels))) => {
                             let slot = Slot {
                                 data: pending.entry(c).or_default(),
                                 channels,
                                 offset,
                             };
+                            let relu = relu || relu_parts.contains(&c);
                             let conv = (window, *group, relu, Some(slot));
                             self.conv(node, conv, ins, &shapes)?;
                             (last_node, last_i, None)
@@ -499,7 +535,8 @@ impl GraphNet {
             };
             if let Some(on) = timer.as_mut() {
                 let _ = self.device.sync();
-                on(i, fused == Some(i), t0.elapsed().as_secs_f64() * 1e3);
+                let inside = fused == Some(i) || pass_on.contains(&i);
+                on(i, inside, t0.elapsed().as_secs_f64() * 1e3);
             }
             let Some(out) = out else {
                 continue;
