@@ -863,7 +863,15 @@ impl GraphNet {
             }
             Op::Relu => activation::relu(x),
             Op::LeakyRelu { alpha } => activation::leaky_relu(x, *alpha as f64),
-            Op::Clip { min, max } => x.clamp(*min, *max),
+            Op::Clip { min, max } => match self.host.is_some() {
+                // on the CPU path, in place on the value's own buffer
+                true => match host::clamp(x, *min, *max) {
+                    Ok(y) => y,
+                    Err(Declined::Burn(x)) => x.clamp(*min, *max),
+                    Err(Declined::Failed(why)) => return Err(Error::Graph(g.error(node, why))),
+                },
+                false => x.clamp(*min, *max),
+            },
             Op::Sigmoid => activation::sigmoid(x),
             Op::HardSigmoid { alpha, beta } => (x * *alpha + *beta).clamp(0.0, 1.0),
             Op::HardSwish => x.clone() * (x / 6.0 + 0.5).clamp(0.0, 1.0),

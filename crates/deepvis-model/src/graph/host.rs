@@ -174,7 +174,8 @@ impl Host {
             None => Some(None),
         };
         let device = x.device();
-        let (Some(weight), Some(bias), true) = (weight, bias, serves(&device)) else {
+        // a grouped convolution (depthwise) is burn's: its direct loop beats a GEMM per group
+        let (Some(weight), Some(bias), true, 1) = (weight, bias, serves(&device), group) else {
             return Err(Declined::Burn(Box::new(x)));
         };
         let [n, c, h, w] = x.dims();
@@ -269,4 +270,25 @@ pub(crate) fn max_pool(window: &Window, x: Tensor<4>) -> Result<Tensor<4>, Decli
     pool.run(&xs, [n * c, h, w], &mut out)
         .map_err(|e| Declined::Failed(e.to_string()))?;
     Ok(tensor(out, [n, c, oh, ow], &device))
+}
+
+/// Clamps a value to `[min, max]` on the host, in place where the tensor was held once (NaN
+/// stays NaN).
+pub(crate) fn clamp(x: Tensor<4>, min: f32, max: f32) -> Result<Tensor<4>, Declined> {
+    let device = x.device();
+    if !serves(&device) {
+        return Err(Declined::Burn(Box::new(x)));
+    }
+    let dims = x.dims();
+    let mut v = take(x)?;
+    for e in v.iter_mut() {
+        *e = if *e < min {
+            min
+        } else if *e > max {
+            max
+        } else {
+            *e
+        };
+    }
+    Ok(tensor(v, dims, &device))
 }
