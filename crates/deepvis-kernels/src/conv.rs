@@ -136,6 +136,21 @@ impl Conv2d {
         if ohw == 0 || opg == 0 {
             return Ok([oh, ow]);
         }
+        if self.depthwise() {
+            let stride = out.channels * ohw;
+            let at = out.offset * ohw;
+            self.run_depthwise(
+                x,
+                [n, h, w],
+                [oh, ow],
+                weight,
+                bias,
+                relu,
+                &mut out.data[at..],
+                stride,
+            );
+            return Ok([oh, ow]);
+        }
         let tile = tile_width(k, ohw, rayon::current_num_threads());
         for b in 0..n {
             for g in 0..self.group {
@@ -486,6 +501,17 @@ mod tests {
         agree(
             conv(3, 4, 1, [2, 3], [1, 2], [1, 1], [0, 3, 1, 0]),
             [1, 5, 7],
+            false,
+        );
+        // depthwise: strided with TF-SAME's asymmetric pads, a 5x5 over many planes
+        agree(
+            conv(8, 8, 8, [3, 3], [2, 2], [1, 1], [0, 0, 1, 1]),
+            [2, 11, 10],
+            true,
+        );
+        agree(
+            conv(24, 24, 24, [5, 5], [1, 1], [1, 1], [2, 2, 2, 2]),
+            [1, 30, 33],
             false,
         );
         // big enough to go through the thread pool

@@ -4,6 +4,7 @@
 //! input gradient.
 
 mod conv;
+mod depthwise;
 mod grad;
 mod pool;
 

@@ -174,8 +174,7 @@ impl Host {
             None => Some(None),
         };
         let device = x.device();
-        // a grouped convolution (depthwise) is burn's: its direct loop beats a GEMM per group
-        let (Some(weight), Some(bias), true, 1) = (weight, bias, serves(&device), group) else {
+        let (Some(weight), Some(bias), true) = (weight, bias, serves(&device)) else {
             return Err(Declined::Burn(Box::new(x)));
         };
         let [n, c, h, w] = x.dims();
