@@ -1,6 +1,6 @@
 //! Depthwise convolution (one input channel to one output channel, MobileNet's and
-//! EfficientNet's): a direct loop, one channel plane per task, each output row accumulated
-//! weight by weight in the core's cache; AVX2 where the CPU has it.
+//! EfficientNet's) and its input gradient: direct loops, a few channel planes per task, each
+//! row accumulated weight by weight in the core's cache; AVX2 where the CPU has it.
 
 use rayon::prelude::*;
 
@@ -62,7 +62,7 @@ impl Conv2d {
                         let ch = t * per_task + i;
                         let src = &x[(b * c + ch) * hw..(b * c + ch + 1) * hw];
                         let wt = &weight[ch * kk..(ch + 1) * kk];
-                        let b0 = bias.map_or(0.0, |b| b[ch]);
+                        let b0 = bias.map(|b| b[ch]);
                         match avx {
                             // SAFETY: the CPU has AVX2 (checked at run time).
                             #[cfg(target_arch = "x86_64")]
@@ -72,6 +72,46 @@ impl Conv2d {
                     }
                 });
         }
+    }
+}
+
+impl Conv2d {
+    /// The depthwise convolution's input gradient: `gy` (`[n, c, oh, ow]`) back through the
+    /// weights into `gx` (`[n, c, h, w]`, overwritten).
+    pub(crate) fn backward_depthwise(
+        &self,
+        gy: &[f32],
+        [n, h, w]: [usize; 3],
+        [oh, ow]: [usize; 2],
+        weight: &[f32],
+        gx: &mut [f32],
+    ) {
+        let c = self.in_channels;
+        let (hw, ohw) = (h * w, oh * ow);
+        let kk = self.kernel[0] * self.kernel[1];
+        let geo = Plane {
+            kernel: self.kernel,
+            stride: self.stride,
+            dilation: self.dilation,
+            pads: [self.pads[0], self.pads[1]],
+            input: [h, w],
+            output: [oh, ow],
+        };
+        let cols: Vec<(usize, usize)> = (0..self.kernel[1])
+            .map(|kj| valid_range(ow, w, self.stride[1], kj * self.dilation[1], self.pads[1]))
+            .collect();
+        let per_task = (c / (4 * rayon::current_num_threads()).max(1)).clamp(1, 64);
+        gx[..n * c * hw]
+            .par_chunks_mut(hw * per_task)
+            .enumerate()
+            .for_each(|(t, planes)| {
+                for (i, plane) in planes.chunks_mut(hw).enumerate() {
+                    let p = t * per_task + i;
+                    let ch = p % c;
+                    let g = &gy[p * ohw..(p + 1) * ohw];
+                    geo.back(g, &weight[ch * kk..(ch + 1) * kk], &cols, plane);
+                }
+            });
     }
 }
 
@@ -87,13 +127,44 @@ fn avx2() -> bool {
 }
 
 impl Plane {
+    /// One plane's input gradient: each output row's signal through each weight to the input
+    /// row it read.
+    fn back(&self, gy: &[f32], wt: &[f32], cols: &[(usize, usize)], gx: &mut [f32]) {
+        let [kh, kw] = self.kernel;
+        let [sh, sw] = self.stride;
+        let [dh, dw] = self.dilation;
+        let [pt, pl] = self.pads;
+        let [h, w] = self.input;
+        let [oh, ow] = self.output;
+        gx.fill(0.0);
+        for (oy, row) in gy.chunks(ow).enumerate().take(oh) {
+            for ki in 0..kh {
+                let iy = (oy * sh + ki * dh) as isize - pt as isize;
+                if iy < 0 || iy >= h as isize {
+                    continue;
+                }
+                let line = &mut gx[iy as usize * w..(iy as usize + 1) * w];
+                for (kj, &(lo, hi)) in cols.iter().enumerate().take(kw) {
+                    if lo >= hi {
+                        continue;
+                    }
+                    let a = wt[ki * kw + kj];
+                    let ix0 = lo * sw + kj * dw - pl;
+                    for (j, g) in row[lo..hi].iter().enumerate() {
+                        line[ix0 + j * sw] += a * g;
+                    }
+                }
+            }
+        }
+    }
+
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     fn run_avx2(
         &self,
         src: &[f32],
         wt: &[f32],
-        bias: f32,
+        bias: Option<f32>,
         relu: bool,
         cols: &[(usize, usize)],
         out: &mut [f32],
@@ -101,14 +172,15 @@ impl Plane {
         self.run(src, wt, bias, relu, cols, out)
     }
 
-    /// One plane: the bias, then each weight's shifted input row added, output row by output
-    /// row (`cols`: each kernel column's valid output columns); the ReLU last (NaN stays NaN).
+    /// One plane: each weight's shifted input row added, output row by output row (`cols`:
+    /// each kernel column's valid output columns), then the bias; the ReLU last (NaN stays
+    /// NaN).
     #[inline(always)]
     fn run(
         &self,
         src: &[f32],
         wt: &[f32],
-        bias: f32,
+        bias: Option<f32>,
         relu: bool,
         cols: &[(usize, usize)],
         out: &mut [f32],
@@ -120,7 +192,8 @@ impl Plane {
         let [h, w] = self.input;
         let [oh, ow] = self.output;
         for (oy, row) in out.chunks_mut(ow).enumerate().take(oh) {
-            row.fill(bias);
+            // from zero, the bias last: burn's order, so the values are burn's to the bit
+            row.fill(0.0);
             for ki in 0..kh {
                 let iy = (oy * sh + ki * dh) as isize - pt as isize;
                 if iy < 0 || iy >= h as isize {
@@ -137,16 +210,19 @@ impl Plane {
                     match sw {
                         1 => {
                             for (d, s) in d.iter_mut().zip(&line[ix0..ix0 + (hi - lo)]) {
-                                *d += a * s;
+                                *d += s * a;
                             }
                         }
                         _ => {
                             for (j, d) in d.iter_mut().enumerate() {
-                                *d += a * line[ix0 + j * sw];
+                                *d += line[ix0 + j * sw] * a;
                             }
                         }
                     }
                 }
+            }
+            if let Some(b) = bias {
+                row.iter_mut().for_each(|v| *v += b);
             }
             if relu {
                 for v in row.iter_mut() {

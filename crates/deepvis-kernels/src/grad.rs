@@ -33,6 +33,10 @@ impl Conv2d {
         if ohw == 0 || hw == 0 || k == 0 || opg == 0 {
             return Ok(());
         }
+        if self.depthwise() {
+            self.backward_depthwise(gy, [n, h, w], [oh, ow], weight, gx);
+            return Ok(());
+        }
         let pointwise = self.pointwise();
         let par = match k * opg * ohw >= 1 << 18 {
             true => Parallelism::Rayon(0),

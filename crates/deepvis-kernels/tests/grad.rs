@@ -159,6 +159,15 @@ fn the_convolutions_input_gradient_is_its_transpose() {
             conv(3, 4, 1, [2, 3], [1, 2], [1, 1], [0, 3, 1, 0]),
             [1, 5, 7],
         ),
+        // depthwise, strided with TF-SAME pads; a 5x5 over many planes
+        (
+            conv(8, 8, 8, [3, 3], [2, 2], [1, 1], [0, 0, 1, 1]),
+            [2, 11, 10],
+        ),
+        (
+            conv(24, 24, 24, [5, 5], [1, 1], [1, 1], [2; 4]),
+            [1, 14, 14],
+        ),
         // big enough for the thread pool and the GEMM's own threads
         (conv(64, 96, 1, [3, 3], [1, 1], [1, 1], [1; 4]), [1, 40, 40]),
     ];

@@ -275,8 +275,8 @@ impl GraphNet {
     /// Whether a forward pass to `node` on an input of `dims`, under autodiff on the CPU,
     /// runs on the kernels as one recorded operation (its backward too) rather than op by op
     /// on burn: on burn-flex with the kernels on, for a graph whose nodes on the way are all
-    /// ones the kernels run (convolutions, ReLUs, max poolings, channel concatenations,
-    /// global average pooling, reshapes).
+    /// ones the kernels run (convolutions, ReLUs, clips, max poolings, channel
+    /// concatenations, residual sums, global average pooling, reshapes).
     pub fn runs_on_kernels(&self, dims: [usize; 4], node: &str) -> Result<bool> {
         let g = &*self.graph;
         let last = g.node_index(node).ok_or_else(|| Error::UnknownNode {

@@ -1,10 +1,13 @@
 //! Forward and backward on the kernels (burn-flex): the network from its input to the last
 //! value asked for runs on `deepvis-kernels` (a [`Walk`]), keeping the values a backward
 //! reads; the backward walks the nodes in reverse on the kernels too (each convolution's
-//! transpose, each ReLU's rule, each pooling's first maxima, concatenations split, averages
-//! spread, reshapes passed through). Under autodiff (the optimizer's and the attributions'
+//! transpose, depthwise ones included, each ReLU's rule and each clip's (ReLU6), each
+//! pooling's first maxima, residual sums and concatenations split, averages spread, reshapes
+//! passed through). Under autodiff (the optimizer's and the attributions'
 //! gradients) the walk is one operation of burn's autodiff graph; the back-projections walk
-//! back with the deconvolution's or guided backprop's ReLU rule. The values are bitwise burn's (the
+//! back with the deconvolution's or guided backprop's ReLU rule. The kernels sum in burn's
+//! order, so the values are burn's to the last bit: the poolings' ties and the kinks of the
+//! ReLUs fall where burn's autodiff has them. The values are bitwise burn's (the
 //! kernels sum in burn's order), so the poolings' ties fall as in burn's autodiff and the
 //! independent reference. A graph with any other node on the way goes through burn's
 //! autodiff as before.
@@ -38,6 +41,10 @@ enum Step {
     },
     /// `max(x, 0)`.
     Relu,
+    /// `min(max(x, lo), hi)` (ReLU6 is `Clip(0, 6)`).
+    Clip { lo: f32, hi: f32 },
+    /// The sum of two values of the same dimensions (a residual connection).
+    Add,
     /// A max pooling.
     MaxPool(MaxPool2d),
     /// A concatenation of 4-d values along the channels.
@@ -145,6 +152,14 @@ fn plan(
                 (conv, next.map_or(&node.output, |r| &r.output))
             }
             Op::Relu => (Step::Relu, &node.output),
+            Op::Clip { min, max } => (Step::Clip { lo: *min, hi: *max }, &node.output),
+            Op::Add
+                if node.inputs.len() == 2
+                    && node.inputs.iter().all(|v| !graph.constants.contains_key(v))
+                    && shapes.get(&node.inputs[0]) == shapes.get(&node.inputs[1]) =>
+            {
+                (Step::Add, &node.output)
+            }
             Op::MaxPool(window) => {
                 let [_, _, h, w] = dims(x)?;
                 (
@@ -171,7 +186,7 @@ fn plan(
             _ => return None,
         };
         let inputs = match step {
-            Step::Concat => node.inputs.clone(),
+            Step::Concat | Step::Add => node.inputs.clone(),
             _ => vec![x.clone()],
         };
         dims(output)?;
@@ -270,6 +285,30 @@ fn run(
                     .map(|&v| if v < 0.0 { 0.0 } else { v })
                     .collect(),
             ),
+            Step::Clip { lo, hi } => Arc::new(
+                x.data
+                    .iter()
+                    .map(|&v| {
+                        if v < *lo {
+                            *lo
+                        } else if v > *hi {
+                            *hi
+                        } else {
+                            v
+                        }
+                    })
+                    .collect(),
+            ),
+            Step::Add => {
+                let y = get(&line.inputs[1])?;
+                Arc::new(
+                    x.data
+                        .iter()
+                        .zip(y.data.iter())
+                        .map(|(a, b)| a + b)
+                        .collect(),
+                )
+            }
             Step::MaxPool(pool) => {
                 let mut out = vec![0f32; size];
                 pool.run(&x.data, [n * c, h, w], &mut out)
@@ -361,7 +400,9 @@ impl Walk {
         let mut needed: Vec<String> = Vec::new();
         for line in &self.lines {
             match line.step {
-                Step::Conv { relu: true, .. } | Step::Relu => needed.push(line.output.clone()),
+                Step::Conv { relu: true, .. } | Step::Relu | Step::Clip { .. } => {
+                    needed.push(line.output.clone())
+                }
                 Step::MaxPool(_) => {
                     needed.extend([line.inputs[0].clone(), line.output.clone()]);
                 }
@@ -418,6 +459,14 @@ impl Walk {
                 }
                 Step::Relu => {
                     relu_back(rule, &mut g, &value(&line.output)?.data);
+                    accumulate(&mut grads, x, g);
+                }
+                Step::Clip { lo, hi } => {
+                    clip_back(rule, [*lo, *hi], &mut g, &value(&line.output)?.data);
+                    accumulate(&mut grads, x, g);
+                }
+                Step::Add => {
+                    accumulate(&mut grads, &line.inputs[1], g.clone());
                     accumulate(&mut grads, x, g);
                 }
                 Step::MaxPool(pool) => {
@@ -482,6 +531,23 @@ fn relu_back(rule: BackMode, g: &mut [f32], y: &[f32]) {
                 *g = if y > 0.0 && *g > 0.0 { *g } else { 0.0 };
             }
         }
+    }
+}
+
+/// A clip's signal back, given its output `y`: where `y` is strictly inside the bounds; with a
+/// lower bound of 0 (ReLU6) a ReLU-family node, the deconvolution and guided backprop apply
+/// their rules as at a ReLU.
+fn clip_back(rule: BackMode, [lo, hi]: [f32; 2], g: &mut [f32], y: &[f32]) {
+    let rule = if lo == 0.0 { rule } else { BackMode::Grad };
+    let deconv = rule == BackMode::Deconv;
+    let positive = rule != BackMode::Grad;
+    for (g, &y) in g.iter_mut().zip(y) {
+        let inside = deconv || (y > lo && y < hi);
+        *g = if inside && (!positive || *g > 0.0) {
+            *g
+        } else {
+            0.0
+        };
     }
 }
 
