@@ -208,3 +208,125 @@ fn back_projections_on_the_kernels_match_burns_in_every_mode() {
         assert!(e.is_err());
     }
 }
+
+/// conv -> clip(0, 6) -> [conv -> relu] + itself -> global mean -> flatten -> Gemm (`B` as
+/// given, transposed or not) -> Gemm, on made-up weights.
+fn small_head(trans_b: bool) -> deepvis_model::graph::Graph {
+    use deepvis_model::graph::{Graph, HostTensor, Node, Op, Padding, Window};
+    let w = |dims: Vec<usize>, seed: usize| {
+        let n: usize = dims.iter().product();
+        HostTensor::new(
+            dims,
+            noise(n + seed)[seed..].iter().map(|v| v / 200.0).collect(),
+        )
+        .expect("constant")
+    };
+    let window = Window {
+        kernel: [3, 3],
+        strides: [1, 1],
+        dilations: [1, 1],
+        padding: Padding::Explicit([1; 4]),
+        ceil: false,
+    };
+    let node = |name: &str, op_type: &str, op: Op, inputs: &[&str]| Node {
+        name: name.into(),
+        op_type: op_type.into(),
+        op,
+        inputs: inputs.iter().map(|s| s.to_string()).collect(),
+        output: name.into(),
+    };
+    let conv = Op::Conv {
+        window,
+        group: 1,
+    };
+    let gemm = Op::Gemm {
+        alpha: 0.5,
+        beta: 2.0,
+        trans_a: false,
+        trans_b,
+    };
+    let fc_dims = match trans_b {
+        true => vec![5, 6],
+        false => vec![6, 5],
+    };
+    let constants = [
+        ("c1.w", w(vec![6, 3, 3, 3], 1)),
+        ("c1.b", w(vec![6], 2)),
+        ("c2.w", w(vec![6, 6, 3, 3], 3)),
+        ("fc.w", w(fc_dims, 4)),
+        ("fc.b", w(vec![5], 5)),
+        ("fc2.w", w(vec![4, 5], 6)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let clip = Op::Clip { min: 0.0, max: 6.0 };
+    Graph {
+        name: "small head".into(),
+        input: "x".into(),
+        input_channels: 3,
+        input_hw: None,
+        nodes: vec![
+            node("c1", "Conv", conv.clone(), &["x", "c1.w", "c1.b"]),
+            node("r6", "Clip", clip, &["c1"]),
+            node("c2", "Conv", conv, &["r6", "c2.w"]),
+            node("r", "Relu", Op::Relu, &["c2"]),
+            node("sum", "Add", Op::Add, &["r", "r6"]),
+            node("gap", "GlobalAveragePool", Op::GlobalAveragePool, &["sum"]),
+            node("flat", "Flatten", Op::Flatten { axis: 1 }, &["gap"]),
+            node("fc", "Gemm", gemm, &["flat", "fc.w", "fc.b"]),
+            node(
+                "fc2",
+                "Gemm",
+                Op::Gemm {
+                    alpha: 1.0,
+                    beta: 1.0,
+                    trans_a: false,
+                    trans_b: true,
+                },
+                &["fc", "fc2.w"],
+            ),
+        ],
+        constants,
+        outputs: vec!["fc2".into()],
+        layers: Vec::new(),
+    }
+}
+
+#[test]
+fn the_tape_runs_clips_residual_sums_and_fully_connected_layers_as_burn_does() {
+    let ad = deepvis_model::device::cpu().device.autodiff();
+    for trans_b in [true, false] {
+        let g = small_head(trans_b);
+        let fast = deepvis_model::graph::GraphNet::new(g.clone(), &ad).expect("graph");
+        let slow = fast.clone().burn_only();
+        assert!(fast.runs_on_kernels([2, 3, 9, 11], "fc2").expect("known"));
+        let x = noise(2 * 3 * 9 * 11);
+        // each value's own objective, so each layer's way back is seen at full scale
+        let run = |net: &deepvis_model::graph::GraphNet, tap: &str| {
+            let input = deepvis_model::tensor4(x.clone(), [2, 3, 9, 11], &ad)
+                .expect("x")
+                .require_grad();
+            let taps = net.forward(input.clone(), &[tap], &[]).expect("forward");
+            let grads = weighed(&taps.outputs[tap], 3).backward();
+            let gx = values(&input.grad(&grads).expect("gradient"));
+            (values(&taps.outputs[tap]), gx)
+        };
+        for tap in ["fc2", "fc", "sum"] {
+            let ((ya, ga), (yb, gb)) = (run(&fast, tap), run(&slow, tap));
+            for (what, a, b) in [("value", &ya, &yb), ("input gradient", &ga, &gb)] {
+                let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
+                assert!(scale > 0.0, "{what} is all zero");
+                let worst = a
+                    .iter()
+                    .zip(b.iter())
+                    .map(|(p, q)| (p - q).abs())
+                    .fold(0f32, f32::max);
+                assert!(
+                    worst <= 1e-5 * scale,
+                    "trans_b {trans_b}, {tap} {what}: {worst} of {scale}"
+                );
+            }
+        }
+    }
+}

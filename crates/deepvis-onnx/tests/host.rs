@@ -113,22 +113,23 @@ fn efficientnets_gradients_and_back_projections_on_the_kernels_are_burns() {
     let slow = GraphNet::new(m.graph.clone(), &ad)
         .expect("graph")
         .burn_only();
-    // ReLU6 clips, residual sums and depthwise convolutions all the way to the head
-    for node in ["blocks.10.add", "head.relu6"] {
+    // ReLU6 clips, residual sums and depthwise convolutions all the way to the head, and the
+    // classifier (Gemm); the softmax after it is burn's
+    for node in ["blocks.10.add", "head.relu6", "logits"] {
         assert!(
             fast.runs_on_kernels([1, 3, 224, 224], node).unwrap(),
             "{node}"
         );
     }
-    // the classifier (Gemm) is burn's: a class score's gradient goes through burn
-    assert!(!fast.runs_on_kernels([1, 3, 224, 224], "logits").unwrap());
+    assert!(!fast.runs_on_kernels([1, 3, 224, 224], "prob").unwrap());
     let gradient = |net: &GraphNet, node: &str| {
         let xa = Tensor::<4>::from_data(TensorData::new(x.clone(), [1, 3, 224, 224]), &ad)
             .require_grad();
         let taps = net.forward(xa.clone(), &[node], &[]).expect("forward");
         let out = taps.outputs[node].clone();
         let [_, c, h, w] = out.dims();
-        // a unit and a little of everything, so every path carries a signal
+        // a unit (of the logits, class 7) and a little of everything, so every path carries
+        // a signal
         let unit = out
             .clone()
             .slice([0..1, 7..8, h / 2..h / 2 + 1, w / 2..w / 2 + 1]);
@@ -149,7 +150,7 @@ fn efficientnets_gradients_and_back_projections_on_the_kernels_are_burns() {
             .fold(0f32, f32::max);
         assert!(worst <= 1e-4 * scale, "{what}: {worst} of {scale}");
     };
-    for node in ["blocks.10.add", "head.relu6"] {
+    for node in ["blocks.10.add", "head.relu6", "logits"] {
         let (va, ga) = gradient(&fast, node);
         let (vb, gb) = gradient(&slow, node);
         close(&format!("{node} value"), &va, &vb);

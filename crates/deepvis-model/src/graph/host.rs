@@ -12,8 +12,8 @@ use deepvis_kernels::{Conv2d, KernelError, MaxPool2d, Output, Scratch};
 use super::shape::window_out;
 use super::{Graph, Op, Window};
 
-/// Host copies of the convolution constants (weights packed for the kernels) and the im2col
-/// buffer.
+/// Host copies of the convolution constants (weights packed for the kernels) and the fully
+/// connected layers', and the im2col buffer.
 #[derive(Debug)]
 pub(crate) struct Host {
     /// Convolution weights and biases by constant name.
@@ -102,6 +102,15 @@ impl Host {
         }
         let mut out = HashMap::new();
         for node in &graph.nodes {
+            // a fully connected layer's weights and bias, as they are
+            if let Op::Gemm { .. } = node.op {
+                for name in node.inputs.iter().skip(1) {
+                    if let Some(v) = consts.get(name).and_then(host_values) {
+                        out.insert(name.clone(), Arc::from(v));
+                    }
+                }
+                continue;
+            }
             let Op::Conv { window, group } = &node.op else {
                 continue;
             };

@@ -45,6 +45,18 @@ enum Step {
     Clip { lo: f32, hi: f32 },
     /// The sum of two values of the same dimensions (a residual connection).
     Add,
+    /// A fully connected layer (ONNX Gemm with a constant `B`): `[n, k]` to
+    /// `alpha * x B' + beta * c`, `[n, m]`.
+    Dense {
+        weight: Arc<[f32]>,
+        bias: Option<Arc<[f32]>>,
+        k: usize,
+        m: usize,
+        /// `B` is `[m, k]` (else `[k, m]`).
+        trans_b: bool,
+        alpha: f32,
+        beta: f32,
+    },
     /// A max pooling.
     MaxPool(MaxPool2d),
     /// A concatenation of 4-d values along the channels.
@@ -180,6 +192,39 @@ fn plan(
                 (Step::Concat, &node.output)
             }
             Op::GlobalAveragePool if rank == 4 => (Step::Mean, &node.output),
+            Op::Gemm {
+                alpha,
+                beta,
+                trans_a: false,
+                trans_b,
+            } if rank == 2 => {
+                let k = shapes.get(x)?[1];
+                let b = node.inputs.get(1)?;
+                let db = shapes.get(b)?;
+                let (kb, m) = match (db, trans_b) {
+                    ([r, c], true) => (*c, *r),
+                    ([r, c], false) => (*r, *c),
+                    _ => return None,
+                };
+                let weight = host.constant(b)?;
+                let bias = match node.inputs.get(2) {
+                    Some(c) => Some(host.constant(c)?),
+                    None => None,
+                };
+                if kb != k || weight.len() != k * m || bias.as_ref().is_some_and(|c| c.len() != m) {
+                    return None;
+                }
+                let dense = Step::Dense {
+                    weight,
+                    bias,
+                    k,
+                    m,
+                    trans_b: *trans_b,
+                    alpha: *alpha,
+                    beta: *beta,
+                };
+                (dense, &node.output)
+            }
             Op::Dropout | Op::Identity | Op::Flatten { .. } | Op::Reshape { .. } => {
                 (Step::Same, &node.output)
             }
@@ -337,6 +382,35 @@ fn run(
                     .collect(),
             ),
             Step::Same => x.data.clone(),
+            Step::Dense {
+                weight,
+                bias,
+                k,
+                m,
+                trans_b,
+                alpha,
+                beta,
+            } => {
+                let mut out = vec![0f32; n * m];
+                for (a, y) in x.data.chunks(*k).zip(out.chunks_mut(*m)) {
+                    match trans_b {
+                        true => {
+                            for (yj, wj) in y.iter_mut().zip(weight.chunks(*k)) {
+                                *yj = dot(a, wj);
+                            }
+                        }
+                        false => {
+                            for (ai, wi) in a.iter().zip(weight.chunks(*m)) {
+                                y.iter_mut().zip(wi).for_each(|(yj, w)| *yj += ai * w);
+                            }
+                        }
+                    }
+                    for (j, yj) in y.iter_mut().enumerate() {
+                        *yj = *yj * alpha + bias.as_ref().map_or(0.0, |c| c[j] * beta);
+                    }
+                }
+                Arc::new(out)
+            }
         };
         if data.len() != size {
             return Err(format!("`{}` came out the wrong size", line.output));
@@ -345,6 +419,24 @@ fn run(
     }
     host.put_scratch(scratch);
     Ok(values)
+}
+
+/// `sum a_i b_i` in eight running sums (so it vectorizes).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
 }
 
 /// Adds `g` into the signal gathered for `name`.
@@ -500,6 +592,32 @@ impl Walk {
                     accumulate(&mut grads, x, gx);
                 }
                 Step::Same => accumulate(&mut grads, x, g),
+                Step::Dense {
+                    weight,
+                    k,
+                    m,
+                    trans_b,
+                    alpha,
+                    ..
+                } => {
+                    let mut gx = vec![0f32; n * k];
+                    for (gy, ga) in g.chunks(*m).zip(gx.chunks_mut(*k)) {
+                        match trans_b {
+                            true => {
+                                for (gj, wj) in gy.iter().zip(weight.chunks(*k)) {
+                                    ga.iter_mut().zip(wj).for_each(|(a, w)| *a += gj * w);
+                                }
+                            }
+                            false => {
+                                for (a, wi) in ga.iter_mut().zip(weight.chunks(*m)) {
+                                    *a = dot(gy, wi);
+                                }
+                            }
+                        }
+                        ga.iter_mut().for_each(|a| *a *= alpha);
+                    }
+                    accumulate(&mut grads, x, gx);
+                }
             }
         }
         self.host.put_scratch(scratch);
