@@ -235,10 +235,7 @@ fn small_head(trans_b: bool) -> deepvis_model::graph::Graph {
         inputs: inputs.iter().map(|s| s.to_string()).collect(),
         output: name.into(),
     };
-    let conv = Op::Conv {
-        window,
-        group: 1,
-    };
+    let conv = Op::Conv { window, group: 1 };
     let gemm = Op::Gemm {
         alpha: 0.5,
         beta: 2.0,
