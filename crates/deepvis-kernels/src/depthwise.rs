@@ -4,22 +4,35 @@
 
 use rayon::prelude::*;
 
-use crate::{Conv2d, valid_range};
-
-/// One plane's geometry.
-struct Plane {
-    kernel: [usize; 2],
-    stride: [usize; 2],
-    dilation: [usize; 2],
-    pads: [usize; 2],
-    input: [usize; 2],
-    output: [usize; 2],
-}
+use crate::{Conv2d, Plane, valid_range};
 
 impl Conv2d {
     /// Whether each output channel reads its own input channel alone.
     pub(crate) fn depthwise(&self) -> bool {
         self.group > 1 && self.group == self.in_channels && self.group == self.out_channels
+    }
+
+    /// One plane's geometry for `[h, w]` inputs and `[oh, ow]` outputs, each kernel column's
+    /// valid output columns, and how many planes a task takes (a few: small maps, 14x14,
+    /// would spend more on the tasks than on them).
+    fn planes(&self, input: [usize; 2], output: [usize; 2]) -> (Plane, Vec<(usize, usize)>, usize) {
+        let plane = Plane {
+            kernel: self.kernel,
+            stride: self.stride,
+            dilation: self.dilation,
+            pads: [self.pads[0], self.pads[1]],
+            input,
+            output,
+        };
+        let cols = (0..self.kernel[1])
+            .map(|kj| {
+                let offset = kj * self.dilation[1];
+                valid_range(output[1], input[1], self.stride[1], offset, self.pads[1])
+            })
+            .collect();
+        let c = self.in_channels;
+        let per_task = (c / (4 * rayon::current_num_threads()).max(1)).clamp(1, 64);
+        (plane, cols, per_task)
     }
 
     /// The depthwise convolution of `x` (`[n, c, h, w]`) into `dst` (`n` runs of `c` output
@@ -39,20 +52,8 @@ impl Conv2d {
         let c = self.in_channels;
         let (hw, ohw) = (h * w, oh * ow);
         let kk = self.kernel[0] * self.kernel[1];
-        let geo = Plane {
-            kernel: self.kernel,
-            stride: self.stride,
-            dilation: self.dilation,
-            pads: [self.pads[0], self.pads[1]],
-            input: [h, w],
-            output: [oh, ow],
-        };
+        let (geo, cols, per_task) = self.planes([h, w], [oh, ow]);
         let avx = avx2();
-        let cols: Vec<(usize, usize)> = (0..self.kernel[1])
-            .map(|kj| valid_range(ow, w, self.stride[1], kj * self.dilation[1], self.pads[1]))
-            .collect();
-        // a few planes per task: small maps (14x14) would spend more on the tasks than on them
-        let per_task = (c / (4 * rayon::current_num_threads()).max(1)).clamp(1, 64);
         for b in 0..n {
             let out = &mut dst[b * stride..b * stride + c * ohw];
             out.par_chunks_mut(ohw * per_task)
@@ -89,18 +90,7 @@ impl Conv2d {
         let c = self.in_channels;
         let (hw, ohw) = (h * w, oh * ow);
         let kk = self.kernel[0] * self.kernel[1];
-        let geo = Plane {
-            kernel: self.kernel,
-            stride: self.stride,
-            dilation: self.dilation,
-            pads: [self.pads[0], self.pads[1]],
-            input: [h, w],
-            output: [oh, ow],
-        };
-        let cols: Vec<(usize, usize)> = (0..self.kernel[1])
-            .map(|kj| valid_range(ow, w, self.stride[1], kj * self.dilation[1], self.pads[1]))
-            .collect();
-        let per_task = (c / (4 * rayon::current_num_threads()).max(1)).clamp(1, 64);
+        let (geo, cols, per_task) = self.planes([h, w], [oh, ow]);
         gx[..n * c * hw]
             .par_chunks_mut(hw * per_task)
             .enumerate()

@@ -11,6 +11,17 @@ mod pool;
 pub use conv::{Conv2d, Output, Scratch};
 pub use pool::MaxPool2d;
 
+/// One channel plane's window geometry (a max pooling's, a depthwise convolution's).
+pub(crate) struct Plane {
+    pub(crate) kernel: [usize; 2],
+    pub(crate) stride: [usize; 2],
+    pub(crate) dilation: [usize; 2],
+    /// `[top, left]`.
+    pub(crate) pads: [usize; 2],
+    pub(crate) input: [usize; 2],
+    pub(crate) output: [usize; 2],
+}
+
 /// Why a kernel refused its arguments.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum KernelError {

@@ -2,7 +2,7 @@
 
 use rayon::prelude::*;
 
-use crate::{KernelError, check_len, window_hw};
+use crate::{KernelError, Plane, check_len, window_hw};
 
 /// The geometry of a 2-D max pooling over `[N, C, H, W]` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,7 +50,7 @@ impl MaxPool2d {
             out[..planes * oh * ow].fill(f32::NEG_INFINITY);
             return Ok([oh, ow]);
         }
-        let geo = Geometry {
+        let geo = Plane {
             kernel: self.kernel,
             stride: self.stride,
             dilation: self.dilation,
@@ -87,17 +87,7 @@ fn max_nan(a: f32, b: f32) -> f32 {
 /// One plane's pooling, separably: each input row pooled along x into `rows` (`[h, ow]`),
 /// then each output row the maximum of its window's rows. The windows wholly inside a row
 /// go through contiguous, vectorizable loops; those reaching into the padding one by one.
-struct Geometry {
-    kernel: [usize; 2],
-    stride: [usize; 2],
-    dilation: [usize; 2],
-    /// `[top, left]`.
-    pads: [usize; 2],
-    input: [usize; 2],
-    output: [usize; 2],
-}
-
-impl Geometry {
+impl Plane {
     fn plane(&self, src: &[f32], dst: &mut [f32], rows: &mut [f32]) {
         let [h, w] = self.input;
         let [oh, ow] = self.output;

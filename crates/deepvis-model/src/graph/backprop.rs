@@ -258,18 +258,22 @@ impl GraphNet {
         let device = input.device();
         let target = &g.nodes[idx];
         // on the CPU, the way there and back on the kernels where they run every node
-        let walk = match self.host() {
+        let keep: Vec<&str> = [target.output.as_str()]
+            .into_iter()
+            .chain(capture)
+            .collect();
+        let planned = match self.host() {
             Some(host) if super::host::serves(&device) => {
-                let dims = input.dims();
-                let xs = to_vec(input.clone())?;
-                let keep: Vec<&str> = [target.output.as_str()]
-                    .into_iter()
-                    .chain(capture)
-                    .collect();
-                tape::Walk::run(g, host, &shapes, (xs, dims), idx, &keep)
-                    .map_err(|why| Error::Graph(g.error(target, why)))?
+                tape::Walk::plan(g, host, &shapes, idx, &keep)
             }
             _ => None,
+        };
+        let walk = match planned {
+            Some(p) => Some(
+                p.run((to_vec(input.clone())?, input.dims()))
+                    .map_err(|why| Error::Graph(g.error(target, why)))?,
+            ),
+            None => None,
         };
         // forward, keeping every value up to the node; the ops whose way back is burn's
         // autodiff run on the autodiff device and keep their tape

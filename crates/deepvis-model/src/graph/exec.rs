@@ -8,6 +8,7 @@ use burn::tensor::activation;
 use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d};
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
 
+use super::autodiff;
 use super::host::{self, Declined, Host, Slot};
 use super::shape::{Shapes, axis, window_out};
 use super::tape;
@@ -415,7 +416,7 @@ impl GraphNet {
             }
         }
         // under autodiff on the CPU: the whole way on the kernels, as one recorded operation
-        if let (Some(h), None) = (&self.host, &timer) {
+        if let (Some(h), None, true) = (&self.host, &timer, autodiff::serves(&self.device)) {
             let asked: tape::Asked<'_> = nodes
                 .iter()
                 .zip(&want)
@@ -715,7 +716,7 @@ impl GraphNet {
             }
             Op::MaxPool(window) => {
                 let pooled = match self.host.is_some() {
-                    true => super::autodiff::max_pool(window, x),
+                    true => autodiff::max_pool(window, x),
                     false => Err(Declined::Burn(Box::new(x))),
                 };
                 let x = match pooled {

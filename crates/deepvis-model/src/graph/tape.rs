@@ -449,33 +449,53 @@ fn accumulate(grads: &mut HashMap<String, Vec<f32>>, name: &str, g: Vec<f32>) {
     }
 }
 
-impl Walk {
-    /// Runs the graph to node `last` on the kernels from `input` (`[N, C, H, W]` values),
-    /// keeping the values `keep` whole (never fused away); `Ok(None)` when a node on the way
-    /// is not one the kernels run.
-    pub(crate) fn run(
-        graph: &Graph,
-        host: &Arc<Host>,
-        shapes: &Shapes,
-        input: (Vec<f32>, [usize; 4]),
-        last: usize,
-        keep: &[&str],
-    ) -> Result<Option<Walk>, String> {
-        let Some(lines) = plan(graph, host, shapes, last, keep) else {
-            return Ok(None);
-        };
+/// A walk planned, not yet run.
+pub(crate) struct Planned<'a> {
+    lines: Vec<Line>,
+    graph: &'a Graph,
+    host: &'a Arc<Host>,
+    shapes: &'a Shapes,
+}
+
+impl Planned<'_> {
+    /// Runs the walk from `input` (`[N, C, H, W]` values).
+    pub(crate) fn run(self, input: (Vec<f32>, [usize; 4])) -> Result<Walk, String> {
         let val = Val {
             data: Arc::new(input.0),
             dims: input.1,
         };
-        let values = run(&lines, shapes, host, (&graph.input, val))?;
-        Ok(Some(Walk {
-            lines,
+        let values = run(
+            &self.lines,
+            self.shapes,
+            self.host,
+            (&self.graph.input, val),
+        )?;
+        Ok(Walk {
+            lines: self.lines,
             values,
-            input: graph.input.clone(),
+            input: self.graph.input.clone(),
             input_dims: input.1,
-            host: host.clone(),
-        }))
+            host: self.host.clone(),
+        })
+    }
+}
+
+impl Walk {
+    /// Plans the walk of the graph to node `last` on the kernels, keeping the values `keep`
+    /// whole (never fused away); `None` when a node on the way is not one the kernels run.
+    pub(crate) fn plan<'a>(
+        graph: &'a Graph,
+        host: &'a Arc<Host>,
+        shapes: &'a Shapes,
+        last: usize,
+        keep: &[&str],
+    ) -> Option<Planned<'a>> {
+        Some(Planned {
+            lines: plan(graph, host, shapes, last, keep)?,
+            graph,
+            host,
+            shapes,
+        })
     }
 
     /// A value's data and `[N, C, H, W]` (`None` for a value not kept).
@@ -745,9 +765,9 @@ pub(crate) fn forward(
         return Ok(None);
     }
     let keep: Vec<&str> = asked.iter().map(|a| a.1).collect();
-    if plan(graph, host, shapes, last, &keep).is_none() {
+    let Some(planned) = Walk::plan(graph, host, shapes, last, &keep) else {
         return Ok(None);
-    }
+    };
     let Ok(ad) = input.clone().try_into_primitive::<Autodiff<Flex>>() else {
         return Ok(None);
     };
@@ -757,9 +777,7 @@ pub(crate) fn forward(
         .into_data()
         .try_into_vec::<f32>()
         .map_err(|e| format!("{e:?}"))?;
-    let Some(walk) = Walk::run(graph, host, shapes, (xs, input_dims), last, &keep)? else {
-        return Ok(None);
-    };
+    let walk = planned.run((xs, input_dims))?;
     let values = &walk.values;
     // the flat output: each image's taps side by side
     let n = input_dims[0];
