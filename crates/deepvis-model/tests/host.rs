@@ -23,6 +23,19 @@ fn values(t: &Tensor<4>) -> Vec<f32> {
     deepvis_model::to_vec(t.clone()).expect("read")
 }
 
+/// Asserts `a` equals `b` within 1e-5 of `b`'s largest magnitude (which must not be zero).
+fn assert_close(what: &str, a: &[f32], b: &[f32]) {
+    assert_eq!(a.len(), b.len(), "{what}");
+    let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
+    assert!(scale > 0.0, "{what} is all zero");
+    let worst = a
+        .iter()
+        .zip(b)
+        .map(|(p, q)| (p - q).abs())
+        .fold(0f32, f32::max);
+    assert!(worst <= 1e-5 * scale, "{what}: {worst} of {scale}");
+}
+
 #[test]
 fn the_cpu_path_agrees_with_burn_on_every_layer_and_fuses_relus() {
     let cpu = deepvis_model::device::cpu().device;
@@ -130,15 +143,7 @@ fn under_autodiff_the_kernels_tape_gives_burns_values_and_input_gradients() {
         got
     };
     for ((name, a), (_, b)) in run(&net).into_iter().zip(run(&burn_net)) {
-        assert_eq!(a.len(), b.len(), "{name}");
-        let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
-        assert!(scale > 0.0, "{name} is all zero");
-        let worst = a
-            .iter()
-            .zip(&b)
-            .map(|(p, q)| (p - q).abs())
-            .fold(0f32, f32::max);
-        assert!(worst <= 1e-5 * scale, "{name}: {worst} of {scale}");
+        assert_close(&name, &a, &b);
     }
 }
 
@@ -151,16 +156,7 @@ fn back_projections_on_the_kernels_match_burns_in_every_mode() {
     let x = noise(2 * 3 * 227 * 227);
     let input = deepvis_model::tensor4(x, [2, 3, 227, 227], &cpu).expect("x");
     let close = |what: &str, a: &Tensor<4>, b: &Tensor<4>| {
-        let (a, b) = (values(a), values(b));
-        assert_eq!(a.len(), b.len(), "{what}");
-        let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
-        assert!(scale > 0.0, "{what} is all zero");
-        let worst = a
-            .iter()
-            .zip(&b)
-            .map(|(p, q)| (p - q).abs())
-            .fold(0f32, f32::max);
-        assert!(worst <= 1e-5 * scale, "{what}: {worst} of {scale}");
+        assert_close(what, &values(a), &values(b));
     };
     for mode in deepvis_model::BackMode::ALL {
         for (node, seed) in [
@@ -312,17 +308,7 @@ fn the_tape_runs_clips_residual_sums_and_fully_connected_layers_as_burn_does() {
         for tap in ["fc2", "fc", "sum"] {
             let ((ya, ga), (yb, gb)) = (run(&fast, tap), run(&slow, tap));
             for (what, a, b) in [("value", &ya, &yb), ("input gradient", &ga, &gb)] {
-                let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
-                assert!(scale > 0.0, "{what} is all zero");
-                let worst = a
-                    .iter()
-                    .zip(b.iter())
-                    .map(|(p, q)| (p - q).abs())
-                    .fold(0f32, f32::max);
-                assert!(
-                    worst <= 1e-5 * scale,
-                    "trans_b {trans_b}, {tap} {what}: {worst} of {scale}"
-                );
+                assert_close(&format!("trans_b {trans_b}, {tap} {what}"), a, b);
             }
         }
     }

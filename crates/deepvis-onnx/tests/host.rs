@@ -7,18 +7,24 @@ use burn::prelude::*;
 use deepvis_model::graph::GraphNet;
 use deepvis_model::to_vec;
 
+/// The largest difference of two equally long vectors and the second's largest magnitude.
+fn gap(p: &[f32], q: &[f32], name: &str) -> (f32, f32) {
+    assert_eq!(p.len(), q.len(), "{name}");
+    let scale = q.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let worst = p
+        .iter()
+        .zip(q)
+        .map(|(u, v)| (u - v).abs())
+        .fold(0f32, f32::max);
+    (worst, scale)
+}
+
 /// The largest difference of two taps' values relative to the second's largest magnitude.
 fn relative_gap(a: &Tensor<4>, b: &Tensor<4>, name: &str) -> f32 {
     let p = to_vec(a.clone()).expect("read");
     let q = to_vec(b.clone()).expect("read");
-    assert_eq!(p.len(), q.len(), "{name}");
-    let scale = q.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
-    let worst = p
-        .iter()
-        .zip(&q)
-        .map(|(u, v)| (u - v).abs())
-        .fold(0f32, f32::max);
-    worst / scale
+    let (worst, scale) = gap(&p, &q, name);
+    worst / scale.max(1e-6)
 }
 
 #[test]
@@ -141,13 +147,8 @@ fn efficientnets_gradients_and_back_projections_on_the_kernels_are_burns() {
         )
     };
     let close = |what: &str, a: &[f32], b: &[f32]| {
-        let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let (worst, scale) = gap(a, b, what);
         assert!(scale > 0.0, "{what} is all zero");
-        let worst = a
-            .iter()
-            .zip(b)
-            .map(|(p, q)| (p - q).abs())
-            .fold(0f32, f32::max);
         assert!(worst <= 1e-4 * scale, "{what}: {worst} of {scale}");
     };
     for node in ["blocks.10.add", "head.relu6", "logits"] {
