@@ -716,7 +716,7 @@ fn an_export_from_the_window_is_made_again_by_optimize_from() {
                 paused = true;
             }
             Event::Exported { png, json } => exported = Some((png, json)),
-            Event::Error(e) => panic!("{e}"),
+            Event::Error(e) => panic!("{e:?}"),
             _ => {}
         }
     }

@@ -21,7 +21,9 @@ use burn::prelude::Device;
 use crossbeam_channel::Sender;
 use deepvis_model::{Arch, BackendChoice, Net};
 use deepvis_protocol::Inbox;
-pub use deepvis_protocol::{BackSettings, Command, Event, OptimSettings, SourceSpec};
+pub use deepvis_protocol::{
+    BackSettings, Command, Doing, ErrorKind, Event, Failure, OptimSettings, SourceSpec,
+};
 
 /// Builds a network on a device.
 type LoadFn = dyn Fn(&Device) -> Result<Net, String> + Send + Sync;
@@ -210,7 +212,7 @@ pub(crate) enum Exit {
     /// Asked to stop.
     Shutdown,
     /// It cannot run (no weights, no device): reported, not restarted.
-    Fatal(String),
+    Fatal(Failure),
     /// Its network was replaced (`Command::OpenModel`): start again with the new one.
     Reload,
 }
@@ -315,11 +317,10 @@ pub fn spawn(config: EngineConfig, wake: Arc<dyn Fn() + Send + Sync>) -> EngineH
                 Err(p) => {
                     let msg = panic_message(p.as_ref());
                     if crashes.crashed(Instant::now()) {
-                        let _ = etx.send(Event::Restarted(format!(
-                            "the worker crashed ({msg}) and was restarted with the same \
-                                 settings (crash {} of this session)",
-                            crashes.total()
-                        )));
+                        let _ = etx.send(Event::Restarted {
+                            panic: Some(msg),
+                            crashes: crashes.total(),
+                        });
                         wake();
                         continue;
                     }
@@ -340,10 +341,10 @@ pub fn spawn(config: EngineConfig, wake: Arc<dyn Fn() + Send + Sync>) -> EngineH
                         break;
                     }
                     crashes.forgive();
-                    let _ = etx.send(Event::Restarted(format!(
-                        "the worker was restarted after {} crashes",
-                        crashes.total()
-                    )));
+                    let _ = etx.send(Event::Restarted {
+                        panic: None,
+                        crashes: crashes.total(),
+                    });
                     wake();
                 }
             }
@@ -352,7 +353,11 @@ pub fn spawn(config: EngineConfig, wake: Arc<dyn Fn() + Send + Sync>) -> EngineH
     let thread = match spawned {
         Ok(t) => Some(t),
         Err(e) => {
-            let _ = etx2.send(Event::Error(format!("cannot start the worker thread: {e}")));
+            let _ = etx2.send(Event::Error(Failure::new(
+                ErrorKind::Internal,
+                Doing::StartWorker,
+                e,
+            )));
             wake2();
             None
         }

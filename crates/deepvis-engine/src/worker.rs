@@ -11,8 +11,8 @@ use deepvis_optim::{
     Change, Goal, Init, Method, MethodKind, Objective, Optimizer, Recipe, RunConfig, Sidecar, Term,
 };
 use deepvis_protocol::{
-    BackInfo, ClassProb, Command, Event, LayerSummary, OptimView, Outbox, RecordTarget, StartFrom,
-    Telemetry, UnitMap,
+    BackInfo, ClassProb, Command, Doing, ErrorKind, Event, Failure, LayerSummary, OptimView,
+    Outbox, Preparing, RecordTarget, SourceState, StartFrom, Telemetry, UnitMap,
 };
 use deepvis_sources::{FrameSlot, SourceCommand, SourceStatus, SourceThread};
 use image::RgbImage;
@@ -323,9 +323,11 @@ impl<'a> Worker<'a> {
                     back.filter,
                     back.cmap,
                 ) else {
-                    self.send(Event::Error(
-                        "the attribution map has the wrong size".into(),
-                    ));
+                    self.send(Event::Error(Failure::new(
+                        ErrorKind::Internal,
+                        Doing::Attribution,
+                        "the attribution map has the wrong size",
+                    )));
                     return;
                 };
                 let through = through
@@ -377,7 +379,11 @@ impl<'a> Worker<'a> {
                 total,
             }),
             Out::Sanity(r) => self.send(Event::Sanity(r)),
-            Out::Error(e) => self.send(Event::Error(e)),
+            Out::Error(e) => self.send(Event::Error(Failure::new(
+                ErrorKind::Model,
+                Doing::Attribution,
+                e,
+            ))),
         }
     }
 
@@ -791,10 +797,19 @@ impl<'a> Worker<'a> {
         match c {
             Command::Shutdown => return false,
             Command::OpenModel(path) => match cfg(self.state).opener {
-                None => self.send(Event::Error("this program cannot open model files".into())),
+                None => self.send(Event::Error(Failure::new(
+                    ErrorKind::Input,
+                    Doing::OpenModel {
+                        path,
+                        keeping: self.info.name().to_string(),
+                    },
+                    "this program cannot open model files",
+                ))),
                 Some(opener) => match opener.open(&path) {
                     Ok(loader) => {
-                        self.send(Event::Preparing(format!("loading {}", loader.name)));
+                        self.send(Event::Preparing(Preparing::Loading {
+                            model: loader.name.clone(),
+                        }));
                         update(self.state, |s| {
                             s.model = loader;
                             s.grid_layer = None;
@@ -802,10 +817,13 @@ impl<'a> Worker<'a> {
                         });
                         self.reload = true;
                     }
-                    Err(e) => self.send(Event::Error(format!(
-                        "cannot open {}: {e}; keeping {}",
-                        path.display(),
-                        self.info.name()
+                    Err(e) => self.send(Event::Error(Failure::new(
+                        ErrorKind::Input,
+                        Doing::OpenModel {
+                            path,
+                            keeping: self.info.name().to_string(),
+                        },
+                        e,
                     ))),
                 },
             },
@@ -823,7 +841,11 @@ impl<'a> Worker<'a> {
             }
             Command::Export(png) => match self.export(&png) {
                 Ok(json) => self.send(Event::Exported { png, json }),
-                Err(e) => self.send(Event::Error(format!("cannot export: {e}"))),
+                Err(e) => self.send(Event::Error(Failure::new(
+                    ErrorKind::File,
+                    Doing::Export,
+                    e,
+                ))),
             },
             Command::Player(c) => {
                 if let Some(s) = source.as_ref() {
@@ -836,7 +858,11 @@ impl<'a> Worker<'a> {
                 path,
             } => match source.as_ref() {
                 Some(s) => s.command(SourceCommand::Record(path)),
-                None => self.send(Event::Error("no source to record".into())),
+                None => self.send(Event::Error(Failure::new(
+                    ErrorKind::Input,
+                    Doing::Record,
+                    "no source to record",
+                ))),
             },
             Command::Record {
                 what: RecordTarget::Window,
@@ -864,7 +890,11 @@ impl<'a> Worker<'a> {
                     self.reset_lanes(true);
                     self.restart_run();
                 }
-                Err(e) => self.send(Event::Error(e.to_string())),
+                Err(e) => self.send(Event::Error(Failure::new(
+                    ErrorKind::Input,
+                    Doing::Select,
+                    e,
+                ))),
             },
             Command::SelectUnit(ch) => {
                 let layer = self.grid_layer();
@@ -876,7 +906,11 @@ impl<'a> Worker<'a> {
                         self.reset_lanes(true);
                         self.restart_run();
                     }
-                    Ok(Err(e)) | Err(e) => self.send(Event::Error(e.to_string())),
+                    Ok(Err(e)) | Err(e) => self.send(Event::Error(Failure::new(
+                        ErrorKind::Input,
+                        Doing::Select,
+                        e,
+                    ))),
                 }
             }
             Command::Freeze(f) => {
@@ -888,11 +922,19 @@ impl<'a> Worker<'a> {
             }
             Command::SetOptim(o) => {
                 if let Err(e) = o.effective().validate() {
-                    self.send(Event::Error(format!("setting refused: {e}")));
+                    self.send(Event::Error(Failure::new(
+                        ErrorKind::Input,
+                        Doing::Setting,
+                        e,
+                    )));
                     return true;
                 }
                 if let Err(e) = o.method.validate() {
-                    self.send(Event::Error(format!("setting refused: {e}")));
+                    self.send(Event::Error(Failure::new(
+                        ErrorKind::Input,
+                        Doing::Setting,
+                        e,
+                    )));
                     return true;
                 }
                 let old = cfg(self.state).optim;
@@ -922,13 +964,21 @@ impl<'a> Worker<'a> {
                     if tuned && old.method != o.method {
                         match self.opt.set_method(id, o.method) {
                             Ok(()) => self.record(Change::Method(o.method)),
-                            Err(e) => self.send(Event::Error(e.to_string())),
+                            Err(e) => self.send(Event::Error(Failure::new(
+                                ErrorKind::Input,
+                                Doing::Setting,
+                                e,
+                            ))),
                         }
                     }
                     if tuned {
                         match self.opt.set_params(id, o.effective()) {
                             Ok(()) => self.record(Change::Params(o.effective())),
-                            Err(e) => self.send(Event::Error(e.to_string())),
+                            Err(e) => self.send(Event::Error(Failure::new(
+                                ErrorKind::Input,
+                                Doing::Setting,
+                                e,
+                            ))),
                         }
                     }
                     if let Some(run) = self.run.as_mut() {
@@ -944,7 +994,11 @@ impl<'a> Worker<'a> {
             Command::ResetOptim => self.restart_run(),
             Command::SetBack(b) => {
                 if let Err(e) = b.options.check() {
-                    self.send(Event::Error(format!("setting refused: {e}")));
+                    self.send(Event::Error(Failure::new(
+                        ErrorKind::Input,
+                        Doing::Setting,
+                        e,
+                    )));
                     return true;
                 }
                 let old = cfg(self.state).back;
@@ -984,7 +1038,11 @@ impl<'a> Worker<'a> {
 
     fn restart_run(&mut self) {
         if let Err(e) = self.start_run() {
-            self.send(Event::Error(e));
+            self.send(Event::Error(Failure::new(
+                ErrorKind::Model,
+                Doing::Optimize,
+                e,
+            )));
         }
     }
 }
@@ -1020,13 +1078,12 @@ pub(crate) fn run(
         let _ = events.send(e);
         wake();
     };
-    send(Event::Preparing(format!(
-        "loading {} weights",
-        c.model.name
-    )));
+    send(Event::Preparing(Preparing::Loading {
+        model: c.model.name.clone(),
+    }));
     let selected = match deepvis_model::device::select(c.backend) {
         Ok(d) => d,
-        Err(e) => return Exit::Fatal(e.to_string()),
+        Err(e) => return Exit::Fatal(Failure::new(ErrorKind::Device, Doing::ChooseDevice, e)),
     };
     // On a GPU, the CPU serves frames while the GPU loads and compiles its kernels.
     let mut pending = None;
@@ -1054,22 +1111,24 @@ pub(crate) fn run(
     };
     let net = match c.model.load(&selected.device) {
         Ok(n) => n,
-        Err(e) => return Exit::Fatal(format!("cannot load the model: {e}")),
+        Err(e) => return Exit::Fatal(Failure::new(ErrorKind::Model, Doing::LoadModel, e)),
     };
-    send(Event::Preparing(format!(
-        "warming up {} (the first call compiles kernels)",
-        selected.description
-    )));
+    send(Event::Preparing(Preparing::WarmingUp {
+        backend: selected.description.clone(),
+    }));
     if let Err(e) = warm_up(&net, &selected.device) {
-        return Exit::Fatal(format!("the first forward pass failed: {e}"));
+        return Exit::Fatal(Failure::new(ErrorKind::Model, Doing::WarmUp, e));
     }
     let judge = match &c.judge {
         Some(loader) => match loader.load(&selected.device) {
             Ok(j) => Some((j, None)),
             Err(e) => {
-                send(Event::Error(format!(
-                    "the judge {} could not be loaded ({e}): the preferred image is not judged",
-                    loader.name
+                send(Event::Error(Failure::new(
+                    ErrorKind::Model,
+                    Doing::LoadJudge {
+                        judge: loader.name.clone(),
+                    },
+                    e,
                 )));
                 None
             }
@@ -1178,7 +1237,11 @@ pub(crate) fn run(
                     pending = None;
                 }
                 Handover::Stay(why) => {
-                    w.send(Event::Error(why));
+                    w.send(Event::Error(Failure::new(
+                        ErrorKind::Device,
+                        Doing::MoveToGpu,
+                        why,
+                    )));
                     pending = None;
                 }
             }
@@ -1216,7 +1279,11 @@ pub(crate) fn run(
             w.dirty = false;
             busy = true;
             if let Err(e) = w.process_frame() {
-                w.send(Event::Error(e));
+                w.send(Event::Error(Failure::new(
+                    ErrorKind::Model,
+                    Doing::Frame,
+                    e,
+                )));
             }
         }
         // the optimizer's share is of the grid's time; the back-projection has its own spacing
@@ -1238,7 +1305,11 @@ pub(crate) fn run(
         match w.step_optimizer(budget) {
             Ok(did) => busy |= did,
             Err(e) => {
-                w.send(Event::Error(e));
+                w.send(Event::Error(Failure::new(
+                    ErrorKind::Model,
+                    Doing::Optimize,
+                    e,
+                )));
                 if let Some(r) = w.run.take() {
                     let _ = w.opt.remove_run(r.id);
                 }
@@ -1278,22 +1349,19 @@ pub(crate) fn run(
 fn source_event(st: SourceStatus) -> Event {
     match st {
         SourceStatus::Running { label } => Event::Source {
-            message: format!("showing {label}"),
             label,
-            ok: true,
+            state: SourceState::Running,
         },
         SourceStatus::Failed { label, error } => Event::Source {
-            message: format!(
-                "{error}; keeping the last frame and retrying every {} s",
-                deepvis_sources::RETRY_EVERY.as_secs()
-            ),
             label,
-            ok: false,
+            state: SourceState::Failed {
+                error,
+                retry_secs: deepvis_sources::RETRY_EVERY.as_secs() as u32,
+            },
         },
         SourceStatus::Notice { label, message } => Event::Source {
             label,
-            ok: true,
-            message,
+            state: SourceState::Notice(message),
         },
         SourceStatus::Playback(p) => Event::Playback(p),
         SourceStatus::Recording(status) => Event::Recording {

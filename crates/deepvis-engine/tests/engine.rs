@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use deepvis_engine::{EngineConfig, EngineHandle, ModelLoader, spawn};
 use deepvis_model::{Arch, BackendChoice};
-use deepvis_protocol::{Command, Event, PreReluMode, SourceSpec};
+use deepvis_protocol::{Command, Doing, ErrorKind, Event, Failure, PreReluMode, SourceSpec};
 
 fn engine(layer: &str, selected: Option<usize>) -> EngineHandle {
     let mut c = EngineConfig::new(
@@ -85,9 +85,9 @@ fn a_worker_panic_is_reported_and_the_worker_comes_back() {
     let events = collect(&h, Duration::from_secs(60), |e| {
         matches!(e, Event::Ready { .. })
     });
-    let restarted = events
-        .iter()
-        .position(|e| matches!(e, Event::Restarted(m) if m.contains("injected")));
+    let restarted = events.iter().position(
+        |e| matches!(e, Event::Restarted { panic: Some(m), .. } if m.contains("injected")),
+    );
     let ready = events.iter().position(|e| matches!(e, Event::Ready { .. }));
     assert!(restarted.is_some() && ready > restarted, "{events:?}");
     // it works again, with the same settings (fire9 grid, unit 3)
@@ -113,7 +113,7 @@ fn a_worker_crashing_again_and_again_pauses_and_restarts_when_asked() {
     }
     let mut restarts = 0;
     let events = collect(&h, Duration::from_secs(120), |e| {
-        if matches!(e, Event::Restarted(_)) {
+        if matches!(e, Event::Restarted { .. }) {
             restarts += 1;
         }
         matches!(e, Event::WorkerPaused { .. })
@@ -155,16 +155,23 @@ fn bad_commands_are_errors_not_crashes() {
     h.send(Command::SetOptim(bad));
     let mut errors = Vec::new();
     collect(&h, Duration::from_secs(20), |e| {
-        if let Event::Error(m) = e {
-            errors.push(m.clone());
+        if let Event::Error(f) = e {
+            errors.push(f.clone());
         }
         errors.len() >= 3
     });
     assert_eq!(errors.len(), 3, "{errors:?}");
-    assert!(errors[0].contains("100000"));
-    assert!(errors[1].contains("fire10"));
-    assert!(errors[2].contains("decay"));
-    assert!(!errors.iter().any(|m| m.contains("crashed")));
+    assert!(errors[0].message.contains("100000"));
+    assert!(errors[1].message.contains("fire10"));
+    assert!(errors[2].message.contains("decay"));
+    assert!(!errors.iter().any(|f| f.message.contains("crashed")));
+    // each is the user's input, reported as such with what was refused
+    assert!(
+        errors.iter().all(|f| f.kind == ErrorKind::Input),
+        "{errors:?}"
+    );
+    assert_eq!(errors[0].doing, Doing::Select);
+    assert_eq!(errors[2].doing, Doing::Setting);
     h.shutdown();
 }
 
@@ -189,7 +196,7 @@ fn a_missing_weights_file_is_a_clear_error() {
     assert!(
         events
             .iter()
-            .any(|e| matches!(e, Event::Error(m) if m.contains("nonexistent"))),
+            .any(|e| matches!(e, Event::Error(f) if f.message.contains("nonexistent"))),
         "{events:?}"
     );
     h.shutdown();
@@ -216,7 +223,7 @@ fn a_worker_thread_that_cannot_start_is_an_error_event() {
     assert!(
         events
             .iter()
-            .any(|e| matches!(e, Event::Error(m) if m.contains("cannot start the worker thread"))),
+            .any(|e| matches!(e, Event::Error(f) if f.doing == Doing::StartWorker && f.kind == ErrorKind::Internal)),
         "{events:?}"
     );
     // nothing runs: shutting down returns at once
@@ -392,7 +399,7 @@ fn open_model_switches_the_network_and_a_bad_file_keeps_the_old_one() {
     });
     assert!(
         events.iter().any(
-            |e| matches!(e, Event::Error(m) if m.contains("/nonexistent/model.onnx") && m.contains("keeping squeezenet1_0"))
+            |e| matches!(e, Event::Error(Failure { kind: ErrorKind::Input, doing: Doing::OpenModel { path, keeping }, .. }) if path.as_path() == std::path::Path::new("/nonexistent/model.onnx") && keeping == "squeezenet1_0")
         ),
         "{events:?}"
     );

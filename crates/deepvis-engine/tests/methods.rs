@@ -37,7 +37,7 @@ fn engine(layer: &str, judge: bool) -> EngineHandle {
 fn words(ev: &[Event]) -> Vec<String> {
     ev.iter()
         .map(|e| match e {
-            Event::Error(m) => format!("error: {m}"),
+            Event::Error(f) => format!("error: {f:?}"),
             Event::Preferred {
                 iteration,
                 objective,
@@ -51,7 +51,7 @@ fn words(ev: &[Event]) -> Vec<String> {
             ),
             Event::Stopped { reason, iterations } => format!("stopped {reason:?} at {iterations}"),
             Event::Judged { verdicts, .. } => format!("judged {verdicts:?}"),
-            Event::Preparing(m) => format!("preparing {m}"),
+            Event::Preparing(p) => format!("preparing {p:?}"),
             _ => "other".into(),
         })
         .filter(|w| w != "other")
@@ -252,7 +252,7 @@ fn a_method_switch_goes_on_and_a_direction_comes_from_the_frame() {
         matches!(e, Event::Error(_))
     });
     let err = ev.iter().find_map(|e| match e {
-        Event::Error(m) => Some(m.clone()),
+        Event::Error(f) => Some(f.message.clone()),
         _ => None,
     });
     assert!(

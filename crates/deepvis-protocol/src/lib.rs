@@ -2,6 +2,7 @@
 //! [`Event`] (worker to UI), and the settings they carry. No model, no window.
 
 pub mod attr;
+pub mod failure;
 pub mod method;
 mod named;
 pub mod params;
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use attr::{AttrOptions, Baseline, IgOptions, OcclusionOptions, SmoothGradOptions};
 pub use deepvis_viz::{BackFilter, ColorMap};
+pub use failure::{Doing, ErrorKind, Failure, Preparing, SourceState};
 pub use method::{Method, MethodKind, ParamKind};
 pub use params::{LrPolicy, Params};
 pub use penalty::{Axis, Penalties, PenaltyKind, PixelOps};
@@ -494,8 +496,8 @@ pub enum Command {
 /// Worker to UI.
 #[derive(Clone, Debug)]
 pub enum Event {
-    /// The worker is getting ready (loading weights, compiling kernels): show this.
-    Preparing(String),
+    /// The worker is getting ready (loading weights, compiling kernels).
+    Preparing(Preparing),
     /// The model is ready.
     Ready {
         /// Model name.
@@ -511,10 +513,8 @@ pub enum Event {
     Source {
         /// What it is (`camera 0`, a path, `synthetic`).
         label: String,
-        /// Whether frames are arriving.
-        ok: bool,
-        /// A sentence for the input pane.
-        message: String,
+        /// How it stands.
+        state: SourceState,
     },
     /// Where the playing clip stands (with every frame it shows); `None` when the source
     /// is no video.
@@ -650,9 +650,15 @@ pub enum Event {
         back_fps: f32,
     },
     /// Something went wrong; the worker goes on.
-    Error(String),
-    /// The worker crashed; it was restarted with the same settings.
-    Restarted(String),
+    Error(Failure),
+    /// The worker crashed and was restarted with the same settings, or was started again when
+    /// asked after a pause.
+    Restarted {
+        /// The crash's message (`None`: started again after a pause, when asked).
+        panic: Option<String>,
+        /// Crashes this session.
+        crashes: u32,
+    },
     /// The worker crashed `crashes` times within `seconds`: it waits for
     /// [`Command::RestartWorker`] instead of restarting again.
     WorkerPaused {

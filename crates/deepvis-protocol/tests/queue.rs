@@ -10,7 +10,7 @@ fn img(v: u8) -> RgbImage {
 #[test]
 fn pictures_keep_only_their_newest_while_nobody_reads_and_the_rest_stays_in_order() {
     let (tx, rx) = queue();
-    tx.send(Event::Error("first".into())).unwrap();
+    tx.send(err("first")).unwrap();
     for i in 0..10_000u32 {
         tx.send(Event::Input(img((i % 251) as u8))).unwrap();
         tx.send(Event::Stats {
@@ -32,16 +32,16 @@ fn pictures_keep_only_their_newest_while_nobody_reads_and_the_rest_stays_in_orde
             .unwrap();
         }
         if i == 5000 {
-            tx.send(Event::Error("middle".into())).unwrap();
+            tx.send(err("middle")).unwrap();
         }
     }
-    tx.send(Event::Error("last".into())).unwrap();
+    tx.send(err("last")).unwrap();
     // one message per kind of picture, plus the three errors
     assert_eq!(rx.len(), 3 + 4);
     let mut got = Vec::new();
     while let Ok(e) = rx.try_recv() {
         got.push(match e {
-            Event::Error(m) => m,
+            Event::Error(f) => f.message,
             Event::Input(i) => format!("input {}", i.get_pixel(0, 0).0[0]),
             Event::Stats { grid_fps, .. } => format!("stats {grid_fps}"),
             Event::Compare { info, .. } => format!("{} {}", info.method.as_str(), info.value),
@@ -66,5 +66,14 @@ fn pictures_keep_only_their_newest_while_nobody_reads_and_the_rest_stays_in_orde
     tx.send(Event::Input(img(7))).unwrap();
     assert!(matches!(rx.try_recv(), Ok(Event::Input(_))));
     drop(rx);
-    assert!(tx.send(Event::Error("nobody".into())).is_err());
+    assert!(tx.send(err("nobody")).is_err());
+}
+
+/// An error event carrying `m`.
+fn err(m: &str) -> Event {
+    Event::Error(deepvis_protocol::Failure::new(
+        deepvis_protocol::ErrorKind::Internal,
+        deepvis_protocol::Doing::Frame,
+        m,
+    ))
 }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 use deepvis_protocol::{
-    BackInfo, BackMode, BackSettings, ClassProb, Command, Event, Inbox, LayerSummary,
+    BackInfo, BackMode, BackSettings, ClassProb, Command, ErrorKind, Event, Inbox, LayerSummary,
     OptimSettings, SourceSpec, StopReason, Telemetry, UnitMap,
 };
 use egui::{ColorImage, TextureHandle, TextureOptions};
@@ -153,6 +153,42 @@ pub struct PreferredView {
     pub captions: Vec<String>,
 }
 
+/// A line of the status bar's messages: a notice, or an error of a kind.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Message {
+    /// The error's kind (`None`: a notice).
+    pub kind: Option<ErrorKind>,
+    /// The sentence.
+    pub text: String,
+}
+
+impl Message {
+    /// Whether the sentence holds `s`.
+    pub fn contains(&self, s: &str) -> bool {
+        self.text.contains(s)
+    }
+
+    /// The line the status bar shows: an error's kind first.
+    pub fn line(&self) -> String {
+        match self.kind {
+            Some(k) => format!("{}: {}", words::error_kind(k), self.text),
+            None => self.text.clone(),
+        }
+    }
+
+    /// Its colour: notices in the text's colour, errors by kind (the user's own input amber,
+    /// files orange, the model and the device red, deepvis's defects magenta).
+    pub fn color(&self, visuals: &egui::Visuals) -> egui::Color32 {
+        match self.kind {
+            None => visuals.text_color(),
+            Some(ErrorKind::Input) => egui::Color32::from_rgb(220, 170, 40),
+            Some(ErrorKind::File) => egui::Color32::from_rgb(220, 120, 40),
+            Some(ErrorKind::Model | ErrorKind::Device) => egui::Color32::from_rgb(225, 70, 60),
+            Some(ErrorKind::Internal) => egui::Color32::from_rgb(210, 80, 200),
+        }
+    }
+}
+
 /// The whole window's state.
 pub struct DeepvisApp {
     commands: Sender<Command>,
@@ -212,7 +248,7 @@ pub struct DeepvisApp {
     /// Back-projections per second.
     pub back_fps: f32,
     /// Recent errors and notices (newest last).
-    pub messages: Vec<String>,
+    pub messages: Vec<Message>,
     /// The worker crashed this many times within this many seconds and waits for a restart.
     pub worker_paused: Option<(u32, u32)>,
     /// Whether the help overlay shows.
@@ -361,7 +397,7 @@ impl DeepvisApp {
             model: None,
             backend: String::new(),
             layers: Vec::new(),
-            preparing: Some("starting".into()),
+            preparing: Some(words::preparing(&deepvis_protocol::Preparing::Starting)),
             source: (String::new(), true, String::new()),
             frozen: false,
             cameras: Vec::new(),
@@ -447,23 +483,26 @@ impl DeepvisApp {
         let w = match read {
             Ok(Doc { window: Some(w) }) => w,
             Ok(Doc { window: None }) => {
-                self.note(format!(
-                    "error: {} holds no window settings (`optimize` writes those; run \
+                self.error(
+                    ErrorKind::Input,
+                    format!(
+                        "{} holds no window settings (`optimize` writes those; run \
                      deepvis optimize --from on it)",
-                    json.display()
-                ));
+                        json.display()
+                    ),
+                );
                 return;
             }
             Err(e) => {
-                self.note(format!(
-                    "error: {} is no exported picture's sidecar: {e}",
-                    json.display()
-                ));
+                self.error(
+                    ErrorKind::Input,
+                    format!("{} is no exported picture's sidecar: {e}", json.display()),
+                );
                 return;
             }
         };
         if let Err(e) = w.optim.effective().validate() {
-            self.note(format!("error: {}: {e}", json.display()));
+            self.error(ErrorKind::Input, format!("{}: {e}", json.display()));
             return;
         }
         match self.layers.iter().position(|l| l.name == w.layer) {
@@ -473,11 +512,14 @@ impl DeepvisApp {
                     self.select_unit(w.unit);
                 }
             }
-            None => self.note(format!(
-                "error: {} is of layer {}, which this model does not have",
-                json.display(),
-                w.layer
-            )),
+            None => self.error(
+                ErrorKind::Input,
+                format!(
+                    "{} is of layer {}, which this model does not have",
+                    json.display(),
+                    w.layer
+                ),
+            ),
         }
         self.persisted.optim = w.optim;
         self.optim_changed();
@@ -496,7 +538,7 @@ impl DeepvisApp {
                     shown: None,
                 });
             }
-            Err(e) => self.note(format!("error: cannot load the top-k index: {e}")),
+            Err(e) => self.error(ErrorKind::File, format!("cannot load the top-k index: {e}")),
         }
     }
 
@@ -531,7 +573,7 @@ impl DeepvisApp {
                 Some(p) => match read_montage(&p) {
                     Ok(i) => Some(rgb_to_color(&i)),
                     Err(e) => {
-                        self.note(format!("error: cannot read {}: {e}", p.display()));
+                        self.error(ErrorKind::File, format!("cannot read {}: {e}", p.display()));
                         None
                     }
                 },
@@ -556,8 +598,23 @@ impl DeepvisApp {
         }
     }
 
-    /// Adds a line to the messages the status bar shows.
+    /// Adds a notice to the messages the status bar shows.
     pub fn note(&mut self, m: String) {
+        self.push_message(Message {
+            kind: None,
+            text: m,
+        });
+    }
+
+    /// Adds an error of `kind` to the messages the status bar shows.
+    pub fn error(&mut self, kind: ErrorKind, m: String) {
+        self.push_message(Message {
+            kind: Some(kind),
+            text: m,
+        });
+    }
+
+    fn push_message(&mut self, m: Message) {
         self.messages.push(m);
         if self.messages.len() > 20 {
             self.messages.remove(0);
@@ -567,7 +624,7 @@ impl DeepvisApp {
     /// Handles one event.
     pub fn apply(&mut self, e: Event) {
         match e {
-            Event::Preparing(m) => self.preparing = Some(m),
+            Event::Preparing(p) => self.preparing = Some(words::preparing(&p)),
             Event::Ready {
                 model,
                 backend,
@@ -585,7 +642,10 @@ impl DeepvisApp {
                 }
                 self.layers = layers;
             }
-            Event::Source { label, ok, message } => self.source = (label, ok, message),
+            Event::Source { label, state } => {
+                let message = words::source(&label, &state);
+                self.source = (label, state.ok(), message)
+            }
             Event::Input(img) => self.pics.set(Pic::Input, rgb_to_color(&img)),
             Event::Playback(p) => {
                 // the worker's report is the truth on whether the clip plays
@@ -600,7 +660,10 @@ impl DeepvisApp {
             }
             Event::Recording { what, status } => {
                 if let Some(e) = &status.error {
-                    self.note(format!("error: recording {}: {e}", status.path.display()));
+                    self.error(
+                        ErrorKind::File,
+                        format!("recording {}: {e}", status.path.display()),
+                    );
                 } else if status.done {
                     self.note(format!(
                         "saved {} ({} frames)",
@@ -734,12 +797,12 @@ impl DeepvisApp {
                 self.optim_ips = optim_ips;
                 self.back_fps = back_fps;
             }
-            Event::Error(m) => {
+            Event::Error(f) => {
                 // an error before the model is ready ends the preparing
                 if self.model.is_none() {
                     self.preparing = None;
                 }
-                self.note(format!("error: {m}"))
+                self.error(f.kind, words::failure(&f))
             }
             Event::WorkerPaused { crashes, seconds } => {
                 self.preparing = None;
@@ -748,8 +811,8 @@ impl DeepvisApp {
                     "the worker crashed {crashes} times within {seconds} s and is paused"
                 ));
             }
-            Event::Restarted(m) => {
-                self.preparing = Some("restarting the worker".into());
+            Event::Restarted { panic, crashes } => {
+                self.preparing = Some(words::preparing(&deepvis_protocol::Preparing::Restarting));
                 self.worker_paused = None;
                 // what the worker does not keep in its settings
                 self.back_progress = None;
@@ -759,7 +822,7 @@ impl DeepvisApp {
                 if self.compare.on {
                     self.send(Command::SetCompare(true));
                 }
-                self.note(m)
+                self.note(words::restarted(panic.as_deref(), crashes))
             }
         }
     }

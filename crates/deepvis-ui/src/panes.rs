@@ -386,7 +386,7 @@ pub fn status_bar(app: &mut DeepvisApp, ui: &mut egui::Ui) {
             ui.label(format!("ui {:.1} ms", app.ui_frame_ms));
             if let Some(m) = app.messages.last() {
                 ui.separator();
-                ui.colored_label(Color32::from_rgb(220, 120, 40), m);
+                ui.colored_label(m.color(ui.visuals()), m.line());
             }
         });
     });
@@ -680,7 +680,9 @@ pub fn grid_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
                 .clicked()
             {
                 app.worker_paused = None;
-                app.preparing = Some("restarting the worker".into());
+                app.preparing = Some(crate::words::preparing(
+                    &deepvis_protocol::Preparing::Restarting,
+                ));
                 app.send(Command::RestartWorker);
             }
         });
@@ -689,7 +691,7 @@ pub fn grid_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
     if app.grid.is_none() {
         let text = match (&app.preparing, &app.model, app.messages.last()) {
             (Some(p), _, _) => p.clone(),
-            (None, None, Some(m)) if m.starts_with("error") => m.clone(),
+            (None, None, Some(m)) if m.kind.is_some() => m.line(),
             _ => "waiting for the first frame".into(),
         };
         ui.centered_and_justified(|ui| {

@@ -1,6 +1,8 @@
 //! The worker's typed reasons in the words the window shows.
 
-use deepvis_protocol::{RunMode, StartFrom, StopReason};
+use deepvis_protocol::{
+    Doing, ErrorKind, Failure, Preparing, RunMode, SourceState, StartFrom, StopReason,
+};
 
 fn start(s: StartFrom) -> &'static str {
     match s {
@@ -93,4 +95,76 @@ pub fn verdicts(vs: &[deepvis_protocol::Verdict], captions: &[String]) -> String
         .map(|c| format!("{c}: "))
         .unwrap_or_default();
     format!("judge {}: {class}{}", first.judge, parts.join(", "))
+}
+
+/// What the status bar puts before an error of this kind.
+pub fn error_kind(k: ErrorKind) -> &'static str {
+    match k {
+        ErrorKind::Input => "input error",
+        ErrorKind::Model => "model error",
+        ErrorKind::Device => "device error",
+        ErrorKind::File => "file error",
+        ErrorKind::Internal => "internal error (please report it)",
+    }
+}
+
+/// A worker's error as a sentence: what it was doing, then the library's message.
+pub fn failure(f: &Failure) -> String {
+    let m = &f.message;
+    match &f.doing {
+        Doing::StartWorker => format!("cannot start the worker thread: {m}"),
+        Doing::ChooseDevice => format!("no device to run on: {m}"),
+        Doing::LoadModel => format!("cannot load the model: {m}"),
+        Doing::WarmUp => format!("the first forward pass failed: {m}"),
+        Doing::MoveToGpu => m.clone(),
+        Doing::LoadJudge { judge } => {
+            format!(
+                "the judge {judge} could not be loaded ({m}): the preferred image is not judged"
+            )
+        }
+        Doing::OpenModel { path, keeping } => {
+            format!("cannot open {}: {m}; keeping {keeping}", path.display())
+        }
+        Doing::Setting => format!("setting refused: {m}"),
+        Doing::Select => m.clone(),
+        Doing::Frame => format!("the frame could not be processed: {m}"),
+        Doing::Attribution => format!("attribution: {m}"),
+        Doing::Optimize => format!("preferred image: {m}"),
+        Doing::Export => format!("cannot export: {m}"),
+        Doing::Record => format!("cannot record: {m}"),
+    }
+}
+
+/// What the worker is getting ready, for the status bar's "preparing: ...".
+pub fn preparing(p: &Preparing) -> String {
+    match p {
+        Preparing::Starting => "starting".into(),
+        Preparing::Loading { model } => format!("loading {model} weights"),
+        Preparing::WarmingUp { backend } => {
+            format!("warming up {backend} (the first call compiles kernels)")
+        }
+        Preparing::Restarting => "restarting the worker".into(),
+    }
+}
+
+/// How the source stands, for the input pane.
+pub fn source(label: &str, state: &SourceState) -> String {
+    match state {
+        SourceState::Running => format!("showing {label}"),
+        SourceState::Failed { error, retry_secs } => {
+            format!("{error}; keeping the last frame and retrying every {retry_secs} s")
+        }
+        SourceState::Notice(m) => m.clone(),
+    }
+}
+
+/// The worker came back: after a crash (its message), or when asked after a pause.
+pub fn restarted(panic: Option<&str>, crashes: u32) -> String {
+    match panic {
+        Some(p) => format!(
+            "the worker crashed ({p}) and was restarted with the same settings (crash {crashes} \
+             of this session)"
+        ),
+        None => format!("the worker was restarted after {crashes} crashes"),
+    }
 }

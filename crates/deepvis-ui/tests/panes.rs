@@ -216,14 +216,17 @@ fn keys_move_the_selection_switch_layers_and_freeze() {
 #[test]
 fn worker_errors_and_restarts_are_shown() {
     let (mut h, _rx, tx) = setup();
-    tx.send(Event::Restarted(
-        "the worker crashed (boom) and was restarted".into(),
-    ))
+    tx.send(Event::Restarted {
+        panic: Some("boom".into()),
+        crashes: 1,
+    })
     .unwrap();
     tx.send(Event::Source {
         label: "camera 0".into(),
-        ok: false,
-        message: "camera 0: unplugged; keeping the last frame and retrying every 3 s".into(),
+        state: deepvis_protocol::SourceState::Failed {
+            error: "camera 0: unplugged".into(),
+            retry_secs: 3,
+        },
     })
     .unwrap();
     h.run_steps(2);
@@ -767,7 +770,11 @@ fn shift_r_records_the_window_and_the_recording_is_reported() {
     h.get_by_label("record (R)").click();
     h.run_steps(1);
     assert!(h.state().player.recording[0]);
-    tx.send(Event::Restarted("crash".into())).unwrap();
+    tx.send(Event::Restarted {
+        panic: Some("crash".into()),
+        crashes: 1,
+    })
+    .unwrap();
     h.run_steps(2);
     assert!(!h.state().player.recording[0]);
     assert!(h.query_by_label_contains(": saved, 0 frames").is_some());

@@ -245,7 +245,9 @@ fn live(g: &Global, a: &Args) -> Result<ExitCode> {
                     break;
                 }
             }
-            Ok(Event::Error(e)) => anyhow::bail!("the worker failed: {e}"),
+            Ok(Event::Error(e)) => {
+                anyhow::bail!("the worker failed: {}", deepvis_ui::words::failure(&e))
+            }
             _ => {}
         }
     }

@@ -345,8 +345,8 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
                     layers = l.iter().map(|x| x.name.clone()).collect();
                 }
                 // a crash is a restart, or a pause (whose restart then is not another crash)
-                Event::Restarted(_) if paused => paused = false,
-                Event::Restarted(_) => rep.crashes += 1,
+                Event::Restarted { .. } if paused => paused = false,
+                Event::Restarted { .. } => rep.crashes += 1,
                 Event::WorkerPaused { .. } => {
                     rep.crashes += 1;
                     paused = true;

@@ -1,0 +1,138 @@
+//! What the worker reports when something goes wrong or is under way, as data: the kind of
+//! trouble, what it was doing, and the library's own message. The window turns these into
+//! sentences and colours (the UI's `words`); the worker writes no prose of its own.
+
+use std::path::PathBuf;
+
+/// What kind of trouble an error is; the window words and colours it by kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The user's input: a setting refused, a layer or unit that does not exist, a file that is
+    /// no model. The user can mend it.
+    Input,
+    /// The network: it cannot be loaded, or a pass through it failed.
+    Model,
+    /// The device: none could be had, or it failed.
+    Device,
+    /// A file or folder could not be read or written.
+    File,
+    /// A defect of deepvis itself (worth a report).
+    Internal,
+}
+
+impl ErrorKind {
+    /// Every kind, in the order the window lists them.
+    pub const ALL: [ErrorKind; 5] = [
+        ErrorKind::Input,
+        ErrorKind::Model,
+        ErrorKind::Device,
+        ErrorKind::File,
+        ErrorKind::Internal,
+    ];
+}
+
+/// What the worker was doing when an error came.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Doing {
+    /// Starting the worker thread.
+    StartWorker,
+    /// Choosing the device.
+    ChooseDevice,
+    /// Loading the network at start.
+    LoadModel,
+    /// The first forward pass (it compiles the kernels on a GPU).
+    WarmUp,
+    /// Moving to the GPU while the CPU served; the CPU goes on.
+    MoveToGpu,
+    /// Loading the judge network; the preferred image is not judged.
+    LoadJudge {
+        /// The judge's name.
+        judge: String,
+    },
+    /// Opening a model file (`Command::OpenModel`); the current network stays.
+    OpenModel {
+        /// The file asked for.
+        path: PathBuf,
+        /// The network that stays.
+        keeping: String,
+    },
+    /// Taking new settings: they were refused and the old ones stay.
+    Setting,
+    /// Selecting a layer or a unit: the selection stays as it was.
+    Select,
+    /// Computing the grid, the unit's map and the classes of a frame.
+    Frame,
+    /// Drawing an attribution map.
+    Attribution,
+    /// Forming the preferred image: the run was dropped.
+    Optimize,
+    /// Saving the preferred image and its sidecar.
+    Export,
+    /// Recording.
+    Record,
+}
+
+/// An error the worker reports; the worker goes on (an error that stops it comes before
+/// `Event::Ready`, or as `Event::WorkerPaused`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Failure {
+    /// What kind of trouble.
+    pub kind: ErrorKind,
+    /// What the worker was doing.
+    pub doing: Doing,
+    /// The library's message (it names the file, the tensor or the layer).
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure of `kind` while `doing`, with the library error's message.
+    pub fn new(kind: ErrorKind, doing: Doing, message: impl std::fmt::Display) -> Failure {
+        Failure {
+            kind,
+            doing,
+            message: message.to_string(),
+        }
+    }
+}
+
+/// What the worker is getting ready.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Preparing {
+    /// Its thread is starting.
+    Starting,
+    /// Loading a network's weights.
+    Loading {
+        /// The model's name.
+        model: String,
+    },
+    /// The first forward pass on a device (it compiles the kernels on a GPU).
+    WarmingUp {
+        /// The device in words.
+        backend: String,
+    },
+    /// Starting again after a crash.
+    Restarting,
+}
+
+/// How the frame source stands.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SourceState {
+    /// Frames arrive.
+    Running,
+    /// It failed: the last frame stays and it is tried again every `retry_secs`.
+    Failed {
+        /// The source's error.
+        error: String,
+        /// Seconds between tries.
+        retry_secs: u32,
+    },
+    /// Something the source says (a clip cut short, a folder's progress).
+    Notice(String),
+}
+
+impl SourceState {
+    /// Whether frames are arriving.
+    pub fn ok(&self) -> bool {
+        !matches!(self, SourceState::Failed { .. })
+    }
+}
