@@ -15,7 +15,7 @@ use deepvis_optim::{
 };
 
 use crate::Global;
-use crate::common::{load, log};
+use crate::common::{Loaded, load, log};
 use crate::method_args::MethodArgs;
 
 /// Settings shared by `optimize` and `search`: the objective.
@@ -370,18 +370,28 @@ fn run_from(g: &Global, a: &Args, json: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs the command.
-pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
-    if let Some(json) = &a.from {
-        return run_from(g, &a, json);
-    }
-    let pos = match (a.y, a.x) {
-        (Some(y), Some(x)) => Some((y, x)),
-        (None, None) => None,
+/// One run of the batch: its configuration, the unit it is for, its preset and method, and
+/// the class its objective is a score of (what the judge checks).
+struct Plan {
+    config: RunConfig,
+    unit: usize,
+    preset: Option<u8>,
+    kind: MethodKind,
+    class: Option<usize>,
+}
+
+/// `--y` and `--x`: both or neither (the centre).
+fn position(a: &Args) -> Result<Option<(usize, usize)>> {
+    match (a.y, a.x) {
+        (Some(y), Some(x)) => Ok(Some((y, x))),
+        (None, None) => Ok(None),
         _ => bail!("give both --y and --x, or neither (the centre)"),
-    };
-    // the variants of each unit: (preset, method)
-    let variants: Vec<(Option<u8>, MethodKind)> = if a.all_presets {
+    }
+}
+
+/// The variants of each unit: (preset, method).
+fn variants(a: &Args) -> Vec<(Option<u8>, MethodKind)> {
+    if a.all_presets {
         (1..=4).map(|p| (Some(p), MethodKind::Paper)).collect()
     } else if a.all_methods {
         MethodKind::ALL
@@ -391,24 +401,35 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     } else {
         let k = a.method_args.method.kind();
         vec![((k == MethodKind::Paper).then_some(a.preset), k)]
+    }
+}
+
+/// `--direction-from`: the direction of the layer's activation vector in the photo.
+fn direction(a: &Args, l: &Loaded, pos: Option<(usize, usize)>) -> Result<Option<Goal>> {
+    let Some(photo) = &a.direction_from else {
+        return Ok(None);
     };
-    let l = load(g)?;
-    let judge = match &a.judge {
-        Some(m) => {
-            let j = crate::judge::loader(g, m)?
-                .load(&l.device.device)
-                .map_err(anyhow::Error::msg)?;
-            let classes = j.info().layer(j.info().logits_layer())?.channels;
-            if classes != 1000 {
-                bail!("the judge {m} has {classes} classes; it must be an ImageNet classifier");
-            }
-            Some(j)
-        }
-        None => None,
-    };
-    let labels = deepvis_model::Labels::imagenet();
-    let model_file = model_file(g);
-    let init = parse_init(&a.init, a.seed, &l.info)?;
+    let chw = preprocess::preprocess_file(photo, &l.info.input)
+        .with_context(|| format!("--direction-from {}", photo.display()))?
+        .chw;
+    let s = l.info.input_size();
+    let x = deepvis_model::tensor4(chw, [1, 3, s, s], &l.device.device)?;
+    let term = Term::direction_in(&l.net, x, &a.unit_args.layer, pos)
+        .with_context(|| format!("--direction-from {}", photo.display()))?;
+    Ok(Some(Goal {
+        terms: vec![(1.0, term)],
+    }))
+}
+
+/// Every run of the batch: each unit's goal in each variant.
+fn plans(
+    a: &Args,
+    info: &ModelInfo,
+    pos: Option<(usize, usize)>,
+    direction: Option<&Goal>,
+    init: &Init,
+) -> Result<Vec<Plan>> {
+    let variants = variants(a);
     let units = if a.units.is_empty() {
         vec![a.unit]
     } else {
@@ -416,26 +437,11 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     };
     let images = a.diversity.unwrap_or(1);
     let mut plans = Vec::new();
-    let direction = match &a.direction_from {
-        Some(photo) => {
-            let chw = preprocess::preprocess_file(photo, &l.info.input)
-                .with_context(|| format!("--direction-from {}", photo.display()))?
-                .chw;
-            let s = l.info.input_size();
-            let x = deepvis_model::tensor4(chw, [1, 3, s, s], &l.device.device)?;
-            let term = Term::direction_in(&l.net, x, &a.unit_args.layer, pos)
-                .with_context(|| format!("--direction-from {}", photo.display()))?;
-            Some(Goal {
-                terms: vec![(1.0, term)],
-            })
-        }
-        None => None,
-    };
     for &unit in &units {
-        let mut goal: Goal = match (&direction, &a.unit_args.objective) {
+        let mut goal: Goal = match (direction, &a.unit_args.objective) {
             (Some(d), _) => d.clone(),
-            (None, Some(text)) => Goal::parse(text, &l.info)?,
-            (None, None) => objective(&l.info, &a.unit_args, unit, pos)?.into(),
+            (None, Some(text)) => Goal::parse(text, info)?,
+            (None, None) => objective(info, &a.unit_args, unit, pos)?.into(),
         };
         if images > 1 {
             let layer = goal.layer().unwrap_or_default().to_string();
@@ -445,9 +451,8 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         let class = goal
             .primary()
             .filter(|o| {
-                l.info
-                    .layer(&o.layer)
-                    .is_ok_and(|i| i.name == l.info.logits_layer())
+                info.layer(&o.layer)
+                    .is_ok_and(|i| i.name == info.logits_layer())
             })
             .map(|o| o.unit.channel());
         for &(preset, kind) in &variants {
@@ -458,117 +463,231 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
                 method: a.method_args.method(kind)?,
                 images,
             };
-            plans.push((config, unit, preset, kind, class));
+            plans.push(Plan {
+                config,
+                unit,
+                preset,
+                kind,
+                class,
+            });
         }
     }
-    let device = l.device.device.clone();
-    let mut opt = Optimizer::new(l.net, &device);
-    let mut recipes = Vec::new();
-    let ids: Vec<usize> = plans
-        .iter()
-        .map(|(config, ..)| {
-            recipes.push(deepvis_optim::Recipe::new(config));
-            opt.add_run(config.clone())
-        })
-        .collect::<Result<_, _>>()?;
-    let params: Vec<Params> = plans.iter().map(|p| p.0.params).collect();
-    let total = params.iter().map(|p| p.max_iter).max().unwrap_or(0) as u64;
-    let bar = if g.quiet {
-        indicatif::ProgressBar::hidden()
-    } else {
-        indicatif::ProgressBar::new(total)
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} {per_sec} {msg}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let t0 = Instant::now();
-    while opt.any_active() {
-        let tel = opt.step(1)?;
-        if let Some(t) = tel.first() {
-            bar.set_position(t.iter as u64 + 1);
-            bar.set_message(format!("obj {:.3}", t.obj));
-        }
-    }
-    bar.finish_and_clear();
-    let seconds = t0.elapsed().as_secs_f64();
+    Ok(plans)
+}
 
-    let mut reports = Vec::new();
-    let mut records = Vec::new();
-    for ((&id, (config, unit, preset, kind, class)), recipe) in ids.iter().zip(&plans).zip(recipes)
-    {
-        let (unit, preset) = (*unit, *preset);
-        let st = opt.status(id)?.clone();
-        let mut r = report(&config.objective, unit, preset, &st, seconds);
-        if let Some(obj) = r.as_object_mut() {
-            obj.insert("method".into(), kind.as_str().into());
-            obj.insert(
-                "params".into(),
-                serde_json::to_value(opt.config(id)?.params)?,
-            );
-            if let Some(j) = &judge {
-                let mut verdicts = Vec::new();
-                for chw in opt.best_images(id)? {
-                    let v =
-                        deepvis_engine::judge::judge(j, &device, &chw, &l.info, *class, &labels)
-                            .map_err(anyhow::Error::msg)?;
-                    log(
-                        g,
-                        format!(
-                            "judge {}: unit {unit} ({}): {}; its top class {} ({:.3})",
-                            v.judge,
-                            kind.as_str(),
-                            match (&v.class, v.rank, v.prob) {
-                                (Some(c), Some(r), Some(p)) => {
-                                    format!("{c} rank {r}, probability {p:.4}")
-                                }
-                                _ => "not a class objective".into(),
-                            },
-                            v.top,
-                            v.top_prob
-                        ),
-                    );
-                    verdicts.push(serde_json::to_value(v)?);
-                }
-                obj.insert("judge".into(), verdicts.into());
+/// `--judge`: the second network that classifies the finished pictures, and the labels of
+/// its classes.
+struct Judge {
+    net: deepvis_model::Net,
+    labels: deepvis_model::Labels,
+}
+
+/// The runs of one `optimize`, in one batch of the optimizer.
+struct Batch {
+    opt: Optimizer,
+    /// The network's description and device (the judge reads the pictures through them).
+    info: std::sync::Arc<ModelInfo>,
+    device: burn::prelude::Device,
+    plans: Vec<Plan>,
+    ids: Vec<usize>,
+    recipes: Vec<deepvis_optim::Recipe>,
+}
+
+impl Batch {
+    /// An optimizer of the network with every planned run added.
+    fn new(l: Loaded, plans: Vec<Plan>) -> Result<Batch> {
+        let device = l.device.device.clone();
+        let mut opt = Optimizer::new(l.net, &device);
+        let mut recipes = Vec::new();
+        let ids: Vec<usize> = plans
+            .iter()
+            .map(|p| {
+                recipes.push(deepvis_optim::Recipe::new(&p.config));
+                opt.add_run(p.config.clone())
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Batch {
+            opt,
+            info: l.info,
+            device,
+            plans,
+            ids,
+            recipes,
+        })
+    }
+
+    /// Steps every run to its end under a progress bar; the seconds it took.
+    fn optimize(&mut self, g: &Global) -> Result<f64> {
+        let total = self
+            .plans
+            .iter()
+            .map(|p| p.config.params.max_iter)
+            .max()
+            .unwrap_or(0) as u64;
+        let bar = if g.quiet {
+            indicatif::ProgressBar::hidden()
+        } else {
+            indicatif::ProgressBar::new(total)
+        };
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} {per_sec} {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        let t0 = Instant::now();
+        while self.opt.any_active() {
+            let tel = self.opt.step(1)?;
+            if let Some(t) = tel.first() {
+                bar.set_position(t.iter as u64 + 1);
+                bar.set_message(format!("obj {:.3}", t.obj));
             }
         }
-        reports.push(r);
-        let preset = preset.unwrap_or(0);
-        records.push(RunRecord::of(
-            &opt,
-            id,
-            unit,
-            (preset > 0).then_some(preset),
-            recipe,
-        )?);
-        if let Some(reason) = st.stop
-            && reason != deepvis_optim::StopReason::MaxIter
-        {
+        bar.finish_and_clear();
+        Ok(t0.elapsed().as_secs_f64())
+    }
+
+    /// The judge's verdict on each image of run `id`, logged.
+    fn verdicts(
+        &self,
+        g: &Global,
+        id: usize,
+        plan: &Plan,
+        judge: &Judge,
+    ) -> Result<Vec<serde_json::Value>> {
+        let mut verdicts = Vec::new();
+        for chw in self.opt.best_images(id)? {
+            let v = deepvis_engine::judge::judge(
+                &judge.net,
+                &self.device,
+                &chw,
+                &self.info,
+                plan.class,
+                &judge.labels,
+            )
+            .map_err(anyhow::Error::msg)?;
             log(
                 g,
                 format!(
-                    "run {id}: stopped at iteration {} ({}){}",
-                    st.iterations,
-                    reason.as_str(),
-                    if reason == deepvis_optim::StopReason::ZeroGrad && !a.unit_args.pre_relu {
-                        ": the unit is silent and its gradient is zero; try --pre-relu"
-                    } else {
-                        ""
-                    }
+                    "judge {}: unit {} ({}): {}; its top class {} ({:.3})",
+                    v.judge,
+                    plan.unit,
+                    plan.kind.as_str(),
+                    match (&v.class, v.rank, v.prob) {
+                        (Some(c), Some(r), Some(p)) => {
+                            format!("{c} rank {r}, probability {p:.4}")
+                        }
+                        _ => "not a class objective".into(),
+                    },
+                    v.top,
+                    v.top_prob
                 ),
             );
+            verdicts.push(serde_json::to_value(v)?);
         }
+        Ok(verdicts)
     }
-    let picture = deepvis_engine::export::picture(&opt, &ids, Which::Best, a.scale)
+
+    /// Each run's report (with its method, settings and verdicts) and its record for the
+    /// sidecar; a run that stopped before its last iteration is logged.
+    fn results(
+        &mut self,
+        g: &Global,
+        a: &Args,
+        seconds: f64,
+        judge: Option<&Judge>,
+    ) -> Result<(Vec<serde_json::Value>, Vec<RunRecord>)> {
+        let mut reports = Vec::new();
+        let mut records = Vec::new();
+        let recipes = std::mem::take(&mut self.recipes);
+        for ((&id, plan), recipe) in self.ids.iter().zip(&self.plans).zip(recipes) {
+            let (unit, preset) = (plan.unit, plan.preset);
+            let st = self.opt.status(id)?.clone();
+            let mut r = report(&plan.config.objective, unit, preset, &st, seconds);
+            if let Some(obj) = r.as_object_mut() {
+                obj.insert("method".into(), plan.kind.as_str().into());
+                obj.insert(
+                    "params".into(),
+                    serde_json::to_value(self.opt.config(id)?.params)?,
+                );
+                if let Some(j) = judge {
+                    obj.insert("judge".into(), self.verdicts(g, id, plan, j)?.into());
+                }
+            }
+            reports.push(r);
+            let preset = preset.unwrap_or(0);
+            records.push(RunRecord::of(
+                &self.opt,
+                id,
+                unit,
+                (preset > 0).then_some(preset),
+                recipe,
+            )?);
+            log_early_stop(g, a, id, &st);
+        }
+        Ok((reports, records))
+    }
+}
+
+/// Says why a run stopped before its last iteration.
+fn log_early_stop(g: &Global, a: &Args, id: usize, st: &RunStatus) {
+    if let Some(reason) = st.stop
+        && reason != deepvis_optim::StopReason::MaxIter
+    {
+        log(
+            g,
+            format!(
+                "run {id}: stopped at iteration {} ({}){}",
+                st.iterations,
+                reason.as_str(),
+                if reason == deepvis_optim::StopReason::ZeroGrad && !a.unit_args.pre_relu {
+                    ": the unit is silent and its gradient is zero; try --pre-relu"
+                } else {
+                    ""
+                }
+            ),
+        );
+    }
+}
+
+/// Runs the command.
+pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
+    if let Some(json) = &a.from {
+        return run_from(g, &a, json);
+    }
+    let pos = position(&a)?;
+    let l = load(g)?;
+    let judge = match &a.judge {
+        Some(m) => {
+            let j = crate::judge::loader(g, m)?
+                .load(&l.device.device)
+                .map_err(anyhow::Error::msg)?;
+            let classes = j.info().layer(j.info().logits_layer())?.channels;
+            if classes != 1000 {
+                bail!("the judge {m} has {classes} classes; it must be an ImageNet classifier");
+            }
+            Some(Judge {
+                net: j,
+                labels: deepvis_model::Labels::imagenet(),
+            })
+        }
+        None => None,
+    };
+    let model_file = model_file(g);
+    let init = parse_init(&a.init, a.seed, &l.info)?;
+    let direction = direction(&a, &l, pos)?;
+    let plans = plans(&a, &l.info, pos, direction.as_ref(), &init)?;
+    let (model, backend) = (l.info.name().to_string(), l.device.description.clone());
+    let mut batch = Batch::new(l, plans)?;
+    let seconds = batch.optimize(g)?;
+    let (reports, records) = batch.results(g, &a, seconds, judge.as_ref())?;
+    let picture = deepvis_engine::export::picture(&batch.opt, &batch.ids, Which::Best, a.scale)
         .map_err(anyhow::Error::msg)?;
     let mut sidecar = Sidecar {
         app: format!("deepvis {}", env!("CARGO_PKG_VERSION")),
-        model: l.info.name().to_string(),
+        model,
         model_file,
-        backend: l.device.description.clone(),
+        backend,
         image: Which::Best,
         scale: a.scale,
         runs: records,
