@@ -4,10 +4,10 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Result;
-use deepvis_model::{Arch, Net, Request, to_vec};
+use deepvis_model::{Arch, ModelInfo, Net, Request, to_vec};
 
 use crate::Global;
-use crate::common::{load, log};
+use crate::common::{Loaded, load, log};
 
 /// Arguments of `deepvis bench`.
 #[derive(clap::Args, Debug)]
@@ -402,6 +402,162 @@ fn forward_step<'a>(
     })
 }
 
+/// The name of the node that makes the graph's output (the probabilities of a classifier),
+/// else `logits`.
+fn graph_output(info: &ModelInfo, logits: &str) -> String {
+    info.graph()
+        .outputs
+        .first()
+        .and_then(|o| info.graph().nodes.iter().find(|n| &n.output == o))
+        .map(|n| n.name.clone())
+        .unwrap_or_else(|| logits.to_string())
+}
+
+/// A step that runs `net` (on the autodiff device) forward to the class scores `logits` and
+/// back from one class score to the input.
+fn backward_step<'a>(
+    net: &'a Net,
+    logits: &'a str,
+    dims: [usize; 4],
+    data: Vec<f32>,
+    ad_device: burn::prelude::Device,
+) -> Step<'a> {
+    let batch = dims[0];
+    Box::new(move || {
+        let x = deepvis_model::tensor4(data.clone(), dims, &ad_device)?.require_grad();
+        let mut taps = net.forward(x.clone(), &Request::layers(&[logits]))?;
+        if let Some(t) = taps.take(logits) {
+            let [_, c, _, _] = t.dims();
+            let k = 207.min(c - 1);
+            let y = t.slice([0..batch, k..k + 1, 0..1, 0..1]).sum();
+            let grads = y.backward();
+            if let Some(gx) = x.grad(&grads) {
+                to_vec(gx.abs().sum())?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// One step of the preferred image's optimizer by each method (Fourier and MACO with lucent's
+/// standard transforms), one run of `batch` images on the class unit `class`.
+fn optim_steps<'a>(
+    l: &Loaded,
+    class: usize,
+    batch: usize,
+) -> Result<Vec<(&'static str, Step<'a>)>> {
+    let mut named: Vec<(&'static str, Step<'a>)> = Vec::new();
+    for (name, kind) in [
+        ("optim_step_paper_preset3", deepvis_optim::MethodKind::Paper),
+        (
+            "optim_step_fourier_transforms",
+            deepvis_optim::MethodKind::Fourier,
+        ),
+        (
+            "optim_step_maco_transforms",
+            deepvis_optim::MethodKind::Maco,
+        ),
+    ] {
+        let mut opt = deepvis_optim::Optimizer::new(l.net.clone(), &l.device.device);
+        let mut params = deepvis_optim::Method::default_params(kind);
+        params.max_iter = usize::MAX / 2;
+        opt.add_run(deepvis_optim::RunConfig {
+            objective: deepvis_optim::Objective::class(&l.info, class)?.into(),
+            params,
+            init: deepvis_optim::Init::Noise { seed: 0, std: 10.0 },
+            method: kind.method(),
+            images: batch,
+        })?;
+        let opt = std::cell::RefCell::new(opt);
+        named.push((
+            name,
+            Box::new(move || {
+                opt.borrow_mut().step(1)?;
+                Ok(())
+            }),
+        ));
+    }
+    Ok(named)
+}
+
+/// The one picture the single-image cases read (the first of the batch), on its device.
+struct Picture {
+    chw: Vec<f32>,
+    size: usize,
+    device: burn::prelude::Device,
+}
+
+impl Picture {
+    /// The back-projections of a unit of the grid layer `grid` by each mode, as the back pane
+    /// computes them per frame.
+    fn back_steps<'a>(
+        &self,
+        p: &'a deepvis_model::BackProjector,
+        grid: &'a str,
+    ) -> Vec<(&'static str, Step<'a>)> {
+        let step = |mode: deepvis_model::BackMode| -> Step<'a> {
+            let (first, size, device) = (self.chw.clone(), self.size, self.device.clone());
+            Box::new(move || {
+                let x = deepvis_model::tensor4(first.clone(), [1, 3, size, size], &device)?;
+                let r = p.project(x, grid, 0, None, mode)?;
+                to_vec(r.grad)?;
+                Ok(())
+            })
+        };
+        vec![
+            ("back_grad_grid_unit", step(deepvis_model::BackMode::Grad)),
+            (
+                "back_deconv_grid_unit",
+                step(deepvis_model::BackMode::Deconv),
+            ),
+            (
+                "back_guided_grid_unit",
+                step(deepvis_model::BackMode::Guided),
+            ),
+        ]
+    }
+
+    /// Every attribution method of the class score `unit` of `logits`, with the default
+    /// settings (occlusion both batched and one patch per pass).
+    fn attribution_steps<'a>(
+        &self,
+        p: &'a deepvis_model::BackProjector,
+        logits: &str,
+        unit: usize,
+    ) -> Vec<(&'static str, Step<'a>)> {
+        use deepvis_attribution::{AttrOptions, Job, Method, Target};
+        let names: [(&'static str, Method, usize); 9] = [
+            ("attr_grad", Method::Grad, 8),
+            ("attr_deconv", Method::Deconv, 8),
+            ("attr_guided", Method::Guided, 8),
+            ("attr_gradcam", Method::GradCam, 8),
+            ("attr_gradcampp", Method::GradCamPp, 8),
+            ("attr_occlusion_batch8", Method::Occlusion, 8),
+            ("attr_occlusion_batch1", Method::Occlusion, 1),
+            ("attr_smoothgrad", Method::SmoothGrad, 8),
+            ("attr_ig", Method::Ig, 8),
+        ];
+        let mut named: Vec<(&'static str, Step<'a>)> = Vec::new();
+        for (name, method, per_pass) in names {
+            let (first, size, device) = (self.chw.clone(), self.size, self.device.clone());
+            let target = Target::unit(logits, unit, None);
+            let opts = AttrOptions {
+                batch: per_pass,
+                ..AttrOptions::default()
+            };
+            named.push((
+                name,
+                Box::new(move || {
+                    let x = deepvis_model::tensor4(first.clone(), [1, 3, size, size], &device)?;
+                    Job::run(p.net(), x, &target, method, &opts)?;
+                    Ok(())
+                }),
+            ));
+        }
+        named
+    }
+}
+
 /// Runs the benchmark.
 pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     // a bad baseline is an error before minutes of timing, not after
@@ -424,15 +580,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     let ad_net = l.net.clone().to_device(&ad_device).no_grad();
     let grid = l.info.default_grid_layer();
     let logits = l.info.logits_layer();
-    // the graph's output (the probabilities of a classifier)
-    let output = l
-        .info
-        .graph()
-        .outputs
-        .first()
-        .and_then(|o| l.info.graph().nodes.iter().find(|n| &n.output == o))
-        .map(|n| n.name.clone())
-        .unwrap_or_else(|| logits.to_string());
+    let output = graph_output(&l.info, logits);
     // the built-in SqueezeNet beside any other model, in the same run
     let reference = match l.info.name() == Arch::SqueezeNet1_0.name() {
         true => None,
@@ -441,39 +589,11 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
             ..g.clone()
         })?),
     };
-
-    let backward: Step<'_> = {
-        let data = data.clone();
-        let ad_device = ad_device.clone();
-        let net = &ad_net;
-        Box::new(move || {
-            let x = deepvis_model::tensor4(data.clone(), dims, &ad_device)?.require_grad();
-            let mut taps = net.forward(x.clone(), &Request::layers(&[logits]))?;
-            if let Some(t) = taps.take(logits) {
-                let [_, c, _, _] = t.dims();
-                let k = 207.min(c - 1);
-                let y = t.slice([0..batch, k..k + 1, 0..1, 0..1]).sum();
-                let grads = y.backward();
-                if let Some(gx) = x.grad(&grads) {
-                    to_vec(gx.abs().sum())?;
-                }
-            }
-            Ok(())
-        })
-    };
-    // back-projections of a grid-layer unit, as the back pane computes them per frame
     let projector = deepvis_model::BackProjector::new(l.net.clone(), &device);
-    let first: Vec<f32> = data[..3 * size * size].to_vec();
-    let back = |mode: deepvis_model::BackMode| -> Step<'_> {
-        let first = first.clone();
-        let device = device.clone();
-        let p = &projector;
-        Box::new(move || {
-            let x = deepvis_model::tensor4(first.clone(), [1, 3, size, size], &device)?;
-            let r = p.project(x, grid, 0, None, mode)?;
-            to_vec(r.grad)?;
-            Ok(())
-        })
+    let picture = Picture {
+        chw: data[..3 * size * size].to_vec(),
+        size,
+        device: device.clone(),
     };
     let mut named: Vec<(&'static str, Step<'_>)> = vec![
         (
@@ -484,84 +604,19 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
             "forward_to_prob",
             forward_step(&l.net, output.clone(), dims, data.clone(), device.clone()),
         ),
-        ("forward_backward_class_unit", backward),
+        (
+            "forward_backward_class_unit",
+            backward_step(&ad_net, logits, dims, data.clone(), ad_device),
+        ),
     ];
-    // one step of the preferred image's optimizer by each method (Fourier and MACO with
-    // lucent's standard transforms), one run of `batch` images on a class unit
     let class = 130.min(l.info.layer(logits)?.channels - 1);
-    for (name, kind) in [
-        ("optim_step_paper_preset3", deepvis_optim::MethodKind::Paper),
-        (
-            "optim_step_fourier_transforms",
-            deepvis_optim::MethodKind::Fourier,
-        ),
-        (
-            "optim_step_maco_transforms",
-            deepvis_optim::MethodKind::Maco,
-        ),
-    ] {
-        let mut opt = deepvis_optim::Optimizer::new(l.net.clone(), &device);
-        let mut params = deepvis_optim::Method::default_params(kind);
-        params.max_iter = usize::MAX / 2;
-        opt.add_run(deepvis_optim::RunConfig {
-            objective: deepvis_optim::Objective::class(&l.info, class)?.into(),
-            params,
-            init: deepvis_optim::Init::Noise { seed: 0, std: 10.0 },
-            method: kind.method(),
-            images: batch,
-        })?;
-        let opt = std::cell::RefCell::new(opt);
-        named.push((
-            name,
-            Box::new(move || {
-                opt.borrow_mut().step(1)?;
-                Ok(())
-            }),
-        ));
-    }
+    named.extend(optim_steps(&l, class, batch)?);
     if batch == 1 {
-        named.push(("back_grad_grid_unit", back(deepvis_model::BackMode::Grad)));
-        named.push((
-            "back_deconv_grid_unit",
-            back(deepvis_model::BackMode::Deconv),
-        ));
-        named.push((
-            "back_guided_grid_unit",
-            back(deepvis_model::BackMode::Guided),
-        ));
+        named.extend(picture.back_steps(&projector, grid));
     }
     if a.attribution && batch == 1 {
-        use deepvis_attribution::{AttrOptions, Job, Method, Target};
-        let names: [(&'static str, Method, usize); 9] = [
-            ("attr_grad", Method::Grad, 8),
-            ("attr_deconv", Method::Deconv, 8),
-            ("attr_guided", Method::Guided, 8),
-            ("attr_gradcam", Method::GradCam, 8),
-            ("attr_gradcampp", Method::GradCamPp, 8),
-            ("attr_occlusion_batch8", Method::Occlusion, 8),
-            ("attr_occlusion_batch1", Method::Occlusion, 1),
-            ("attr_smoothgrad", Method::SmoothGrad, 8),
-            ("attr_ig", Method::Ig, 8),
-        ];
         let unit = 207.min(l.info.layer(logits)?.channels - 1);
-        for (name, method, per_pass) in names {
-            let first = first.clone();
-            let device = device.clone();
-            let p = &projector;
-            let target = Target::unit(logits, unit, None);
-            let opts = AttrOptions {
-                batch: per_pass,
-                ..AttrOptions::default()
-            };
-            named.push((
-                name,
-                Box::new(move || {
-                    let x = deepvis_model::tensor4(first.clone(), [1, 3, size, size], &device)?;
-                    Job::run(p.net(), x, &target, method, &opts)?;
-                    Ok(())
-                }),
-            ));
-        }
+        named.extend(picture.attribution_steps(&projector, logits, unit));
     }
     if let Some(r) = &reference {
         let rdims = [batch, 3, 227, 227];
