@@ -241,6 +241,178 @@ fn scan_picture(l: &Loaded, layer: &str, p: Preprocessed) -> Result<Vec<(f32, us
     Ok(channel_maxima(&data, c, h, w))
 }
 
+/// What a scan is of; a scan saved in the output folder goes on only when it is of the same.
+struct ScanSpec {
+    model: String,
+    layer: String,
+    folder: PathBuf,
+    k: usize,
+    channels: usize,
+    shard: Option<Shard>,
+}
+
+impl ScanSpec {
+    /// A scan that has read nothing yet.
+    fn fresh(&self) -> ScanState {
+        ScanState {
+            model: self.model.clone(),
+            layer: self.layer.clone(),
+            folder: self.folder.clone(),
+            done: BTreeSet::new(),
+            skipped: Vec::new(),
+            top: TopK::new(self.channels, self.k),
+            shard: self.shard,
+        }
+    }
+
+    /// The scan saved in `output` (an error if it is of something else), or a fresh one (with
+    /// `restart`, or where none is saved).
+    fn resume(&self, output: &Path, restart: bool) -> Result<ScanState> {
+        let s = match ScanState::load(output)? {
+            Some(_) if restart => return Ok(self.fresh()),
+            Some(s) => s,
+            None => return Ok(self.fresh()),
+        };
+        if s.model != self.model
+            || s.layer != self.layer
+            || s.folder != self.folder
+            || s.top.k() != self.k
+            || s.top.channels() != self.channels
+            || s.shard != self.shard
+        {
+            bail!(
+                "{} holds a scan of {} {} over {} with k = {}{}; use another output folder \
+                 or --restart",
+                output.display(),
+                s.model,
+                s.layer,
+                s.folder.display(),
+                s.top.k(),
+                s.shard
+                    .map(|p| format!(", part {}/{}", p.index, p.count))
+                    .unwrap_or_default()
+            );
+        }
+        Ok(s)
+    }
+}
+
+/// Offers one picture's channel maxima to the scan's top-k under a name.
+fn offer(state: &mut ScanState, name: &str, maxima: Vec<(f32, usize, usize)>) {
+    for (c, (score, y, x)) in maxima.into_iter().enumerate() {
+        state.top.offer(
+            c,
+            Hit {
+                file: name.to_string(),
+                score,
+                y,
+                x,
+            },
+        );
+    }
+}
+
+/// Reads the files of a scan into its state, saving it every few seconds.
+struct Reader<'a> {
+    l: &'a Loaded,
+    layer: &'a str,
+    folder: &'a Path,
+    output: &'a Path,
+    /// Every how many frames a clip is read.
+    step: u64,
+}
+
+impl Reader<'_> {
+    /// Reads `todo` (relative paths) under a progress bar; a file that cannot be read is
+    /// skipped with a warning. Returns the pictures read (a clip gives several).
+    fn read_all(&self, g: &Global, state: &mut ScanState, todo: &[&String]) -> Result<usize> {
+        let bar = if g.quiet {
+            indicatif::ProgressBar::hidden()
+        } else {
+            indicatif::ProgressBar::new(todo.len() as u64)
+        };
+        let ffmpeg = deepvis_sources::Ffmpeg::from_env();
+        // photos are decoded and preprocessed ahead on threads of their own (in turn, so that
+        // they come in order) while the network reads the one before; clips decode in FFmpeg
+        let work: Vec<(&String, bool)> = todo
+            .iter()
+            .map(|r| (*r, is_clip(&self.folder.join(r))))
+            .collect();
+        let photos: Vec<&String> = work.iter().filter(|w| !w.1).map(|w| w.0).collect();
+        let decoders = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .saturating_sub(1)
+            .clamp(1, 8);
+        let mut read = 0usize;
+        let mut saved = Instant::now();
+        std::thread::scope(|scope| -> Result<()> {
+            let ahead = self.decode_ahead(scope, &photos, decoders);
+            let mut photo = 0;
+            for &(rel, clip) in &work {
+                let result = if clip {
+                    // every `step`th frame, each its own entry (a resumed scan skips those done)
+                    let path = self.folder.join(rel);
+                    let (l, layer) = (self.l, self.layer);
+                    scan_clip(l, layer, &ffmpeg, &path, rel, self.step, state, &offer)
+                } else {
+                    let p = ahead[photo % decoders]
+                        .recv()
+                        .map_err(|_| anyhow::anyhow!("the decoding thread stopped"))
+                        .and_then(|p| p);
+                    photo += 1;
+                    p.and_then(|p| scan_picture(self.l, self.layer, p))
+                        .map(|maxima| {
+                            offer(state, rel.as_str(), maxima);
+                            1
+                        })
+                };
+                match result {
+                    Ok(n) => read += n,
+                    Err(e) => {
+                        bar.suspend(|| eprintln!("deepvis: warning: skipping {rel}: {e:#}"));
+                        state.skipped.push((rel.clone(), format!("{e:#}")));
+                    }
+                }
+                state.done.insert(rel.clone());
+                bar.inc(1);
+                if saved.elapsed() >= Duration::from_secs(5) {
+                    state.save(self.output)?;
+                    saved = Instant::now();
+                }
+            }
+            Ok(())
+        })?;
+        bar.finish_and_clear();
+        Ok(read)
+    }
+
+    /// Starts `decoders` threads that decode and preprocess the photos in turn (thread j the
+    /// j-th of every `decoders`), each a little ahead of the network; their channels.
+    fn decode_ahead<'scope>(
+        &'scope self,
+        scope: &'scope std::thread::Scope<'scope, '_>,
+        photos: &'scope [&String],
+        decoders: usize,
+    ) -> Vec<crossbeam_channel::Receiver<Result<Preprocessed>>> {
+        let spec = &self.l.info.input;
+        let mut ahead = Vec::new();
+        for j in 0..decoders {
+            let (tx, rx) = crossbeam_channel::bounded::<Result<Preprocessed>>(2);
+            ahead.push(rx);
+            let folder = self.folder;
+            scope.spawn(move || {
+                for rel in photos.iter().skip(j).step_by(decoders) {
+                    let p = preprocess_file(&folder.join(rel), spec).map_err(anyhow::Error::from);
+                    if tx.send(p).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        ahead
+    }
+}
+
 /// Runs the command.
 pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     if let Some(Sub::Merge(m)) = a.merge {
@@ -258,52 +430,23 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     let (back_mode, back_filter) = back_options(a.back.as_deref(), &a.back_filter)?;
     let l = load(g)?;
     let info = l.info.layer(&layer_arg)?;
-    let layer = info.name;
     let folder = folder_arg
         .canonicalize()
         .with_context(|| format!("the folder {} cannot be read", folder_arg.display()))?;
     std::fs::create_dir_all(&output).with_context(|| format!("creating {}", output.display()))?;
-    let shard = a.shard;
     let files: Vec<String> = list_images(&folder)?
         .into_iter()
-        .filter(|f| shard.is_none_or(|s| s.holds(f)))
+        .filter(|f| a.shard.is_none_or(|s| s.holds(f)))
         .collect();
-    let fresh = || ScanState {
+    let spec = ScanSpec {
         model: l.info.name().to_string(),
-        layer: layer.to_string(),
+        layer: info.name,
         folder: folder.clone(),
-        done: BTreeSet::new(),
-        skipped: Vec::new(),
-        top: TopK::new(info.channels, a.k),
-        shard,
+        k: a.k,
+        channels: info.channels,
+        shard: a.shard,
     };
-    let mut state = match ScanState::load(&output)? {
-        Some(_) if a.restart => fresh(),
-        Some(s) => {
-            if s.model != l.info.name()
-                || s.layer != layer
-                || s.folder != folder
-                || s.top.k() != a.k
-                || s.top.channels() != info.channels
-                || s.shard != shard
-            {
-                bail!(
-                    "{} holds a scan of {} {} over {} with k = {}{}; use another output folder \
-                     or --restart",
-                    output.display(),
-                    s.model,
-                    s.layer,
-                    s.folder.display(),
-                    s.top.k(),
-                    s.shard
-                        .map(|p| format!(", part {}/{}", p.index, p.count))
-                        .unwrap_or_default()
-                );
-            }
-            s
-        }
-        None => fresh(),
-    };
+    let mut state = spec.resume(&output, a.restart)?;
     let todo: Vec<&String> = files.iter().filter(|f| !state.done.contains(*f)).collect();
     let quota = a.limit.unwrap_or(usize::MAX).min(todo.len());
     log(
@@ -316,91 +459,15 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
             quota
         ),
     );
-    let bar = if g.quiet {
-        indicatif::ProgressBar::hidden()
-    } else {
-        indicatif::ProgressBar::new(quota as u64)
+    let reader = Reader {
+        l: &l,
+        layer: &spec.layer,
+        folder: &folder,
+        output: &output,
+        step: a.video_step.max(1),
     };
     let t0 = Instant::now();
-    let mut saved = Instant::now();
-    let mut read = 0usize;
-    let offer = |state: &mut ScanState, name: &str, maxima: Vec<(f32, usize, usize)>| {
-        for (c, (score, y, x)) in maxima.into_iter().enumerate() {
-            state.top.offer(
-                c,
-                Hit {
-                    file: name.to_string(),
-                    score,
-                    y,
-                    x,
-                },
-            );
-        }
-    };
-    let ffmpeg = deepvis_sources::Ffmpeg::from_env();
-    let step = a.video_step.max(1);
-    // photos are decoded and preprocessed ahead on threads of their own (in turn, so that
-    // they come in order) while the network reads the one before; clips decode in FFmpeg
-    let work: Vec<(&String, bool)> = todo
-        .iter()
-        .take(quota)
-        .map(|r| (*r, is_clip(&folder.join(r))))
-        .collect();
-    let photos: Vec<&String> = work.iter().filter(|w| !w.1).map(|w| w.0).collect();
-    let decoders = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .saturating_sub(1)
-        .clamp(1, 8);
-    let spec = &l.info.input;
-    std::thread::scope(|scope| -> Result<()> {
-        let mut ahead = Vec::new();
-        for j in 0..decoders {
-            let (tx, rx) = crossbeam_channel::bounded::<Result<Preprocessed>>(2);
-            ahead.push(rx);
-            let (photos, folder) = (&photos, &folder);
-            scope.spawn(move || {
-                for rel in photos.iter().skip(j).step_by(decoders) {
-                    let p = preprocess_file(&folder.join(rel), spec).map_err(anyhow::Error::from);
-                    if tx.send(p).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-        let mut photo = 0;
-        for &(rel, clip) in &work {
-            let path = folder.join(rel);
-            let result = if clip {
-                // every `step`th frame, each its own entry (a resumed scan skips those done)
-                scan_clip(&l, &layer, &ffmpeg, &path, rel, step, &mut state, &offer)
-            } else {
-                let p = ahead[photo % decoders]
-                    .recv()
-                    .map_err(|_| anyhow::anyhow!("the decoding thread stopped"))
-                    .and_then(|p| p);
-                photo += 1;
-                p.and_then(|p| scan_picture(&l, &layer, p)).map(|maxima| {
-                    offer(&mut state, rel.as_str(), maxima);
-                    1
-                })
-            };
-            match result {
-                Ok(n) => read += n,
-                Err(e) => {
-                    bar.suspend(|| eprintln!("deepvis: warning: skipping {rel}: {e:#}"));
-                    state.skipped.push((rel.clone(), format!("{e:#}")));
-                }
-            }
-            state.done.insert(rel.clone());
-            bar.inc(1);
-            if saved.elapsed() >= Duration::from_secs(5) {
-                state.save(&output)?;
-                saved = Instant::now();
-            }
-        }
-        Ok(())
-    })?;
-    bar.finish_and_clear();
+    let read = reader.read_all(g, &mut state, &todo[..quota])?;
     state.save(&output)?;
     let secs = t0.elapsed().as_secs_f64();
     log(
@@ -551,112 +618,28 @@ fn write_index(
     tile: u32,
     back: Option<&BackSpec>,
 ) -> Result<()> {
-    let layer = state.layer.as_str();
-    let side = l.info.input_size();
-    let k = state.top.k();
-    let cols = (k as f64).sqrt().ceil() as usize;
-    let mdir = out.join(layer);
+    let w = IndexWriter {
+        l,
+        state,
+        folder,
+        out,
+        tile,
+        back,
+        layer: state.layer.as_str(),
+        side: l.info.input_size(),
+    };
+    let mdir = out.join(w.layer);
     std::fs::create_dir_all(&mdir).with_context(|| format!("creating {}", mdir.display()))?;
     let channels = state.top.channels();
     let mut entries = Vec::with_capacity(channels);
     let mut clips = OpenClips::default();
     const CHUNK: usize = 64;
     for start in (0..channels).step_by(CHUNK) {
-        let end = (start + CHUNK).min(channels);
-        let mut by_file: BTreeMap<&str, Vec<(usize, usize)>> = BTreeMap::new();
-        for c in start..end {
-            for (rank, h) in state.top.hits(c).iter().enumerate() {
-                by_file.entry(h.file.as_str()).or_default().push((c, rank));
-            }
-        }
-        let gray = RgbImage::from_pixel(tile, tile, image::Rgb([64, 64, 64]));
-        let mut tiles = vec![vec![gray.clone(); k]; end - start];
-        let mut back_tiles = vec![vec![gray.clone(); k]; end - start];
-        // a clip's frames in time order, so that its decoder reads on rather than seeks
-        let mut by_file: Vec<_> = by_file.into_iter().collect();
-        by_file.sort_by(|a, b| {
-            let key = |f: &str| match f.rsplit_once('@') {
-                Some((c, t)) => (c.to_string(), t.parse::<f64>().unwrap_or(0.0)),
-                None => (f.to_string(), 0.0),
-            };
-            let (ka, kb) = (key(a.0), key(b.0));
-            ka.0.cmp(&kb.0).then(ka.1.total_cmp(&kb.1))
-        });
-        for (file, uses) in by_file {
-            let p = match clips
-                .read(&folder.join(file))
-                .map(|img| l.info.input.apply(&img))
-            {
-                Ok(p) => p,
-                Err(e) => {
-                    eprintln!("deepvis: warning: {file} cannot be read again for its crop: {e}");
-                    continue;
-                }
-            };
-            for (c, rank) in uses {
-                let h = &state.top.hits(c)[rank];
-                let f = l.info.field_bounds(layer, (h.y, h.x), side, false);
-                tiles[c - start][rank] = deepvis_viz::field_crop(&p.crop, f, tile);
-                if let Some(b) = back {
-                    back_tiles[c - start][rank] =
-                        back_tile(l, b, layer, &p.chw, (c, h.y, h.x), f, tile)?;
-                }
-            }
-        }
-        for c in start..end {
-            let name = format!("{layer}/c{c:04}.png");
-            let m = deepvis_viz::montage(&tiles[c - start], cols, 2, [0, 0, 0]);
-            save_image(&m, &out.join(&name))?;
-            let back_montage = match back {
-                Some(b) => {
-                    let bname = format!("{layer}/c{c:04}_{}.png", b.mode.as_str());
-                    let m = deepvis_viz::montage(&back_tiles[c - start], cols, 2, [0, 0, 0]);
-                    save_image(&m, &out.join(&bname))?;
-                    Some(bname)
-                }
-                None => None,
-            };
-            entries.push(IndexChannel {
-                channel: c,
-                montage: name,
-                back_montage,
-                hits: state
-                    .top
-                    .hits(c)
-                    .iter()
-                    .map(|h| IndexHit {
-                        file: h.file.clone(),
-                        score: h.score,
-                        y: h.y,
-                        x: h.x,
-                        field: l.info.field_bounds(layer, (h.y, h.x), side, true),
-                    })
-                    .collect(),
-            });
-        }
+        let chunk = start..(start + CHUNK).min(channels);
+        let (tiles, back_tiles) = w.crops(&mut clips, chunk.clone())?;
+        entries.extend(w.montages(chunk, &tiles, &back_tiles)?);
     }
-    let index = Index {
-        model: state.model.clone(),
-        layer: state.layer.clone(),
-        k,
-        folder: folder.to_path_buf(),
-        // photos and video frames read (a clip's own entry only marks it finished)
-        images: state
-            .done
-            .iter()
-            .filter(|d| !is_clip(&folder.join(d)))
-            .count()
-            - state
-                .skipped
-                .iter()
-                .filter(|(d, _)| !is_clip(&folder.join(d)))
-                .count(),
-        skipped: state.skipped.clone(),
-        shard: state.shard,
-        back: back.map(|b| format!("{}, {}", b.mode.as_str(), b.filter.as_str())),
-        channels: entries,
-    };
-    index.save(out)?;
+    w.index(entries).save(out)?;
     log(
         g,
         format!(
@@ -666,4 +649,154 @@ fn write_index(
         ),
     );
     Ok(())
+}
+
+/// The crops of one chunk of channels: each channel's `k` tiles by rank.
+type Tiles = Vec<Vec<RgbImage>>;
+
+/// Writes the index of a finished scan: its montages and `index.json`.
+struct IndexWriter<'a> {
+    l: &'a Loaded,
+    state: &'a ScanState,
+    folder: &'a Path,
+    out: &'a Path,
+    tile: u32,
+    back: Option<&'a BackSpec>,
+    layer: &'a str,
+    /// The side of the network's input.
+    side: usize,
+}
+
+impl IndexWriter<'_> {
+    /// The hits of the channels `chunk` by the file they are in, as (channel, rank); a clip's
+    /// frames in time order, so that its decoder reads on rather than seeks.
+    fn hits_by_file(&self, chunk: std::ops::Range<usize>) -> Vec<(&str, Vec<(usize, usize)>)> {
+        let mut by_file: BTreeMap<&str, Vec<(usize, usize)>> = BTreeMap::new();
+        for c in chunk {
+            for (rank, h) in self.state.top.hits(c).iter().enumerate() {
+                by_file.entry(h.file.as_str()).or_default().push((c, rank));
+            }
+        }
+        let mut by_file: Vec<_> = by_file.into_iter().collect();
+        by_file.sort_by(|a, b| {
+            let key = |f: &str| match f.rsplit_once('@') {
+                Some((c, t)) => (c.to_string(), t.parse::<f64>().unwrap_or(0.0)),
+                None => (f.to_string(), 0.0),
+            };
+            let (ka, kb) = (key(a.0), key(b.0));
+            ka.0.cmp(&kb.0).then(ka.1.total_cmp(&kb.1))
+        });
+        by_file
+    }
+
+    /// The receptive-field crops of the hits of the channels `chunk` (gray where a file
+    /// cannot be read again), and with `back` those of their back-projections.
+    fn crops(
+        &self,
+        clips: &mut OpenClips,
+        chunk: std::ops::Range<usize>,
+    ) -> Result<(Tiles, Tiles)> {
+        let (start, k, tile) = (chunk.start, self.state.top.k(), self.tile);
+        let gray = RgbImage::from_pixel(tile, tile, image::Rgb([64, 64, 64]));
+        let mut tiles = vec![vec![gray.clone(); k]; chunk.len()];
+        let mut back_tiles = vec![vec![gray.clone(); k]; chunk.len()];
+        for (file, uses) in self.hits_by_file(chunk) {
+            let p = match clips
+                .read(&self.folder.join(file))
+                .map(|img| self.l.info.input.apply(&img))
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("deepvis: warning: {file} cannot be read again for its crop: {e}");
+                    continue;
+                }
+            };
+            for (c, rank) in uses {
+                let h = &self.state.top.hits(c)[rank];
+                let f = self
+                    .l
+                    .info
+                    .field_bounds(self.layer, (h.y, h.x), self.side, false);
+                tiles[c - start][rank] = deepvis_viz::field_crop(&p.crop, f, tile);
+                if let Some(b) = self.back {
+                    back_tiles[c - start][rank] =
+                        back_tile(self.l, b, self.layer, &p.chw, (c, h.y, h.x), f, tile)?;
+                }
+            }
+        }
+        Ok((tiles, back_tiles))
+    }
+
+    /// Writes the montages of the channels `chunk`; their entries in the index.
+    fn montages(
+        &self,
+        chunk: std::ops::Range<usize>,
+        tiles: &Tiles,
+        back_tiles: &Tiles,
+    ) -> Result<Vec<IndexChannel>> {
+        let (layer, start) = (self.layer, chunk.start);
+        let cols = (self.state.top.k() as f64).sqrt().ceil() as usize;
+        let mut entries = Vec::with_capacity(chunk.len());
+        for c in chunk {
+            let name = format!("{layer}/c{c:04}.png");
+            let m = deepvis_viz::montage(&tiles[c - start], cols, 2, [0, 0, 0]);
+            save_image(&m, &self.out.join(&name))?;
+            let back_montage = match self.back {
+                Some(b) => {
+                    let bname = format!("{layer}/c{c:04}_{}.png", b.mode.as_str());
+                    let m = deepvis_viz::montage(&back_tiles[c - start], cols, 2, [0, 0, 0]);
+                    save_image(&m, &self.out.join(&bname))?;
+                    Some(bname)
+                }
+                None => None,
+            };
+            entries.push(IndexChannel {
+                channel: c,
+                montage: name,
+                back_montage,
+                hits: self
+                    .state
+                    .top
+                    .hits(c)
+                    .iter()
+                    .map(|h| IndexHit {
+                        file: h.file.clone(),
+                        score: h.score,
+                        y: h.y,
+                        x: h.x,
+                        field: self.l.info.field_bounds(layer, (h.y, h.x), self.side, true),
+                    })
+                    .collect(),
+            });
+        }
+        Ok(entries)
+    }
+
+    /// The index of the scan with the channels' entries.
+    fn index(&self, channels: Vec<IndexChannel>) -> Index {
+        let (state, folder) = (self.state, self.folder);
+        Index {
+            model: state.model.clone(),
+            layer: state.layer.clone(),
+            k: state.top.k(),
+            folder: folder.to_path_buf(),
+            // photos and video frames read (a clip's own entry only marks it finished)
+            images: state
+                .done
+                .iter()
+                .filter(|d| !is_clip(&folder.join(d)))
+                .count()
+                - state
+                    .skipped
+                    .iter()
+                    .filter(|(d, _)| !is_clip(&folder.join(d)))
+                    .count(),
+            skipped: state.skipped.clone(),
+            shard: state.shard,
+            back: self
+                .back
+                .map(|b| format!("{}, {}", b.mode.as_str(), b.filter.as_str())),
+            channels,
+        }
+    }
 }
