@@ -248,84 +248,87 @@ fn bad_files(dir: &std::path::Path, seed: u64) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Runs the soak.
-pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
-    let model = crate::common::model_loader(g)?;
-    let mut config = EngineConfig::new(
-        model,
-        SourceSpec::Synthetic {
-            width: 160,
-            height: 120,
-            fps: 120,
-        },
-    );
-    config.opener = Some(crate::common::onnx_opener());
-    config.backend = BackendChoice::from_name(&g.backend)?;
-    let dir = tempfile::tempdir().context("a scratch folder")?;
-    let bad = bad_files(dir.path(), a.seed)?;
-    let h = spawn(config, Arc::new(|| {}));
-    // the window's state, fed every event, drawn headless after each burst
-    let (dummy_tx, dummy_rx) = deepvis_protocol::queue();
-    let mut app = DeepvisApp::new(h.commands.clone(), dummy_rx, Persisted::default());
-    let ctx = egui::Context::default();
-    let input = || egui::RawInput {
+/// The source the soak returns to between the storms, so that frames keep coming.
+fn live_source() -> SourceSpec {
+    SourceSpec::Synthetic {
+        width: 160,
+        height: 120,
+        fps: 120,
+    }
+}
+
+/// One frame of input to the headless window: a 1280x800 screen.
+fn screen() -> egui::RawInput {
+    egui::RawInput {
         screen_rect: Some(egui::Rect::from_min_size(
             egui::Pos2::ZERO,
             egui::vec2(1280.0, 800.0),
         )),
         ..Default::default()
-    };
-    let mut r = Rng(a.seed.max(1));
-    let mut rep = Report::default();
-    let mut layers: Vec<String> = Vec::new();
-    let mut ui_ms: Vec<f64> = Vec::new();
-    let t0 = Instant::now();
-    let limit = Duration::from_secs(a.max_seconds);
-    let warm_at = (a.frames / 10).max(1);
-    let live = SourceSpec::Synthetic {
-        width: 160,
-        height: 120,
-        fps: 120,
-    };
-    let (mut frames_at_burst, mut last_burst) = (0u64, Instant::now());
-    let mut paused = false;
-    while t0.elapsed() < limit {
-        if rep.frames >= a.frames && rep.commands >= a.commands {
-            rep.finished = true;
-            break;
-        }
-        // a burst of commands after each frame (or a quiet quarter second): about
-        // commands/frames of them, then, more often than not, the way back to a live source,
-        // so that frames keep coming between the storms
-        let due =
-            frames_at_burst != rep.frames || last_burst.elapsed() > Duration::from_millis(250);
+    }
+}
+
+/// A soak in progress: the worker, the window's state (drawn headless), the random stream and
+/// what was counted so far.
+struct Soak<'a> {
+    a: &'a Args,
+    h: deepvis_engine::EngineHandle,
+    app: DeepvisApp,
+    ctx: egui::Context,
+    r: Rng,
+    rep: Report,
+    /// Files that are not what they claim to be.
+    bad: Vec<PathBuf>,
+    /// The layers of the model now loaded.
+    layers: Vec<String>,
+    /// The window's frame times (ms).
+    ui_ms: Vec<f64>,
+    /// The grid frames counted at the last burst, and when it was.
+    frames_at_burst: u64,
+    last_burst: Instant,
+    /// Whether the worker is paused after too many crashes.
+    paused: bool,
+}
+
+impl Soak<'_> {
+    /// A burst of commands after each frame (or a quiet quarter second): about
+    /// commands/frames of them, then, more often than not, the way back to a live source, so
+    /// that frames keep coming between the storms.
+    fn send_burst(&mut self) {
+        let (a, h, rep) = (self.a, &self.h, &mut self.rep);
+        let due = self.frames_at_burst != rep.frames
+            || self.last_burst.elapsed() > Duration::from_millis(250);
         if due && rep.commands < a.commands {
             let per_frame = (a.commands / a.frames.max(1)).max(1);
-            for _ in 0..r.below(2 * per_frame) + 1 {
-                let c = if r.chance(1) {
+            for _ in 0..self.r.below(2 * per_frame) + 1 {
+                let c = if self.r.chance(1) {
                     rep.injected_panics += 1;
                     Command::InjectPanic
                 } else {
-                    command(&mut r, &layers, &bad, &a.switch_models)
+                    command(&mut self.r, &self.layers, &self.bad, &a.switch_models)
                 };
                 h.send(c);
                 rep.commands += 1;
             }
-            if r.chance(600) {
+            if self.r.chance(600) {
                 h.send(Command::Freeze(false));
-                h.send(Command::SetSource(live.clone()));
+                h.send(Command::SetSource(live_source()));
                 rep.commands += 2;
             }
-            frames_at_burst = rep.frames;
-            last_burst = Instant::now();
+            self.frames_at_burst = rep.frames;
+            self.last_burst = Instant::now();
         } else if due {
             // the commands are all sent: a live source for the remaining frames
             h.send(Command::Freeze(false));
-            h.send(Command::SetSource(live.clone()));
-            last_burst = Instant::now();
+            h.send(Command::SetSource(live_source()));
+            self.last_burst = Instant::now();
         }
+    }
+
+    /// Takes the events that came, counting them, as the window does; how many there were.
+    fn take_events(&mut self, warm_at: u64) -> usize {
+        let (a, h, rep) = (self.a, &self.h, &mut self.rep);
         rep.max_queue = rep.max_queue.max(h.events.len());
-        // take what came, as the window does
         let mut got = 0;
         while let Ok(e) = h.events.try_recv() {
             got += 1;
@@ -342,47 +345,101 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
                 Event::Error(_) => rep.errors += 1,
                 Event::Ready { layers: l, .. } => {
                     rep.ready += 1;
-                    layers = l.iter().map(|x| x.name.clone()).collect();
+                    self.layers = l.iter().map(|x| x.name.clone()).collect();
                 }
                 // a crash is a restart, or a pause (whose restart then is not another crash)
-                Event::Restarted { .. } if paused => paused = false,
+                Event::Restarted { .. } if self.paused => self.paused = false,
                 Event::Restarted { .. } => rep.crashes += 1,
                 Event::WorkerPaused { .. } => {
                     rep.crashes += 1;
-                    paused = true;
+                    self.paused = true;
                     h.send(Command::RestartWorker);
                 }
                 _ => {}
             }
-            app.apply(e);
+            self.app.apply(e);
         }
+        got
+    }
+
+    /// Draws one window frame, timing it.
+    fn draw(&mut self) {
         let t = Instant::now();
-        let _ = ctx.run_ui(input(), |ui| app.ui(ui));
+        let _ = self.ctx.run_ui(screen(), |ui| self.app.ui(ui));
         // the first frames build the font atlas and the layout: not counted
-        if ctx.cumulative_pass_nr() > 10 {
-            ui_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        if self.ctx.cumulative_pass_nr() > 10 {
+            self.ui_ms.push(t.elapsed().as_secs_f64() * 1e3);
         }
+    }
+
+    /// The report, with the memory at the end and the window's frame-time figures; the
+    /// worker is shut down.
+    fn finish(mut self, seconds: f64) -> Report {
+        let mut rep = std::mem::take(&mut self.rep);
+        rep.seconds = seconds;
+        rep.unexpected_crashes = rep.crashes.saturating_sub(rep.injected_panics);
+        rep.rss_end_mb = rss_mb();
+        let ui_ms = &mut self.ui_ms;
+        ui_ms.sort_by(f64::total_cmp);
+        let q = |f: f64| {
+            ui_ms
+                .get(((ui_ms.len() as f64 - 1.0) * f) as usize)
+                .copied()
+                .unwrap_or(0.0)
+        };
+        rep.ui_frames = ui_ms.len() as u64;
+        rep.ui_median_ms = q(0.5);
+        rep.ui_p99_ms = q(0.99);
+        rep.ui_max_ms = q(1.0);
+        rep.ui_over_16ms = ui_ms.iter().filter(|&&t| t > 16.0).count() as u64;
+        self.h.shutdown();
+        rep
+    }
+}
+
+/// Runs the soak.
+pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
+    let model = crate::common::model_loader(g)?;
+    let mut config = EngineConfig::new(model, live_source());
+    config.opener = Some(crate::common::onnx_opener());
+    config.backend = BackendChoice::from_name(&g.backend)?;
+    let dir = tempfile::tempdir().context("a scratch folder")?;
+    let bad = bad_files(dir.path(), a.seed)?;
+    let h = spawn(config, Arc::new(|| {}));
+    // the window's state, fed every event, drawn headless after each burst
+    let (dummy_tx, dummy_rx) = deepvis_protocol::queue();
+    let app = DeepvisApp::new(h.commands.clone(), dummy_rx, Persisted::default());
+    let mut soak = Soak {
+        a: &a,
+        h,
+        app,
+        ctx: egui::Context::default(),
+        r: Rng(a.seed.max(1)),
+        rep: Report::default(),
+        bad,
+        layers: Vec::new(),
+        ui_ms: Vec::new(),
+        frames_at_burst: 0,
+        last_burst: Instant::now(),
+        paused: false,
+    };
+    let t0 = Instant::now();
+    let limit = Duration::from_secs(a.max_seconds);
+    let warm_at = (a.frames / 10).max(1);
+    while t0.elapsed() < limit {
+        if soak.rep.frames >= a.frames && soak.rep.commands >= a.commands {
+            soak.rep.finished = true;
+            break;
+        }
+        soak.send_burst();
+        let got = soak.take_events(warm_at);
+        soak.draw();
         if got == 0 {
             std::thread::sleep(Duration::from_millis(2));
         }
     }
     drop(dummy_tx);
-    rep.seconds = t0.elapsed().as_secs_f64();
-    rep.unexpected_crashes = rep.crashes.saturating_sub(rep.injected_panics);
-    rep.rss_end_mb = rss_mb();
-    ui_ms.sort_by(f64::total_cmp);
-    let q = |f: f64| {
-        ui_ms
-            .get(((ui_ms.len() as f64 - 1.0) * f) as usize)
-            .copied()
-            .unwrap_or(0.0)
-    };
-    rep.ui_frames = ui_ms.len() as u64;
-    rep.ui_median_ms = q(0.5);
-    rep.ui_p99_ms = q(0.99);
-    rep.ui_max_ms = q(1.0);
-    rep.ui_over_16ms = ui_ms.iter().filter(|&&t| t > 16.0).count() as u64;
-    h.shutdown();
+    let rep = soak.finish(t0.elapsed().as_secs_f64());
     if a.json {
         println!("{}", serde_json::to_string(&rep)?);
     } else {
