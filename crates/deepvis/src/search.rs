@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use deepvis_model::ModelInfo;
 use deepvis_optim::search::{in_shard, sample_params};
-use deepvis_optim::{Goal, Init, Optimizer, RunConfig};
+use deepvis_optim::{Goal, Init, Method, Optimizer, Params, RunConfig};
 
 use crate::Global;
 use crate::common::{load, log, save_image};
@@ -99,6 +100,149 @@ fn fmt_opt<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map(|v| v.to_string()).unwrap_or_default()
 }
 
+/// What the search makes pictures of: each of `--units`, or the `--objective`, with the
+/// diversity term when `images` > 1.
+fn targets(a: &Args, arch: &ModelInfo, images: usize) -> Result<Vec<Target>> {
+    let mut targets: Vec<Target> = match &a.unit_args.objective {
+        Some(text) => vec![Target {
+            key: "objective".into(),
+            dir: "objective".into(),
+            goal: Goal::parse(text, arch)?,
+        }],
+        None => a
+            .units
+            .iter()
+            .map(|&u| {
+                Ok(Target {
+                    key: u.to_string(),
+                    dir: format!("unit{u}"),
+                    goal: objective(arch, &a.unit_args, u, None)?.into(),
+                })
+            })
+            .collect::<Result<_>>()?,
+    };
+    if images > 1 {
+        for t in &mut targets {
+            let layer = t.goal.layer().unwrap_or_default().to_string();
+            t.goal = t.goal.clone().with_diversity(a.diversity_weight, &layer);
+        }
+    }
+    Ok(targets)
+}
+
+/// The trials of this shard not yet in the table, each with the targets (their indexes) it
+/// still has to run.
+fn todo(
+    a: &Args,
+    targets: &[Target],
+    done: &HashSet<(u64, String)>,
+    (shard_i, shard_n): (u64, u64),
+) -> Vec<(u64, Vec<usize>)> {
+    let mut todo = Vec::new();
+    for t in (0..a.trials).filter(|&t| in_shard(t, shard_i, shard_n)) {
+        let units: Vec<usize> = (0..targets.len())
+            .filter(|&k| !done.contains(&(t, targets[k].key.clone())))
+            .collect();
+        if !units.is_empty() {
+            todo.push((t, units));
+        }
+    }
+    todo
+}
+
+/// The trials of a search, run one after another in one optimizer, each written to its PNG
+/// and the table as it ends.
+struct Trials<'a> {
+    a: &'a Args,
+    arch: &'a ModelInfo,
+    targets: &'a [Target],
+    tsv: &'a Path,
+    method: Method,
+    images: usize,
+    opt: Optimizer,
+}
+
+impl Trials<'_> {
+    /// Runs trial `t` (its random settings) for the targets `units` side by side.
+    fn run(&mut self, t: u64, units: &[usize]) -> Result<()> {
+        let params = sample_params(t, self.a.iters);
+        let ids: Vec<(usize, usize)> = units
+            .iter()
+            .map(|&k| {
+                self.opt
+                    .add_run(RunConfig {
+                        objective: self.targets[k].goal.clone(),
+                        params,
+                        init: Init::Noise {
+                            seed: self.a.seed.wrapping_add(t),
+                            std: 10.0,
+                        },
+                        method: self.method,
+                        images: self.images,
+                    })
+                    .map(|id| (k, id))
+            })
+            .collect::<Result<_, _>>()?;
+        let t0 = Instant::now();
+        while self.opt.any_active() {
+            self.opt.step(1)?;
+        }
+        let seconds = t0.elapsed().as_secs_f64();
+        for (k, id) in ids {
+            self.record(t, &self.targets[k], id, &params, seconds)?;
+            self.opt.remove_run(id)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the picture of run `id` (trial `t` of `target`) and its row of the table.
+    fn record(
+        &self,
+        t: u64,
+        target: &Target,
+        id: usize,
+        params: &Params,
+        seconds: f64,
+    ) -> Result<()> {
+        let a = self.a;
+        let unit = &target.key;
+        let st = self.opt.status(id)?.clone();
+        let dir = a.output.join(&target.dir);
+        std::fs::create_dir_all(&dir)?;
+        let png = dir.join(format!("trial{t:05}.png"));
+        let tiles = self
+            .opt
+            .best_images(id)?
+            .iter()
+            .map(|chw| render(chw, self.arch, 1))
+            .collect::<Result<Vec<_>>>()?;
+        let picture = match tiles.len() {
+            1 => tiles.into_iter().next().context("no picture")?,
+            _ => deepvis_viz::montage(&tiles, tiles.len(), 4, [255, 255, 255]),
+        };
+        save_image(&picture, &png)?;
+        let row = format!(
+            "{t}\t{unit}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{seconds:.3}\t{}\n",
+            params.decay,
+            params.blur_radius,
+            params.blur_every,
+            params.norm_pct,
+            params.contrib_pct,
+            params.lr_policy.as_str(),
+            params.lr,
+            params.max_lr,
+            params.desired_prog,
+            params.max_iter,
+            fmt_opt(st.best_obj),
+            fmt_opt(st.best_iter),
+            fmt_opt(st.majority_iter),
+            st.stop.map(|s| s.as_str()).unwrap_or(""),
+            png.strip_prefix(&a.output).unwrap_or(&png).display(),
+        );
+        append_row(self.tsv, &row)
+    }
+}
+
 /// Runs the command.
 pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     let (shard_i, shard_n) = match &a.shard {
@@ -112,30 +256,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     let images = a.diversity.unwrap_or(1);
     let l = load(g)?;
     let arch = l.info.clone();
-    let mut targets: Vec<Target> = match &a.unit_args.objective {
-        Some(text) => vec![Target {
-            key: "objective".into(),
-            dir: "objective".into(),
-            goal: Goal::parse(text, &arch)?,
-        }],
-        None => a
-            .units
-            .iter()
-            .map(|&u| {
-                Ok(Target {
-                    key: u.to_string(),
-                    dir: format!("unit{u}"),
-                    goal: objective(&arch, &a.unit_args, u, None)?.into(),
-                })
-            })
-            .collect::<Result<_>>()?,
-    };
-    if images > 1 {
-        for t in &mut targets {
-            let layer = t.goal.layer().unwrap_or_default().to_string();
-            t.goal = t.goal.clone().with_diversity(a.diversity_weight, &layer);
-        }
-    }
+    let targets = targets(&a, &arch, images)?;
     std::fs::create_dir_all(&a.output)
         .with_context(|| format!("creating {}", a.output.display()))?;
     let tsv = a.output.join("trials.tsv");
@@ -143,15 +264,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         deepvis_topk::write_atomic(&tsv, format!("{HEADER}\n").as_bytes())?;
     }
     let done = done_rows(&tsv)?;
-    let mut todo = Vec::new();
-    for t in (0..a.trials).filter(|&t| in_shard(t, shard_i, shard_n)) {
-        let units: Vec<usize> = (0..targets.len())
-            .filter(|&k| !done.contains(&(t, targets[k].key.clone())))
-            .collect();
-        if !units.is_empty() {
-            todo.push((t, units));
-        }
-    }
+    let todo = todo(&a, &targets, &done, (shard_i, shard_n));
     log(
         g,
         format!(
@@ -167,68 +280,17 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         indicatif::ProgressBar::new(todo.len() as u64)
     };
     let device = l.device.device.clone();
-    let mut opt = Optimizer::new(l.net, &device);
+    let mut trials = Trials {
+        a: &a,
+        arch: &arch,
+        targets: &targets,
+        tsv: &tsv,
+        method,
+        images,
+        opt: Optimizer::new(l.net, &device),
+    };
     for (t, units) in todo {
-        let params = sample_params(t, a.iters);
-        let ids: Vec<(usize, usize)> = units
-            .iter()
-            .map(|&k| {
-                opt.add_run(RunConfig {
-                    objective: targets[k].goal.clone(),
-                    params,
-                    init: Init::Noise {
-                        seed: a.seed.wrapping_add(t),
-                        std: 10.0,
-                    },
-                    method,
-                    images,
-                })
-                .map(|id| (k, id))
-            })
-            .collect::<Result<_, _>>()?;
-        let t0 = Instant::now();
-        while opt.any_active() {
-            opt.step(1)?;
-        }
-        let seconds = t0.elapsed().as_secs_f64();
-        for (k, id) in ids {
-            let target = &targets[k];
-            let unit = &target.key;
-            let st = opt.status(id)?.clone();
-            let dir = a.output.join(&target.dir);
-            std::fs::create_dir_all(&dir)?;
-            let png = dir.join(format!("trial{t:05}.png"));
-            let tiles = opt
-                .best_images(id)?
-                .iter()
-                .map(|chw| render(chw, &arch, 1))
-                .collect::<Result<Vec<_>>>()?;
-            let picture = match tiles.len() {
-                1 => tiles.into_iter().next().context("no picture")?,
-                _ => deepvis_viz::montage(&tiles, tiles.len(), 4, [255, 255, 255]),
-            };
-            save_image(&picture, &png)?;
-            let row = format!(
-                "{t}\t{unit}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{seconds:.3}\t{}\n",
-                params.decay,
-                params.blur_radius,
-                params.blur_every,
-                params.norm_pct,
-                params.contrib_pct,
-                params.lr_policy.as_str(),
-                params.lr,
-                params.max_lr,
-                params.desired_prog,
-                params.max_iter,
-                fmt_opt(st.best_obj),
-                fmt_opt(st.best_iter),
-                fmt_opt(st.majority_iter),
-                st.stop.map(|s| s.as_str()).unwrap_or(""),
-                png.strip_prefix(&a.output).unwrap_or(&png).display(),
-            );
-            append_row(&tsv, &row)?;
-            opt.remove_run(id)?;
-        }
+        trials.run(t, &units)?;
         bar.inc(1);
     }
     bar.finish_and_clear();
