@@ -11,6 +11,7 @@ packages=(
   libwayland-dev libgl1 libegl1 libvulkan1 mesa-vulkan-drivers   # eframe window and wgpu
   libssl-dev ca-certificates     # downloads
   ffmpeg                         # video files: decoding, recording (ffmpeg, ffprobe)
+  xvfb                           # tests/window.rs: the window on a virtual screen
 )
 
 if command -v dpkg >/dev/null 2>&1; then
