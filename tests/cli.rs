@@ -149,7 +149,14 @@ fn optimize_writes_an_image_and_its_report() {
 fn optimize_runs_the_methods_several_units_diversity_and_a_judge() {
     let dir = tempfile::tempdir().unwrap();
     let png = dir.path().join("m.png");
-    // two units, the three methods each, in one batch; each picture judged by EfficientNet
+    optimize_methods_units_and_judge(&png);
+    optimize_composition_and_its_replay(dir.path(), &png);
+    optimize_direction_from_a_photo(dir.path(), &png);
+    optimize_refuses_bad_knobs(&png);
+}
+
+/// Two units, the three methods each, in one batch; each picture judged by EfficientNet.
+fn optimize_methods_units_and_judge(png: &std::path::Path) {
     let out = deepvis_ok(&[
         "optimize",
         "--layer",
@@ -195,9 +202,13 @@ fn optimize_runs_the_methods_several_units_diversity_and_a_judge() {
         assert_eq!(v["class"], class);
     }
     // six pictures in rows of four
-    let img = image::open(&png).unwrap();
+    let img = image::open(png).unwrap();
     assert_eq!((img.width(), img.height()), (4 * 227 + 3 * 4, 2 * 227 + 4));
-    // an objective by composition, transforms given, Adam, and three diverse images
+}
+
+/// An objective by composition, transforms given, Adam, and three diverse images; the
+/// sidecar makes the very same picture again.
+fn optimize_composition_and_its_replay(dir: &std::path::Path, png: &std::path::Path) {
     let out = deepvis_ok(&[
         "optimize",
         "--objective",
@@ -219,10 +230,10 @@ fn optimize_runs_the_methods_several_units_diversity_and_a_judge() {
     let v = json(&out);
     assert_eq!(v["layer"], "fire9");
     assert_eq!(v["iterations"], 2);
-    let img = image::open(&png).unwrap();
+    let img = image::open(png).unwrap();
     assert_eq!((img.width(), img.height()), (3 * 227 + 2 * 4, 227));
     let side: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("m.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.join("m.json")).unwrap()).unwrap();
     let m = &side["runs"][0]["method"];
     assert_eq!(m["param"], "fourier");
     assert_eq!(m["transforms"]["jitter"], 4.0);
@@ -231,18 +242,22 @@ fn optimize_runs_the_methods_several_units_diversity_and_a_judge() {
     assert_eq!(m["penalties"]["l2"], 0.5);
     assert_eq!(side["runs"][0]["recipe"]["images"], 3);
     // the sidecar makes the very same picture again
-    let again = dir.path().join("again.png");
+    let again = dir.join("again.png");
     deepvis_ok(&[
         "optimize",
         "--from",
-        dir.path().join("m.json").to_str().unwrap(),
+        dir.join("m.json").to_str().unwrap(),
         "-o",
         again.to_str().unwrap(),
     ]);
     assert_eq!(
-        image::open(&png).unwrap().to_rgb8(),
+        image::open(png).unwrap().to_rgb8(),
         image::open(&again).unwrap().to_rgb8()
     );
+}
+
+/// The direction of an activation vector in a photo as the objective.
+fn optimize_direction_from_a_photo(dir: &std::path::Path, png: &std::path::Path) {
     // the direction of fire9's activation vector at the bicycle of dog.jpg: a cosine
     // similarity that rises; a place outside the map is a clear error
     let photo = shared().join("images/dog.jpg");
@@ -274,7 +289,7 @@ fn optimize_runs_the_methods_several_units_diversity_and_a_judge() {
         "{v}"
     );
     let side: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("m.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.join("m.json")).unwrap()).unwrap();
     let term = &side["runs"][0]["recipe"]["objective"]["terms"][0][1]["direction"];
     assert_eq!(term["layer"], "fire9");
     assert_eq!(term["vector"].as_array().unwrap().len(), 512);
@@ -292,7 +307,10 @@ fn optimize_runs_the_methods_several_units_diversity_and_a_judge() {
         png.to_str().unwrap(),
     ]);
     assert!(!ok && err.contains("outside"), "{err}");
-    // bad knobs are clear errors
+}
+
+/// Bad knobs are clear errors.
+fn optimize_refuses_bad_knobs(png: &std::path::Path) {
     for (args, word) in [
         (vec!["--transforms", "spin=3"], "spin"),
         (vec!["--transforms", "scale=2"], "scale"),
@@ -489,25 +507,7 @@ fn maxima(image: &std::path::Path) -> Vec<f64> {
 #[test]
 fn topk_orders_resumes_without_duplicates_and_skips_bad_files() {
     let dir = tempfile::tempdir().unwrap();
-    let photos = dir.path().join("photos");
-    std::fs::create_dir_all(photos.join("more")).unwrap();
-    for f in ["dog.jpg", "eagle.jpg", "giraffe.jpg", "coffee.png"] {
-        std::fs::copy(shared().join("images").join(f), photos.join(f)).unwrap();
-    }
-    // synthetic images: stripes and a gradient, in a subfolder
-    let stripes = image::RgbImage::from_fn(300, 260, |x, _| {
-        if (x / 6) % 2 == 0 {
-            image::Rgb([250, 250, 250])
-        } else {
-            image::Rgb([10, 10, 10])
-        }
-    });
-    stripes.save(photos.join("more/stripes.png")).unwrap();
-    let ramp = image::RgbImage::from_fn(256, 256, |x, y| image::Rgb([x as u8, y as u8, 128]));
-    ramp.save(photos.join("more/ramp.png")).unwrap();
-    std::fs::write(photos.join("broken.jpg"), b"this is not a JPEG").unwrap();
-    std::fs::write(photos.join("notes.txt"), b"ignored").unwrap();
-
+    let photos = topk_folder(dir.path());
     let scan = |out: &std::path::Path, extra: &[&str]| {
         let mut a = vec![
             "topk",
@@ -549,6 +549,53 @@ fn topk_orders_resumes_without_duplicates_and_skips_bad_files() {
     assert_eq!(whole.channels.len(), 512);
 
     // the order is what the activations say
+    topk_order_is_the_activations(&photos, &whole);
+    // one montage per channel: 2 x 2 tiles of 32 pixels with 2-pixel gaps
+    let m = image::open(b.join("fire9/c0146.png")).unwrap();
+    assert_eq!((m.width(), m.height()), (66, 66));
+
+    // with --back, a second montage per channel of the hits' deconv crops (conv1: cheap)
+    topk_back_montages(dir.path(), &photos);
+    // another layer in the same folder is refused, not mixed in
+    let (ok, _, err) = deepvis(&[
+        "topk",
+        "--folder",
+        photos.to_str().unwrap(),
+        "--layer",
+        "fire5",
+        "-o",
+        a.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("--restart"), "{err}");
+}
+
+/// A folder of four photos, two synthetic pictures in a subfolder, a broken JPEG and a text
+/// file.
+fn topk_folder(dir: &std::path::Path) -> std::path::PathBuf {
+    let photos = dir.join("photos");
+    std::fs::create_dir_all(photos.join("more")).unwrap();
+    for f in ["dog.jpg", "eagle.jpg", "giraffe.jpg", "coffee.png"] {
+        std::fs::copy(shared().join("images").join(f), photos.join(f)).unwrap();
+    }
+    // synthetic images: stripes and a gradient, in a subfolder
+    let stripes = image::RgbImage::from_fn(300, 260, |x, _| {
+        if (x / 6) % 2 == 0 {
+            image::Rgb([250, 250, 250])
+        } else {
+            image::Rgb([10, 10, 10])
+        }
+    });
+    stripes.save(photos.join("more/stripes.png")).unwrap();
+    let ramp = image::RgbImage::from_fn(256, 256, |x, y| image::Rgb([x as u8, y as u8, 128]));
+    ramp.save(photos.join("more/ramp.png")).unwrap();
+    std::fs::write(photos.join("broken.jpg"), b"this is not a JPEG").unwrap();
+    std::fs::write(photos.join("notes.txt"), b"ignored").unwrap();
+    photos
+}
+
+/// Each channel's hits (every 37th channel) are the pictures of its highest maxima, best
+/// first, each once.
+fn topk_order_is_the_activations(photos: &std::path::Path, whole: &deepvis_topk::Index) {
     let files = [
         "broken.jpg",
         "coffee.png",
@@ -575,12 +622,12 @@ fn topk_orders_resumes_without_duplicates_and_skips_bad_files() {
         let mut seen = std::collections::HashSet::new();
         assert!(ch.hits.iter().all(|h| seen.insert(h.file.clone())));
     }
-    // one montage per channel: 2 x 2 tiles of 32 pixels with 2-pixel gaps
-    let m = image::open(b.join("fire9/c0146.png")).unwrap();
-    assert_eq!((m.width(), m.height()), (66, 66));
+}
 
-    // with --back, a second montage per channel of the hits' deconv crops (conv1: cheap)
-    let c = dir.path().join("c");
+/// `--back deconv`: a second montage per channel beside the photos' one; an unknown mode is
+/// a clear error.
+fn topk_back_montages(dir: &std::path::Path, photos: &std::path::Path) {
+    let c = dir.join("c");
     let _ = deepvis_ok(&[
         "topk",
         "--folder",
@@ -618,18 +665,6 @@ fn topk_orders_resumes_without_duplicates_and_skips_bad_files() {
         c.to_str().unwrap(),
     ]);
     assert!(!ok && err.contains("grad, deconv or guided"), "{err}");
-
-    // another layer in the same folder is refused, not mixed in
-    let (ok, _, err) = deepvis(&[
-        "topk",
-        "--folder",
-        photos.to_str().unwrap(),
-        "--layer",
-        "fire5",
-        "-o",
-        a.to_str().unwrap(),
-    ]);
-    assert!(!ok && err.contains("--restart"), "{err}");
 }
 
 fn effnet() -> String {
@@ -789,8 +824,47 @@ fn attribute_writes_every_method_a_raw_map_and_a_sanity_check() {
     let dir = tempfile::tempdir().unwrap();
     let photo = shared().join("images/coffee.png");
     let photo = photo.to_str().unwrap();
-    // every method in one montage: the photo and eight maps, three to a row
-    let png = dir.path().join("all.png");
+    attribute_every_method_in_one_montage(dir.path(), photo);
+    attribute_one_method_with_its_raw_map(dir.path(), photo);
+    // the sanity check of the gradient over the top three layers
+    let out = deepvis_ok(&[
+        "attribute",
+        photo,
+        "--layer",
+        "pool10",
+        "--unit",
+        "967",
+        "--method",
+        "grad",
+        "--sanity",
+        "--sanity-layers",
+        "3",
+        "--json",
+    ]);
+    let v = json(&out);
+    let steps = v["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 3);
+    assert_eq!(steps[0]["node"], "conv10.conv");
+    assert!(steps.iter().all(|s| s["spearman"].as_f64().unwrap() < 0.5));
+    // bad settings and units are clear errors
+    for (args, says) in [
+        (vec!["--noise", "NaN"], "noise"),
+        (vec!["--steps", "0"], "step count"),
+        (vec!["--blend", "2"], "--blend"),
+        (vec!["--target-layer", "nope"], "nope"),
+    ] {
+        let mut a = vec!["attribute", photo, "--layer", "pool10", "--unit", "967"];
+        a.extend(args);
+        let (ok, _, err) = deepvis(&a);
+        assert!(!ok && err.contains(says), "{a:?}: {err}");
+    }
+    let (ok, _, err) = deepvis(&["attribute", photo, "--layer", "pool10", "--unit", "1000"]);
+    assert!(!ok && err.contains("1000"), "{err}");
+}
+
+/// Every method in one montage: the photo and eight maps, three to a row.
+fn attribute_every_method_in_one_montage(dir: &std::path::Path, photo: &str) {
+    let png = dir.join("all.png");
     let out = deepvis_ok(&[
         "attribute",
         photo,
@@ -840,9 +914,12 @@ fn attribute_writes_every_method_a_raw_map_and_a_sanity_check() {
         (img.width(), img.height()),
         (3 * 227 + 2 * 4, 3 * 227 + 2 * 4)
     );
-    // one method with its raw map
-    let one = dir.path().join("cam.png");
-    let raw = dir.path().join("cam.safetensors");
+}
+
+/// One method with its raw map; a whole channel rather than one of its units.
+fn attribute_one_method_with_its_raw_map(dir: &std::path::Path, photo: &str) {
+    let one = dir.join("cam.png");
+    let raw = dir.join("cam.safetensors");
     deepvis_ok(&[
         "attribute",
         photo,
@@ -881,40 +958,6 @@ fn attribute_writes_every_method_a_raw_map_and_a_sanity_check() {
     let v = json(&out);
     assert_eq!(v["maps"][0]["y"], serde_json::Value::Null);
     assert_eq!(v["maps"][0]["cam_layer"], "pool8");
-    // the sanity check of the gradient over the top three layers
-    let out = deepvis_ok(&[
-        "attribute",
-        photo,
-        "--layer",
-        "pool10",
-        "--unit",
-        "967",
-        "--method",
-        "grad",
-        "--sanity",
-        "--sanity-layers",
-        "3",
-        "--json",
-    ]);
-    let v = json(&out);
-    let steps = v["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 3);
-    assert_eq!(steps[0]["node"], "conv10.conv");
-    assert!(steps.iter().all(|s| s["spearman"].as_f64().unwrap() < 0.5));
-    // bad settings and units are clear errors
-    for (args, says) in [
-        (vec!["--noise", "NaN"], "noise"),
-        (vec!["--steps", "0"], "step count"),
-        (vec!["--blend", "2"], "--blend"),
-        (vec!["--target-layer", "nope"], "nope"),
-    ] {
-        let mut a = vec!["attribute", photo, "--layer", "pool10", "--unit", "967"];
-        a.extend(args);
-        let (ok, _, err) = deepvis(&a);
-        assert!(!ok && err.contains(says), "{a:?}: {err}");
-    }
-    let (ok, _, err) = deepvis(&["attribute", photo, "--layer", "pool10", "--unit", "1000"]);
-    assert!(!ok && err.contains("1000"), "{err}");
 }
 
 #[test]
