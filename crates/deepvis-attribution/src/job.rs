@@ -39,34 +39,46 @@ struct Probe {
 enum State {
     /// One forward and backward: the back-projections and Grad-CAM.
     Once { seed: Seed, cam: Option<String> },
-    /// Patch positions `(y, x)` still to try, and the drops so far.
-    Occlusion {
-        probe: Probe,
-        patch: usize,
-        places: Vec<(usize, usize)>,
-        drops: Vec<f32>,
-    },
-    /// Noisy copies still to take.
-    Smooth {
-        probe: Probe,
-        rule: Rule,
-        sigma: f32,
-        rng: Rng,
-        total: usize,
-        taken: usize,
-        acc: Vec<f64>,
-    },
-    /// Path points still to visit.
-    Ig {
-        probe: Probe,
-        baseline: Vec<f32>,
-        baseline_value: f32,
-        /// The points asked for (refinement goes to at most IG_REFINE times as many).
-        asked: usize,
-        steps: usize,
-        taken: usize,
-        acc: Vec<f64>,
-    },
+    /// Occlusion sensitivity.
+    Occlusion(Occlusion),
+    /// SmoothGrad.
+    Smooth(Smooth),
+    /// Integrated gradients.
+    Ig(Ig),
+}
+
+/// Occlusion: patch positions `(y, x)` still to try, and the drops so far.
+#[derive(Debug)]
+struct Occlusion {
+    probe: Probe,
+    patch: usize,
+    places: Vec<(usize, usize)>,
+    drops: Vec<f32>,
+}
+
+/// SmoothGrad: noisy copies still to take.
+#[derive(Debug)]
+struct Smooth {
+    probe: Probe,
+    rule: Rule,
+    sigma: f32,
+    rng: Rng,
+    total: usize,
+    taken: usize,
+    acc: Vec<f64>,
+}
+
+/// Integrated gradients: path points still to visit.
+#[derive(Debug)]
+struct Ig {
+    probe: Probe,
+    baseline: Vec<f32>,
+    baseline_value: f32,
+    /// The points asked for (refinement goes to at most IG_REFINE times as many).
+    asked: usize,
+    steps: usize,
+    taken: usize,
+    acc: Vec<f64>,
 }
 
 /// Integrated gradients' own error bound: the map's sum may miss f(x) - f(baseline) by this
@@ -92,11 +104,7 @@ pub fn default_cam_layer(info: &ModelInfo, layer: &str) -> Result<String> {
         .chain(layers.get(idx))
         .find(|l| l.height * l.width > 1)
         .map(|l| l.name.clone())
-        .ok_or_else(|| {
-            Error::Settings(format!(
-                "no layer at or below `{name}` has a spatial map for Grad-CAM to explain it by"
-            ))
-        })
+        .ok_or_else(|| Error::NoCamLayer(name.to_string()))
 }
 
 /// The unit's value on each sample of `out` (`[N, C, H, W]`), with `seed` resolved (the peak
@@ -173,7 +181,7 @@ fn forward_values(
     let mut taps = net.forward(t, &Request::layers(&[layer]))?;
     let out = taps
         .take(layer)
-        .ok_or_else(|| Error::Settings(format!("the network returned no `{layer}`")))?;
+        .ok_or_else(|| Error::NoOutput(layer.to_string()))?;
     unit_values(out, layer, channel, seed)
 }
 
@@ -186,6 +194,320 @@ fn places(n: usize, patch: usize, stride: usize) -> Vec<usize> {
         v.push(last);
     }
     v
+}
+
+/// The unit's probes on the clean input (and, for integrated gradients, the baseline) as a
+/// job starts: one forward each, counted.
+struct Prober<'a> {
+    net: &'a Net,
+    layer: &'a str,
+    channel: usize,
+    dims: [usize; 4],
+    device: Device,
+    passes: usize,
+}
+
+impl Prober<'_> {
+    /// The unit on the image `data`, where `seed` says.
+    fn probe(&mut self, data: Vec<f32>, seed: Seed) -> Result<Probe> {
+        self.passes += 1;
+        let t = tensor4(data, self.dims, &self.device)?;
+        forward_values(self.net, t, self.layer, self.channel, seed).map(|r| r.1)
+    }
+}
+
+/// What a step of a method reads of its job, and its count of passes.
+struct Pass<'a> {
+    net: &'a Net,
+    method: Method,
+    layer: &'a str,
+    channel: usize,
+    /// The input on the host (the methods of many passes).
+    x: &'a [f32],
+    dims: [usize; 4],
+    batch: usize,
+    device: Device,
+    passes: &'a mut usize,
+}
+
+impl Pass<'_> {
+    /// The gradient of the unit (at `seed`, by `rule`) on each of `n` images `data`.
+    fn grads(&self, data: Vec<f32>, n: usize, seed: Seed, rule: Rule) -> Result<Vec<f32>> {
+        let [_, c, h, w] = self.dims;
+        let t = tensor4(data, [n, c, h, w], &self.device)?;
+        let b = self
+            .net
+            .graph()
+            .backward(t, self.layer, self.channel, seed, rule, None)?;
+        Ok(to_vec(b.grad)?)
+    }
+
+    /// The finished map (`channels` planes at the input's size) of the unit `probe` found.
+    fn finished(&self, map: Vec<f32>, channels: usize, probe: Option<Probe>) -> Attribution {
+        let [_, _, h, w] = self.dims;
+        Attribution {
+            method: self.method,
+            map,
+            channels,
+            height: h,
+            width: w,
+            value: probe.map_or(0.0, |p| p.value),
+            pos: probe.and_then(|p| p.pos),
+            cam_layer: None,
+            baseline_value: None,
+            passes: 0,
+        }
+    }
+
+    /// The one-pass methods: the back-projection of the unit at `seed` on `input`, or its
+    /// Grad-CAM by layer `cam`.
+    fn once(&mut self, input: &Tensor<4>, seed: Seed, cam: Option<&str>) -> Result<Attribution> {
+        let [_, c, h, w] = self.dims;
+        let rule = match self.method {
+            Method::Deconv => Rule::Deconv,
+            Method::Guided => Rule::Guided,
+            _ => Rule::Grad,
+        };
+        let b =
+            self.net
+                .graph()
+                .backward(input.clone(), self.layer, self.channel, seed, rule, cam)?;
+        *self.passes += 1;
+        let probe = Probe {
+            seed,
+            value: b.values.first().copied().unwrap_or(0.0),
+            pos: b.pos,
+        };
+        let mut a = match b.captured {
+            None => self.finished(to_vec(b.grad)?, c, Some(probe)),
+            Some((act, grad)) => {
+                let [_, k, ch, cw] = act.dims();
+                let act = to_vec(act)?;
+                let grad = to_vec(grad)?;
+                let cam_map = match self.method {
+                    Method::GradCamPp => grad_cam_pp(&act, &grad, k, ch * cw),
+                    _ => grad_cam(&act, &grad, k, ch * cw),
+                };
+                let up = deepvis_viz::upsample_bilinear(&cam_map, ch, cw, h, w)
+                    .ok_or(Error::Upsample)?;
+                self.finished(up, 1, Some(probe))
+            }
+        };
+        a.cam_layer = cam.map(str::to_string);
+        Ok(a)
+    }
+}
+
+impl Occlusion {
+    /// Every place of a patch of `opts`' size and stride on an `[h, w]` input, the unit probed
+    /// on the clean input `x`.
+    fn start(
+        prober: &mut Prober<'_>,
+        x: &[f32],
+        seed: Seed,
+        opts: &AttrOptions,
+        [h, w]: [usize; 2],
+    ) -> Result<Occlusion> {
+        let o = opts.occlusion;
+        let patch = o.patch.min(h).min(w);
+        let ys = places(h, patch, o.stride);
+        let xs = places(w, patch, o.stride);
+        let places = ys
+            .iter()
+            .flat_map(|&y| xs.iter().map(move |&x| (y, x)))
+            .collect();
+        Ok(Occlusion {
+            probe: prober.probe(x.to_vec(), seed)?,
+            patch,
+            places,
+            drops: Vec::new(),
+        })
+    }
+
+    /// The next batch of occluded copies; the map once every place is tried.
+    fn step(&mut self, pass: &mut Pass<'_>) -> Result<Option<Attribution>> {
+        let [_, c, h, w] = pass.dims;
+        let plane = h * w;
+        let patch = self.patch;
+        let start = self.drops.len();
+        let end = (start + pass.batch).min(self.places.len());
+        let n = end - start;
+        let mut data = Vec::with_capacity(n * pass.x.len());
+        for &(py, px) in &self.places[start..end] {
+            let mut img = pass.x.to_vec();
+            for ch in 0..c {
+                for y in py..py + patch {
+                    let row = ch * plane + y * w;
+                    img[row + px..row + px + patch].fill(0.0);
+                }
+            }
+            data.extend(img);
+        }
+        let t = tensor4(data, [n, c, h, w], &pass.device)?;
+        let (vals, _) = forward_values(pass.net, t, pass.layer, pass.channel, self.probe.seed)?;
+        *pass.passes += n;
+        self.drops.extend(vals.iter().map(|v| self.probe.value - v));
+        Ok((self.drops.len() == self.places.len()).then(|| {
+            let mut sum = vec![0f32; plane];
+            let mut count = vec![0u32; plane];
+            for (&(py, px), &d) in self.places.iter().zip(self.drops.iter()) {
+                for y in py..py + patch {
+                    for x in px..px + patch {
+                        sum[y * w + x] += d;
+                        count[y * w + x] += 1;
+                    }
+                }
+            }
+            let map = sum
+                .iter()
+                .zip(&count)
+                .map(|(&s, &k)| if k > 0 { s / k as f32 } else { 0.0 })
+                .collect();
+            pass.finished(map, 1, Some(self.probe))
+        }))
+    }
+}
+
+impl Smooth {
+    /// `opts`' noisy copies of `x`, the unit probed on the clean input.
+    fn start(prober: &mut Prober<'_>, x: &[f32], seed: Seed, opts: &AttrOptions) -> Result<Smooth> {
+        let s = opts.smoothgrad;
+        let (lo, hi) = deepvis_viz::finite_range(x);
+        Ok(Smooth {
+            probe: prober.probe(x.to_vec(), seed)?,
+            rule: if s.guided { Rule::Guided } else { Rule::Grad },
+            sigma: s.noise * (hi - lo),
+            rng: Rng::new(s.seed),
+            total: s.samples,
+            taken: 0,
+            acc: vec![0.0; x.len()],
+        })
+    }
+
+    /// The next batch of noisy copies; the mean gradient once all are taken.
+    fn step(&mut self, pass: &mut Pass<'_>) -> Result<Option<Attribution>> {
+        let c = pass.dims[1];
+        let n = pass.batch.min(self.total - self.taken);
+        let mut data = Vec::with_capacity(n * pass.x.len());
+        for _ in 0..n {
+            data.extend(
+                pass.x
+                    .iter()
+                    .map(|&v| v + self.sigma * self.rng.normal() as f32),
+            );
+        }
+        let g = pass.grads(data, n, self.probe.seed, self.rule)?;
+        *pass.passes += n;
+        for s in g.chunks(self.acc.len()) {
+            for (a, &v) in self.acc.iter_mut().zip(s) {
+                *a += v as f64;
+            }
+        }
+        self.taken += n;
+        Ok((self.taken == self.total).then(|| {
+            let map = self
+                .acc
+                .iter()
+                .map(|&a| (a / self.total as f64) as f32)
+                .collect();
+            pass.finished(map, c, Some(self.probe))
+        }))
+    }
+}
+
+impl Ig {
+    /// The path from `opts`' baseline to `x` (`[c, h, w]`), the unit probed on both ends.
+    fn start(
+        prober: &mut Prober<'_>,
+        x: &[f32],
+        (seed, info): (Seed, &ModelInfo),
+        opts: &AttrOptions,
+        [c, h, w]: [usize; 3],
+    ) -> Result<Ig> {
+        let baseline: Vec<f32> = match opts.ig.baseline {
+            Baseline::Black => {
+                let norm = info.norm();
+                (0..c)
+                    .flat_map(|ch| {
+                        let v = (0.0 - norm.mean[ch % 3]) / norm.std[ch % 3];
+                        std::iter::repeat_n(v, h * w)
+                    })
+                    .collect()
+            }
+            Baseline::Blur => {
+                let sigma = h.max(w) as f32 / 10.0;
+                x.chunks(h * w)
+                    .flat_map(|p| deepvis_viz::blur_plane(p, h, w, sigma))
+                    .collect()
+            }
+        };
+        let probed = prober.probe(x.to_vec(), seed)?;
+        let baseline_value = prober.probe(baseline.clone(), probed.seed)?.value;
+        Ok(Ig {
+            probe: probed,
+            baseline,
+            baseline_value,
+            asked: opts.ig.steps,
+            steps: opts.ig.steps,
+            taken: 0,
+            acc: vec![0.0; x.len()],
+        })
+    }
+
+    /// The next batch of path points; the map once the path is done and the map sums to
+    /// f(x) - f(baseline) closely enough (else the path again with twice the points).
+    fn step(&mut self, pass: &mut Pass<'_>) -> Result<Option<Attribution>> {
+        let c = pass.dims[1];
+        let n = pass.batch.min(self.steps - self.taken);
+        let (nodes, weights) = gauss_legendre(self.steps);
+        let mut data = Vec::with_capacity(n * pass.x.len());
+        for &a in &nodes[self.taken..self.taken + n] {
+            let a = a as f32;
+            data.extend(
+                pass.x
+                    .iter()
+                    .zip(self.baseline.iter())
+                    .map(|(&x, &b)| b + a * (x - b)),
+            );
+        }
+        let g = pass.grads(data, n, self.probe.seed, Rule::Grad)?;
+        *pass.passes += n;
+        for (s, &wk) in g
+            .chunks(self.acc.len())
+            .zip(&weights[self.taken..self.taken + n])
+        {
+            for (a, &v) in self.acc.iter_mut().zip(s) {
+                *a += wk * v as f64;
+            }
+        }
+        self.taken += n;
+        if self.taken < self.steps {
+            return Ok(None);
+        }
+        let map: Vec<f32> = self
+            .acc
+            .iter()
+            .zip(pass.x.iter().zip(self.baseline.iter()))
+            .map(|(&a, (&x, &b))| ((x - b) as f64 * a) as f32)
+            .collect();
+        // the rule checks itself: the map must sum to f(x) - f(baseline); when it misses by
+        // more than IG_TOLERANCE (kinks of ReLUs along the path), the path is taken again with
+        // twice the points, up to IG_REFINE times the points asked for and IG_MAX_STEPS
+        let total: f64 = map.iter().map(|&v| v as f64).sum();
+        let diff = self.probe.value as f64 - self.baseline_value as f64;
+        let gap = (total - diff).abs();
+        let most = (self.asked * IG_REFINE).min(IG_MAX_STEPS);
+        if gap > IG_TOLERANCE * diff.abs() && self.steps * 2 <= most {
+            self.steps *= 2;
+            self.taken = 0;
+            self.acc.iter_mut().for_each(|a| *a = 0.0);
+            Ok(None)
+        } else {
+            let mut a = pass.finished(map, c, Some(self.probe));
+            a.baseline_value = Some(self.baseline_value);
+            Ok(Some(a))
+        }
+    }
 }
 
 impl Job {
@@ -203,10 +525,7 @@ impl Job {
         net.check_input(input.dims())?;
         let dims = input.dims();
         if dims[0] != 1 {
-            return Err(Error::Settings(format!(
-                "an attribution explains one image at a time; got a batch of {}",
-                dims[0]
-            )));
+            return Err(Error::Batch(dims[0]));
         }
         let info = net.info();
         let layer = info.resolve(&target.layer)?.to_string();
@@ -214,91 +533,37 @@ impl Job {
             true => to_vec(input.clone())?,
             false => Vec::new(),
         };
-        let device = input.device();
         let [_, c, h, w] = dims;
         let channel = target.channel;
-        let mut passes = 0;
-        let mut probe = |data: Vec<f32>, seed: Seed| {
-            passes += 1;
-            let t = tensor4(data, dims, &device)?;
-            forward_values(net, t, &layer, channel, seed).map(|r| r.1)
+        let mut prober = Prober {
+            net,
+            layer: &layer,
+            channel,
+            dims,
+            device: input.device(),
+            passes: 0,
         };
+        let seed = target.seed;
         let state = match method {
             Method::Off => return Err(Error::Off),
-            Method::Grad | Method::Deconv | Method::Guided => State::Once {
-                seed: target.seed,
-                cam: None,
-            },
+            Method::Grad | Method::Deconv | Method::Guided => State::Once { seed, cam: None },
             Method::GradCam | Method::GradCamPp => {
                 let cam = match &opts.target_layer {
                     Some(l) => info.resolve(l)?.to_string(),
                     None => default_cam_layer(info, &layer)?,
                 };
                 State::Once {
-                    seed: target.seed,
+                    seed,
                     cam: Some(cam),
                 }
             }
             Method::Occlusion => {
-                let o = opts.occlusion;
-                let patch = o.patch.min(h).min(w);
-                let ys = places(h, patch, o.stride);
-                let xs = places(w, patch, o.stride);
-                let places = ys
-                    .iter()
-                    .flat_map(|&y| xs.iter().map(move |&x| (y, x)))
-                    .collect();
-                State::Occlusion {
-                    probe: probe(x.clone(), target.seed)?,
-                    patch,
-                    places,
-                    drops: Vec::new(),
-                }
+                State::Occlusion(Occlusion::start(&mut prober, &x, seed, opts, [h, w])?)
             }
-            Method::SmoothGrad => {
-                let s = opts.smoothgrad;
-                let (lo, hi) = deepvis_viz::finite_range(&x);
-                State::Smooth {
-                    probe: probe(x.clone(), target.seed)?,
-                    rule: if s.guided { Rule::Guided } else { Rule::Grad },
-                    sigma: s.noise * (hi - lo),
-                    rng: Rng::new(s.seed),
-                    total: s.samples,
-                    taken: 0,
-                    acc: vec![0.0; x.len()],
-                }
-            }
-            Method::Ig => {
-                let baseline: Vec<f32> = match opts.ig.baseline {
-                    Baseline::Black => {
-                        let norm = info.norm();
-                        (0..c)
-                            .flat_map(|ch| {
-                                let v = (0.0 - norm.mean[ch % 3]) / norm.std[ch % 3];
-                                std::iter::repeat_n(v, h * w)
-                            })
-                            .collect()
-                    }
-                    Baseline::Blur => {
-                        let sigma = h.max(w) as f32 / 10.0;
-                        x.chunks(h * w)
-                            .flat_map(|p| deepvis_viz::blur_plane(p, h, w, sigma))
-                            .collect()
-                    }
-                };
-                let probed = probe(x.clone(), target.seed)?;
-                let baseline_value = probe(baseline.clone(), probed.seed)?.value;
-                State::Ig {
-                    probe: probed,
-                    baseline,
-                    baseline_value,
-                    asked: opts.ig.steps,
-                    steps: opts.ig.steps,
-                    taken: 0,
-                    acc: vec![0.0; x.len()],
-                }
-            }
+            Method::SmoothGrad => State::Smooth(Smooth::start(&mut prober, &x, seed, opts)?),
+            Method::Ig => State::Ig(Ig::start(&mut prober, &x, (seed, info), opts, [c, h, w])?),
         };
+        let passes = prober.passes;
         Ok(Job {
             method,
             layer,
@@ -336,9 +601,9 @@ impl Job {
         match &self.state {
             _ if self.done.is_some() => (1, 1),
             State::Once { .. } => (0, 1),
-            State::Occlusion { places, drops, .. } => (drops.len(), places.len()),
-            State::Smooth { total, taken, .. } => (*taken, *total),
-            State::Ig { steps, taken, .. } => (*taken, *steps),
+            State::Occlusion(o) => (o.drops.len(), o.places.len()),
+            State::Smooth(s) => (s.taken, s.total),
+            State::Ig(ig) => (ig.taken, ig.steps),
         }
     }
 
@@ -363,193 +628,22 @@ impl Job {
         if self.done.is_some() {
             return Ok(true);
         }
-        let [_, c, h, w] = self.dims;
-        let plane = h * w;
-        let device = self.input.device();
-        let (layer, channel) = (self.layer.as_str(), self.channel);
-        let grads = |data: Vec<f32>, n: usize, seed: Seed, rule: Rule| -> Result<Vec<f32>> {
-            let t = tensor4(data, [n, c, h, w], &device)?;
-            let b = net.graph().backward(t, layer, channel, seed, rule, None)?;
-            Ok(to_vec(b.grad)?)
-        };
-        let finished = |map: Vec<f32>, channels: usize, probe: Option<Probe>| Attribution {
+        let mut pass = Pass {
+            net,
             method: self.method,
-            map,
-            channels,
-            height: h,
-            width: w,
-            value: probe.map_or(0.0, |p| p.value),
-            pos: probe.and_then(|p| p.pos),
-            cam_layer: None,
-            baseline_value: None,
-            passes: 0,
+            layer: &self.layer,
+            channel: self.channel,
+            x: &self.x,
+            dims: self.dims,
+            batch: self.batch,
+            device: self.input.device(),
+            passes: &mut self.passes,
         };
         let result = match &mut self.state {
-            State::Once { seed, cam } => {
-                let rule = match self.method {
-                    Method::Deconv => Rule::Deconv,
-                    Method::Guided => Rule::Guided,
-                    _ => Rule::Grad,
-                };
-                let b = net.graph().backward(
-                    self.input.clone(),
-                    layer,
-                    channel,
-                    *seed,
-                    rule,
-                    cam.as_deref(),
-                )?;
-                self.passes += 1;
-                let probe = Probe {
-                    seed: *seed,
-                    value: b.values.first().copied().unwrap_or(0.0),
-                    pos: b.pos,
-                };
-                let mut a = match b.captured {
-                    None => finished(to_vec(b.grad)?, c, Some(probe)),
-                    Some((act, grad)) => {
-                        let [_, k, ch, cw] = act.dims();
-                        let act = to_vec(act)?;
-                        let grad = to_vec(grad)?;
-                        let cam_map = match self.method {
-                            Method::GradCamPp => grad_cam_pp(&act, &grad, k, ch * cw),
-                            _ => grad_cam(&act, &grad, k, ch * cw),
-                        };
-                        let up = deepvis_viz::upsample_bilinear(&cam_map, ch, cw, h, w)
-                            .ok_or_else(|| Error::Settings("cannot upsample the map".into()))?;
-                        finished(up, 1, Some(probe))
-                    }
-                };
-                a.cam_layer = cam.clone();
-                Some(a)
-            }
-            State::Occlusion {
-                probe,
-                patch,
-                places,
-                drops,
-            } => {
-                let start = drops.len();
-                let end = (start + self.batch).min(places.len());
-                let n = end - start;
-                let mut data = Vec::with_capacity(n * self.x.len());
-                for &(py, px) in &places[start..end] {
-                    let mut img = self.x.clone();
-                    for ch in 0..c {
-                        for y in py..py + *patch {
-                            let row = ch * plane + y * w;
-                            img[row + px..row + px + *patch].fill(0.0);
-                        }
-                    }
-                    data.extend(img);
-                }
-                let t = tensor4(data, [n, c, h, w], &device)?;
-                let (vals, _) = forward_values(net, t, layer, channel, probe.seed)?;
-                self.passes += n;
-                drops.extend(vals.iter().map(|v| probe.value - v));
-                (drops.len() == places.len()).then(|| {
-                    let mut sum = vec![0f32; plane];
-                    let mut count = vec![0u32; plane];
-                    for (&(py, px), &d) in places.iter().zip(drops.iter()) {
-                        for y in py..py + *patch {
-                            for x in px..px + *patch {
-                                sum[y * w + x] += d;
-                                count[y * w + x] += 1;
-                            }
-                        }
-                    }
-                    let map = sum
-                        .iter()
-                        .zip(&count)
-                        .map(|(&s, &k)| if k > 0 { s / k as f32 } else { 0.0 })
-                        .collect();
-                    finished(map, 1, Some(*probe))
-                })
-            }
-            State::Smooth {
-                probe,
-                rule,
-                sigma,
-                rng,
-                total,
-                taken,
-                acc,
-            } => {
-                let n = self.batch.min(*total - *taken);
-                let mut data = Vec::with_capacity(n * self.x.len());
-                for _ in 0..n {
-                    data.extend(self.x.iter().map(|&v| v + *sigma * rng.normal() as f32));
-                }
-                let g = grads(data, n, probe.seed, *rule)?;
-                self.passes += n;
-                for s in g.chunks(acc.len()) {
-                    for (a, &v) in acc.iter_mut().zip(s) {
-                        *a += v as f64;
-                    }
-                }
-                *taken += n;
-                (*taken == *total).then(|| {
-                    let map = acc.iter().map(|&a| (a / *total as f64) as f32).collect();
-                    finished(map, c, Some(*probe))
-                })
-            }
-            State::Ig {
-                probe,
-                baseline,
-                baseline_value,
-                asked,
-                steps,
-                taken,
-                acc,
-            } => {
-                let n = self.batch.min(*steps - *taken);
-                let (nodes, weights) = gauss_legendre(*steps);
-                let mut data = Vec::with_capacity(n * self.x.len());
-                for &a in &nodes[*taken..*taken + n] {
-                    let a = a as f32;
-                    data.extend(
-                        self.x
-                            .iter()
-                            .zip(baseline.iter())
-                            .map(|(&x, &b)| b + a * (x - b)),
-                    );
-                }
-                let g = grads(data, n, probe.seed, Rule::Grad)?;
-                self.passes += n;
-                for (s, &wk) in g.chunks(acc.len()).zip(&weights[*taken..*taken + n]) {
-                    for (a, &v) in acc.iter_mut().zip(s) {
-                        *a += wk * v as f64;
-                    }
-                }
-                *taken += n;
-                if *taken < *steps {
-                    None
-                } else {
-                    let map: Vec<f32> = acc
-                        .iter()
-                        .zip(self.x.iter().zip(baseline.iter()))
-                        .map(|(&a, (&x, &b))| ((x - b) as f64 * a) as f32)
-                        .collect();
-                    // the rule checks itself: the map must sum to f(x) - f(baseline); when it
-                    // misses by more than IG_TOLERANCE (kinks of ReLUs along the path), the
-                    // path is taken again with twice the points, up to IG_REFINE times the
-                    // points asked for and IG_MAX_STEPS
-                    let total: f64 = map.iter().map(|&v| v as f64).sum();
-                    let diff = probe.value as f64 - *baseline_value as f64;
-                    let gap = (total - diff).abs();
-                    let most = (*asked * IG_REFINE).min(IG_MAX_STEPS);
-                    if gap > IG_TOLERANCE * diff.abs() && *steps * 2 <= most {
-                        *steps *= 2;
-                        *taken = 0;
-                        acc.iter_mut().for_each(|a| *a = 0.0);
-                        None
-                    } else {
-                        let mut a = finished(map, c, Some(*probe));
-                        a.baseline_value = Some(*baseline_value);
-                        Some(a)
-                    }
-                }
-            }
+            State::Once { seed, cam } => Some(pass.once(&self.input, *seed, cam.as_deref())?),
+            State::Occlusion(o) => o.step(&mut pass)?,
+            State::Smooth(s) => s.step(&mut pass)?,
+            State::Ig(ig) => ig.step(&mut pass)?,
         };
         if let Some(mut a) = result {
             a.passes = self.passes;

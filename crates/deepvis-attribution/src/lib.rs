@@ -27,6 +27,24 @@ pub enum Error {
     /// The method is [`Method::Off`].
     #[error("no attribution method is selected")]
     Off,
+    /// An input batch of more than one image.
+    #[error("an attribution explains one image at a time; got a batch of {0}")]
+    Batch(usize),
+    /// No layer at or below the unit's has a spatial map for Grad-CAM.
+    #[error("no layer at or below `{0}` has a spatial map for Grad-CAM to explain it by")]
+    NoCamLayer(String),
+    /// The network's forward pass did not return a layer asked for.
+    #[error("the network returned no `{0}`")]
+    NoOutput(String),
+    /// A Grad-CAM map could not be brought to the input's size.
+    #[error("cannot upsample the map")]
+    Upsample,
+    /// A layer with no node in the network's graph.
+    #[error("no node `{0}`")]
+    NoNode(String),
+    /// No learned parameters feed the layer, so the sanity check has nothing to randomize.
+    #[error("no learned parameters feed `{0}`: nothing to randomize")]
+    NothingToRandomize(String),
 }
 
 /// The result type of this crate.

@@ -69,7 +69,7 @@ impl Sanity {
         let g = net.graph().graph();
         let top = g
             .node_index(layer)
-            .ok_or_else(|| Error::Settings(format!("no node `{layer}`")))?;
+            .ok_or_else(|| Error::NoNode(layer.to_string()))?;
         let mut nodes: Vec<String> = g
             .parametric_nodes()
             .into_iter()
@@ -79,9 +79,7 @@ impl Sanity {
         nodes.reverse();
         nodes.truncate(max_nodes);
         if nodes.is_empty() {
-            return Err(Error::Settings(format!(
-                "no learned parameters feed `{layer}`: nothing to randomize"
-            )));
+            return Err(Error::NothingToRandomize(layer.to_string()));
         }
         let job = Job::new(net, input.clone(), target, method, opts)?;
         Ok(Sanity {

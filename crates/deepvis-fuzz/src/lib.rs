@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 pub use mutate::{Rng, mutate};
 pub use runner::{Finding, Limit, Options, Report, fuzz};
-pub use targets::{SETTINGS_KEY, Seed, Target, sample_index, sample_state};
+pub use targets::{Refusal, SETTINGS_KEY, Seed, Target, sample_index, sample_state};
 
 /// What can stop a fuzzing run (a panic or a hang of a decoder is a finding, not an error).
 #[derive(Debug, thiserror::Error)]

@@ -147,67 +147,83 @@ fn mutate_once(rng: &mut Rng, data: &mut Vec<u8>, other: &[u8]) {
             let to = rng.below(len + 1);
             data.splice(to..to, bytes);
         }
-        7 if !other.is_empty() => {
-            // a prefix of this seed, then the rest of the other from a random point
-            let cut = rng.below(len + 1);
-            let from = rng.below(other.len());
-            data.truncate(cut);
-            let take = (other.len() - from).min(MAX_INSERT * 16);
-            data.extend_from_slice(&other[from..from + take]);
+        7 if !other.is_empty() => splice(rng, data, other),
+        8 => interesting_word(rng, data),
+        9 => token(rng, data),
+        _ => extreme_number(rng, data),
+    }
+}
+
+/// A prefix of `data`, then the rest of `other` from a random point.
+fn splice(rng: &mut Rng, data: &mut Vec<u8>, other: &[u8]) {
+    let len = data.len();
+    let cut = rng.below(len + 1);
+    let from = rng.below(other.len());
+    data.truncate(cut);
+    let take = (other.len() - from).min(MAX_INSERT * 16);
+    data.extend_from_slice(&other[from..from + take]);
+}
+
+/// A length-like value written over 2, 4 or 8 bytes (little-endian, or big-endian in one
+/// case of four), sometimes one off.
+fn interesting_word(rng: &mut Rng, data: &mut [u8]) {
+    let len = data.len();
+    let width = [2usize, 4, 8][rng.below(3)];
+    if len >= width {
+        let at = rng.below(len - width + 1);
+        let mut v = INTERESTING_WORDS[rng.below(INTERESTING_WORDS.len())];
+        if rng.one_in(3) {
+            v = v.wrapping_add(rng.below(3) as u64).wrapping_sub(1);
         }
-        8 => {
-            let width = [2usize, 4, 8][rng.below(3)];
-            if len >= width {
-                let at = rng.below(len - width + 1);
-                let mut v = INTERESTING_WORDS[rng.below(INTERESTING_WORDS.len())];
-                if rng.one_in(3) {
-                    v = v.wrapping_add(rng.below(3) as u64).wrapping_sub(1);
-                }
-                let bytes = v.to_le_bytes();
-                let bytes = if rng.one_in(4) {
-                    let be = v.to_be_bytes();
-                    let mut b = [0u8; 8];
-                    b[..width].copy_from_slice(&be[8 - width..]);
-                    b
-                } else {
-                    bytes
-                };
-                data[at..at + width].copy_from_slice(&bytes[..width]);
-            }
-        }
-        9 => {
-            let t = TOKENS[rng.below(TOKENS.len())];
-            let at = rng.below(len + 1);
-            if rng.one_in(2) {
-                data.splice(at..at, t.iter().copied());
-            } else {
-                let end = (at + t.len()).min(len);
-                data.splice(at..end, t.iter().copied());
-            }
-        }
-        _ => {
-            // a digit run replaced by an extreme number (text formats' lengths and indices)
-            if let Some(at) = (0..8)
-                .map(|_| rng.below(len))
-                .find(|&i| data[i].is_ascii_digit())
-            {
-                let end = data[at..]
-                    .iter()
-                    .position(|b| !b.is_ascii_digit())
-                    .map_or(len, |p| at + p);
-                let t: &[u8] = [
-                    &b"18446744073709551615"[..],
-                    b"4294967296",
-                    b"99999999999",
-                    b"0",
-                    b"-1",
-                ][rng.below(5)];
-                data.splice(at..end, t.iter().copied());
-            } else {
-                let at = rng.below(len);
-                data[at] = b'0' + rng.below(10) as u8;
-            }
-        }
+        let bytes = v.to_le_bytes();
+        let bytes = if rng.one_in(4) {
+            let be = v.to_be_bytes();
+            let mut b = [0u8; 8];
+            b[..width].copy_from_slice(&be[8 - width..]);
+            b
+        } else {
+            bytes
+        };
+        data[at..at + width].copy_from_slice(&bytes[..width]);
+    }
+}
+
+/// A token of the text formats inserted, or written over what is there.
+fn token(rng: &mut Rng, data: &mut Vec<u8>) {
+    let len = data.len();
+    let t = TOKENS[rng.below(TOKENS.len())];
+    let at = rng.below(len + 1);
+    if rng.one_in(2) {
+        data.splice(at..at, t.iter().copied());
+    } else {
+        let end = (at + t.len()).min(len);
+        data.splice(at..end, t.iter().copied());
+    }
+}
+
+/// A digit run replaced by an extreme number (text formats' lengths and indices), or a byte
+/// made a digit where none was found.
+fn extreme_number(rng: &mut Rng, data: &mut Vec<u8>) {
+    let len = data.len();
+    if let Some(at) = (0..8)
+        .map(|_| rng.below(len))
+        .find(|&i| data[i].is_ascii_digit())
+    {
+        let end = data[at..]
+            .iter()
+            .position(|b| !b.is_ascii_digit())
+            .map_or(len, |p| at + p);
+        let t: &[u8] = [
+            &b"18446744073709551615"[..],
+            b"4294967296",
+            b"99999999999",
+            b"0",
+            b"-1",
+        ][rng.below(5)];
+        data.splice(at..end, t.iter().copied());
+    } else {
+        let at = rng.below(len);
+        data[at] = b'0' + rng.below(10) as u8;
     }
 }
 

@@ -156,7 +156,7 @@ impl Worker {
                     let r = catch_unwind(AssertUnwindSafe(|| target.run(&bytes, scratch.path())));
                     let outcome = match r {
                         Ok(Ok(())) => Outcome::Accepted,
-                        Ok(Err(e)) => Outcome::Refused(e),
+                        Ok(Err(e)) => Outcome::Refused(e.to_string()),
                         Err(_) => Outcome::Panicked(
                             LAST_PANIC
                                 .with(|p| p.borrow_mut().as_mut().and_then(Option::take))

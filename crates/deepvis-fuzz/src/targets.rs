@@ -69,46 +69,24 @@ impl Target {
         }
     }
 
-    /// Runs the decoder on one case: `Ok` when it accepted the input, `Err` with its message
-    /// when it refused it. `scratch` is a folder of the calling thread's own, for the decoders
-    /// that read files and folders.
-    pub fn run(self, bytes: &[u8], scratch: &Path) -> std::result::Result<(), String> {
-        let s = |e: &dyn std::fmt::Display| e.to_string();
+    /// Runs the decoder on one case: `Ok` when it accepted the input, `Err` with why when it
+    /// refused it. `scratch` is a folder of the calling thread's own, for the decoders that
+    /// read files and folders.
+    pub fn run(self, bytes: &[u8], scratch: &Path) -> std::result::Result<(), Refusal> {
         match self {
-            Target::Image => {
-                let img =
-                    preprocess::decode_image(bytes, Path::new("case.img")).map_err(|e| s(&e))?;
-                let p = Arch::SqueezeNet1_0.input_spec().apply(&img);
-                check(p.chw.len() == 3 * p.size * p.size, "preprocessed size")
-            }
+            Target::Image => image(bytes),
             Target::Net => {
-                let mut map =
-                    deepcompression::decode(Path::new("case.net"), bytes).map_err(|e| s(&e))?;
-                Arch::SqueezeNet1_0
-                    .graph(Some(&mut map))
-                    .map(drop)
-                    .map_err(|e| s(&e))
+                let mut map = deepcompression::decode(Path::new("case.net"), bytes)?;
+                Arch::SqueezeNet1_0.graph(Some(&mut map))?;
+                Ok(())
             }
-            Target::Safetensors => {
-                let mut map =
-                    WeightMap::from_safetensors_bytes(Path::new("case.safetensors"), bytes)
-                        .map_err(|e| s(&e))?;
-                // SqueezeNet's weights (and mutations of them) go on to the network's checks
-                if !map.tensors.contains_key("conv1.weight") {
-                    return Ok(());
-                }
-                Arch::SqueezeNet1_0
-                    .graph(Some(&mut map))
-                    .map(drop)
-                    .map_err(|e| s(&e))
-            }
+            Target::Safetensors => safetensors(bytes),
             Target::InputTensor => {
                 let t = tensor_file::input_tensor_from_bytes(
                     Path::new("case.safetensors"),
                     bytes,
                     None,
-                )
-                .map_err(|e| s(&e))?;
+                )?;
                 check(
                     t.shape.iter().product::<usize>() == t.data.len(),
                     "tensor size",
@@ -116,70 +94,20 @@ impl Target {
             }
             Target::Pytorch => {
                 let path = scratch.join("case.pth");
-                std::fs::write(&path, bytes).map_err(|e| s(&e))?;
-                WeightMap::read_pytorch(&path).map(drop).map_err(|e| s(&e))
+                std::fs::write(&path, bytes)?;
+                WeightMap::read_pytorch(&path)?;
+                Ok(())
             }
-            Target::Animation => {
-                let path = scratch.join("case.gif");
-                std::fs::write(&path, bytes).map_err(|e| s(&e))?;
-                let mut clip = deepvis_sources::video::open_animation(&path).map_err(|e| s(&e))?;
-                use deepvis_sources::video::Clip;
-                let info = clip.info().clone();
-                for n in [0, info.frames / 2, info.frames - 1] {
-                    let f = clip.frame(n).map_err(|e| format!("frame {}", e.at))?;
-                    let p = Arch::SqueezeNet1_0
-                        .input_spec()
-                        .apply(&DynamicImage::ImageRgb8(f));
-                    check(p.chw.len() == 3 * p.size * p.size, "preprocessed size")?;
-                }
-                check(clip.frame(info.frames).is_err(), "a frame past the end")
-            }
+            Target::Animation => animation(bytes, scratch),
             Target::Sidecar => {
                 let path = scratch.join("case.json");
-                std::fs::write(&path, bytes).map_err(|e| s(&e))?;
-                let sc = deepvis_engine::export::read(&path)?;
+                std::fs::write(&path, bytes)?;
+                let sc = deepvis_engine::export::read(&path).map_err(Refusal::Sidecar)?;
                 check(!sc.runs.is_empty(), "a sidecar with runs")
             }
-            Target::TopkIndex => {
-                std::fs::write(Index::path(scratch), bytes).map_err(|e| s(&e))?;
-                let idx = Index::load(scratch).map_err(|e| s(&e))?;
-                for c in 0..idx.channels.len().min(4) {
-                    idx.montage(scratch, c);
-                    idx.back_montage(scratch, c);
-                }
-                Ok(())
-            }
-            Target::TopkState => {
-                std::fs::write(ScanState::path(scratch), bytes).map_err(|e| s(&e))?;
-                let mut state = ScanState::load(scratch)
-                    .map_err(|e| s(&e))?
-                    .ok_or("no state")?;
-                for c in 0..state.top.channels().min(4) {
-                    state.top.hits(c);
-                    state.top.offer(
-                        c,
-                        Hit {
-                            file: "new.jpg".into(),
-                            score: 1.0,
-                            y: 0,
-                            x: 0,
-                        },
-                    );
-                }
-                Ok(())
-            }
-            Target::Settings => {
-                let text = std::str::from_utf8(bytes).map_err(|e| s(&e))?;
-                // the file as eframe's storage reads it, then the value under the key (what
-                // `eframe::get_value` does); a case that is no file is tried as the value
-                let value = match ron::from_str::<HashMap<String, String>>(text) {
-                    Ok(mut kv) => kv.remove(SETTINGS_KEY).ok_or("no deepvis key")?,
-                    Err(_) => text.to_string(),
-                };
-                ron::from_str::<Persisted>(&value)
-                    .map(drop)
-                    .map_err(|e| s(&e))
-            }
+            Target::TopkIndex => topk_index(bytes, scratch),
+            Target::TopkState => topk_state(bytes, scratch),
+            Target::Settings => settings(bytes),
         }
     }
 
@@ -250,13 +178,129 @@ pub struct Seed {
     pub bytes: Vec<u8>,
 }
 
-fn check(ok: bool, what: &str) -> std::result::Result<(), String> {
+/// Why a target's decoder refused a case (its own error), or how a case it accepted came
+/// out inconsistent.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// A photo, weights or a tensor the model's readers refused.
+    #[error(transparent)]
+    Model(#[from] deepvis_model::Error),
+    /// A clip the sources refused.
+    #[error(transparent)]
+    Source(#[from] deepvis_sources::SourceError),
+    /// A top-k file its reader refused.
+    #[error(transparent)]
+    Topk(#[from] deepvis_topk::Error),
+    /// The case could not be written to the scratch folder.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// A settings file that is no UTF-8.
+    #[error(transparent)]
+    Utf8(#[from] std::str::Utf8Error),
+    /// A settings file or value that is no RON of its type.
+    #[error(transparent)]
+    Ron(#[from] ron::error::SpannedError),
+    /// A sidecar the window's reader refused (its message).
+    #[error("{0}")]
+    Sidecar(String),
+    /// A clip that ended before one of its frames.
+    #[error("frame {0}")]
+    Frame(u64),
+    /// A file without the part deepvis reads (a scan without its state, settings without
+    /// deepvis's key).
+    #[error("{0}")]
+    Missing(&'static str),
+    /// A decoder that accepted its input gave inconsistent output: a bug, not an error.
+    #[error("inconsistent output: {0}")]
+    Inconsistent(&'static str),
+}
+
+fn check(ok: bool, what: &'static str) -> std::result::Result<(), Refusal> {
     if ok {
         Ok(())
     } else {
-        // a decoder that accepted its input must give consistent output: a bug, not an error
-        Err(format!("inconsistent output: {what}"))
+        Err(Refusal::Inconsistent(what))
     }
+}
+
+/// Photos: decoded (every format deepvis reads), then the network's preprocessing.
+fn image(bytes: &[u8]) -> std::result::Result<(), Refusal> {
+    let img = preprocess::decode_image(bytes, Path::new("case.img"))?;
+    let p = Arch::SqueezeNet1_0.input_spec().apply(&img);
+    check(p.chw.len() == 3 * p.size * p.size, "preprocessed size")
+}
+
+/// Weights in safetensors; SqueezeNet's (and mutations of them) go on to the network's
+/// checks.
+fn safetensors(bytes: &[u8]) -> std::result::Result<(), Refusal> {
+    let mut map = WeightMap::from_safetensors_bytes(Path::new("case.safetensors"), bytes)?;
+    if !map.tensors.contains_key("conv1.weight") {
+        return Ok(());
+    }
+    Arch::SqueezeNet1_0.graph(Some(&mut map))?;
+    Ok(())
+}
+
+/// An animated GIF as a clip: its first, middle and last frames through the preprocessing,
+/// and none past its end.
+fn animation(bytes: &[u8], scratch: &Path) -> std::result::Result<(), Refusal> {
+    use deepvis_sources::video::Clip;
+    let path = scratch.join("case.gif");
+    std::fs::write(&path, bytes)?;
+    let mut clip = deepvis_sources::video::open_animation(&path)?;
+    let info = clip.info().clone();
+    for n in [0, info.frames / 2, info.frames - 1] {
+        let f = clip.frame(n).map_err(|e| Refusal::Frame(e.at))?;
+        let p = Arch::SqueezeNet1_0
+            .input_spec()
+            .apply(&DynamicImage::ImageRgb8(f));
+        check(p.chw.len() == 3 * p.size * p.size, "preprocessed size")?;
+    }
+    check(clip.frame(info.frames).is_err(), "a frame past the end")
+}
+
+/// A top-k index, then the montages of its first channels.
+fn topk_index(bytes: &[u8], scratch: &Path) -> std::result::Result<(), Refusal> {
+    std::fs::write(Index::path(scratch), bytes)?;
+    let idx = Index::load(scratch)?;
+    for c in 0..idx.channels.len().min(4) {
+        idx.montage(scratch, c);
+        idx.back_montage(scratch, c);
+    }
+    Ok(())
+}
+
+/// A scan's state, then a hit offered to its first channels as a resumed scan does.
+fn topk_state(bytes: &[u8], scratch: &Path) -> std::result::Result<(), Refusal> {
+    std::fs::write(ScanState::path(scratch), bytes)?;
+    let mut state = ScanState::load(scratch)?.ok_or(Refusal::Missing("no state"))?;
+    for c in 0..state.top.channels().min(4) {
+        state.top.hits(c);
+        state.top.offer(
+            c,
+            Hit {
+                file: "new.jpg".into(),
+                score: 1.0,
+                y: 0,
+                x: 0,
+            },
+        );
+    }
+    Ok(())
+}
+
+/// The window's settings: the file as eframe's storage reads it, then the value under the
+/// key (what `eframe::get_value` does); a case that is no file is tried as the value.
+fn settings(bytes: &[u8]) -> std::result::Result<(), Refusal> {
+    let text = std::str::from_utf8(bytes)?;
+    let value = match ron::from_str::<HashMap<String, String>>(text) {
+        Ok(mut kv) => kv
+            .remove(SETTINGS_KEY)
+            .ok_or(Refusal::Missing("no deepvis key"))?,
+        Err(_) => text.to_string(),
+    };
+    ron::from_str::<Persisted>(&value)?;
+    Ok(())
 }
 
 fn generated(what: &str, e: impl std::fmt::Display) -> Error {

@@ -4,11 +4,13 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ops::RangeInclusive;
 use std::path::{Component, Path, PathBuf};
 
-use deepvis_model::graph::{Graph, HostTensor, Node, Op, PadMode, Padding, Window};
+use deepvis_model::graph::{Graph, HostTensor, Node, Padding, Window};
 use prost::Message;
 
 use crate::error::{OnnxError, Result};
 use crate::proto::{AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto, dtype};
+
+mod ops;
 
 /// The default-domain opsets deepvis reads.
 pub const OPSETS: RangeInclusive<i64> = 9..=18;
@@ -170,7 +172,7 @@ impl Reader<'_> {
         let mut nodes = Vec::new();
         let mut names = HashSet::new();
         for n in &g.node {
-            if n.op_type == "Constant" {
+            if n.op_type == ops::CONSTANT {
                 self.constant(n)?;
                 continue;
             }
@@ -217,8 +219,8 @@ impl Reader<'_> {
         let mut seen = HashSet::new();
         let mut out = Vec::new();
         for n in &g.node {
-            let known = (n.domain.is_empty() || n.domain == "ai.onnx")
-                && SUPPORTED.contains(&n.op_type.as_str());
+            let known =
+                (n.domain.is_empty() || n.domain == "ai.onnx") && ops::is_supported(&n.op_type);
             if !known {
                 let op = if n.domain.is_empty() {
                     n.op_type.clone()
@@ -570,156 +572,12 @@ impl Reader<'_> {
             .ok_or_else(|| self.bad(n, "no output"))?
             .clone();
         let mut inputs: Vec<String> = n.input.iter().filter(|s| !s.is_empty()).cloned().collect();
-        let data_only = |inputs: &mut Vec<String>| inputs.truncate(1);
-        let op = match n.op_type.as_str() {
-            "Conv" => {
-                let kernel = n
-                    .input
-                    .get(1)
-                    .and_then(|w| self.floats.get(w))
-                    .filter(|w| w.dims.len() == 4)
-                    .map(|w| [w.dims[2], w.dims[3]]);
-                if kernel.is_none() {
-                    return Err(self.bad(
-                        n,
-                        "the weight must be a constant [O, I, kH, kW] tensor (2-D convolution)",
-                    ));
-                }
-                let group = Self::int(n, "group", 1);
-                if group < 1 {
-                    return Err(self.bad(n, format!("group {group} must be positive")));
-                }
-                Op::Conv {
-                    window: Window {
-                        ceil: false,
-                        ..self.window(n, kernel)?
-                    },
-                    group: group as usize,
-                }
-            }
-            "Relu" => Op::Relu,
-            "LeakyRelu" => Op::LeakyRelu {
-                alpha: Self::float(n, "alpha", 0.01),
-            },
-            "Clip" => {
-                let (min, max) = if self.opset >= 11 {
-                    (
-                        self.const_scalar(n, 1, "min")?,
-                        self.const_scalar(n, 2, "max")?,
-                    )
-                } else {
-                    (attr(n, "min").map(|a| a.f), attr(n, "max").map(|a| a.f))
-                };
-                data_only(&mut inputs);
-                Op::Clip {
-                    min: min.unwrap_or(f32::MIN),
-                    max: max.unwrap_or(f32::MAX),
-                }
-            }
-            "Sigmoid" => Op::Sigmoid,
-            "HardSigmoid" => Op::HardSigmoid {
-                alpha: Self::float(n, "alpha", 0.2),
-                beta: Self::float(n, "beta", 0.5),
-            },
-            "HardSwish" => Op::HardSwish,
-            "MaxPool" => {
-                if n.output.len() > 1 && !n.output[1].is_empty() {
-                    return Err(self.bad(n, "the indices output is not supported"));
-                }
-                Op::MaxPool(self.window(n, None)?)
-            }
-            "AveragePool" => Op::AveragePool {
-                window: self.window(n, None)?,
-                count_include_pad: Self::int(n, "count_include_pad", 0) != 0,
-            },
-            "GlobalAveragePool" => Op::GlobalAveragePool,
-            "LRN" => {
-                let size = Self::int(n, "size", 0);
-                if size < 1 {
-                    return Err(self.bad(n, "`size` must be a positive integer"));
-                }
-                Op::Lrn {
-                    size: size as usize,
-                    alpha: Self::float(n, "alpha", 1e-4),
-                    beta: Self::float(n, "beta", 0.75),
-                    bias: Self::float(n, "bias", 1.0),
-                }
-            }
-            "BatchNormalization" => {
-                if Self::int(n, "training_mode", 0) != 0 {
-                    return Err(self.bad(n, "training mode is not supported"));
-                }
-                Op::BatchNorm {
-                    epsilon: Self::float(n, "epsilon", 1e-5),
-                }
-            }
-            "Add" => Op::Add,
-            "Sub" => Op::Sub,
-            "Mul" => Op::Mul,
-            "Div" => Op::Div,
-            "Concat" => Op::Concat {
-                axis: attr(n, "axis")
-                    .map(|a| a.i)
-                    .ok_or_else(|| self.bad(n, "no axis"))?,
-            },
-            "Gemm" => Op::Gemm {
-                alpha: Self::float(n, "alpha", 1.0),
-                beta: Self::float(n, "beta", 1.0),
-                trans_a: Self::int(n, "transA", 0) != 0,
-                trans_b: Self::int(n, "transB", 0) != 0,
-            },
-            "MatMul" => Op::MatMul,
-            "Flatten" => Op::Flatten {
-                axis: Self::int(n, "axis", 1),
-            },
-            "Reshape" => {
-                let shape = self
-                    .const_ints(n, 1, "shape")?
-                    .ok_or_else(|| self.bad(n, "no shape"))?;
-                data_only(&mut inputs);
-                Op::Reshape {
-                    shape,
-                    allowzero: Self::int(n, "allowzero", 0) != 0,
-                }
-            }
-            "Softmax" => Op::Softmax {
-                axis: Self::int(n, "axis", if self.opset >= 13 { -1 } else { 1 }),
-                coerce_2d: self.opset < 13,
-            },
-            "Dropout" => {
-                data_only(&mut inputs);
-                Op::Dropout
-            }
-            "Identity" => Op::Identity,
-            "Pad" => {
-                // opsets before 11 give pads and value as attributes
-                let value = if self.opset < 11 {
-                    Some(Self::float(n, "value", 0.0))
-                } else {
-                    self.const_scalar(n, 2, "constant_value")?
-                };
-                let mode = match Self::string(n, "mode").as_deref() {
-                    None | Some("constant") => PadMode::Constant(value.unwrap_or(0.0)),
-                    Some("reflect") => PadMode::Reflect,
-                    Some("edge") => PadMode::Edge,
-                    Some(other) => {
-                        return Err(self.bad(n, format!("mode `{other}` is not supported")));
-                    }
-                };
-                if n.input.get(3).is_some_and(|s| !s.is_empty()) {
-                    return Err(self.bad(n, "the `axes` input is not supported"));
-                }
-                let pads = if self.opset < 11 {
-                    attr(n, "pads").map(|a| a.ints.clone())
-                } else {
-                    self.const_ints(n, 1, "pads")?
-                }
-                .ok_or_else(|| self.bad(n, "no pads"))?;
-                data_only(&mut inputs);
-                Op::Pad { pads, mode }
-            }
-            other => return Err(self.bad(n, format!("unsupported operator {other}"))),
-        };
+        let operator = ops::find(&n.op_type)
+            .ok_or_else(|| self.bad(n, format!("unsupported operator {}", n.op_type)))?;
+        let op = (operator.build)(self, n)?;
+        if operator.data_only {
+            inputs.truncate(1);
+        }
         if inputs.is_empty() {
             return Err(self.bad(n, "no input"));
         }
@@ -737,36 +595,6 @@ impl Reader<'_> {
         })
     }
 }
-
-/// The operators deepvis runs (besides `Constant`, folded at load time).
-const SUPPORTED: &[&str] = &[
-    "Conv",
-    "Relu",
-    "LeakyRelu",
-    "Clip",
-    "Sigmoid",
-    "HardSigmoid",
-    "HardSwish",
-    "MaxPool",
-    "AveragePool",
-    "GlobalAveragePool",
-    "LRN",
-    "BatchNormalization",
-    "Add",
-    "Sub",
-    "Mul",
-    "Div",
-    "Concat",
-    "Gemm",
-    "MatMul",
-    "Flatten",
-    "Reshape",
-    "Softmax",
-    "Dropout",
-    "Pad",
-    "Identity",
-    "Constant",
-];
 
 fn node_name(n: &NodeProto) -> String {
     if n.name.is_empty() {

@@ -9,7 +9,7 @@ use burn::prelude::*;
 use deepvis_model::{ModelInfo, Net, Request, Taps};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{OptimError, Result};
+use crate::error::{OptimError, Result, TermError};
 use crate::objective::Objective;
 
 /// One term of a goal.
@@ -268,7 +268,10 @@ impl Goal {
     /// `neuron-pre:LAYER:CH[@Y,X]` (the value before the layer's ReLU), `channel:LAYER:CH`,
     /// `class:N` (the class score) and `diversity:LAYER`.
     pub fn parse(text: &str, arch: &ModelInfo) -> Result<Goal> {
-        let bad = |m: String| OptimError::BadParam(format!("objective `{text}`: {m}"));
+        let bad = |source: TermError| OptimError::BadObjective {
+            text: text.to_string(),
+            source: Box::new(source),
+        };
         let mut terms = Vec::new();
         let mut sign = 1.0f32;
         let mut rest = text.trim();
@@ -289,7 +292,7 @@ impl Goal {
                 Some((w, b)) => (
                     w.trim()
                         .parse::<f32>()
-                        .map_err(|_| bad(format!("`{w}` is not a weight")))?,
+                        .map_err(|_| bad(TermError::Weight(w.to_string())))?,
                     b.trim(),
                 ),
                 None => (1.0, piece),
@@ -310,41 +313,42 @@ impl Goal {
         Ok(goal)
     }
 
-    fn term(body: &str, arch: &ModelInfo) -> std::result::Result<Term, String> {
+    fn term(body: &str, arch: &ModelInfo) -> std::result::Result<Term, TermError> {
         let num = |s: &str| {
             s.trim()
                 .parse::<usize>()
-                .map_err(|_| format!("`{s}` is not a number"))
+                .map_err(|_| TermError::Number(s.to_string()))
         };
         let parts: Vec<&str> = body.split(':').collect();
         match parts.as_slice() {
-            ["class", n] => Objective::class(arch, num(n)?)
-                .map(Term::Unit)
-                .map_err(|e| e.to_string()),
-            ["channel", layer, ch] => Objective::channel_mean(arch, layer, num(ch)?)
-                .map(Term::Unit)
-                .map_err(|e| e.to_string()),
+            ["class", n] => Ok(Term::Unit(Objective::class(arch, num(n)?)?)),
+            ["channel", layer, ch] => {
+                Ok(Term::Unit(Objective::channel_mean(arch, layer, num(ch)?)?))
+            }
             [kind @ ("neuron" | "neuron-pre"), layer, rest] => {
                 let (ch, pos) = match rest.split_once('@') {
                     Some((c, p)) => {
                         let (y, x) = p
                             .split_once(',')
-                            .ok_or_else(|| format!("`@{p}`: write the position as @Y,X"))?;
+                            .ok_or_else(|| TermError::Position(p.to_string()))?;
                         (c, Some((num(y)?, num(x)?)))
                     }
                     None => (*rest, None),
                 };
-                Objective::new(arch, layer, num(ch)?, pos, *kind == "neuron-pre", 1.0)
-                    .map(Term::Unit)
-                    .map_err(|e| e.to_string())
+                let pre = *kind == "neuron-pre";
+                Ok(Term::Unit(Objective::new(
+                    arch,
+                    layer,
+                    num(ch)?,
+                    pos,
+                    pre,
+                    1.0,
+                )?))
             }
             ["diversity", layer] => Ok(Term::Diversity {
-                layer: arch.layer(layer).map_err(|e| e.to_string())?.name,
+                layer: arch.layer(layer)?.name,
             }),
-            _ => Err(format!(
-                "`{body}` is not a term: use neuron:LAYER:CH[@Y,X], neuron-pre:LAYER:CH, \
-                 channel:LAYER:CH, class:N or diversity:LAYER"
-            )),
+            _ => Err(TermError::Unknown(body.to_string())),
         }
     }
 

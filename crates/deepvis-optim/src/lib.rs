@@ -26,7 +26,7 @@ pub mod update;
 pub use deepvis_protocol::{
     Method, MethodKind, ParamKind, Penalties, PenaltyKind, TransformKind, Transforms,
 };
-pub use error::{OptimError, Result};
+pub use error::{OptimError, Result, TermError};
 pub use goal::{Goal, Term};
 pub use init::Init;
 pub use objective::{Objective, Unit};

@@ -142,8 +142,8 @@ impl Optimizer {
     pub const MAX_IMAGES: usize = 16;
 
     fn check_config(&self, cfg: &RunConfig) -> Result<()> {
-        cfg.params.validate()?;
-        cfg.method.validate()?;
+        cfg.params.validate().map_err(OptimError::BadParam)?;
+        cfg.method.validate().map_err(OptimError::BadParam)?;
         cfg.objective.validate(&self.info)?;
         if cfg.images == 0 || cfg.images > Self::MAX_IMAGES {
             return Err(OptimError::BadParam(format!(
@@ -200,7 +200,7 @@ impl Optimizer {
     /// Changes a run's hyperparameters; the next step uses them (nothing restarts). A run
     /// that had stopped at `max_iter` goes on if the new `max_iter` is larger.
     pub fn set_params(&mut self, id: usize, params: Params) -> Result<()> {
-        params.validate()?;
+        params.validate().map_err(OptimError::BadParam)?;
         let run = self.run_mut(id)?;
         run.cfg.params = params;
         if run.status.stop == Some(StopReason::MaxIter) && run.ii + 1 < params.max_iter {
@@ -260,7 +260,7 @@ impl Optimizer {
     /// starts from the current images (turned into its parameter), Adam starts afresh when
     /// switched on or when the parameterization changed.
     pub fn set_method(&mut self, id: usize, method: Method) -> Result<()> {
-        method.validate()?;
+        method.validate().map_err(OptimError::BadParam)?;
         let norm = self.norm;
         let run = self.run(id)?;
         let old = run.cfg.method;
@@ -414,17 +414,68 @@ impl Optimizer {
     }
 
     fn iterate(&mut self, active: &[usize], out: &mut Vec<Telemetry>) -> Result<()> {
+        let batch = self.prepare(active)?;
+        // 2-3. forward and backward, all runs in one batch
+        let taps = self.net.forward(Tensor::cat(batch.inputs, 0), &batch.req)?;
+        let mut total: Option<Tensor<1>> = None;
+        let mut scalars = Vec::with_capacity(active.len() * 5);
+        for ((k, &id), penalty) in active.iter().enumerate().zip(batch.penalties) {
+            let goal = &self.run(id)?.cfg.objective;
+            let v = goal.evaluate(&self.info, &taps, batch.ranges[k].clone())?;
+            scalars.push(v.report.without_autodiff());
+            scalars.push(v.act.without_autodiff());
+            scalars.push(v.is_max.without_autodiff());
+            let loss = match penalty {
+                Some(p) => v.loss - p,
+                None => v.loss,
+            };
+            total = Some(match total {
+                Some(t) => t + loss,
+                None => loss,
+            });
+        }
+        let Some(total) = total else {
+            return Ok(());
+        };
+        let grads = total.backward();
+        let mut gs = Vec::with_capacity(active.len());
+        for leaf in &batch.leaves {
+            let g = leaf
+                .grad(&grads)
+                .ok_or_else(|| OptimError::BadParam("no gradient reached the image".into()))?;
+            scalars.push(g.clone().abs().max().reshape([1]));
+            scalars.push(g.clone().powi_scalar(2).sum().reshape([1]));
+            gs.push(g);
+        }
+        let host = deepvis_model::to_vec(Tensor::cat(scalars, 0))?;
+        let k = active.len();
+        for (item, (&id, g)) in active.iter().zip(gs).enumerate() {
+            let read = Readings {
+                obj: host[3 * item],
+                act: host[3 * item + 1],
+                is_max: host[3 * item + 2],
+                gmax: host[3 * k + 2 * item],
+                g2: host[3 * k + 2 * item + 1] as f64,
+            };
+            out.push(self.advance(id, read, g, &batch.shown[item])?);
+        }
+        Ok(())
+    }
+
+    /// Step 1 of an iteration: each run's images from its parameter (pixels clipped to valid
+    /// values), through its transforms, and its penalties; the layers every objective reads.
+    fn prepare(&mut self, active: &[usize]) -> Result<Batch> {
         let info = self.info.clone();
         let norm = self.norm;
         let size = info.input_size();
-        // 1. each run's images from its parameter (pixels clipped to valid values), through
-        //    its transforms, and its penalties
-        let mut leaves = Vec::with_capacity(active.len());
-        let mut inputs = Vec::with_capacity(active.len());
-        let mut shown = Vec::with_capacity(active.len());
-        let mut penalties: Vec<Option<Tensor<1>>> = Vec::with_capacity(active.len());
-        let mut ranges = Vec::with_capacity(active.len());
-        let mut req = Request::default();
+        let mut batch = Batch {
+            leaves: Vec::with_capacity(active.len()),
+            inputs: Vec::with_capacity(active.len()),
+            shown: Vec::with_capacity(active.len()),
+            penalties: Vec::with_capacity(active.len()),
+            ranges: Vec::with_capacity(active.len()),
+            req: Request::default(),
+        };
         let mut at = 0;
         for &id in active {
             let run = self.run_mut(id)?;
@@ -450,95 +501,74 @@ impl Optimizer {
                 Some(_) => penalty_of(&method.penalties, run.param.pixels01(image.clone())),
                 None => None,
             };
-            run.cfg.objective.request(&info, &mut req)?;
-            shown.push(image.without_autodiff());
-            leaves.push(leaf);
-            inputs.push(input);
-            penalties.push(pen);
-            ranges.push(at..at + n);
+            run.cfg.objective.request(&info, &mut batch.req)?;
+            batch.shown.push(image.without_autodiff());
+            batch.leaves.push(leaf);
+            batch.inputs.push(input);
+            batch.penalties.push(pen);
+            batch.ranges.push(at..at + n);
             at += n;
         }
-        req.layers.sort();
-        req.layers.dedup();
-        req.pre_relu.sort();
-        req.pre_relu.dedup();
-        // 2-3. forward and backward, all runs in one batch
-        let taps = self.net.forward(Tensor::cat(inputs, 0), &req)?;
-        let mut total: Option<Tensor<1>> = None;
-        let mut scalars = Vec::with_capacity(active.len() * 5);
-        for (k, &id) in active.iter().enumerate() {
-            let goal = &self.run(id)?.cfg.objective;
-            let v = goal.evaluate(&info, &taps, ranges[k].clone())?;
-            scalars.push(v.report.without_autodiff());
-            scalars.push(v.act.without_autodiff());
-            scalars.push(v.is_max.without_autodiff());
-            let loss = match penalties[k].take() {
-                Some(p) => v.loss - p,
-                None => v.loss,
-            };
-            total = Some(match total {
-                Some(t) => t + loss,
-                None => loss,
-            });
-        }
-        let Some(total) = total else {
-            return Ok(());
+        batch.req.layers.sort();
+        batch.req.layers.dedup();
+        batch.req.pre_relu.sort();
+        batch.req.pre_relu.dedup();
+        Ok(batch)
+    }
+
+    /// Step 4 of an iteration for run `id`: its status from what was read back, then (unless
+    /// it stops) the update along its gradient `g`. `shown` is the image it was at.
+    fn advance(
+        &mut self,
+        id: usize,
+        read: Readings,
+        g: Tensor<4>,
+        shown: &Tensor<4>,
+    ) -> Result<Telemetry> {
+        let Readings {
+            obj,
+            act,
+            is_max,
+            gmax,
+            g2,
+        } = read;
+        let device = self.device.clone();
+        let run = self.run_mut(id)?;
+        let ii = run.ii;
+        let is_argmax = is_max > 0.5;
+        run.status.iterations = ii + 1;
+        run.status.last_obj = Some(obj);
+        let mut tel = Telemetry {
+            run: id,
+            iter: ii,
+            obj,
+            act,
+            lr: None,
+            grad_norm: g2.sqrt(),
+            is_argmax,
         };
-        let grads = total.backward();
-        let mut gs = Vec::with_capacity(active.len());
-        for leaf in &leaves {
-            let g = leaf
-                .grad(&grads)
-                .ok_or_else(|| OptimError::BadParam("no gradient reached the image".into()))?;
-            scalars.push(g.clone().abs().max().reshape([1]));
-            scalars.push(g.clone().powi_scalar(2).sum().reshape([1]));
-            gs.push(g);
+        if obj.is_finite() && run.status.best_obj.is_none_or(|b| obj > b) {
+            run.status.best_obj = Some(obj);
+            run.status.best_iter = Some(ii);
+            run.best_x = Some(shown.clone());
         }
-        let host = deepvis_model::to_vec(Tensor::cat(scalars, 0))?;
-        let k = active.len();
-        for (item, (&id, g)) in active.iter().zip(gs).enumerate() {
-            let (obj, act, is_max) = (host[3 * item], host[3 * item + 1], host[3 * item + 2]);
-            let (gmax, g2) = (host[3 * k + 2 * item], host[3 * k + 2 * item + 1] as f64);
-            let device = self.device.clone();
-            let run = self.run_mut(id)?;
-            let ii = run.ii;
-            let is_argmax = is_max > 0.5;
-            run.status.iterations = ii + 1;
-            run.status.last_obj = Some(obj);
-            let mut tel = Telemetry {
-                run: id,
-                iter: ii,
-                obj,
-                act,
-                lr: None,
-                grad_norm: g2.sqrt(),
-                is_argmax,
-            };
-            if obj.is_finite() && run.status.best_obj.is_none_or(|b| obj > b) {
-                run.status.best_obj = Some(obj);
-                run.status.best_iter = Some(ii);
-                run.best_x = Some(shown[item].clone());
-            }
-            if !obj.is_finite() || !g2.is_finite() || !gmax.is_finite() {
-                run.status.stop = Some(StopReason::NonFinite);
-                out.push(tel);
-                continue;
-            }
-            if is_argmax && run.status.majority_iter.is_none() {
-                run.status.majority_iter = Some(ii);
-            }
-            if gmax == 0.0 {
-                run.status.stop = Some(StopReason::ZeroGrad);
-            } else if ii + 1 >= run.cfg.params.max_iter {
-                run.status.stop = Some(StopReason::MaxIter);
-            } else {
-                let lr = Self::update(run, g, g2, &device);
-                tel.lr = Some(lr);
-                run.ii += 1;
-            }
-            out.push(tel);
+        if !obj.is_finite() || !g2.is_finite() || !gmax.is_finite() {
+            run.status.stop = Some(StopReason::NonFinite);
+            return Ok(tel);
         }
-        Ok(())
+        if is_argmax && run.status.majority_iter.is_none() {
+            run.status.majority_iter = Some(ii);
+        }
+        if gmax == 0.0 {
+            run.status.stop = Some(StopReason::ZeroGrad);
+        } else if ii + 1 >= run.cfg.params.max_iter {
+            run.status.stop = Some(StopReason::MaxIter);
+        } else {
+            let lr = Self::update(run, g, g2, &device);
+            tel.lr = Some(lr);
+            run.ii += 1;
+        }
+        Ok(tel)
     }
 
     /// Steps 5 to 10: the update of one run's parameter along its gradient `g` (of squared
@@ -581,4 +611,27 @@ impl Optimizer {
         };
         lr
     }
+}
+
+/// One iteration's batch: every active run's leaf (its parameter, requiring a gradient), its
+/// transformed images, its image as shown, its penalty and where its images sit in the batch,
+/// and the layers the objectives read.
+struct Batch {
+    leaves: Vec<Tensor<4>>,
+    inputs: Vec<Tensor<4>>,
+    shown: Vec<Tensor<4>>,
+    penalties: Vec<Option<Tensor<1>>>,
+    ranges: Vec<std::ops::Range<usize>>,
+    req: Request,
+}
+
+/// What an iteration read back of one run: its objective, activation and whether its unit
+/// was its layer's argmax, and its gradient's largest magnitude and squared norm.
+#[derive(Clone, Copy, Debug)]
+struct Readings {
+    obj: f32,
+    act: f32,
+    is_max: f32,
+    gmax: f32,
+    g2: f64,
 }

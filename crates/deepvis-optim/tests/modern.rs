@@ -464,6 +464,29 @@ fn diversity_makes_the_images_differ() {
 }
 
 #[test]
+fn objective_errors_name_the_text_and_the_term() {
+    let info = info();
+    let msg = |t: &str| Goal::parse(t, &info).unwrap_err().to_string();
+    assert_eq!(
+        msg("x*class:1"),
+        "bad setting: objective `x*class:1`: `x` is not a weight"
+    );
+    assert_eq!(
+        msg("class:q"),
+        "bad setting: objective `class:q`: `q` is not a number"
+    );
+    assert_eq!(
+        msg("neuron:fire9:1@3"),
+        "bad setting: objective `neuron:fire9:1@3`: `@3`: write the position as @Y,X"
+    );
+    assert_eq!(
+        msg("pool:1"),
+        "bad setting: objective `pool:1`: `pool:1` is not a term: use neuron:LAYER:CH[@Y,X], \
+         neuron-pre:LAYER:CH, channel:LAYER:CH, class:N or diversity:LAYER"
+    );
+}
+
+#[test]
 fn objectives_compose_from_text() {
     let info = info();
     let g = Goal::parse(

@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 
 use image::RgbImage;
 
-use crate::SourceError;
+use crate::{ProbeError, SourceError};
 
 /// The message for a machine without FFmpeg.
 pub const MISSING: &str = "videos need FFmpeg's programs (ffmpeg, ffprobe), which are not \
@@ -333,13 +333,12 @@ pub const MAX_FRAME_PIXELS: u64 = 15360 * 8640;
 
 impl VideoInfo {
     /// Reads `ffprobe -of json`'s answer.
-    pub fn from_ffprobe_json(bytes: &[u8]) -> Result<VideoInfo, String> {
-        let v: serde_json::Value =
-            serde_json::from_slice(bytes).map_err(|e| format!("ffprobe's answer: {e}"))?;
+    pub fn from_ffprobe_json(bytes: &[u8]) -> Result<VideoInfo, ProbeError> {
+        let v: serde_json::Value = serde_json::from_slice(bytes)?;
         let s = v
             .get("streams")
             .and_then(|s| s.get(0))
-            .ok_or("the file holds no video stream")?;
+            .ok_or(ProbeError::NoStream)?;
         let num = |k: &str| -> Option<u64> {
             match s.get(k)? {
                 serde_json::Value::Number(n) => n.as_u64(),
@@ -353,17 +352,17 @@ impl VideoInfo {
             let (a, b): (f64, f64) = (a.parse().ok()?, b.parse().ok()?);
             (b > 0.0 && a > 0.0 && (a / b).is_finite()).then_some(a / b)
         };
-        let width = num("width").ok_or("the video stream has no width")?;
-        let height = num("height").ok_or("the video stream has no height")?;
+        let width = num("width").ok_or(ProbeError::NoWidth)?;
+        let height = num("height").ok_or(ProbeError::NoHeight)?;
         if width == 0 || height == 0 || width * height > MAX_FRAME_PIXELS {
-            return Err(format!("a frame of {width}x{height} pixels"));
+            return Err(ProbeError::FrameSize { width, height });
         }
         let fps = rate("avg_frame_rate")
             .or_else(|| rate("r_frame_rate"))
-            .ok_or("the video stream has no frame rate")?;
+            .ok_or(ProbeError::NoFrameRate)?;
         let frames = num("nb_read_packets").unwrap_or(0);
         if frames == 0 {
-            return Err("the video stream has no frames".into());
+            return Err(ProbeError::NoFrames);
         }
         Ok(VideoInfo {
             codec: s

@@ -2,6 +2,7 @@
 //! pattern), run on their own thread, delivering only the newest frame.
 
 mod camera;
+mod error;
 pub mod ffmpeg;
 pub mod record;
 mod slot;
@@ -18,6 +19,7 @@ use deepvis_protocol::{Playback, PlayerCommand, SourceSpec};
 use image::RgbImage;
 
 pub use camera::{Camera, list_cameras};
+pub use error::{BadTime, ProbeError, RecordError, SourceError};
 pub use ffmpeg::Ffmpeg;
 pub use record::{RecordStatus, Recorder};
 pub use slot::FrameSlot;
@@ -32,17 +34,6 @@ pub struct Frame {
     pub seq: u64,
     /// What it is (file name, `camera 0`, ...).
     pub label: String,
-}
-
-/// What can go wrong with a source.
-#[derive(Debug, thiserror::Error)]
-pub enum SourceError {
-    /// No camera, or it could not be opened or read.
-    #[error("camera: {0}")]
-    Camera(String),
-    /// A file or folder problem.
-    #[error("{0}")]
-    File(String),
 }
 
 /// Something that produces frames.
@@ -469,7 +460,7 @@ impl SourceThread {
 
     /// As [`SourceThread::spawn`], with any way of opening the source (tests use failing ones).
     pub fn spawn_with(
-        mut opener: impl FnMut() -> Result<Box<dyn FrameSource>, SourceError> + Send + 'static,
+        opener: impl FnMut() -> Result<Box<dyn FrameSource>, SourceError> + Send + 'static,
         slot: FrameSlot,
         wake: Arc<dyn Fn() + Send + Sync>,
     ) -> SourceThread {
@@ -479,161 +470,7 @@ impl SourceThread {
         let stop2 = stop.clone();
         let handle = std::thread::Builder::new()
             .name("deepvis-source".into())
-            .spawn(move || {
-                let mut seq = 0u64;
-                let mut source: Option<Box<dyn FrameSource>> = None;
-                let mut label = String::from("source");
-                let mut failed_at: Option<Instant> = None;
-                let mut paused = false;
-                let mut pending: Vec<PlayerCommand> = Vec::new();
-                let mut recorder: Option<Recorder> = None;
-                let mut last_playback: Option<Playback> = None;
-                let mut recorded_at = Instant::now();
-                let finish = |r: Recorder| {
-                    let st = r.finish();
-                    let _ = stx.send(SourceStatus::Recording(st));
-                    wake();
-                };
-                while !stop2.load(Ordering::Relaxed) {
-                    for c in crx.try_iter() {
-                        match c {
-                            SourceCommand::Step(d) => {
-                                if let Some(s) = source.as_mut() {
-                                    s.step(d)
-                                }
-                            }
-                            SourceCommand::Player(p) => match source.as_mut() {
-                                Some(s) => s.control(p),
-                                // for the source about to open (a seek sent with it)
-                                None => pending.push(p),
-                            },
-                            SourceCommand::Pause(p) => {
-                                paused = p;
-                                if let Some(s) = source.as_mut() {
-                                    s.pause(p)
-                                }
-                            }
-                            SourceCommand::Record(path) => {
-                                if let Some(r) = recorder.take() {
-                                    finish(r);
-                                }
-                                recorder = path.map(|p| {
-                                    Recorder::start(
-                                        &Ffmpeg::from_env(),
-                                        &p,
-                                        ffmpeg::Codec::Lossless,
-                                    )
-                                });
-                            }
-                            SourceCommand::Stop => {
-                                if let Some(r) = recorder.take() {
-                                    finish(r);
-                                }
-                                return;
-                            }
-                        }
-                    }
-                    if source.is_none() {
-                        if failed_at.is_some_and(|t| t.elapsed() < RETRY_EVERY) {
-                            std::thread::sleep(Duration::from_millis(50));
-                            continue;
-                        }
-                        match opener() {
-                            Ok(mut s) => {
-                                s.pause(paused);
-                                for p in pending.drain(..) {
-                                    s.control(p);
-                                }
-                                label = s.label();
-                                let _ = stx.send(SourceStatus::Running {
-                                    label: label.clone(),
-                                });
-                                wake();
-                                source = Some(s);
-                                failed_at = None;
-                            }
-                            Err(e) => {
-                                let _ = stx.send(SourceStatus::Failed {
-                                    label: label.clone(),
-                                    error: e.to_string(),
-                                });
-                                wake();
-                                failed_at = Some(Instant::now());
-                                continue;
-                            }
-                        }
-                    }
-                    let Some(s) = source.as_mut() else { continue };
-                    if s.every_frame() && !slot.is_empty() {
-                        // the network has not taken the last frame yet
-                        std::thread::sleep(Duration::from_millis(2));
-                        continue;
-                    }
-                    let result = s.next_frame();
-                    if let Some(message) = s.take_notice() {
-                        let _ = stx.send(SourceStatus::Notice {
-                            label: s.label(),
-                            message,
-                        });
-                        wake();
-                    }
-                    match result {
-                        Ok(Some(image)) => {
-                            seq += 1;
-                            if let Some(r) = recorder.as_ref() {
-                                r.push(image.clone());
-                                if recorded_at.elapsed() > Duration::from_millis(250) {
-                                    recorded_at = Instant::now();
-                                    let _ = stx.send(SourceStatus::Recording(r.status()));
-                                }
-                            }
-                            slot.put(Frame {
-                                image,
-                                seq,
-                                label: s.label(),
-                            });
-                            let playback = s.playback();
-                            if playback.is_some() || last_playback.is_some() {
-                                let _ = stx.send(SourceStatus::Playback(playback.clone()));
-                            }
-                            last_playback = playback;
-                            wake();
-                            if !s.is_live() {
-                                let _ = stx.send(SourceStatus::Running { label: s.label() });
-                            }
-                        }
-                        Ok(None) => {
-                            let playback = s.playback();
-                            if playback != last_playback {
-                                let _ = stx.send(SourceStatus::Playback(playback.clone()));
-                                last_playback = playback;
-                                wake();
-                            }
-                            if !s.is_live() {
-                                std::thread::sleep(Duration::from_millis(20))
-                            }
-                        }
-                        Err(e) => {
-                            let live = s.is_live();
-                            let _ = stx.send(SourceStatus::Failed {
-                                label: s.label(),
-                                error: e.to_string(),
-                            });
-                            wake();
-                            if live {
-                                // a camera that fails is dropped and opened again later
-                                source = None;
-                                failed_at = Some(Instant::now());
-                            } else {
-                                std::thread::sleep(Duration::from_millis(20));
-                            }
-                        }
-                    }
-                }
-                if let Some(r) = recorder.take() {
-                    finish(r);
-                }
-            })
+            .spawn(move || Pump::new(opener, slot, wake, stx).run(&crx, &stop2))
             .ok();
         SourceThread {
             commands: ctx,
@@ -664,6 +501,230 @@ impl SourceThread {
         let _ = self.commands.send(SourceCommand::Stop);
         if let Some(h) = self.handle.take() {
             let _ = h.join();
+        }
+    }
+}
+
+/// The source thread: the source (once open, reopened after a camera fails), what it was
+/// told before it opened, its recording, and what it last reported.
+struct Pump<O> {
+    opener: O,
+    slot: FrameSlot,
+    wake: Arc<dyn Fn() + Send + Sync>,
+    status: Sender<SourceStatus>,
+    source: Option<Box<dyn FrameSource>>,
+    label: String,
+    seq: u64,
+    failed_at: Option<Instant>,
+    paused: bool,
+    /// Player commands for the source about to open (a seek sent with it).
+    pending: Vec<PlayerCommand>,
+    recorder: Option<Recorder>,
+    last_playback: Option<Playback>,
+    recorded_at: Instant,
+}
+
+impl<O: FnMut() -> Result<Box<dyn FrameSource>, SourceError>> Pump<O> {
+    /// A source not open yet (it opens on the thread).
+    fn new(
+        opener: O,
+        slot: FrameSlot,
+        wake: Arc<dyn Fn() + Send + Sync>,
+        status: Sender<SourceStatus>,
+    ) -> Pump<O> {
+        Pump {
+            opener,
+            slot,
+            wake,
+            status,
+            source: None,
+            label: String::from("source"),
+            seq: 0,
+            failed_at: None,
+            paused: false,
+            pending: Vec::new(),
+            recorder: None,
+            last_playback: None,
+            recorded_at: Instant::now(),
+        }
+    }
+
+    /// Runs until `stop` is set or a [`SourceCommand::Stop`] comes, then closes the
+    /// recording.
+    fn run(mut self, commands: &Receiver<SourceCommand>, stop: &AtomicBool) {
+        while !stop.load(Ordering::Relaxed) {
+            for c in commands.try_iter() {
+                if !self.command(c) {
+                    return;
+                }
+            }
+            if self.source.is_none() && !self.open() {
+                continue;
+            }
+            self.pump();
+        }
+        if let Some(r) = self.recorder.take() {
+            self.finish(r);
+        }
+    }
+
+    fn report(&self, s: SourceStatus) {
+        let _ = self.status.send(s);
+    }
+
+    /// Closes a recording and reports how it went.
+    fn finish(&self, r: Recorder) {
+        let st = r.finish();
+        self.report(SourceStatus::Recording(st));
+        (self.wake)();
+    }
+
+    /// Obeys a command; false for [`SourceCommand::Stop`] (the recording closed).
+    fn command(&mut self, c: SourceCommand) -> bool {
+        match c {
+            SourceCommand::Step(d) => {
+                if let Some(s) = self.source.as_mut() {
+                    s.step(d)
+                }
+            }
+            SourceCommand::Player(p) => match self.source.as_mut() {
+                Some(s) => s.control(p),
+                // for the source about to open (a seek sent with it)
+                None => self.pending.push(p),
+            },
+            SourceCommand::Pause(p) => {
+                self.paused = p;
+                if let Some(s) = self.source.as_mut() {
+                    s.pause(p)
+                }
+            }
+            SourceCommand::Record(path) => {
+                if let Some(r) = self.recorder.take() {
+                    self.finish(r);
+                }
+                self.recorder =
+                    path.map(|p| Recorder::start(&Ffmpeg::from_env(), &p, ffmpeg::Codec::Lossless));
+            }
+            SourceCommand::Stop => {
+                if let Some(r) = self.recorder.take() {
+                    self.finish(r);
+                }
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Opens the source (unless it failed less than [`RETRY_EVERY`] ago); whether it is open.
+    fn open(&mut self) -> bool {
+        if self.failed_at.is_some_and(|t| t.elapsed() < RETRY_EVERY) {
+            std::thread::sleep(Duration::from_millis(50));
+            return false;
+        }
+        match (self.opener)() {
+            Ok(mut s) => {
+                s.pause(self.paused);
+                for p in self.pending.drain(..) {
+                    s.control(p);
+                }
+                self.label = s.label();
+                self.report(SourceStatus::Running {
+                    label: self.label.clone(),
+                });
+                (self.wake)();
+                self.source = Some(s);
+                self.failed_at = None;
+                true
+            }
+            Err(e) => {
+                self.report(SourceStatus::Failed {
+                    label: self.label.clone(),
+                    error: e.to_string(),
+                });
+                (self.wake)();
+                self.failed_at = Some(Instant::now());
+                false
+            }
+        }
+    }
+
+    /// Asks the open source for its next frame and delivers it (to the slot, the recording
+    /// and the reports).
+    fn pump(&mut self) {
+        let Some(s) = self.source.as_mut() else {
+            return;
+        };
+        if s.every_frame() && !self.slot.is_empty() {
+            // the network has not taken the last frame yet
+            std::thread::sleep(Duration::from_millis(2));
+            return;
+        }
+        let result = s.next_frame();
+        if let Some(message) = s.take_notice() {
+            let _ = self.status.send(SourceStatus::Notice {
+                label: s.label(),
+                message,
+            });
+            (self.wake)();
+        }
+        match result {
+            Ok(Some(image)) => self.deliver(image),
+            Ok(None) => {
+                let playback = s.playback();
+                if playback != self.last_playback {
+                    let _ = self.status.send(SourceStatus::Playback(playback.clone()));
+                    self.last_playback = playback;
+                    (self.wake)();
+                }
+                if !s.is_live() {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+            }
+            Err(e) => {
+                let live = s.is_live();
+                let _ = self.status.send(SourceStatus::Failed {
+                    label: s.label(),
+                    error: e.to_string(),
+                });
+                (self.wake)();
+                if live {
+                    // a camera that fails is dropped and opened again later
+                    self.source = None;
+                    self.failed_at = Some(Instant::now());
+                } else {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+    }
+
+    /// A new frame of the open source: into the recording and the slot, with where a video
+    /// stands.
+    fn deliver(&mut self, image: RgbImage) {
+        let Some(s) = self.source.as_ref() else {
+            return;
+        };
+        self.seq += 1;
+        if let Some(r) = self.recorder.as_ref() {
+            r.push(image.clone());
+            if self.recorded_at.elapsed() > Duration::from_millis(250) {
+                self.recorded_at = Instant::now();
+                let _ = self.status.send(SourceStatus::Recording(r.status()));
+            }
+        }
+        self.slot.put(Frame {
+            image,
+            seq: self.seq,
+            label: s.label(),
+        });
+        let playback = s.playback();
+        if playback.is_some() || self.last_playback.is_some() {
+            let _ = self.status.send(SourceStatus::Playback(playback.clone()));
+        }
+        self.last_playback = playback;
+        (self.wake)();
+        if !s.is_live() {
+            let _ = self.status.send(SourceStatus::Running { label: s.label() });
         }
     }
 }

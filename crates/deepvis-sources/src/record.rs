@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use crossbeam_channel::{Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 use image::RgbImage;
 
+use crate::RecordError;
 use crate::ffmpeg::{Codec, Encoder, Encoding, Ffmpeg};
 
 pub use deepvis_protocol::RecordingStatus as RecordStatus;
@@ -36,6 +37,165 @@ enum Sink {
     Pngs { dir: PathBuf, size: (u32, u32) },
 }
 
+/// Changes the status shared with the caller.
+fn update(status: &Mutex<RecordStatus>, f: impl FnOnce(&mut RecordStatus)) {
+    if let Ok(mut s) = status.lock() {
+        f(&mut s)
+    }
+}
+
+/// A frame as `codec` takes it: H.264 in yuv420p wants even sides (the odd row and column
+/// are cropped; `None` when nothing is left).
+fn fit(codec: Codec, img: RgbImage) -> Option<RgbImage> {
+    match codec {
+        Codec::H264 if img.width() % 2 == 1 || img.height() % 2 == 1 => {
+            let (w, h) = (img.width() & !1, img.height() & !1);
+            if w == 0 || h == 0 {
+                return None;
+            }
+            Some(image::imageops::crop_imm(&img, 0, 0, w, h).to_image())
+        }
+        _ => Some(img),
+    }
+}
+
+/// The recorder's thread: where the frames go, the first failure, and how many were written.
+struct Writer {
+    ffmpeg: Ffmpeg,
+    path: PathBuf,
+    codec: Codec,
+    status: Arc<Mutex<RecordStatus>>,
+    sink: Option<Sink>,
+    failed: Option<RecordError>,
+    written: u64,
+}
+
+impl Writer {
+    /// Writes the frames as they come (none after a failure) until the channel closes, then
+    /// finishes the file.
+    fn run(mut self, rx: Receiver<RgbImage>) {
+        for img in rx.iter() {
+            if self.failed.is_some() {
+                continue;
+            }
+            let Some(img) = fit(self.codec, img) else {
+                continue;
+            };
+            if self.sink.is_none() {
+                match self.open(&img) {
+                    Ok(sink) => self.sink = Some(sink),
+                    Err(e) => {
+                        self.failed = Some(e);
+                        continue;
+                    }
+                }
+            }
+            match self.write(&img) {
+                Ok(b) => {
+                    self.written += 1;
+                    let written = self.written;
+                    update(&self.status, |s| {
+                        s.frames = written;
+                        s.bytes = if s.png_sequence { s.bytes + b } else { b };
+                    })
+                }
+                Err(e) => self.failed = Some(e),
+            }
+        }
+        self.finish();
+    }
+
+    /// Where the frames go, sized by the first one: FFmpeg encoding into a temporary file,
+    /// or a PNG sequence where FFmpeg is missing.
+    fn open(&self, img: &RgbImage) -> Result<Sink, RecordError> {
+        let tmp = temporary(&self.path);
+        let encoding = Encoding {
+            codec: self.codec,
+            wallclock: true,
+        };
+        match self
+            .ffmpeg
+            .encode(&tmp, img.width(), img.height(), 30.0, encoding)
+        {
+            Ok(encoder) => Ok(Sink::Video { encoder, tmp }),
+            Err(_) if !self.ffmpeg.available() => {
+                let dir = png_folder(&self.path);
+                update(&self.status, |s| {
+                    s.png_sequence = true;
+                    s.path = dir.clone();
+                });
+                if let Err(source) = std::fs::create_dir_all(&dir) {
+                    return Err(RecordError::Folder { dir, source });
+                }
+                Ok(Sink::Pngs {
+                    dir,
+                    size: img.dimensions(),
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Writes one frame; returns the file's size (a video) or the frame's (a PNG).
+    fn write(&mut self, img: &RgbImage) -> Result<u64, RecordError> {
+        match self.sink.as_mut() {
+            Some(Sink::Video { encoder, tmp }) => {
+                encoder.write(img)?;
+                Ok(std::fs::metadata(&*tmp).map_or(0, |m| m.len()))
+            }
+            Some(Sink::Pngs { dir, size }) => {
+                let n = self.written + 1;
+                if img.dimensions() != *size {
+                    return Err(RecordError::FrameSize {
+                        got: img.dimensions(),
+                        size: *size,
+                    });
+                }
+                let file = dir.join(format!("{n:06}.png"));
+                let mut bytes = std::io::Cursor::new(Vec::new());
+                img.write_to(&mut bytes, image::ImageFormat::Png)?;
+                deepvis_topk::write_atomic(&file, bytes.get_ref())?;
+                Ok(bytes.get_ref().len() as u64)
+            }
+            None => Err(RecordError::NoSink),
+        }
+    }
+
+    /// The channel closed: closes the video and gives it its name (or removes it after a
+    /// failure), and says how it went.
+    fn finish(self) {
+        let Writer {
+            path,
+            status,
+            sink,
+            failed,
+            ..
+        } = self;
+        let end = match sink {
+            Some(Sink::Video { encoder, tmp }) => {
+                let r = encoder.finish().map_err(RecordError::from).and_then(|_| {
+                    std::fs::rename(&tmp, &path).map_err(|source| RecordError::Rename {
+                        path: path.clone(),
+                        source,
+                    })
+                });
+                if r.is_err() || failed.is_some() {
+                    let _ = std::fs::remove_file(&tmp);
+                }
+                let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+                update(&status, |s| s.bytes = bytes);
+                r.err()
+            }
+            _ => None,
+        };
+        let error = failed.or(end).map(|e| e.to_string());
+        update(&status, |s| {
+            s.done = true;
+            s.error = error;
+        });
+    }
+}
+
 impl Recorder {
     /// Starts recording into `path` (`.mkv` lossless FFV1 for [`Codec::Lossless`], `.mp4`
     /// H.264 else). The frame size is the first frame's; frames are timed as they come. Where
@@ -46,134 +206,18 @@ impl Recorder {
             path: path.to_path_buf(),
             ..RecordStatus::default()
         }));
-        let st = status.clone();
-        let ffmpeg = ffmpeg.clone();
-        let path = path.to_path_buf();
-        let set = move |f: &dyn Fn(&mut RecordStatus)| {
-            if let Ok(mut s) = st.lock() {
-                f(&mut s)
-            }
+        let writer = Writer {
+            ffmpeg: ffmpeg.clone(),
+            path: path.to_path_buf(),
+            codec,
+            status: status.clone(),
+            sink: None,
+            failed: None,
+            written: 0,
         };
         let handle = std::thread::Builder::new()
             .name("deepvis-recorder".into())
-            .spawn(move || {
-                let mut sink: Option<Sink> = None;
-                let mut failed: Option<String> = None;
-                let mut written = 0u64;
-                for img in rx.iter() {
-                    if failed.is_some() {
-                        continue;
-                    }
-                    let img = match codec {
-                        // H.264 in yuv420p wants even sides
-                        Codec::H264 if img.width() % 2 == 1 || img.height() % 2 == 1 => {
-                            let (w, h) = (img.width() & !1, img.height() & !1);
-                            if w == 0 || h == 0 {
-                                continue;
-                            }
-                            image::imageops::crop_imm(&img, 0, 0, w, h).to_image()
-                        }
-                        _ => img,
-                    };
-                    if sink.is_none() {
-                        let tmp = temporary(&path);
-                        sink = Some(
-                            match ffmpeg.encode(
-                                &tmp,
-                                img.width(),
-                                img.height(),
-                                30.0,
-                                Encoding {
-                                    codec,
-                                    wallclock: true,
-                                },
-                            ) {
-                                Ok(encoder) => Sink::Video { encoder, tmp },
-                                Err(_) if !ffmpeg.available() => {
-                                    let dir = png_folder(&path);
-                                    set(&|s| {
-                                        s.png_sequence = true;
-                                        s.path = dir.clone();
-                                    });
-                                    if let Err(e) = std::fs::create_dir_all(&dir) {
-                                        failed = Some(format!("{}: {e}", dir.display()));
-                                        continue;
-                                    }
-                                    Sink::Pngs {
-                                        dir,
-                                        size: img.dimensions(),
-                                    }
-                                }
-                                Err(e) => {
-                                    failed = Some(e.to_string());
-                                    continue;
-                                }
-                            },
-                        );
-                    }
-                    let result = match sink.as_mut() {
-                        Some(Sink::Video { encoder, tmp }) => encoder
-                            .write(&img)
-                            .map(|_| std::fs::metadata(&*tmp).map_or(0, |m| m.len()))
-                            .map_err(|e| e.to_string()),
-                        Some(Sink::Pngs { dir, size }) => {
-                            let n = written + 1;
-                            if img.dimensions() != *size {
-                                Err(format!(
-                                    "a frame of {}x{} in a recording of {}x{}",
-                                    img.width(),
-                                    img.height(),
-                                    size.0,
-                                    size.1
-                                ))
-                            } else {
-                                let file = dir.join(format!("{n:06}.png"));
-                                let mut bytes = std::io::Cursor::new(Vec::new());
-                                img.write_to(&mut bytes, image::ImageFormat::Png)
-                                    .map_err(|e| e.to_string())
-                                    .and_then(|_| {
-                                        deepvis_topk::write_atomic(&file, bytes.get_ref())
-                                            .map_err(|e| e.to_string())
-                                    })
-                                    .map(|_| bytes.get_ref().len() as u64)
-                            }
-                        }
-                        None => Err("no sink".into()),
-                    };
-                    match result {
-                        Ok(b) => {
-                            written += 1;
-                            set(&|s| {
-                                s.frames = written;
-                                s.bytes = if s.png_sequence { s.bytes + b } else { b };
-                            })
-                        }
-                        Err(e) => failed = Some(e),
-                    }
-                }
-                // the channel closed: finish the file
-                let end = match sink {
-                    Some(Sink::Video { encoder, tmp }) => {
-                        let r = encoder.finish().map_err(|e| e.to_string()).and_then(|_| {
-                            std::fs::rename(&tmp, &path).map_err(|e| {
-                                format!("cannot name the recording {}: {e}", path.display())
-                            })
-                        });
-                        if r.is_err() || failed.is_some() {
-                            let _ = std::fs::remove_file(&tmp);
-                        }
-                        let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
-                        set(&|s| s.bytes = bytes);
-                        r.err()
-                    }
-                    _ => None,
-                };
-                let error = failed.or(end);
-                set(&|s| {
-                    s.done = true;
-                    s.error = error.clone();
-                });
-            })
+            .spawn(move || writer.run(rx))
             .ok();
         if handle.is_none()
             && let Ok(mut s) = status.lock()

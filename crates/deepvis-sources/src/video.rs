@@ -11,7 +11,7 @@ use deepvis_protocol::{Playback, PlayerCommand};
 use image::{AnimationDecoder, RgbImage};
 
 use crate::ffmpeg::{Decoder, Ffmpeg, StreamEnd, VideoInfo};
-use crate::{FrameSource, SourceError};
+use crate::{BadTime, FrameSource, SourceError};
 
 /// Video file extensions (`.gif` and `.png` are videos when they hold more than one frame).
 pub const VIDEO_EXTENSIONS: [&str; 8] = ["mp4", "m4v", "webm", "mkv", "avi", "mov", "gif", "apng"];
@@ -254,14 +254,14 @@ pub enum FrameAt {
 
 impl FrameAt {
     /// The frame index in a clip of `fps` frames per second.
-    pub fn index(self, fps: f64) -> Result<u64, String> {
+    pub fn index(self, fps: f64) -> Result<u64, BadTime> {
         match self {
             FrameAt::Index(n) => Ok(n),
             FrameAt::Seconds(s) if s.is_finite() && s >= 0.0 => {
                 // a hair over, so that 2.3 s at 10 fps is frame 23 despite 2.3 * 10 = 22.99..
                 Ok((s * fps + 1e-6).floor() as u64)
             }
-            FrameAt::Seconds(s) => Err(format!("{s} is no time in a clip")),
+            FrameAt::Seconds(s) => Err(BadTime(s)),
         }
     }
 }
@@ -272,7 +272,7 @@ pub use deepvis_protocol::video::{frame_name, split_at_time};
 pub fn read_frame(ffmpeg: &Ffmpeg, path: &Path, at: FrameAt) -> Result<RgbImage, SourceError> {
     let mut clip = open_clip(ffmpeg, path)?;
     let info = clip.info().clone();
-    let n = at.index(info.fps).map_err(SourceError::File)?;
+    let n = at.index(info.fps)?;
     if n >= info.frames {
         return Err(SourceError::File(format!(
             "{}: frame {n} is past the end (the clip has {} frames, {:.2} s)",

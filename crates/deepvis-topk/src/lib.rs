@@ -45,6 +45,25 @@ pub enum Error {
 /// Results of this crate.
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// A part of a folder written otherwise than `I/N` with 0 <= I < N (see [`Shard::parse`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ShardError {
+    /// No `/`.
+    #[error("--shard {0}: write it I/N, e.g. 0/4")]
+    Form(String),
+    /// `I` or `N` is no number.
+    #[error("--shard {text}: {source}")]
+    Number {
+        /// The text.
+        text: String,
+        /// Why it is no number.
+        source: std::num::ParseIntError,
+    },
+    /// `I` is not below `N`.
+    #[error("--shard {0}: need 0 <= I < N")]
+    Range(String),
+}
+
 /// One image's response in one channel.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Hit {
@@ -152,18 +171,21 @@ pub struct Shard {
 
 impl Shard {
     /// Reads `I/N` (0 <= I < N).
-    pub fn parse(s: &str) -> std::result::Result<Shard, String> {
+    pub fn parse(s: &str) -> std::result::Result<Shard, ShardError> {
         let (i, n) = s
             .split_once('/')
-            .ok_or_else(|| format!("--shard {s}: write it I/N, e.g. 0/4"))?;
+            .ok_or_else(|| ShardError::Form(s.to_string()))?;
         let parse = |v: &str| {
             v.trim()
                 .parse::<usize>()
-                .map_err(|e| format!("--shard {s}: {e}"))
+                .map_err(|source| ShardError::Number {
+                    text: s.to_string(),
+                    source,
+                })
         };
         let (index, count) = (parse(i)?, parse(n)?);
         if count == 0 || index >= count {
-            return Err(format!("--shard {s}: need 0 <= I < N"));
+            return Err(ShardError::Range(s.to_string()));
         }
         Ok(Shard { index, count })
     }

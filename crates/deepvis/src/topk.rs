@@ -92,7 +92,7 @@ pub struct MergeArgs {
 }
 
 fn parse_shard(s: &str) -> std::result::Result<Shard, String> {
-    Shard::parse(s)
+    Shard::parse(s).map_err(|e| e.to_string())
 }
 
 /// `--back` and `--back-filter`, checked.

@@ -20,7 +20,7 @@ use burn::tensor::ops::ConvTransposeOptions;
 use super::exec::{GraphNet, dims4, max_pool_options, nchw};
 use super::shape::{Shapes, axis};
 use super::tape;
-use super::{Graph, Node, Op};
+use super::{Graph, Node, Op, Window};
 use crate::backprop::{BackMode, BackProjection};
 use crate::error::{Error, Result};
 use crate::to_vec;
@@ -165,6 +165,79 @@ fn activation_back(op: &Op, mode: BackMode, x: Tensor<4>, g: Tensor<4>) -> Optio
     })
 }
 
+/// The plain gradient of an elementwise activation (a clip with a non-zero lower bound, or
+/// any activation outside a back-projection's rules) given its input `x`.
+fn activation_grad(op: &Op, x: Tensor<4>, gy: Tensor<4>) -> Tensor<4> {
+    match op {
+        Op::Sigmoid => {
+            let s = burn::tensor::activation::sigmoid(x);
+            gy * s.clone() * (s.neg() + 1.0)
+        }
+        Op::HardSigmoid { alpha, beta } => {
+            let z = x * *alpha + *beta;
+            let pass = z.clone().greater_elem(0.0).float() * z.lower_elem(1.0).float();
+            gy * pass * *alpha
+        }
+        Op::HardSwish => {
+            let hs = (x.clone() / 6.0 + 0.5).clamp(0.0, 1.0);
+            let inside = x.clone().greater_elem(-3.0).float() * x.clone().lower_elem(3.0).float();
+            gy * (hs + x * inside / 6.0)
+        }
+        _ => {
+            // Clip with a non-zero lower bound: the plain gradient
+            let (lo, hi) = match *op {
+                Op::Clip { min, max } => (min, max),
+                _ => (0.0, f32::MAX),
+            };
+            let pass = x.clone().greater_elem(lo).float() * x.lower_elem(hi).float();
+            gy * pass
+        }
+    }
+}
+
+/// A concatenation's signal split back into its parts (of `lens` along axis `ax`), `None`
+/// for the constant ones.
+fn split(
+    gy: Tensor<4>,
+    ax: usize,
+    lens: &[usize],
+    is_const: impl Fn(usize) -> bool,
+) -> Vec<Option<Tensor<4>>> {
+    let mut start = 0;
+    let mut out = Vec::new();
+    for (k, &len) in lens.iter().enumerate() {
+        out.push((!is_const(k)).then(|| gy.clone().narrow(ax, start, len)));
+        start += len;
+    }
+    out
+}
+
+/// A convolution's signal on its `[h, w]` input: the transposed convolution of `gy` with its
+/// weights.
+fn conv_back(
+    window: &Window,
+    group: usize,
+    [h, w]: [usize; 2],
+    weight: Tensor<4>,
+    gy: Tensor<4>,
+) -> Tensor<4> {
+    let [_, _, kh, kw] = weight.dims();
+    let [_, _, oh, ow] = gy.dims();
+    let p = window.pads([h, w]);
+    let (s, d) = (window.strides, window.dilations);
+    let opts = ConvTransposeOptions::new(
+        s,
+        [p[0], p[1]],
+        [
+            padding_out(kh, s[0], p[0], d[0], h, oh),
+            padding_out(kw, s[1], p[1], d[1], w, ow),
+        ],
+        d,
+        group,
+    );
+    conv_transpose2d(gy, weight, None, opts)
+}
+
 /// Where on a node's output a backward pass starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Seed {
@@ -190,136 +263,38 @@ pub struct Backward {
     pub captured: Option<(Tensor<4>, Tensor<4>)>,
 }
 
-impl GraphNet {
-    /// Projects unit `channel` of node `node` at `pos` (default: where its map is largest on
-    /// this input; ignored for vector nodes) back onto `input`, a `[1, C, H, W]` tensor.
-    pub fn project(
-        &self,
-        input: Tensor<4>,
-        node: &str,
-        channel: usize,
-        pos: Option<(usize, usize)>,
-        mode: BackMode,
-    ) -> Result<BackProjection> {
-        let [n, ..] = input.dims();
-        if n != 1 {
-            return Err(Error::BadInput(format!(
-                "back-projection takes one image at a time; got a batch of {n}"
-            )));
-        }
-        let seed = match pos {
-            Some((y, x)) => Seed::At(y, x),
-            None => Seed::Peak,
-        };
-        let b = self.backward(input, node, channel, seed, mode, None)?;
-        Ok(BackProjection {
-            grad: b.grad,
-            value: b.values.first().copied().unwrap_or(0.0),
-            pos: b.pos,
-        })
-    }
+/// The forward of a projection on burn: every value up to the node, the tapes of the ops
+/// that go back through burn's autodiff, and the argmax indices of the max poolings that go
+/// back by their closed form.
+struct Forward<'g> {
+    values: HashMap<&'g str, Tensor<4>>,
+    tapes: HashMap<&'g str, Tape>,
+    argmax: HashMap<&'g str, Tensor<4, Int>>,
+}
 
-    /// One forward and one backward of a batch: the signal of unit `channel` of node `node`
-    /// (where `seed` says) on every input, each sample's own unit. With `capture`, the output
-    /// of that node (which must feed `node`, or be it) and the signal on it come back too; the
-    /// signal there is the plain gradient only when `mode` is [`BackMode::Grad`].
-    pub fn backward(
-        &self,
-        input: Tensor<4>,
-        node: &str,
+/// A captured node's output and the signal on it.
+type Captured = Option<(Tensor<4>, Tensor<4>)>;
+
+/// The unit a backward starts from: its node's output `[n, c, h, w]`, the signal seeded on
+/// it, the unit's value on each sample, and where on the map it is.
+struct Unit {
+    dims: [usize; 4],
+    seed: Vec<f32>,
+    values: Vec<f32>,
+    at: Option<(usize, usize)>,
+    spatial: bool,
+}
+
+impl Unit {
+    /// Unit `channel` of `target` (whose output on the batch of `n` is `out`) where `seed`
+    /// says: its one position (or its whole map, for [`Seed::Mean`]) seeded on every sample.
+    fn seed(
+        target: &Node,
+        (out, n): (&Tensor<4>, usize),
+        shapes: &Shapes,
         channel: usize,
         seed: Seed,
-        mode: BackMode,
-        capture: Option<&str>,
-    ) -> Result<Backward> {
-        let g = self.graph();
-        let [n, _, h, w] = input.dims();
-        let find = |name: &str| {
-            g.node_index(name).ok_or_else(|| Error::UnknownNode {
-                graph: g.name.clone(),
-                name: name.to_string(),
-            })
-        };
-        let idx = find(node)?;
-        let capture = match capture {
-            Some(c) => {
-                let ci = find(c)?;
-                if ci > idx {
-                    return Err(Error::BadInput(format!(
-                        "`{}` comes after `{}` in the network, so it cannot explain it",
-                        g.nodes[ci].name, g.nodes[idx].name
-                    )));
-                }
-                Some(g.nodes[ci].output.as_str())
-            }
-            None => None,
-        };
-        let shapes = self.check_and_shape(input.dims())?;
-        let device = input.device();
-        let target = &g.nodes[idx];
-        // on the CPU, the way there and back on the kernels where they run every node
-        let keep: Vec<&str> = [target.output.as_str()]
-            .into_iter()
-            .chain(capture)
-            .collect();
-        let planned = match self.host() {
-            Some(host) if super::host::serves(&device) => {
-                tape::Walk::plan(g, host, &shapes, idx, &keep)
-            }
-            _ => None,
-        };
-        let walk = match planned {
-            Some(p) => Some(
-                p.run((to_vec(input.clone())?, input.dims()))
-                    .map_err(|why| Error::Graph(g.error(target, why)))?,
-            ),
-            None => None,
-        };
-        // forward, keeping every value up to the node; the ops whose way back is burn's
-        // autodiff run on the autodiff device and keep their tape
-        let mut values: HashMap<&str, Tensor<4>> = HashMap::new();
-        let mut tapes: HashMap<&str, Tape> = HashMap::new();
-        let mut argmax: HashMap<&str, Tensor<4, Int>> = HashMap::new();
-        values.insert(&g.input, input);
-        for node in g.nodes[..=idx].iter().filter(|_| walk.is_none()) {
-            let ins = self.inputs(node, &values)?;
-            let closed = closed_window(g, node, &shapes);
-            let out = if let (Op::MaxPool(window), true) = (&node.op, closed) {
-                let [_, _, ih, iw] = ins[0].dims();
-                let opts = max_pool_options(window, [ih, iw]);
-                let (out, indices) = max_pool2d_with_indices(ins[0].clone(), opts);
-                argmax.insert(&node.output, indices);
-                out
-            } else if taped(&node.op) && !closed {
-                let ins: Vec<Tensor<4>> = ins
-                    .into_iter()
-                    .zip(&node.inputs)
-                    .map(|(t, name)| match g.constants.contains_key(name) {
-                        true => t.autodiff(),
-                        false => t.autodiff().require_grad(),
-                    })
-                    .collect();
-                let out = self.run(node, ins.clone(), &shapes)?;
-                let plain = out.clone().without_autodiff();
-                tapes.insert(&node.output, Tape { ins, out });
-                plain
-            } else {
-                self.run(node, ins, &shapes)?
-            };
-            values.insert(&node.output, out);
-        }
-        let out = match &walk {
-            Some(wk) => {
-                let (v, d) = wk
-                    .value(&target.output)
-                    .ok_or_else(|| Error::Graph(g.error(target, "no output")))?;
-                crate::tensor4(v.to_vec(), d, &device)?
-            }
-            None => values
-                .get(target.output.as_str())
-                .cloned()
-                .ok_or_else(|| Error::Graph(g.error(target, "no output")))?,
-        };
+    ) -> Result<Unit> {
         let od = shapes.get(&target.output).unwrap_or(&[]).to_vec();
         let [_, c, mh, mw] = super::exec::nchw(&od);
         if channel >= c {
@@ -370,36 +345,257 @@ impl GraphNet {
                 }
             }
         }
-        if let Some(wk) = walk {
-            let seeds = vec![(target.output.clone(), seed_values)];
-            let (gx, cap) = wk
-                .backward(seeds, mode, capture)
-                .map_err(|why| Error::Graph(g.error(target, why)))?;
-            let captured = match (capture, cap) {
-                (Some(name), Some(gc)) => {
-                    let (v, d) = wk
-                        .value(name)
-                        .ok_or_else(|| Error::Graph(g.error(target, "no captured value")))?;
-                    let value = crate::tensor4(v.to_vec(), d, &device)?;
-                    Some((value, crate::tensor4(gc, d, &device)?))
-                }
-                (Some(c), None) => {
+        Ok(Unit {
+            dims: [n, c, mh, mw],
+            seed: seed_values,
+            values: unit_values,
+            at,
+            spatial,
+        })
+    }
+
+    /// What the backward returns, with the signal `grad` on the input.
+    fn backward(self, grad: Tensor<4>, captured: Captured) -> Backward {
+        Backward {
+            grad,
+            values: self.values,
+            pos: self.at.filter(|_| self.spatial),
+            captured,
+        }
+    }
+}
+
+/// The error of a captured node that does not feed the target.
+fn not_feeding(capture: &str, target: &Node) -> Error {
+    Error::BadInput(format!(
+        "`{capture}` does not feed `{}`, so it cannot explain it",
+        target.name
+    ))
+}
+
+impl GraphNet {
+    /// Projects unit `channel` of node `node` at `pos` (default: where its map is largest on
+    /// this input; ignored for vector nodes) back onto `input`, a `[1, C, H, W]` tensor.
+    pub fn project(
+        &self,
+        input: Tensor<4>,
+        node: &str,
+        channel: usize,
+        pos: Option<(usize, usize)>,
+        mode: BackMode,
+    ) -> Result<BackProjection> {
+        let [n, ..] = input.dims();
+        if n != 1 {
+            return Err(Error::BadInput(format!(
+                "back-projection takes one image at a time; got a batch of {n}"
+            )));
+        }
+        let seed = match pos {
+            Some((y, x)) => Seed::At(y, x),
+            None => Seed::Peak,
+        };
+        let b = self.backward(input, node, channel, seed, mode, None)?;
+        Ok(BackProjection {
+            grad: b.grad,
+            value: b.values.first().copied().unwrap_or(0.0),
+            pos: b.pos,
+        })
+    }
+
+    /// One forward and one backward of a batch: the signal of unit `channel` of node `node`
+    /// (where `seed` says) on every input, each sample's own unit. With `capture`, the output
+    /// of that node (which must feed `node`, or be it) and the signal on it come back too; the
+    /// signal there is the plain gradient only when `mode` is [`BackMode::Grad`].
+    pub fn backward(
+        &self,
+        input: Tensor<4>,
+        node: &str,
+        channel: usize,
+        seed: Seed,
+        mode: BackMode,
+        capture: Option<&str>,
+    ) -> Result<Backward> {
+        let g = self.graph();
+        let (idx, capture) = self.target(node, capture)?;
+        let shapes = self.check_and_shape(input.dims())?;
+        let target = &g.nodes[idx];
+        let [n, _, h, w] = input.dims();
+        // on the CPU, the way there and back on the kernels where they run every node
+        if let Some(walk) = self.walk(&input, idx, capture, &shapes)? {
+            let (v, d) = walk
+                .value(&target.output)
+                .ok_or_else(|| Error::Graph(g.error(target, "no output")))?;
+            let out = crate::tensor4(v.to_vec(), d, &input.device())?;
+            let unit = Unit::seed(target, (&out, n), &shapes, channel, seed)?;
+            return self.walk_back(&walk, &input, target, unit, mode, capture);
+        }
+        let device = input.device();
+        let mut fwd = self.forward_taped(input, idx, &shapes)?;
+        let out = fwd
+            .values
+            .get(target.output.as_str())
+            .cloned()
+            .ok_or_else(|| Error::Graph(g.error(target, "no output")))?;
+        let mut unit = Unit::seed(target, (&out, n), &shapes, channel, seed)?;
+        let seed = std::mem::take(&mut unit.seed);
+        let seed = crate::tensor4(seed, unit.dims, &device)?.reshape(out.dims());
+        let (grad, captured) = self.back_taped(&mut fwd, idx, seed, mode, capture, &shapes)?;
+        let grad = match grad {
+            Some(t) => t,
+            None => Tensor::zeros([n, g.input_channels, h, w], &device),
+        };
+        Ok(unit.backward(grad, captured))
+    }
+
+    /// The index of node `node` and the output of the node `capture` names (which must not
+    /// come after it).
+    fn target<'g>(&'g self, node: &str, capture: Option<&str>) -> Result<(usize, Option<&'g str>)> {
+        let g = self.graph();
+        let find = |name: &str| {
+            g.node_index(name).ok_or_else(|| Error::UnknownNode {
+                graph: g.name.clone(),
+                name: name.to_string(),
+            })
+        };
+        let idx = find(node)?;
+        let capture = match capture {
+            Some(c) => {
+                let ci = find(c)?;
+                if ci > idx {
                     return Err(Error::BadInput(format!(
-                        "`{c}` does not feed `{}`, so it cannot explain it",
-                        target.name
+                        "`{}` comes after `{}` in the network, so it cannot explain it",
+                        g.nodes[ci].name, g.nodes[idx].name
                     )));
                 }
-                _ => None,
-            };
-            return Ok(Backward {
-                grad: crate::tensor4(gx, [n, g.input_channels, h, w], &device)?,
-                values: unit_values,
-                pos: at.filter(|_| spatial),
-                captured,
-            });
+                Some(g.nodes[ci].output.as_str())
+            }
+            None => None,
+        };
+        Ok((idx, capture))
+    }
+
+    /// The walk to node `idx` on the kernels, run on `input` (keeping the node's output and
+    /// the captured value), where the CPU path serves and runs every node on the way.
+    fn walk(
+        &self,
+        input: &Tensor<4>,
+        idx: usize,
+        capture: Option<&str>,
+        shapes: &Shapes,
+    ) -> Result<Option<tape::Walk>> {
+        let g = self.graph();
+        let target = &g.nodes[idx];
+        let keep: Vec<&str> = [target.output.as_str()]
+            .into_iter()
+            .chain(capture)
+            .collect();
+        let planned = match self.host() {
+            Some(host) if super::host::serves(&input.device()) => {
+                tape::Walk::plan(g, host, shapes, idx, &keep)
+            }
+            _ => None,
+        };
+        match planned {
+            Some(p) => Ok(Some(
+                p.run((to_vec(input.clone())?, input.dims()))
+                    .map_err(|why| Error::Graph(g.error(target, why.to_string())))?,
+            )),
+            None => Ok(None),
         }
-        let seed = crate::tensor4(seed_values, [n, c, mh, mw], &device)?.reshape(out.dims());
-        // backward
+    }
+
+    /// The backward on the kernels, from `unit` of `target` back along the walk `wk` that ran
+    /// forward on `input`.
+    fn walk_back(
+        &self,
+        wk: &tape::Walk,
+        input: &Tensor<4>,
+        target: &Node,
+        mut unit: Unit,
+        mode: BackMode,
+        capture: Option<&str>,
+    ) -> Result<Backward> {
+        let g = self.graph();
+        let [n, _, h, w] = input.dims();
+        let device = input.device();
+        let seeds = vec![(target.output.clone(), std::mem::take(&mut unit.seed))];
+        let (gx, cap) = wk
+            .backward(seeds, mode, capture)
+            .map_err(|why| Error::Graph(g.error(target, why.to_string())))?;
+        let captured = match (capture, cap) {
+            (Some(name), Some(gc)) => {
+                let (v, d) = wk
+                    .value(name)
+                    .ok_or_else(|| Error::Graph(g.error(target, "no captured value")))?;
+                let value = crate::tensor4(v.to_vec(), d, &device)?;
+                Some((value, crate::tensor4(gc, d, &device)?))
+            }
+            (Some(c), None) => return Err(not_feeding(c, target)),
+            _ => None,
+        };
+        let grad = crate::tensor4(gx, [n, g.input_channels, h, w], &device)?;
+        Ok(unit.backward(grad, captured))
+    }
+
+    /// The forward on burn to node `idx`, keeping every value; the ops whose way back is
+    /// burn's autodiff run on the autodiff device and keep their tape.
+    fn forward_taped<'g>(
+        &'g self,
+        input: Tensor<4>,
+        idx: usize,
+        shapes: &Shapes,
+    ) -> Result<Forward<'g>> {
+        let g = self.graph();
+        let mut fwd = Forward {
+            values: HashMap::new(),
+            tapes: HashMap::new(),
+            argmax: HashMap::new(),
+        };
+        fwd.values.insert(&g.input, input);
+        for node in &g.nodes[..=idx] {
+            let ins = self.inputs(node, &fwd.values)?;
+            let closed = closed_window(g, node, shapes);
+            let out = if let (Op::MaxPool(window), true) = (&node.op, closed) {
+                let [_, _, ih, iw] = ins[0].dims();
+                let opts = max_pool_options(window, [ih, iw]);
+                let (out, indices) = max_pool2d_with_indices(ins[0].clone(), opts);
+                fwd.argmax.insert(&node.output, indices);
+                out
+            } else if taped(&node.op) && !closed {
+                let ins: Vec<Tensor<4>> = ins
+                    .into_iter()
+                    .zip(&node.inputs)
+                    .map(|(t, name)| match g.constants.contains_key(name) {
+                        true => t.autodiff(),
+                        false => t.autodiff().require_grad(),
+                    })
+                    .collect();
+                let out = self.run(node, ins.clone(), shapes)?;
+                let plain = out.clone().without_autodiff();
+                fwd.tapes.insert(&node.output, Tape { ins, out });
+                plain
+            } else {
+                self.run(node, ins, shapes)?
+            };
+            fwd.values.insert(&node.output, out);
+        }
+        Ok(fwd)
+    }
+
+    /// The backward on burn from the signal `seed` on node `idx`'s output: the signal on the
+    /// graph's input (`None` when none reaches it) and, with `capture`, that value and the
+    /// signal on it.
+    fn back_taped(
+        &self,
+        fwd: &mut Forward<'_>,
+        idx: usize,
+        seed: Tensor<4>,
+        mode: BackMode,
+        capture: Option<&str>,
+        shapes: &Shapes,
+    ) -> Result<(Option<Tensor<4>>, Captured)> {
+        let g = self.graph();
+        let target = &g.nodes[idx];
         let mut captured = None;
         let mut grads: HashMap<&str, Tensor<4>> = HashMap::new();
         grads.insert(&target.output, seed);
@@ -409,18 +605,19 @@ impl GraphNet {
             };
             if capture == Some(node.output.as_str()) {
                 let d = nchw(shapes.get(&node.output).unwrap_or(&[]));
-                let value = values
+                let value = fwd
+                    .values
                     .get(node.output.as_str())
                     .cloned()
                     .map(|v| v.reshape(d));
                 captured = value.map(|v| (v, gy.clone().reshape(d)));
             }
-            let gx = match tapes.remove(node.output.as_str()) {
+            let gx = match fwd.tapes.remove(node.output.as_str()) {
                 Some(tape) => tape.back(gy, &node.inputs, &g.constants),
                 None => {
-                    let ins = self.inputs(node, &values)?;
-                    let indices = argmax.remove(node.output.as_str());
-                    self.vjp(node, ins, gy, mode, &shapes, indices)?
+                    let ins = self.inputs(node, &fwd.values)?;
+                    let indices = fwd.argmax.remove(node.output.as_str());
+                    self.vjp(node, ins, gy, mode, shapes, indices)?
                 }
             };
             for (name, gi) in node.inputs.iter().zip(gx) {
@@ -439,21 +636,9 @@ impl GraphNet {
         if let Some(c) = capture
             && captured.is_none()
         {
-            return Err(Error::BadInput(format!(
-                "`{c}` does not feed `{}`, so it cannot explain it",
-                target.name
-            )));
+            return Err(not_feeding(c, target));
         }
-        let grad = match grads.remove(g.input.as_str()) {
-            Some(t) => t,
-            None => Tensor::zeros([n, g.input_channels, h, w], &device),
-        };
-        Ok(Backward {
-            grad,
-            values: unit_values,
-            pos: at.filter(|_| spatial),
-            captured,
-        })
+        Ok((grads.remove(g.input.as_str()), captured))
     }
 
     /// The signal on each input of `node` (None for constants) given the signal `gy` on its
@@ -482,30 +667,12 @@ impl GraphNet {
             Op::Identity | Op::Dropout | Op::Flatten { .. } | Op::Reshape { .. } => {
                 only(gy.reshape(dims(0)))
             }
-            Op::Sigmoid => {
-                let s = burn::tensor::activation::sigmoid(x);
-                only(gy * s.clone() * (s.neg() + 1.0))
-            }
-            Op::HardSigmoid { alpha, beta } => {
-                let z = x * *alpha + *beta;
-                let pass = z.clone().greater_elem(0.0).float() * z.lower_elem(1.0).float();
-                only(gy * pass * *alpha)
-            }
-            Op::HardSwish => {
-                let hs = (x.clone() / 6.0 + 0.5).clamp(0.0, 1.0);
-                let inside =
-                    x.clone().greater_elem(-3.0).float() * x.clone().lower_elem(3.0).float();
-                only(gy * (hs + x * inside / 6.0))
-            }
-            Op::Relu | Op::LeakyRelu { .. } | Op::Clip { .. } => {
-                // Clip with a non-zero lower bound: the plain gradient
-                let (lo, hi) = match node.op {
-                    Op::Clip { min, max } => (min, max),
-                    _ => (0.0, f32::MAX),
-                };
-                let pass = x.clone().greater_elem(lo).float() * x.lower_elem(hi).float();
-                only(gy * pass)
-            }
+            Op::Sigmoid
+            | Op::HardSigmoid { .. }
+            | Op::HardSwish
+            | Op::Relu
+            | Op::LeakyRelu { .. }
+            | Op::Clip { .. } => only(activation_grad(&node.op, x, gy)),
             Op::Add | Op::Sub | Op::Mul | Op::Div => {
                 let b = ins[1].clone();
                 let (da, db) = (dims(0), dims(1));
@@ -523,14 +690,8 @@ impl GraphNet {
             Op::Concat { axis: a } => {
                 let r = rank(0);
                 let ax = axis(*a, r).ok_or_else(|| Error::Graph(g.error(node, "axis")))? + 4 - r;
-                let mut start = 0;
-                let mut out = Vec::new();
-                for k in 0..node.inputs.len() {
-                    let len = dims(k)[ax];
-                    out.push((!is_const(k)).then(|| gy.clone().narrow(ax, start, len)));
-                    start += len;
-                }
-                Ok(out)
+                let lens: Vec<usize> = (0..node.inputs.len()).map(|k| dims(k)[ax]).collect();
+                Ok(split(gy, ax, &lens, is_const))
             }
             Op::BatchNorm { epsilon } => {
                 let r = rank(0);
@@ -553,22 +714,7 @@ impl GraphNet {
             }
             Op::Conv { window, group } => {
                 let [_, _, h, w] = dims(0);
-                let weight = ins[1].clone();
-                let [_, _, kh, kw] = weight.dims();
-                let [_, _, oh, ow] = gy.dims();
-                let p = window.pads([h, w]);
-                let (s, d) = (window.strides, window.dilations);
-                let opts = ConvTransposeOptions::new(
-                    s,
-                    [p[0], p[1]],
-                    [
-                        padding_out(kh, s[0], p[0], d[0], h, oh),
-                        padding_out(kw, s[1], p[1], d[1], w, ow),
-                    ],
-                    d,
-                    *group,
-                );
-                let gx = conv_transpose2d(gy, weight, None, opts);
+                let gx = conv_back(window, *group, [h, w], ins[1].clone(), gy);
                 Ok((0..node.inputs.len())
                     .map(|k| (k == 0).then(|| gx.clone()))
                     .collect())

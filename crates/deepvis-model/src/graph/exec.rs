@@ -120,6 +120,108 @@ fn concat_slots<'g>(
     slots
 }
 
+/// How the CPU path runs a forward to node `last`: which convolutions take the ReLU after
+/// them in, which write straight into their concatenation's buffer, and which ReLUs go into
+/// the convolutions of the concatenation they read.
+struct Fusion<'a> {
+    graph: &'a Graph,
+    /// Whether the CPU path serves (nothing is fused otherwise).
+    fast: bool,
+    /// The last node that reads each value, so values are dropped once used.
+    last_use: HashMap<&'a str, usize>,
+    /// The nodes asked for.
+    want: &'a [usize],
+    /// The activations whose pre-activation values are asked for.
+    want_pre: &'a [usize],
+    /// The concatenation parts written in place (see [`concat_slots`]).
+    slots: HashMap<&'a str, (usize, usize, usize)>,
+    /// The concatenations whose parts take the ReLU that reads them.
+    relu_parts: Vec<usize>,
+    /// Those ReLUs, which pass the concatenation on.
+    pass_on: Vec<usize>,
+}
+
+impl<'a> Fusion<'a> {
+    fn plan(
+        g: &'a Graph,
+        shapes: &Shapes,
+        last: usize,
+        [want, want_pre]: [&'a [usize]; 2],
+        fast: bool,
+    ) -> Fusion<'a> {
+        let mut last_use: HashMap<&str, usize> = HashMap::new();
+        for (i, node) in g.nodes.iter().enumerate().take(last + 1) {
+            for inp in &node.inputs {
+                last_use.insert(inp, i);
+            }
+        }
+        let mut fusion = Fusion {
+            graph: g,
+            fast,
+            last_use,
+            want,
+            want_pre,
+            slots: HashMap::new(),
+            relu_parts: Vec::new(),
+            pass_on: Vec::new(),
+        };
+        if fast {
+            fusion.slots = concat_slots(g, shapes, last, &fusion.last_use, want, &|i| {
+                fusion.fusable(i)
+            });
+        }
+        fusion.relus_into_parts(last);
+        fusion
+    }
+
+    /// Whether node `i` is a convolution whose only reader is a ReLU, neither of them asked
+    /// for (nor the ReLU's pre-activation): on the CPU path they run as one node.
+    fn fusable(&self, i: usize) -> bool {
+        let g = self.graph;
+        let (Some(c), Some(r)) = (g.nodes.get(i), g.nodes.get(i + 1)) else {
+            return false;
+        };
+        self.fast
+            && matches!(c.op, Op::Conv { .. })
+            && matches!(r.op, Op::Relu)
+            && r.inputs.len() == 1
+            && r.inputs[0] == c.output
+            && self.last_use.get(c.output.as_str()) == Some(&(i + 1))
+            && !self.want.contains(&i)
+            && !self.want_pre.contains(&(i + 1))
+    }
+
+    /// A ReLU that alone reads a concatenation written by convolutions (a fire module's)
+    /// goes into them: relu(concat(a, b)) = concat(relu(a), relu(b)), and its node passes
+    /// the concatenation on.
+    fn relus_into_parts(&mut self, last: usize) {
+        let g = self.graph;
+        let mut readers: HashMap<&str, usize> = HashMap::new();
+        for node in g.nodes.iter().take(last + 1) {
+            for inp in &node.inputs {
+                *readers.entry(inp.as_str()).or_default() += 1;
+            }
+        }
+        for (c, node) in g.nodes.iter().enumerate().take(last + 1) {
+            let written = self.slots.values().any(|&(k, _, _)| k == c);
+            let Some(r) = self.last_use.get(node.output.as_str()).copied() else {
+                continue;
+            };
+            let relu = &g.nodes[r];
+            if written
+                && matches!(relu.op, Op::Relu)
+                && relu.inputs.len() == 1
+                && readers.get(node.output.as_str()) == Some(&1)
+                && !self.want.contains(&c)
+                && !self.want_pre.contains(&r)
+            {
+                self.relu_parts.push(c);
+                self.pass_on.push(r);
+            }
+        }
+    }
+}
+
 /// The rank-1 biases of the graph's convolutions.
 fn conv_biases(graph: &Graph, consts: &HashMap<String, Tensor<4>>) -> HashMap<String, Tensor<1>> {
     graph
@@ -391,30 +493,11 @@ impl GraphNet {
     ) -> Result<GraphTaps> {
         let g = &*self.graph;
         let shapes = self.check_and_shape(input.dims())?;
-        let find = |name: &str| {
-            g.node_index(name).ok_or_else(|| Error::UnknownNode {
-                graph: g.name.clone(),
-                name: name.to_string(),
-            })
-        };
-        let want: Vec<usize> = nodes.iter().map(|s| find(s)).collect::<Result<_>>()?;
-        let want_pre: Vec<usize> = pre.iter().map(|s| find(s)).collect::<Result<_>>()?;
-        for &i in &want_pre {
-            if !g.nodes[i].op.is_activation() {
-                return Err(Error::NoPreRelu(g.nodes[i].name.clone()));
-            }
-        }
+        let (want, want_pre) = self.asked(nodes, pre)?;
         let mut taps = GraphTaps::default();
         let Some(last) = want.iter().chain(&want_pre).copied().max() else {
             return Ok(taps);
         };
-        // the last node that reads each value, so values are dropped once used
-        let mut last_use: HashMap<&str, usize> = HashMap::new();
-        for (i, node) in g.nodes.iter().enumerate().take(last + 1) {
-            for inp in &node.inputs {
-                last_use.insert(inp, i);
-            }
-        }
         // under autodiff on the CPU: the whole way on the kernels, as one recorded operation
         if let (Some(h), None, true) = (&self.host, &timer, autodiff::serves(&self.device)) {
             let asked: tape::Asked<'_> = nodes
@@ -426,60 +509,15 @@ impl GraphNet {
                 }))
                 .collect();
             if let Some(taps) = tape::forward(g, h, &shapes, &input, last, &asked)
-                .map_err(|why| Error::Graph(g.error(&g.nodes[last], why)))?
+                .map_err(|why| Error::Graph(g.error(&g.nodes[last], why.to_string())))?
             {
                 return Ok(taps);
             }
         }
         let fast = self.host.is_some() && host::serves(&self.device);
+        let fusion = Fusion::plan(g, &shapes, last, [&want, &want_pre], fast);
         let mut values: HashMap<&str, Tensor<4>> = HashMap::new();
         values.insert(&g.input, input);
-        // on the CPU path: a convolution whose only reader is a ReLU, neither of them asked
-        // for (nor the ReLU's pre-activation), runs as one node
-        let fusable = |i: usize| {
-            let (Some(c), Some(r)) = (g.nodes.get(i), g.nodes.get(i + 1)) else {
-                return false;
-            };
-            fast && matches!(c.op, Op::Conv { .. })
-                && matches!(r.op, Op::Relu)
-                && r.inputs.len() == 1
-                && r.inputs[0] == c.output
-                && last_use.get(c.output.as_str()) == Some(&(i + 1))
-                && !want.contains(&i)
-                && !want_pre.contains(&(i + 1))
-        };
-        let slots = match fast {
-            true => concat_slots(g, &shapes, last, &last_use, &want, &fusable),
-            false => HashMap::new(),
-        };
-        // a ReLU that alone reads a concatenation written by convolutions (a fire module's)
-        // goes into them: relu(concat(a, b)) = concat(relu(a), relu(b)), and its node passes
-        // the concatenation on
-        let mut readers: HashMap<&str, usize> = HashMap::new();
-        for node in g.nodes.iter().take(last + 1) {
-            for inp in &node.inputs {
-                *readers.entry(inp.as_str()).or_default() += 1;
-            }
-        }
-        let mut relu_parts: Vec<usize> = Vec::new();
-        let mut pass_on: Vec<usize> = Vec::new();
-        for (c, node) in g.nodes.iter().enumerate().take(last + 1) {
-            let written = slots.values().any(|&(k, _, _)| k == c);
-            let Some(r) = last_use.get(node.output.as_str()).copied() else {
-                continue;
-            };
-            let relu = &g.nodes[r];
-            if written
-                && matches!(relu.op, Op::Relu)
-                && relu.inputs.len() == 1
-                && readers.get(node.output.as_str()) == Some(&1)
-                && !want.contains(&c)
-                && !want_pre.contains(&r)
-            {
-                relu_parts.push(c);
-                pass_on.push(r);
-            }
-        }
         let mut pending: HashMap<usize, Vec<f32>> = HashMap::new();
         let mut fused = None;
         for (i, node) in g.nodes.iter().enumerate().take(last + 1) {
@@ -494,49 +532,21 @@ impl GraphNet {
                     (node, i, Some(host::value(buf, d, &self.device)))
                 }
                 None => {
-                    let ins = self.gather(node, i, &mut values, &last_use)?;
+                    let ins = self.gather(node, i, &mut values, &fusion.last_use)?;
                     for (asked, _) in pre.iter().zip(&want_pre).filter(|(_, k)| **k == i) {
                         let d = shapes.get(&node.inputs[0]).unwrap_or(&[]);
                         taps.pre
                             .insert(asked.to_string(), ins[0].clone().reshape(nchw(d)));
                     }
-                    let relu = fusable(i);
-                    let (last_node, last_i) = match relu {
-                        true => (&g.nodes[i + 1], i + 1),
-                        false => (node, i),
-                    };
-                    if relu {
+                    if fusion.fusable(i) {
                         fused = Some(i + 1);
                     }
-                    match (&node.op, slots.get(last_node.output.as_str())) {
-                        (Op::Relu, _) if pass_on.contains(&i) => {
-                            let x = ins.into_iter().next().ok_or_else(|| {
-                                Error::Graph(g.error(node, "an input is missing"))
-                            })?;
-                            (node, i, Some(x))
-                        }
-                        (Op::Conv { window, group }, Some(&(c, offset, channels))) => {
-                            let slot = Slot {
-                                data: pending.entry(c).or_default(),
-                                channels,
-                                offset,
-                            };
-                            let relu = relu || relu_parts.contains(&c);
-                            let conv = (window, *group, relu, Some(slot));
-                            self.conv(node, conv, ins, &shapes)?;
-                            (last_node, last_i, None)
-                        }
-                        (Op::Conv { window, group }, None) if relu => {
-                            let conv = (window, *group, true, None);
-                            (last_node, last_i, self.conv(node, conv, ins, &shapes)?)
-                        }
-                        _ => (node, i, Some(self.run(node, ins, &shapes)?)),
-                    }
+                    self.run_fused(i, ins, &fusion, &mut pending, &shapes)?
                 }
             };
             if let Some(on) = timer.as_mut() {
                 let _ = self.device.sync();
-                let inside = fused == Some(i) || pass_on.contains(&i);
+                let inside = fused == Some(i) || fusion.pass_on.contains(&i);
                 on(i, inside, t0.elapsed().as_secs_f64() * 1e3);
             }
             let Some(out) = out else {
@@ -550,6 +560,74 @@ impl GraphNet {
             values.insert(&node.output, out);
         }
         Ok(taps)
+    }
+
+    /// The indices of the nodes asked for and of the activations whose pre-activation values
+    /// are asked for; unknown names and pre-activations of other nodes are errors.
+    fn asked(&self, nodes: &[&str], pre: &[&str]) -> Result<(Vec<usize>, Vec<usize>)> {
+        let g = &*self.graph;
+        let find = |name: &str| {
+            g.node_index(name).ok_or_else(|| Error::UnknownNode {
+                graph: g.name.clone(),
+                name: name.to_string(),
+            })
+        };
+        let want: Vec<usize> = nodes.iter().map(|s| find(s)).collect::<Result<_>>()?;
+        let want_pre: Vec<usize> = pre.iter().map(|s| find(s)).collect::<Result<_>>()?;
+        for &i in &want_pre {
+            if !g.nodes[i].op.is_activation() {
+                return Err(Error::NoPreRelu(g.nodes[i].name.clone()));
+            }
+        }
+        Ok((want, want_pre))
+    }
+
+    /// Runs node `i` as `fusion` plans it: a ReLU passing a concatenation on, a convolution
+    /// writing into its concatenation's buffer in `pending` (with its ReLU), a convolution with
+    /// its ReLU, or the node alone. Returns the node whose value came out (the ReLU, for a
+    /// fused one), its index and the value (`None` for a part written into a buffer).
+    fn run_fused<'g>(
+        &'g self,
+        i: usize,
+        ins: Vec<Tensor<4>>,
+        fusion: &Fusion<'_>,
+        pending: &mut HashMap<usize, Vec<f32>>,
+        shapes: &Shapes,
+    ) -> Result<(&'g Node, usize, Option<Tensor<4>>)> {
+        let g = &*self.graph;
+        let node = &g.nodes[i];
+        let relu = fusion.fusable(i);
+        let (last_node, last_i) = match relu {
+            true => (&g.nodes[i + 1], i + 1),
+            false => (node, i),
+        };
+        Ok(
+            match (&node.op, fusion.slots.get(last_node.output.as_str())) {
+                (Op::Relu, _) if fusion.pass_on.contains(&i) => {
+                    let x = ins
+                        .into_iter()
+                        .next()
+                        .ok_or_else(|| Error::Graph(g.error(node, "an input is missing")))?;
+                    (node, i, Some(x))
+                }
+                (Op::Conv { window, group }, Some(&(c, offset, channels))) => {
+                    let slot = Slot {
+                        data: pending.entry(c).or_default(),
+                        channels,
+                        offset,
+                    };
+                    let relu = relu || fusion.relu_parts.contains(&c);
+                    let conv = (window, *group, relu, Some(slot));
+                    self.conv(node, conv, ins, shapes)?;
+                    (last_node, last_i, None)
+                }
+                (Op::Conv { window, group }, None) if relu => {
+                    let conv = (window, *group, true, None);
+                    (last_node, last_i, self.conv(node, conv, ins, shapes)?)
+                }
+                _ => (node, i, Some(self.run(node, ins, shapes)?)),
+            },
+        )
     }
 
     /// Checks an input against the graph and infers every value's shape for it (once per
@@ -675,79 +753,60 @@ impl GraphNet {
         ins: Vec<Tensor<4>>,
         shapes: &Shapes,
     ) -> Result<Tensor<4>> {
-        let g = &*self.graph;
-        let dims = |k: usize| shapes.get(&node.inputs[k]).unwrap_or(&[]).to_vec();
-        let out_dims = shapes.get(&node.output).unwrap_or(&[]).to_vec();
-        let rank = |k: usize| dims(k).len();
-        let mut ins = ins.into_iter();
-        let mut next = || {
-            ins.next()
-                .ok_or_else(|| Error::Graph(g.error(node, "an input is missing")))
+        let mut call = Call {
+            net: self,
+            node,
+            shapes,
+            rest: ins.into_iter(),
         };
-        let x = next()?;
-        Ok(match &node.op {
-            Op::Conv { window, group } => {
-                let y = match &self.host {
-                    Some(h) => h.conv(&node.inputs, window, *group, x, false, None),
-                    None => Err(Declined::Burn(Box::new(x))),
-                };
-                let x = match y {
-                    Ok(Some(y)) => return Ok(y),
-                    Ok(None) => return Err(Error::Graph(g.error(node, "no output"))),
-                    Err(Declined::Failed(why)) => return Err(Error::Graph(g.error(node, why))),
-                    Err(Declined::Burn(x)) => *x,
-                };
-                let w = next()?;
-                let b = match next() {
-                    // on the network's own device, the bias prepared once
-                    Ok(_) if x.device() == self.device => {
-                        node.inputs.get(2).and_then(|n| self.biases.get(n)).cloned()
-                    }
-                    Ok(b) => {
-                        let o = b.dims()[3];
-                        Some(b.reshape([o]))
-                    }
-                    Err(_) => None,
-                };
-                let [_, _, h, wd] = x.dims();
-                let opts = conv_options(window, *group, [h, wd])
-                    .ok_or_else(|| Error::Graph(g.error(node, "the window does not fit")))?;
-                conv2d(x, w, b, opts)
-            }
-            Op::MaxPool(window) => {
-                let pooled = match self.host.is_some() {
-                    true => autodiff::max_pool(window, x),
-                    false => Err(Declined::Burn(Box::new(x))),
-                };
-                let x = match pooled {
-                    Ok(y) => return Ok(y),
-                    Err(Declined::Failed(why)) => return Err(Error::Graph(g.error(node, why))),
-                    Err(Declined::Burn(x)) => *x,
-                };
-                let x = match self.host.is_some() {
-                    true => match host::max_pool(window, x) {
-                        Ok(y) => return Ok(y),
-                        Err(Declined::Failed(why)) => return Err(Error::Graph(g.error(node, why))),
-                        Err(Declined::Burn(x)) => *x,
-                    },
-                    false => x,
-                };
-                let [_, _, h, wd] = x.dims();
-                max_pool2d(x, max_pool_options(window, [h, wd]))
-            }
+        let x = call.next()?;
+        call.output(x)
+    }
+}
+
+/// One node run on burn: the network, the node, the shapes, and its operands not yet taken.
+struct Call<'a> {
+    net: &'a GraphNet,
+    node: &'a Node,
+    shapes: &'a Shapes,
+    rest: std::vec::IntoIter<Tensor<4>>,
+}
+
+impl Call<'_> {
+    /// The node's error.
+    fn fail(&self, why: impl Into<String>) -> Error {
+        Error::Graph(self.net.graph.error(self.node, why))
+    }
+
+    /// The next operand.
+    fn next(&mut self) -> Result<Tensor<4>> {
+        self.rest
+            .next()
+            .ok_or_else(|| self.fail("an input is missing"))
+    }
+
+    /// The logical dimensions of input `k`.
+    fn dims(&self, k: usize) -> Vec<usize> {
+        self.shapes
+            .get(&self.node.inputs[k])
+            .unwrap_or(&[])
+            .to_vec()
+    }
+
+    /// The output's dimensions, stored as four.
+    fn out4(&self) -> [usize; 4] {
+        dims4(self.shapes.get(&self.node.output).unwrap_or(&[]))
+    }
+
+    /// The node's output given its first operand `x` (the others still to take).
+    fn output(&mut self, x: Tensor<4>) -> Result<Tensor<4>> {
+        Ok(match &self.node.op {
+            Op::Conv { window, group } => return self.conv(x, window, *group),
+            Op::MaxPool(window) => return self.max_pool(x, window),
             Op::AveragePool {
                 window,
                 count_include_pad,
-            } => {
-                let [_, _, h, wd] = x.dims();
-                let p = window.pads([h, wd]);
-                let opts = AvgPoolOptions::new(window.kernel)
-                    .with_stride(window.strides)
-                    .with_padding_pairs([(p[0], p[2]), (p[1], p[3])])
-                    .with_count_include_pad(*count_include_pad)
-                    .with_ceil_mode(window.ceil);
-                avg_pool2d(x, opts)
-            }
+            } => avg_pool(x, window, *count_include_pad),
             // rows, then columns: a convolution's output on wgpu is channels-last in memory,
             // where flattening the plane first would copy it
             Op::GlobalAveragePool => x.mean_dim(2).mean_dim(3),
@@ -757,43 +816,17 @@ impl GraphNet {
                 alpha,
                 beta,
                 bias,
-            } => {
-                let [n, c, h, w] = x.dims();
-                let lo = (size - 1) / 2;
-                let hi = size - 1 - lo;
-                let sq = (x.clone() * x.clone()).reshape([n, 1, c, h * w]);
-                let opts = AvgPoolOptions::new([*size, 1])
-                    .with_stride([1, 1])
-                    .with_padding_pairs([(lo, hi), (0, 0)])
-                    .with_count_include_pad(true);
-                let sum = avg_pool2d(sq, opts).reshape([n, c, h, w]) * (*size as f32);
-                let denom = (sum * (*alpha / *size as f32) + *bias).powf_scalar(*beta);
-                x / denom
-            }
-            Op::BatchNorm { epsilon } => {
-                let r = rank(0);
-                let mut pd = [1usize; 4];
-                let ch = 4 - r + 1;
-                pd[ch] = x.dims()[ch];
-                let scale = next()?.reshape(pd);
-                let bias = next()?.reshape(pd);
-                let mean = next()?.reshape(pd);
-                let var = next()?.reshape(pd);
-                let k = scale / (var + *epsilon).sqrt();
-                (x - mean) * k + bias
-            }
-            Op::Add => x + next()?,
-            Op::Sub => x - next()?,
-            Op::Mul => x * next()?,
-            Op::Div => x / next()?,
+            } => lrn(x, *size, [*alpha, *beta, *bias]),
+            Op::BatchNorm { epsilon } => self.batch_norm(x, *epsilon)?,
+            Op::Add => x + self.next()?,
+            Op::Sub => x - self.next()?,
+            Op::Mul => x * self.next()?,
+            Op::Div => x / self.next()?,
             Op::Concat { axis: a } => {
-                let r = rank(0);
-                let ax =
-                    axis(*a, r).ok_or_else(|| Error::Graph(g.error(node, "axis out of range")))?;
+                let r = self.dims(0).len();
+                let ax = axis(*a, r).ok_or_else(|| self.fail("axis out of range"))?;
                 let mut all = vec![x];
-                while let Ok(t) = next() {
-                    all.push(t);
-                }
+                all.extend(self.rest.by_ref());
                 Tensor::cat(all, ax + 4 - r)
             }
             Op::Gemm {
@@ -801,75 +834,24 @@ impl GraphNet {
                 beta,
                 trans_a,
                 trans_b,
-            } => {
-                let (da, db) = (dims(0), dims(1));
-                let mut a: Tensor<2> = x.reshape([da[0], da[1]]);
-                let mut b: Tensor<2> = next()?.reshape([db[0], db[1]]);
-                if *trans_a {
-                    a = a.transpose();
-                }
-                if *trans_b {
-                    b = b.transpose();
-                }
-                let mut y = a.matmul(b);
-                if *alpha != 1.0 {
-                    y = y * *alpha;
-                }
-                let y4 = y.reshape(dims4(&out_dims));
-                match next() {
-                    Ok(c) if *beta == 1.0 => y4 + c,
-                    Ok(c) => y4 + c * *beta,
-                    Err(_) => y4,
-                }
-            }
+            } => self.gemm(x, [*alpha, *beta], [*trans_a, *trans_b])?,
             Op::MatMul => {
-                let (da, db) = (dims(0), dims(1));
+                let (da, db) = (self.dims(0), self.dims(1));
                 let a: Tensor<2> = x.reshape([da[0], da[1]]);
-                let b: Tensor<2> = next()?.reshape([db[0], db[1]]);
-                a.matmul(b).reshape(dims4(&out_dims))
+                let b: Tensor<2> = self.next()?.reshape([db[0], db[1]]);
+                a.matmul(b).reshape(self.out4())
             }
-            Op::Flatten { .. } | Op::Reshape { .. } => x.reshape(dims4(&out_dims)),
-            Op::Softmax { axis: a, coerce_2d } => {
-                let r = rank(0);
-                let ax =
-                    axis(*a, r).ok_or_else(|| Error::Graph(g.error(node, "axis out of range")))?;
-                // over the axis (with coerce_2d, over everything from it on); where nothing
-                // follows that span it is the last axis of a `[rows, cols]` view, which reduces
-                // along contiguous memory (on wgpu a reduction over an inner axis of a rank-4
-                // value is twice as slow)
-                let d = dims(0);
-                let rows: usize = d[..ax].iter().product();
-                let (cols, inner) = match *coerce_2d {
-                    true => (d[ax..].iter().product::<usize>(), 1),
-                    false => (d[ax], d[ax + 1..].iter().product::<usize>()),
-                };
-                if inner == 1 {
-                    activation::softmax(x.reshape([1, 1, rows, cols]), 3).reshape(dims4(&d))
-                } else {
-                    activation::softmax(x, ax + 4 - r)
-                }
-            }
-            Op::Pad { pads, mode } => {
-                let r = rank(0);
-                let mut pairs = [(0usize, 0usize); 4];
-                for i in 0..r {
-                    pairs[4 - r + i] = (pads[i] as usize, pads[r + i] as usize);
-                }
-                let mode = match *mode {
-                    PadMode::Constant(v) => burn::tensor::ops::PadMode::Constant(v),
-                    PadMode::Reflect => burn::tensor::ops::PadMode::Reflect,
-                    PadMode::Edge => burn::tensor::ops::PadMode::Edge,
-                };
-                x.pad(pairs, mode)
-            }
+            Op::Flatten { .. } | Op::Reshape { .. } => x.reshape(self.out4()),
+            Op::Softmax { axis: a, coerce_2d } => self.softmax(x, *a, *coerce_2d)?,
+            Op::Pad { pads, mode } => pad(x, self.dims(0).len(), pads, *mode),
             Op::Relu => activation::relu(x),
             Op::LeakyRelu { alpha } => activation::leaky_relu(x, *alpha as f64),
-            Op::Clip { min, max } => match self.host.is_some() {
+            Op::Clip { min, max } => match self.net.host.is_some() {
                 // on the CPU path, in place on the value's own buffer
                 true => match host::clamp(x, *min, *max) {
                     Ok(y) => y,
                     Err(Declined::Burn(x)) => x.clamp(*min, *max),
-                    Err(Declined::Failed(why)) => return Err(Error::Graph(g.error(node, why))),
+                    Err(Declined::Failed(why)) => return Err(self.fail(why)),
                 },
                 false => x.clamp(*min, *max),
             },
@@ -879,4 +861,167 @@ impl GraphNet {
             Op::Dropout | Op::Identity => x,
         })
     }
+
+    /// A convolution: on the CPU path where it serves, else burn's.
+    fn conv(&mut self, x: Tensor<4>, window: &Window, group: usize) -> Result<Tensor<4>> {
+        let net = self.net;
+        let y = match &net.host {
+            Some(h) => h.conv(&self.node.inputs, window, group, x, false, None),
+            None => Err(Declined::Burn(Box::new(x))),
+        };
+        let x = match y {
+            Ok(Some(y)) => return Ok(y),
+            Ok(None) => return Err(self.fail("no output")),
+            Err(Declined::Failed(why)) => return Err(self.fail(why)),
+            Err(Declined::Burn(x)) => *x,
+        };
+        let w = self.next()?;
+        let b = match self.next() {
+            // on the network's own device, the bias prepared once
+            Ok(_) if x.device() == net.device => self
+                .node
+                .inputs
+                .get(2)
+                .and_then(|n| net.biases.get(n))
+                .cloned(),
+            Ok(b) => {
+                let o = b.dims()[3];
+                Some(b.reshape([o]))
+            }
+            Err(_) => None,
+        };
+        let [_, _, h, wd] = x.dims();
+        let opts = conv_options(window, group, [h, wd])
+            .ok_or_else(|| self.fail("the window does not fit"))?;
+        Ok(conv2d(x, w, b, opts))
+    }
+
+    /// A max pooling: on the kernels (under autodiff, then plain) where the CPU path serves,
+    /// else burn's.
+    fn max_pool(&self, x: Tensor<4>, window: &Window) -> Result<Tensor<4>> {
+        let on_host = self.net.host.is_some();
+        let pooled = match on_host {
+            true => autodiff::max_pool(window, x),
+            false => Err(Declined::Burn(Box::new(x))),
+        };
+        let x = match pooled {
+            Ok(y) => return Ok(y),
+            Err(Declined::Failed(why)) => return Err(self.fail(why)),
+            Err(Declined::Burn(x)) => *x,
+        };
+        let x = match on_host {
+            true => match host::max_pool(window, x) {
+                Ok(y) => return Ok(y),
+                Err(Declined::Failed(why)) => return Err(self.fail(why)),
+                Err(Declined::Burn(x)) => *x,
+            },
+            false => x,
+        };
+        let [_, _, h, wd] = x.dims();
+        Ok(max_pool2d(x, max_pool_options(window, [h, wd])))
+    }
+
+    /// Inference batch normalization (its scale, shift, mean and variance the next operands).
+    fn batch_norm(&mut self, x: Tensor<4>, epsilon: f32) -> Result<Tensor<4>> {
+        let r = self.dims(0).len();
+        let mut pd = [1usize; 4];
+        let ch = 4 - r + 1;
+        pd[ch] = x.dims()[ch];
+        let scale = self.next()?.reshape(pd);
+        let bias = self.next()?.reshape(pd);
+        let mean = self.next()?.reshape(pd);
+        let var = self.next()?.reshape(pd);
+        let k = scale / (var + epsilon).sqrt();
+        Ok((x - mean) * k + bias)
+    }
+
+    /// `alpha * A' B' + beta * C` (`C` optional).
+    fn gemm(
+        &mut self,
+        x: Tensor<4>,
+        [alpha, beta]: [f32; 2],
+        [trans_a, trans_b]: [bool; 2],
+    ) -> Result<Tensor<4>> {
+        let (da, db) = (self.dims(0), self.dims(1));
+        let mut a: Tensor<2> = x.reshape([da[0], da[1]]);
+        let mut b: Tensor<2> = self.next()?.reshape([db[0], db[1]]);
+        if trans_a {
+            a = a.transpose();
+        }
+        if trans_b {
+            b = b.transpose();
+        }
+        let mut y = a.matmul(b);
+        if alpha != 1.0 {
+            y = y * alpha;
+        }
+        let y4 = y.reshape(self.out4());
+        Ok(match self.next() {
+            Ok(c) if beta == 1.0 => y4 + c,
+            Ok(c) => y4 + c * beta,
+            Err(_) => y4,
+        })
+    }
+
+    /// Softmax along axis `a` (with `coerce_2d`, over everything from it on).
+    fn softmax(&self, x: Tensor<4>, a: i64, coerce_2d: bool) -> Result<Tensor<4>> {
+        let d = self.dims(0);
+        let r = d.len();
+        let ax = axis(a, r).ok_or_else(|| self.fail("axis out of range"))?;
+        // over the axis (with coerce_2d, over everything from it on); where nothing
+        // follows that span it is the last axis of a `[rows, cols]` view, which reduces
+        // along contiguous memory (on wgpu a reduction over an inner axis of a rank-4
+        // value is twice as slow)
+        let rows: usize = d[..ax].iter().product();
+        let (cols, inner) = match coerce_2d {
+            true => (d[ax..].iter().product::<usize>(), 1),
+            false => (d[ax], d[ax + 1..].iter().product::<usize>()),
+        };
+        Ok(if inner == 1 {
+            activation::softmax(x.reshape([1, 1, rows, cols]), 3).reshape(dims4(&d))
+        } else {
+            activation::softmax(x, ax + 4 - r)
+        })
+    }
+}
+
+/// Average pooling.
+fn avg_pool(x: Tensor<4>, window: &Window, count_include_pad: bool) -> Tensor<4> {
+    let [_, _, h, wd] = x.dims();
+    let p = window.pads([h, wd]);
+    let opts = AvgPoolOptions::new(window.kernel)
+        .with_stride(window.strides)
+        .with_padding_pairs([(p[0], p[2]), (p[1], p[3])])
+        .with_count_include_pad(count_include_pad)
+        .with_ceil_mode(window.ceil);
+    avg_pool2d(x, opts)
+}
+
+/// Local response normalization across `size` channels, `[alpha, beta, bias]`.
+fn lrn(x: Tensor<4>, size: usize, [alpha, beta, bias]: [f32; 3]) -> Tensor<4> {
+    let [n, c, h, w] = x.dims();
+    let lo = (size - 1) / 2;
+    let hi = size - 1 - lo;
+    let sq = (x.clone() * x.clone()).reshape([n, 1, c, h * w]);
+    let opts = AvgPoolOptions::new([size, 1])
+        .with_stride([1, 1])
+        .with_padding_pairs([(lo, hi), (0, 0)])
+        .with_count_include_pad(true);
+    let sum = avg_pool2d(sq, opts).reshape([n, c, h, w]) * (size as f32);
+    let denom = (sum * (alpha / size as f32) + bias).powf_scalar(beta);
+    x / denom
+}
+
+/// Padding of a rank-`r` value (`pads` as ONNX orders them).
+fn pad(x: Tensor<4>, r: usize, pads: &[i64], mode: PadMode) -> Tensor<4> {
+    let mut pairs = [(0usize, 0usize); 4];
+    for i in 0..r {
+        pairs[4 - r + i] = (pads[i] as usize, pads[r + i] as usize);
+    }
+    let mode = match mode {
+        PadMode::Constant(v) => burn::tensor::ops::PadMode::Constant(v),
+        PadMode::Reflect => burn::tensor::ops::PadMode::Reflect,
+        PadMode::Edge => burn::tensor::ops::PadMode::Edge,
+    };
+    x.pad(pairs, mode)
 }

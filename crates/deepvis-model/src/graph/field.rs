@@ -32,6 +32,67 @@ fn spatial(d: &[usize]) -> Option<[usize; 2]> {
     (d.len() == 4).then(|| [d[2], d[3]])
 }
 
+/// The field on input `k` of a node with `op` (`in_hw` and `out_hw` that input's and the
+/// output's spatial size) given its field `f` on the output; `None` where that input does not
+/// carry the field (a convolution's weights, a 1x1 gate broadcast over the map).
+fn through(
+    f: Field,
+    op: &Op,
+    k: usize,
+    in_hw: Option<[usize; 2]>,
+    out_hw: Option<[usize; 2]>,
+) -> Option<Field> {
+    Some(match (f, op) {
+        (Field::Whole, _) => Field::Whole,
+        (Field::Box(b), Op::Conv { window, .. } | Op::MaxPool(window))
+        | (Field::Box(b), Op::AveragePool { window, .. }) => {
+            if k > 0 {
+                return None;
+            }
+            let hw = in_hw?;
+            let p = window.pads(hw);
+            let (s, d, kk) = (window.strides, window.dilations, window.kernel);
+            let map = |a: i64, i: usize| a * s[i] as i64 - p[i] as i64;
+            let ext = |i: usize| ((kk[i] - 1) * d[i]) as i64;
+            Field::Box([
+                map(b[0], 0),
+                map(b[1], 0) + ext(0),
+                map(b[2], 1),
+                map(b[3], 1) + ext(1),
+            ])
+        }
+        (Field::Box(b), Op::Pad { pads, .. }) => {
+            let r = pads.len() / 2;
+            if r < 2 {
+                Field::Whole
+            } else {
+                let (py, px) = (pads[r - 2], pads[r - 1]);
+                Field::Box([b[0] - py, b[1] - py, b[2] - px, b[3] - px])
+            }
+        }
+        (
+            Field::Box(_),
+            Op::GlobalAveragePool
+            | Op::AdaptiveAvgPool { .. }
+            | Op::Gemm { .. }
+            | Op::MatMul
+            | Op::Flatten { .. }
+            | Op::Reshape { .. },
+        ) => Field::Whole,
+        (Field::Box(_), Op::Softmax { axis, .. })
+            if !(out_hw.is_some() && (*axis == 1 || *axis == -3)) =>
+        {
+            Field::Whole
+        }
+        (Field::Box(b), _) => match (in_hw, out_hw) {
+            (Some(i), Some(o)) if i == o => Field::Box(b),
+            // a 1x1 gate broadcast over the map: follow the map only
+            (Some([1, 1]), Some(_)) | (None, Some(_)) => return None,
+            _ => Field::Whole,
+        },
+    })
+}
+
 impl Graph {
     /// The input pixels unit `(y, x)` of node `name` can see (half-open, possibly reaching
     /// into the padding), for the input size of `shapes`. Units of global values (after a
@@ -81,54 +142,8 @@ impl Graph {
                     continue;
                 }
                 let in_hw = spatial(&dim(inp));
-                let mapped = match (f, &node.op) {
-                    (Field::Whole, _) => Field::Whole,
-                    (Field::Box(b), Op::Conv { window, .. } | Op::MaxPool(window))
-                    | (Field::Box(b), Op::AveragePool { window, .. }) => {
-                        if k > 0 {
-                            continue;
-                        }
-                        let Some(hw) = in_hw else { continue };
-                        let p = window.pads(hw);
-                        let (s, d, kk) = (window.strides, window.dilations, window.kernel);
-                        let map = |a: i64, i: usize| a * s[i] as i64 - p[i] as i64;
-                        let ext = |i: usize| ((kk[i] - 1) * d[i]) as i64;
-                        Field::Box([
-                            map(b[0], 0),
-                            map(b[1], 0) + ext(0),
-                            map(b[2], 1),
-                            map(b[3], 1) + ext(1),
-                        ])
-                    }
-                    (Field::Box(b), Op::Pad { pads, .. }) => {
-                        let r = pads.len() / 2;
-                        if r < 2 {
-                            Field::Whole
-                        } else {
-                            let (py, px) = (pads[r - 2], pads[r - 1]);
-                            Field::Box([b[0] - py, b[1] - py, b[2] - px, b[3] - px])
-                        }
-                    }
-                    (
-                        Field::Box(_),
-                        Op::GlobalAveragePool
-                        | Op::AdaptiveAvgPool { .. }
-                        | Op::Gemm { .. }
-                        | Op::MatMul
-                        | Op::Flatten { .. }
-                        | Op::Reshape { .. },
-                    ) => Field::Whole,
-                    (Field::Box(_), Op::Softmax { axis, .. })
-                        if !(out_hw.is_some() && (*axis == 1 || *axis == -3)) =>
-                    {
-                        Field::Whole
-                    }
-                    (Field::Box(b), _) => match (in_hw, out_hw) {
-                        (Some(i), Some(o)) if i == o => Field::Box(b),
-                        // a 1x1 gate broadcast over the map: follow the map only
-                        (Some([1, 1]), Some(_)) | (None, Some(_)) => continue,
-                        _ => Field::Whole,
-                    },
+                let Some(mapped) = through(f, &node.op, k, in_hw, out_hw) else {
+                    continue;
                 };
                 let e = fields.entry(inp.as_str()).or_insert(mapped);
                 *e = e.union(mapped);

@@ -21,13 +21,33 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::{Autodiff, Flex};
 use burn::prelude::*;
-use deepvis_kernels::{Conv2d, MaxPool2d, Output};
+use deepvis_kernels::{Conv2d, MaxPool2d, Output, Scratch};
 
 use super::exec::nchw;
 use super::host::{self, Host};
 use super::shape::{Shapes, axis};
-use super::{Graph, Op};
+use super::{Graph, Node, Op, Window};
 use crate::backprop::BackMode;
+
+/// Why a walk on the kernels failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum TapeError {
+    /// A kernel refused its arguments.
+    #[error(transparent)]
+    Kernel(#[from] deepvis_kernels::KernelError),
+    /// A value a step reads was not made (or its data was not kept).
+    #[error("no value `{0}`")]
+    NoValue(String),
+    /// A value without an inferred shape.
+    #[error("no shape for `{0}`")]
+    NoShape(String),
+    /// A step made the wrong number of values.
+    #[error("`{0}` came out the wrong size")]
+    WrongSize(String),
+    /// A tensor could not be moved between burn and the host (burn's error, as it prints).
+    #[error("{0}")]
+    Burn(String),
+}
 
 /// One node (or a convolution with its ReLU) as the tape runs it; values by name.
 #[derive(Debug)]
@@ -45,18 +65,8 @@ enum Step {
     Clip { lo: f32, hi: f32 },
     /// The sum of two values of the same dimensions (a residual connection).
     Add,
-    /// A fully connected layer (ONNX Gemm with a constant `B`): `[n, k]` to
-    /// `alpha * x B' + beta * c`, `[n, m]`.
-    Dense {
-        weight: Arc<[f32]>,
-        bias: Option<Arc<[f32]>>,
-        k: usize,
-        m: usize,
-        /// `B` is `[m, k]` (else `[k, m]`).
-        trans_b: bool,
-        alpha: f32,
-        beta: f32,
-    },
+    /// A fully connected layer.
+    Dense(Dense),
     /// A max pooling.
     MaxPool(MaxPool2d),
     /// A concatenation of 4-d values along the channels.
@@ -65,6 +75,68 @@ enum Step {
     Mean,
     /// The same values under other dimensions (dropout, identity, flatten, reshape).
     Same,
+}
+
+/// A fully connected layer (ONNX Gemm with a constant `B`): `[n, k]` to
+/// `alpha * x B' + beta * c`, `[n, m]`.
+#[derive(Debug)]
+struct Dense {
+    weight: Arc<[f32]>,
+    bias: Option<Arc<[f32]>>,
+    k: usize,
+    m: usize,
+    /// `B` is `[m, k]` (else `[k, m]`).
+    trans_b: bool,
+    alpha: f32,
+    beta: f32,
+}
+
+impl Dense {
+    /// The layer's output on the `[n, k]` values `x`.
+    fn forward(&self, x: &[f32], n: usize) -> Vec<f32> {
+        let (k, m) = (self.k, self.m);
+        let mut out = vec![0f32; n * m];
+        for (a, y) in x.chunks(k).zip(out.chunks_mut(m)) {
+            match self.trans_b {
+                true => {
+                    for (yj, wj) in y.iter_mut().zip(self.weight.chunks(k)) {
+                        *yj = dot(a, wj);
+                    }
+                }
+                false => {
+                    for (ai, wi) in a.iter().zip(self.weight.chunks(m)) {
+                        y.iter_mut().zip(wi).for_each(|(yj, w)| *yj += ai * w);
+                    }
+                }
+            }
+            for (j, yj) in y.iter_mut().enumerate() {
+                *yj = *yj * self.alpha + self.bias.as_ref().map_or(0.0, |c| c[j] * self.beta);
+            }
+        }
+        out
+    }
+
+    /// The signal on the `[n, k]` input given the signal `g` on the output.
+    fn backward(&self, g: &[f32], n: usize) -> Vec<f32> {
+        let (k, m) = (self.k, self.m);
+        let mut gx = vec![0f32; n * k];
+        for (gy, ga) in g.chunks(m).zip(gx.chunks_mut(k)) {
+            match self.trans_b {
+                true => {
+                    for (gj, wj) in gy.iter().zip(self.weight.chunks(k)) {
+                        ga.iter_mut().zip(wj).for_each(|(a, w)| *a += gj * w);
+                    }
+                }
+                false => {
+                    for (a, wi) in ga.iter_mut().zip(self.weight.chunks(m)) {
+                        *a = dot(gy, wi);
+                    }
+                }
+            }
+            ga.iter_mut().for_each(|a| *a *= self.alpha);
+        }
+        gx
+    }
 }
 
 /// A step with the names of the values it reads and writes.
@@ -110,6 +182,225 @@ impl std::fmt::Debug for Tape {
     }
 }
 
+/// The planning of a walk: the graph to node `last`, its shapes and host constants, and the
+/// values asked for (`keep`, never fused away).
+struct Planner<'a> {
+    graph: &'a Graph,
+    host: &'a Host,
+    shapes: &'a Shapes,
+    last: usize,
+    keep: &'a [&'a str],
+    /// How many nodes up to `last` read each value.
+    readers: HashMap<&'a str, usize>,
+}
+
+impl<'a> Planner<'a> {
+    fn new(
+        graph: &'a Graph,
+        host: &'a Host,
+        shapes: &'a Shapes,
+        last: usize,
+        keep: &'a [&'a str],
+    ) -> Planner<'a> {
+        let mut readers: HashMap<&str, usize> = HashMap::new();
+        for node in graph.nodes.iter().take(last + 1) {
+            for inp in &node.inputs {
+                *readers.entry(inp.as_str()).or_default() += 1;
+            }
+        }
+        Planner {
+            graph,
+            host,
+            shapes,
+            last,
+            keep,
+            readers,
+        }
+    }
+
+    fn dims(&self, name: &str) -> Option<[usize; 4]> {
+        self.shapes.get(name).map(nchw)
+    }
+
+    /// The steps from the input to node `last`, or `None` when a node on the way is not one
+    /// the tape runs.
+    fn lines(&self) -> Option<Vec<Line>> {
+        let mut lines = Vec::new();
+        let mut skip = None;
+        for (i, node) in self.graph.nodes.iter().enumerate().take(self.last + 1) {
+            if skip == Some(i) {
+                continue;
+            }
+            let x = node.inputs.first()?;
+            let (step, output) = self.step(i, node, x)?;
+            if let Step::Conv { relu: true, .. } = step {
+                skip = Some(i + 1);
+            }
+            let inputs = match step {
+                Step::Concat | Step::Add => node.inputs.clone(),
+                _ => vec![x.clone()],
+            };
+            self.dims(output)?;
+            lines.push(Line {
+                step,
+                inputs,
+                output: output.clone(),
+            });
+        }
+        self.fuse_concat_relus(&mut lines);
+        Some(lines)
+    }
+
+    /// Node `i`'s step (reading `x` first) and the value it writes, or `None` when the tape
+    /// does not run it.
+    fn step(&self, i: usize, node: &'a Node, x: &str) -> Option<(Step, &'a String)> {
+        let rank = self.shapes.get(x)?.len();
+        let own = |step: Step| Some((step, &node.output));
+        match &node.op {
+            Op::Conv { window, group } => self.conv(i, node, x, window, *group),
+            Op::Relu => own(Step::Relu),
+            Op::Clip { min, max } => own(Step::Clip { lo: *min, hi: *max }),
+            Op::Add
+                if node.inputs.len() == 2
+                    && node
+                        .inputs
+                        .iter()
+                        .all(|v| !self.graph.constants.contains_key(v))
+                    && self.shapes.get(&node.inputs[0]) == self.shapes.get(&node.inputs[1]) =>
+            {
+                own(Step::Add)
+            }
+            Op::MaxPool(window) => {
+                let [_, _, h, w] = self.dims(x)?;
+                own(Step::MaxPool(host::pooling(window, [h, w])?.0))
+            }
+            Op::Concat { axis: a } if rank >= 2 && axis(*a, rank) == Some(1) => {
+                own(self.concat(node, x, rank)?)
+            }
+            Op::GlobalAveragePool if rank == 4 => own(Step::Mean),
+            Op::Gemm {
+                alpha,
+                beta,
+                trans_a: false,
+                trans_b,
+            } if rank == 2 => own(Step::Dense(self.dense(node, x, *alpha, *beta, *trans_b)?)),
+            Op::Dropout | Op::Identity | Op::Flatten { .. } | Op::Reshape { .. } => own(Step::Same),
+            _ => None,
+        }
+    }
+
+    /// A convolution, with the ReLU after it when that alone reads it and neither of them
+    /// is asked for (the value written is then the ReLU's).
+    fn conv(
+        &self,
+        i: usize,
+        node: &'a Node,
+        x: &str,
+        window: &Window,
+        group: usize,
+    ) -> Option<(Step, &'a String)> {
+        let [_, c, h, w] = self.dims(x)?;
+        let weight = self.host.constant(node.inputs.get(1)?)?;
+        let bias = match node.inputs.get(2) {
+            Some(b) => Some(self.host.constant(b)?),
+            None => None,
+        };
+        let conv = host::geometry(window, group, [c, h, w], weight.len())?;
+        let next = self.graph.nodes.get(i + 1).filter(|r| {
+            i < self.last
+                && matches!(r.op, Op::Relu)
+                && r.inputs.len() == 1
+                && r.inputs[0] == node.output
+                && self.readers.get(node.output.as_str()) == Some(&1)
+                && !self.keep.contains(&node.output.as_str())
+        });
+        let conv = Step::Conv {
+            conv,
+            weight,
+            bias,
+            relu: next.is_some(),
+        };
+        Some((conv, next.map_or(&node.output, |r| &r.output)))
+    }
+
+    /// A channel concatenation of rank-`rank` values, when every part has the first's
+    /// batch and plane.
+    fn concat(&self, node: &Node, x: &str, rank: usize) -> Option<Step> {
+        let n = self.dims(x)?[0];
+        let [_, _, h, w] = self.dims(x)?;
+        let fits = node.inputs.iter().all(|p| {
+            self.shapes.get(p).map(|d| d.len()) == Some(rank)
+                && self
+                    .dims(p)
+                    .is_some_and(|[pn, _, ph, pw]| [pn, ph, pw] == [n, h, w])
+        });
+        fits.then_some(Step::Concat)
+    }
+
+    /// A fully connected layer over `x` (`[n, k]`), when its `B` and `C` are constants that fit.
+    fn dense(&self, node: &Node, x: &str, alpha: f32, beta: f32, trans_b: bool) -> Option<Dense> {
+        let k = self.shapes.get(x)?[1];
+        let b = node.inputs.get(1)?;
+        let db = self.shapes.get(b)?;
+        let (kb, m) = match (db, trans_b) {
+            ([r, c], true) => (*c, *r),
+            ([r, c], false) => (*r, *c),
+            _ => return None,
+        };
+        let weight = self.host.constant(b)?;
+        let bias = match node.inputs.get(2) {
+            Some(c) => Some(self.host.constant(c)?),
+            None => None,
+        };
+        if kb != k || weight.len() != k * m || bias.as_ref().is_some_and(|c| c.len() != m) {
+            return None;
+        }
+        Some(Dense {
+            weight,
+            bias,
+            k,
+            m,
+            trans_b,
+            alpha,
+            beta,
+        })
+    }
+
+    /// A ReLU after a concatenation of convolutions (a fire module's) goes into each of them:
+    /// relu(concat(a, b)) = concat(relu(a), relu(b)), the ReLU's step then passes values on.
+    fn fuse_concat_relus(&self, lines: &mut [Line]) {
+        let single = |name: &str| self.readers.get(name) == Some(&1) && !self.keep.contains(&name);
+        for j in 0..lines.len() {
+            if !matches!(lines[j].step, Step::Relu) || !single(&lines[j].inputs[0]) {
+                continue;
+            }
+            let Some(cat) = lines.iter().position(|l| l.output == lines[j].inputs[0]) else {
+                continue;
+            };
+            if !matches!(lines[cat].step, Step::Concat) {
+                continue;
+            }
+            let parts: Option<Vec<usize>> = lines[cat]
+                .inputs
+                .iter()
+                .map(|p| {
+                    let k = lines.iter().position(|l| &l.output == p)?;
+                    (matches!(lines[k].step, Step::Conv { .. }) && single(p)).then_some(k)
+                })
+                .collect();
+            let Some(parts) = parts else {
+                continue;
+            };
+            for k in parts {
+                if let Step::Conv { relu, .. } = &mut lines[k].step {
+                    *relu = true;
+                }
+            }
+            lines[j].step = Step::Same;
+        }
+    }
+}
+
 /// The steps from the input to node `last`, or `None` when a node on the way is not one the
 /// tape runs. `keep` are the values asked for (never fused away).
 fn plan(
@@ -119,187 +410,30 @@ fn plan(
     last: usize,
     keep: &[&str],
 ) -> Option<Vec<Line>> {
-    let dims = |name: &str| shapes.get(name).map(nchw);
-    let mut readers: HashMap<&str, usize> = HashMap::new();
-    for node in graph.nodes.iter().take(last + 1) {
-        for inp in &node.inputs {
-            *readers.entry(inp.as_str()).or_default() += 1;
-        }
-    }
-    let mut lines = Vec::new();
-    let mut skip = None;
-    for (i, node) in graph.nodes.iter().enumerate().take(last + 1) {
-        if skip == Some(i) {
-            continue;
-        }
-        let x = node.inputs.first()?;
-        let rank = shapes.get(x)?.len();
-        let (step, output) = match &node.op {
-            Op::Conv { window, group } => {
-                let [_, c, h, w] = dims(x)?;
-                let weight = host.constant(node.inputs.get(1)?)?;
-                let bias = match node.inputs.get(2) {
-                    Some(b) => Some(host.constant(b)?),
-                    None => None,
-                };
-                let conv = host::geometry(window, *group, [c, h, w], weight.len())?;
-                // a ReLU that alone reads the convolution, neither of them asked for
-                let next = graph.nodes.get(i + 1).filter(|r| {
-                    i < last
-                        && matches!(r.op, Op::Relu)
-                        && r.inputs.len() == 1
-                        && r.inputs[0] == node.output
-                        && readers.get(node.output.as_str()) == Some(&1)
-                        && !keep.contains(&node.output.as_str())
-                });
-                if next.is_some() {
-                    skip = Some(i + 1);
-                }
-                let conv = Step::Conv {
-                    conv,
-                    weight,
-                    bias,
-                    relu: next.is_some(),
-                };
-                (conv, next.map_or(&node.output, |r| &r.output))
-            }
-            Op::Relu => (Step::Relu, &node.output),
-            Op::Clip { min, max } => (Step::Clip { lo: *min, hi: *max }, &node.output),
-            Op::Add
-                if node.inputs.len() == 2
-                    && node.inputs.iter().all(|v| !graph.constants.contains_key(v))
-                    && shapes.get(&node.inputs[0]) == shapes.get(&node.inputs[1]) =>
-            {
-                (Step::Add, &node.output)
-            }
-            Op::MaxPool(window) => {
-                let [_, _, h, w] = dims(x)?;
-                (
-                    Step::MaxPool(host::pooling(window, [h, w])?.0),
-                    &node.output,
-                )
-            }
-            Op::Concat { axis: a } if rank >= 2 && axis(*a, rank) == Some(1) => {
-                let n = dims(x)?[0];
-                let [_, _, h, w] = dims(x)?;
-                let fits = node.inputs.iter().all(|p| {
-                    shapes.get(p).map(|d| d.len()) == Some(rank)
-                        && dims(p).is_some_and(|[pn, _, ph, pw]| [pn, ph, pw] == [n, h, w])
-                });
-                if !fits {
-                    return None;
-                }
-                (Step::Concat, &node.output)
-            }
-            Op::GlobalAveragePool if rank == 4 => (Step::Mean, &node.output),
-            Op::Gemm {
-                alpha,
-                beta,
-                trans_a: false,
-                trans_b,
-            } if rank == 2 => {
-                let k = shapes.get(x)?[1];
-                let b = node.inputs.get(1)?;
-                let db = shapes.get(b)?;
-                let (kb, m) = match (db, trans_b) {
-                    ([r, c], true) => (*c, *r),
-                    ([r, c], false) => (*r, *c),
-                    _ => return None,
-                };
-                let weight = host.constant(b)?;
-                let bias = match node.inputs.get(2) {
-                    Some(c) => Some(host.constant(c)?),
-                    None => None,
-                };
-                if kb != k || weight.len() != k * m || bias.as_ref().is_some_and(|c| c.len() != m) {
-                    return None;
-                }
-                let dense = Step::Dense {
-                    weight,
-                    bias,
-                    k,
-                    m,
-                    trans_b: *trans_b,
-                    alpha: *alpha,
-                    beta: *beta,
-                };
-                (dense, &node.output)
-            }
-            Op::Dropout | Op::Identity | Op::Flatten { .. } | Op::Reshape { .. } => {
-                (Step::Same, &node.output)
-            }
-            _ => return None,
-        };
-        let inputs = match step {
-            Step::Concat | Step::Add => node.inputs.clone(),
-            _ => vec![x.clone()],
-        };
-        dims(output)?;
-        lines.push(Line {
-            step,
-            inputs,
-            output: output.clone(),
-        });
-    }
-    // a ReLU after a concatenation of convolutions (a fire module's) goes into each of them:
-    // relu(concat(a, b)) = concat(relu(a), relu(b)), the ReLU's node then passes values on
-    let single = |name: &str| readers.get(name) == Some(&1) && !keep.contains(&name);
-    for j in 0..lines.len() {
-        if !matches!(lines[j].step, Step::Relu) || !single(&lines[j].inputs[0]) {
-            continue;
-        }
-        let Some(cat) = lines.iter().position(|l| l.output == lines[j].inputs[0]) else {
-            continue;
-        };
-        if !matches!(lines[cat].step, Step::Concat) {
-            continue;
-        }
-        let parts: Option<Vec<usize>> = lines[cat]
-            .inputs
-            .iter()
-            .map(|p| {
-                let k = lines.iter().position(|l| &l.output == p)?;
-                (matches!(lines[k].step, Step::Conv { .. }) && single(p)).then_some(k)
-            })
-            .collect();
-        let Some(parts) = parts else {
-            continue;
-        };
-        for k in parts {
-            if let Step::Conv { relu, .. } = &mut lines[k].step {
-                *relu = true;
-            }
-        }
-        lines[j].step = Step::Same;
-    }
-    Some(lines)
+    Planner::new(graph, host, shapes, last, keep).lines()
 }
 
-/// Runs the steps forward from `input` (its values, `[N, C, H, W]`), returning every value.
-fn run(
-    lines: &[Line],
-    shapes: &Shapes,
-    host: &Host,
-    input: (&str, Val),
-) -> Result<HashMap<String, Val>, String> {
-    let mut values: HashMap<String, Val> = HashMap::new();
-    values.insert(input.0.to_string(), input.1);
-    let mut scratch = host.take_scratch();
-    for line in lines {
-        let get = |name: &str| {
-            values
-                .get(name)
-                .cloned()
-                .ok_or_else(|| format!("no value `{name}`"))
-        };
-        let x = get(&line.inputs[0])?;
+/// A value the walk has made.
+fn get(values: &HashMap<String, Val>, name: &str) -> Result<Val, TapeError> {
+    values
+        .get(name)
+        .cloned()
+        .ok_or_else(|| TapeError::NoValue(name.to_string()))
+}
+
+impl Line {
+    /// The step's output (of dimensions `dims`) from its first input `x`; its other inputs
+    /// are read from `values`.
+    fn forward(
+        &self,
+        x: &Val,
+        dims: [usize; 4],
+        values: &HashMap<String, Val>,
+        scratch: &mut Scratch,
+    ) -> Result<Arc<Vec<f32>>, TapeError> {
         let [n, c, h, w] = x.dims;
-        let dims = shapes
-            .get(&line.output)
-            .map(nchw)
-            .ok_or_else(|| format!("no shape for `{}`", line.output))?;
         let size: usize = dims.iter().product();
-        let data = match &line.step {
+        Ok(match &self.step {
             Step::Conv {
                 conv,
                 weight,
@@ -319,9 +453,8 @@ fn run(
                     bias.as_deref(),
                     *relu,
                     dst,
-                    &mut scratch,
-                )
-                .map_err(|e| e.to_string())?;
+                    scratch,
+                )?;
                 Arc::new(out)
             }
             Step::Relu => Arc::new(
@@ -345,7 +478,7 @@ fn run(
                     .collect(),
             ),
             Step::Add => {
-                let y = get(&line.inputs[1])?;
+                let y = get(values, &self.inputs[1])?;
                 Arc::new(
                     x.data
                         .iter()
@@ -356,16 +489,15 @@ fn run(
             }
             Step::MaxPool(pool) => {
                 let mut out = vec![0f32; size];
-                pool.run(&x.data, [n * c, h, w], &mut out)
-                    .map_err(|e| e.to_string())?;
+                pool.run(&x.data, [n * c, h, w], &mut out)?;
                 Arc::new(out)
             }
             Step::Concat => {
                 let mut out = Vec::with_capacity(size);
-                let parts = line
+                let parts = self
                     .inputs
                     .iter()
-                    .map(|p| get(p))
+                    .map(|p| get(values, p))
                     .collect::<Result<Vec<_>, _>>()?;
                 for b in 0..n {
                     for p in &parts {
@@ -382,38 +514,31 @@ fn run(
                     .collect(),
             ),
             Step::Same => x.data.clone(),
-            Step::Dense {
-                weight,
-                bias,
-                k,
-                m,
-                trans_b,
-                alpha,
-                beta,
-            } => {
-                let mut out = vec![0f32; n * m];
-                for (a, y) in x.data.chunks(*k).zip(out.chunks_mut(*m)) {
-                    match trans_b {
-                        true => {
-                            for (yj, wj) in y.iter_mut().zip(weight.chunks(*k)) {
-                                *yj = dot(a, wj);
-                            }
-                        }
-                        false => {
-                            for (ai, wi) in a.iter().zip(weight.chunks(*m)) {
-                                y.iter_mut().zip(wi).for_each(|(yj, w)| *yj += ai * w);
-                            }
-                        }
-                    }
-                    for (j, yj) in y.iter_mut().enumerate() {
-                        *yj = *yj * alpha + bias.as_ref().map_or(0.0, |c| c[j] * beta);
-                    }
-                }
-                Arc::new(out)
-            }
-        };
+            Step::Dense(dense) => Arc::new(dense.forward(&x.data, n)),
+        })
+    }
+}
+
+/// Runs the steps forward from `input` (its values, `[N, C, H, W]`), returning every value.
+fn run(
+    lines: &[Line],
+    shapes: &Shapes,
+    host: &Host,
+    input: (&str, Val),
+) -> Result<HashMap<String, Val>, TapeError> {
+    let mut values: HashMap<String, Val> = HashMap::new();
+    values.insert(input.0.to_string(), input.1);
+    let mut scratch = host.take_scratch();
+    for line in lines {
+        let x = get(&values, &line.inputs[0])?;
+        let dims = shapes
+            .get(&line.output)
+            .map(nchw)
+            .ok_or_else(|| TapeError::NoShape(line.output.clone()))?;
+        let size: usize = dims.iter().product();
+        let data = line.forward(&x, dims, &values, &mut scratch)?;
         if data.len() != size {
-            return Err(format!("`{}` came out the wrong size", line.output));
+            return Err(TapeError::WrongSize(line.output.clone()));
         }
         values.insert(line.output.clone(), Val { data, dims });
     }
@@ -459,7 +584,7 @@ pub(crate) struct Planned<'a> {
 
 impl Planned<'_> {
     /// Runs the walk from `input` (`[N, C, H, W]` values).
-    pub(crate) fn run(self, input: (Vec<f32>, [usize; 4])) -> Result<Walk, String> {
+    pub(crate) fn run(self, input: (Vec<f32>, [usize; 4])) -> Result<Walk, TapeError> {
         let val = Val {
             data: Arc::new(input.0),
             dims: input.1,
@@ -529,6 +654,13 @@ impl Walk {
         self
     }
 
+    /// A value of the walk (its data may have been dropped).
+    fn val(&self, name: &str) -> Result<&Val, TapeError> {
+        self.values
+            .get(name)
+            .ok_or_else(|| TapeError::NoValue(name.to_string()))
+    }
+
     /// The signal on the input given signals on values (`(name, [N, ...] signal)`), each
     /// ReLU passing it by `rule`; with `capture`, that value's whole signal too.
     pub(crate) fn backward(
@@ -536,109 +668,21 @@ impl Walk {
         seeds: Vec<(String, Vec<f32>)>,
         rule: BackMode,
         capture: Option<&str>,
-    ) -> Result<(Vec<f32>, Option<Vec<f32>>), String> {
+    ) -> Result<(Vec<f32>, Option<Vec<f32>>), TapeError> {
         let mut grads: HashMap<String, Vec<f32>> = HashMap::new();
         for (name, g) in seeds {
             accumulate(&mut grads, &name, g);
         }
         let mut captured = None;
         let mut scratch = self.host.take_scratch();
-        let value = |name: &str| {
-            self.values
-                .get(name)
-                .ok_or_else(|| format!("no value `{name}`"))
-        };
         for line in self.lines.iter().rev() {
-            let Some(mut g) = grads.remove(&line.output) else {
+            let Some(g) = grads.remove(&line.output) else {
                 continue;
             };
             if capture == Some(line.output.as_str()) {
                 captured = Some(g.clone());
             }
-            let x = &line.inputs[0];
-            let [n, c, h, w] = value(x)?.dims;
-            match &line.step {
-                Step::Conv {
-                    conv, weight, relu, ..
-                } => {
-                    if *relu {
-                        relu_back(rule, &mut g, &value(&line.output)?.data);
-                    }
-                    let mut gx = vec![0f32; n * c * h * w];
-                    conv.backward_input(&g, [n, h, w], weight, &mut gx, &mut scratch)
-                        .map_err(|e| e.to_string())?;
-                    accumulate(&mut grads, x, gx);
-                }
-                Step::Relu => {
-                    relu_back(rule, &mut g, &value(&line.output)?.data);
-                    accumulate(&mut grads, x, g);
-                }
-                Step::Clip { lo, hi } => {
-                    clip_back(rule, [*lo, *hi], &mut g, &value(&line.output)?.data);
-                    accumulate(&mut grads, x, g);
-                }
-                Step::Add => {
-                    accumulate(&mut grads, &line.inputs[1], g.clone());
-                    accumulate(&mut grads, x, g);
-                }
-                Step::MaxPool(pool) => {
-                    let mut gx = vec![0f32; n * c * h * w];
-                    let (xv, yv) = (&value(x)?.data, &value(&line.output)?.data);
-                    pool.backward_input(xv, yv, [n * c, h, w], &g, &mut gx)
-                        .map_err(|e| e.to_string())?;
-                    accumulate(&mut grads, x, gx);
-                }
-                Step::Concat => {
-                    let out_plane = g.len() / n.max(1);
-                    let mut at = 0;
-                    for p in &line.inputs {
-                        let plane: usize = value(p)?.dims[1..].iter().product();
-                        let mut gp = Vec::with_capacity(n * plane);
-                        for b in 0..n {
-                            gp.extend_from_slice(
-                                &g[b * out_plane + at..b * out_plane + at + plane],
-                            );
-                        }
-                        at += plane;
-                        accumulate(&mut grads, p, gp);
-                    }
-                }
-                Step::Mean => {
-                    let area = (h * w) as f32;
-                    let gx = g
-                        .iter()
-                        .flat_map(|&v| std::iter::repeat_n(v / area, h * w))
-                        .collect();
-                    accumulate(&mut grads, x, gx);
-                }
-                Step::Same => accumulate(&mut grads, x, g),
-                Step::Dense {
-                    weight,
-                    k,
-                    m,
-                    trans_b,
-                    alpha,
-                    ..
-                } => {
-                    let mut gx = vec![0f32; n * k];
-                    for (gy, ga) in g.chunks(*m).zip(gx.chunks_mut(*k)) {
-                        match trans_b {
-                            true => {
-                                for (gj, wj) in gy.iter().zip(weight.chunks(*k)) {
-                                    ga.iter_mut().zip(wj).for_each(|(a, w)| *a += gj * w);
-                                }
-                            }
-                            false => {
-                                for (a, wi) in ga.iter_mut().zip(weight.chunks(*m)) {
-                                    *a = dot(gy, wi);
-                                }
-                            }
-                        }
-                        ga.iter_mut().for_each(|a| *a *= alpha);
-                    }
-                    accumulate(&mut grads, x, gx);
-                }
-            }
+            self.back(line, g, rule, &mut grads, &mut scratch)?;
         }
         self.host.put_scratch(scratch);
         let size: usize = self.input_dims.iter().product();
@@ -646,6 +690,74 @@ impl Walk {
             .remove(&self.input)
             .unwrap_or_else(|| vec![0f32; size]);
         Ok((gx, captured))
+    }
+
+    /// Passes the signal `g` on `line`'s output back onto its inputs (into `grads`), each
+    /// ReLU by `rule`.
+    fn back(
+        &self,
+        line: &Line,
+        mut g: Vec<f32>,
+        rule: BackMode,
+        grads: &mut HashMap<String, Vec<f32>>,
+        scratch: &mut Scratch,
+    ) -> Result<(), TapeError> {
+        let x = &line.inputs[0];
+        let [n, c, h, w] = self.val(x)?.dims;
+        match &line.step {
+            Step::Conv {
+                conv, weight, relu, ..
+            } => {
+                if *relu {
+                    relu_back(rule, &mut g, &self.val(&line.output)?.data);
+                }
+                let mut gx = vec![0f32; n * c * h * w];
+                conv.backward_input(&g, [n, h, w], weight, &mut gx, scratch)?;
+                accumulate(grads, x, gx);
+            }
+            Step::Relu => {
+                relu_back(rule, &mut g, &self.val(&line.output)?.data);
+                accumulate(grads, x, g);
+            }
+            Step::Clip { lo, hi } => {
+                clip_back(rule, [*lo, *hi], &mut g, &self.val(&line.output)?.data);
+                accumulate(grads, x, g);
+            }
+            Step::Add => {
+                accumulate(grads, &line.inputs[1], g.clone());
+                accumulate(grads, x, g);
+            }
+            Step::MaxPool(pool) => {
+                let mut gx = vec![0f32; n * c * h * w];
+                let (xv, yv) = (&self.val(x)?.data, &self.val(&line.output)?.data);
+                pool.backward_input(xv, yv, [n * c, h, w], &g, &mut gx)?;
+                accumulate(grads, x, gx);
+            }
+            Step::Concat => {
+                let out_plane = g.len() / n.max(1);
+                let mut at = 0;
+                for p in &line.inputs {
+                    let plane: usize = self.val(p)?.dims[1..].iter().product();
+                    let mut gp = Vec::with_capacity(n * plane);
+                    for b in 0..n {
+                        gp.extend_from_slice(&g[b * out_plane + at..b * out_plane + at + plane]);
+                    }
+                    at += plane;
+                    accumulate(grads, p, gp);
+                }
+            }
+            Step::Mean => {
+                let area = (h * w) as f32;
+                let gx = g
+                    .iter()
+                    .flat_map(|&v| std::iter::repeat_n(v / area, h * w))
+                    .collect();
+                accumulate(grads, x, gx);
+            }
+            Step::Same => accumulate(grads, x, g),
+            Step::Dense(dense) => accumulate(grads, x, dense.backward(&g, n)),
+        }
+        Ok(())
     }
 }
 
@@ -691,7 +803,7 @@ fn clip_back(rule: BackMode, [lo, hi]: [f32; 2], g: &mut [f32], y: &[f32]) {
 
 impl Tape {
     /// The signal on the input given the signal on the flat output (`[N, total]`).
-    fn backward(&self, flat: &[f32]) -> Result<Vec<f32>, String> {
+    fn backward(&self, flat: &[f32]) -> Result<Vec<f32>, TapeError> {
         let n = self.walk.input_dims[0];
         let total = self.total;
         let seeds = self
@@ -760,7 +872,7 @@ pub(crate) fn forward(
     input: &Tensor<4>,
     last: usize,
     asked: &Asked<'_>,
-) -> Result<Option<super::GraphTaps>, String> {
+) -> Result<Option<super::GraphTaps>, TapeError> {
     if !super::autodiff::serves(&input.device()) {
         return Ok(None);
     }
@@ -776,7 +888,7 @@ pub(crate) fn forward(
     let xs = Tensor::<4>::from_primitive::<Flex>(inner)
         .into_data()
         .try_into_vec::<f32>()
-        .map_err(|e| format!("{e:?}"))?;
+        .map_err(|e| TapeError::Burn(format!("{e:?}")))?;
     let walk = planned.run((xs, input_dims))?;
     let values = &walk.values;
     // the flat output: each image's taps side by side
@@ -789,7 +901,7 @@ pub(crate) fn forward(
         }
         let v = values
             .get(name)
-            .ok_or_else(|| format!("no value `{name}`"))?;
+            .ok_or_else(|| TapeError::NoValue(name.to_string()))?;
         let size = v.data.len() / n.max(1);
         taps.push((name.to_string(), total, size));
         total += size;
@@ -804,7 +916,7 @@ pub(crate) fn forward(
     }
     let flat = Tensor::<2>::from_data(TensorData::new(flat, [n, total]), &Device::flex())
         .try_into_primitive::<Flex>()
-        .map_err(|e| format!("{e:?}"))?;
+        .map_err(|e| TapeError::Burn(format!("{e:?}")))?;
     let recorded = match TapeBackward
         .prepare::<NoCheckpointing>([node])
         .compute_bound()
