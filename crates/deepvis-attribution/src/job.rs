@@ -3,7 +3,7 @@
 use burn::prelude::*;
 use deepvis_model::graph::Seed;
 use deepvis_model::rng::Rng;
-use deepvis_model::{BackMode as Rule, ModelInfo, Net, Request, tensor4, to_vec};
+use deepvis_model::{ModelInfo, Net, Request, tensor4, to_vec};
 
 use crate::{AttrOptions, Attribution, Baseline, Error, Method, Result, Target};
 
@@ -49,7 +49,7 @@ enum State {
     /// Noisy copies still to take.
     Smooth {
         probe: Probe,
-        rule: Rule,
+        rule: Method,
         sigma: f32,
         rng: Rng,
         total: usize,
@@ -260,7 +260,11 @@ impl Job {
                 let (lo, hi) = deepvis_viz::finite_range(&x);
                 State::Smooth {
                     probe: probe(x.clone(), target.seed)?,
-                    rule: if s.guided { Rule::Guided } else { Rule::Grad },
+                    rule: if s.guided {
+                        Method::Guided
+                    } else {
+                        Method::Grad
+                    },
                     sigma: s.noise * (hi - lo),
                     rng: Rng::new(s.seed),
                     total: s.samples,
@@ -367,7 +371,7 @@ impl Job {
         let plane = h * w;
         let device = self.input.device();
         let (layer, channel) = (self.layer.as_str(), self.channel);
-        let grads = |data: Vec<f32>, n: usize, seed: Seed, rule: Rule| -> Result<Vec<f32>> {
+        let grads = |data: Vec<f32>, n: usize, seed: Seed, rule: Method| -> Result<Vec<f32>> {
             let t = tensor4(data, [n, c, h, w], &device)?;
             let b = net.graph().backward(t, layer, channel, seed, rule, None)?;
             Ok(to_vec(b.grad)?)
@@ -386,17 +390,13 @@ impl Job {
         };
         let result = match &mut self.state {
             State::Once { seed, cam } => {
-                let rule = match self.method {
-                    Method::Deconv => Rule::Deconv,
-                    Method::Guided => Rule::Guided,
-                    _ => Rule::Grad,
-                };
+                // the backward pass applies the method's rule at each ReLU
                 let b = net.graph().backward(
                     self.input.clone(),
                     layer,
                     channel,
                     *seed,
-                    rule,
+                    self.method,
                     cam.as_deref(),
                 )?;
                 self.passes += 1;
@@ -514,7 +514,7 @@ impl Job {
                             .map(|(&x, &b)| b + a * (x - b)),
                     );
                 }
-                let g = grads(data, n, probe.seed, Rule::Grad)?;
+                let g = grads(data, n, probe.seed, Method::Grad)?;
                 self.passes += n;
                 for (s, &wk) in g.chunks(acc.len()).zip(&weights[*taken..*taken + n]) {
                     for (a, &v) in acc.iter_mut().zip(s) {

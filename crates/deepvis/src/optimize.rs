@@ -389,7 +389,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
             .map(|&k| ((k == MethodKind::Paper).then_some(a.preset), k))
             .collect()
     } else {
-        let k = a.method_args.method.kind();
+        let k = a.method_args.method;
         vec![((k == MethodKind::Paper).then_some(a.preset), k)]
     };
     let l = load(g)?;

@@ -21,7 +21,7 @@ use super::exec::{GraphNet, dims4, max_pool_options, nchw};
 use super::shape::{Shapes, axis};
 use super::tape;
 use super::{Graph, Node, Op};
-use crate::backprop::{BackMode, BackProjection};
+use crate::backprop::{BackMode, BackProjection, Rule};
 use crate::error::{Error, Result};
 use crate::to_vec;
 
@@ -138,15 +138,15 @@ fn unbroadcast(mut t: Tensor<4>, target: [usize; 4]) -> Tensor<4> {
 }
 
 /// The signal before a ReLU-family node, given its forward input `x`.
-fn activation_back(op: &Op, mode: BackMode, x: Tensor<4>, g: Tensor<4>) -> Option<Tensor<4>> {
+fn activation_back(op: &Op, rule: Rule, x: Tensor<4>, g: Tensor<4>) -> Option<Tensor<4>> {
     let pass = match op {
         // a ReLU passes where its input is positive (burn's own mask-fill, two kernels)
         Op::Relu => {
             let off = x.lower_equal_elem(0.0);
-            return Some(match mode {
-                BackMode::Grad => g.mask_fill(off, 0.0),
-                BackMode::Deconv => relu(g),
-                BackMode::Guided => relu(g).mask_fill(off, 0.0),
+            return Some(match rule {
+                Rule::Grad => g.mask_fill(off, 0.0),
+                Rule::Deconv => relu(g),
+                Rule::Guided => relu(g).mask_fill(off, 0.0),
             });
         }
         Op::LeakyRelu { alpha } => {
@@ -158,10 +158,10 @@ fn activation_back(op: &Op, mode: BackMode, x: Tensor<4>, g: Tensor<4>) -> Optio
         }
         _ => return None,
     };
-    Some(match mode {
-        BackMode::Grad => g * pass,
-        BackMode::Deconv => relu(g),
-        BackMode::Guided => relu(g) * pass,
+    Some(match rule {
+        Rule::Grad => g * pass,
+        Rule::Deconv => relu(g),
+        Rule::Guided => relu(g) * pass,
     })
 }
 
@@ -220,9 +220,10 @@ impl GraphNet {
     }
 
     /// One forward and one backward of a batch: the signal of unit `channel` of node `node`
-    /// (where `seed` says) on every input, each sample's own unit. With `capture`, the output
-    /// of that node (which must feed `node`, or be it) and the signal on it come back too; the
-    /// signal there is the plain gradient only when `mode` is [`BackMode::Grad`].
+    /// (where `seed` says) on every input, each sample's own unit, each ReLU passing it by
+    /// `mode`'s rule (deconvolution's, guided backprop's, else the gradient's). With `capture`,
+    /// the output of that node (which must feed `node`, or be it) and the signal on it come
+    /// back too; the signal there is the plain gradient only when the rule is the gradient's.
     pub fn backward(
         &self,
         input: Tensor<4>,
@@ -232,6 +233,7 @@ impl GraphNet {
         mode: BackMode,
         capture: Option<&str>,
     ) -> Result<Backward> {
+        let rule = Rule::of(mode);
         let g = self.graph();
         let [n, _, h, w] = input.dims();
         let find = |name: &str| {
@@ -373,7 +375,7 @@ impl GraphNet {
         if let Some(wk) = walk {
             let seeds = vec![(target.output.clone(), seed_values)];
             let (gx, cap) = wk
-                .backward(seeds, mode, capture)
+                .backward(seeds, rule, capture)
                 .map_err(|why| Error::Graph(g.error(target, why)))?;
             let captured = match (capture, cap) {
                 (Some(name), Some(gc)) => {
@@ -420,7 +422,7 @@ impl GraphNet {
                 None => {
                     let ins = self.inputs(node, &values)?;
                     let indices = argmax.remove(node.output.as_str());
-                    self.vjp(node, ins, gy, mode, &shapes, indices)?
+                    self.vjp(node, ins, gy, rule, &shapes, indices)?
                 }
             };
             for (name, gi) in node.inputs.iter().zip(gx) {
@@ -463,7 +465,7 @@ impl GraphNet {
         node: &Node,
         ins: Vec<Tensor<4>>,
         gy: Tensor<4>,
-        mode: BackMode,
+        rule: Rule,
         shapes: &Shapes,
         indices: Option<Tensor<4, Int>>,
     ) -> Result<Vec<Option<Tensor<4>>>> {
@@ -474,7 +476,7 @@ impl GraphNet {
         let only = |t: Tensor<4>| Ok(vec![Some(t)]);
         let x = ins[0].clone();
         if node.op.is_relu_family()
-            && let Some(gx) = activation_back(&node.op, mode, x.clone(), gy.clone())
+            && let Some(gx) = activation_back(&node.op, rule, x.clone(), gy.clone())
         {
             return only(gx);
         }
