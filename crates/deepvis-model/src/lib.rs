@@ -17,7 +17,7 @@ pub mod squeezenet;
 pub mod tensor_file;
 pub mod weights;
 
-pub use arch::{Arch, LayerInfo, ModelInfo, PreSource, Region};
+pub use arch::{Arch, LayerInfo, Model, ModelInfo, PreSource, Region};
 pub use backprop::{BackMode, BackProjection, BackProjector};
 pub use deepvis_viz::ClassProb;
 pub use device::{BackendChoice, BackendKind, SelectedDevice};
