@@ -103,11 +103,8 @@ fn back_options(
     let mode = back
         .map(deepvis_model::BackMode::parse_projection)
         .transpose();
-    let filter = deepvis_viz::BackFilter::parse(filter);
-    Ok((
-        mode.map_err(anyhow::Error::msg)?,
-        filter.map_err(anyhow::Error::msg)?,
-    ))
+    let filter = deepvis_viz::BackFilter::parse(filter).map_err(anyhow::Error::msg);
+    Ok((mode.map_err(anyhow::Error::msg)?, filter?))
 }
 
 /// `topk merge`: the parts' scans joined, and the index of the whole written from them.
