@@ -3,7 +3,7 @@
 use burn::prelude::*;
 use deepvis_model::graph::Seed;
 use deepvis_model::rng::Rng;
-use deepvis_model::{BackMode as Rule, ModelInfo, Net, Request, tensor4, to_vec};
+use deepvis_model::{ModelInfo, Net, Request, tensor4, to_vec};
 
 use crate::{AttrOptions, Attribution, Baseline, Error, Method, Result, Target};
 
@@ -60,7 +60,7 @@ struct Occlusion {
 #[derive(Debug)]
 struct Smooth {
     probe: Probe,
-    rule: Rule,
+    rule: Method,
     sigma: f32,
     rng: Rng,
     total: usize,
@@ -232,7 +232,7 @@ struct Pass<'a> {
 
 impl Pass<'_> {
     /// The gradient of the unit (at `seed`, by `rule`) on each of `n` images `data`.
-    fn grads(&self, data: Vec<f32>, n: usize, seed: Seed, rule: Rule) -> Result<Vec<f32>> {
+    fn grads(&self, data: Vec<f32>, n: usize, seed: Seed, rule: Method) -> Result<Vec<f32>> {
         let [_, c, h, w] = self.dims;
         let t = tensor4(data, [n, c, h, w], &self.device)?;
         let b = self
@@ -263,15 +263,15 @@ impl Pass<'_> {
     /// Grad-CAM by layer `cam`.
     fn once(&mut self, input: &Tensor<4>, seed: Seed, cam: Option<&str>) -> Result<Attribution> {
         let [_, c, h, w] = self.dims;
-        let rule = match self.method {
-            Method::Deconv => Rule::Deconv,
-            Method::Guided => Rule::Guided,
-            _ => Rule::Grad,
-        };
-        let b =
-            self.net
-                .graph()
-                .backward(input.clone(), self.layer, self.channel, seed, rule, cam)?;
+        // the backward pass applies the method's rule at each ReLU
+        let b = self.net.graph().backward(
+            input.clone(),
+            self.layer,
+            self.channel,
+            seed,
+            self.method,
+            cam,
+        )?;
         *self.passes += 1;
         let probe = Probe {
             seed,
@@ -375,7 +375,11 @@ impl Smooth {
         let (lo, hi) = deepvis_viz::finite_range(x);
         Ok(Smooth {
             probe: prober.probe(x.to_vec(), seed)?,
-            rule: if s.guided { Rule::Guided } else { Rule::Grad },
+            rule: if s.guided {
+                Method::Guided
+            } else {
+                Method::Grad
+            },
             sigma: s.noise * (hi - lo),
             rng: Rng::new(s.seed),
             total: s.samples,
@@ -470,7 +474,7 @@ impl Ig {
                     .map(|(&x, &b)| b + a * (x - b)),
             );
         }
-        let g = pass.grads(data, n, self.probe.seed, Rule::Grad)?;
+        let g = pass.grads(data, n, self.probe.seed, Method::Grad)?;
         *pass.passes += n;
         for (s, &wk) in g
             .chunks(self.acc.len())

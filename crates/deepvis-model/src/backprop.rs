@@ -5,16 +5,16 @@
 //! ([`crate::graph::GraphNet::project`]).
 
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 
 use crate::error::{Error, Result};
 use crate::net::Net;
 
-/// How a ReLU passes the backward signal.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub enum BackMode {
+pub use deepvis_viz::BackMode;
+
+/// How a ReLU passes the backward signal: the rule of a [`BackMode`] in the backward pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Rule {
     /// The gradient: the signal where the forward input was positive.
-    #[default]
     Grad,
     /// Zeiler & Fergus deconvolution: the positive part of the signal, whatever the forward
     /// input was.
@@ -23,37 +23,14 @@ pub enum BackMode {
     Guided,
 }
 
-impl BackMode {
-    /// Every mode.
-    pub const ALL: [BackMode; 3] = [BackMode::Grad, BackMode::Deconv, BackMode::Guided];
-
-    /// `grad`, `deconv` or `guided`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BackMode::Grad => "grad",
-            BackMode::Deconv => "deconv",
-            BackMode::Guided => "guided",
-        }
-    }
-
-    /// Parses `grad`, `deconv` or `guided`.
-    pub fn from_name(s: &str) -> Result<BackMode> {
-        BackMode::ALL
-            .into_iter()
-            .find(|m| m.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| {
-                Error::BadInput(format!(
-                    "unknown back mode `{s}`: use grad, deconv or guided"
-                ))
-            })
-    }
-
-    /// The signal before a ReLU, given its forward input `pre` and the signal `g` after it.
-    pub fn relu_back(self, pre: Tensor<4>, g: Tensor<4>) -> Tensor<4> {
-        match self {
-            BackMode::Grad => g * pre.greater_elem(0.0).float(),
-            BackMode::Deconv => relu(g),
-            BackMode::Guided => relu(g) * pre.greater_elem(0.0).float(),
+impl Rule {
+    /// The rule of `mode`: deconvolution's and guided backprop's own; the gradient for every
+    /// other mode.
+    pub(crate) fn of(mode: BackMode) -> Rule {
+        match mode {
+            BackMode::Deconv => Rule::Deconv,
+            BackMode::Guided => Rule::Guided,
+            _ => Rule::Grad,
         }
     }
 }
@@ -89,7 +66,8 @@ impl BackProjector {
     }
 
     /// Projects unit `channel` of `layer` at `pos` (default: where its map is largest on this
-    /// input; ignored for vector layers) back onto `input`, a plain `[1, C, H, W]` tensor.
+    /// input; ignored for vector layers) back onto `input`, a plain `[1, C, H, W]` tensor, by
+    /// one of the back-projections ([`BackMode::PROJECTIONS`]).
     pub fn project(
         &self,
         input: Tensor<4>,
@@ -98,6 +76,14 @@ impl BackProjector {
         pos: Option<(usize, usize)>,
         mode: BackMode,
     ) -> Result<BackProjection> {
+        if !mode.is_projection() {
+            let names = BackMode::PROJECTIONS.map(BackMode::as_str);
+            return Err(Error::BadInput(format!(
+                "{} is not a back-projection: use {}",
+                mode.as_str(),
+                deepvis_viz::one_of(&names)
+            )));
+        }
         self.net.check_input(input.dims())?;
         let node = self.net.info().resolve(layer)?;
         self.net.graph().project(input, node, channel, pos, mode)

@@ -101,9 +101,12 @@ pub enum Error {
     /// An input tensor of the wrong size or shape.
     #[error("bad input: {0}")]
     BadInput(String),
-    /// A model name that is not known.
-    #[error("unknown model `{0}`; known models: squeezenet1_0, alexnet")]
-    UnknownModel(String),
+    /// A model name the registry does not know (its error lists the known names).
+    #[error(transparent)]
+    Registry(#[from] deepvis_weights::WeightsError),
+    /// A known model whose network is not built in (it is read from its file).
+    #[error("{0} is not built in: it is read from its ONNX file")]
+    NotBuiltIn(String),
     /// A graph whose nodes do not hold together (shapes, operands, attributes).
     #[error("{0}")]
     Graph(#[from] crate::graph::GraphError),

@@ -17,8 +17,9 @@ pub mod squeezenet;
 pub mod tensor_file;
 pub mod weights;
 
-pub use arch::{Arch, LayerInfo, ModelInfo, PreSource, Region};
+pub use arch::{Arch, LayerInfo, Model, ModelInfo, PreSource, Region};
 pub use backprop::{BackMode, BackProjection, BackProjector};
+pub use deepvis_viz::ClassProb;
 pub use device::{BackendChoice, BackendKind, SelectedDevice};
 pub use error::{Error, Result};
 pub use labels::Labels;
@@ -46,24 +47,13 @@ pub fn to_vec<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
         .map_err(|e| Error::Backend(format!("cannot read a tensor back: {e:?}")))
 }
 
-/// One class and its probability.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Prediction {
-    /// The class index.
-    pub index: usize,
-    /// The class name.
-    pub label: String,
-    /// Its probability.
-    pub prob: f32,
-}
-
 /// The `k` most probable classes of a probability vector, best first.
-pub fn top_k(probs: &[f32], k: usize, labels: &Labels) -> Vec<Prediction> {
+pub fn top_k(probs: &[f32], k: usize, labels: &Labels) -> Vec<ClassProb> {
     let mut idx: Vec<usize> = (0..probs.len()).collect();
     idx.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
     idx.into_iter()
         .take(k)
-        .map(|i| Prediction {
+        .map(|i| ClassProb {
             index: i,
             label: labels.name(i),
             prob: probs[i],

@@ -179,5 +179,11 @@ fn modes_parse() {
     for m in BackMode::ALL {
         assert_eq!(BackMode::from_name(m.as_str()).unwrap(), m);
     }
-    assert!(BackMode::from_name("deconvolution").is_err());
+    assert!(BackMode::from_name("deconvolution").is_none());
+    for m in BackMode::PROJECTIONS {
+        assert_eq!(BackMode::parse_projection(m.as_str()), Ok(m));
+    }
+    let e = BackMode::parse_projection("gradcam").unwrap_err();
+    assert!(e.contains("grad, deconv or guided"), "{e}");
+    assert!(BackMode::parse_projection("deconvolution").is_err());
 }

@@ -68,6 +68,18 @@ impl Baseline {
     }
 }
 
+/// `--baseline NAME` on the command line.
+#[cfg(feature = "clap")]
+impl clap::ValueEnum for Baseline {
+    fn value_variants<'a>() -> &'a [Baseline] {
+        &Baseline::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.as_str()))
+    }
+}
+
 /// Integrated gradients: the gradient averaged along the straight path from a baseline.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IgOptions {

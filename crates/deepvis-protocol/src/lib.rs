@@ -18,7 +18,7 @@ use image::{GrayImage, RgbImage};
 use serde::{Deserialize, Serialize};
 
 pub use attr::{AttrOptions, Baseline, IgOptions, OcclusionOptions, SmoothGradOptions};
-pub use deepvis_viz::{BackFilter, ColorMap};
+pub use deepvis_viz::{BackFilter, BackMode, ClassProb, ColorMap};
 pub use failure::{Doing, ErrorKind, Failure, Preparing, SourceState};
 pub use method::{Method, MethodKind, ParamKind};
 pub use params::{LrPolicy, Params};
@@ -201,106 +201,6 @@ impl OptimSettings {
     }
 }
 
-/// How the selected unit is attributed to the input: the back-projections (gradient, deconv,
-/// guided backprop) and the attribution maps (Grad-CAM, Grad-CAM++, occlusion, SmoothGrad,
-/// integrated gradients).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-pub enum BackMode {
-    /// Not computed (saves a backward pass per frame).
-    Off,
-    /// The gradient of the unit with respect to the input.
-    #[default]
-    Grad,
-    /// Zeiler & Fergus deconvolution.
-    Deconv,
-    /// Guided backprop.
-    Guided,
-    /// Grad-CAM (Selvaraju et al. 2017) at a convolutional layer below the unit.
-    GradCam,
-    /// Grad-CAM++ (Chattopadhay et al. 2018) at a convolutional layer below the unit.
-    GradCamPp,
-    /// Occlusion sensitivity: how much the unit drops when a grey patch hides each place.
-    Occlusion,
-    /// SmoothGrad (Smilkov et al. 2017): gradients averaged over noisy copies of the input.
-    SmoothGrad,
-    /// Integrated gradients (Sundararajan et al. 2017) from a baseline to the input.
-    Ig,
-}
-
-impl BackMode {
-    /// Every mode, in the order the `b` key cycles them.
-    pub const ALL: [BackMode; 9] = [
-        BackMode::Off,
-        BackMode::Grad,
-        BackMode::Deconv,
-        BackMode::Guided,
-        BackMode::GradCam,
-        BackMode::GradCamPp,
-        BackMode::Occlusion,
-        BackMode::SmoothGrad,
-        BackMode::Ig,
-    ];
-
-    /// Every mode that computes a map (all but [`BackMode::Off`]), as the compare view shows
-    /// them.
-    pub const METHODS: &'static [BackMode] = BackMode::ALL.split_at(1).1;
-
-    /// Its short name: `off`, `grad`, `deconv`, `guided`, `gradcam`, `gradcampp`,
-    /// `occlusion`, `smoothgrad` or `ig`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BackMode::Off => "off",
-            BackMode::Grad => "grad",
-            BackMode::Deconv => "deconv",
-            BackMode::Guided => "guided",
-            BackMode::GradCam => "gradcam",
-            BackMode::GradCamPp => "gradcampp",
-            BackMode::Occlusion => "occlusion",
-            BackMode::SmoothGrad => "smoothgrad",
-            BackMode::Ig => "ig",
-        }
-    }
-
-    /// Its name in titles (`Grad-CAM++`, `integrated gradients`, ...).
-    pub fn title(self) -> &'static str {
-        match self {
-            BackMode::Off => "off",
-            BackMode::Grad => "gradient",
-            BackMode::Deconv => "deconv",
-            BackMode::Guided => "guided backprop",
-            BackMode::GradCam => "Grad-CAM",
-            BackMode::GradCamPp => "Grad-CAM++",
-            BackMode::Occlusion => "occlusion",
-            BackMode::SmoothGrad => "SmoothGrad",
-            BackMode::Ig => "integrated gradients",
-        }
-    }
-
-    /// Parses a short name ([`BackMode::as_str`]).
-    pub fn from_name(s: &str) -> Option<BackMode> {
-        BackMode::ALL
-            .into_iter()
-            .find(|m| m.as_str().eq_ignore_ascii_case(s))
-    }
-
-    /// Whether it takes many network passes (so it runs at its own pace, with progress).
-    pub fn is_slow(self) -> bool {
-        matches!(
-            self,
-            BackMode::Occlusion | BackMode::SmoothGrad | BackMode::Ig
-        )
-    }
-
-    /// Whether its maps have a sign worth showing (a diverging colour map); Grad-CAM's are
-    /// magnitudes.
-    pub fn is_signed(self) -> bool {
-        !matches!(
-            self,
-            BackMode::GradCam | BackMode::GradCamPp | BackMode::Off
-        )
-    }
-}
-
 /// The attribution pane's settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 pub struct BackSettings {
@@ -411,17 +311,6 @@ pub struct SanityReport {
     pub total: usize,
     /// Why it stopped early, if it did.
     pub error: Option<String>,
-}
-
-/// A class and its probability.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ClassProb {
-    /// Class index.
-    pub index: usize,
-    /// Class name.
-    pub label: String,
-    /// Probability.
-    pub prob: f32,
 }
 
 /// What a second network said of a preferred image.

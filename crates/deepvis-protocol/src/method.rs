@@ -54,6 +54,18 @@ impl MethodKind {
     }
 }
 
+/// `--method NAME` of `optimize` and `search`.
+#[cfg(feature = "clap")]
+impl clap::ValueEnum for MethodKind {
+    fn value_variants<'a>() -> &'a [MethodKind] {
+        &MethodKind::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.as_str()).help(self.label()))
+    }
+}
+
 /// What the optimizer changes to make the image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]

@@ -1,10 +1,24 @@
 //! Turning activations and images into pictures: tiled channel grids, signed images scaled
-//! about zero, montages. No model, no window.
+//! about zero, montages; and the names of what is drawn (the attribution methods, filters and
+//! colour maps, a class and its probability), each one table. No model, no window.
 
 use image::{GrayImage, Luma, Rgb, RgbImage};
 
 pub mod attribution;
+pub mod classes;
+pub mod mode;
 pub use attribution::*;
+pub use classes::ClassProb;
+pub use mode::BackMode;
+
+/// Names as a list in words: `a, b or c`.
+pub fn one_of(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
+}
 
 /// Where the tiles of a channel grid sit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -196,6 +210,26 @@ impl BackFilter {
         BackFilter::ALL
             .into_iter()
             .find(|f| f.as_str().eq_ignore_ascii_case(s))
+    }
+
+    /// Parses a filter name; the error says which names there are.
+    pub fn parse(s: &str) -> Result<BackFilter, String> {
+        BackFilter::from_name(s).ok_or_else(|| {
+            let names = BackFilter::ALL.map(BackFilter::as_str);
+            format!("unknown filter `{s}`: use {}", one_of(&names))
+        })
+    }
+}
+
+/// `--filter NAME` on the command line.
+#[cfg(feature = "clap")]
+impl clap::ValueEnum for BackFilter {
+    fn value_variants<'a>() -> &'a [BackFilter] {
+        &BackFilter::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.as_str()))
     }
 }
 

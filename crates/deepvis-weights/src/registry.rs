@@ -29,6 +29,21 @@ impl Model {
         self.spec().name
     }
 
+    /// The other names it is known by on the command line (`squeezenet`, ...).
+    pub fn aliases(self) -> &'static [&'static str] {
+        self.spec().aliases
+    }
+
+    /// Whether `name` names it: its name or an alias, ignoring ASCII case and surrounding
+    /// space, `-` and `.` read as `_` (`SqueezeNet1.0` and `squeezenet-v1.0` name
+    /// `squeezenet1_0`).
+    pub fn is_named(self, name: &str) -> bool {
+        let key = normalized(name);
+        std::iter::once(self.name())
+            .chain(self.aliases().iter().copied())
+            .any(|n| normalized(n) == key)
+    }
+
     /// The model's registry entry.
     pub fn spec(self) -> &'static ModelSpec {
         match self {
@@ -48,19 +63,33 @@ impl fmt::Display for Model {
 impl FromStr for Model {
     type Err = WeightsError;
 
-    /// Parses a model name, ignoring ASCII case; `squeezenet` is accepted for
-    /// `squeezenet1_0`.
+    /// Parses a model's name or alias ([`Model::is_named`]).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let lower = s.trim().to_ascii_lowercase();
-        match lower.as_str() {
-            "squeezenet1_0" | "squeezenet" | "squeezenet1.0" => Ok(Model::SqueezeNet1_0),
-            "alexnet" => Ok(Model::AlexNet),
-            "caffenet" | "bvlc_caffenet" | "bvlc_reference_caffenet" => Ok(Model::CaffeNet),
-            _ => Err(WeightsError::UnknownModel {
+        Model::ALL
+            .into_iter()
+            .find(|m| m.is_named(s))
+            .ok_or_else(|| WeightsError::UnknownModel {
                 name: s.to_owned(),
                 known: Model::ALL.map(Model::name).join(", "),
-            }),
-        }
+            })
+    }
+}
+
+/// A name as [`Model::is_named`] compares it.
+fn normalized(name: &str) -> String {
+    name.trim().to_ascii_lowercase().replace(['-', '.'], "_")
+}
+
+/// A model name on the command line: the name, its aliases (as written in the registry; set
+/// `ignore_case` on the argument to ignore their case).
+#[cfg(feature = "clap")]
+impl clap::ValueEnum for Model {
+    fn value_variants<'a>() -> &'a [Model] {
+        &Model::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.name()).aliases(self.aliases().iter().copied()))
     }
 }
 
@@ -147,6 +176,8 @@ pub struct ModelSpec {
     pub model: Model,
     /// Its name, also the name of its subfolder in a weights folder.
     pub name: &'static str,
+    /// The other names the command line takes for it.
+    pub aliases: &'static [&'static str],
     /// The public URL of the file that `fetch` downloads.
     pub url: &'static str,
     /// The file that `fetch` downloads (its name, size and sha256).
@@ -198,6 +229,12 @@ const ALEXNET_SAFETENSORS: KnownFile = KnownFile {
 static SQUEEZENET1_0: ModelSpec = ModelSpec {
     model: Model::SqueezeNet1_0,
     name: "squeezenet1_0",
+    aliases: &[
+        "squeezenet",
+        "squeezenet1",
+        "squeezenet1.0",
+        "squeezenet_v1_0",
+    ],
     url: "https://github.com/songhan/SqueezeNet-Deep-Compression/raw/master/compressed_SqueezeNet.net",
     download: SQUEEZENET_NET,
     local_files: &[SQUEEZENET_SAFETENSORS, SQUEEZENET_NET],
@@ -206,6 +243,7 @@ static SQUEEZENET1_0: ModelSpec = ModelSpec {
 static ALEXNET: ModelSpec = ModelSpec {
     model: Model::AlexNet,
     name: "alexnet",
+    aliases: &[],
     url: "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
     download: ALEXNET_PTH,
     local_files: &[ALEXNET_PTH, ALEXNET_SAFETENSORS],
@@ -224,6 +262,7 @@ const CAFFENET_ONNX: KnownFile = KnownFile {
 static CAFFENET: ModelSpec = ModelSpec {
     model: Model::CaffeNet,
     name: "caffenet",
+    aliases: &["bvlc_caffenet", "bvlc_reference_caffenet"],
     url: "https://github.com/onnx/models/raw/main/validated/vision/classification/caffenet/model/caffenet-9.onnx",
     download: CAFFENET_ONNX,
     local_files: &[CAFFENET_ONNX],

@@ -23,6 +23,45 @@ fn names_round_trip() {
 }
 
 #[test]
+fn every_alias_names_its_model_and_no_other() {
+    for model in Model::ALL {
+        for alias in model.aliases() {
+            assert_eq!(alias.parse::<Model>().unwrap(), model, "{alias}");
+            assert_eq!(alias.to_ascii_uppercase().parse::<Model>().unwrap(), model);
+            for other in Model::ALL.into_iter().filter(|m| *m != model) {
+                assert!(!other.is_named(alias), "{alias} names {other} too");
+            }
+        }
+    }
+    // `-` and `.` read as `_`, surrounding space ignored
+    for spelled in [
+        " squeezenet-v1.0 ",
+        "SqueezeNet1.0",
+        "squeezenet_v1_0",
+        "BVLC-CaffeNet",
+    ] {
+        assert!(spelled.parse::<Model>().is_ok(), "{spelled}");
+    }
+}
+
+/// The command line's names are the registry's: its name and aliases, any case.
+#[cfg(feature = "clap")]
+#[test]
+fn the_command_line_takes_every_name_and_alias() {
+    use clap::ValueEnum;
+    for model in Model::ALL {
+        for name in std::iter::once(model.name()).chain(model.aliases().iter().copied()) {
+            assert_eq!(<Model as ValueEnum>::from_str(name, false), Ok(model));
+            assert_eq!(
+                <Model as ValueEnum>::from_str(&name.to_ascii_uppercase(), true),
+                Ok(model)
+            );
+        }
+    }
+    assert!(<Model as ValueEnum>::from_str("vgg16", true).is_err());
+}
+
+#[test]
 fn sha_matching() {
     let full = ExpectedSha256::Full("ab12");
     assert!(full.matches("AB12"));

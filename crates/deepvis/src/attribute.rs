@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use clap::ValueEnum;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use deepvis_attribution::{AttrOptions, Attribution, Job, Method, Sanity, Target};
 use deepvis_model::BackProjector;
 use deepvis_protocol::Baseline;
@@ -17,75 +17,14 @@ use image::RgbImage;
 use crate::Global;
 use crate::common::{UnitArgs, load, log, read_input};
 
-/// An attribution method.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MethodArg {
-    /// Grad-CAM at a layer below the unit.
-    Gradcam,
-    /// Grad-CAM++.
-    Gradcampp,
-    /// Occlusion sensitivity (a grey patch slid over the photo).
-    Occlusion,
-    /// SmoothGrad (gradients of noisy copies, averaged).
-    Smoothgrad,
-    /// Integrated gradients from a baseline.
-    Ig,
-    /// The gradient.
-    Grad,
-    /// Zeiler & Fergus deconvolution.
-    Deconv,
-    /// Guided backprop.
-    Guided,
-}
+/// `--cmap`: a colour map, or `None` for `auto` (diverging for signed maps, sequential for
+/// magnitudes).
+type AutoColorMap = Option<ColorMap>;
 
-impl MethodArg {
-    fn method(self) -> Method {
-        match self {
-            MethodArg::Gradcam => Method::GradCam,
-            MethodArg::Gradcampp => Method::GradCamPp,
-            MethodArg::Occlusion => Method::Occlusion,
-            MethodArg::Smoothgrad => Method::SmoothGrad,
-            MethodArg::Ig => Method::Ig,
-            MethodArg::Grad => Method::Grad,
-            MethodArg::Deconv => Method::Deconv,
-            MethodArg::Guided => Method::Guided,
-        }
-    }
-}
-
-/// Where integrated gradients start.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BaselineArg {
-    /// A black image.
-    Black,
-    /// The photo blurred.
-    Blur,
-}
-
-/// How a map is drawn.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FilterArg {
-    /// Signed, scaled about zero.
-    Raw,
-    /// The mean over channels, signed.
-    Gray,
-    /// The per-pixel norm.
-    Norm,
-    /// The norm, blurred.
-    Normblur,
-}
-
-/// Colour map of the picture.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CmapArg {
-    /// Diverging for signed maps, sequential for magnitudes.
-    Auto,
-    /// Gray (the original toolbox's look; raw gradients in RGB).
-    Gray,
-    /// Blue, white, red.
-    Diverging,
-    /// Dark to bright.
-    Sequential,
+/// Parses `--cmap`: `auto` or a colour map's name.
+fn auto_color_map() -> impl TypedValueParser<Value = AutoColorMap> {
+    let names = std::iter::once("auto").chain(ColorMap::ALL.map(ColorMap::as_str));
+    PossibleValuesParser::new(names).map(|s: String| ColorMap::from_name(&s))
 }
 
 /// Arguments of `deepvis attribute`.
@@ -98,7 +37,7 @@ pub struct Args {
     whole_map: bool,
     /// The method.
     #[arg(long, value_enum, default_value = "gradcam")]
-    method: MethodArg,
+    method: Method,
     /// Every method, in one montage (the photo first).
     #[arg(long, conflicts_with = "sanity")]
     all: bool,
@@ -133,16 +72,18 @@ pub struct Args {
     steps: usize,
     /// Integrated-gradients baseline.
     #[arg(long, value_enum, default_value = "black")]
-    baseline: BaselineArg,
+    baseline: Baseline,
     /// Images per network pass for occlusion, SmoothGrad and integrated gradients.
     #[arg(long, default_value_t = 8)]
     batch: usize,
     /// How to draw the map.
     #[arg(long, value_enum, default_value = "raw")]
-    filter: FilterArg,
-    /// Colour map.
-    #[arg(long, value_enum, default_value = "auto")]
-    cmap: CmapArg,
+    filter: BackFilter,
+    /// Colour map: auto (diverging for signed maps, sequential for magnitudes), gray (the
+    /// original toolbox's look; raw gradients in RGB), diverging (blue, white, red) or
+    /// sequential (dark to bright).
+    #[arg(long, default_value = "auto", value_parser = auto_color_map())]
+    cmap: AutoColorMap,
     /// Blend the map over the photo with this opacity (0: the map alone).
     #[arg(long, default_value_t = 0.0, value_name = "ALPHA")]
     blend: f32,
@@ -170,10 +111,7 @@ impl Args {
         o.smoothgrad.noise = self.noise;
         o.smoothgrad.guided = self.smooth_guided;
         o.ig.steps = self.steps;
-        o.ig.baseline = match self.baseline {
-            BaselineArg::Black => Baseline::Black,
-            BaselineArg::Blur => Baseline::Blur,
-        };
+        o.ig.baseline = self.baseline;
         if let Err(e) = o.check() {
             bail!("{e}");
         }
@@ -183,22 +121,11 @@ impl Args {
         Ok(o)
     }
 
-    fn filter(&self) -> BackFilter {
-        match self.filter {
-            FilterArg::Raw => BackFilter::Raw,
-            FilterArg::Gray => BackFilter::Gray,
-            FilterArg::Norm => BackFilter::Norm,
-            FilterArg::Normblur => BackFilter::NormBlur,
-        }
-    }
-
     fn cmap(&self, m: Method) -> ColorMap {
         match self.cmap {
-            CmapArg::Auto if m.is_signed() => ColorMap::Diverging,
-            CmapArg::Auto => ColorMap::Sequential,
-            CmapArg::Gray => ColorMap::Gray,
-            CmapArg::Diverging => ColorMap::Diverging,
-            CmapArg::Sequential => ColorMap::Sequential,
+            Some(c) => c,
+            None if m.is_signed() => ColorMap::Diverging,
+            None => ColorMap::Sequential,
         }
     }
 }
@@ -211,7 +138,7 @@ fn draw(a: &Args, m: &Attribution, order: [usize; 3], photo: &RgbImage) -> Resul
         m.height,
         m.width,
         order,
-        a.filter(),
+        a.filter,
         a.cmap(m.method),
     )
     .context("the map has the wrong size")?;
@@ -259,7 +186,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     }
     let methods: Vec<Method> = match a.all {
         true => Method::METHODS.to_vec(),
-        false => vec![a.method.method()],
+        false => vec![a.method],
     };
     let mut maps = Vec::new();
     let mut report = Vec::new();
@@ -291,11 +218,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         maps.push(map);
     }
     let out = a.output.clone().unwrap_or_else(|| {
-        let what = if a.all {
-            "all"
-        } else {
-            a.method.method().as_str()
-        };
+        let what = if a.all { "all" } else { a.method.as_str() };
         a.on.default_png(&info.name, what)
     });
     let img = match a.all {
@@ -323,7 +246,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
             "{}",
             serde_json::json!({
                 "image": a.on.image, "layer": info.name, "unit": a.on.unit, "png": out,
-                "raw": a.raw, "filter": a.filter().as_str(), "maps": report,
+                "raw": a.raw, "filter": a.filter.as_str(), "maps": report,
                 "montage": a.all.then(|| ["input"].into_iter()
                     .chain(maps.iter().map(|m| m.method.as_str())).collect::<Vec<_>>()),
             })
@@ -340,7 +263,7 @@ fn sanity(
     target: &Target,
     opts: &AttrOptions,
 ) -> Result<ExitCode> {
-    let m = a.method.method();
+    let m = a.method;
     let t0 = Instant::now();
     let s = Sanity::new(net, x, target, m, opts, a.sanity_layers, 0)?.run()?;
     let ms = t0.elapsed().as_secs_f64() * 1e3;
@@ -380,4 +303,61 @@ fn sanity(
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        a: Args,
+    }
+
+    fn parse(extra: &[&str]) -> Args {
+        let base = ["deepvis", "photo.png", "--layer", "fire9", "--unit", "0"];
+        Cli::try_parse_from(base.iter().chain(extra))
+            .map(|c| c.a)
+            .unwrap()
+    }
+
+    #[test]
+    fn every_method_filter_and_baseline_is_taken_by_its_name() {
+        assert_eq!(parse(&[]).method, Method::GradCam);
+        for &m in Method::METHODS {
+            assert_eq!(parse(&["--method", m.as_str()]).method, m);
+        }
+        for f in BackFilter::ALL {
+            assert_eq!(parse(&["--filter", f.as_str()]).filter, f);
+        }
+        for b in Baseline::ALL {
+            assert_eq!(parse(&["--baseline", b.as_str()]).baseline, b);
+        }
+        let base = ["deepvis", "photo.png", "--layer", "fire9", "--unit", "0"];
+        for bad in [
+            ["--method", "off"],
+            ["--filter", "sharpen"],
+            ["--cmap", "rainbow"],
+        ] {
+            assert!(
+                Cli::try_parse_from(base.iter().chain(&bad)).is_err(),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn cmap_is_auto_or_a_colour_map() {
+        let a = parse(&[]);
+        assert_eq!(a.cmap, None);
+        assert_eq!(a.cmap(Method::Grad), ColorMap::Diverging);
+        assert_eq!(a.cmap(Method::GradCam), ColorMap::Sequential);
+        for c in ColorMap::ALL {
+            let a = parse(&["--cmap", c.as_str()]);
+            assert_eq!((a.cmap, a.cmap(Method::GradCam)), (Some(c), c));
+        }
+    }
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use deepvis_model::{BackMode, BackProjector};
 use deepvis_viz::BackFilter;
 
@@ -17,11 +17,11 @@ pub struct Args {
     #[command(flatten)]
     on: UnitArgs,
     /// grad (the gradient), deconv (Zeiler & Fergus) or guided (guided backprop).
-    #[arg(long, default_value = "grad")]
-    mode: String,
-    /// How to draw it: raw, gray, norm or normblur.
-    #[arg(long, default_value = "raw")]
-    filter: String,
+    #[arg(long, default_value = "grad", value_parser = BackMode::parse_projection)]
+    mode: BackMode,
+    /// How to draw it.
+    #[arg(long, value_enum, default_value = "raw")]
+    filter: BackFilter,
     /// Where to write the picture (default: `<image stem>_<layer>_<unit>_<mode>.png`).
     #[arg(short, long, value_name = "PNG")]
     output: Option<PathBuf>,
@@ -35,13 +35,7 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
-    let mode = BackMode::from_name(&a.mode)?;
-    let Some(filter) = BackFilter::from_name(&a.filter) else {
-        bail!(
-            "unknown filter `{}`: use raw, gray, norm or normblur",
-            a.filter
-        );
-    };
+    let (mode, filter) = (a.mode, a.filter);
     let l = load(g)?;
     let info = l.info.layer(&a.on.layer)?;
     let pos = a.on.y.zip(a.on.x);
@@ -98,4 +92,37 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        a: Args,
+    }
+
+    fn parse(extra: &[&str]) -> Result<Args, clap::Error> {
+        let base = ["deepvis", "photo.png", "--layer", "fire9", "--unit", "0"];
+        Cli::try_parse_from(base.iter().chain(extra)).map(|c| c.a)
+    }
+
+    #[test]
+    fn the_mode_is_a_back_projection_by_its_name() {
+        assert_eq!(parse(&[]).unwrap().mode, BackMode::Grad);
+        for m in BackMode::PROJECTIONS {
+            assert_eq!(parse(&["--mode", m.as_str()]).unwrap().mode, m);
+        }
+        for bad in ["gradcam", "backwards"] {
+            let e = parse(&["--mode", bad]).map(|_| ()).unwrap_err().to_string();
+            assert!(e.contains("grad, deconv or guided"), "{e}");
+        }
+        for f in BackFilter::ALL {
+            assert_eq!(parse(&["--filter", f.as_str()]).unwrap().filter, f);
+        }
+    }
 }

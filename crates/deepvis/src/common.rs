@@ -1,4 +1,5 @@
-//! What the commands share: loading the network on the chosen device, reading inputs.
+//! What the commands share: the network on the chosen device (by the one way to a model,
+//! `crate::model`), reading inputs, writing pictures and tensors.
 
 use std::path::{Path, PathBuf};
 
@@ -6,33 +7,11 @@ use anyhow::{Context, Result};
 use burn::prelude::*;
 use std::sync::Arc;
 
-use deepvis_model::{Arch, BackendChoice, ModelInfo, Net, SelectedDevice, preprocess, tensor_file};
+use deepvis_model::{BackendChoice, ModelInfo, Net, SelectedDevice, preprocess, tensor_file};
 
 use crate::Global;
-
-/// The project's root (holds `weights/`; `../shared` sits beside it): `DEEPVIS_ROOT` when set
-/// (`scripts/run.sh` sets it), else the current folder when it is a deepvis checkout, else
-/// where the binary was built.
-pub fn project_root() -> PathBuf {
-    let is_root = |p: &Path| p.join("weights/SHA256SUMS").is_file();
-    if let Some(p) = std::env::var_os("DEEPVIS_ROOT").map(PathBuf::from) {
-        return p.canonicalize().unwrap_or(p);
-    }
-    if let Ok(cwd) = std::env::current_dir()
-        && is_root(&cwd)
-    {
-        return cwd;
-    }
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    p.canonicalize().unwrap_or(p)
-}
-
-/// Prints a log line on stderr unless `--quiet`.
-pub fn log(g: &Global, msg: impl AsRef<str>) {
-    if !g.quiet {
-        eprintln!("deepvis: {}", msg.as_ref());
-    }
-}
+pub use crate::env::{log, project_root};
+use crate::model::ModelSource;
 
 /// A network ready to run.
 pub struct Loaded {
@@ -44,25 +23,11 @@ pub struct Loaded {
     pub device: SelectedDevice,
 }
 
-/// Chooses the device, finds the weights (or reads the ONNX file) and loads the network.
+/// Chooses the device and loads the network `--model` names.
 pub fn load(g: &Global) -> Result<Loaded> {
     let device = deepvis_model::device::select(BackendChoice::from_name(&g.backend)?)?;
     log(g, format!("backend: {}", device.description));
-    let net = match crate::onnx::onnx_path(g)? {
-        Some(path) => crate::onnx::read(g, &path)?
-            .net(&device.device)
-            .with_context(|| format!("loading {}", path.display()))?,
-        None => {
-            let arch = Arch::from_name(&g.model)?;
-            let found = crate::weights::resolve(g, arch)?;
-            log(
-                g,
-                format!("weights: {} ({})", found.path.display(), found.source),
-            );
-            Net::load(arch, &found.path, &device.device)
-                .with_context(|| format!("loading {} weights", arch.name()))?
-        }
-    };
+    let net = ModelSource::resolve(g)?.net(g, &device.device)?;
     Ok(Loaded {
         info: net.info().clone(),
         net,
@@ -70,34 +35,9 @@ pub fn load(g: &Global) -> Result<Loaded> {
     })
 }
 
-/// How the window's worker loads the model: an ONNX file is read (and checked) now, and
-/// built on the worker's device from memory; a built-in network's weights are found now.
+/// How the window's worker loads the network `--model` names.
 pub fn model_loader(g: &Global) -> Result<deepvis_engine::ModelLoader> {
-    match crate::onnx::onnx_path(g)? {
-        Some(path) => {
-            let f = crate::onnx::read(g, &path)?;
-            // the whole graph must hold together before a window opens on it
-            f.info()?;
-            let (graph, spec, name) = (f.graph, f.input.spec, f.name);
-            let loader = deepvis_engine::ModelLoader::new(&name.clone(), move |device| {
-                Net::from_any_graph(graph.clone(), &name, spec, None, device)
-                    .map_err(|e| e.to_string())
-            });
-            Ok(match deepvis_onnx::spec::sha256_file(&path) {
-                Ok(sha) => loader.with_file(path, sha),
-                Err(_) => loader,
-            })
-        }
-        None => {
-            let arch = Arch::from_name(&g.model)?;
-            let found = crate::weights::resolve(g, arch)?;
-            log(
-                g,
-                format!("weights: {} ({})", found.path.display(), found.source),
-            );
-            Ok(deepvis_engine::ModelLoader::builtin(arch, found.path))
-        }
-    }
+    ModelSource::resolve(g)?.loader(g)
 }
 
 /// Opens `.onnx` files for the window's model picker (sidecar or known preprocessing, else
@@ -115,10 +55,10 @@ pub fn onnx_opener() -> deepvis_engine::ModelOpener {
             bgr: false,
             input_range: None,
         };
-        if !matches!(crate::onnx::onnx_path(&g), Ok(Some(_))) {
-            return Err("not an .onnx file".into());
+        match ModelSource::resolve(&g) {
+            Ok(source @ ModelSource::Onnx(_)) => source.loader(&g).map_err(|e| format!("{e:#}")),
+            _ => Err("not an .onnx file".into()),
         }
-        model_loader(&g).map_err(|e| format!("{e:#}"))
     })
 }
 

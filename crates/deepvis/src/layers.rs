@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use deepvis_model::Arch;
 
 use crate::Global;
 
@@ -19,10 +18,7 @@ pub struct Args {
 /// receptive field of its centre unit and whether it has a pre-activation value. Needs no
 /// weights.
 pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
-    let info = match crate::onnx::onnx_path(g)? {
-        Some(path) => std::sync::Arc::new(crate::onnx::read(g, &path)?.info()?),
-        None => Arch::from_name(&g.model)?.info(),
-    };
+    let info = crate::model::ModelSource::resolve(g)?.info(g)?;
     let size = g.input_size.unwrap_or(info.input_size());
     if size < info.min_input_size() {
         anyhow::bail!(

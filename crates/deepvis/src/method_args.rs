@@ -4,35 +4,13 @@
 use anyhow::Result;
 use deepvis_optim::{Method, MethodKind, PenaltyKind, Transforms};
 
-/// The three methods.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MethodChoice {
-    /// Yosinski et al. 2015: pixels, the preset's regularizers, SGD.
-    Paper,
-    /// Lucid/lucent: decorrelated Fourier parameterization, transforms, Adam.
-    Fourier,
-    /// Fel et al. 2023: the spectrum's phase under a natural-image magnitude.
-    Maco,
-}
-
-impl MethodChoice {
-    /// The protocol's kind.
-    pub fn kind(self) -> MethodKind {
-        match self {
-            MethodChoice::Paper => MethodKind::Paper,
-            MethodChoice::Fourier => MethodKind::Fourier,
-            MethodChoice::Maco => MethodKind::Maco,
-        }
-    }
-}
-
 /// Arguments shared by `optimize` and `search`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct MethodArgs {
     /// How the picture is made (its defaults: paper = the preset; fourier and maco = 512
     /// iterations of Adam with the wide transforms, the paper's regularizers off).
-    #[arg(long, value_enum, default_value_t = MethodChoice::Paper)]
-    pub method: MethodChoice,
+    #[arg(long, value_enum, default_value_t = MethodKind::Paper)]
+    pub method: MethodKind,
     /// Random transforms: `wide` (the modern methods' default: pad 16, jitter 16, scale
     /// ±0.2, rotate ±15°), `standard` (lucent's: pad 12, jitter 8, scale ±0.1, rotate ±10°),
     /// `off`, or `NAME=V,...` with the names pad, jitter, scale, rotate (missing ones off).
@@ -101,5 +79,30 @@ impl MethodArgs {
         }
         m.validate().map_err(anyhow::Error::msg)?;
         Ok(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        m: MethodArgs,
+    }
+
+    #[test]
+    fn every_method_kind_is_taken_by_its_name() {
+        let kind = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once(&"deepvis").chain(args)).map(|c| c.m.method)
+        };
+        assert_eq!(kind(&[]).unwrap(), MethodKind::Paper);
+        for k in MethodKind::ALL {
+            assert_eq!(kind(&["--method", k.as_str()]).unwrap(), k);
+        }
+        assert!(kind(&["--method", "lucid"]).is_err());
     }
 }

@@ -256,14 +256,7 @@ fn report(
 
 /// The model file of the run, for the sidecar.
 fn model_file(g: &Global) -> Option<ModelFile> {
-    let path = match crate::onnx::onnx_path(g).ok()? {
-        Some(p) => p,
-        None => {
-            crate::weights::resolve(g, deepvis_model::Arch::from_name(&g.model).ok()?)
-                .ok()?
-                .path
-        }
-    };
+    let path = crate::model::ModelSource::resolve(g).ok()?.file(g).ok()?;
     let sha256 = deepvis_onnx::spec::sha256_file(&path).ok()?;
     Some(ModelFile { path, sha256 })
 }
@@ -399,7 +392,7 @@ fn variants(a: &Args) -> Vec<(Option<u8>, MethodKind)> {
             .map(|&k| ((k == MethodKind::Paper).then_some(a.preset), k))
             .collect()
     } else {
-        let k = a.method_args.method.kind();
+        let k = a.method_args.method;
         vec![((k == MethodKind::Paper).then_some(a.preset), k)]
     }
 }

@@ -252,7 +252,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     if a.iters == 0 {
         bail!("--iters must be at least 1");
     }
-    let method = a.method_args.method(a.method_args.method.kind())?;
+    let method = a.method_args.method(a.method_args.method)?;
     let images = a.diversity.unwrap_or(1);
     let l = load(g)?;
     let arch = l.info.clone();

@@ -100,10 +100,11 @@ fn back_options(
     back: Option<&str>,
     filter: &str,
 ) -> Result<(Option<deepvis_model::BackMode>, deepvis_viz::BackFilter)> {
-    let mode = back.map(deepvis_model::BackMode::from_name).transpose()?;
-    let filter = deepvis_viz::BackFilter::from_name(filter)
-        .with_context(|| format!("unknown filter `{filter}`: use raw, gray, norm or normblur"))?;
-    Ok((mode, filter))
+    let mode = back
+        .map(deepvis_model::BackMode::parse_projection)
+        .transpose();
+    let filter = deepvis_viz::BackFilter::parse(filter).map_err(anyhow::Error::msg);
+    Ok((mode.map_err(anyhow::Error::msg)?, filter?))
 }
 
 /// `topk merge`: the parts' scans joined, and the index of the whole written from them.

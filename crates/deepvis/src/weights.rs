@@ -4,19 +4,20 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use deepvis_model::Arch;
-use deepvis_weights::{Model, ResolveInputs, Resolved};
+use deepvis_weights::Model;
 
 use crate::Global;
-use crate::common::{log, project_root};
+use crate::common::log;
+use crate::model::registry_file;
 
 /// Subcommands of `deepvis weights`.
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
     /// Download a model's weights into the user cache (sha256-checked, never a partial file).
     Fetch {
-        /// squeezenet1_0 (default), alexnet, or caffenet (the ONNX model zoo's BVLC CaffeNet).
-        model: Option<String>,
+        /// The model (default: --model's; caffenet is the ONNX model zoo's BVLC CaffeNet).
+        #[arg(value_enum, ignore_case = true)]
+        model: Option<Model>,
         /// Cache folder (default: $XDG_CACHE_HOME/deepvis/weights or ~/.cache/deepvis/weights).
         #[arg(long)]
         cache: Option<PathBuf>,
@@ -30,29 +31,14 @@ pub enum Command {
     Where,
 }
 
-fn model_of(arch: Arch) -> Model {
-    match arch {
-        Arch::SqueezeNet1_0 => Model::SqueezeNet1_0,
-        Arch::AlexNet => Model::AlexNet,
-    }
-}
-
-/// Finds the weights of `arch` in the documented order.
-pub fn resolve(g: &Global, arch: Arch) -> Result<Resolved> {
-    resolve_model(g, model_of(arch))
-}
-
-/// Finds the file of a registry model in the documented order.
-pub fn resolve_model(g: &Global, model: Model) -> Result<Resolved> {
-    let inputs = ResolveInputs::from_env(g.weights.clone(), &project_root());
-    Ok(deepvis_weights::resolve(model, &inputs)?)
-}
-
 /// Runs a subcommand.
 pub fn run(g: &Global, c: Command) -> Result<ExitCode> {
     match c {
         Command::Fetch { model, cache } => {
-            let model: Model = model.as_deref().unwrap_or(&g.model).parse()?;
+            let model = match model {
+                Some(m) => m,
+                None => g.model.parse()?,
+            };
             let cache = match cache {
                 Some(c) => c,
                 None => deepvis_weights::default_cache_dir()
@@ -86,7 +72,7 @@ pub fn run(g: &Global, c: Command) -> Result<ExitCode> {
             let model: Model = g.model.parse()?;
             let path = match path {
                 Some(p) => p,
-                None => resolve_model(g, model)?.path,
+                None => registry_file(g, model)?.path,
             };
             let v = deepvis_weights::verify(&path, model)?;
             println!(
@@ -98,7 +84,7 @@ pub fn run(g: &Global, c: Command) -> Result<ExitCode> {
             );
         }
         Command::Where => {
-            let r = resolve_model(g, g.model.parse()?)?;
+            let r = registry_file(g, g.model.parse()?)?;
             println!("{} ({})", r.path.display(), r.source);
         }
     }

@@ -21,7 +21,7 @@ use super::exec::{GraphNet, dims4, max_pool_options, nchw};
 use super::shape::{Shapes, axis};
 use super::tape;
 use super::{Graph, Node, Op, Window};
-use crate::backprop::{BackMode, BackProjection};
+use crate::backprop::{BackMode, BackProjection, Rule};
 use crate::error::{Error, Result};
 use crate::to_vec;
 
@@ -138,15 +138,15 @@ fn unbroadcast(mut t: Tensor<4>, target: [usize; 4]) -> Tensor<4> {
 }
 
 /// The signal before a ReLU-family node, given its forward input `x`.
-fn activation_back(op: &Op, mode: BackMode, x: Tensor<4>, g: Tensor<4>) -> Option<Tensor<4>> {
+fn activation_back(op: &Op, rule: Rule, x: Tensor<4>, g: Tensor<4>) -> Option<Tensor<4>> {
     let pass = match op {
         // a ReLU passes where its input is positive (burn's own mask-fill, two kernels)
         Op::Relu => {
             let off = x.lower_equal_elem(0.0);
-            return Some(match mode {
-                BackMode::Grad => g.mask_fill(off, 0.0),
-                BackMode::Deconv => relu(g),
-                BackMode::Guided => relu(g).mask_fill(off, 0.0),
+            return Some(match rule {
+                Rule::Grad => g.mask_fill(off, 0.0),
+                Rule::Deconv => relu(g),
+                Rule::Guided => relu(g).mask_fill(off, 0.0),
             });
         }
         Op::LeakyRelu { alpha } => {
@@ -158,10 +158,10 @@ fn activation_back(op: &Op, mode: BackMode, x: Tensor<4>, g: Tensor<4>) -> Optio
         }
         _ => return None,
     };
-    Some(match mode {
-        BackMode::Grad => g * pass,
-        BackMode::Deconv => relu(g),
-        BackMode::Guided => relu(g) * pass,
+    Some(match rule {
+        Rule::Grad => g * pass,
+        Rule::Deconv => relu(g),
+        Rule::Guided => relu(g) * pass,
     })
 }
 
@@ -405,7 +405,8 @@ impl GraphNet {
     /// One forward and one backward of a batch: the signal of unit `channel` of node `node`
     /// (where `seed` says) on every input, each sample's own unit. With `capture`, the output
     /// of that node (which must feed `node`, or be it) and the signal on it come back too; the
-    /// signal there is the plain gradient only when `mode` is [`BackMode::Grad`].
+    /// signal there is the plain gradient only when the mode's rule is the gradient's
+    /// (deconvolution and guided backprop have their own rule at each ReLU).
     pub fn backward(
         &self,
         input: Tensor<4>,
@@ -427,7 +428,7 @@ impl GraphNet {
                 .ok_or_else(|| Error::Graph(g.error(target, "no output")))?;
             let out = crate::tensor4(v.to_vec(), d, &input.device())?;
             let unit = Unit::seed(target, (&out, n), &shapes, channel, seed)?;
-            return self.walk_back(&walk, &input, target, unit, mode, capture);
+            return self.walk_back(&walk, &input, target, unit, Rule::of(mode), capture);
         }
         let device = input.device();
         let mut fwd = self.forward_taped(input, idx, &shapes)?;
@@ -439,7 +440,8 @@ impl GraphNet {
         let mut unit = Unit::seed(target, (&out, n), &shapes, channel, seed)?;
         let seed = std::mem::take(&mut unit.seed);
         let seed = crate::tensor4(seed, unit.dims, &device)?.reshape(out.dims());
-        let (grad, captured) = self.back_taped(&mut fwd, idx, seed, mode, capture, &shapes)?;
+        let (grad, captured) =
+            self.back_taped(&mut fwd, idx, seed, Rule::of(mode), capture, &shapes)?;
         let grad = match grad {
             Some(t) => t,
             None => Tensor::zeros([n, g.input_channels, h, w], &device),
@@ -512,7 +514,7 @@ impl GraphNet {
         input: &Tensor<4>,
         target: &Node,
         mut unit: Unit,
-        mode: BackMode,
+        rule: Rule,
         capture: Option<&str>,
     ) -> Result<Backward> {
         let g = self.graph();
@@ -520,7 +522,7 @@ impl GraphNet {
         let device = input.device();
         let seeds = vec![(target.output.clone(), std::mem::take(&mut unit.seed))];
         let (gx, cap) = wk
-            .backward(seeds, mode, capture)
+            .backward(seeds, rule, capture)
             .map_err(|why| Error::Graph(g.error(target, why.to_string())))?;
         let captured = match (capture, cap) {
             (Some(name), Some(gc)) => {
@@ -590,7 +592,7 @@ impl GraphNet {
         fwd: &mut Forward<'_>,
         idx: usize,
         seed: Tensor<4>,
-        mode: BackMode,
+        rule: Rule,
         capture: Option<&str>,
         shapes: &Shapes,
     ) -> Result<(Option<Tensor<4>>, Captured)> {
@@ -617,7 +619,7 @@ impl GraphNet {
                 None => {
                     let ins = self.inputs(node, &fwd.values)?;
                     let indices = fwd.argmax.remove(node.output.as_str());
-                    self.vjp(node, ins, gy, mode, shapes, indices)?
+                    self.vjp(node, ins, gy, rule, shapes, indices)?
                 }
             };
             for (name, gi) in node.inputs.iter().zip(gx) {
@@ -648,7 +650,7 @@ impl GraphNet {
         node: &Node,
         ins: Vec<Tensor<4>>,
         gy: Tensor<4>,
-        mode: BackMode,
+        rule: Rule,
         shapes: &Shapes,
         indices: Option<Tensor<4, Int>>,
     ) -> Result<Vec<Option<Tensor<4>>>> {
@@ -659,7 +661,7 @@ impl GraphNet {
         let only = |t: Tensor<4>| Ok(vec![Some(t)]);
         let x = ins[0].clone();
         if node.op.is_relu_family()
-            && let Some(gx) = activation_back(&node.op, mode, x.clone(), gy.clone())
+            && let Some(gx) = activation_back(&node.op, rule, x.clone(), gy.clone())
         {
             return only(gx);
         }

@@ -27,7 +27,7 @@ use super::exec::nchw;
 use super::host::{self, Host};
 use super::shape::{Shapes, axis};
 use super::{Graph, Node, Op, Window};
-use crate::backprop::BackMode;
+use crate::backprop::Rule;
 
 /// Why a walk on the kernels failed.
 #[derive(Debug, thiserror::Error)]
@@ -666,7 +666,7 @@ impl Walk {
     pub(crate) fn backward(
         &self,
         seeds: Vec<(String, Vec<f32>)>,
-        rule: BackMode,
+        rule: Rule,
         capture: Option<&str>,
     ) -> Result<(Vec<f32>, Option<Vec<f32>>), TapeError> {
         let mut grads: HashMap<String, Vec<f32>> = HashMap::new();
@@ -698,7 +698,7 @@ impl Walk {
         &self,
         line: &Line,
         mut g: Vec<f32>,
-        rule: BackMode,
+        rule: Rule,
         grads: &mut HashMap<String, Vec<f32>>,
         scratch: &mut Scratch,
     ) -> Result<(), TapeError> {
@@ -764,19 +764,19 @@ impl Walk {
 /// A ReLU's signal back, given its output `y`: the gradient where `y` is positive; the
 /// deconvolution's positive part of the signal; guided backprop's both (in forms that
 /// vectorize).
-fn relu_back(rule: BackMode, g: &mut [f32], y: &[f32]) {
+fn relu_back(rule: Rule, g: &mut [f32], y: &[f32]) {
     match rule {
-        BackMode::Grad => {
+        Rule::Grad => {
             for (g, &y) in g.iter_mut().zip(y) {
                 *g = if y > 0.0 { *g } else { 0.0 };
             }
         }
-        BackMode::Deconv => {
+        Rule::Deconv => {
             for g in g.iter_mut() {
                 *g = if *g > 0.0 { *g } else { 0.0 };
             }
         }
-        BackMode::Guided => {
+        Rule::Guided => {
             for (g, &y) in g.iter_mut().zip(y) {
                 *g = if y > 0.0 && *g > 0.0 { *g } else { 0.0 };
             }
@@ -787,10 +787,10 @@ fn relu_back(rule: BackMode, g: &mut [f32], y: &[f32]) {
 /// A clip's signal back, given its output `y`: where `y` is strictly inside the bounds; with a
 /// lower bound of 0 (ReLU6) a ReLU-family node, the deconvolution and guided backprop apply
 /// their rules as at a ReLU.
-fn clip_back(rule: BackMode, [lo, hi]: [f32; 2], g: &mut [f32], y: &[f32]) {
-    let rule = if lo == 0.0 { rule } else { BackMode::Grad };
-    let deconv = rule == BackMode::Deconv;
-    let positive = rule != BackMode::Grad;
+fn clip_back(rule: Rule, [lo, hi]: [f32; 2], g: &mut [f32], y: &[f32]) {
+    let rule = if lo == 0.0 { rule } else { Rule::Grad };
+    let deconv = rule == Rule::Deconv;
+    let positive = rule != Rule::Grad;
     for (g, &y) in g.iter_mut().zip(y) {
         let inside = deconv || (y > lo && y < hi);
         *g = if inside && (!positive || *g > 0.0) {
@@ -818,7 +818,7 @@ impl Tape {
                 (name.clone(), g)
             })
             .collect();
-        Ok(self.walk.backward(seeds, BackMode::Grad, None)?.0)
+        Ok(self.walk.backward(seeds, Rule::Grad, None)?.0)
     }
 }
 
