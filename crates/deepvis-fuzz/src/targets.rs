@@ -137,7 +137,7 @@ impl Target {
             Target::Sidecar => {
                 let path = scratch.join("case.json");
                 std::fs::write(&path, bytes).map_err(|e| s(&e))?;
-                let sc = deepvis_engine::export::read(&path)?;
+                let sc = deepvis_engine::export::read(&path).map_err(|e| s(&e))?;
                 check(!sc.runs.is_empty(), "a sidecar with runs")
             }
             Target::TopkIndex => {
