@@ -226,3 +226,61 @@ pub fn mended(model: &str, mended: &[Mended]) -> String {
         parts.join("; ")
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use deepvis_protocol::{BackFilter, BackMode};
+
+    use super::*;
+
+    #[test]
+    fn an_attribution_map_is_worded_from_its_data() {
+        let info = BackInfo {
+            method: BackMode::GradCam,
+            filter: BackFilter::Norm,
+            cam_layer: Some("fire9/concat".into()),
+            through: Some("conv10".into()),
+            all_zero: true,
+            ..BackInfo::default()
+        };
+        assert_eq!(
+            back_info(&info),
+            "Grad-CAM at fire9/concat, norm (through conv10) (all zero: no signal reached the \
+             input)"
+        );
+        let plain = BackInfo {
+            method: BackMode::Guided,
+            ..BackInfo::default()
+        };
+        assert_eq!(back_info(&plain), "guided backprop, raw");
+    }
+
+    #[test]
+    fn what_was_mended_is_said_in_one_line() {
+        let line = mended(
+            "efficientnet_lite0.onnx",
+            &[
+                Mended::Layer {
+                    asked: "fire9".into(),
+                    now: "head.relu6".into(),
+                },
+                Mended::Unit {
+                    asked: 500,
+                    now: None,
+                },
+            ],
+        );
+        assert!(
+            line.starts_with("settings that do not fit efficientnet_lite0.onnx were mended")
+                && line.contains("`fire9`")
+                && line.contains("head.relu6")
+                && line.contains("unit 500"),
+            "{line}"
+        );
+        let gpu = Failure::new(ErrorKind::Device, Doing::MoveToGpu, "no adapter");
+        assert_eq!(
+            failure(&gpu),
+            "the GPU failed (no adapter); staying on the CPU"
+        );
+    }
+}
