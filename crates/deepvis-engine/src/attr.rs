@@ -9,7 +9,9 @@ use std::time::Instant;
 use burn::prelude::*;
 use deepvis_attribution::{AttrOptions, Attribution, Job, Method, Sanity, Target};
 use deepvis_model::Net;
-use deepvis_protocol::{BackMode, SanityReport, SanityStep};
+use deepvis_protocol::{BackMode, Doing, SanityReport, SanityStep};
+
+use crate::error::{EngineError, Result};
 
 /// Parametric nodes the live sanity check randomizes at most (top first).
 pub(crate) const SANITY_NODES: usize = 64;
@@ -52,8 +54,9 @@ pub(crate) enum Out {
     },
     /// The sanity check moved on (or stopped, with its error).
     Sanity(SanityReport),
-    /// A lane failed; it stopped until the next frame or setting.
-    Error(String),
+    /// A lane failed (the pane's, a method of the compare view's, the sanity check's); it
+    /// stopped until the next frame or setting.
+    Error(Doing, EngineError),
 }
 
 /// A job and what it was started for.
@@ -165,9 +168,7 @@ impl Lanes {
     /// Starts the sanity check of the pane's method on the newest frame (or says why not).
     pub(crate) fn start_sanity(&mut self, net: &Net) -> Option<Out> {
         let Some(req) = self.frame.clone() else {
-            return Some(Out::Error(
-                "the sanity check needs a selected unit and a frame".into(),
-            ));
+            return Some(Out::Error(Doing::Sanity, EngineError::NoSubject));
         };
         let method = match self.mode {
             BackMode::Off => BackMode::Grad,
@@ -188,7 +189,7 @@ impl Lanes {
                 self.sanity = Some(run);
                 Some(Out::Sanity(report))
             }
-            Err(e) => Some(Out::Error(format!("sanity check: {e}"))),
+            Err(e) => Some(Out::Error(Doing::Sanity, e.into())),
         }
     }
 
@@ -252,7 +253,7 @@ impl Lanes {
             self.main_due = false;
             match start(net, &req, self.mode, &self.opts) {
                 Ok(r) => self.main = Some(r),
-                Err(e) => return vec![Out::Error(e)],
+                Err(e) => return vec![Out::Error(Doing::Attribution, e)],
             }
         }
         let Some(run) = self.main.as_mut() else {
@@ -266,7 +267,7 @@ impl Lanes {
             Ok(None) => vec![progress(run, false)],
             Err(e) => {
                 self.main = None;
-                vec![Out::Error(e)]
+                vec![Out::Error(Doing::Attribution, e)]
             }
         }
     }
@@ -292,7 +293,7 @@ impl Lanes {
             };
             match start(net, req, method, &self.opts) {
                 Ok(r) => round.current = Some(r),
-                Err(e) => return vec![Out::Error(format!("{}: {e}", method.title()))],
+                Err(e) => return vec![Out::Error(Doing::Compare { method }, e)],
             }
         }
         let Some(run) = round.current.as_mut() else {
@@ -305,9 +306,9 @@ impl Lanes {
             }
             Ok(None) => vec![progress(run, true)],
             Err(e) => {
-                let m = run.job.method();
+                let method = run.job.method();
                 round.current = None;
-                vec![Out::Error(format!("{}: {e}", m.title()))]
+                vec![Out::Error(Doing::Compare { method }, e)]
             }
         }
     }
@@ -335,10 +336,9 @@ impl Lanes {
     }
 }
 
-fn start(net: &Net, req: &Subject, method: Method, opts: &AttrOptions) -> Result<Running, String> {
+fn start(net: &Net, req: &Subject, method: Method, opts: &AttrOptions) -> Result<Running> {
     let t0 = Instant::now();
-    let job =
-        Job::new(net, req.x.clone(), &target(req), method, opts).map_err(|e| e.to_string())?;
+    let job = Job::new(net, req.x.clone(), &target(req), method, opts)?;
     Ok(Running {
         job,
         req: req.clone(),
@@ -347,14 +347,18 @@ fn start(net: &Net, req: &Subject, method: Method, opts: &AttrOptions) -> Result
 }
 
 /// One batch of `run`; the finished map when it is done.
-fn advance(net: &Net, run: &mut Running, compare: bool) -> Result<Option<Out>, String> {
+fn advance(net: &Net, run: &mut Running, compare: bool) -> Result<Option<Out>> {
     let t0 = Instant::now();
-    let done = run.job.step(net).map_err(|e| e.to_string())?;
+    let done = run.job.step(net)?;
     run.spent += t0.elapsed().as_secs_f32() * 1e3;
     if !done {
         return Ok(None);
     }
-    let attribution = run.job.result().cloned().ok_or("the map was not kept")?;
+    let attribution = run
+        .job
+        .result()
+        .cloned()
+        .ok_or(EngineError::NotComputed("the attribution map"))?;
     Ok(Some(Out::Map {
         compare,
         layer: run.req.layer.clone(),
@@ -542,7 +546,7 @@ mod tests {
                     ..
                 } => compared.push(attribution.method),
                 Out::Map { compare: false, .. } => pane += 1,
-                Out::Error(e) => panic!("{e}"),
+                Out::Error(doing, e) => panic!("{doing:?}: {e}"),
                 _ => {}
             }
         }
@@ -563,7 +567,10 @@ mod tests {
         let net = tiny();
         let mut l = Lanes::new(BackMode::Grad, opts());
         assert!(
-            matches!(l.start_sanity(&net), Some(Out::Error(_))),
+            matches!(
+                l.start_sanity(&net),
+                Some(Out::Error(Doing::Sanity, EngineError::NoSubject))
+            ),
             "no frame yet"
         );
         l.set_frame(Some(subject()));

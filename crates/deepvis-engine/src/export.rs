@@ -9,12 +9,14 @@ use deepvis_optim::recipe::Which;
 use deepvis_optim::{Init, Optimizer, Sidecar};
 use image::RgbImage;
 
+use crate::error::{EngineError, Result};
+
 /// A run's image scaled about zero (as the toolbox showed preferred images), enlarged
 /// `scale` times (at most 16).
-pub fn render(chw: &[f32], info: &ModelInfo, scale: u32) -> Result<RgbImage, String> {
+pub fn render(chw: &[f32], info: &ModelInfo, scale: u32) -> Result<RgbImage> {
     let s = info.input_size();
     let img = deepvis_viz::scaled_about_zero(chw, s, s, info.norm().order)
-        .ok_or("the image has the wrong size")?;
+        .ok_or(EngineError::WrongSize("the image"))?;
     Ok(if scale > 1 {
         let k = scale.min(16);
         image::imageops::resize(
@@ -30,19 +32,13 @@ pub fn render(chw: &[f32], info: &ModelInfo, scale: u32) -> Result<RgbImage, Str
 
 /// The picture of runs `ids` of `opt` as `which` says (every image of each run): one image,
 /// a 2-column montage of four, or rows of up to 4.
-pub fn picture(
-    opt: &Optimizer,
-    ids: &[usize],
-    which: Which,
-    scale: u32,
-) -> Result<RgbImage, String> {
+pub fn picture(opt: &Optimizer, ids: &[usize], which: Which, scale: u32) -> Result<RgbImage> {
     let mut images = Vec::new();
     for &id in ids {
         let all = match which {
             Which::Current => opt.current_images(id),
             Which::Best => opt.best_images(id),
-        }
-        .map_err(|e| e.to_string())?;
+        }?;
         for chw in all {
             images.push(render(&chw, opt.info(), scale)?);
         }
@@ -59,21 +55,20 @@ pub fn sidecar_path(png: &Path) -> PathBuf {
     png.with_extension("json")
 }
 
-fn encode_png(img: &RgbImage) -> Result<Vec<u8>, String> {
+fn encode_png(img: &RgbImage) -> Result<Vec<u8>> {
     let mut bytes = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut bytes, image::ImageFormat::Png)
-        .map_err(|e| e.to_string())?;
+    img.write_to(&mut bytes, image::ImageFormat::Png)?;
     Ok(bytes.into_inner())
 }
 
 /// Writes the picture and its sidecar (start images that are pictures go to
 /// `NAME.startK.safetensors`, named in the sidecar); every file whole or not at all. Returns
 /// the sidecar's path.
-pub fn write(png: &Path, img: &RgbImage, sidecar: &mut Sidecar) -> Result<PathBuf, String> {
+pub fn write(png: &Path, img: &RgbImage, sidecar: &mut Sidecar) -> Result<PathBuf> {
     let stem = png
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
-        .ok_or_else(|| format!("{}: not a file name", png.display()))?;
+        .ok_or_else(|| EngineError::NotAFile(png.to_path_buf()))?;
     let dir = png.parent().unwrap_or(Path::new(""));
     let mut k = 0;
     for run in &mut sidecar.runs {
@@ -82,17 +77,16 @@ pub fn write(png: &Path, img: &RgbImage, sidecar: &mut Sidecar) -> Result<PathBu
                 let name = format!("{stem}.start{k}.safetensors");
                 k += 1;
                 let s = ((chw.len() / 3) as f64).sqrt() as usize;
-                let bytes = deepvis_model::tensor_file::to_safetensors("x0", &[1, 3, s, s], chw)
-                    .map_err(|e| e.to_string())?;
-                deepvis_topk::write_atomic(&dir.join(&name), &bytes).map_err(|e| e.to_string())?;
+                let bytes = deepvis_model::tensor_file::to_safetensors("x0", &[1, 3, s, s], chw)?;
+                deepvis_topk::write_atomic(&dir.join(&name), &bytes)?;
                 *label = name;
             }
         }
     }
-    deepvis_topk::write_atomic(png, &encode_png(img)?).map_err(|e| e.to_string())?;
+    deepvis_topk::write_atomic(png, &encode_png(img)?)?;
     let json = sidecar_path(png);
-    let text = serde_json::to_string_pretty(sidecar).map_err(|e| e.to_string())?;
-    deepvis_topk::write_atomic(&json, text.as_bytes()).map_err(|e| e.to_string())?;
+    let text = serde_json::to_string_pretty(sidecar).map_err(EngineError::Json)?;
+    deepvis_topk::write_atomic(&json, text.as_bytes())?;
     Ok(json)
 }
 
@@ -100,71 +94,74 @@ pub fn write(png: &Path, img: &RgbImage, sidecar: &mut Sidecar) -> Result<PathBu
 pub const MAX_SIDECAR_BYTES: u64 = 64 << 20;
 
 /// Reads a sidecar (and the start images it names, from beside it).
-pub fn read(json: &Path) -> Result<Sidecar, String> {
-    let fail = |why: String| format!("{}: {why}", json.display());
-    let len = std::fs::metadata(json)
-        .map_err(|e| fail(e.to_string()))?
-        .len();
+pub fn read(json: &Path) -> Result<Sidecar> {
+    let path = || json.to_path_buf();
+    let read = |source| EngineError::Read {
+        path: path(),
+        source,
+    };
+    let len = std::fs::metadata(json).map_err(read)?.len();
     if len > MAX_SIDECAR_BYTES {
-        return Err(fail(format!("{len} bytes: no sidecar is that large")));
+        return Err(EngineError::TooLarge { path: path(), len });
     }
-    let bytes = std::fs::read(json).map_err(|e| fail(e.to_string()))?;
-    let mut sidecar: Sidecar = serde_json::from_slice(&bytes)
-        .map_err(|e| fail(format!("not a deepvis picture's sidecar: {e}")))?;
+    let bytes = std::fs::read(json).map_err(read)?;
+    let mut sidecar: Sidecar =
+        serde_json::from_slice(&bytes).map_err(|source| EngineError::Sidecar {
+            path: path(),
+            source,
+        })?;
     let dir = json.parent().unwrap_or(Path::new(""));
     for run in &mut sidecar.runs {
         for init in run.recipe.inits_mut() {
             if let Init::Image { chw, label } = init {
                 let t = deepvis_model::tensor_file::read_input_tensor(&dir.join(&*label), None)
-                    .map_err(|e| fail(format!("its start image {label}: {e}")))?;
+                    .map_err(|source| EngineError::StartImage {
+                        path: path(),
+                        label: label.clone(),
+                        source: Box::new(source),
+                    })?;
                 *chw = t.data;
             }
         }
     }
     if sidecar.runs.is_empty() {
-        return Err(fail("it names no run".into()));
+        return Err(EngineError::NoRuns(path()));
     }
     Ok(sidecar)
 }
 
 /// Replays the sidecar's runs on `opt` (a run alone when it had changes, else all in one
 /// batch as `optimize --all-presets` ran them). Returns the runs' ids.
-pub fn replay(sidecar: &Sidecar, opt: &mut Optimizer) -> Result<Vec<usize>, String> {
+pub fn replay(sidecar: &Sidecar, opt: &mut Optimizer) -> Result<Vec<usize>> {
     let plain = sidecar.runs.iter().all(|r| r.recipe.changes.is_empty());
     if sidecar.runs.len() == 1 || !plain {
         if sidecar.runs.len() > 1 {
-            return Err("runs that changed while they ran are replayed one at a time".into());
+            return Err(EngineError::ReplayMany);
         }
-        let id = sidecar.runs[0]
-            .recipe
-            .replay(opt)
-            .map_err(|e| e.to_string())?;
+        let id = sidecar.runs[0].recipe.replay(opt)?;
         return Ok(vec![id]);
     }
     // the batch: every run until it stops or reaches its count (as it ran)
     let mut ids = Vec::new();
     for r in &sidecar.runs {
-        ids.push(
-            opt.add_run(deepvis_optim::RunConfig {
-                objective: r.recipe.objective.clone(),
-                params: r.recipe.params,
-                init: r.recipe.init.clone(),
-                method: r.recipe.method,
-                images: r.recipe.images,
-            })
-            .map_err(|e| e.to_string())?,
-        );
+        ids.push(opt.add_run(deepvis_optim::RunConfig {
+            objective: r.recipe.objective.clone(),
+            params: r.recipe.params,
+            init: r.recipe.init.clone(),
+            method: r.recipe.method,
+            images: r.recipe.images,
+        })?);
     }
     loop {
         let mut behind = false;
         for (id, r) in ids.iter().zip(&sidecar.runs) {
-            let st = opt.status(*id).map_err(|e| e.to_string())?;
+            let st = opt.status(*id)?;
             behind |= st.stop.is_none() && st.iterations < r.recipe.iterations;
         }
         if !behind {
             break;
         }
-        opt.step(1).map_err(|e| e.to_string())?;
+        opt.step(1)?;
     }
     Ok(ids)
 }

@@ -5,6 +5,8 @@
 use deepvis_model::{Labels, ModelInfo, Net};
 pub use deepvis_protocol::Verdict;
 
+use crate::error::{EngineError, Result};
+
 /// Classifies `chw` (a picture in `from`'s normalized input space, as the optimizer holds it)
 /// with `judge` (on `device`); `class`: the class the picture was made for, if any.
 pub fn judge(
@@ -14,27 +16,23 @@ pub fn judge(
     from: &ModelInfo,
     class: Option<usize>,
     labels: &Labels,
-) -> Result<Verdict, String> {
+) -> Result<Verdict> {
     let info = judge.info();
     let s = from.input_size() as u32;
-    let img = from.norm().invert(chw, s, s).map_err(|e| e.to_string())?;
+    let img = from.norm().invert(chw, s, s)?;
     let t = info.input_size() as u32;
     let img = deepvis_model::preprocess::resize_bilinear(&img, t, t);
     let x = deepvis_model::tensor4(
         info.norm().apply(&img),
         [1, 3, t as usize, t as usize],
         device,
-    )
-    .map_err(|e| e.to_string())?;
-    let probs = judge
-        .probabilities(x)
-        .and_then(deepvis_model::to_vec)
-        .map_err(|e| e.to_string())?;
+    )?;
+    let probs = judge.probabilities(x).and_then(deepvis_model::to_vec)?;
     let (best, &top_prob) = probs
         .iter()
         .enumerate()
         .max_by(|a, b| a.1.total_cmp(b.1))
-        .ok_or("the judge returned no classes")?;
+        .ok_or(EngineError::NoClasses)?;
     let target = class.and_then(|c| probs.get(c).map(|&p| (c, p)));
     Ok(Verdict {
         judge: info.name().to_string(),

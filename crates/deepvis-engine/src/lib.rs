@@ -2,31 +2,50 @@
 //! frame, computes the grid, the selected unit and the predictions, and steps the preferred
 //! image, speaking [`Command`] and [`Event`] with the UI. A panic in it is reported and the
 //! worker restarts with the same settings.
+//!
+//! The worker is a thin loop (`worker`) over stages that own their state: the device set-up and
+//! the GPU hand-over (`device`), the frames (`frame`), the preferred images (`preferred`, made
+//! of `runs`), the attribution lanes (`attribution`, `attr`) and the source (`source`). Its
+//! decisions are plain functions and structs tested without a thread: [`policy`], [`fit`],
+//! [`schedule`].
 
 mod attr;
+mod attribution;
+mod device;
+pub mod error;
 pub mod export;
+pub mod fit;
+mod frame;
 pub mod judge;
+mod outlet;
 pub mod policy;
+mod preferred;
+mod runs;
 pub mod schedule;
+mod source;
 pub mod tape;
 mod worker;
 
-use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use burn::prelude::Device;
-use crossbeam_channel::Sender;
+use crossbeam_channel::{Receiver, Sender};
 use deepvis_model::{Arch, BackendChoice, Net};
-use deepvis_protocol::Inbox;
 pub use deepvis_protocol::{
     BackSettings, Command, Doing, ErrorKind, Event, Failure, OptimSettings, SourceSpec,
 };
+use deepvis_protocol::{Inbox, Outbox};
+pub use error::EngineError;
+pub use policy::{CRASH_LIMIT, CRASH_WINDOW, CrashPolicy};
+
+/// What the worker calls after sending events (the window's `request_repaint`).
+pub(crate) type Wake = Arc<dyn Fn() + Send + Sync>;
 
 /// Builds a network on a device.
-type LoadFn = dyn Fn(&Device) -> Result<Net, String> + Send + Sync;
+type LoadFn = dyn Fn(&Device) -> Result<Net, EngineError> + Send + Sync;
 /// Reads and checks a model file.
 type OpenFn = dyn Fn(&std::path::Path) -> Result<ModelLoader, String> + Send + Sync;
 
@@ -50,14 +69,13 @@ impl ModelLoader {
                 path: weights.clone(),
                 sha256,
             });
-        let mut loader = ModelLoader::new(arch.name(), move |device| {
-            Net::load(arch, &weights, device).map_err(|e| format!("{}: {e}", weights.display()))
-        });
+        let mut loader =
+            ModelLoader::typed(arch.name(), move |device| Net::load(arch, &weights, device));
         loader.file = file;
         loader
     }
 
-    /// Any loader.
+    /// Any loader whose errors are messages (an ONNX file's reader, a test's graph).
     pub fn new(
         name: &str,
         load: impl Fn(&Device) -> Result<Net, String> + Send + Sync + 'static,
@@ -65,7 +83,19 @@ impl ModelLoader {
         ModelLoader {
             name: name.to_string(),
             file: None,
-            load: Arc::new(load),
+            load: Arc::new(move |device| load(device).map_err(EngineError::Load)),
+        }
+    }
+
+    /// Any loader whose errors are the model crate's.
+    pub fn typed(
+        name: &str,
+        load: impl Fn(&Device) -> Result<Net, deepvis_model::Error> + Send + Sync + 'static,
+    ) -> ModelLoader {
+        ModelLoader {
+            name: name.to_string(),
+            file: None,
+            load: Arc::new(move |device| Ok(load(device)?)),
         }
     }
 
@@ -76,7 +106,7 @@ impl ModelLoader {
     }
 
     /// Loads the network on `device`.
-    pub fn load(&self, device: &Device) -> Result<Net, String> {
+    pub fn load(&self, device: &Device) -> Result<Net, EngineError> {
         (self.load)(device)
     }
 }
@@ -101,8 +131,8 @@ impl ModelOpener {
     }
 
     /// Reads and checks a model file.
-    pub fn open(&self, path: &std::path::Path) -> Result<ModelLoader, String> {
-        (self.0)(path)
+    pub fn open(&self, path: &std::path::Path) -> Result<ModelLoader, EngineError> {
+        (self.0)(path).map_err(EngineError::Open)
     }
 }
 
@@ -121,7 +151,8 @@ pub fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// What the worker starts with (and restarts with after a crash, updated by commands).
+/// What the worker starts with, and what a worker restarted after a crash or a model change
+/// starts from (the running worker writes its settings here when they change).
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
     /// The network.
@@ -227,62 +258,6 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// Crashes within [`CRASH_WINDOW`] after which the worker pauses instead of restarting.
-pub const CRASH_LIMIT: usize = 5;
-/// The window crashes are counted in.
-pub const CRASH_WINDOW: Duration = Duration::from_secs(60);
-
-/// Whether a crashed worker restarts: yes, unless it crashed more than `limit` times within
-/// `window` (then restarting is not helping, and it waits to be asked).
-#[derive(Debug)]
-pub struct CrashPolicy {
-    limit: usize,
-    window: Duration,
-    recent: VecDeque<Instant>,
-    total: u32,
-}
-
-impl CrashPolicy {
-    /// A policy allowing `limit` crashes within `window`.
-    pub fn new(limit: usize, window: Duration) -> CrashPolicy {
-        CrashPolicy {
-            limit,
-            window,
-            recent: VecDeque::new(),
-            total: 0,
-        }
-    }
-
-    /// Records a crash at `now`; whether the worker should restart.
-    pub fn crashed(&mut self, now: Instant) -> bool {
-        self.total += 1;
-        self.recent.push_back(now);
-        while self
-            .recent
-            .front()
-            .is_some_and(|t| now.duration_since(*t) > self.window)
-        {
-            self.recent.pop_front();
-        }
-        self.recent.len() <= self.limit
-    }
-
-    /// Crashes within the window.
-    pub fn recent(&self) -> usize {
-        self.recent.len()
-    }
-
-    /// Crashes in all.
-    pub fn total(&self) -> u32 {
-        self.total
-    }
-
-    /// The user asked for a restart: the window starts empty.
-    pub fn forgive(&mut self) {
-        self.recent.clear();
-    }
-}
-
 /// Starts the worker thread. `wake` is called after events are sent (the UI's
 /// `request_repaint`). A thread that cannot be started is reported as an error event.
 pub fn spawn(config: EngineConfig, wake: Arc<dyn Fn() + Send + Sync>) -> EngineHandle {
@@ -294,62 +269,7 @@ pub fn spawn(config: EngineConfig, wake: Arc<dyn Fn() + Send + Sync>) -> EngineH
     }
     let state = Arc::new(Mutex::new(config));
     let (etx2, wake2) = (etx.clone(), wake.clone());
-    let spawned = builder.spawn(move || {
-        let mut crashes = CrashPolicy::new(CRASH_LIMIT, CRASH_WINDOW);
-        loop {
-            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                worker::run(&state, &crx, &etx, &wake)
-            }));
-            match run {
-                Ok(Exit::Shutdown) => break,
-                Ok(Exit::Reload) => continue,
-                Ok(Exit::Fatal(msg)) => {
-                    let _ = etx.send(Event::Error(msg));
-                    wake();
-                    // nothing can run: wait for the end
-                    while let Ok(c) = crx.recv() {
-                        if c == Command::Shutdown {
-                            break;
-                        }
-                    }
-                    break;
-                }
-                Err(p) => {
-                    let msg = panic_message(p.as_ref());
-                    if crashes.crashed(Instant::now()) {
-                        let _ = etx.send(Event::Restarted {
-                            panic: Some(msg),
-                            crashes: crashes.total(),
-                        });
-                        wake();
-                        continue;
-                    }
-                    let _ = etx.send(Event::WorkerPaused {
-                        crashes: crashes.recent() as u32,
-                        seconds: CRASH_WINDOW.as_secs() as u32,
-                    });
-                    wake();
-                    // wait to be asked; the window stays
-                    let go = loop {
-                        match crx.recv() {
-                            Ok(Command::RestartWorker) => break true,
-                            Ok(Command::Shutdown) | Err(_) => break false,
-                            Ok(_) => {}
-                        }
-                    };
-                    if !go {
-                        break;
-                    }
-                    crashes.forgive();
-                    let _ = etx.send(Event::Restarted {
-                        panic: None,
-                        crashes: crashes.total(),
-                    });
-                    wake();
-                }
-            }
-        }
-    });
+    let spawned = builder.spawn(move || supervise(&state, &crx, &etx, &wake));
     let thread = match spawned {
         Ok(t) => Some(t),
         Err(e) => {
@@ -369,30 +289,69 @@ pub fn spawn(config: EngineConfig, wake: Arc<dyn Fn() + Send + Sync>) -> EngineH
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn crashes_restart_the_worker_until_too_many_come_within_the_window() {
-        let mut p = CrashPolicy::new(3, Duration::from_secs(60));
-        let t0 = Instant::now();
-        let at = |s: u64| t0 + Duration::from_secs(s);
-        // spread out, any number of crashes restart (the old counter stopped at 21)
-        for k in 0..30 {
-            assert!(p.crashed(at(k * 61)), "crash {k}");
+/// Runs the worker until it is asked to stop: again with a new model, again after a crash
+/// while the [`CrashPolicy`] allows, and when asked after a pause.
+fn supervise(
+    state: &Mutex<EngineConfig>,
+    commands: &Receiver<Command>,
+    events: &Outbox,
+    wake: &Wake,
+) {
+    let say = |e: Event| {
+        let _ = events.send(e);
+        wake();
+    };
+    let mut crashes = CrashPolicy::new(CRASH_LIMIT, CRASH_WINDOW);
+    loop {
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            worker::run(state, commands, events, wake)
+        }));
+        match run {
+            Ok(Exit::Shutdown) => break,
+            Ok(Exit::Reload) => continue,
+            Ok(Exit::Fatal(f)) => {
+                say(Event::Error(f));
+                // nothing can run: wait for the end
+                while let Ok(c) = commands.recv() {
+                    if c == Command::Shutdown {
+                        break;
+                    }
+                }
+                break;
+            }
+            Err(p) => {
+                let panic = panic_message(p.as_ref());
+                if crashes.crashed(Instant::now()) {
+                    say(Event::Restarted {
+                        panic: Some(panic),
+                        crashes: crashes.total(),
+                    });
+                    continue;
+                }
+                say(Event::WorkerPaused {
+                    crashes: crashes.recent() as u32,
+                    seconds: CRASH_WINDOW.as_secs() as u32,
+                });
+                if !restart_asked(commands) {
+                    break;
+                }
+                crashes.forgive();
+                say(Event::Restarted {
+                    panic: None,
+                    crashes: crashes.total(),
+                });
+            }
         }
-        assert_eq!((p.total(), p.recent()), (30, 1));
-        // four within a minute pause it
-        let mut q = CrashPolicy::new(3, Duration::from_secs(60));
-        assert!(q.crashed(at(0)) && q.crashed(at(10)) && q.crashed(at(20)));
-        assert!(!q.crashed(at(30)));
-        assert_eq!(q.recent(), 4);
-        // asked to restart: a fresh window
-        q.forgive();
-        assert!(q.crashed(at(31)));
-        // old crashes leave the window: at 100 s the crash at 31 s is gone
-        assert!(q.crashed(at(100)) && q.crashed(at(101)));
-        assert_eq!(q.recent(), 2);
+    }
+}
+
+/// Waits, paused, until a restart is asked for (true) or the end (false); the window stays.
+fn restart_asked(commands: &Receiver<Command>) -> bool {
+    loop {
+        match commands.recv() {
+            Ok(Command::RestartWorker) => return true,
+            Ok(Command::Shutdown) | Err(_) => return false,
+            Ok(_) => {}
+        }
     }
 }

@@ -5,6 +5,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::error::EngineError;
+
 /// An attribution turn waits at least this many times its own cost after the last one, so that
 /// on a slow device it takes at most a third of the worker's time and the grid stays live.
 pub const BACK_SPACING: u32 = 2;
@@ -64,25 +66,25 @@ impl Scheduler {
 }
 
 /// What became of the GPU warming up beside the CPU.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Handover<T> {
     /// Still loading and compiling.
     Waiting,
     /// Ready: move the network, the optimizer and the projections to it.
     Switch(T),
-    /// It failed: stay on the CPU and say why.
-    Stay(String),
+    /// It failed: stay on the CPU, and say why ([`EngineError::Gpu`]).
+    Stay(EngineError),
 }
 
 impl<T> Handover<T> {
     /// The hand-over for what the warm-up thread's channel holds: a network, its error, or
     /// nothing yet (`Ok(None)`); `Err(())` when the thread ended without a word.
-    pub fn from_channel(got: Result<Option<Result<T, String>>, ()>) -> Handover<T> {
+    pub fn from_channel(got: Result<Option<Result<T, EngineError>>, ()>) -> Handover<T> {
         match got {
             Ok(None) => Handover::Waiting,
             Ok(Some(Ok(net))) => Handover::Switch(net),
-            Ok(Some(Err(e))) => Handover::Stay(format!("the GPU failed ({e}); staying on the CPU")),
-            Err(()) => Handover::Stay("the GPU warm-up crashed; staying on the CPU".into()),
+            Ok(Some(Err(e))) => Handover::Stay(EngineError::Gpu(Box::new(e))),
+            Err(()) => Handover::Stay(EngineError::Gpu(Box::new(EngineError::GpuCrashed))),
         }
     }
 }
@@ -127,17 +129,26 @@ mod tests {
 
     #[test]
     fn the_gpu_hand_over_switches_once_ready_and_stays_on_a_failure() {
-        assert_eq!(Handover::<u8>::from_channel(Ok(None)), Handover::Waiting);
-        assert_eq!(
+        use deepvis_protocol::{Doing, ErrorKind};
+        assert!(matches!(
+            Handover::<u8>::from_channel(Ok(None)),
+            Handover::Waiting
+        ));
+        assert!(matches!(
             Handover::from_channel(Ok(Some(Ok(7u8)))),
             Handover::Switch(7)
-        );
-        match Handover::<u8>::from_channel(Ok(Some(Err("no adapter".into())))) {
-            Handover::Stay(m) => assert!(m.contains("no adapter") && m.contains("CPU"), "{m}"),
+        ));
+        let failed = EngineError::Load("no adapter".into());
+        match Handover::<u8>::from_channel(Ok(Some(Err(failed)))) {
+            Handover::Stay(e) => {
+                let f = e.failure(Doing::MoveToGpu);
+                assert_eq!(f.kind, ErrorKind::Device);
+                assert!(f.message.contains("no adapter"), "{f:?}");
+            }
             other => panic!("{other:?}"),
         }
         match Handover::<u8>::from_channel(Err(())) {
-            Handover::Stay(m) => assert!(m.contains("crashed"), "{m}"),
+            Handover::Stay(e) => assert!(e.to_string().contains("crashed"), "{e}"),
             other => panic!("{other:?}"),
         }
     }

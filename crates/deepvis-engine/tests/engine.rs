@@ -262,13 +262,8 @@ fn the_selected_unit_is_projected_back_gathers_session_frames_and_plots_its_run(
     let (mut back, mut unit, mut session, mut tel) = (None, None, 0usize, 0usize);
     let events = collect(&h, Duration::from_secs(90), |e| {
         match e {
-            Event::Back { info, image } if info.mode.starts_with("guided") => {
-                back = Some((
-                    info.channel,
-                    info.pos,
-                    image.dimensions(),
-                    info.mode.clone(),
-                ));
+            Event::Back { info, image } if info.method == deepvis_protocol::BackMode::Guided => {
+                back = Some((info.channel, info.pos, image.dimensions(), info.filter));
             }
             Event::UnitMap(m) => unit = Some((m.field, m.argmax)),
             Event::SessionTop { scores, .. } => {
@@ -284,9 +279,9 @@ fn the_selected_unit_is_projected_back_gathers_session_frames_and_plots_its_run(
         .iter()
         .map(|e| format!("{e:?}").chars().take(60).collect())
         .collect();
-    let (channel, pos, dims, mode) = back.expect("a back-projection");
+    let (channel, pos, dims, filter) = back.expect("a back-projection");
     assert_eq!((channel, pos, dims), (best, Some((2, 3)), (227, 227)));
-    assert!(mode.contains("norm"), "{mode}");
+    assert_eq!(filter, deepvis_protocol::BackFilter::Norm);
     // fire9 row y sees input rows 16y - 60 ..= 16y + 94 (by hand through the 11 stages
     // below it), so (2, 3) sees rows -28..=126 and columns -12..=142, clamped to the crop
     let (field, _) = unit.expect("a unit map");
@@ -648,5 +643,127 @@ fn a_window_that_stops_reading_leaves_a_bounded_queue() {
     }
     assert!(waiting <= 30, "{waiting} messages waited");
     assert!(grids <= 2, "{grids} grids waited");
+    h.shutdown();
+}
+
+/// A small ONNX model of the shared test models (its own preprocessing, 10 classes).
+fn resnet_mini() -> ModelLoader {
+    let path = deepvis_testdata::shared_file("models/ops/resnet_mini.onnx");
+    ModelLoader::new("resnet_mini.onnx", move |device| {
+        let (m, input) =
+            deepvis_onnx::spec::open(&path, &Default::default()).map_err(|e| e.to_string())?;
+        deepvis_model::Net::from_any_graph(m.graph, "resnet_mini.onnx", input.spec, None, device)
+            .map_err(|e| e.to_string())
+    })
+}
+
+fn mini_engine(layer: Option<&str>, selected: Option<usize>) -> EngineHandle {
+    let mut c = EngineConfig::new(
+        resnet_mini(),
+        SourceSpec::Synthetic {
+            width: 96,
+            height: 64,
+            fps: 10,
+        },
+    );
+    c.backend = BackendChoice::Cpu;
+    c.grid_layer = layer.map(String::from);
+    c.selected = selected;
+    c.back.pos = Some((40, 40));
+    c.optim.pre_relu = PreReluMode::Off;
+    spawn(c, Arc::new(|| {}))
+}
+
+#[test]
+fn settings_of_another_model_are_mended_at_load_said_once_and_the_window_comes_alive() {
+    use deepvis_protocol::Mended;
+    // issue 26: a session on SqueezeNet (fire9, unit 500), then a model without fire9; the
+    // grid waited for the first frame and the top-5 stayed empty
+    let h = mini_engine(Some("fire9"), Some(500));
+    let (mut ready, mut mended, mut grids, mut predictions) = (None, Vec::new(), Vec::new(), 0);
+    let events = collect(&h, Duration::from_secs(120), |e| {
+        match e {
+            Event::Ready { grid_layer, .. } => ready = Some(grid_layer.clone()),
+            Event::Mended { model, mended: m } => mended.push((model.clone(), m.clone())),
+            Event::Grid { layer, .. } => grids.push(layer.clone()),
+            Event::Predictions(p) if p.len() == 5 => predictions += 1,
+            _ => {}
+        }
+        grids.len() >= 3 && predictions >= 3
+    });
+    let kinds: Vec<String> = events
+        .iter()
+        .map(|e| format!("{e:?}").chars().take(100).collect())
+        .collect();
+    let layer = ready.unwrap_or_else(|| panic!("not ready: {kinds:#?}"));
+    assert_ne!(layer, "fire9");
+    assert!(
+        grids.len() >= 3 && grids.iter().all(|g| *g == layer),
+        "{grids:?} {kinds:#?}"
+    );
+    assert!(predictions >= 3, "{kinds:#?}");
+    assert!(
+        !events.iter().any(|e| matches!(e, Event::Error(_))),
+        "{kinds:#?}"
+    );
+    assert_eq!(
+        mended,
+        [(
+            "resnet_mini.onnx".to_string(),
+            vec![
+                Mended::Layer {
+                    asked: "fire9".into(),
+                    now: layer.clone()
+                },
+                Mended::Unit {
+                    asked: 500,
+                    now: None
+                },
+                Mended::BackPos { asked: (40, 40) },
+            ]
+        )]
+    );
+    // a restarted worker starts from the mended settings: nothing more to say
+    h.send(Command::InjectPanic);
+    let mut again = 0;
+    let events = collect(&h, Duration::from_secs(60), |e| {
+        if matches!(e, Event::Grid { .. }) {
+            again += 1;
+        }
+        again >= 2
+    });
+    assert!(
+        events.iter().any(|e| matches!(e, Event::Restarted { .. })),
+        "{events:?}"
+    );
+    assert!(again >= 2);
+    assert!(
+        !events.iter().any(|e| matches!(e, Event::Mended { .. })),
+        "{events:?}"
+    );
+    h.shutdown();
+}
+
+#[test]
+fn a_unit_out_of_its_layers_range_is_mended_to_the_last_one() {
+    use deepvis_protocol::Mended;
+    let h = mini_engine(None, Some(500));
+    let (mut mended, mut unit) = (None, None);
+    let events = collect(&h, Duration::from_secs(120), |e| {
+        match e {
+            Event::Mended { mended: m, .. } => mended = Some(m.clone()),
+            Event::UnitMap(m) => unit = Some(m.channel),
+            _ => {}
+        }
+        unit.is_some()
+    });
+    let Some(Some(Mended::Unit {
+        asked: 500,
+        now: Some(last),
+    })) = mended.as_ref().map(|m| m.first().cloned())
+    else {
+        panic!("{mended:?} {events:?}");
+    };
+    assert_eq!(unit, Some(last), "{events:?}");
     h.shutdown();
 }

@@ -102,7 +102,8 @@ impl Target {
             Target::Sidecar => {
                 let path = scratch.join("case.json");
                 std::fs::write(&path, bytes)?;
-                let sc = deepvis_engine::export::read(&path).map_err(Refusal::Sidecar)?;
+                let sc = deepvis_engine::export::read(&path)
+                    .map_err(|e| Refusal::Sidecar(e.to_string()))?;
                 check(!sc.runs.is_empty(), "a sidecar with runs")
             }
             Target::TopkIndex => topk_index(bytes, scratch),

@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use crate::BackMode;
+
 /// What kind of trouble an error is; the window words and colours it by kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
@@ -42,7 +44,7 @@ pub enum Doing {
     LoadModel,
     /// The first forward pass (it compiles the kernels on a GPU).
     WarmUp,
-    /// Moving to the GPU while the CPU served; the CPU goes on.
+    /// Moving to the GPU while the CPU served: the GPU failed, and the CPU goes on.
     MoveToGpu,
     /// Loading the judge network; the preferred image is not judged.
     LoadJudge {
@@ -62,8 +64,15 @@ pub enum Doing {
     Select,
     /// Computing the grid, the unit's map and the classes of a frame.
     Frame,
-    /// Drawing an attribution map.
+    /// Drawing the attribution pane's map.
     Attribution,
+    /// Drawing one method's map for the compare view.
+    Compare {
+        /// The method.
+        method: BackMode,
+    },
+    /// Running the sanity check of the pane's method.
+    Sanity,
     /// Forming the preferred image: the run was dropped.
     Optimize,
     /// Saving the preferred image and its sidecar.
@@ -135,4 +144,38 @@ impl SourceState {
     pub fn ok(&self) -> bool {
         !matches!(self, SourceState::Failed { .. })
     }
+}
+
+/// A setting the worker started with that did not fit the network (settings kept from a
+/// session on another model), and what it became. The worker reports them once, after
+/// `Event::Ready`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mended {
+    /// The model has no such layer: its default layer shows instead.
+    Layer {
+        /// The layer asked for.
+        asked: String,
+        /// The model's default layer.
+        now: String,
+    },
+    /// The unit is not in the layer (`now`: the last channel), or it was a unit of a layer
+    /// the model does not have (`now` is `None`: no unit is selected).
+    Unit {
+        /// The channel asked for.
+        asked: usize,
+        /// The channel selected instead.
+        now: Option<usize>,
+    },
+    /// The attribution pane's position is not on the layer's map: it is dropped (the map's
+    /// maximum is projected).
+    BackPos {
+        /// The position asked for, `(y, x)`.
+        asked: (usize, usize),
+    },
+    /// The position whose direction the preferred image followed is not on the layer's map:
+    /// it is dropped (the unit's own objective).
+    DirectionAt {
+        /// The position asked for, `(y, x)`.
+        asked: (usize, usize),
+    },
 }

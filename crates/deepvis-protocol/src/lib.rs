@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use attr::{AttrOptions, Baseline, IgOptions, OcclusionOptions, SmoothGradOptions};
 pub use deepvis_viz::{BackFilter, BackMode, ClassProb, ColorMap};
-pub use failure::{Doing, ErrorKind, Failure, Preparing, SourceState};
+pub use failure::{Doing, ErrorKind, Failure, Mended, Preparing, SourceState};
 pub use method::{Method, MethodKind, ParamKind};
 pub use params::{LrPolicy, Params};
 pub use penalty::{Axis, Penalties, PenaltyKind, PixelOps};
@@ -265,8 +265,11 @@ pub struct BackInfo {
     pub pos: Option<(usize, usize)>,
     /// The method.
     pub method: BackMode,
-    /// Mode and filter, in words.
-    pub mode: String,
+    /// How the map was drawn.
+    pub filter: BackFilter,
+    /// The layer the unit was explained through, when not its own (a softmax's units
+    /// through the class scores).
+    pub through: Option<String>,
     /// Network passes it took (images through the network).
     pub passes: usize,
     /// The layer Grad-CAM explained the unit by.
@@ -397,6 +400,14 @@ pub enum Event {
         layers: Vec<LayerSummary>,
         /// The layer shown first.
         grid_layer: String,
+    },
+    /// Settings the worker started with did not fit the model and were mended (sent once,
+    /// after the first `Ready` of a model).
+    Mended {
+        /// The model.
+        model: String,
+        /// What was mended.
+        mended: Vec<Mended>,
     },
     /// The state of the frame source.
     Source {

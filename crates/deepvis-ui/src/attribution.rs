@@ -135,7 +135,7 @@ impl CompareView {
                             ui.weak(
                                 egui::RichText::new(format!("{:.0} ms{zero}", info.ms)).small(),
                             )
-                            .on_hover_text(info.mode.clone());
+                            .on_hover_text(crate::words::back_info(info));
                         }
                     });
                     if (i + 1) % cols == 0 {
@@ -338,7 +338,7 @@ pub fn attribution_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
             v.passes,
             if v.passes == 1 { "" } else { "es" }
         ));
-        ui.weak(v.mode.clone());
+        ui.weak(crate::words::back_info(v));
     }
 }
 

@@ -642,6 +642,24 @@ impl DeepvisApp {
                 }
                 self.layers = layers;
             }
+            Event::Mended { model, mended } => {
+                // the worker's settings are the truth: the window's follow them
+                for m in &mended {
+                    match m {
+                        deepvis_protocol::Mended::Layer { now, .. } => {
+                            self.persisted.layer = Some(now.clone())
+                        }
+                        deepvis_protocol::Mended::Unit { now, .. } => {
+                            self.persisted.selected = *now
+                        }
+                        deepvis_protocol::Mended::BackPos { .. } => self.persisted.back.pos = None,
+                        deepvis_protocol::Mended::DirectionAt { .. } => {
+                            self.persisted.optim.direction_at = None
+                        }
+                    }
+                }
+                self.note(words::mended(&model, &mended));
+            }
             Event::Source { label, state } => {
                 let message = words::source(&label, &state);
                 self.source = (label, state.ok(), message)

@@ -1,7 +1,8 @@
 //! The worker's typed reasons in the words the window shows.
 
 use deepvis_protocol::{
-    Doing, ErrorKind, Failure, Preparing, RunMode, SourceState, StartFrom, StopReason,
+    BackInfo, Doing, ErrorKind, Failure, Mended, Preparing, RunMode, SourceState, StartFrom,
+    StopReason,
 };
 
 fn start(s: StartFrom) -> &'static str {
@@ -116,7 +117,7 @@ pub fn failure(f: &Failure) -> String {
         Doing::ChooseDevice => format!("no device to run on: {m}"),
         Doing::LoadModel => format!("cannot load the model: {m}"),
         Doing::WarmUp => format!("the first forward pass failed: {m}"),
-        Doing::MoveToGpu => m.clone(),
+        Doing::MoveToGpu => format!("the GPU failed ({m}); staying on the CPU"),
         Doing::LoadJudge { judge } => {
             format!(
                 "the judge {judge} could not be loaded ({m}): the preferred image is not judged"
@@ -129,6 +130,8 @@ pub fn failure(f: &Failure) -> String {
         Doing::Select => m.clone(),
         Doing::Frame => format!("the frame could not be processed: {m}"),
         Doing::Attribution => format!("attribution: {m}"),
+        Doing::Compare { method } => format!("attribution: {}: {m}", method.title()),
+        Doing::Sanity => format!("attribution: sanity check: {m}"),
         Doing::Optimize => format!("preferred image: {m}"),
         Doing::Export => format!("cannot export: {m}"),
         Doing::Record => format!("cannot record: {m}"),
@@ -166,5 +169,118 @@ pub fn restarted(panic: Option<&str>, crashes: u32) -> String {
              of this session)"
         ),
         None => format!("the worker was restarted after {crashes} crashes"),
+    }
+}
+
+/// What an attribution map is, for the pane's caption: `Grad-CAM at fire9/concat, norm (through
+/// fc) (all zero: no signal reached the input)`.
+pub fn back_info(info: &BackInfo) -> String {
+    let by = info
+        .cam_layer
+        .as_ref()
+        .map(|l| format!(" at {l}"))
+        .unwrap_or_default();
+    let through = info
+        .through
+        .as_ref()
+        .map(|t| format!(" (through {t})"))
+        .unwrap_or_default();
+    let zero = match info.all_zero {
+        true => " (all zero: no signal reached the input)",
+        false => "",
+    };
+    format!(
+        "{}{by}, {}{through}{zero}",
+        info.method.title(),
+        info.filter.as_str()
+    )
+}
+
+/// What the worker mended of the settings it started with, for the status bar.
+pub fn mended(model: &str, mended: &[Mended]) -> String {
+    let parts: Vec<String> = mended
+        .iter()
+        .map(|m| match m {
+            Mended::Layer { asked, now } => {
+                format!("it has no layer `{asked}`, so {now} (its default) is shown")
+            }
+            Mended::Unit {
+                asked,
+                now: Some(now),
+            } => format!("unit {asked} is out of range, so unit {now} is selected"),
+            Mended::Unit { asked, now: None } => {
+                format!("unit {asked} was of that layer, so no unit is selected")
+            }
+            Mended::BackPos { asked: (y, x) } => format!(
+                "the attribution place (y {y}, x {x}) is off the map, so the map's maximum is \
+                 projected"
+            ),
+            Mended::DirectionAt { asked: (y, x) } => format!(
+                "the direction place (y {y}, x {x}) is off the map, so the unit itself is \
+                 optimized"
+            ),
+        })
+        .collect();
+    format!(
+        "settings that do not fit {model} were mended: {}",
+        parts.join("; ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use deepvis_protocol::{BackFilter, BackMode};
+
+    use super::*;
+
+    #[test]
+    fn an_attribution_map_is_worded_from_its_data() {
+        let info = BackInfo {
+            method: BackMode::GradCam,
+            filter: BackFilter::Norm,
+            cam_layer: Some("fire9/concat".into()),
+            through: Some("conv10".into()),
+            all_zero: true,
+            ..BackInfo::default()
+        };
+        assert_eq!(
+            back_info(&info),
+            "Grad-CAM at fire9/concat, norm (through conv10) (all zero: no signal reached the \
+             input)"
+        );
+        let plain = BackInfo {
+            method: BackMode::Guided,
+            ..BackInfo::default()
+        };
+        assert_eq!(back_info(&plain), "guided backprop, raw");
+    }
+
+    #[test]
+    fn what_was_mended_is_said_in_one_line() {
+        let line = mended(
+            "efficientnet_lite0.onnx",
+            &[
+                Mended::Layer {
+                    asked: "fire9".into(),
+                    now: "head.relu6".into(),
+                },
+                Mended::Unit {
+                    asked: 500,
+                    now: None,
+                },
+            ],
+        );
+        assert!(
+            line.starts_with("settings that do not fit efficientnet_lite0.onnx were mended")
+                && line.contains("`fire9`")
+                && line.contains("head.relu6")
+                && line.contains("unit 500"),
+            "{line}"
+        );
+        let gpu = Failure::new(ErrorKind::Device, Doing::MoveToGpu, "no adapter");
+        assert_eq!(
+            failure(&gpu),
+            "the GPU failed (no adapter); staying on the CPU"
+        );
     }
 }

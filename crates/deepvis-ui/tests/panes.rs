@@ -316,7 +316,6 @@ fn the_back_pane_switches_modes_and_the_unit_map_picks_the_position() {
             layer: "fire9".into(),
             channel: 3,
             pos: Some((12, 12)),
-            mode: "grad, raw".into(),
             value: 4.5,
             ms: 180.0,
             ..Default::default()
@@ -542,7 +541,6 @@ fn map_info(method: deepvis_protocol::BackMode) -> deepvis_protocol::BackInfo {
         layer: "fire9".into(),
         channel: 3,
         method,
-        mode: method.title().into(),
         passes: 1,
         ms: 20.0,
         ..Default::default()

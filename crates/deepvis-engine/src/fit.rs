@@ -1,0 +1,194 @@
+//! Settings fitted to the network at load, as a pure function: a layer the model does not have
+//! becomes its default layer, a unit out of range the last one in range, places off the
+//! layer's map are dropped; what was mended is listed for the window to say once.
+
+use deepvis_protocol::Mended;
+
+/// The settings that name parts of a network.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Asked {
+    /// The grid layer (`None`: the model's default).
+    pub layer: Option<String>,
+    /// The selected channel.
+    pub unit: Option<usize>,
+    /// The attribution pane's position in the unit's map.
+    pub back_pos: Option<(usize, usize)>,
+    /// The position whose direction the preferred image follows.
+    pub direction_at: Option<(usize, usize)>,
+}
+
+/// A layer's size: channels and map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    /// Channels.
+    pub channels: usize,
+    /// Map height.
+    pub height: usize,
+    /// Map width.
+    pub width: usize,
+}
+
+impl Shape {
+    fn holds(&self, (y, x): (usize, usize)) -> bool {
+        y < self.height && x < self.width
+    }
+}
+
+/// The settings that fit, and what was mended to make them fit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fitted {
+    /// The grid layer (as asked when the model has it, else the default).
+    pub layer: String,
+    /// The settings as they are now (the layer `None` when the default was asked for).
+    pub settings: Asked,
+    /// What was mended, in the order of [`Asked`]'s fields.
+    pub mended: Vec<Mended>,
+}
+
+/// Fits `asked` to a model whose default layer is `default` and whose layers' shapes `shape`
+/// gives (`None` for a name the model does not have). A unit asked for on a layer the model
+/// does not have meant a channel of that layer: it is dropped, as are the places on its map.
+pub fn fit(asked: &Asked, default: &str, shape: impl Fn(&str) -> Option<Shape>) -> Fitted {
+    let mut mended = Vec::new();
+    let mut settings = asked.clone();
+    let (layer, replaced) = match asked.layer.as_deref() {
+        Some(l) if shape(l).is_some() => (l.to_string(), false),
+        Some(l) => {
+            mended.push(Mended::Layer {
+                asked: l.to_string(),
+                now: default.to_string(),
+            });
+            settings.layer = Some(default.to_string());
+            (default.to_string(), true)
+        }
+        None => (default.to_string(), false),
+    };
+    let here = shape(&layer);
+    if let Some(asked) = asked.unit {
+        let now = match here {
+            Some(s) if !replaced && s.channels > 0 => Some(asked.min(s.channels - 1)),
+            _ => None,
+        };
+        if now != Some(asked) {
+            mended.push(Mended::Unit { asked, now });
+            settings.unit = now;
+        }
+    }
+    let on_map = |p: (usize, usize)| !replaced && here.is_some_and(|s| s.holds(p));
+    if let Some(p) = asked.back_pos.filter(|&p| !on_map(p)) {
+        mended.push(Mended::BackPos { asked: p });
+        settings.back_pos = None;
+    }
+    if let Some(p) = asked.direction_at.filter(|&p| !on_map(p)) {
+        mended.push(Mended::DirectionAt { asked: p });
+        settings.direction_at = None;
+    }
+    Fitted {
+        layer,
+        settings,
+        mended,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A model with `conv` (64 channels, 13 x 13) and `head` (1280, 7 x 7), `head` its default.
+    fn model(name: &str) -> Option<Shape> {
+        let shape = |channels, side| Shape {
+            channels,
+            height: side,
+            width: side,
+        };
+        match name {
+            "conv" => Some(shape(64, 13)),
+            "head" => Some(shape(1280, 7)),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn settings_that_fit_are_kept_and_nothing_is_said() {
+        let asked = Asked {
+            layer: Some("conv".into()),
+            unit: Some(63),
+            back_pos: Some((12, 0)),
+            direction_at: Some((0, 12)),
+        };
+        let f = fit(&asked, "head", model);
+        assert_eq!((f.layer.as_str(), &f.settings), ("conv", &asked));
+        assert!(f.mended.is_empty());
+        // the default layer when none is asked for
+        let f = fit(&Asked::default(), "head", model);
+        assert_eq!((f.layer.as_str(), f.mended.len()), ("head", 0));
+        assert_eq!(f.settings, Asked::default());
+    }
+
+    #[test]
+    fn a_layer_of_another_model_becomes_the_default_and_its_unit_and_places_go() {
+        // a session on SqueezeNet, then a model without fire9
+        let asked = Asked {
+            layer: Some("fire9".into()),
+            unit: Some(500),
+            back_pos: Some((2, 3)),
+            direction_at: Some((1, 1)),
+        };
+        let f = fit(&asked, "head", model);
+        assert_eq!(f.layer, "head");
+        assert_eq!(
+            f.settings,
+            Asked {
+                layer: Some("head".into()),
+                ..Asked::default()
+            }
+        );
+        assert_eq!(
+            f.mended,
+            [
+                Mended::Layer {
+                    asked: "fire9".into(),
+                    now: "head".into()
+                },
+                Mended::Unit {
+                    asked: 500,
+                    now: None
+                },
+                Mended::BackPos { asked: (2, 3) },
+                Mended::DirectionAt { asked: (1, 1) },
+            ]
+        );
+        // fitted once, they fit: nothing more to say
+        assert!(fit(&f.settings, "head", model).mended.is_empty());
+    }
+
+    #[test]
+    fn a_unit_out_of_range_becomes_the_last_and_places_off_the_map_go() {
+        let asked = Asked {
+            layer: None,
+            unit: Some(5000),
+            back_pos: Some((7, 0)),
+            direction_at: Some((6, 6)),
+        };
+        let f = fit(&asked, "head", model);
+        assert_eq!(
+            f.mended,
+            [
+                Mended::Unit {
+                    asked: 5000,
+                    now: Some(1279)
+                },
+                Mended::BackPos { asked: (7, 0) },
+            ]
+        );
+        assert_eq!(
+            f.settings,
+            Asked {
+                layer: None,
+                unit: Some(1279),
+                back_pos: None,
+                direction_at: Some((6, 6)),
+            }
+        );
+    }
+}

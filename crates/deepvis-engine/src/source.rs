@@ -1,0 +1,130 @@
+//! The source stage: owns the source thread and its frame slot, the freeze, the player and the
+//! source's own recording, and says how the source stands.
+
+use std::path::PathBuf;
+
+use deepvis_protocol::{Event, PlayerCommand, RecordTarget, SourceSpec, SourceState};
+use deepvis_sources::{FrameSlot, SourceCommand, SourceStatus, SourceThread};
+use image::RgbImage;
+
+use crate::Wake;
+use crate::error::{EngineError, Result};
+
+/// The source stage.
+pub(crate) struct SourceStage {
+    thread: Option<SourceThread>,
+    slot: FrameSlot,
+    wake: Wake,
+    /// New frames are not taken.
+    frozen: bool,
+    /// A frozen input takes the next frame anyway (a video stepped or sought while paused).
+    take_one: bool,
+}
+
+impl SourceStage {
+    /// Starts taking frames from `spec`.
+    pub fn new(spec: SourceSpec, frozen: bool, wake: &Wake) -> SourceStage {
+        let slot = FrameSlot::new();
+        SourceStage {
+            thread: Some(SourceThread::spawn(spec, slot.clone(), wake.clone())),
+            slot,
+            wake: wake.clone(),
+            frozen,
+            take_one: false,
+        }
+    }
+
+    /// Takes frames from `spec` instead: the old source's last words, then the new one's.
+    pub fn set(&mut self, spec: SourceSpec) -> Vec<Event> {
+        let mut events: Vec<Event> = match self.thread.take() {
+            Some(old) => old.stop().into_iter().map(event).collect(),
+            None => Vec::new(),
+        };
+        events.push(Event::Playback(None));
+        let s = SourceThread::spawn(spec, self.slot.clone(), self.wake.clone());
+        s.command(SourceCommand::Pause(self.frozen));
+        self.thread = Some(s);
+        events
+    }
+
+    /// Stops taking new frames (a clip pauses where it is; a camera goes on, its frames are
+    /// not taken), or takes them again.
+    pub fn freeze(&mut self, frozen: bool) {
+        self.frozen = frozen;
+        self.command(SourceCommand::Pause(frozen));
+    }
+
+    /// Controls a clip; its next frame is taken even when frozen.
+    pub fn player(&mut self, c: PlayerCommand) {
+        if self.thread.is_some() {
+            self.command(SourceCommand::Player(c));
+            self.take_one = true;
+        }
+    }
+
+    /// Steps a folder by `d` files.
+    pub fn step_file(&self, d: i32) {
+        self.command(SourceCommand::Step(d));
+    }
+
+    /// Records the source's own frames into `path` (or stops).
+    pub fn record(&self, path: Option<PathBuf>) -> Result<()> {
+        match &self.thread {
+            Some(s) => {
+                s.command(SourceCommand::Record(path));
+                Ok(())
+            }
+            None => Err(EngineError::NoSource),
+        }
+    }
+
+    /// What the source reported since the last call.
+    pub fn statuses(&self) -> Vec<Event> {
+        match &self.thread {
+            Some(s) => s.statuses().into_iter().map(event).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// The newest frame, unless frozen.
+    pub fn take(&mut self) -> Option<RgbImage> {
+        if self.frozen && !self.take_one {
+            return None;
+        }
+        let f = self.slot.take()?;
+        self.take_one = false;
+        Some(f.image)
+    }
+
+    fn command(&self, c: SourceCommand) {
+        if let Some(s) = &self.thread {
+            s.command(c);
+        }
+    }
+}
+
+/// What the window hears of the source thread's report.
+fn event(st: SourceStatus) -> Event {
+    match st {
+        SourceStatus::Running { label } => Event::Source {
+            label,
+            state: SourceState::Running,
+        },
+        SourceStatus::Failed { label, error } => Event::Source {
+            label,
+            state: SourceState::Failed {
+                error,
+                retry_secs: deepvis_sources::RETRY_EVERY.as_secs() as u32,
+            },
+        },
+        SourceStatus::Notice { label, message } => Event::Source {
+            label,
+            state: SourceState::Notice(message),
+        },
+        SourceStatus::Playback(p) => Event::Playback(p),
+        SourceStatus::Recording(status) => Event::Recording {
+            what: RecordTarget::Source,
+            status,
+        },
+    }
+}
