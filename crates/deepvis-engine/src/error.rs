@@ -143,7 +143,7 @@ fn model_kind(e: &deepvis_model::Error) -> ErrorKind {
         | M::NoPreRelu(_)
         | M::UnitOutOfRange { .. }
         | M::UnknownNode { .. }
-        | M::UnknownModel(_)
+        | M::Registry(_)
         | M::Image { .. } => ErrorKind::Input,
         M::Backend(_) => ErrorKind::Device,
         _ => ErrorKind::Model,
