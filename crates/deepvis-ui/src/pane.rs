@@ -1,0 +1,103 @@
+//! What a pane is ([`Pane`]: egui's demo `View`, a struct owning its state with `fn ui`), where
+//! it goes ([`Place`]), and the registry of every pane ([`Panes`]): adding a pane is one file
+//! and one line in [`registry!`]'s list below.
+
+use deepvis_protocol::{Command, Event};
+
+use crate::Shared;
+
+/// Where the window puts a pane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// The bar across the top.
+    Top,
+    /// The status bar across the bottom.
+    Bottom,
+    /// The resizable panel on the left (the frame side), top to bottom in registry order.
+    Left,
+    /// The resizable panel on the right (the preferred-image side).
+    Right,
+    /// The rest of the window.
+    Center,
+    /// Over the others (a window of its own).
+    Overlay,
+}
+
+/// A pane: owns its state, takes the worker's events and the window's commands that concern
+/// it, and draws itself from that and the [`Shared`] state.
+pub trait Pane {
+    /// Its name for screen readers and tests (the window names the pane's region so).
+    fn name(&self) -> &'static str;
+
+    /// Where it goes.
+    fn place(&self) -> Place;
+
+    /// Takes an event of the worker (after [`Shared`] took its part).
+    fn apply(&mut self, _e: &Event, _shared: &mut Shared) {}
+
+    /// Sees a command the window sent (a pane forgets what belonged to another unit here).
+    fn seen(&mut self, _c: &Command) {}
+
+    /// Runs each frame before anything is drawn, folded or not (uploads its pictures).
+    fn prepare(&mut self, _ctx: &egui::Context, _shared: &mut Shared) {}
+
+    /// Draws it.
+    fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared);
+}
+
+/// Declares [`Panes`]: one field per pane, and the list the window routes events to and draws.
+macro_rules! registry {
+    ($($(#[$doc:meta])* $field:ident: $ty:ty,)*) => {
+        /// Every pane of the window, each owning its state.
+        #[derive(Default)]
+        pub struct Panes {
+            $($(#[$doc])* pub $field: $ty,)*
+        }
+
+        impl Panes {
+            /// How many there are.
+            pub const COUNT: usize = [$(stringify!($field)),*].len();
+
+            /// Every pane, in registry order.
+            pub fn all(&self) -> [&dyn Pane; Self::COUNT] {
+                [$(&self.$field),*]
+            }
+
+            /// Every pane, in registry order, to change.
+            pub fn all_mut(&mut self) -> [&mut dyn Pane; Self::COUNT] {
+                [$(&mut self.$field),*]
+            }
+        }
+    };
+}
+
+registry! {
+    /// The bar on top: model, layer, source, freeze, help, theme.
+    top: crate::top::TopBar,
+    /// The status bar: model, backend, source, speeds, the latest message.
+    status: crate::status::StatusBar,
+    /// The input beside its attribution, every method side by side, the sanity check.
+    frame: crate::frame::FramePane,
+    /// The selected unit's map, activity and the top-5 classes.
+    unit: crate::unit::UnitPane,
+    /// The preferred image, its run, its plots and its settings.
+    preferred: crate::preferred::PreferredPane,
+    /// The selected unit's top-9 images.
+    topk: crate::topk::TopkPane,
+    /// Every channel of the layer.
+    grid: crate::grid::GridPane,
+    /// The key bindings.
+    help: crate::help::HelpOverlay,
+}
+
+/// Draws `add` in a region named `name` for screen readers (it looks the same).
+pub(crate) fn labelled<R>(
+    ui: &mut egui::Ui,
+    name: &str,
+    add: impl FnOnce(&mut egui::Ui) -> R,
+) -> R {
+    let builder = egui::UiBuilder::new()
+        .accessibility_label(name)
+        .accessibility_role(egui::accesskit::Role::Group);
+    ui.scope_builder(builder, add).inner
+}
