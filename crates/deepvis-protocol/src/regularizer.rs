@@ -1,17 +1,13 @@
-//! The paper's four regularizers (Yosinski et al. 2015, section 3: L2 decay, Gaussian blur,
-//! clipping of small-norm and of small-contribution pixels), each described once here: its
-//! name, what it does, the [`Params`] fields it reads with their sliders' ranges, and its
-//! on-switch in [`OptimSettings`]. The window's rows, the presets' switches and the
-//! parameters the optimizer runs with all read this table.
-//!
-//! Unlike the penalties of [`crate::penalty`], they change the picture between steps rather
-//! than the objective; their values stay fields of [`Params`] and their switches fields of
-//! [`OptimSettings`] (so that saved settings keep loading), read and written through
-//! the accessors below.
+//! The paper's four regularizers, each described once: name, help, [`Params`] knobs, on-switch.
 
 use crate::{OptimSettings, Params};
 
-/// One of the paper's regularizers.
+/// One of the paper's regularizers (Yosinski et al. 2015, section 3). The window's rows, the
+/// presets' switches and the parameters the optimizer runs with all read
+/// [`RegularizerKind::spec`] and the accessors below. Unlike the penalties of
+/// [`crate::penalty`], they change the picture between steps rather than the objective; their
+/// values stay fields of [`Params`] and their switches fields of [`OptimSettings`], so that saved
+/// settings keep loading.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RegularizerKind {
     /// L2 decay: every step shrinks the image (`theta_decay`).

@@ -1,5 +1,4 @@
-//! Every attribution method side by side on the current frame (each refreshed when its turn in
-//! the worker's round comes), and the sanity check's plot.
+//! Every attribution method side by side on the current frame, and the sanity check's plot.
 
 use deepvis_protocol::{BackInfo, BackMode, SanityReport};
 use egui::{Color32, TextureHandle, TextureOptions};

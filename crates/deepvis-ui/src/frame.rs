@@ -1,5 +1,4 @@
-//! The frame pane: the input beside its attribution map, then every method side by side (when
-//! on) and the sanity check's plot (once a report came).
+//! The frame pane: the input beside its attribution, every method side by side, the sanity plot.
 
 use deepvis_protocol::{Command, Event};
 

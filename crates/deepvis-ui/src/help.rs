@@ -1,5 +1,4 @@
-//! The help overlay: the key table ([`crate::keys::BINDINGS`]) as the user reads it, and a
-//! test hook that crashes the worker.
+//! The help overlay: the key table as the user reads it, and a hook that crashes the worker.
 
 use deepvis_protocol::Command;
 

@@ -1,6 +1,4 @@
-//! The input view: the frame as the network sees it (with the attribution map blended over it
-//! and the selected unit's receptive field), how the source stands, the player of a clip and
-//! the record buttons.
+//! The input view: the frame, the map over it, the unit's field, the source, player and recording.
 
 use deepvis_protocol::Event;
 use egui::{Color32, Rect, Stroke, TextureHandle, TextureOptions, Vec2};

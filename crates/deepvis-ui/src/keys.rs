@@ -1,5 +1,4 @@
-//! The key table: every key and mouse binding once, with what the help overlay says of it and,
-//! for keys, what a press does. [`on_key`] looks a press up in it; the help overlay lists it.
+//! The key table: every binding once, drawn by the help overlay and looked up by [`on_key`].
 
 use deepvis_protocol::{
     BackFilter, BackMode, ColorMap, Command, PlayerCommand, PreReluMode, RecordTarget,

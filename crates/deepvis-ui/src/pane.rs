@@ -1,6 +1,4 @@
-//! What a pane is ([`Pane`]: egui's demo `View`, a struct owning its state with `fn ui`), where
-//! it goes ([`Place`]), and the registry of every pane ([`Panes`]): adding a pane is one file
-//! and one line in [`registry!`]'s list below.
+//! What a pane is ([`Pane`]), where it goes ([`Place`]) and the registry of them all ([`Panes`]).
 
 use deepvis_protocol::{Command, Event};
 
@@ -23,8 +21,8 @@ pub enum Place {
     Overlay,
 }
 
-/// A pane: owns its state, takes the worker's events and the window's commands that concern
-/// it, and draws itself from that and the [`Shared`] state.
+/// A pane (egui's demo `View`): a struct that owns its state, takes the worker's events and the
+/// window's commands that concern it, and draws itself from that and the [`Shared`] state.
 pub trait Pane {
     /// Its name for screen readers and tests (the window names the pane's region so).
     fn name(&self) -> &'static str;
@@ -45,7 +43,9 @@ pub trait Pane {
     fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared);
 }
 
-/// Declares [`Panes`]: one field per pane, and the list the window routes events to and draws.
+/// Declares [`Panes`]: one field per pane, and the list the window routes events to and draws
+/// (each where its [`Pane::place`] says, in this order). Adding a pane is its file and one line
+/// in the list below.
 macro_rules! registry {
     ($($(#[$doc:meta])* $field:ident: $ty:ty,)*) => {
         /// Every pane of the window, each owning its state.

@@ -1,5 +1,4 @@
-//! One picture a pane shows: its texture, the newest image waiting to be uploaded, and the
-//! drawing helpers every pane's pictures share.
+//! One picture a pane shows (texture and waiting image), and the helpers that draw pictures.
 
 use std::sync::Arc;
 

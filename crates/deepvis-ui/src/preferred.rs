@@ -1,6 +1,4 @@
-//! The preferred-image pane: the selected unit's preferred image and where its run stands
-//! (with the judge's verdict and why it stopped), the run's controls, the method and view
-//! pickers, export, then the optimization's plots and the settings folds.
+//! The preferred-image pane: the picture, its run and controls, its plots and its settings.
 
 use deepvis_protocol::{Command, Event, OptimSettings, PreReluMode, StopReason};
 use egui::{Color32, TextureOptions};

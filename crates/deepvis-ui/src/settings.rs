@@ -1,6 +1,4 @@
-//! The preferred image's settings folds: the paper's regularizers (a switch and sliders each,
-//! drawn from [`RegularizerKind`]'s table) and the learning rate; where the image starts and
-//! what it optimizes.
+//! The preferred image's settings: the paper's regularizers (from their table), lr and start.
 
 use deepvis_protocol::{
     Knob, LrPolicy, OptimSettings, Params, PreReluMode, RegularizerKind, StartFrom,

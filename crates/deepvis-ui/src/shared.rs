@@ -1,6 +1,4 @@
-//! The state every pane reads (the persisted settings, the network's layers, the source, the
-//! messages, the grid layer's activity) and the actions any pane may take through it (send a
-//! command, select a unit or a layer, switch sources, restore an exported picture's settings).
+//! The state every pane reads, and the actions any pane may take through it.
 
 use std::path::Path;
 use std::time::Instant;

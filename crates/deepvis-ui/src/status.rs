@@ -1,5 +1,4 @@
-//! The status bar: the model (or what the worker prepares), the backend, the source (and the
-//! clip's line), the speeds of the worker and of the window, and the latest message.
+//! The status bar: model, backend, source, speeds and the latest message.
 
 use deepvis_protocol::{BackMode, Event};
 use egui::Color32;
@@ -43,6 +42,12 @@ impl Pane for StatusBar {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
+        let StatusBar {
+            grid_fps,
+            optim_ips,
+            back_fps,
+            ui_frame_ms,
+        } = self;
         ui.horizontal_wrapped(|ui| {
             match (&shared.preparing, &shared.model) {
                 (Some(p), _) => {
@@ -68,12 +73,12 @@ impl Pane for StatusBar {
                 ui.label(crate::player::status_line(p));
             }
             ui.separator();
-            ui.label(format!("grid {:.1} fps", self.grid_fps));
-            ui.label(format!("optimizer {:.1} it/s", self.optim_ips));
+            ui.label(format!("grid {grid_fps:.1} fps"));
+            ui.label(format!("optimizer {optim_ips:.1} it/s"));
             if shared.persisted.back.mode != BackMode::Off {
-                ui.label(format!("back {:.1} /s", self.back_fps));
+                ui.label(format!("back {back_fps:.1} /s"));
             }
-            ui.label(format!("ui {:.1} ms", self.ui_frame_ms));
+            ui.label(format!("ui {ui_frame_ms:.1} ms"));
             if let Some(m) = shared.messages.last() {
                 ui.separator();
                 ui.colored_label(m.color(ui.visuals()), m.line());

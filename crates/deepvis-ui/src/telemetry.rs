@@ -1,5 +1,4 @@
-//! The optimization's telemetry and its two plots: the objective (with the iteration where the
-//! unit first became its layer's argmax), and the learning rate and the gradient's norm.
+//! The optimization's telemetry and its two plots (objective; learning rate and gradient).
 
 use deepvis_protocol::Telemetry;
 use egui::Color32;

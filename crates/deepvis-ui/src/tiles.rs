@@ -1,6 +1,4 @@
-//! Where the grid's tiles go: how they fit the pane ("fill": the largest tiles, smoothly
-//! scaled; "crisp": whole screen pixels per map pixel; or a fixed zoom), and where they went
-//! on the last frame drawn (hit tests, moves by keys). Geometry only, no drawing.
+//! Where the grid's tiles go (fill, crisp or a zoom) and went (hit tests): geometry, no drawing.
 
 use egui::{Pos2, Rect, Vec2};
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,4 @@
-//! The bar on top: the model (and a field to open an ONNX file), the layer picker, the source
-//! picker, freeze, the file steps, help and the theme.
+//! The bar on top: model, layer, source, freeze, file steps, help and theme.
 
 use deepvis_protocol::{Command, Event, SourceSpec};
 use egui::Key;

@@ -1,6 +1,4 @@
-//! The top-9 pane (folded under "top 9"): the selected unit's best images from a loaded
-//! `deepvis topk` index (with their back-projections), a field to load one, and the frames of
-//! this session that excited the unit most.
+//! The top-9 pane: the unit's best images of a loaded `deepvis topk` index and of this session.
 
 use std::path::{Path, PathBuf};
 

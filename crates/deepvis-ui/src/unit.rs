@@ -1,5 +1,4 @@
-//! The selected unit's pane: its map (a click projects that place, a right click its
-//! maximum), the value under the pointer, its recent activity and the top-5 classes.
+//! The selected unit's pane: its map, the value under the pointer, its activity, the top-5.
 
 use deepvis_protocol::{ClassProb, Event, UnitMap};
 use egui::{Color32, Rect, Sense, Stroke, TextureOptions, Vec2};
