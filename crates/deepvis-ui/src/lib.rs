@@ -10,24 +10,16 @@
 pub mod activity;
 pub mod attribution;
 mod compare;
-pub mod frame;
-pub mod grid;
-pub mod help;
 pub mod input;
 pub mod keys;
 mod method;
 pub mod pane;
 mod picture;
 pub mod player;
-pub mod preferred;
 mod settings;
 mod shared;
-pub mod status;
 pub mod telemetry;
 pub mod tiles;
-pub mod top;
-pub mod topk;
-pub mod unit;
 pub mod words;
 
 use std::ops::{Deref, DerefMut};
@@ -42,12 +34,33 @@ pub use activity::{Activity, SortMode};
 pub use attribution::{CompareView, SanityView};
 pub use grid::{DrawnGrid, GridFit, GridPane, GridView};
 pub use keys::{BINDINGS, Binding};
-pub use pane::{Pane, Panes, Place};
+pub use pane::{Pane, Place};
 pub use picture::map_to_color;
 pub use preferred::PreferredView;
 pub use shared::{Shared, SourceLine};
 pub use telemetry::{TELEMETRY_CAP, TelemetryView};
 pub use topk::{MAX_MONTAGE_SIDE, TopkView, read_montage};
+
+// The registry: every pane's module and type, in drawing order within each place. Adding a pane
+// is its file and one line here.
+pane::registry! {
+    /// The bar on top: model, layer, source, freeze, help, theme.
+    top::TopBar,
+    /// The status bar: model, backend, source, speeds, the latest message.
+    status::StatusBar,
+    /// The input beside its attribution, every method side by side, the sanity check.
+    frame::FramePane,
+    /// The selected unit's map, activity and the top-5 classes.
+    unit::UnitPane,
+    /// The preferred image, its run, its plots and its settings.
+    preferred::PreferredPane,
+    /// The selected unit's top-9 images.
+    topk::TopkPane,
+    /// Every channel of the layer.
+    grid::GridPane,
+    /// The key bindings.
+    help::HelpOverlay,
+}
 
 /// What survives a restart of the program (eframe storage).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

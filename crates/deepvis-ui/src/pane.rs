@@ -1,4 +1,4 @@
-//! What a pane is ([`Pane`]), where it goes ([`Place`]) and the registry of them all ([`Panes`]).
+//! What a pane is ([`Pane`]), where it goes ([`Place`]), and the macro of the pane registry.
 
 use deepvis_protocol::{Command, Event};
 
@@ -43,52 +43,37 @@ pub trait Pane {
     fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared);
 }
 
-/// Declares [`Panes`]: one field per pane, and the list the window routes events to and draws
-/// (each where its [`Pane::place`] says, in this order). Adding a pane is its file and one line
-/// in the list below.
+/// Declares the pane modules and `Panes`: one field per pane (named as its module), and the
+/// list the window routes events to and draws, each where its [`Pane::place`] says, in this
+/// order. Invoked once, in `lib.rs`: adding a pane is its file and one line there.
 macro_rules! registry {
-    ($($(#[$doc:meta])* $field:ident: $ty:ty,)*) => {
+    ($($(#[$doc:meta])* $module:ident::$ty:ident,)*) => {
+        $(pub mod $module;)*
+
         /// Every pane of the window, each owning its state.
         #[derive(Default)]
         pub struct Panes {
-            $($(#[$doc])* pub $field: $ty,)*
+            $($(#[$doc])* pub $module: $module::$ty,)*
         }
 
         impl Panes {
             /// How many there are.
-            pub const COUNT: usize = [$(stringify!($field)),*].len();
+            pub const COUNT: usize = [$(stringify!($module)),*].len();
 
             /// Every pane, in registry order.
             pub fn all(&self) -> [&dyn Pane; Self::COUNT] {
-                [$(&self.$field),*]
+                [$(&self.$module),*]
             }
 
             /// Every pane, in registry order, to change.
             pub fn all_mut(&mut self) -> [&mut dyn Pane; Self::COUNT] {
-                [$(&mut self.$field),*]
+                [$(&mut self.$module),*]
             }
         }
     };
 }
 
-registry! {
-    /// The bar on top: model, layer, source, freeze, help, theme.
-    top: crate::top::TopBar,
-    /// The status bar: model, backend, source, speeds, the latest message.
-    status: crate::status::StatusBar,
-    /// The input beside its attribution, every method side by side, the sanity check.
-    frame: crate::frame::FramePane,
-    /// The selected unit's map, activity and the top-5 classes.
-    unit: crate::unit::UnitPane,
-    /// The preferred image, its run, its plots and its settings.
-    preferred: crate::preferred::PreferredPane,
-    /// The selected unit's top-9 images.
-    topk: crate::topk::TopkPane,
-    /// Every channel of the layer.
-    grid: crate::grid::GridPane,
-    /// The key bindings.
-    help: crate::help::HelpOverlay,
-}
+pub(crate) use registry;
 
 /// Draws `add` in a region named `name` for screen readers (it looks the same).
 pub(crate) fn labelled<R>(
