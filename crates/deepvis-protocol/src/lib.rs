@@ -8,6 +8,7 @@ mod named;
 pub mod params;
 pub mod penalty;
 pub mod queue;
+pub mod regularizer;
 pub mod run;
 pub mod transforms;
 pub mod video;
@@ -24,6 +25,7 @@ pub use method::{Method, MethodKind, ParamKind};
 pub use params::{LrPolicy, Params};
 pub use penalty::{Axis, Penalties, PenaltyKind, PixelOps};
 pub use queue::{Inbox, Outbox, queue};
+pub use regularizer::{Knob, RegularizerKind, RegularizerSpec};
 pub use run::{RunMode, StopReason, Telemetry};
 pub use transforms::{Affine, TransformKind, Transforms};
 pub use video::{Playback, PlayerCommand, RecordTarget, RecordingStatus};
@@ -159,12 +161,12 @@ impl Default for OptimSettings {
 impl OptimSettings {
     /// Settings with every regularizer that `params` uses switched on.
     pub fn from_preset(params: Params) -> OptimSettings {
-        OptimSettings {
+        let mut o = OptimSettings {
             params,
-            decay_on: params.decay > 0.0,
-            blur_on: params.blur_radius > 0.0 && params.blur_every > 0,
-            norm_on: params.norm_pct > 0.0,
-            contrib_on: params.contrib_pct > 0.0,
+            decay_on: false,
+            blur_on: false,
+            norm_on: false,
+            contrib_on: false,
             seed: 0,
             start: StartFrom::Noise,
             pre_relu: PreReluMode::Auto,
@@ -176,23 +178,25 @@ impl OptimSettings {
             diversity_weight: 100.0,
             direction_at: None,
             show_clipped: false,
+        };
+        o.switch_on_used();
+        o
+    }
+
+    /// Switches on exactly the regularizers whose values in `params` act.
+    pub fn switch_on_used(&mut self) {
+        for r in RegularizerKind::ALL {
+            *r.on_mut(self) = r.acts_in(&self.params);
         }
     }
 
     /// The parameters the optimizer runs with: switched-off regularizers are zero.
     pub fn effective(&self) -> Params {
         let mut p = self.params;
-        if !self.decay_on {
-            p.decay = 0.0;
-        }
-        if !self.blur_on {
-            p.blur_radius = 0.0;
-        }
-        if !self.norm_on {
-            p.norm_pct = 0.0;
-        }
-        if !self.contrib_on {
-            p.contrib_pct = 0.0;
+        for r in RegularizerKind::ALL {
+            if !r.is_on(self) {
+                r.switch_off(&mut p);
+            }
         }
         if self.endless {
             p.max_iter = usize::MAX / 2;

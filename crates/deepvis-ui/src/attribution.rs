@@ -1,231 +1,201 @@
-//! The attribution pane (the selected unit's map under the chosen method, its settings and a
-//! progress mark for the methods of many passes), the compare view (every method side by side
-//! on the current frame) and the sanity check's plot.
+//! The attribution view: the selected unit's map under the chosen method (with a progress mark
+//! for the methods of many passes), its pickers and settings, the switches of the compare view
+//! and of the sanity check, which it owns.
 
-use deepvis_protocol::{BackFilter, BackInfo, BackMode, Baseline, ColorMap, Command, SanityReport};
-use egui::{Color32, ColorImage, TextureHandle, TextureOptions};
+use deepvis_protocol::{
+    BackFilter, BackInfo, BackMode, BackSettings, Baseline, ColorMap, Command, Event,
+};
+use egui::{TextureHandle, TextureOptions};
 
-use crate::panes::{blend_over, image_box};
-use crate::{DeepvisApp, Pic};
+pub use crate::compare::{CompareView, SanityView};
 
-const METHODS: usize = BackMode::METHODS.len();
+use crate::Shared;
+use crate::picture::{Picture, image_box, name_image, rgb_to_color};
 
-fn slot(m: BackMode) -> Option<usize> {
-    BackMode::METHODS.iter().position(|x| *x == m)
-}
-
-/// Draws `tex` into a square of `side` (the input under it at `alpha` when given), or a dark
-/// square with `label`.
-fn tile(
-    ui: &mut egui::Ui,
-    tex: Option<&TextureHandle>,
-    under: Option<&TextureHandle>,
-    side: f32,
-    label: &str,
-) -> egui::Response {
-    match (tex, under) {
-        (Some(t), Some(u)) => {
-            let resp = image_box(ui, Some(u), side, label);
-            blend_over(ui, resp.rect, t);
-            resp
-        }
-        _ => image_box(ui, tex, side, label),
-    }
-}
-
-/// Every method's map of the selected unit side by side, each refreshed when its turn in the
-/// worker's round comes.
+/// The selected unit's attribution, every method side by side, and the sanity check.
 #[derive(Default)]
-pub struct CompareView {
-    /// Whether it shows (and the worker computes it).
-    pub on: bool,
-    infos: [Option<BackInfo>; METHODS],
-    progress: [Option<(usize, usize)>; METHODS],
-    tex: [Option<TextureHandle>; METHODS],
-    pending: [Option<ColorImage>; METHODS],
+pub struct AttributionView {
+    /// The latest map's facts.
+    pub back: Option<BackInfo>,
+    /// The method of many passes under way: (method, done, total).
+    pub progress: Option<(BackMode, usize, usize)>,
+    picture: Picture,
+    /// Every method side by side.
+    pub compare: CompareView,
+    /// The sanity check.
+    pub sanity: SanityView,
 }
 
-impl CompareView {
-    /// A method's finished map.
-    pub fn set(&mut self, info: BackInfo, image: &image::RgbImage) {
-        if let Some(i) = slot(info.method) {
-            self.pending[i] = Some(ColorImage::from_rgb(
-                [image.width() as usize, image.height() as usize],
-                image.as_raw(),
-            ));
-            self.progress[i] = None;
-            self.infos[i] = Some(info);
-        }
-    }
-
-    /// A method of many passes moved on.
-    pub fn set_progress(&mut self, m: BackMode, done: usize, total: usize) {
-        if let Some(i) = slot(m) {
-            self.progress[i] = Some((done, total));
-        }
-    }
-
-    /// What a method's tile shows: its map (when one came) and its progress.
-    pub fn state(&self, m: BackMode) -> (Option<&BackInfo>, Option<(usize, usize)>) {
-        slot(m).map_or((None, None), |i| (self.infos[i].as_ref(), self.progress[i]))
-    }
-
-    /// Forgets every map (another unit).
-    pub fn clear(&mut self) {
-        let on = self.on;
-        *self = CompareView {
-            on,
-            ..CompareView::default()
-        };
-    }
-
-    pub(crate) fn upload(&mut self, ctx: &egui::Context) {
-        for i in 0..METHODS {
-            if let Some(img) = self.pending[i].take() {
-                match &mut self.tex[i] {
-                    Some(t) => t.set(img, TextureOptions::NEAREST),
-                    None => {
-                        self.tex[i] = Some(ctx.load_texture(
-                            format!("compare {i}"),
-                            img,
-                            TextureOptions::NEAREST,
-                        ))
-                    }
+impl AttributionView {
+    /// Takes the maps, their progress and the sanity reports.
+    pub(crate) fn apply(&mut self, e: &Event, shared: &mut Shared) {
+        match e {
+            Event::Back { info, image } => {
+                self.picture.set(rgb_to_color(image));
+                self.progress = None;
+                self.back = Some(info.clone());
+            }
+            Event::BackProgress {
+                compare: false,
+                method,
+                done,
+                total,
+            } => self.progress = Some((*method, *done, *total)),
+            Event::BackProgress {
+                compare: true,
+                method,
+                done,
+                total,
+            } => self.compare.set_progress(*method, *done, *total),
+            Event::Compare { info, image } => self.compare.set(info.clone(), image),
+            Event::Sanity(r) => self.sanity.set(r.clone()),
+            Event::Restarted { .. } => {
+                // what the worker does not keep in its settings
+                self.progress = None;
+                self.sanity.running = false;
+                if self.compare.on {
+                    shared.send(Command::SetCompare(true));
                 }
             }
+            _ => {}
         }
     }
 
-    /// The tiles, four to a row; `under` is the input, drawn beneath when blending.
-    pub fn ui(&mut self, ui: &mut egui::Ui, under: Option<&TextureHandle>) {
-        let cols = 4;
-        let gap = ui.spacing().item_spacing.x;
-        let side = ((ui.available_width() - gap * (cols as f32 - 1.0)) / cols as f32).max(40.0);
-        egui::Grid::new("compare grid")
-            .spacing([gap, 2.0])
-            .show(ui, |ui| {
-                for (i, &m) in BackMode::METHODS.iter().enumerate() {
-                    ui.vertical(|ui| {
-                        ui.set_width(side);
-                        ui.add(egui::Label::new(egui::RichText::new(m.title()).small()).truncate());
-                        let label = if self.progress[i].is_some() {
-                            "computing"
-                        } else {
-                            "waiting its turn"
-                        };
-                        let r = tile(ui, self.tex[i].as_ref(), under, side, label);
-                        r.widget_info(|| {
-                            egui::WidgetInfo::labeled(
-                                egui::Role::Image,
-                                true,
-                                format!("compare {}", m.as_str()),
-                            )
-                        });
-                        if let Some((done, total)) = self.progress[i] {
-                            ui.add(
-                                egui::ProgressBar::new(done as f32 / total.max(1) as f32)
-                                    .desired_width(side)
-                                    .text(format!("{done}/{total}")),
-                            );
-                        } else if let Some(info) = &self.infos[i] {
-                            let zero = match info.all_zero {
-                                true => ", all zero",
-                                false => "",
-                            };
-                            ui.weak(
-                                egui::RichText::new(format!("{:.0} ms{zero}", info.ms)).small(),
-                            )
-                            .on_hover_text(crate::words::back_info(info));
-                        }
-                    });
-                    if (i + 1) % cols == 0 {
-                        ui.end_row();
-                    }
-                }
-            });
-    }
-}
-
-/// The sanity check's comparisons as a plot: similarity to the trained network's map as the
-/// layers are randomized from the top.
-#[derive(Default)]
-pub struct SanityView {
-    /// The latest report.
-    pub report: Option<SanityReport>,
-    /// Whether a check is running.
-    pub running: bool,
-}
-
-impl SanityView {
-    /// A report came.
-    pub fn set(&mut self, r: SanityReport) {
-        self.running = r.error.is_none() && r.done < r.total;
-        self.report = Some(r);
+    /// Another unit or layer: its maps go; new settings: what was under way starts over.
+    pub(crate) fn seen(&mut self, c: &Command) {
+        match c {
+            Command::SelectUnit(_) | Command::SelectLayer(_) => {
+                self.back = None;
+                self.progress = None;
+                self.compare.clear();
+                self.sanity = SanityView::default();
+                self.picture.clear();
+            }
+            Command::SetBack(_) => self.progress = None,
+            _ => {}
+        }
     }
 
-    /// The plot and a line of explanation.
-    pub fn ui(&mut self, ui: &mut egui::Ui) {
-        use egui_plot::{HLine, Legend, Line, Plot, PlotPoints};
-        let Some(r) = &self.report else {
+    /// Uploads the maps.
+    pub(crate) fn prepare(&mut self, ctx: &egui::Context) {
+        self.picture
+            .upload(ctx, "attribution", TextureOptions::NEAREST);
+        self.compare.upload(ctx);
+    }
+
+    /// The map, once one came.
+    pub(crate) fn texture(&self) -> Option<&TextureHandle> {
+        self.picture.get()
+    }
+
+    /// Shows every method side by side (true) or stops (false).
+    pub fn set_compare(&mut self, on: bool, shared: &mut Shared) {
+        self.compare.on = on;
+        if !on {
+            self.compare.clear();
+        }
+        shared.send(Command::SetCompare(on));
+    }
+
+    /// Method, filter, colour map, the method's settings, the compare and sanity switches and
+    /// the map.
+    pub(crate) fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
+        ui.heading("attribution");
+        let mut b = shared.persisted.back.clone();
+        pickers(ui, &mut b);
+        settings_ui(ui, &mut b, &shared.layers);
+        let off = b.mode == BackMode::Off;
+        if b != shared.persisted.back {
+            shared.persisted.back = b;
+            self.progress = None;
+            shared.back_changed();
+        }
+        self.switches(ui, shared);
+        if off {
+            ui.weak("off: pick a method to see what in the frame drives the unit");
             return;
+        }
+        self.map_ui(ui, shared);
+    }
+
+    /// Compare every method, and the sanity check (or its cancel button while it runs).
+    fn switches(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
+        ui.horizontal_wrapped(|ui| {
+            let mut on = self.compare.on;
+            if ui
+                .checkbox(&mut on, "compare all (c)")
+                .on_hover_text("every method side by side on the current frame")
+                .changed()
+            {
+                self.set_compare(on, shared);
+            }
+            if self.sanity.running {
+                if ui
+                    .button("cancel sanity check")
+                    .on_hover_text("stop randomizing layers")
+                    .clicked()
+                {
+                    self.sanity.running = false;
+                    shared.send(Command::Sanity(false));
+                }
+            } else if ui
+                .add_enabled(
+                    shared.persisted.selected.is_some(),
+                    egui::Button::new("sanity check"),
+                )
+                .on_hover_text(
+                    "recompute this map with the network's layers randomized from the top, and \
+                     plot how similar each stays (Adebayo et al. 2018)",
+                )
+                .clicked()
+            {
+                self.sanity.running = true;
+                self.sanity.report = None;
+                shared.send(Command::Sanity(true));
+            }
+        });
+    }
+
+    /// The map, its progress while a method of many passes runs, and what it shows.
+    fn map_ui(&self, ui: &mut egui::Ui, shared: &Shared) {
+        let side = ui.available_width().min(300.0);
+        let label = if shared.persisted.selected.is_some() {
+            "computing..."
+        } else {
+            "click a tile of the grid"
         };
-        ui.strong(format!(
-            "sanity check: {} of {}:{}",
-            r.method.title(),
-            r.layer,
-            r.channel
-        ));
-        let series = |f: fn(&deepvis_protocol::SanityStep) -> f32| -> PlotPoints {
-            std::iter::once([0.0, 1.0])
-                .chain(r.steps.iter().map(|s| [s.randomized as f64, f(s) as f64]))
-                .collect()
-        };
-        let resp = Plot::new("sanity plot")
-            .height(110.0)
-            .legend(Legend::default())
-            .include_y(-0.2)
-            .include_y(1.0)
-            .include_x(0.0)
-            .include_x((r.total.max(2) - 1) as f64)
-            .allow_scroll(false)
-            .show(ui, |p| {
-                p.line(
-                    Line::new("rank correlation", series(|s| s.spearman))
-                        .color(Color32::from_rgb(240, 150, 40)),
-                );
-                p.line(
-                    Line::new("SSIM", series(|s| s.ssim)).color(Color32::from_rgb(80, 150, 240)),
-                );
-                p.hline(HLine::new("", 0.0).color(Color32::GRAY));
-            })
-            .response;
-        resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "sanity plot"));
-        let last = r.steps.last();
-        let text = match (&r.error, last) {
-            (Some(e), _) => format!("stopped: {e}"),
-            (None, None) => format!(
-                "computing the trained network's map ({}/{})",
-                r.done, r.total
-            ),
-            (None, Some(s)) => format!(
-                "{} of {} maps; top {} layers randomized (down to {}): rank correlation {:.2}, SSIM {:.2}",
-                r.done, r.total, s.randomized, s.node, s.spearman, s.ssim
-            ),
-        };
-        ui.weak(text);
-        ui.weak(
-            "x: parametric layers re-initialised from the top. A map that stays similar \
-             (high lines) shows the image, not what the network learned.",
-        );
+        let resp = image_box(ui, self.picture.get(), side, label);
+        name_image(&resp, "back-projection");
+        if let Some((m, done, total)) = self.progress
+            && m == shared.persisted.back.mode
+        {
+            ui.add(
+                egui::ProgressBar::new(done as f32 / total.max(1) as f32)
+                    .desired_width(side)
+                    .text(format!("{} {done}/{total} passes", m.title())),
+            );
+        }
+        if let Some(v) = &self.back {
+            let at = v
+                .pos
+                .map(|(y, x)| format!(" at (y {y}, x {x})"))
+                .unwrap_or_default();
+            ui.label(format!(
+                "{}:{}{at}  value {:.3}  {:.0} ms, {} pass{}",
+                v.layer,
+                v.channel,
+                v.value,
+                v.ms,
+                v.passes,
+                if v.passes == 1 { "" } else { "es" }
+            ));
+            ui.weak(crate::words::back_info(v));
+        }
     }
 }
 
-/// The selected unit's attribution: method, filter, colour map, the method's settings, its
-/// map (with a progress mark while a method of many passes runs), the compare switch and the
-/// sanity check.
-pub fn attribution_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
-    ui.heading("attribution");
-    let mut b = app.persisted.back.clone();
+/// The method, filter and colour map pickers.
+fn pickers(ui: &mut egui::Ui, b: &mut BackSettings) {
     ui.horizontal_wrapped(|ui| {
         egui::ComboBox::new("back mode", "method (b)")
             .selected_text(b.mode.title())
@@ -263,83 +233,6 @@ pub fn attribution_pane(app: &mut DeepvisApp, ui: &mut egui::Ui) {
                 "the colours of the map: gray, blue-white-red for signs, or a heat scale",
             );
     });
-    settings_ui(ui, &mut b, &app.layers);
-    let off = b.mode == BackMode::Off;
-    if b != app.persisted.back {
-        app.persisted.back = b;
-        app.back_changed();
-    }
-    ui.horizontal_wrapped(|ui| {
-        let mut on = app.compare.on;
-        if ui
-            .checkbox(&mut on, "compare all (c)")
-            .on_hover_text("every method side by side on the current frame")
-            .changed()
-        {
-            app.set_compare(on);
-        }
-        if app.sanity.running {
-            if ui
-                .button("cancel sanity check")
-                .on_hover_text("stop randomizing layers")
-                .clicked()
-            {
-                app.sanity.running = false;
-                app.send(Command::Sanity(false));
-            }
-        } else if ui
-            .add_enabled(
-                app.persisted.selected.is_some(),
-                egui::Button::new("sanity check"),
-            )
-            .on_hover_text(
-                "recompute this map with the network's layers randomized from the top, and \
-                 plot how similar each stays (Adebayo et al. 2018)",
-            )
-            .clicked()
-        {
-            app.sanity.running = true;
-            app.sanity.report = None;
-            app.send(Command::Sanity(true));
-        }
-    });
-    if off {
-        ui.weak("off: pick a method to see what in the frame drives the unit");
-        return;
-    }
-    let side = ui.available_width().min(300.0);
-    let label = if app.persisted.selected.is_some() {
-        "computing..."
-    } else {
-        "click a tile of the grid"
-    };
-    let resp = image_box(ui, app.pics.get(Pic::Back), side, label);
-    resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "back-projection"));
-    if let Some((m, done, total)) = app.back_progress
-        && m == app.persisted.back.mode
-    {
-        ui.add(
-            egui::ProgressBar::new(done as f32 / total.max(1) as f32)
-                .desired_width(side)
-                .text(format!("{} {done}/{total} passes", m.title())),
-        );
-    }
-    if let Some(v) = &app.back {
-        let at = v
-            .pos
-            .map(|(y, x)| format!(" at (y {y}, x {x})"))
-            .unwrap_or_default();
-        ui.label(format!(
-            "{}:{}{at}  value {:.3}  {:.0} ms, {} pass{}",
-            v.layer,
-            v.channel,
-            v.value,
-            v.ms,
-            v.passes,
-            if v.passes == 1 { "" } else { "es" }
-        ));
-        ui.weak(crate::words::back_info(v));
-    }
 }
 
 /// The current method's own settings, under a fold.

@@ -2,13 +2,17 @@
 //! (one image, the presets or the methods side by side, diverse images, the direction at the
 //! clicked place), and every knob of the chosen method.
 
-use deepvis_protocol::{Method, MethodKind, OptimView, ParamKind, PenaltyKind, TransformKind};
+use deepvis_protocol::{
+    Method, MethodKind, OptimSettings, OptimView, ParamKind, PenaltyKind, TransformKind,
+};
 
-use crate::DeepvisApp;
-
-/// The method and view pickers (under the preferred image).
-pub fn pickers(app: &mut DeepvisApp, ui: &mut egui::Ui) {
-    let mut o = app.persisted.optim;
+/// The method and view pickers (under the preferred image); `pos` is the place chosen on the
+/// unit map. True if a setting changed.
+pub(crate) fn pickers(
+    ui: &mut egui::Ui,
+    o: &mut OptimSettings,
+    pos: Option<(usize, usize)>,
+) -> bool {
     let mut changed = false;
     ui.horizontal_wrapped(|ui| {
         ui.label("method")
@@ -32,12 +36,8 @@ pub fn pickers(app: &mut DeepvisApp, ui: &mut egui::Ui) {
                 && now != kind
             {
                 o.method = kind.method();
-                let p = Method::default_params(kind);
-                o.params = p;
-                o.decay_on = p.decay > 0.0;
-                o.blur_on = p.blur_radius > 0.0 && p.blur_every > 0;
-                o.norm_on = p.norm_pct > 0.0;
-                o.contrib_on = p.contrib_pct > 0.0;
+                o.params = Method::default_params(kind);
+                o.switch_on_used();
                 changed = true;
             }
         }
@@ -72,7 +72,6 @@ pub fn pickers(app: &mut DeepvisApp, ui: &mut egui::Ui) {
         }
     });
     ui.horizontal_wrapped(|ui| {
-        let pos = app.persisted.back.pos;
         let mut here = o.direction_at.is_some();
         if ui
             .add_enabled(
@@ -98,16 +97,12 @@ pub fn pickers(app: &mut DeepvisApp, ui: &mut egui::Ui) {
                 .changed();
         }
     });
-    if changed {
-        app.stopped = None;
-        app.persisted.optim = o;
-        app.optim_changed();
-    }
+    changed
 }
 
-/// The knobs of the method: parameterization, transforms, update, penalties.
-pub fn knobs(app: &mut DeepvisApp, ui: &mut egui::Ui) {
-    let mut o = app.persisted.optim;
+/// The knobs of the method: parameterization, transforms, update, penalties. True if one
+/// moved.
+pub(crate) fn knobs(ui: &mut egui::Ui, o: &mut OptimSettings) -> bool {
     let m = &mut o.method;
     let mut changed = false;
     if m.param == ParamKind::Fourier {
@@ -156,10 +151,7 @@ pub fn knobs(app: &mut DeepvisApp, ui: &mut egui::Ui) {
             spec.help,
         );
     }
-    if changed {
-        app.persisted.optim = o;
-        app.optim_changed();
-    }
+    changed
 }
 
 /// A slider with its tip; true if it moved.

@@ -7,16 +7,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use deepvis_protocol::video::clock;
 use deepvis_protocol::{Command, Playback, PlayerCommand, RecordTarget, RecordingStatus};
 
-use crate::DeepvisApp;
+use crate::Shared;
 
 /// The speeds the picker offers.
 pub const SPEEDS: [f32; 5] = [0.25, 0.5, 1.0, 2.0, 4.0];
 
-/// The player's and the recordings' state.
+/// The player's and the recordings' state (where the clip stands is [`Shared::playback`]).
 #[derive(Default)]
 pub struct PlayerPane {
-    /// Where the clip stands (None: the source is no video).
-    pub playback: Option<Playback>,
     /// The frame the seek slider is held at.
     seek: Option<u64>,
     /// The window recording: running, and its last status.
@@ -58,12 +56,22 @@ fn slot(what: RecordTarget) -> usize {
     }
 }
 
-impl PlayerPane {
-    /// Takes a playback report.
-    pub fn set_playback(&mut self, p: Option<Playback>) {
-        self.playback = p;
-    }
+/// The clip's line for the status bar: codec, size, rate, position.
+pub fn status_line(p: &Playback) -> String {
+    format!(
+        "{} {}x{} {:.3} fps, {} / {}{}",
+        p.codec,
+        p.width,
+        p.height,
+        p.fps,
+        clock(p.seconds()),
+        clock(p.duration()),
+        if p.paused { " (paused)" } else { "" }
+    )
+    .replace(".000 fps", " fps")
+}
 
+impl PlayerPane {
     /// Takes a recording report.
     pub fn set_recording(&mut self, what: RecordTarget, st: RecordingStatus) {
         if st.done {
@@ -75,37 +83,18 @@ impl PlayerPane {
         }
     }
 
-    /// The worker restarted: its recordings were closed (whole) with it, and the source is
-    /// opened anew.
+    /// The worker restarted: its recordings were closed (whole) with it.
     pub fn worker_restarted(&mut self) {
         self.recording = [false, false];
         for st in [&mut self.window, &mut self.source].into_iter().flatten() {
             st.done = true;
         }
-        self.playback = None;
-    }
-
-    /// The clip's line for the status bar: codec, size, rate, position.
-    pub fn status_line(&self) -> Option<String> {
-        self.playback.as_ref().map(|p| {
-            format!(
-                "{} {}x{} {:.3} fps, {} / {}{}",
-                p.codec,
-                p.width,
-                p.height,
-                p.fps,
-                clock(p.seconds()),
-                clock(p.duration()),
-                if p.paused { " (paused)" } else { "" }
-            )
-            .replace(".000 fps", " fps")
-        })
     }
 
     /// Starts or stops a recording into a new file of the output folder.
-    pub fn toggle_recording(app: &mut DeepvisApp, what: RecordTarget) {
+    pub fn toggle_recording(&mut self, shared: &mut Shared, what: RecordTarget) {
         let i = slot(what);
-        let on = !app.player.recording[i];
+        let on = !self.recording[i];
         let path = on.then(|| {
             let dir = output_dir();
             let _ = std::fs::create_dir_all(&dir);
@@ -114,9 +103,9 @@ impl PlayerPane {
                 RecordTarget::Source => dir.join(format!("source-{}.mkv", stamp())),
             }
         });
-        app.player.recording[i] = on;
+        self.recording[i] = on;
         if on {
-            app.player.set_recording(
+            self.set_recording(
                 what,
                 RecordingStatus {
                     path: path.clone().unwrap_or_default(),
@@ -124,11 +113,11 @@ impl PlayerPane {
                 },
             );
         }
-        app.send(Command::Record { what, path });
+        shared.send(Command::Record { what, path });
     }
 
     /// The record buttons and what they have written.
-    pub fn record_ui(app: &mut DeepvisApp, ui: &mut egui::Ui) {
+    pub fn record_ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
         ui.horizontal_wrapped(|ui| {
             for (what, name, tip) in [
                 (
@@ -144,16 +133,13 @@ impl PlayerPane {
                      --source that file replays the very frames",
                 ),
             ] {
-                let mut on = app.player.recording[slot(what)];
+                let mut on = self.recording[slot(what)];
                 if ui.toggle_value(&mut on, name).on_hover_text(tip).changed() {
-                    Self::toggle_recording(app, what);
+                    self.toggle_recording(shared, what);
                 }
             }
         });
-        for st in [app.player.window.clone(), app.player.source.clone()]
-            .into_iter()
-            .flatten()
-        {
+        for st in [&self.window, &self.source].into_iter().flatten() {
             let name = st
                 .path
                 .file_name()
@@ -184,8 +170,8 @@ impl PlayerPane {
     }
 
     /// The player controls, when the source is a clip.
-    pub fn ui(app: &mut DeepvisApp, ui: &mut egui::Ui) {
-        let Some(p) = app.player.playback.clone() else {
+    pub fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
+        let Some(p) = shared.playback.clone() else {
             return;
         };
         ui.horizontal_wrapped(|ui| {
@@ -195,23 +181,21 @@ impl PlayerPane {
                 .on_hover_text("play / pause the clip (f)")
                 .clicked()
             {
-                let want = !p.paused;
-                app.frozen = want;
-                app.send(Command::Freeze(want));
+                shared.freeze(!p.paused);
             }
             if ui
                 .button("< frame")
                 .on_hover_text("one frame back (,)")
                 .clicked()
             {
-                app.send(Command::Player(PlayerCommand::Step(-1)));
+                shared.send(Command::Player(PlayerCommand::Step(-1)));
             }
             if ui
                 .button("frame >")
                 .on_hover_text("one frame on (.)")
                 .clicked()
             {
-                app.send(Command::Player(PlayerCommand::Step(1)));
+                shared.send(Command::Player(PlayerCommand::Step(1)));
             }
             let mut looping = p.looping;
             if ui
@@ -219,7 +203,7 @@ impl PlayerPane {
                 .on_hover_text("at the end, start over")
                 .changed()
             {
-                app.send(Command::Player(PlayerCommand::Loop(looping)));
+                shared.send(Command::Player(PlayerCommand::Loop(looping)));
             }
             let mut speed = p.speed;
             egui::ComboBox::new("speed picker", "speed")
@@ -232,7 +216,7 @@ impl PlayerPane {
                 .response
                 .on_hover_text("playback speed; the network takes the newest frame it can");
             if speed != p.speed {
-                app.send(Command::Player(PlayerCommand::Speed(speed)));
+                shared.send(Command::Player(PlayerCommand::Speed(speed)));
             }
             let mut every = p.every_frame;
             if ui
@@ -243,11 +227,11 @@ impl PlayerPane {
                 )
                 .changed()
             {
-                app.send(Command::Player(PlayerCommand::EveryFrame(every)));
+                shared.send(Command::Player(PlayerCommand::EveryFrame(every)));
             }
         });
         let last = p.frames.saturating_sub(1);
-        let mut at = app.player.seek.unwrap_or(p.frame).min(last);
+        let mut at = self.seek.unwrap_or(p.frame).min(last);
         let r = ui
             .add(
                 egui::Slider::new(&mut at, 0..=last)
@@ -256,11 +240,11 @@ impl PlayerPane {
             )
             .on_hover_text("drag to seek");
         if r.changed() {
-            app.player.seek = Some(at);
-            app.send(Command::Player(PlayerCommand::Seek(at)));
+            self.seek = Some(at);
+            shared.send(Command::Player(PlayerCommand::Seek(at)));
         }
         if !r.dragged() {
-            app.player.seek = None;
+            self.seek = None;
         }
         ui.weak(format!(
             "frame {} of {}, {} / {}",

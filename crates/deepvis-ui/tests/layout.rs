@@ -3,7 +3,7 @@
 //! channels, the sparkline, the hover card) on fake frames.
 
 use deepvis_protocol::{Event, LayerSummary, Outbox, Telemetry, UnitMap};
-use deepvis_ui::{DeepvisApp, Persisted, SortMode};
+use deepvis_ui::{DeepvisApp, GridFit, Persisted, SortMode};
 use egui::Rect;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -20,12 +20,18 @@ fn layers() -> Vec<LayerSummary> {
 
 /// A 16-channel grid of 5x5 tiles whose channel `c` has maximum `maxima[c]` (gray 10 * c).
 fn grid(maxima: Vec<f32>) -> Event {
-    let layout = deepvis_viz::GridLayout::new(16, 5, 5, 1);
+    layer_grid(maxima, 5)
+}
+
+/// A grid of `maxima.len()` tiles of `side` x `side` (a pattern of gray).
+fn layer_grid(maxima: Vec<f32>, side: usize) -> Event {
+    let n = maxima.len();
+    let layout = deepvis_viz::GridLayout::new(n, side, side, 1);
     let mut img = image::GrayImage::new(layout.width() as u32, layout.height() as u32);
-    for c in 0..16 {
+    for c in 0..n {
         let (ox, oy) = layout.origin(c);
-        for y in 0..5 {
-            for x in 0..5 {
+        for y in 0..side {
+            for x in 0..side {
                 let v = ((c * 10 + x * 12 + y * 3) % 256) as u8;
                 img.put_pixel((ox + x) as u32, (oy + y) as u32, image::Luma([v]));
             }
@@ -34,10 +40,10 @@ fn grid(maxima: Vec<f32>) -> Event {
     Event::Grid {
         layer: "fire9".into(),
         image: img,
-        cols: 4,
-        rows: 4,
-        tile_w: 5,
-        tile_h: 5,
+        cols: layout.cols,
+        rows: layout.rows,
+        tile_w: side,
+        tile_h: side,
         maxima,
     }
 }
@@ -56,6 +62,16 @@ fn window(size: [f32; 2], ppp: f32) -> (Harness<'static, DeepvisApp>, Outbox) {
 
 /// [`window`] in a theme.
 fn themed(size: [f32; 2], ppp: f32, theme: egui::Theme) -> (Harness<'static, DeepvisApp>, Outbox) {
+    fitted(size, ppp, theme, GridFit::default())
+}
+
+/// [`window`] in a theme, its grid fitted so.
+fn fitted(
+    size: [f32; 2],
+    ppp: f32,
+    theme: egui::Theme,
+    grid_fit: GridFit,
+) -> (Harness<'static, DeepvisApp>, Outbox) {
     let (ctx, _crx) = crossbeam_channel::unbounded();
     let (tx, rx) = deepvis_protocol::queue();
     let app = DeepvisApp::new(
@@ -64,6 +80,7 @@ fn themed(size: [f32; 2], ppp: f32, theme: egui::Theme) -> (Harness<'static, Dee
         Persisted {
             layer: Some("fire9".into()),
             selected: Some(5),
+            grid_fit,
             ..Persisted::default()
         },
     );
@@ -127,24 +144,28 @@ fn inside(outer: Rect, inner: Rect) -> bool {
 
 #[test]
 fn the_layout_fills_the_screen_at_1280x800_and_1920x1080() {
-    for (size, ppp) in [
+    let sizes = [
         ([1280.0, 800.0], 1.0),
         ([1920.0, 1080.0], 1.0),
         ([1280.0, 800.0], 2.0),
-    ] {
-        let (h, _tx) = window(size, ppp);
+    ];
+    for ((size, ppp), fit) in sizes.into_iter().flat_map(|s| GridFit::ALL.map(|f| (s, f))) {
+        let (h, _tx) = fitted(size, ppp, egui::Theme::Dark, fit);
         let screen = Rect::from_min_size(egui::Pos2::ZERO, size.into());
-        let what = format!("{}x{} at {ppp}x", size[0], size[1]);
+        let what = format!("{}x{} at {ppp}x, {fit:?}", size[0], size[1]);
         // the grid's tiles are at least 3x their 5x5 maps, and whole pixels per map pixel
         let d = h
             .state()
-            .grid_pane
+            .panes
+            .grid
             .drawn
             .clone()
             .expect("the grid was drawn");
         assert!(d.tile.x >= 15.0, "{what}: tiles of {} points", d.tile.x);
         let px = d.scale * ppp;
-        assert_eq!(px, px.round(), "{what}: {px} pixels per map pixel");
+        if fit == GridFit::Crisp {
+            assert_eq!(px, px.round(), "{what}: {px} pixels per map pixel");
+        }
         // every tile is inside the grid's rectangle, and the grid fills most of its pane
         let grid = h.get_by_label("layer grid").rect();
         for c in 0..16 {
@@ -225,7 +246,7 @@ fn sorting_puts_the_most_active_channel_first_and_keys_follow_the_order() {
     tx.send(grid(now)).expect("send");
     h.run_steps(2);
     let order =
-        |h: &Harness<'static, DeepvisApp>| h.state().grid_pane.drawn.clone().expect("drawn").order;
+        |h: &Harness<'static, DeepvisApp>| h.state().panes.grid.drawn.clone().expect("drawn").order;
     assert_eq!(order(&h)[0], 0, "channel order by default");
     h.state_mut().persisted.grid_sort = SortMode::Now;
     h.run_steps(2);
@@ -234,10 +255,10 @@ fn sorting_puts_the_most_active_channel_first_and_keys_follow_the_order() {
     h.run_steps(2);
     assert_eq!(&order(&h)[..2], &[2, 9]);
     // the first tile shown is channel 2: hovering it says so
-    let d = h.state().grid_pane.drawn.clone().expect("drawn");
+    let d = h.state().panes.grid.drawn.clone().expect("drawn");
     h.hover_at(d.slot_rect(0).center());
     h.run_steps(2);
-    assert_eq!(h.state().hover.map(|x| x.0), Some(2));
+    assert_eq!(h.state().panes.grid.hover.map(|x| x.0), Some(2));
     assert!(h.query_by_label_contains("mean max over 10 s").is_some());
     // the right arrow moves to the next tile as shown (channel 9), not to channel 6
     h.state_mut().persisted.selected = Some(2);
@@ -258,12 +279,13 @@ fn a_channel_silent_on_every_frame_is_marked() {
         h.run_steps(1);
     }
     h.run_steps(1);
-    let a = &h.state().grid_pane.activity;
+    let a = &h.state().activity;
     assert!(a.silent(0) && !a.silent(11) && !a.silent(3));
     assert!(h.query_by_label("1 silent").is_some());
     let r = h
         .state()
-        .grid_pane
+        .panes
+        .grid
         .drawn
         .clone()
         .expect("drawn")
@@ -280,7 +302,7 @@ fn a_channel_silent_on_every_frame_is_marked() {
 #[test]
 fn the_sparkline_gets_one_point_per_frame() {
     let (mut h, tx) = window([1280.0, 800.0], 1.0);
-    let before = h.state().grid_pane.activity.series(5).len();
+    let before = h.state().activity.series(5).len();
     assert_eq!(before, 1);
     for k in 0..7 {
         let mut m: Vec<f32> = vec![1.0; 16];
@@ -288,7 +310,7 @@ fn the_sparkline_gets_one_point_per_frame() {
         tx.send(grid(m)).expect("send");
         h.run_steps(1);
     }
-    let s = h.state().grid_pane.activity.series(5);
+    let s = h.state().activity.series(5);
     assert_eq!(s.len(), 8);
     assert_eq!(s.last().map(|p| p[1]), Some(6.0));
     assert!(
@@ -300,20 +322,20 @@ fn the_sparkline_gets_one_point_per_frame() {
 #[test]
 fn ctrl_wheel_zooms_the_grid_and_the_tile_size_fits_again() {
     let (mut h, _tx) = window([1280.0, 800.0], 1.0);
-    let fit = h.state().grid_pane.drawn.clone().expect("drawn").scale;
+    let fit = h.state().panes.grid.drawn.clone().expect("drawn").scale;
     let center = h.get_by_label("layer grid").rect().center();
     h.hover_at(center);
     h.event(egui::Event::Zoom(1.25));
     h.run_steps(2);
     let zoom = h.state().persisted.grid_zoom.expect("a fixed zoom");
     assert!(zoom as f32 > fit, "zoomed in from {fit} to {zoom}");
-    let d = h.state().grid_pane.drawn.clone().expect("drawn");
+    let d = h.state().panes.grid.drawn.clone().expect("drawn");
     assert_eq!(d.scale, zoom as f32);
     // the larger tiles no longer fit: the grid scrolls, and still hit-tests
     let grid = h.get_by_label("layer grid").rect();
     assert!(grid.height() > 800.0 || grid.width() > 1280.0 || d.cols < 4);
     // dragging the tiles pans them
-    let before = h.state().grid_pane.drawn.clone().expect("drawn").origin;
+    let before = h.state().panes.grid.drawn.clone().expect("drawn").origin;
     let at = |y: f32| egui::pos2(center.x, y);
     h.event(egui::Event::PointerMoved(at(center.y)));
     h.event(egui::Event::PointerButton {
@@ -334,12 +356,58 @@ fn ctrl_wheel_zooms_the_grid_and_the_tile_size_fits_again() {
         modifiers: egui::Modifiers::NONE,
     });
     h.run_steps(3);
-    let after = h.state().grid_pane.drawn.clone().expect("drawn").origin;
+    let after = h.state().panes.grid.drawn.clone().expect("drawn").origin;
     assert!(
         after.y < before.y - 50.0,
         "panned from {before:?} to {after:?}"
     );
     h.state_mut().persisted.grid_zoom = None;
     h.run_steps(2);
-    assert_eq!(h.state().grid_pane.drawn.clone().expect("drawn").scale, fit);
+    assert_eq!(
+        h.state().panes.grid.drawn.clone().expect("drawn").scale,
+        fit
+    );
+}
+
+/// fire9's 512 maps of 13x13 at 1280x800: "fill" (the default) covers the pane's limiting side
+/// with tiles as large as fit; "crisp" keeps whole pixels per map pixel (1 here, about half
+/// the pane).
+#[test]
+fn fill_covers_the_pane_at_1280x800_and_crisp_keeps_whole_pixels() {
+    let filled = |fit: GridFit, ppp: f32| {
+        let (mut h, tx) = fitted([1280.0, 800.0], ppp, egui::Theme::Dark, fit);
+        tx.send(layer_grid((0..512).map(|c| c as f32).collect(), 13))
+            .expect("send");
+        h.run_steps(3);
+        let d = h.state().panes.grid.drawn.clone().expect("drawn");
+        assert_eq!(d.order.len(), 512);
+        let grid = h.get_by_label("layer grid").rect();
+        let content = d.content();
+        assert!(
+            (grid.size() - content).length() < 1.0,
+            "{grid:?} {content:?}"
+        );
+        let share = (content.x / d.room.x).max(content.y / d.room.y);
+        (d.scale * ppp, share)
+    };
+    assert_eq!(Persisted::default().grid_fit, GridFit::Fill);
+    for ppp in [1.0, 2.0] {
+        let (px, share) = filled(GridFit::Fill, ppp);
+        assert!(share >= 0.85, "fill at {ppp}x covers {share} of the pane");
+        assert!(share <= 1.0 + 1e-3, "fill at {ppp}x overflows: {share}");
+        assert!(px > 1.0, "fill at {ppp}x: {px} pixels per map pixel");
+        let (px, share) = filled(GridFit::Crisp, ppp);
+        assert_eq!(px, px.round(), "crisp at {ppp}x: {px} pixels per map pixel");
+        assert!(share <= 1.0 + 1e-3, "crisp at {ppp}x overflows: {share}");
+    }
+}
+
+/// Settings saved before "fill" existed load, and fit by filling.
+#[test]
+fn older_settings_load_and_fill() {
+    let mut v = serde_json::to_value(Persisted::default()).expect("json");
+    v.as_object_mut().expect("an object").remove("grid_fit");
+    let p: Persisted = serde_json::from_value(v).expect("older settings load");
+    assert_eq!(p.grid_fit, GridFit::Fill);
+    assert_eq!(p, Persisted::default());
 }

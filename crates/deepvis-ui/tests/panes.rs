@@ -84,7 +84,8 @@ fn clicking_a_tile_sends_select_and_outlines_it() {
     let (mut h, rx, _tx) = setup();
     let drawn = h
         .state()
-        .grid_pane
+        .panes
+        .grid
         .drawn
         .clone()
         .expect("the grid was drawn");
@@ -92,7 +93,7 @@ fn clicking_a_tile_sends_select_and_outlines_it() {
     let pos = tile6.center();
     h.hover_at(pos);
     h.run_steps(2);
-    assert_eq!(h.state().hover.map(|x| x.0), Some(6));
+    assert_eq!(h.state().panes.grid.hover.map(|x| x.0), Some(6));
     assert!(h.query_by_label_contains("channel 6, max 6.000").is_some());
     for pressed in [true, false] {
         h.event(egui::Event::PointerButton {
@@ -110,7 +111,8 @@ fn clicking_a_tile_sends_select_and_outlines_it() {
     // the gap between two tiles selects nothing
     let drawn = h
         .state()
-        .grid_pane
+        .panes
+        .grid
         .drawn
         .clone()
         .expect("the grid was drawn");
@@ -118,7 +120,7 @@ fn clicking_a_tile_sends_select_and_outlines_it() {
     let sep = egui::pos2(tile6.right() + 0.5, tile6.center().y);
     h.hover_at(sep);
     h.run_steps(2);
-    assert_eq!(h.state().hover, None);
+    assert_eq!(h.state().panes.grid.hover, None);
     // the status bar shows the UI's own frame time, which varies: masked
     h.mask(egui::Rect::from_min_max(
         egui::pos2(0.0, 660.0),
@@ -183,7 +185,8 @@ fn the_help_overlay_lists_every_binding() {
     assert!(h.query_by_label("show / hide this help").is_none());
     h.key_press(egui::Key::H);
     h.run_steps(2);
-    for (keys, what) in BINDINGS {
+    for b in &BINDINGS {
+        let (keys, what) = (b.keys, b.what);
         assert!(h.query_by_label(keys).is_some(), "{keys}");
         assert!(h.query_by_label(what).is_some(), "{what}");
     }
@@ -196,7 +199,7 @@ fn the_help_overlay_lists_every_binding() {
 fn keys_move_the_selection_switch_layers_and_freeze() {
     let (mut h, rx, _tx) = setup();
     // rows are as many tiles as the pane shows in a row
-    let cols = h.state().grid_pane.drawn.clone().expect("drawn").cols;
+    let cols = h.state().panes.grid.drawn.clone().expect("drawn").cols;
     h.key_press(egui::Key::ArrowRight);
     h.run_steps(1);
     h.key_press(egui::Key::ArrowDown);
@@ -394,8 +397,8 @@ fn the_plot_marks_the_first_argmax_and_starts_over_with_a_new_run() {
     })
     .unwrap();
     h.run_steps(3);
-    assert_eq!(h.state().telemetry.first_argmax, Some(17));
-    assert_eq!(h.state().telemetry.points.len(), 40);
+    assert_eq!(h.state().panes.preferred.telemetry.first_argmax, Some(17));
+    assert_eq!(h.state().panes.preferred.telemetry.points.len(), 40);
     assert!(
         h.query_by_label_contains("first became its layer's argmax at iteration 17")
             .is_some()
@@ -406,8 +409,8 @@ fn the_plot_marks_the_first_argmax_and_starts_over_with_a_new_run() {
     })
     .unwrap();
     h.run_steps(3);
-    assert_eq!(h.state().telemetry.points.len(), 5);
-    assert_eq!(h.state().telemetry.first_argmax, None);
+    assert_eq!(h.state().panes.preferred.telemetry.points.len(), 5);
+    assert_eq!(h.state().panes.preferred.telemetry.first_argmax, None);
     assert!(
         h.query_by_label_contains("has not been its layer's argmax yet")
             .is_some()
@@ -509,7 +512,7 @@ fn the_model_picker_opens_a_file_and_a_new_models_layers_replace_the_old() {
     let (mut h, rx, tx) = setup();
     h.get_by_label("model").click();
     h.run_steps(2);
-    h.state_mut().model_input = "/models/efficientnet_lite0.onnx".into();
+    h.state_mut().panes.top.model_input = "/models/efficientnet_lite0.onnx".into();
     h.run_steps(1);
     h.get_by_label("open").click();
     h.run_steps(2);
@@ -605,8 +608,9 @@ fn the_attribution_pane_shows_progress_every_method_side_by_side_and_the_sanity_
     .unwrap();
     h.run_steps(2);
     assert!(h.query_by_label_contains("8/32").is_some());
-    assert!(h.state().compare.state(BackMode::GradCam).0.is_some());
-    assert!(h.state().compare.state(BackMode::Occlusion).0.is_none());
+    let compare = &h.state().panes.frame.attribution.compare;
+    assert!(compare.state(BackMode::GradCam).0.is_some());
+    assert!(compare.state(BackMode::Occlusion).0.is_none());
     // the sanity check: a button, then its plot as reports come
     commands(&rx);
     h.get_by_label("sanity check").click();
@@ -767,14 +771,14 @@ fn shift_r_records_the_window_and_the_recording_is_reported() {
     // a worker that restarts closed its recording: the pane says so
     h.get_by_label("record (R)").click();
     h.run_steps(1);
-    assert!(h.state().player.recording[0]);
+    assert!(h.state().panes.frame.input.player.recording[0]);
     tx.send(Event::Restarted {
         panic: Some("crash".into()),
         crashes: 1,
     })
     .unwrap();
     h.run_steps(2);
-    assert!(!h.state().player.recording[0]);
+    assert!(!h.state().panes.frame.input.player.recording[0]);
     assert!(h.query_by_label_contains(": saved, 0 frames").is_some());
 }
 
@@ -850,4 +854,106 @@ fn a_top_k_frame_of_a_clip_opens_the_clip_paused_there() {
             Command::SetSource(SourceSpec::Path(photo)),
         ]
     );
+}
+
+/// What pressing `key` of the binding listed as `keys` must have done, given the commands it
+/// sent and the window before and after; a binding without an expectation here fails.
+fn did_what_it_says(
+    keys: &str,
+    key: egui::Key,
+    before: &Persisted,
+    app: &DeepvisApp,
+    sent: &[Command],
+) {
+    use deepvis_protocol::{PlayerCommand, RecordTarget};
+    let sent_any = |f: &dyn Fn(&Command) -> bool| sent.iter().any(f);
+    let optim = || {
+        sent.iter().rev().find_map(|c| match c {
+            Command::SetOptim(o) => Some(*o),
+            _ => None,
+        })
+    };
+    let back = || {
+        sent.iter().rev().find_map(|c| match c {
+            Command::SetBack(b) => Some(b.clone()),
+            _ => None,
+        })
+    };
+    let ok = match keys {
+        "arrows / i j k l" => sent_any(&|c| matches!(c, Command::SelectUnit(_))),
+        "u / o" => sent_any(&|c| matches!(c, Command::SelectLayer(_))),
+        "f" => sent.contains(&Command::Freeze(true)),
+        ", / ." => {
+            let d = if key == egui::Key::Comma { -1 } else { 1 };
+            sent.contains(&Command::Player(PlayerCommand::Step(d)))
+        }
+        "R (shift+r)" => sent_any(&|c| {
+            matches!(
+                c,
+                Command::Record {
+                    what: RecordTarget::Window,
+                    path: Some(_)
+                }
+            )
+        }),
+        "space" => sent.contains(&Command::SetRunning(!before.running)),
+        "r" => sent.contains(&Command::ResetOptim),
+        "1 2 3 4" => {
+            let n = match key {
+                egui::Key::Num1 => 1,
+                egui::Key::Num2 => 2,
+                egui::Key::Num3 => 3,
+                _ => 4,
+            };
+            let want = deepvis_protocol::Params::preset(n).expect("a preset");
+            optim().is_some_and(|o| o.params == want)
+        }
+        "p" => optim().is_some_and(|o| o.pre_relu != before.optim.pre_relu),
+        "e / w" => {
+            let d = if key == egui::Key::E { 1 } else { -1 };
+            sent.contains(&Command::StepFile(d))
+        }
+        "b" => back().is_some_and(|b| b.mode != before.back.mode),
+        "n" => back().is_some_and(|b| b.filter != before.back.filter),
+        "m" => back().is_some_and(|b| b.cmap != before.back.cmap),
+        "c" => sent.contains(&Command::SetCompare(true)),
+        "v" => app.persisted.overlay != before.overlay,
+        "h" => app.show_help,
+        "esc" => !app.show_help,
+        other => panic!("no expectation for the binding {other}"),
+    };
+    assert!(ok, "{keys} ({key:?}) did not do what it says: {sent:?}");
+}
+
+#[test]
+fn every_key_of_the_table_does_what_the_help_says() {
+    for b in &BINDINGS {
+        let Some(press) = b.press else {
+            continue;
+        };
+        for &key in press.keys {
+            let (mut h, rx, tx) = setup();
+            // a clip (for its frame steps) and the help shown (for esc)
+            tx.send(Event::Playback(Some(playback(16, false)))).unwrap();
+            h.state_mut().show_help = b.keys == "esc";
+            h.run_steps(2);
+            commands(&rx);
+            let before = h.state().persisted.clone();
+            let shift = press.shift == deepvis_ui::keys::Shift::With;
+            h.event(egui::Event::Key {
+                key,
+                physical_key: None,
+                pressed: true,
+                repeat: false,
+                modifiers: if shift {
+                    egui::Modifiers::SHIFT
+                } else {
+                    egui::Modifiers::NONE
+                },
+            });
+            h.run_steps(2);
+            let sent = commands(&rx);
+            did_what_it_says(b.keys, key, &before, h.state(), &sent);
+        }
+    }
 }

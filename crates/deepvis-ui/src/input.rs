@@ -1,0 +1,118 @@
+//! The input view: the frame, the map over it, the unit's field, the source, player and recording.
+
+use deepvis_protocol::Event;
+use egui::{Color32, Rect, Stroke, TextureHandle, TextureOptions, Vec2};
+
+use crate::Shared;
+use crate::picture::{Picture, blend_over, image_box, name_image, rgb_to_color};
+use crate::player::PlayerPane;
+
+/// The input frame, the unit's receptive field on it, and the player.
+#[derive(Default)]
+pub struct InputView {
+    picture: Picture,
+    /// The selected unit's receptive field at its projected position: [y0, x0, y1, x1].
+    pub field: Option<[i64; 4]>,
+    /// The video player and the recordings.
+    pub player: PlayerPane,
+}
+
+impl InputView {
+    /// Takes the frames, the unit's field and the recordings' reports.
+    pub(crate) fn apply(&mut self, e: &Event) {
+        match e {
+            Event::Input(img) => self.picture.set(rgb_to_color(img)),
+            Event::UnitMap(m) => self.field = Some(m.field),
+            Event::Recording { what, status } => self.player.set_recording(*what, status.clone()),
+            // its recordings were closed with it (the files are whole)
+            Event::Restarted { .. } => self.player.worker_restarted(),
+            _ => {}
+        }
+    }
+
+    /// Uploads the frame.
+    pub(crate) fn prepare(&mut self, ctx: &egui::Context) {
+        self.picture.upload(ctx, "input", TextureOptions::NEAREST);
+    }
+
+    /// The frame, once one came.
+    pub(crate) fn texture(&self) -> Option<&TextureHandle> {
+        self.picture.get()
+    }
+
+    /// The input pane; `map` is the attribution map, blended over the frame on demand.
+    pub(crate) fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        shared: &mut Shared,
+        map: Option<&TextureHandle>,
+    ) {
+        ui.heading("input");
+        let s = &shared.source;
+        if !s.message.is_empty() {
+            let color = if s.ok {
+                ui.visuals().weak_text_color()
+            } else {
+                Color32::from_rgb(220, 120, 40)
+            };
+            let text = egui::RichText::new(s.message.clone()).color(color);
+            ui.add(egui::Label::new(text).truncate());
+        }
+        self.frame_ui(ui, shared, map);
+        let p = &mut shared.persisted;
+        ui.horizontal_wrapped(|ui| {
+            ui.checkbox(&mut p.show_field, "receptive field")
+                .on_hover_text("the pixels the selected unit sees at its projected position");
+            ui.checkbox(&mut p.overlay, "blend maps (v)")
+                .on_hover_text("draw the attribution map over the input");
+        });
+        if p.show_field
+            && let Some([y0, x0, y1, x1]) = self.field
+            && p.selected.is_some()
+        {
+            ui.weak(format!(
+                "field rows {y0}..{y1}, columns {x0}..{x1} ({}x{} px)",
+                y1 - y0,
+                x1 - x0
+            ));
+        }
+        self.player.ui(ui, shared);
+        if shared.frozen && shared.playback.is_none() {
+            ui.label("frozen (f)");
+        }
+        self.player.record_ui(ui, shared);
+    }
+
+    /// The frame, the map over it and the receptive field's outline.
+    fn frame_ui(&self, ui: &mut egui::Ui, shared: &Shared, map: Option<&TextureHandle>) {
+        let p = &shared.persisted;
+        let side = ui.available_width().min(300.0);
+        let tex = self.picture.get();
+        let resp = image_box(ui, tex, side, "waiting for a frame");
+        name_image(&resp, "input frame");
+        let rect = resp.rect;
+        let input_side = tex.map(|t| t.size()[0].max(1) as f32);
+        if p.overlay
+            && let (Some(t), Some(_)) = (map, input_side)
+        {
+            blend_over(ui, rect, t);
+        }
+        if p.show_field
+            && p.selected.is_some()
+            && let (Some(field), Some(n)) = (self.field, input_side)
+        {
+            let [y0, x0, y1, x1] = field.map(|v| v as f32);
+            let s = rect.width() / n;
+            let r = Rect::from_min_max(
+                rect.min + Vec2::new(x0 * s, y0 * s),
+                rect.min + Vec2::new(x1 * s, y1 * s),
+            );
+            ui.painter().rect_stroke(
+                r,
+                0.0,
+                Stroke::new(2.0, Color32::from_rgb(255, 210, 40)),
+                egui::StrokeKind::Inside,
+            );
+        }
+    }
+}
