@@ -1,4 +1,4 @@
-//! `deepvis`: the command line and (soon) the live toolbox.
+//! `deepvis`: the command line and the live toolbox window.
 
 mod activations;
 mod app;
