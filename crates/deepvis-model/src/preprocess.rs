@@ -177,27 +177,54 @@ pub fn decode_image(bytes: &[u8], name: &Path) -> Result<DynamicImage> {
 /// first, since only the centre is kept.
 pub const MAX_RESIZED_SIDE: u32 = 4096;
 
+/// What [`resize_and_crop`] does to a `w x h` image: the part of it that is resized
+/// (`[x0, y0, width, height]`: all of it, or the centre of the long side of an extreme strip)
+/// and the size it is resized to, before the centre `crop x crop` square is cut out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResizePlan {
+    /// The source pixels resized, `[x0, y0, width, height]`.
+    pub source: [u32; 4],
+    /// The resized size `[width, height]` (its short side `short`, its long side at most
+    /// [`MAX_RESIZED_SIDE`] unless the crop needs more).
+    pub resized: [u32; 2],
+}
+
+impl ResizePlan {
+    /// The plan for a `w x h` image, its short side resized to `short`, then cropped to `crop`.
+    pub fn new([w, h]: [u32; 2], short: u32, crop: u32) -> ResizePlan {
+        let s = w.min(h).max(1) as f64;
+        let scale = short as f64 / s;
+        // only the centre of the long side is seen: keep the source pixels that resize to
+        // MAX_RESIZED_SIDE (far more than the crop and the filter's reach), cut out the rest
+        let keep = (MAX_RESIZED_SIDE as f64 / scale).ceil() as u32;
+        let source = if w.max(h) > keep && (w.max(h) as f64 * scale) > MAX_RESIZED_SIDE as f64 {
+            if w > h {
+                [(w - keep) / 2, 0, keep, h]
+            } else {
+                [0, (h - keep) / 2, w, keep]
+            }
+        } else {
+            [0, 0, w, h]
+        };
+        let [_, _, w, h] = source;
+        // The long side is truncated, as PIL-based pipelines (and the reference inputs) do.
+        let resized = [
+            ((w as f64 * scale) as u32).max(crop),
+            ((h as f64 * scale) as u32).max(crop),
+        ];
+        ResizePlan { source, resized }
+    }
+}
+
 /// Resizes the short side to `short` (bilinear) and crops the centre `crop x crop` square.
 pub fn resize_and_crop(img: &DynamicImage, short: u32, crop: u32) -> RgbImage {
     let mut rgb = img.to_rgb8();
-    let (mut w, mut h) = rgb.dimensions();
-    let s = w.min(h).max(1) as f64;
-    let scale = short as f64 / s;
-    // only the centre of the long side is seen: keep the source pixels that resize to
-    // MAX_RESIZED_SIDE (far more than the crop and the filter's reach), cut out the rest
-    let keep = (MAX_RESIZED_SIDE as f64 / scale).ceil() as u32;
-    if w.max(h) > keep && (w.max(h) as f64 * scale) > MAX_RESIZED_SIDE as f64 {
-        let (x0, y0, kw, kh) = if w > h {
-            ((w - keep) / 2, 0, keep, h)
-        } else {
-            (0, (h - keep) / 2, w, keep)
-        };
+    let plan = ResizePlan::new([rgb.width(), rgb.height()], short, crop);
+    let [x0, y0, kw, kh] = plan.source;
+    if [kw, kh] != [rgb.width(), rgb.height()] {
         rgb = image::imageops::crop_imm(&rgb, x0, y0, kw, kh).to_image();
-        (w, h) = (kw, kh);
     }
-    // The long side is truncated, as PIL-based pipelines (and the reference inputs) do.
-    let nw = ((w as f64 * scale) as u32).max(crop);
-    let nh = ((h as f64 * scale) as u32).max(crop);
+    let [nw, nh] = plan.resized;
     let resized = resize_bilinear(&rgb, nw, nh);
     let x0 = (nw - crop) / 2;
     let y0 = (nh - crop) / 2;

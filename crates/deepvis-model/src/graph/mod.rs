@@ -15,6 +15,7 @@ pub mod build;
 mod exec;
 mod field;
 mod host;
+mod ops;
 mod shape;
 mod tape;
 
