@@ -161,15 +161,71 @@ fn jpeg_is_complete(bytes: &[u8]) -> bool {
     }
 }
 
-/// Decodes an image held in memory (`name` is used in messages).
+/// Decodes an image held in memory (`name` is used in messages). A JPEG is decoded by
+/// libjpeg-turbo with the settings Pillow and torchvision use (the accurate integer IDCT,
+/// fancy upsampling), so its pixels are theirs to the bit; a JPEG libjpeg-turbo does not take
+/// cleanly (CMYK, or data it warns about) goes to the image crate's decoder, as other formats do.
 pub fn decode_image(bytes: &[u8], name: &Path) -> Result<DynamicImage> {
-    if bytes.starts_with(&[0xff, 0xd8]) && !jpeg_is_complete(bytes) {
-        return Err(Error::Image {
-            path: name.to_path_buf(),
-            reason: "truncated JPEG: the data ends before the end-of-image marker".into(),
-        });
+    if bytes.starts_with(&[0xff, 0xd8]) {
+        if !jpeg_is_complete(bytes) {
+            return Err(Error::Image {
+                path: name.to_path_buf(),
+                reason: "truncated JPEG: the data ends before the end-of-image marker".into(),
+            });
+        }
+        if let Some(img) = decode_jpeg(bytes, name)? {
+            return Ok(img);
+        }
     }
     decode(ImageReader::new(Cursor::new(bytes)), name)
+}
+
+/// A JPEG decoded by libjpeg-turbo to RGB, its EXIF orientation applied; `None` where
+/// libjpeg-turbo does not take it cleanly (the caller decodes it otherwise). Its size is
+/// checked against the limits before anything is allocated.
+fn decode_jpeg(bytes: &[u8], name: &Path) -> Result<Option<DynamicImage>> {
+    use turbojpeg::{Colorspace, Decompressor, Image, PixelFormat};
+    let Ok(mut d) = Decompressor::new() else {
+        return Ok(None);
+    };
+    let Ok(header) = d.read_header(bytes) else {
+        return Ok(None);
+    };
+    if matches!(header.colorspace, Colorspace::CMYK | Colorspace::YCCK) {
+        return Ok(None);
+    }
+    let (w, h) = (header.width, header.height);
+    let side = MAX_IMAGE_SIDE as usize;
+    if w == 0 || h == 0 || w > side || h > side || (w as u64 * h as u64) > MAX_IMAGE_PIXELS {
+        return Err(Error::Image {
+            path: name.to_path_buf(),
+            reason: format!(
+                "{w} x {h} pixels: outside the limits of {MAX_IMAGE_SIDE} pixels a side and \
+                 {MAX_IMAGE_PIXELS} pixels"
+            ),
+        });
+    }
+    let mut pixels = vec![0u8; w * h * 3];
+    let out = Image {
+        pixels: pixels.as_mut_slice(),
+        width: w,
+        pitch: w * 3,
+        height: h,
+        format: PixelFormat::RGB,
+    };
+    if d.decompress(bytes, out).is_err() {
+        return Ok(None);
+    }
+    let Some(rgb) = RgbImage::from_raw(w as u32, h as u32, pixels) else {
+        return Ok(None);
+    };
+    let mut img = DynamicImage::ImageRgb8(rgb);
+    let orientation =
+        image::codecs::jpeg::JpegDecoder::new(Cursor::new(bytes)).and_then(|mut j| j.orientation());
+    if let Ok(o) = orientation {
+        img.apply_orientation(o);
+    }
+    Ok(Some(img))
 }
 
 /// The longest side [`resize_and_crop`] resizes to: an image of an extreme aspect ratio (a
