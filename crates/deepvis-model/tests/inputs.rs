@@ -226,6 +226,38 @@ fn bad_images_are_clear_errors() {
     assert!(preprocess::load_image(Path::new("/nonexistent/photo.jpg")).is_err());
 }
 
+/// libjpeg-turbo's path: a JPEG whose frame header claims 20000 x 20000 pixels is refused by
+/// its size before a buffer is allocated, and a grayscale JPEG decodes to equal RGB channels.
+#[test]
+fn jpegs_are_checked_by_their_header_and_gray_ones_become_rgb() {
+    let gray = image::GrayImage::from_fn(32, 16, |x, _| image::Luma([(x * 8) as u8]));
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+        .encode_image(&gray)
+        .unwrap();
+    let img = preprocess::decode_image(&jpeg, Path::new("gray.jpg")).unwrap();
+    let rgb = img.to_rgb8();
+    assert_eq!(rgb.dimensions(), (32, 16));
+    assert!(rgb.pixels().all(|p| p.0[0] == p.0[1] && p.0[1] == p.0[2]));
+    assert!(rgb.get_pixel(31, 8).0[0] > rgb.get_pixel(0, 8).0[0] + 100);
+
+    // the start-of-frame segment (FFC0): length, precision, height, width
+    let sof = jpeg
+        .windows(2)
+        .position(|w| w == [0xff, 0xc0])
+        .expect("a baseline JPEG");
+    let mut huge = jpeg.clone();
+    huge[sof + 5..sof + 7].copy_from_slice(&20_000u16.to_be_bytes());
+    huge[sof + 7..sof + 9].copy_from_slice(&20_000u16.to_be_bytes());
+    let e = preprocess::decode_image(&huge, Path::new("huge.jpg"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("huge.jpg") && e.contains("20000 x 20000 pixels: outside the limits"),
+        "{e}"
+    );
+}
+
 /// Found reading the image target's path (not by a fuzzer hit): a gray image within the
 /// decoder's byte limit (16384 x 12000, 196 MB) became a 590 MB RGB copy; it is refused
 /// before decoding now, by its pixel count.
