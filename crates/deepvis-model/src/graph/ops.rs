@@ -91,14 +91,35 @@ impl Infer<'_> {
             Op::Gemm {
                 trans_a, trans_b, ..
             } => self.gemm(*trans_a, *trans_b),
-            Op::MatMul => {
-                let b = self.ins[1];
-                if x.len() != 2 || b.len() != 2 || x[1] != b[0] {
-                    return Err(self.fail(format!(
-                        "{x:?} x {b:?}: deepvis multiplies two matrices [M, K] x [K, N]"
-                    )));
+            Op::MatMul => self.matmul(),
+            Op::Transpose { perm } => {
+                let perm = self.perm(perm)?;
+                Ok(perm.iter().map(|&p| x[p]).collect())
+            }
+            Op::LayerNorm { axis: a, .. } => {
+                let ax = self.axis(*a)?;
+                let inner: usize = x[ax..].iter().product();
+                for (k, p) in self.ins[1..].iter().enumerate() {
+                    if p.iter().product::<usize>() != inner || p.len() > x.len() - ax {
+                        return Err(self.fail(format!(
+                            "operand {} is {p:?}; it must be {:?}",
+                            k + 1,
+                            &x[ax..]
+                        )));
+                    }
                 }
-                Ok(vec![x[0], b[1]])
+                Ok(x.to_vec())
+            }
+            Op::ReduceMean { axes, keepdims } => {
+                let reduced = self.axes(axes)?;
+                let out: Vec<usize> = (0..x.len())
+                    .filter_map(|i| match (reduced.contains(&i), keepdims) {
+                        (false, _) => Some(x[i]),
+                        (true, true) => Some(1),
+                        (true, false) => None,
+                    })
+                    .collect();
+                Ok(out)
             }
             Op::Flatten { axis: a } => {
                 let r = x.len() as i64;
@@ -122,8 +143,62 @@ impl Infer<'_> {
             | Op::HardSigmoid { .. }
             | Op::HardSwish
             | Op::Dropout
+            | Op::Erf
+            | Op::Tanh
             | Op::Identity => Ok(x.to_vec()),
         }
+    }
+
+    /// `[.., M, K] x [.., K, N]`: two matrices, or stacks of them whose leading dimensions
+    /// broadcast.
+    fn matmul(&self) -> Result<Vec<usize>, GraphError> {
+        let (a, b) = (self.x(), self.ins[1]);
+        let fail = || {
+            self.fail(format!(
+                "{a:?} x {b:?}: deepvis multiplies [.., M, K] x [.., K, N] (ranks 2 to 4)"
+            ))
+        };
+        if a.len() < 2 || b.len() < 2 || a[a.len() - 1] != b[b.len() - 2] {
+            return Err(fail());
+        }
+        let mut out = broadcast(&a[..a.len() - 2], &b[..b.len() - 2]).ok_or_else(fail)?;
+        out.extend([a[a.len() - 2], b[b.len() - 1]]);
+        Ok(out)
+    }
+
+    /// A transpose's permutation of the first input's axes, checked (empty: reversed).
+    fn perm(&self, perm: &[usize]) -> Result<Vec<usize>, GraphError> {
+        let r = self.x().len();
+        if perm.is_empty() {
+            return Ok((0..r).rev().collect());
+        }
+        let mut seen = vec![false; r];
+        for &p in perm {
+            match seen.get_mut(p) {
+                Some(s) if !*s => *s = true,
+                _ => return Err(self.fail(format!("perm {perm:?} is no permutation of {r} axes"))),
+            }
+        }
+        if perm.len() != r {
+            return Err(self.fail(format!("perm {perm:?} is no permutation of {r} axes")));
+        }
+        Ok(perm.to_vec())
+    }
+
+    /// Normalized, distinct axes of the first input (all of them when `axes` is empty).
+    pub(super) fn axes(&self, axes: &[i64]) -> Result<Vec<usize>, GraphError> {
+        if axes.is_empty() {
+            return Ok((0..self.x().len()).collect());
+        }
+        let mut out = Vec::with_capacity(axes.len());
+        for &a in axes {
+            let ax = self.axis(a)?;
+            if out.contains(&ax) {
+                return Err(self.fail(format!("axes {axes:?} name axis {ax} twice")));
+            }
+            out.push(ax);
+        }
+        Ok(out)
     }
 
     fn conv(&self, window: &Window, group: usize) -> Result<Vec<usize>, GraphError> {
@@ -363,12 +438,32 @@ impl Call<'_> {
                 trans_a,
                 trans_b,
             } => self.gemm(x, [*alpha, *beta], [*trans_a, *trans_b])?,
-            Op::MatMul => {
-                let (da, db) = (self.dims(0), self.dims(1));
-                let a: Tensor<2> = x.reshape([da[0], da[1]]);
-                let b: Tensor<2> = self.next()?.reshape([db[0], db[1]]);
-                a.matmul(b).reshape(self.out4())
+            Op::MatMul => self.matmul(x)?,
+            Op::Transpose { perm } => {
+                let r = self.dims(0).len();
+                let perm: Vec<usize> = match perm.is_empty() {
+                    true => (0..r).rev().collect(),
+                    false => perm.clone(),
+                };
+                let mut axes = [0usize, 1, 2, 3];
+                for (i, p) in perm.iter().enumerate() {
+                    axes[4 - r + i] = 4 - r + p;
+                }
+                x.permute(axes)
             }
+            Op::LayerNorm { axis: a, epsilon } => self.layer_norm(x, *a, *epsilon)?,
+            Op::ReduceMean { axes, .. } => {
+                let r = self.dims(0).len();
+                let all: Vec<i64> = (0..r as i64).collect();
+                let mut y = x;
+                for &a in if axes.is_empty() { &all } else { axes } {
+                    let ax = axis(a, r).ok_or_else(|| self.fail("axis out of range"))?;
+                    y = y.mean_dim(ax + 4 - r);
+                }
+                y.reshape(self.out4())
+            }
+            Op::Erf => x.erf(),
+            Op::Tanh => x.tanh(),
             Op::Flatten { .. } | Op::Reshape { .. } => x.reshape(self.out4()),
             Op::Softmax { axis: a, coerce_2d } => self.softmax(x, *a, *coerce_2d)?,
             Op::Pad { pads, mode } => pad(x, self.dims(0).len(), pads, *mode),
@@ -387,6 +482,45 @@ impl Call<'_> {
             Op::HardSigmoid { alpha, beta } => (x * *alpha + *beta).clamp(0.0, 1.0),
             Op::HardSwish => x.clone() * (x / 6.0 + 0.5).clamp(0.0, 1.0),
             Op::Dropout | Op::Identity => x,
+        })
+    }
+
+    /// `[.., M, K] x [.., K, N]`: two matrices as before, a stack against one matrix as one
+    /// product of the rows, else burn's batched product (the leading dimensions broadcast).
+    fn matmul(&mut self, x: Tensor<4>) -> Result<Tensor<4>> {
+        let (da, db) = (self.dims(0), self.dims(1));
+        let b = self.next()?;
+        if da.len() == 2 && db.len() == 2 {
+            let a: Tensor<2> = x.reshape([da[0], da[1]]);
+            let b: Tensor<2> = b.reshape([db[0], db[1]]);
+            return Ok(a.matmul(b).reshape(self.out4()));
+        }
+        let k = da[da.len() - 1];
+        if db[..db.len() - 2].iter().all(|&d| d == 1) {
+            let rows = da.iter().product::<usize>() / k;
+            let n = db[db.len() - 1];
+            let a = x.reshape([1, 1, rows, k]);
+            let b = b.reshape([1, 1, k, n]);
+            return Ok(a.matmul(b).reshape(self.out4()));
+        }
+        Ok(x.matmul(b).reshape(self.out4()))
+    }
+
+    /// Layer normalization over the axes from `a` on (its scale and bias the next operands).
+    fn layer_norm(&mut self, x: Tensor<4>, a: i64, epsilon: f32) -> Result<Tensor<4>> {
+        let d = self.dims(0);
+        let r = d.len();
+        let ax = axis(a, r).ok_or_else(|| self.fail("axis out of range"))?;
+        let inner: usize = d[ax..].iter().product();
+        let rows = d[..ax].iter().product::<usize>();
+        let y = x.reshape([1, 1, rows, inner]);
+        let centred = y.clone() - y.mean_dim(3);
+        let var = (centred.clone() * centred.clone()).mean_dim(3);
+        let normed = (centred / (var + epsilon).sqrt()).reshape(dims4(&d));
+        let scaled = normed * self.next()?;
+        Ok(match self.next() {
+            Ok(b) => scaled + b,
+            Err(_) => scaled,
         })
     }
 
