@@ -5,7 +5,6 @@ set -euo pipefail
 
 packages=(
   build-essential pkg-config     # C compilers and pkg-config for -sys crates
-  cmake nasm                     # libjpeg-turbo (JPEG decoded as Pillow decodes it), built by cargo
   libclang-dev                   # nokhwa's bindgen (webcam)
   libv4l-dev                     # video4linux (webcam on Linux)
   libx11-dev libxcursor-dev libxrandr-dev libxi-dev libxkbcommon-dev libxkbcommon-x11-0

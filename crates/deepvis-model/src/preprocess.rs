@@ -164,7 +164,7 @@ fn jpeg_is_complete(bytes: &[u8]) -> bool {
 /// Decodes an image held in memory (`name` is used in messages). A JPEG is decoded by
 /// libjpeg-turbo with the settings Pillow and torchvision use (the accurate integer IDCT,
 /// fancy upsampling), so its pixels are theirs to the bit; a JPEG libjpeg-turbo does not take
-/// cleanly (CMYK, or data it warns about) goes to the image crate's decoder, as other formats do.
+/// (CMYK, or one it fails on) goes to the image crate's decoder, as other formats do.
 pub fn decode_image(bytes: &[u8], name: &Path) -> Result<DynamicImage> {
     if bytes.starts_with(&[0xff, 0xd8]) {
         if !jpeg_is_complete(bytes) {
@@ -180,42 +180,50 @@ pub fn decode_image(bytes: &[u8], name: &Path) -> Result<DynamicImage> {
     decode(ImageReader::new(Cursor::new(bytes)), name)
 }
 
-/// A JPEG decoded by libjpeg-turbo to RGB, its EXIF orientation applied; `None` where
-/// libjpeg-turbo does not take it cleanly (the caller decodes it otherwise). Its size is
-/// checked against the limits before anything is allocated.
+/// A JPEG decoded by libjpeg-turbo to RGB (Pillow's settings: the accurate integer IDCT, fancy
+/// upsampling, warnings ignored), its EXIF orientation applied; `None` where libjpeg-turbo
+/// does not take it (CMYK, or an error: the caller decodes it otherwise). Its size is checked
+/// against the limits before the pixels are allocated.
 fn decode_jpeg(bytes: &[u8], name: &Path) -> Result<Option<DynamicImage>> {
-    use turbojpeg::{Colorspace, Decompressor, Image, PixelFormat};
-    let Ok(mut d) = Decompressor::new() else {
-        return Ok(None);
-    };
-    let Ok(header) = d.read_header(bytes) else {
-        return Ok(None);
-    };
-    if matches!(header.colorspace, Colorspace::CMYK | Colorspace::YCCK) {
-        return Ok(None);
+    use mozjpeg::{ColorSpace, DctMethod, Decompress};
+    /// What libjpeg-turbo made of the data.
+    enum Jpeg {
+        Pixels(usize, usize, Vec<u8>),
+        TooLarge(usize, usize),
+        Declined,
     }
-    let (w, h) = (header.width, header.height);
-    let side = MAX_IMAGE_SIDE as usize;
-    if w == 0 || h == 0 || w > side || h > side || (w as u64 * h as u64) > MAX_IMAGE_PIXELS {
-        return Err(Error::Image {
-            path: name.to_path_buf(),
-            reason: format!(
-                "{w} x {h} pixels: outside the limits of {MAX_IMAGE_SIDE} pixels a side and \
-                 {MAX_IMAGE_PIXELS} pixels"
-            ),
-        });
-    }
-    let mut pixels = vec![0u8; w * h * 3];
-    let out = Image {
-        pixels: pixels.as_mut_slice(),
-        width: w,
-        pitch: w * 3,
-        height: h,
-        format: PixelFormat::RGB,
+    // libjpeg reports a fatal error by unwinding out of its callback (the mozjpeg crate's
+    // error manager): caught here, it sends the file to the other decoder
+    let decoded = std::panic::catch_unwind(|| -> std::io::Result<Jpeg> {
+        let mut d = Decompress::new_mem(bytes)?;
+        if matches!(d.color_space(), ColorSpace::JCS_CMYK | ColorSpace::JCS_YCCK) {
+            return Ok(Jpeg::Declined);
+        }
+        let (w, h) = d.size();
+        let side = MAX_IMAGE_SIDE as usize;
+        if w == 0 || h == 0 || w > side || h > side || (w as u64 * h as u64) > MAX_IMAGE_PIXELS {
+            return Ok(Jpeg::TooLarge(w, h));
+        }
+        d.dct_method(DctMethod::IntegerSlow);
+        d.do_fancy_upsampling(true);
+        let mut started = d.rgb()?;
+        let pixels: Vec<u8> = started.read_scanlines()?;
+        started.finish()?;
+        Ok(Jpeg::Pixels(w, h, pixels))
+    });
+    let (w, h, pixels) = match decoded {
+        Ok(Ok(Jpeg::Pixels(w, h, p))) => (w, h, p),
+        Ok(Ok(Jpeg::TooLarge(w, h))) => {
+            return Err(Error::Image {
+                path: name.to_path_buf(),
+                reason: format!(
+                    "{w} x {h} pixels: outside the limits of {MAX_IMAGE_SIDE} pixels a side and \
+                     {MAX_IMAGE_PIXELS} pixels"
+                ),
+            });
+        }
+        Ok(Ok(Jpeg::Declined) | Err(_)) | Err(_) => return Ok(None),
     };
-    if d.decompress(bytes, out).is_err() {
-        return Ok(None);
-    }
     let Some(rgb) = RgbImage::from_raw(w as u32, h as u32, pixels) else {
         return Ok(None);
     };
