@@ -6,7 +6,7 @@
 use std::sync::{Arc, OnceLock};
 
 use crate::error::{Error, Result};
-use crate::graph::{Graph, HostTensor, Op, nchw};
+use crate::graph::{Graph, HostTensor, Layout, Op};
 use crate::preprocess::{InputSpec, Normalization};
 use crate::weights::WeightMap;
 
@@ -185,6 +185,8 @@ pub struct ModelInfo {
     /// How photos become its input.
     pub input: InputSpec,
     structure: Graph,
+    /// The values held channels-last (shown, like the others, as `[N, C, H, W]`).
+    layouts: std::collections::HashMap<String, Layout>,
     layers: Vec<LayerInfo>,
     logits: String,
     grid: String,
@@ -192,8 +194,8 @@ pub struct ModelInfo {
 }
 
 /// A node's row of the layer table for the shapes of one input.
-fn layer_info(n: &crate::graph::Node, shapes: &crate::graph::Shapes) -> LayerInfo {
-    let [_, c, h, w] = nchw(shapes.get(&n.output).unwrap_or(&[]));
+fn layer_info(n: &crate::graph::Node, shapes: &crate::graph::Shapes, layout: Layout) -> LayerInfo {
+    let [_, c, h, w] = layout.nchw(shapes.get(&n.output).unwrap_or(&[]));
     LayerInfo {
         name: n.name.clone(),
         kind: n.op_type.clone(),
@@ -221,6 +223,7 @@ impl ModelInfo {
         let mut info = ModelInfo {
             name: name.to_string(),
             input,
+            layouts: structure.layouts(),
             structure,
             layers: Vec::new(),
             logits: String::new(),
@@ -260,11 +263,17 @@ impl ModelInfo {
             name: format!("{name} ({e})"),
             input,
             structure: Graph::default(),
+            layouts: Default::default(),
             layers: Vec::new(),
             logits: String::new(),
             grid: String::new(),
             min_input: input.size,
         }
+    }
+
+    /// How value `name` holds its channels.
+    fn layout(&self, name: &str) -> Layout {
+        self.layouts.get(name).copied().unwrap_or_default()
     }
 
     fn find_logits(&self) -> Result<String> {
@@ -329,7 +338,11 @@ impl ModelInfo {
             .into_iter()
             .map(|name| {
                 let i = g.node_index(name).ok_or_else(|| self.unknown(name))?;
-                Ok(layer_info(&g.nodes[i], &shapes))
+                Ok(layer_info(
+                    &g.nodes[i],
+                    &shapes,
+                    self.layout(&g.nodes[i].output),
+                ))
             })
             .collect()
     }
@@ -371,7 +384,7 @@ impl ModelInfo {
         let s = self.input.size;
         let shapes = g.shapes(1, s, s)?;
         let n = &g.nodes[g.node_index(name).ok_or_else(|| self.unknown(name))?];
-        Ok(layer_info(n, &shapes))
+        Ok(layer_info(n, &shapes, self.layout(&n.output)))
     }
 
     /// The layer whose units are the class scores (pre-softmax).

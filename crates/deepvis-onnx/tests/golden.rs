@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
-use deepvis_model::graph::GraphNet;
+use deepvis_model::graph::{GraphNet, Layout};
 use deepvis_model::{Arch, Net, Request, to_vec};
 use safetensors::{Dtype, SafeTensors};
 
@@ -146,10 +146,15 @@ fn check_modern_model(name: &str) {
             let got = taps.outputs[&node.name].clone();
             let got_n: usize = got.dims().iter().product();
             assert_eq!(got_n, want_shape.iter().product::<usize>(), "{}", node.name);
+            // a channels-last value comes back as [N, C, H, W]; ONNX Runtime's is [N, H, W, C]
+            let want = match net.layout(&node.output) {
+                Layout::ChannelsLast => nhwc_to_nchw(want_shape, want),
+                Layout::ChannelsFirst => want.clone(),
+            };
             let w = close(
                 &format!("{name}/{key}"),
                 &to_vec(got).expect("read"),
-                want,
+                &want,
                 1e-4,
             );
             eprintln!("{key:<60} {:<18} worst {w:.2e}", node.op_type);
@@ -176,6 +181,92 @@ fn check_modern_model(name: &str) {
         let got = to_vec(taps.outputs[o].clone()).expect("read");
         close(&format!("{name}/batch2/{o}"), &got, want, 1e-4);
     }
+}
+
+/// `[N, H, W, C]` values reordered as `[N, C, H, W]`.
+fn nhwc_to_nchw(shape: &[usize], data: &[f32]) -> Vec<f32> {
+    let [_, h, w, c]: [usize; 4] = shape.try_into().expect("a 4-d value");
+    let mut out = vec![0f32; data.len()];
+    for (i, v) in data.iter().enumerate() {
+        let (b, y, x, ch) = (i / (h * w * c), (i / (w * c)) % h, (i / c) % w, i % c);
+        out[((b * c + ch) * h + y) * w + x] = *v;
+    }
+    out
+}
+
+/// ConvNeXt's channels-last values (between a block's Transpose to [N, H, W, C] and the one
+/// back) are shown as the maps they are: the layer table reads them as channels of H x W maps,
+/// and the receptive field goes through them (a LayerNormalization and a product by a matrix
+/// mix each pixel's channels alone).
+#[test]
+fn convnext_channels_last_values_are_maps() {
+    let path = models().join("ops/convnext_mini.onnx");
+    let m = deepvis_onnx::load(&path).expect("load");
+    let spec = deepvis_model::preprocess::InputSpec {
+        size: 64,
+        resize: 73,
+        norm: deepvis_model::preprocess::Normalization {
+            order: [0, 1, 2],
+            scale: 1.0 / 255.0,
+            mean: [0.485, 0.456, 0.406],
+            std: [0.229, 0.224, 0.225],
+        },
+    };
+    let info = deepvis_model::ModelInfo::new(&m.graph, "convnext_mini", spec, None).expect("info");
+    let layer = |name: &str| {
+        let l = info.layer(name).expect(name);
+        (l.channels, l.height, l.width)
+    };
+    let block = "/stages.0/stages.0.0";
+    assert_eq!(layer(&format!("{block}/Transpose")), (24, 16, 16));
+    assert_eq!(
+        layer(&format!("{block}/norm/LayerNormalization")),
+        (24, 16, 16)
+    );
+    assert_eq!(layer(&format!("{block}/pwconv1/MatMul")), (96, 16, 16));
+    assert_eq!(layer(&format!("{block}/act/Erf")), (96, 16, 16));
+    assert_eq!(layer(&format!("{block}/Transpose_1")), (24, 16, 16));
+    // the 4x4 stem (stride 4) then the 7x7 depthwise conv: 4 + 6 * 4 = 28 pixels, and the
+    // channels-last layers after it see what it sees
+    let field = |name: &str| {
+        info.receptive_field(&format!("{block}/{name}"), 8, 8, 64)
+            .expect(name)
+    };
+    let dw = field("dwconv/Conv");
+    assert_eq!((dw.y1 - dw.y0, dw.x1 - dw.x0), (28, 28), "{dw:?}");
+    for name in [
+        "Transpose",
+        "norm/LayerNormalization",
+        "pwconv1/MatMul",
+        "act/Mul_1",
+        "pwconv2/Add",
+        "Transpose_1",
+    ] {
+        assert_eq!(field(name), dw, "{name}");
+    }
+    // a unit of a channels-last layer projects back like any other
+    let device = cpu();
+    let net = GraphNet::new(m.graph, &device).expect("graph");
+    let g = golden(&models().join("ops/convnext_mini.golden.safetensors"));
+    let (shape, data) = &g.tensors["photo/input"];
+    let p = net
+        .project(
+            input(shape, data, &device),
+            &format!("{block}/act/Erf"),
+            5,
+            Some((8, 8)),
+            deepvis_model::BackMode::Grad,
+        )
+        .expect("project");
+    let want = &g.tensors[&format!("photo/{block}/act/Erf_output_0")].1;
+    // [1, 16, 16, 96]: the unit is channel 5 at (8, 8)
+    assert!(
+        (p.value - want[(8 * 16 + 8) * 96 + 5]).abs() < 1e-4,
+        "{}",
+        p.value
+    );
+    let grad = to_vec(p.grad).expect("read");
+    assert!(grad.iter().any(|v| *v != 0.0));
 }
 
 #[test]

@@ -17,10 +17,10 @@ use burn::tensor::module::{
 };
 use burn::tensor::ops::ConvTransposeOptions;
 
-use super::exec::{GraphNet, dims4, max_pool_options, nchw};
+use super::exec::{GraphNet, dims4, max_pool_options};
 use super::shape::{Shapes, axis};
 use super::tape;
-use super::{Graph, Node, Op, Window};
+use super::{Graph, Layout, Node, Op, Window};
 use crate::backprop::{BackMode, BackProjection, Rule};
 use crate::error::{Error, Result};
 use crate::to_vec;
@@ -291,12 +291,12 @@ impl Unit {
     fn seed(
         target: &Node,
         (out, n): (&Tensor<4>, usize),
-        shapes: &Shapes,
+        (shapes, layout): (&Shapes, Layout),
         channel: usize,
         seed: Seed,
     ) -> Result<Unit> {
         let od = shapes.get(&target.output).unwrap_or(&[]).to_vec();
-        let [_, c, mh, mw] = super::exec::nchw(&od);
+        let [_, c, mh, mw] = layout.nchw(&od);
         if channel >= c {
             return Err(Error::UnitOutOfRange {
                 layer: target.name.clone(),
@@ -306,7 +306,8 @@ impl Unit {
         }
         let spatial = mh * mw > 1;
         let plane = mh * mw;
-        let maps = to_vec(out.clone().reshape([n, c, mh, mw]).narrow(1, channel, 1))?;
+        let view = layout.to_nchw(out.clone(), &od).reshape([n, c, mh, mw]);
+        let maps = to_vec(view.narrow(1, channel, 1))?;
         let at =
             match seed {
                 Seed::Mean => None,
@@ -427,7 +428,8 @@ impl GraphNet {
                 .value(&target.output)
                 .ok_or_else(|| Error::Graph(g.error(target, "no output")))?;
             let out = crate::tensor4(v.to_vec(), d, &input.device())?;
-            let unit = Unit::seed(target, (&out, n), &shapes, channel, seed)?;
+            let layout = self.layout(&target.output);
+            let unit = Unit::seed(target, (&out, n), (&shapes, layout), channel, seed)?;
             return self.walk_back(&walk, &input, target, unit, Rule::of(mode), capture);
         }
         let device = input.device();
@@ -437,9 +439,10 @@ impl GraphNet {
             .get(target.output.as_str())
             .cloned()
             .ok_or_else(|| Error::Graph(g.error(target, "no output")))?;
-        let mut unit = Unit::seed(target, (&out, n), &shapes, channel, seed)?;
+        let layout = self.layout(&target.output);
+        let mut unit = Unit::seed(target, (&out, n), (&shapes, layout), channel, seed)?;
         let seed = std::mem::take(&mut unit.seed);
-        let seed = crate::tensor4(seed, unit.dims, &device)?.reshape(out.dims());
+        let seed = layout.from_nchw(crate::tensor4(seed, unit.dims, &device)?, out.dims());
         let (grad, captured) =
             self.back_taped(&mut fwd, idx, seed, Rule::of(mode), capture, &shapes)?;
         let grad = match grad {
@@ -606,13 +609,14 @@ impl GraphNet {
                 continue;
             };
             if capture == Some(node.output.as_str()) {
-                let d = nchw(shapes.get(&node.output).unwrap_or(&[]));
+                let d = shapes.get(&node.output).unwrap_or(&[]);
+                let layout = self.layout(&node.output);
                 let value = fwd
                     .values
                     .get(node.output.as_str())
                     .cloned()
-                    .map(|v| v.reshape(d));
-                captured = value.map(|v| (v, gy.clone().reshape(d)));
+                    .map(|v| layout.to_nchw(v, d));
+                captured = value.map(|v| (v, layout.to_nchw(gy.clone(), d)));
             }
             let gx = match fwd.tapes.remove(node.output.as_str()) {
                 Some(tape) => tape.back(gy, &node.inputs, &g.constants),

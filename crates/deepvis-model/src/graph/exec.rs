@@ -12,7 +12,7 @@ use super::host::{self, Declined, Host, Slot};
 use super::ops::Call;
 use super::shape::{Shapes, axis, window_out};
 use super::tape;
-use super::{Graph, GraphError, Node, Op, Window};
+use super::{Graph, GraphError, Layout, Node, Op, Window};
 use crate::error::{Error, Result};
 
 /// A graph with its constants on a device.
@@ -29,6 +29,8 @@ pub struct GraphNet {
     /// The shapes inferred for the last input size `[n, h, w]` (a live source sends the same
     /// size frame after frame; shared by clones, which have the same graph).
     memo: ShapeMemo,
+    /// The values held channels-last (the others are channels-first).
+    layouts: Arc<HashMap<String, Layout>>,
 }
 
 type ShapeMemo = Arc<Mutex<Option<([usize; 3], Arc<Shapes>)>>>;
@@ -324,6 +326,7 @@ impl GraphNet {
         let biases = conv_biases(&graph, &consts);
         let host = Host::new(&graph, &consts, device);
         Ok(GraphNet {
+            layouts: Arc::new(graph.layouts()),
             graph: Arc::new(graph),
             consts,
             biases,
@@ -337,6 +340,11 @@ impl GraphNet {
     /// off).
     pub(crate) fn host(&self) -> Option<&Arc<Host>> {
         self.host.as_ref()
+    }
+
+    /// How value `name` holds its channels.
+    pub fn layout(&self, name: &str) -> Layout {
+        self.layouts.get(name).copied().unwrap_or_default()
     }
 
     /// The graph.
@@ -365,6 +373,7 @@ impl GraphNet {
             host,
             device: device.clone(),
             memo: self.memo,
+            layouts: self.layouts,
         }
     }
 
@@ -455,6 +464,7 @@ impl GraphNet {
             host,
             device: self.device.clone(),
             memo: self.memo.clone(),
+            layouts: self.layouts.clone(),
         })
     }
 
@@ -535,8 +545,8 @@ impl GraphNet {
                     let ins = self.gather(node, i, &mut values, &fusion.last_use)?;
                     for (asked, _) in pre.iter().zip(&want_pre).filter(|(_, k)| **k == i) {
                         let d = shapes.get(&node.inputs[0]).unwrap_or(&[]);
-                        taps.pre
-                            .insert(asked.to_string(), ins[0].clone().reshape(nchw(d)));
+                        let view = self.layout(&node.inputs[0]).to_nchw(ins[0].clone(), d);
+                        taps.pre.insert(asked.to_string(), view);
                     }
                     if fusion.fusable(i) {
                         fused = Some(i + 1);
@@ -554,8 +564,8 @@ impl GraphNet {
             };
             for (asked, _) in nodes.iter().zip(&want).filter(|(_, k)| **k == i) {
                 let d = shapes.get(&node.output).unwrap_or(&[]);
-                taps.outputs
-                    .insert(asked.to_string(), out.clone().reshape(nchw(d)));
+                let view = self.layout(&node.output).to_nchw(out.clone(), d);
+                taps.outputs.insert(asked.to_string(), view);
             }
             values.insert(&node.output, out);
         }

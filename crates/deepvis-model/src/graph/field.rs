@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::shape::Shapes;
-use super::{Graph, GraphError, Op};
+use super::{Graph, GraphError, Layout, Op};
 use crate::arch::Region;
 
 /// An inclusive box `[y0, y1] x [x0, x1]` in some value's coordinates, or the whole input.
@@ -28,8 +28,13 @@ impl Field {
     }
 }
 
-fn spatial(d: &[usize]) -> Option<[usize; 2]> {
-    (d.len() == 4).then(|| [d[2], d[3]])
+/// The `[H, W]` of a rank-4 value held as `layout` says.
+fn spatial(d: &[usize], layout: Layout) -> Option<[usize; 2]> {
+    match (d, layout) {
+        (&[_, h, w, _], Layout::ChannelsLast) => Some([h, w]),
+        (&[_, _, h, w], Layout::ChannelsFirst) => Some([h, w]),
+        _ => None,
+    }
 }
 
 /// The field on input `k` of a node with `op` (`in_hw` and `out_hw` that input's and the
@@ -112,6 +117,9 @@ impl Graph {
             reason: "no such node".into(),
         })?;
         let dim = |v: &str| shapes.get(v).unwrap_or(&[]).to_vec();
+        let layouts = self.layouts();
+        let layout = |v: &str| layouts.get(v).copied().unwrap_or_default();
+        let hw = |v: &str| spatial(&dim(v), layout(v));
         let input = dim(&self.input);
         let whole = Region {
             y0: 0,
@@ -121,7 +129,7 @@ impl Graph {
         };
         let mut fields: HashMap<&str, Field> = HashMap::new();
         let out = &self.nodes[idx].output;
-        let start = match spatial(&dim(out)) {
+        let start = match hw(out) {
             Some([h, w]) if y < h && x < w => Field::Box([y as i64, y as i64, x as i64, x as i64]),
             Some([h, w]) => {
                 return Err(self.error(
@@ -136,13 +144,20 @@ impl Graph {
             let Some(&f) = fields.get(node.output.as_str()) else {
                 continue;
             };
-            let out_hw = spatial(&dim(&node.output));
+            let out_hw = hw(&node.output);
             for (k, inp) in node.inputs.iter().enumerate() {
                 if self.constants.contains_key(inp) {
                     continue;
                 }
-                let in_hw = spatial(&dim(inp));
-                let Some(mapped) = through(f, &node.op, k, in_hw, out_hw) else {
+                let in_hw = hw(inp);
+                // a channels-last value times a matrix mixes each pixel's channels alone
+                let per_pixel =
+                    matches!(node.op, Op::MatMul) && layout(inp) == Layout::ChannelsLast;
+                let mapped = match per_pixel {
+                    true => Some(f),
+                    false => through(f, &node.op, k, in_hw, out_hw),
+                };
+                let Some(mapped) = mapped else {
                     continue;
                 };
                 let e = fields.entry(inp.as_str()).or_insert(mapped);

@@ -15,13 +15,14 @@ pub mod build;
 mod exec;
 mod field;
 mod host;
+mod layout;
 mod ops;
 mod shape;
 mod tape;
 
 pub use backprop::{Backward, Seed};
-pub(crate) use exec::nchw;
 pub use exec::{GraphNet, GraphTaps, NodeTime};
+pub use layout::Layout;
 pub use shape::Shapes;
 
 use std::collections::HashMap;
