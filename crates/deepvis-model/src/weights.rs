@@ -49,9 +49,11 @@ impl WeightsFormat {
 }
 
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
+    crate::fsguard::read_regular(path, crate::fsguard::MAX_WEIGHTS_FILE_BYTES).map_err(|source| {
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     })
 }
 
