@@ -119,38 +119,13 @@ fn mutate_once(rng: &mut Rng, m: &mut ModelProto) {
         // a node's name or one of its values' names
         2 => {
             if let Some(n) = pick_mut(rng, &mut g.node) {
-                let name = hostile_name(rng, &values);
-                match rng.below(3) {
-                    0 => n.name = name,
-                    1 => {
-                        if let Some(o) = pick_mut(rng, &mut n.output) {
-                            *o = name;
-                        }
-                    }
-                    _ => {
-                        if let Some(i) = pick_mut(rng, &mut n.input) {
-                            *i = name;
-                        }
-                    }
-                }
+                rename(rng, n, &values);
             }
         }
         // an initializer's data cut, grown or retyped
         3 => {
             if let Some(t) = pick_mut(rng, &mut g.initializer) {
-                match rng.below(3) {
-                    0 => {
-                        let keep = rng.below(t.raw_data.len() + 1);
-                        t.raw_data.truncate(keep);
-                    }
-                    1 => t
-                        .raw_data
-                        .extend(std::iter::repeat_n(0u8, 4 * rng.below(64))),
-                    _ => {
-                        t.data_type = [dtype::FLOAT, dtype::DOUBLE, dtype::INT64, dtype::BOOL, 10]
-                            [rng.below(5)]
-                    }
-                }
+                resize_data(rng, t);
             }
         }
         // node order: two swapped, one repeated, or all reversed
@@ -184,10 +159,11 @@ fn mutate_once(rng: &mut Rng, m: &mut ModelProto) {
                 .map(|s| &mut s.dim)
                 && let Some(d) = pick_mut(rng, dim)
             {
-                d.dim_value = rng
-                    .one_in(4)
-                    .then_some(None)
-                    .unwrap_or_else(|| Some(extreme(rng, d.dim_value.unwrap_or(224))));
+                d.dim_value = if rng.one_in(4) {
+                    None
+                } else {
+                    Some(extreme(rng, d.dim_value.unwrap_or(224)))
+                };
             }
         }
         // a node dropped
@@ -201,6 +177,41 @@ fn mutate_once(rng: &mut Rng, m: &mut ModelProto) {
             if let Some(o) = m.opset_import.first_mut() {
                 o.version = [1, 8, 9, 13, 18, 19, i64::MAX][rng.below(7)];
             }
+        }
+    }
+}
+
+/// A node's name, or one of its values' names, made hostile (or another value's name: two
+/// producers, a cycle).
+fn rename(rng: &mut Rng, n: &mut NodeProto, values: &[String]) {
+    let name = hostile_name(rng, values);
+    match rng.below(3) {
+        0 => n.name = name,
+        1 => {
+            if let Some(o) = pick_mut(rng, &mut n.output) {
+                *o = name;
+            }
+        }
+        _ => {
+            if let Some(i) = pick_mut(rng, &mut n.input) {
+                *i = name;
+            }
+        }
+    }
+}
+
+/// An initializer's data cut, grown or retyped.
+fn resize_data(rng: &mut Rng, t: &mut TensorProto) {
+    match rng.below(3) {
+        0 => {
+            let keep = rng.below(t.raw_data.len() + 1);
+            t.raw_data.truncate(keep);
+        }
+        1 => t
+            .raw_data
+            .extend(std::iter::repeat_n(0u8, 4 * rng.below(64))),
+        _ => {
+            t.data_type = [dtype::FLOAT, dtype::DOUBLE, dtype::INT64, dtype::BOOL, 10][rng.below(5)]
         }
     }
 }
