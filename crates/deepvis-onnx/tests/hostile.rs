@@ -420,3 +420,32 @@ fn photos_that_are_pipes_or_devices_are_refused_at_once() {
         );
     }
 }
+
+#[test]
+fn weights_files_that_are_pipes_or_devices_are_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    for name in ["w.pth", "w.safetensors", "w.net"] {
+        let fifo = dir.path().join(name);
+        mkfifo(&fifo);
+        let e = within_a_minute(move || {
+            deepvis_model::WeightMap::read(&fifo)
+                .err()
+                .map(|e| e.to_string())
+        });
+        assert!(
+            e.as_deref().is_some_and(|e| e.contains("named pipe")),
+            "{name}: {e:?}"
+        );
+        let zero = dir.path().join(format!("zero-{name}"));
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap_or_else(|e| panic!("{e}"));
+        let e = within_a_minute(move || {
+            deepvis_model::WeightMap::read(&zero)
+                .err()
+                .map(|e| e.to_string())
+        });
+        assert!(
+            e.as_deref().is_some_and(|e| e.contains("character device")),
+            "{name}: {e:?}"
+        );
+    }
+}
