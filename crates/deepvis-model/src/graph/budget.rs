@@ -262,6 +262,43 @@ impl Graph {
 mod tests {
     use super::*;
 
+    /// x [1, 1, 10, 10] -> relu `a` -> relu `b`: three values of 400 bytes.
+    fn two_relus() -> Graph {
+        let relu = |name: &str, input: &str| super::super::Node {
+            name: name.into(),
+            op_type: "Relu".into(),
+            op: Op::Relu,
+            inputs: vec![input.into()],
+            output: name.into(),
+        };
+        Graph {
+            name: "g".into(),
+            input: "x".into(),
+            input_channels: 1,
+            nodes: vec![relu("a", "x"), relu("b", "a")],
+            outputs: vec!["b".into()],
+            ..Graph::default()
+        }
+    }
+
+    #[test]
+    fn the_forward_peak_frees_values_after_their_last_reader_and_the_backward_keeps_them() {
+        let g = two_relus();
+        let shapes = g.shapes(1, 10, 10).unwrap_or_default();
+        let est = g.memory(&shapes);
+        assert_eq!(est.weights, 0);
+        // x and a live together, then a and b
+        assert_eq!(est.forward_peak, 800);
+        assert_eq!(est.forward_peak_at.as_deref(), Some("a"));
+        // every value kept, and two gradients of the largest size
+        assert_eq!(est.backward_peak, 2000);
+        let dims = [1, 1, 10, 10];
+        assert!(g.check_memory(&shapes, dims, 1000, false).is_ok());
+        let e = g.check_memory(&shapes, dims, 1000, true).err();
+        let e = e.map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("backward") && e.contains("1.0 kB"), "{e}");
+    }
+
     #[test]
     fn byte_counts_parse_with_units() {
         assert_eq!(parse_bytes("1000"), Some(1000));
