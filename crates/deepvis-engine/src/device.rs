@@ -7,7 +7,7 @@ use burn::prelude::*;
 use crossbeam_channel::{Receiver, TryRecvError};
 use deepvis_model::device::SelectedDevice;
 use deepvis_model::{BackendKind, ModelInfo, Net, to_vec};
-use deepvis_protocol::{Doing, Event, Failure, LayerSummary, Preparing};
+use deepvis_protocol::{Backend, Doing, Event, Failure, LayerSummary, Preparing};
 
 use crate::error::{EngineError, Result};
 use crate::schedule::Handover;
@@ -125,8 +125,8 @@ pub(crate) struct Loaded {
     pub model: Model,
     /// The GPU warming up, when the CPU serves meanwhile.
     pub gpu: Option<GpuWarmUp>,
-    /// The backend in words as the window is told at first ("... while the GPU warms up").
-    pub backend: String,
+    /// Where it runs as the window is told at first (the CPU, with a GPU warming up beside it).
+    pub backend: Backend,
     /// The network that judges preferred images.
     pub judge: Option<Net>,
 }
@@ -170,12 +170,9 @@ pub(crate) fn load(
             })
             .ok()
     });
-    let backend = match &gpu {
-        Some(g) => format!(
-            "{} while {} warms up",
-            selected.description, g.gpu.description
-        ),
-        None => selected.description.clone(),
+    let backend = Backend {
+        serving: selected.description.clone(),
+        warming: gpu.as_ref().map(|g| g.gpu.description.clone()),
     };
     Ok(Loaded {
         model: Model::on(net, &selected),

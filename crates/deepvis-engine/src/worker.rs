@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use deepvis_optim::recipe::ModelFile;
 use deepvis_protocol::{
-    BackSettings, Command, Doing, Event, OptimSettings, Outbox, Preparing, RecordTarget,
+    BackSettings, Backend, Command, Doing, Event, OptimSettings, Outbox, Preparing, RecordTarget,
 };
 
 use crate::attribution::AttributionStage;
@@ -373,7 +373,10 @@ impl<'a> Worker<'a> {
                 self.frames.changed();
                 self.out.send(Event::Ready {
                     model: self.model.info.name().to_string(),
-                    backend: self.model.backend.clone(),
+                    backend: Backend {
+                        serving: self.model.backend.clone(),
+                        warming: None,
+                    },
                     layers: self.model.layers(),
                     grid_layer: self.frames.layer().to_string(),
                 });

@@ -162,15 +162,79 @@ fn jpeg_is_complete(bytes: &[u8]) -> bool {
     }
 }
 
-/// Decodes an image held in memory (`name` is used in messages).
+/// Decodes an image held in memory (`name` is used in messages). A JPEG is decoded by
+/// libjpeg-turbo with the settings Pillow and torchvision use (the accurate integer IDCT,
+/// fancy upsampling), so its pixels are theirs to the bit; a JPEG libjpeg-turbo does not take
+/// (CMYK, or one it fails on) goes to the image crate's decoder, as other formats do.
 pub fn decode_image(bytes: &[u8], name: &Path) -> Result<DynamicImage> {
-    if bytes.starts_with(&[0xff, 0xd8]) && !jpeg_is_complete(bytes) {
-        return Err(Error::Image {
-            path: name.to_path_buf(),
-            reason: "truncated JPEG: the data ends before the end-of-image marker".into(),
-        });
+    if bytes.starts_with(&[0xff, 0xd8]) {
+        if !jpeg_is_complete(bytes) {
+            return Err(Error::Image {
+                path: name.to_path_buf(),
+                reason: "truncated JPEG: the data ends before the end-of-image marker".into(),
+            });
+        }
+        if let Some(img) = decode_jpeg(bytes, name)? {
+            return Ok(img);
+        }
     }
     decode(ImageReader::new(Cursor::new(bytes)), name)
+}
+
+/// A JPEG decoded by libjpeg-turbo to RGB (Pillow's settings: the accurate integer IDCT, fancy
+/// upsampling, warnings ignored), its EXIF orientation applied; `None` where libjpeg-turbo
+/// does not take it (CMYK, or an error: the caller decodes it otherwise). Its size is checked
+/// against the limits before the pixels are allocated.
+fn decode_jpeg(bytes: &[u8], name: &Path) -> Result<Option<DynamicImage>> {
+    use mozjpeg::{ColorSpace, DctMethod, Decompress};
+    /// What libjpeg-turbo made of the data.
+    enum Jpeg {
+        Pixels(usize, usize, Vec<u8>),
+        TooLarge(usize, usize),
+        Declined,
+    }
+    // libjpeg reports a fatal error by unwinding out of its callback (the mozjpeg crate's
+    // error manager): caught here, it sends the file to the other decoder
+    let decoded = std::panic::catch_unwind(|| -> std::io::Result<Jpeg> {
+        let mut d = Decompress::new_mem(bytes)?;
+        if matches!(d.color_space(), ColorSpace::JCS_CMYK | ColorSpace::JCS_YCCK) {
+            return Ok(Jpeg::Declined);
+        }
+        let (w, h) = d.size();
+        let side = MAX_IMAGE_SIDE as usize;
+        if w == 0 || h == 0 || w > side || h > side || (w as u64 * h as u64) > MAX_IMAGE_PIXELS {
+            return Ok(Jpeg::TooLarge(w, h));
+        }
+        d.dct_method(DctMethod::IntegerSlow);
+        d.do_fancy_upsampling(true);
+        let mut started = d.rgb()?;
+        let pixels: Vec<u8> = started.read_scanlines()?;
+        started.finish()?;
+        Ok(Jpeg::Pixels(w, h, pixels))
+    });
+    let (w, h, pixels) = match decoded {
+        Ok(Ok(Jpeg::Pixels(w, h, p))) => (w, h, p),
+        Ok(Ok(Jpeg::TooLarge(w, h))) => {
+            return Err(Error::Image {
+                path: name.to_path_buf(),
+                reason: format!(
+                    "{w} x {h} pixels: outside the limits of {MAX_IMAGE_SIDE} pixels a side and \
+                     {MAX_IMAGE_PIXELS} pixels"
+                ),
+            });
+        }
+        Ok(Ok(Jpeg::Declined) | Err(_)) | Err(_) => return Ok(None),
+    };
+    let Some(rgb) = RgbImage::from_raw(w as u32, h as u32, pixels) else {
+        return Ok(None);
+    };
+    let mut img = DynamicImage::ImageRgb8(rgb);
+    let orientation =
+        image::codecs::jpeg::JpegDecoder::new(Cursor::new(bytes)).and_then(|mut j| j.orientation());
+    if let Ok(o) = orientation {
+        img.apply_orientation(o);
+    }
+    Ok(Some(img))
 }
 
 /// The longest side [`resize_and_crop`] resizes to: an image of an extreme aspect ratio (a
@@ -183,27 +247,54 @@ pub const MAX_RESIZED_SIDE: u32 = 4096;
 /// alone.
 pub const MAX_INPUT_SIDE: usize = MAX_RESIZED_SIDE as usize;
 
+/// What [`resize_and_crop`] does to a `w x h` image: the part of it that is resized
+/// (`[x0, y0, width, height]`: all of it, or the centre of the long side of an extreme strip)
+/// and the size it is resized to, before the centre `crop x crop` square is cut out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResizePlan {
+    /// The source pixels resized, `[x0, y0, width, height]`.
+    pub source: [u32; 4],
+    /// The resized size `[width, height]` (its short side `short`, its long side at most
+    /// [`MAX_RESIZED_SIDE`] unless the crop needs more).
+    pub resized: [u32; 2],
+}
+
+impl ResizePlan {
+    /// The plan for a `w x h` image, its short side resized to `short`, then cropped to `crop`.
+    pub fn new([w, h]: [u32; 2], short: u32, crop: u32) -> ResizePlan {
+        let s = w.min(h).max(1) as f64;
+        let scale = short as f64 / s;
+        // only the centre of the long side is seen: keep the source pixels that resize to
+        // MAX_RESIZED_SIDE (far more than the crop and the filter's reach), cut out the rest
+        let keep = (MAX_RESIZED_SIDE as f64 / scale).ceil() as u32;
+        let source = if w.max(h) > keep && (w.max(h) as f64 * scale) > MAX_RESIZED_SIDE as f64 {
+            if w > h {
+                [(w - keep) / 2, 0, keep, h]
+            } else {
+                [0, (h - keep) / 2, w, keep]
+            }
+        } else {
+            [0, 0, w, h]
+        };
+        let [_, _, w, h] = source;
+        // The long side is truncated, as PIL-based pipelines (and the reference inputs) do.
+        let resized = [
+            ((w as f64 * scale) as u32).max(crop),
+            ((h as f64 * scale) as u32).max(crop),
+        ];
+        ResizePlan { source, resized }
+    }
+}
+
 /// Resizes the short side to `short` (bilinear) and crops the centre `crop x crop` square.
 pub fn resize_and_crop(img: &DynamicImage, short: u32, crop: u32) -> RgbImage {
     let mut rgb = img.to_rgb8();
-    let (mut w, mut h) = rgb.dimensions();
-    let s = w.min(h).max(1) as f64;
-    let scale = short as f64 / s;
-    // only the centre of the long side is seen: keep the source pixels that resize to
-    // MAX_RESIZED_SIDE (far more than the crop and the filter's reach), cut out the rest
-    let keep = (MAX_RESIZED_SIDE as f64 / scale).ceil() as u32;
-    if w.max(h) > keep && (w.max(h) as f64 * scale) > MAX_RESIZED_SIDE as f64 {
-        let (x0, y0, kw, kh) = if w > h {
-            ((w - keep) / 2, 0, keep, h)
-        } else {
-            (0, (h - keep) / 2, w, keep)
-        };
+    let plan = ResizePlan::new([rgb.width(), rgb.height()], short, crop);
+    let [x0, y0, kw, kh] = plan.source;
+    if [kw, kh] != [rgb.width(), rgb.height()] {
         rgb = image::imageops::crop_imm(&rgb, x0, y0, kw, kh).to_image();
-        (w, h) = (kw, kh);
     }
-    // The long side is truncated, as PIL-based pipelines (and the reference inputs) do.
-    let nw = ((w as f64 * scale) as u32).max(crop);
-    let nh = ((h as f64 * scale) as u32).max(crop);
+    let [nw, nh] = plan.resized;
     let resized = resize_bilinear(&rgb, nw, nh);
     let x0 = (nw - crop) / 2;
     let y0 = (nh - crop) / 2;

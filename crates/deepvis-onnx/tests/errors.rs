@@ -136,19 +136,19 @@ fn unsupported_operator_names_op_node_and_file() {
         value("x", dtype::FLOAT, &[Some(1), Some(3), Some(8), Some(8)]),
         vec![
             node("Relu", "r", &["x"], "a"),
-            node("Tanh", "my_tanh", &["a"], "b"),
-            node("Erf", "e", &["b"], "c"),
+            node("Hardmax", "my_hardmax", &["a"], "b"),
+            node("Celu", "e", &["b"], "c"),
         ],
         vec![],
         "c",
     );
     let e = err(&bytes);
     assert!(
-        e.contains("`Tanh`") && e.contains("my_tanh") && e.contains("/models/m.onnx"),
+        e.contains("`Hardmax`") && e.contains("my_hardmax") && e.contains("/models/m.onnx"),
         "{e}"
     );
     assert!(
-        e.contains("Erf"),
+        e.contains("Celu"),
         "the other unsupported operators are listed too: {e}"
     );
 }

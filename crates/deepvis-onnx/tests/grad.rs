@@ -121,8 +121,22 @@ fn graph_gradients_match_finite_differences() {
 /// the largest gradient.
 #[test]
 fn every_op_of_mobile_mini() {
+    every_op("mobile_mini", 20);
+}
+
+/// Every node of `convnext_mini` (channels-last blocks: Transpose, LayerNormalization, MatMul
+/// of a stack by a matrix, GELU through Erf, the head's ReduceMean and LayerNormalization), as
+/// [`every_op_of_mobile_mini`] checks its model.
+#[test]
+fn every_op_of_convnext_mini() {
+    every_op("convnext_mini", 60);
+}
+
+/// Every node of the `ops` model `name`: autodiff and the back-projection's backward agree, and
+/// autodiff meets a central difference; at least `least` nodes have a gradient to check.
+fn every_op(name: &str, least: usize) {
     let shared = deepvis_testdata::shared();
-    let m = deepvis_onnx::load(&shared.join("models/ops/mobile_mini.onnx")).expect("load");
+    let m = deepvis_onnx::load(&shared.join(format!("models/ops/{name}.onnx"))).expect("load");
     let cpu = deepvis_model::device::cpu().device;
     let ad_device = cpu.clone().autodiff();
     let net = GraphNet::new(m.graph.clone(), &cpu).expect("graph");
@@ -154,7 +168,7 @@ fn every_op_of_mobile_mini() {
         let worst = max_abs_diff(&g, &pg);
         assert!(
             worst <= 1e-5 + 1e-4 * gmax,
-            "{node}: projection differs by {worst}"
+            "{name} {node}: projection differs by {worst}"
         );
         if gmax == 0.0 {
             continue;
@@ -171,10 +185,10 @@ fn every_op_of_mobile_mini() {
         let fd = (f(1e-2) - f(-1e-2)) / 2e-2;
         assert!(
             (fd - g[i]).abs() <= 0.01 * gmax + 1e-5,
-            "{node}: autodiff {} vs finite differences {fd}",
+            "{name} {node}: autodiff {} vs finite differences {fd}",
             g[i]
         );
         checked += 1;
     }
-    assert!(checked >= 20, "{checked} nodes checked");
+    assert!(checked >= least, "{name}: {checked} nodes checked");
 }

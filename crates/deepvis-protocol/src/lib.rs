@@ -389,6 +389,17 @@ pub enum Command {
     Shutdown,
 }
 
+/// Where the network runs, as the worker tells the window.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Backend {
+    /// The device serving now, as the model crate describes it (the CPU backend and its
+    /// threads, or a GPU adapter's name and API).
+    pub serving: String,
+    /// A GPU warming up beside it, described the same way: it takes over once its kernels are
+    /// compiled (a second `Ready` says so).
+    pub warming: Option<String>,
+}
+
 /// Worker to UI.
 #[derive(Clone, Debug)]
 pub enum Event {
@@ -398,8 +409,8 @@ pub enum Event {
     Ready {
         /// Model name.
         model: String,
-        /// Backend and adapter, in words.
-        backend: String,
+        /// Where it runs.
+        backend: Backend,
         /// Every layer.
         layers: Vec<LayerSummary>,
         /// The layer shown first.

@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use crossbeam_channel::Sender;
 use deepvis_protocol::{
-    Command, ErrorKind, Event, LayerSummary, Mended, OptimSettings, Params, Playback, Preparing,
-    RecordingStatus, SourceSpec,
+    Backend, Command, ErrorKind, Event, LayerSummary, Mended, OptimSettings, Params, Playback,
+    Preparing, RecordingStatus, SourceSpec,
 };
 use serde::Deserialize;
 
@@ -30,8 +30,8 @@ pub struct Shared {
     pub persisted: Persisted,
     /// Model name, once ready.
     pub model: Option<String>,
-    /// Backend in words.
-    pub backend: String,
+    /// Where the network runs.
+    pub backend: Backend,
     /// The network's layers.
     pub layers: Vec<LayerSummary>,
     /// A line while the worker prepares.
@@ -70,7 +70,7 @@ impl Shared {
             commands,
             persisted,
             model: None,
-            backend: String::new(),
+            backend: Backend::default(),
             layers: Vec::new(),
             preparing: Some(words::preparing(&Preparing::Starting)),
             source: SourceLine {
@@ -146,10 +146,10 @@ impl Shared {
 
     /// The model is ready: its layers; a layer of another model (a switch, or older settings)
     /// is replaced by the model's grid layer.
-    fn ready(&mut self, model: &str, backend: &str, layers: &[LayerSummary], grid_layer: &str) {
+    fn ready(&mut self, model: &str, backend: &Backend, layers: &[LayerSummary], grid_layer: &str) {
         self.preparing = None;
         self.model = Some(model.to_string());
-        self.backend = backend.to_string();
+        self.backend = backend.clone();
         let known = |l: &String| layers.iter().any(|x| &x.name == l);
         if !self.persisted.layer.as_ref().is_some_and(known) {
             self.persisted.layer = Some(grid_layer.to_string());

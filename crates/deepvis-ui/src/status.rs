@@ -3,7 +3,7 @@
 use deepvis_protocol::{BackMode, Event};
 use egui::Color32;
 
-use crate::Shared;
+use crate::{Shared, words};
 use crate::pane::{Pane, Place};
 
 /// The speeds the status bar shows.
@@ -60,7 +60,7 @@ impl Pane for StatusBar {
                 _ => {}
             }
             ui.separator();
-            ui.label(format!("backend {}", shared.backend));
+            ui.label(format!("backend {}", words::backend(&shared.backend)));
             ui.separator();
             let s = &shared.source;
             let color = if s.ok {

@@ -1,8 +1,8 @@
 //! The worker's typed reasons in the words the window shows.
 
 use deepvis_protocol::{
-    BackInfo, Doing, ErrorKind, Failure, Mended, Preparing, RunMode, SourceState, StartFrom,
-    StopReason,
+    BackInfo, Backend, Doing, ErrorKind, Failure, Mended, Preparing, RunMode, SourceState,
+    StartFrom, StopReason,
 };
 
 fn start(s: StartFrom) -> &'static str {
@@ -135,6 +135,15 @@ pub fn failure(f: &Failure) -> String {
         Doing::Optimize => format!("preferred image: {m}"),
         Doing::Export => format!("cannot export: {m}"),
         Doing::Record => format!("cannot record: {m}"),
+    }
+}
+
+/// Where the network runs, for the status bar: the device serving, and a GPU warming up beside
+/// it.
+pub fn backend(b: &Backend) -> String {
+    match &b.warming {
+        Some(gpu) => format!("{} while {gpu} warms up", b.serving),
+        None => b.serving.clone(),
     }
 }
 
@@ -282,5 +291,19 @@ mod tests {
             failure(&gpu),
             "the GPU failed (no adapter); staying on the CPU"
         );
+    }
+
+    #[test]
+    fn the_backend_says_which_gpu_warms_up_beside_the_cpu() {
+        let mut b = Backend {
+            serving: "cpu (burn-flex, 2 threads)".into(),
+            warming: Some("NVIDIA H100 (Vulkan)".into()),
+        };
+        assert_eq!(
+            backend(&b),
+            "cpu (burn-flex, 2 threads) while NVIDIA H100 (Vulkan) warms up"
+        );
+        b.warming = None;
+        assert_eq!(backend(&b), "cpu (burn-flex, 2 threads)");
     }
 }

@@ -2,7 +2,7 @@
 //! its plot are visible without scrolling, nothing overlaps; the activity views (sorting, silent
 //! channels, the sparkline, the hover card) on fake frames.
 
-use deepvis_protocol::{Event, LayerSummary, Outbox, Telemetry, UnitMap};
+use deepvis_protocol::{Backend, Event, LayerSummary, Outbox, Telemetry, UnitMap};
 use deepvis_ui::{DeepvisApp, GridFit, Persisted, SortMode};
 use egui::Rect;
 use egui_kittest::Harness;
@@ -87,7 +87,10 @@ fn fitted(
     let send = |e: Event| tx.send(e).expect("send");
     send(Event::Ready {
         model: "squeezenet1_0".into(),
-        backend: "cpu (test)".into(),
+        backend: Backend {
+            serving: "cpu (test)".into(),
+            warming: None,
+        },
         layers: layers(),
         grid_layer: "fire9".into(),
     });

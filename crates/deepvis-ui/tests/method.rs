@@ -3,8 +3,8 @@
 
 use crossbeam_channel::Receiver;
 use deepvis_protocol::{
-    Command, Event, LayerSummary, Method, MethodKind, OptimSettings, OptimView, Outbox, RunMode,
-    Verdict,
+    Backend, Command, Event, LayerSummary, Method, MethodKind, OptimSettings, OptimView, Outbox,
+    RunMode, Verdict,
 };
 use deepvis_ui::{DeepvisApp, Persisted};
 use egui_kittest::Harness;
@@ -16,7 +16,10 @@ fn setup() -> (Harness<'static, DeepvisApp>, Receiver<Command>, Outbox) {
     let app = DeepvisApp::new(ctx, erx, Persisted::default());
     etx.send(Event::Ready {
         model: "squeezenet1_0".into(),
-        backend: "cpu (test)".into(),
+        backend: Backend {
+            serving: "cpu (test)".into(),
+            warming: None,
+        },
         layers: vec![LayerSummary {
             name: "pool10".into(),
             channels: 1000,

@@ -2,7 +2,7 @@
 //! the right commands and the right text.
 
 use crossbeam_channel::Receiver;
-use deepvis_protocol::{Command, Event, LayerSummary, Outbox, PreReluMode, StopReason};
+use deepvis_protocol::{Backend, Command, Event, LayerSummary, Outbox, PreReluMode, StopReason};
 use deepvis_ui::{BINDINGS, DeepvisApp, Persisted};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -58,7 +58,10 @@ fn setup() -> (Harness<'static, DeepvisApp>, Receiver<Command>, Outbox) {
     let app = DeepvisApp::new(ctx, erx, Persisted::default());
     etx.send(Event::Ready {
         model: "squeezenet1_0".into(),
-        backend: "cpu (test)".into(),
+        backend: Backend {
+            serving: "cpu (test)".into(),
+            warming: None,
+        },
         layers: layers(),
         grid_layer: "fire9".into(),
     })
@@ -522,7 +525,10 @@ fn the_model_picker_opens_a_file_and_a_new_models_layers_replace_the_old() {
     // the worker comes back with the new model: its layers, and the old layer forgotten
     tx.send(Event::Ready {
         model: "efficientnet_lite0.onnx".into(),
-        backend: "cpu (test)".into(),
+        backend: Backend {
+            serving: "cpu (test)".into(),
+            warming: None,
+        },
         layers: vec![LayerSummary {
             name: "blocks.10.add".into(),
             channels: 112,

@@ -2,7 +2,7 @@
 //! region of its name that holds what it drew.
 
 use deepvis_protocol::{
-    BackInfo, BackMode, ClassProb, Doing, ErrorKind, Event, Failure, LayerSummary, Outbox,
+    BackInfo, BackMode, Backend, ClassProb, Doing, ErrorKind, Event, Failure, LayerSummary, Outbox,
     Playback, RecordTarget, RecordingStatus, RunMode, SanityReport, SourceState, StartFrom,
     StopReason, Telemetry, UnitMap, Verdict,
 };
@@ -77,7 +77,10 @@ fn worker_events() -> Vec<Event> {
         }),
         Event::Ready {
             model: "squeezenet1_0".into(),
-            backend: "cpu (test)".into(),
+            backend: Backend {
+                serving: "cpu (test)".into(),
+                warming: None,
+            },
             layers: vec![LayerSummary {
                 name: "fire9".into(),
                 channels: 16,

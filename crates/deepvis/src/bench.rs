@@ -231,16 +231,17 @@ fn live(g: &Global, a: &Args) -> Result<ExitCode> {
     while t0.elapsed().as_secs() < 600 {
         match h.events.recv_timeout(std::time::Duration::from_millis(200)) {
             Ok(Event::Ready { backend: b, .. }) => {
+                let words = deepvis_ui::words::backend(&b);
                 log(
                     g,
                     format!(
-                        "live: ready on {b} after {:.1} s",
+                        "live: ready on {words} after {:.1} s",
                         t0.elapsed().as_secs_f64()
                     ),
                 );
                 ready_s = t0.elapsed().as_secs_f64();
-                let warming = b.contains("warms up");
-                backend = b;
+                let warming = b.warming.is_some();
+                backend = b.serving;
                 if !warming {
                     break;
                 }

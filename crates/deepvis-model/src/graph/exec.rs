@@ -5,27 +5,27 @@ use std::sync::{Arc, Mutex};
 
 use burn::prelude::*;
 use burn::tensor::activation;
-use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d};
-use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
+use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 
 use super::autodiff;
 use super::host::{self, Declined, Host, Slot};
+use super::ops::Call;
 use super::shape::{Shapes, axis, window_out};
 use super::tape;
-use super::{Graph, GraphError, Node, Op, PadMode, Window};
+use super::{Graph, GraphError, Node, Op, Window};
 use crate::error::{Error, Result};
 
 /// A graph with its constants on a device.
 #[derive(Clone, Debug)]
 pub struct GraphNet {
-    graph: Arc<Graph>,
-    consts: HashMap<String, Tensor<4>>,
+    pub(super) graph: Arc<Graph>,
+    pub(super) consts: HashMap<String, Tensor<4>>,
     /// Convolution biases as the rank-1 tensors `conv2d` takes (no reshape per call).
-    biases: HashMap<String, Tensor<1>>,
-    device: Device,
+    pub(super) biases: HashMap<String, Tensor<1>>,
+    pub(super) device: Device,
     /// The CPU fast path (on burn-flex, plain and under autodiff): host copies of the
     /// convolution constants.
-    host: Option<Arc<Host>>,
+    pub(super) host: Option<Arc<Host>>,
     /// The shapes inferred for the last input size `[n, h, w]` (a live source sends the same
     /// size frame after frame; shared by clones, which have the same graph).
     memo: ShapeMemo,
@@ -766,266 +766,4 @@ impl GraphNet {
         let x = call.next()?;
         call.output(x)
     }
-}
-
-/// One node run on burn: the network, the node, the shapes, and its operands not yet taken.
-struct Call<'a> {
-    net: &'a GraphNet,
-    node: &'a Node,
-    shapes: &'a Shapes,
-    rest: std::vec::IntoIter<Tensor<4>>,
-}
-
-impl Call<'_> {
-    /// The node's error.
-    fn fail(&self, why: impl Into<String>) -> Error {
-        Error::Graph(self.net.graph.error(self.node, why))
-    }
-
-    /// The next operand.
-    fn next(&mut self) -> Result<Tensor<4>> {
-        self.rest
-            .next()
-            .ok_or_else(|| self.fail("an input is missing"))
-    }
-
-    /// The logical dimensions of input `k`.
-    fn dims(&self, k: usize) -> Vec<usize> {
-        self.shapes
-            .get(&self.node.inputs[k])
-            .unwrap_or(&[])
-            .to_vec()
-    }
-
-    /// The output's dimensions, stored as four.
-    fn out4(&self) -> [usize; 4] {
-        dims4(self.shapes.get(&self.node.output).unwrap_or(&[]))
-    }
-
-    /// The node's output given its first operand `x` (the others still to take).
-    fn output(&mut self, x: Tensor<4>) -> Result<Tensor<4>> {
-        Ok(match &self.node.op {
-            Op::Conv { window, group } => return self.conv(x, window, *group),
-            Op::MaxPool(window) => return self.max_pool(x, window),
-            Op::AveragePool {
-                window,
-                count_include_pad,
-            } => avg_pool(x, window, *count_include_pad),
-            // rows, then columns: a convolution's output on wgpu is channels-last in memory,
-            // where flattening the plane first would copy it
-            Op::GlobalAveragePool => x.mean_dim(2).mean_dim(3),
-            Op::AdaptiveAvgPool { out } => adaptive_avg_pool2d(x, *out),
-            Op::Lrn {
-                size,
-                alpha,
-                beta,
-                bias,
-            } => lrn(x, *size, [*alpha, *beta, *bias]),
-            Op::BatchNorm { epsilon } => self.batch_norm(x, *epsilon)?,
-            Op::Add => x + self.next()?,
-            Op::Sub => x - self.next()?,
-            Op::Mul => x * self.next()?,
-            Op::Div => x / self.next()?,
-            Op::Concat { axis: a } => {
-                let r = self.dims(0).len();
-                let ax = axis(*a, r).ok_or_else(|| self.fail("axis out of range"))?;
-                let mut all = vec![x];
-                all.extend(self.rest.by_ref());
-                Tensor::cat(all, ax + 4 - r)
-            }
-            Op::Gemm {
-                alpha,
-                beta,
-                trans_a,
-                trans_b,
-            } => self.gemm(x, [*alpha, *beta], [*trans_a, *trans_b])?,
-            Op::MatMul => {
-                let (da, db) = (self.dims(0), self.dims(1));
-                let a: Tensor<2> = x.reshape([da[0], da[1]]);
-                let b: Tensor<2> = self.next()?.reshape([db[0], db[1]]);
-                a.matmul(b).reshape(self.out4())
-            }
-            Op::Flatten { .. } | Op::Reshape { .. } => x.reshape(self.out4()),
-            Op::Softmax { axis: a, coerce_2d } => self.softmax(x, *a, *coerce_2d)?,
-            Op::Pad { pads, mode } => pad(x, self.dims(0).len(), pads, *mode),
-            Op::Relu => activation::relu(x),
-            Op::LeakyRelu { alpha } => activation::leaky_relu(x, *alpha as f64),
-            Op::Clip { min, max } => match self.net.host.is_some() {
-                // on the CPU path, in place on the value's own buffer
-                true => match host::clamp(x, *min, *max) {
-                    Ok(y) => y,
-                    Err(Declined::Burn(x)) => x.clamp(*min, *max),
-                    Err(Declined::Failed(why)) => return Err(self.fail(why)),
-                },
-                false => x.clamp(*min, *max),
-            },
-            Op::Sigmoid => activation::sigmoid(x),
-            Op::HardSigmoid { alpha, beta } => (x * *alpha + *beta).clamp(0.0, 1.0),
-            Op::HardSwish => x.clone() * (x / 6.0 + 0.5).clamp(0.0, 1.0),
-            Op::Dropout | Op::Identity => x,
-        })
-    }
-
-    /// A convolution: on the CPU path where it serves, else burn's.
-    fn conv(&mut self, x: Tensor<4>, window: &Window, group: usize) -> Result<Tensor<4>> {
-        let net = self.net;
-        let y = match &net.host {
-            Some(h) => h.conv(&self.node.inputs, window, group, x, false, None),
-            None => Err(Declined::Burn(Box::new(x))),
-        };
-        let x = match y {
-            Ok(Some(y)) => return Ok(y),
-            Ok(None) => return Err(self.fail("no output")),
-            Err(Declined::Failed(why)) => return Err(self.fail(why)),
-            Err(Declined::Burn(x)) => *x,
-        };
-        let w = self.next()?;
-        let b = match self.next() {
-            // on the network's own device, the bias prepared once
-            Ok(_) if x.device() == net.device => self
-                .node
-                .inputs
-                .get(2)
-                .and_then(|n| net.biases.get(n))
-                .cloned(),
-            Ok(b) => {
-                let o = b.dims()[3];
-                Some(b.reshape([o]))
-            }
-            Err(_) => None,
-        };
-        let [_, _, h, wd] = x.dims();
-        let opts = conv_options(window, group, [h, wd])
-            .ok_or_else(|| self.fail("the window does not fit"))?;
-        Ok(conv2d(x, w, b, opts))
-    }
-
-    /// A max pooling: on the kernels (under autodiff, then plain) where the CPU path serves,
-    /// else burn's.
-    fn max_pool(&self, x: Tensor<4>, window: &Window) -> Result<Tensor<4>> {
-        let on_host = self.net.host.is_some();
-        let pooled = match on_host {
-            true => autodiff::max_pool(window, x),
-            false => Err(Declined::Burn(Box::new(x))),
-        };
-        let x = match pooled {
-            Ok(y) => return Ok(y),
-            Err(Declined::Failed(why)) => return Err(self.fail(why)),
-            Err(Declined::Burn(x)) => *x,
-        };
-        let x = match on_host {
-            true => match host::max_pool(window, x) {
-                Ok(y) => return Ok(y),
-                Err(Declined::Failed(why)) => return Err(self.fail(why)),
-                Err(Declined::Burn(x)) => *x,
-            },
-            false => x,
-        };
-        let [_, _, h, wd] = x.dims();
-        Ok(max_pool2d(x, max_pool_options(window, [h, wd])))
-    }
-
-    /// Inference batch normalization (its scale, shift, mean and variance the next operands).
-    fn batch_norm(&mut self, x: Tensor<4>, epsilon: f32) -> Result<Tensor<4>> {
-        let r = self.dims(0).len();
-        let mut pd = [1usize; 4];
-        let ch = 4 - r + 1;
-        pd[ch] = x.dims()[ch];
-        let scale = self.next()?.reshape(pd);
-        let bias = self.next()?.reshape(pd);
-        let mean = self.next()?.reshape(pd);
-        let var = self.next()?.reshape(pd);
-        let k = scale / (var + epsilon).sqrt();
-        Ok((x - mean) * k + bias)
-    }
-
-    /// `alpha * A' B' + beta * C` (`C` optional).
-    fn gemm(
-        &mut self,
-        x: Tensor<4>,
-        [alpha, beta]: [f32; 2],
-        [trans_a, trans_b]: [bool; 2],
-    ) -> Result<Tensor<4>> {
-        let (da, db) = (self.dims(0), self.dims(1));
-        let mut a: Tensor<2> = x.reshape([da[0], da[1]]);
-        let mut b: Tensor<2> = self.next()?.reshape([db[0], db[1]]);
-        if trans_a {
-            a = a.transpose();
-        }
-        if trans_b {
-            b = b.transpose();
-        }
-        let mut y = a.matmul(b);
-        if alpha != 1.0 {
-            y = y * alpha;
-        }
-        let y4 = y.reshape(self.out4());
-        Ok(match self.next() {
-            Ok(c) if beta == 1.0 => y4 + c,
-            Ok(c) => y4 + c * beta,
-            Err(_) => y4,
-        })
-    }
-
-    /// Softmax along axis `a` (with `coerce_2d`, over everything from it on).
-    fn softmax(&self, x: Tensor<4>, a: i64, coerce_2d: bool) -> Result<Tensor<4>> {
-        let d = self.dims(0);
-        let r = d.len();
-        let ax = axis(a, r).ok_or_else(|| self.fail("axis out of range"))?;
-        // over the axis (with coerce_2d, over everything from it on); where nothing
-        // follows that span it is the last axis of a `[rows, cols]` view, which reduces
-        // along contiguous memory (on wgpu a reduction over an inner axis of a rank-4
-        // value is twice as slow)
-        let rows: usize = d[..ax].iter().product();
-        let (cols, inner) = match coerce_2d {
-            true => (d[ax..].iter().product::<usize>(), 1),
-            false => (d[ax], d[ax + 1..].iter().product::<usize>()),
-        };
-        Ok(if inner == 1 {
-            activation::softmax(x.reshape([1, 1, rows, cols]), 3).reshape(dims4(&d))
-        } else {
-            activation::softmax(x, ax + 4 - r)
-        })
-    }
-}
-
-/// Average pooling.
-fn avg_pool(x: Tensor<4>, window: &Window, count_include_pad: bool) -> Tensor<4> {
-    let [_, _, h, wd] = x.dims();
-    let p = window.pads([h, wd]);
-    let opts = AvgPoolOptions::new(window.kernel)
-        .with_stride(window.strides)
-        .with_padding_pairs([(p[0], p[2]), (p[1], p[3])])
-        .with_count_include_pad(count_include_pad)
-        .with_ceil_mode(window.ceil);
-    avg_pool2d(x, opts)
-}
-
-/// Local response normalization across `size` channels, `[alpha, beta, bias]`.
-fn lrn(x: Tensor<4>, size: usize, [alpha, beta, bias]: [f32; 3]) -> Tensor<4> {
-    let [n, c, h, w] = x.dims();
-    let lo = (size - 1) / 2;
-    let hi = size - 1 - lo;
-    let sq = (x.clone() * x.clone()).reshape([n, 1, c, h * w]);
-    let opts = AvgPoolOptions::new([size, 1])
-        .with_stride([1, 1])
-        .with_padding_pairs([(lo, hi), (0, 0)])
-        .with_count_include_pad(true);
-    let sum = avg_pool2d(sq, opts).reshape([n, c, h, w]) * (size as f32);
-    let denom = (sum * (alpha / size as f32) + bias).powf_scalar(beta);
-    x / denom
-}
-
-/// Padding of a rank-`r` value (`pads` as ONNX orders them).
-fn pad(x: Tensor<4>, r: usize, pads: &[i64], mode: PadMode) -> Tensor<4> {
-    let mut pairs = [(0usize, 0usize); 4];
-    for i in 0..r {
-        pairs[4 - r + i] = (pads[i] as usize, pads[r + i] as usize);
-    }
-    let mode = match mode {
-        PadMode::Constant(v) => burn::tensor::ops::PadMode::Constant(v),
-        PadMode::Reflect => burn::tensor::ops::PadMode::Reflect,
-        PadMode::Edge => burn::tensor::ops::PadMode::Edge,
-    };
-    x.pad(pairs, mode)
 }

@@ -16,6 +16,7 @@ pub mod build;
 mod exec;
 mod field;
 mod host;
+mod ops;
 mod shape;
 mod tape;
 
@@ -230,8 +231,32 @@ pub enum Op {
         /// Transpose `B`.
         trans_b: bool,
     },
-    /// Matrix product of two rank-2 values.
+    /// Matrix product (numpy's `matmul`): `[.., M, K] x [.., K, N]`, the leading dimensions
+    /// broadcast.
     MatMul,
+    /// The dimensions reordered: output axis `i` is input axis `perm[i]`.
+    Transpose {
+        /// The permutation (empty: the axes reversed).
+        perm: Vec<usize>,
+    },
+    /// Layer normalization over the axes from `axis` on; inputs `x`, `scale`, optional `B`.
+    LayerNorm {
+        /// The first normalized axis (negative counts from the end).
+        axis: i64,
+        /// Added to the variance.
+        epsilon: f32,
+    },
+    /// Mean over `axes` (all of them when empty).
+    ReduceMean {
+        /// The axes (negative count from the end).
+        axes: Vec<i64>,
+        /// Whether the reduced axes stay, as 1.
+        keepdims: bool,
+    },
+    /// The error function, elementwise (GELU as PyTorch exports it).
+    Erf,
+    /// The hyperbolic tangent, elementwise.
+    Tanh,
     /// `[d0 .. d(axis-1)] x [d(axis) ..]` as a matrix.
     Flatten {
         /// The axis.
@@ -458,7 +483,7 @@ impl Graph {
                 Op::Conv { .. } => 2..=3,
                 Op::BatchNorm { .. } => 5..=5,
                 Op::Add | Op::Sub | Op::Mul | Op::Div | Op::MatMul => 2..=2,
-                Op::Gemm { .. } => 2..=3,
+                Op::Gemm { .. } | Op::LayerNorm { .. } => 2..=3,
                 Op::Concat { .. } => 1..=usize::MAX,
                 _ => 1..=1,
             };

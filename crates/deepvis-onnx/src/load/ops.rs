@@ -92,6 +92,11 @@ const OPERATORS: &[Operator] = &[
         })
     }),
     Operator::new("MatMul", |_, _| Ok(Op::MatMul)),
+    Operator::new("Transpose", |r, n| r.transpose(n)),
+    Operator::new("LayerNormalization", |r, n| r.layer_norm(n)),
+    Operator::data_only("ReduceMean", |r, n| r.reduce_mean(n)),
+    Operator::new("Erf", |_, _| Ok(Op::Erf)),
+    Operator::new("Tanh", |_, _| Ok(Op::Tanh)),
     Operator::new("Flatten", |_, n| {
         Ok(Op::Flatten {
             axis: Reader::int(n, "axis", 1),
@@ -197,6 +202,46 @@ impl Reader<'_> {
         Ok(Op::Reshape {
             shape,
             allowzero: Self::int(n, "allowzero", 0) != 0,
+        })
+    }
+
+    fn transpose(&self, n: &NodeProto) -> Result<Op> {
+        let perm = attr(n, "perm").map(|a| a.ints.clone()).unwrap_or_default();
+        if perm.iter().any(|&p| !(0..4).contains(&p)) {
+            return Err(self.bad(n, format!("perm {perm:?}: deepvis handles ranks 1 to 4")));
+        }
+        Ok(Op::Transpose {
+            perm: perm.into_iter().map(|p| p as usize).collect(),
+        })
+    }
+
+    fn layer_norm(&self, n: &NodeProto) -> Result<Op> {
+        if n.output.iter().skip(1).any(|o| !o.is_empty()) {
+            return Err(self.bad(
+                n,
+                "the mean and inverse deviation outputs are not supported",
+            ));
+        }
+        Ok(Op::LayerNorm {
+            axis: Self::int(n, "axis", -1),
+            epsilon: Self::float(n, "epsilon", 1e-5),
+        })
+    }
+
+    fn reduce_mean(&self, n: &NodeProto) -> Result<Op> {
+        // opset 18 gives the axes as an input, before as an attribute
+        let axes = if self.opset >= 18 {
+            self.const_ints(n, 1, "axes")?
+        } else {
+            attr(n, "axes").map(|a| a.ints.clone())
+        }
+        .unwrap_or_default();
+        if axes.is_empty() && Self::int(n, "noop_with_empty_axes", 0) != 0 {
+            return Ok(Op::Identity);
+        }
+        Ok(Op::ReduceMean {
+            axes,
+            keepdims: Self::int(n, "keepdims", 1) != 0,
         })
     }
 
