@@ -3,12 +3,14 @@
 mod mutate;
 mod pytorch;
 mod runner;
+mod structure;
 mod targets;
 
 use std::path::PathBuf;
 
 pub use mutate::{Rng, mutate};
 pub use runner::{Finding, Limit, Options, Report, fuzz};
+pub use structure::CASE_BUDGET;
 pub use targets::{Refusal, SETTINGS_KEY, Seed, Target, sample_index, sample_state};
 
 /// What can stop a fuzzing run (a panic or a hang of a decoder is a finding, not an error).

@@ -74,6 +74,9 @@ pub struct Report {
     pub panics: u64,
     /// Cases over the time limit.
     pub hangs: u64,
+    /// Cases that took more memory than their budget allowed (the structural target
+    /// measures it).
+    pub overruns: u64,
     /// The first panics and hangs, with their inputs.
     pub findings: Vec<Finding>,
     /// How long the run took.
@@ -86,9 +89,9 @@ impl Report {
         self.cases as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 
-    /// Whether the decoder neither panicked nor hung.
+    /// Whether the decoder neither panicked, hung nor overran its memory budget.
     pub fn clean(&self) -> bool {
-        self.panics == 0 && self.hangs == 0
+        self.panics == 0 && self.hangs == 0 && self.overruns == 0
     }
 }
 
@@ -135,6 +138,7 @@ enum Outcome {
     Accepted,
     Refused(String),
     Panicked(String),
+    Overran(String),
 }
 
 /// A thread that runs cases of one target, one at a time.
@@ -156,6 +160,9 @@ impl Worker {
                     let r = catch_unwind(AssertUnwindSafe(|| target.run(&bytes, scratch.path())));
                     let outcome = match r {
                         Ok(Ok(())) => Outcome::Accepted,
+                        Ok(Err(e @ crate::targets::Refusal::Overrun(_))) => {
+                            Outcome::Overran(e.to_string())
+                        }
                         Ok(Err(e)) => Outcome::Refused(e.to_string()),
                         Err(_) => Outcome::Panicked(
                             LAST_PANIC
@@ -195,6 +202,7 @@ pub fn fuzz(target: Target, seeds: &[Seed], opts: &Options) -> Result<Report> {
         seeds_refused: Vec::new(),
         panics: 0,
         hangs: 0,
+        overruns: 0,
         findings: Vec::new(),
         elapsed: Duration::ZERO,
     };
@@ -210,6 +218,9 @@ pub fn fuzz(target: Target, seeds: &[Seed], opts: &Options) -> Result<Report> {
         let is_seed = (case as usize) < seeds.len();
         let input = if is_seed {
             seeds[case as usize].bytes.clone()
+        } else if target == Target::OnnxStructure {
+            let seed = &seeds[rng.below(seeds.len())].bytes;
+            crate::structure::mutate(&mut rng, seed)
         } else {
             let mut d = seeds[rng.below(seeds.len())].bytes.clone();
             let other = &seeds[rng.below(seeds.len())].bytes;
@@ -241,6 +252,10 @@ pub fn fuzz(target: Target, seeds: &[Seed], opts: &Options) -> Result<Report> {
             }
             Ok(Outcome::Panicked(message)) => {
                 r.panics += 1;
+                Some(message)
+            }
+            Ok(Outcome::Overran(message)) => {
+                r.overruns += 1;
                 Some(message)
             }
             Err(RecvTimeoutError::Timeout) => {

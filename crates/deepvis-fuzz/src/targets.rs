@@ -36,11 +36,15 @@ pub enum Target {
     Animation,
     /// An exported picture's JSON sidecar (`optimize --from`, dropped on the window).
     Sidecar,
+    /// ONNX models changed in their structure (not their bytes): dimensions, attributes,
+    /// names, initializer sizes, node order, external data; loaded, checked against a memory
+    /// budget and run forward (see `structure.rs`).
+    OnnxStructure,
 }
 
 impl Target {
     /// Every target.
-    pub const ALL: [Target; 10] = [
+    pub const ALL: [Target; 11] = [
         Target::Image,
         Target::Net,
         Target::Safetensors,
@@ -51,6 +55,7 @@ impl Target {
         Target::Settings,
         Target::Animation,
         Target::Sidecar,
+        Target::OnnxStructure,
     ];
 
     /// The target's name on the command line and in reports.
@@ -66,6 +71,7 @@ impl Target {
             Target::Settings => "settings",
             Target::Animation => "animation",
             Target::Sidecar => "sidecar",
+            Target::OnnxStructure => "onnx-structure",
         }
     }
 
@@ -109,6 +115,7 @@ impl Target {
             Target::TopkIndex => topk_index(bytes, scratch),
             Target::TopkState => topk_state(bytes, scratch),
             Target::Settings => settings(bytes),
+            Target::OnnxStructure => crate::structure::run(bytes, scratch),
         }
     }
 
@@ -162,6 +169,10 @@ impl Target {
                 name: "picture.json".into(),
                 bytes: sample_sidecar(),
             }],
+            Target::OnnxStructure => crate::structure::SEEDS
+                .iter()
+                .map(|rel| file(rel))
+                .collect::<Result<_>>()?,
         };
         Ok(seeds)
     }
@@ -211,6 +222,12 @@ pub enum Refusal {
     /// deepvis's key).
     #[error("{0}")]
     Missing(&'static str),
+    /// An ONNX model (or its preprocessing) the loader refused.
+    #[error(transparent)]
+    Onnx(#[from] deepvis_onnx::OnnxError),
+    /// A case that took more memory than its budget allowed: a finding, not an error.
+    #[error("over the memory budget: {0}")]
+    Overrun(String),
     /// A decoder that accepted its input gave inconsistent output: a bug, not an error.
     #[error("inconsistent output: {0}")]
     Inconsistent(&'static str),

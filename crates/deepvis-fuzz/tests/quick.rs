@@ -24,14 +24,15 @@ fn every_decoder_survives_a_few_hundred_mutated_files() {
         };
         let r = fuzz(target, &seeds, &opts).unwrap();
         eprintln!(
-            "{}: {} cases ({:.0}/s), {} accepted, {} errors, {} panics, {} hangs",
+            "{}: {} cases ({:.0}/s), {} accepted, {} errors, {} panics, {} hangs, {} overruns",
             target.name(),
             r.cases,
             r.per_second(),
             r.accepted,
             r.errors,
             r.panics,
-            r.hangs
+            r.hangs,
+            r.overruns
         );
         assert_eq!(r.cases, cases);
         assert!(

@@ -3,10 +3,11 @@
 //! class-score layer, receptive fields and where a layer's pre-activation value comes from,
 //! all read off its graph.
 
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use crate::error::{Error, Result};
-use crate::graph::{Graph, HostTensor, Layout, Op};
+use crate::graph::{Graph, HostTensor, Layout, Op, Shapes};
 use crate::preprocess::{InputSpec, Normalization};
 use crate::weights::WeightMap;
 
@@ -220,6 +221,13 @@ impl ModelInfo {
             *t = HostTensor::placeholder(std::mem::take(&mut t.dims));
         }
         let size = input.size;
+        let shapes = graph.shapes(1, size, size)?;
+        graph.check_memory(
+            &shapes,
+            [1, graph.input_channels, size, size],
+            crate::graph::budget::memory_budget(),
+            false,
+        )?;
         let mut info = ModelInfo {
             name: name.to_string(),
             input,
@@ -230,7 +238,7 @@ impl ModelInfo {
             grid: String::new(),
             min_input: size,
         };
-        info.layers = info.layers_for(size)?;
+        info.layers = info.layers_from(&shapes)?;
         info.logits = info.find_logits()?;
         info.grid = match grid {
             Some(g) => info.resolve(g)?.to_string(),
@@ -327,22 +335,36 @@ impl ModelInfo {
 
     /// The layer table for a square input of side `size`.
     pub fn layers_for(&self, size: usize) -> Result<Vec<LayerInfo>> {
+        self.layers_from(&self.structure.shapes(1, size, size)?)
+    }
+
+    /// The layer table for the value shapes `shapes` (linear in the nodes: a lookup table,
+    /// not a search per layer).
+    fn layers_from(&self, shapes: &Shapes) -> Result<Vec<LayerInfo>> {
         let g = &self.structure;
-        let shapes = g.shapes(1, size, size)?;
-        let names: Vec<&str> = if g.layers.is_empty() {
-            g.nodes.iter().map(|n| n.name.as_str()).collect()
-        } else {
-            g.layers.iter().map(String::as_str).collect()
-        };
-        names
-            .into_iter()
+        if g.layers.is_empty() {
+            return Ok(g
+                .nodes
+                .iter()
+                .map(|n| layer_info(n, shapes, self.layout(&n.output)))
+                .collect());
+        }
+        // as `Graph::node_index`: a node's name first, else a node's output
+        let mut by_name: HashMap<&str, usize> = HashMap::with_capacity(g.nodes.len());
+        let mut by_output: HashMap<&str, usize> = HashMap::with_capacity(g.nodes.len());
+        for (i, n) in g.nodes.iter().enumerate() {
+            by_name.entry(&n.name).or_insert(i);
+            by_output.entry(&n.output).or_insert(i);
+        }
+        g.layers
+            .iter()
             .map(|name| {
-                let i = g.node_index(name).ok_or_else(|| self.unknown(name))?;
-                Ok(layer_info(
-                    &g.nodes[i],
-                    &shapes,
-                    self.layout(&g.nodes[i].output),
-                ))
+                let i = by_name
+                    .get(name.as_str())
+                    .or_else(|| by_output.get(name.as_str()))
+                    .ok_or_else(|| self.unknown(name))?;
+                let n = &g.nodes[*i];
+                Ok(layer_info(n, shapes, self.layout(&n.output)))
             })
             .collect()
     }

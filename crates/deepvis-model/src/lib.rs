@@ -8,6 +8,7 @@ pub mod backprop;
 pub mod deepcompression;
 pub mod device;
 pub mod error;
+pub mod fsguard;
 pub mod graph;
 pub mod labels;
 pub mod net;

@@ -143,7 +143,8 @@ pub fn load_image(path: &Path) -> Result<DynamicImage> {
             ),
         });
     }
-    let bytes = std::fs::read(path).map_err(io)?;
+    // only a regular file, opened without blocking (a pipe or /dev/zero named a.jpg is refused)
+    let bytes = crate::fsguard::read_regular(path, MAX_IMAGE_FILE_BYTES).map_err(io)?;
     decode_image(&bytes, path)
 }
 
@@ -240,6 +241,11 @@ fn decode_jpeg(bytes: &[u8], name: &Path) -> Result<Option<DynamicImage>> {
 /// 16384 x 1 strip would become 4 million pixels wide) has the centre of its long side cut out
 /// first, since only the centre is kept.
 pub const MAX_RESIZED_SIDE: u32 = 4096;
+
+/// The largest input side a network is fed at (a model declaring a 10000x10000 input, or a
+/// sidecar's `size`, is refused above it): 4096 x 4096 x 3 float32 is 200 MB for the input
+/// alone.
+pub const MAX_INPUT_SIDE: usize = MAX_RESIZED_SIDE as usize;
 
 /// What [`resize_and_crop`] does to a `w x h` image: the part of it that is resized
 /// (`[x0, y0, width, height]`: all of it, or the centre of the long side of an extreme strip)

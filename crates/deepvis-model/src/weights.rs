@@ -49,9 +49,11 @@ impl WeightsFormat {
 }
 
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
+    crate::fsguard::read_regular(path, crate::fsguard::MAX_WEIGHTS_FILE_BYTES).map_err(|source| {
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     })
 }
 
@@ -145,6 +147,13 @@ impl WeightMap {
             path: path.to_path_buf(),
             reason: format!("not a readable PyTorch file: {e}"),
         };
+        // the reader opens the file itself: a pipe or a device must not reach it
+        crate::fsguard::check_regular(path, crate::fsguard::MAX_WEIGHTS_FILE_BYTES).map_err(
+            |source| Error::Io {
+                path: path.to_path_buf(),
+                source,
+            },
+        )?;
         let reader = match pytorch_reader::PytorchReader::new(path) {
             Ok(r) if r.keys().iter().any(|k| k == "state_dict") => {
                 pytorch_reader::PytorchReader::with_top_level_key(path, "state_dict")

@@ -4,7 +4,13 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ops::RangeInclusive;
 use std::path::{Component, Path, PathBuf};
 
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+
+use deepvis_model::fsguard;
+use deepvis_model::graph::budget::memory_budget;
 use deepvis_model::graph::{Graph, HostTensor, Node, Padding, Window};
+use deepvis_model::preprocess::MAX_INPUT_SIDE;
 use prost::Message;
 
 use crate::error::{OnnxError, Result};
@@ -28,9 +34,12 @@ pub struct OnnxModel {
 
 /// Reads and converts an ONNX file; external data files are looked for beside it.
 pub fn load(path: &Path) -> Result<OnnxModel> {
-    let bytes = std::fs::read(path).map_err(|source| OnnxError::Io {
-        path: path.to_path_buf(),
-        source,
+    // only a regular file (a pipe or a link to /dev/zero is refused), of a bounded size
+    let bytes = fsguard::read_regular(path, fsguard::MAX_MODEL_FILE_BYTES).map_err(|source| {
+        OnnxError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     })?;
     read_bytes(&bytes, path)
 }
@@ -279,6 +288,21 @@ impl Reader<'_> {
             (Some(h), Some(w)) => Some([h as usize, w as usize]),
             _ => None,
         };
+        if let Some([h, w]) = hw
+            && h.max(w) > MAX_INPUT_SIDE
+        {
+            return Err(err(format!(
+                "input `{}` is {h}x{w}; deepvis feeds inputs of at most \
+                 {MAX_INPUT_SIDE}x{MAX_INPUT_SIDE}",
+                input.name
+            )));
+        }
+        if c > 4096 {
+            return Err(err(format!(
+                "input `{}` has {c} channels; deepvis feeds images (at most 4096 channels)",
+                input.name
+            )));
+        }
         Ok((c, hw))
     }
 
@@ -292,7 +316,8 @@ impl Reader<'_> {
                 self.floats.insert(name.to_string(), h);
             }
             Values::I64(data) => {
-                if data.len() != dims.iter().product::<usize>() {
+                let count = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+                if count != Some(data.len()) {
                     return Err(self.tensor_err(name, format!("its values do not fill {dims:?}")));
                 }
                 // integer constants are also usable as float operands
@@ -326,39 +351,75 @@ impl Reader<'_> {
             ));
         }
         let file = self.dir.join(rel);
-        let bytes = std::fs::read(&file).map_err(|e| {
-            self.tensor_err(
-                &t.name,
-                format!("external data file {}: {e}", file.display()),
-            )
-        })?;
-        let num = |k: &str| -> Result<Option<usize>> {
+        let ext = |reason: String| self.tensor_err(&t.name, reason);
+        // links are followed: the file they reach must be inside the model's folder too
+        match fsguard::resolves_inside(&self.dir, &file) {
+            Ok(true) => {}
+            Ok(false) => {
+                let real = file.canonicalize().unwrap_or_else(|_| file.clone());
+                return Err(ext(format!(
+                    "external data `{loc}` resolves to {}, outside the model's folder {}",
+                    real.display(),
+                    self.dir.display()
+                )));
+            }
+            Err(e) => return Err(ext(format!("external data file {}: {e}", file.display()))),
+        }
+        let mut f = fsguard::open_regular(&file, fsguard::MAX_EXTERNAL_DATA_BYTES)
+            .map_err(|e| ext(format!("external data file {}: {e}", file.display())))?;
+        let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+        let num = |k: &str| -> Result<Option<u64>> {
             get(k)
                 .map(|v| {
-                    v.parse::<usize>().map_err(|_| {
+                    v.parse::<u64>().map_err(|_| {
                         self.tensor_err(&t.name, format!("external data {k} `{v}` is not a number"))
                     })
                 })
                 .transpose()
         };
         let off = num("offset")?.unwrap_or(0);
-        let len = num("length")?.unwrap_or(bytes.len().saturating_sub(off));
-        let end = off
-            .checked_add(len)
-            .filter(|&e| e <= bytes.len())
-            .ok_or_else(|| {
-                self.tensor_err(
-                    &t.name,
-                    format!(
-                        "external data {}..{} lies past the end of {} ({} bytes)",
-                        off,
-                        off.saturating_add(len),
-                        file.display(),
-                        bytes.len()
-                    ),
-                )
-            })?;
-        Ok(Some(bytes[off..end].to_vec()))
+        let len = num("length")?.unwrap_or(size.saturating_sub(off));
+        if off.checked_add(len).is_none_or(|e| e > size) {
+            return Err(ext(format!(
+                "external data {}..{} lies past the end of {} ({size} bytes)",
+                off,
+                off.saturating_add(len),
+                file.display(),
+            )));
+        }
+        self.check_declared(t, len)?;
+        read_range(&mut f, off, len)
+            .map(Some)
+            .map_err(|e| ext(format!("external data file {}: {e}", file.display())))
+    }
+
+    /// Refuses a tensor whose bytes (`len` of them, or its dimensions' worth) are over the
+    /// memory budget, before they are read.
+    fn check_declared(&self, t: &TensorProto, len: u64) -> Result<()> {
+        let declared = t
+            .dims
+            .iter()
+            .try_fold(1u64, |a, &d| {
+                u64::try_from(d).ok().and_then(|d| a.checked_mul(d))
+            })
+            .and_then(|n| n.checked_mul(4))
+            .unwrap_or(u64::MAX);
+        let need = declared.max(len);
+        let budget = memory_budget();
+        if need > budget {
+            return Err(self.tensor_err(
+                &t.name,
+                format!(
+                    "its {:?} values take {}, over the memory budget of {} (set it with \
+                     --memory-budget or {})",
+                    t.dims,
+                    fsguard::human_bytes(need),
+                    fsguard::human_bytes(budget),
+                    deepvis_model::graph::budget::BUDGET_ENV
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn values(&self, t: &TensorProto) -> Result<Values> {
@@ -594,6 +655,20 @@ impl Reader<'_> {
             output,
         })
     }
+}
+
+/// Reads `len` bytes at `off` of `f` (whose size was checked to hold them).
+fn read_range(f: &mut File, off: u64, len: u64) -> std::io::Result<Vec<u8>> {
+    f.seek(SeekFrom::Start(off))?;
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    f.take(len).read_to_end(&mut bytes)?;
+    if (bytes.len() as u64) < len {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("it ended after {} of {len} bytes", bytes.len()),
+        ));
+    }
+    Ok(bytes)
 }
 
 fn node_name(n: &NodeProto) -> String {

@@ -4,11 +4,34 @@
 
 use std::path::{Path, PathBuf};
 
-use deepvis_model::preprocess::{InputSpec, Normalization};
+use std::io::Read;
+
+use deepvis_model::fsguard;
+use deepvis_model::preprocess::{InputSpec, MAX_INPUT_SIDE, MAX_RESIZED_SIDE, Normalization};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{OnnxError, Result};
+
+/// Refuses an input side or a resize outside what deepvis feeds a network (`resize = 4e9`
+/// would ask for an image of 4e9 pixels a side).
+fn check_sizes(s: &Sidecar, size: usize, at: impl Fn() -> PathBuf) -> Result<()> {
+    if size == 0 || size > MAX_INPUT_SIDE {
+        return Err(OnnxError::Sidecar {
+            path: at(),
+            reason: format!("input size {size} must be between 1 and {MAX_INPUT_SIDE}"),
+        });
+    }
+    if let Some(r) = s.resize
+        && (r == 0 || r > MAX_RESIZED_SIDE)
+    {
+        return Err(OnnxError::Sidecar {
+            path: at(),
+            reason: format!("resize {r} must be between 1 and {MAX_RESIZED_SIDE}"),
+        });
+    }
+    Ok(())
+}
 
 /// The presets of known model files, one TOML file each.
 const KNOWN: &[(&str, &str)] = &[
@@ -114,11 +137,27 @@ pub fn open(path: &Path, flags: &Sidecar) -> Result<(crate::OnnxModel, ModelInpu
 
 /// The hex sha256 of a file.
 pub fn sha256_file(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|source| OnnxError::Io {
+    let io = |source| OnnxError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    Ok(format!("{:x}", Sha256::digest(&bytes)))
+    };
+    let mut f = fsguard::open_regular(path, fsguard::MAX_MODEL_FILE_BYTES).map_err(io)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut left = fsguard::MAX_MODEL_FILE_BYTES;
+    loop {
+        let n = f.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        // the size was checked on opening; a file that grows meanwhile is cut at the limit
+        left = left.saturating_sub(n as u64);
+        h.update(&buf[..n]);
+        if left == 0 {
+            break;
+        }
+    }
+    Ok(format!("{:x}", h.finalize()))
 }
 
 /// The preset whose sha256 is `sha`, if any.
@@ -144,11 +183,15 @@ pub fn model_input(
     let mut side = path.as_os_str().to_owned();
     side.push(".toml");
     let side = PathBuf::from(side);
-    let (base, source) = if side.is_file() {
-        let text = std::fs::read_to_string(&side).map_err(|source| OnnxError::Io {
-            path: side.clone(),
-            source,
-        })?;
+    let (base, source) = if side.exists() {
+        // a sidecar that is a pipe, a device or huge is an error, not waited on or skipped
+        let text =
+            fsguard::read_regular_text(&side, fsguard::MAX_TEXT_FILE_BYTES).map_err(|source| {
+                OnnxError::Io {
+                    path: side.clone(),
+                    source,
+                }
+            })?;
         (
             Sidecar::parse(&text, &side)?,
             SpecSource::Sidecar(side.clone()),
@@ -175,6 +218,10 @@ pub fn model_input(
         });
     }
     let size = s.size.or(graph_size).unwrap_or(224);
+    check_sizes(&s, size, || match &source {
+        SpecSource::Sidecar(p) => p.clone(),
+        _ => path.to_path_buf(),
+    })?;
     let range = s.range.unwrap_or(1.0);
     if !(range.is_finite() && range > 0.0) {
         return Err(OnnxError::Sidecar {

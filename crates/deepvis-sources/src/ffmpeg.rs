@@ -93,6 +93,16 @@ impl Ffmpeg {
 
     /// What the first video stream of `path` is: codec, size, frame rate, frame count.
     pub fn probe(&self, path: &Path) -> Result<VideoInfo, SourceError> {
+        // FFmpeg would wait on a named pipe and read a device forever: regular files only (a
+        // missing file is left to ffprobe, which words it)
+        if let Ok(meta) = std::fs::metadata(path)
+            && let Some(kind) = deepvis_model::fsguard::irregular_kind(&meta)
+        {
+            return Err(SourceError::File(format!(
+                "{} is {kind}, not a regular file; deepvis reads only regular files",
+                path.display()
+            )));
+        }
         let args: Vec<&std::ffi::OsStr> = [
             "-v",
             "error",

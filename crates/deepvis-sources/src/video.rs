@@ -36,10 +36,12 @@ pub fn is_video(p: &Path) -> bool {
 pub fn is_animation(p: &Path) -> bool {
     match ext(p).as_str() {
         "gif" => open_animation(p).is_ok_and(|c| c.info.frames > 1),
-        "png" | "apng" => std::fs::File::open(p)
-            .ok()
-            .and_then(|f| image::codecs::png::PngDecoder::new(BufReader::new(f)).ok())
-            .is_some_and(|d| d.is_apng().unwrap_or(false)),
+        "png" | "apng" => {
+            deepvis_model::fsguard::open_regular(p, deepvis_model::preprocess::MAX_IMAGE_FILE_BYTES)
+                .ok()
+                .and_then(|f| image::codecs::png::PngDecoder::new(BufReader::new(f)).ok())
+                .is_some_and(|d| d.is_apng().unwrap_or(false))
+        }
         _ => false,
     }
 }
@@ -160,7 +162,10 @@ pub fn open_animation(path: &Path) -> Result<FramesClip, SourceError> {
             "the file has {len} bytes, too many for an animation"
         )));
     }
-    let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+    // only a regular file, opened without blocking (a pipe named a.gif is refused)
+    let file =
+        deepvis_model::fsguard::open_regular(path, deepvis_model::preprocess::MAX_IMAGE_FILE_BYTES)
+            .map_err(|e| fail(e.to_string()))?;
     let reader = BufReader::new(file);
     let (frames, codec): (image::Frames<'_>, &str) = match ext(path).as_str() {
         "gif" => (

@@ -10,6 +10,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
+mod fsname;
+
+pub use fsname::{MAX_NAME_BYTES, contained, is_plain_relative, safe_file_name};
+
 /// What can go wrong reading or writing scan files.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -345,8 +349,38 @@ pub fn is_temporary(name: &str) -> bool {
     name.starts_with('.') && name.ends_with(".tmp")
 }
 
+/// Largest `index.json` or `state.json` read.
+pub const MAX_JSON_BYTES: u64 = 256 << 20;
+
+/// Reads a regular file of at most [`MAX_JSON_BYTES`] (a pipe or a device in its place is
+/// refused, not waited on or read forever).
+fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let meta = fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "it is not a regular file; deepvis reads only regular files",
+        ));
+    }
+    if meta.len() > MAX_JSON_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "it has {} bytes, more than the limit of {MAX_JSON_BYTES}",
+                meta.len()
+            ),
+        ));
+    }
+    let mut bytes = Vec::new();
+    fs::File::open(path)?
+        .take(MAX_JSON_BYTES)
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
-    let bytes = fs::read(path).map_err(|source| Error::Io {
+    let bytes = read_bounded(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
     })?;
@@ -466,7 +500,11 @@ impl Index {
 
     /// The montage file of channel `c`, if the index has it.
     pub fn montage(&self, dir: &Path, c: usize) -> Option<PathBuf> {
-        self.channels.get(c).map(|e| dir.join(&e.montage))
+        // an index names its montages inside its folder; any other path is not read
+        self.channels
+            .get(c)
+            .filter(|e| is_plain_relative(Path::new(&e.montage)))
+            .map(|e| dir.join(&e.montage))
     }
 
     /// The back-projection montage of channel `c`, if the scan made one.
@@ -474,6 +512,7 @@ impl Index {
         self.channels
             .get(c)
             .and_then(|e| e.back_montage.as_ref())
+            .filter(|m| is_plain_relative(Path::new(m)))
             .map(|m| dir.join(m))
     }
 }

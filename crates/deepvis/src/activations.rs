@@ -78,7 +78,9 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "input".into());
-            Some(PathBuf::from(format!("{stem}_{}.png", info.name)))
+            // the layer is a node name a model file chose: made a plain file name
+            let layer = deepvis_topk::safe_file_name(&info.name);
+            Some(PathBuf::from(format!("{stem}_{layer}.png")))
         }
     };
     if let Some(p) = &out {

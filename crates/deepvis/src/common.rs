@@ -183,6 +183,8 @@ impl UnitArgs {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "input".into());
+        // the layer is a node name a model file chose: made a plain file name
+        let layer = deepvis_topk::safe_file_name(layer);
         PathBuf::from(format!("{stem}_{layer}_{}_{what}.png", self.unit))
     }
 }

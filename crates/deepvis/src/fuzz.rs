@@ -73,7 +73,9 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         ..Options::default()
     };
     let mut bad = 0u64;
-    println!("target        cases  cases/s  accepted   errors  panics  hangs  seconds");
+    println!(
+        "target            cases  cases/s  accepted   errors  panics  hangs  overruns  seconds"
+    );
     for target in a.targets() {
         let seeds = target
             .seeds(&shared)
@@ -89,7 +91,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         );
         let r = deepvis_fuzz::fuzz(target, &seeds, &opts)?;
         println!(
-            "{:<12} {:>6} {:>8.0} {:>9} {:>8} {:>7} {:>6} {:>8.1}",
+            "{:<16} {:>6} {:>8.0} {:>9} {:>8} {:>7} {:>6} {:>9} {:>8.1}",
             target.name(),
             r.cases,
             r.per_second(),
@@ -97,6 +99,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
             r.errors,
             r.panics,
             r.hangs,
+            r.overruns,
             r.elapsed.as_secs_f64()
         );
         for (name, why) in &r.seeds_refused {
@@ -118,10 +121,10 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
                 eprintln!("deepvis: saved as {}", p.display());
             }
         }
-        bad += r.panics + r.hangs;
+        bad += r.panics + r.hangs + r.overruns;
     }
     if bad > 0 {
-        eprintln!("deepvis: error: {bad} case(s) panicked or hung");
+        eprintln!("deepvis: error: {bad} case(s) panicked, hung or overran the memory budget");
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)

@@ -64,8 +64,18 @@ struct Cli {
     global: Global,
     #[command(flatten)]
     app: app::AppArgs,
+    /// The most memory a network may need (`8G`, `512M`): a model whose forward pass would
+    /// need more is refused at load, naming the node and the size (else DEEPVIS_MEMORY_BUDGET,
+    /// else half of this machine's memory, no more than what is available).
+    #[arg(long, global = true, value_name = "BYTES", value_parser = parse_budget)]
+    memory_budget: Option<u64>,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+fn parse_budget(text: &str) -> Result<u64, String> {
+    deepvis_model::graph::budget::parse_bytes(text)
+        .ok_or_else(|| format!("`{text}` is not a byte count (such as 8G, 512M or 1000000)"))
 }
 
 #[derive(Subcommand, Debug)]
@@ -103,6 +113,7 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    deepvis_model::graph::budget::set_memory_budget(cli.memory_budget);
     let result = match cli.command {
         None => app::run(&cli.global, cli.app),
         Some(c) => run_command(&cli.global, c),

@@ -188,8 +188,16 @@ fn is_clip(p: &Path) -> bool {
 
 /// The image and video files under `root` (recursively, hidden entries skipped), relative,
 /// sorted.
+///
+/// A folder reached twice (through a link such as `self -> .`, or two links to one folder)
+/// is entered once, by its device and inode, so the walk ends however links loop; files
+/// that are not regular (a named pipe or a link to a device named `a.jpg`) are left out with
+/// a warning, never opened.
 fn list_images(root: &Path) -> Result<Vec<String>> {
     let mut out = Vec::new();
+    let mut seen = deepvis_model::fsguard::Visited::default();
+    let meta = std::fs::metadata(root).with_context(|| format!("reading {}", root.display()))?;
+    seen.first_visit(&meta);
     let mut dirs = vec![root.to_path_buf()];
     while let Some(d) = dirs.pop() {
         let entries = std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))?;
@@ -198,14 +206,27 @@ fn list_images(root: &Path) -> Result<Vec<String>> {
             if e.file_name().to_string_lossy().starts_with('.') {
                 continue;
             }
-            if p.is_dir() {
-                dirs.push(p);
+            // links followed; a dangling link is passed over as before
+            let Ok(meta) = std::fs::metadata(&p) else {
+                continue;
+            };
+            if meta.is_dir() {
+                if seen.first_visit(&meta) {
+                    dirs.push(p);
+                }
             } else if p.extension().and_then(|x| x.to_str()).is_some_and(|x| {
                 let x = x.to_ascii_lowercase();
                 IMAGE_EXTS.contains(&x.as_str())
                     || deepvis_sources::video::VIDEO_EXTENSIONS.contains(&x.as_str())
             }) && let Ok(rel) = p.strip_prefix(root)
             {
+                if let Some(kind) = deepvis_model::fsguard::irregular_kind(&meta) {
+                    eprintln!(
+                        "deepvis: warning: {} is {kind}, not a regular file: left out",
+                        p.display()
+                    );
+                    continue;
+                }
                 out.push(rel.to_string_lossy().into_owned());
             }
         }
@@ -629,8 +650,12 @@ fn write_index(
         layer: state.layer.as_str(),
         side: l.info.input_size(),
     };
-    let mdir = out.join(w.layer);
+    // the montages' folder is named after the layer: a name made safe (a node named
+    // `../x` or `/etc` writes in the output folder like any other), checked to land inside
+    let mdir = out.join(w.folder_name());
     std::fs::create_dir_all(&mdir).with_context(|| format!("creating {}", mdir.display()))?;
+    deepvis_topk::contained(out, Path::new(&w.folder_name()))
+        .with_context(|| format!("writing the montages of layer `{}`", w.layer))?;
     let channels = state.top.channels();
     let mut entries = Vec::with_capacity(channels);
     let mut clips = OpenClips::default();
@@ -669,6 +694,12 @@ struct IndexWriter<'a> {
 }
 
 impl IndexWriter<'_> {
+    /// The folder of the montages, in the output folder: the layer's name made a safe file
+    /// name.
+    fn folder_name(&self) -> String {
+        deepvis_topk::safe_file_name(self.layer)
+    }
+
     /// The hits of the channels `chunk` by the file they are in, as (channel, rank); a clip's
     /// frames in time order, so that its decoder reads on rather than seeks.
     fn hits_by_file(&self, chunk: std::ops::Range<usize>) -> Vec<(&str, Vec<(usize, usize)>)> {
@@ -738,15 +769,20 @@ impl IndexWriter<'_> {
         let (layer, start) = (self.layer, chunk.start);
         let cols = (self.state.top.k() as f64).sqrt().ceil() as usize;
         let mut entries = Vec::with_capacity(chunk.len());
+        let folder = self.folder_name();
+        let inside = |name: &str| {
+            deepvis_topk::contained(self.out, Path::new(name))
+                .with_context(|| format!("writing a montage of layer `{layer}`"))
+        };
         for c in chunk {
-            let name = format!("{layer}/c{c:04}.png");
+            let name = format!("{folder}/c{c:04}.png");
             let m = deepvis_viz::montage(&tiles[c - start], cols, 2, [0, 0, 0]);
-            save_image(&m, &self.out.join(&name))?;
+            save_image(&m, &inside(&name)?)?;
             let back_montage = match self.back {
                 Some(b) => {
-                    let bname = format!("{layer}/c{c:04}_{}.png", b.mode.as_str());
+                    let bname = format!("{folder}/c{c:04}_{}.png", b.mode.as_str());
                     let m = deepvis_viz::montage(&back_tiles[c - start], cols, 2, [0, 0, 0]);
-                    save_image(&m, &self.out.join(&bname))?;
+                    save_image(&m, &inside(&bname)?)?;
                     Some(bname)
                 }
                 None => None,

@@ -666,6 +666,10 @@ impl GraphNet {
             return Ok(shapes.clone());
         }
         let shapes = Arc::new(g.shapes(n, h, w).map_err(Error::Graph)?);
+        // under autodiff the pass keeps its values for a backward: the backward's estimate
+        let budget = super::budget::memory_budget();
+        g.check_memory(&shapes, [n, c, h, w], budget, self.device.is_autodiff())
+            .map_err(Error::Graph)?;
         if let Ok(mut memo) = self.memo.lock() {
             *memo = Some((key, shapes.clone()));
         }

@@ -11,6 +11,7 @@
 
 mod autodiff;
 mod backprop;
+pub mod budget;
 pub mod build;
 mod exec;
 mod field;
@@ -39,7 +40,9 @@ pub struct HostTensor {
 impl HostTensor {
     /// A tensor from its dimensions and values (checked to agree).
     pub fn new(dims: Vec<usize>, data: Vec<f32>) -> Option<HostTensor> {
-        (dims.iter().product::<usize>() == data.len()).then_some(HostTensor { dims, data })
+        // a product that overflows (dims [2^32, 2^32]) must not wrap around to a small count
+        let count = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+        (count == Some(data.len())).then_some(HostTensor { dims, data })
     }
 
     /// A shape without values: enough for shapes and receptive fields, not for running.
@@ -413,17 +416,57 @@ impl Graph {
         }
     }
 
-    /// Checks that every input is defined before it is used and every op's constant operands
-    /// are constants; nothing else is computed.
+    /// The node producing each value, refusing a value two nodes produce.
+    fn producers(&self) -> Result<HashMap<&str, usize>, GraphError> {
+        let mut producer: HashMap<&str, usize> = HashMap::with_capacity(self.nodes.len());
+        for (i, n) in self.nodes.iter().enumerate() {
+            if let Some(&first) = producer.get(n.output.as_str()) {
+                return Err(self.error(
+                    n,
+                    format!(
+                        "its output `{}` is also the output of node `{}`: a value has one \
+                         producer",
+                        n.output, self.nodes[first].name
+                    ),
+                ));
+            }
+            producer.insert(&n.output, i);
+        }
+        Ok(producer)
+    }
+
+    /// Checks the graph as ONNX's checker does: every value has one producer (SSA: no node
+    /// output is the input, a constant or another node's output), every input is defined
+    /// before it is used (a topological order, so no cycle), and every op's constant operands
+    /// are constants; nothing else is computed. Linear in the number of nodes.
     pub fn validate(&self) -> Result<(), GraphError> {
         let mut known: std::collections::HashSet<&str> =
             self.constants.keys().map(String::as_str).collect();
         known.insert(&self.input);
-        for n in &self.nodes {
-            for i in &n.inputs {
-                if !known.contains(i.as_str()) {
-                    return Err(self.error(n, format!("input `{i}` is not defined before it")));
+        let producer = self.producers()?;
+        for (i, n) in self.nodes.iter().enumerate() {
+            for v in &n.inputs {
+                if !known.contains(v.as_str()) {
+                    let why = match producer.get(v.as_str()) {
+                        Some(&p) if p >= i => format!(
+                            "input `{v}` is computed by node `{}`, which comes after it (the \
+                             nodes must be in topological order; a cycle has none)",
+                            self.nodes[p].name
+                        ),
+                        _ => format!("input `{v}` is not defined before it"),
+                    };
+                    return Err(self.error(n, why));
                 }
+            }
+            if n.output == self.input || self.constants.contains_key(&n.output) {
+                return Err(self.error(
+                    n,
+                    format!(
+                        "its output `{}` is also the graph's input or a constant: a value has \
+                         one producer",
+                        n.output
+                    ),
+                ));
             }
             let need_const: &[usize] = match n.op {
                 Op::Conv { .. } => &[1, 2],
