@@ -104,7 +104,8 @@ pub fn read(json: &Path) -> Result<Sidecar> {
     if len > MAX_SIDECAR_BYTES {
         return Err(EngineError::TooLarge { path: path(), len });
     }
-    let bytes = std::fs::read(json).map_err(read)?;
+    // a regular file only, read within the limit (a named pipe would block)
+    let bytes = deepvis_model::fsguard::read_regular(json, MAX_SIDECAR_BYTES).map_err(read)?;
     let mut sidecar: Sidecar =
         serde_json::from_slice(&bytes).map_err(|source| EngineError::Sidecar {
             path: path(),

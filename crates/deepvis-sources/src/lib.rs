@@ -108,6 +108,12 @@ impl Files {
             v
         } else if path.is_file() {
             vec![path.to_path_buf()]
+        } else if path.exists() {
+            // a named pipe, a device or a socket: reading it could block forever
+            return Err(SourceError::File(format!(
+                "{} is not a regular file or a folder (a named pipe, a device or a socket)",
+                path.display()
+            )));
         } else {
             return Err(SourceError::File(format!(
                 "{} does not exist",

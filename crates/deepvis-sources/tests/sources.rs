@@ -161,6 +161,32 @@ fn folders_step_through_their_images_and_skip_other_files() {
     assert_eq!(f.next_frame().unwrap().map(|i| i.width()), Some(8)); // back past c.png
 }
 
+/// A named pipe given as the source itself (not found in a folder) is refused at once, named
+/// for what it is: opening it would block until a writer came.
+#[test]
+fn a_named_pipe_as_the_source_is_refused_for_what_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("camera.png");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(made, "mkfifo {} failed", fifo.display());
+    let e = match Files::open(&fifo) {
+        Ok(_) => panic!("a named pipe opened as a source"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        e.contains("camera.png") && e.contains("not a regular file"),
+        "{e}"
+    );
+    let e = match Files::open(&dir.path().join("absent.png")) {
+        Ok(_) => panic!("an absent file opened"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("does not exist"), "{e}");
+}
+
 #[test]
 fn a_folder_whose_first_file_is_broken_shows_the_first_readable_one() {
     let _serial = serial();

@@ -382,7 +382,9 @@ fn read_sidecar(json: &Path) -> Result<SidecarWindow, String> {
     let read = std::fs::metadata(json)
         .map_err(|e| e.to_string())
         .and_then(|m| {
-            if m.len() > 64 << 20 {
+            if !m.is_file() {
+                Err("not a regular file (a named pipe, a device or a socket)".into())
+            } else if m.len() > 64 << 20 {
                 Err("too large for a sidecar".into())
             } else {
                 std::fs::read(json).map_err(|e| e.to_string())
