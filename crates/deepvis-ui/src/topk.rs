@@ -19,6 +19,11 @@ pub fn read_montage(path: &Path) -> Result<image::RgbImage, String> {
     limits.max_image_width = Some(MAX_MONTAGE_SIDE);
     limits.max_image_height = Some(MAX_MONTAGE_SIDE);
     limits.max_alloc = Some(4 * MAX_MONTAGE_SIDE as u64 * MAX_MONTAGE_SIDE as u64);
+    // a named pipe or a device named like a montage would block the open forever
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file (a named pipe, a device or a socket)".into());
+    }
     let mut reader = image::ImageReader::open(path)
         .and_then(|r| r.with_guessed_format())
         .map_err(|e| e.to_string())?;

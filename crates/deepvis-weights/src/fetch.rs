@@ -278,6 +278,15 @@ pub struct FileDigest {
 
 /// Reads `path` through and returns its size and sha256.
 pub fn sha256_file(path: &Path) -> Result<FileDigest, WeightsError> {
+    // a named pipe or a device would block the open, or never end
+    let meta = fs::metadata(path).map_err(|e| WeightsError::io("open", path, e))?;
+    if !meta.is_file() {
+        let why = std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (a named pipe, a device or a socket)",
+        );
+        return Err(WeightsError::io("open", path, why));
+    }
     let mut file = File::open(path).map_err(|e| WeightsError::io("open", path, e))?;
     let mut hasher = Sha256::new();
     let mut size: u64 = 0;
@@ -435,6 +444,23 @@ mod tests {
             hex(&Sha256::digest(b"abc")),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn a_named_pipe_is_refused_not_hashed() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let fifo = dir.path().join("weights.net");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status()?;
+        assert!(made.success(), "mkfifo failed");
+        let e = match sha256_file(&fifo) {
+            Ok(_) => return Err("a named pipe was hashed".into()),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            e.contains("weights.net") && e.contains("not a regular file"),
+            "{e}"
+        );
+        Ok(())
     }
 
     #[test]
