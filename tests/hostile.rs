@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use deepvis_onnx::proto::*;
+use deepvis_onnx::proto::dtype;
+use deepvis_onnx::write::{floats, ints, model, node, value};
 use deepvis_testdata::shared;
-use prost::Message;
 
 /// Runs deepvis (CPU, quiet) for at most 60 s: (success, stdout, stderr).
 fn deepvis(args: &[&str]) -> (bool, String, String) {
@@ -51,70 +51,20 @@ fn mkfifo(path: &Path) {
     assert!(ok, "mkfifo {} failed", path.display());
 }
 
-fn value(name: &str, dims: &[Option<i64>]) -> ValueInfoProto {
-    ValueInfoProto {
-        name: name.into(),
-        r#type: Some(TypeProto {
-            tensor_type: Some(TensorTypeProto {
-                elem_type: dtype::FLOAT,
-                shape: Some(TensorShapeProto {
-                    dim: dims
-                        .iter()
-                        .map(|d| Dimension {
-                            dim_value: *d,
-                            dim_param: d.is_none().then(|| "N".to_string()),
-                        })
-                        .collect(),
-                }),
-            }),
-        }),
-    }
-}
-
-fn node(op: &str, name: &str, inputs: &[&str], output: &str) -> NodeProto {
-    NodeProto {
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: vec![output.into()],
-        name: name.into(),
-        op_type: op.into(),
-        ..Default::default()
-    }
-}
-
 /// x [N, 3, side, side] -> conv `conv_name` (1x1 or 3x3 to `out` channels) -> relu `relu_name`.
 fn conv_model(side: i64, out: i64, k: i64, conv_name: &str, relu_name: &str) -> Vec<u8> {
-    let w: Vec<u8> = (0..out * 3 * k * k)
-        .flat_map(|i| (((i % 7) as f32 - 3.0) * 0.1).to_le_bytes())
+    let w: Vec<f32> = (0..out * 3 * k * k)
+        .map(|i| ((i % 7) as f32 - 3.0) * 0.1)
         .collect();
     let mut conv = node("Conv", conv_name, &["x", "w"], "c");
-    conv.attribute = vec![AttributeProto {
-        name: "pads".into(),
-        r#type: 7,
-        ints: vec![k / 2; 4],
-        ..Default::default()
-    }];
-    ModelProto {
-        ir_version: 8,
-        opset_import: vec![OperatorSetIdProto {
-            domain: String::new(),
-            version: 13,
-        }],
-        producer_name: "deepvis tests".into(),
-        graph: Some(GraphProto {
-            node: vec![conv, node("Relu", relu_name, &["c"], "y")],
-            name: "g".into(),
-            initializer: vec![TensorProto {
-                name: "w".into(),
-                dims: vec![out, 3, k, k],
-                data_type: dtype::FLOAT,
-                raw_data: w,
-                ..Default::default()
-            }],
-            input: vec![value("x", &[None, Some(3), Some(side), Some(side)])],
-            output: vec![value("y", &[])],
-        }),
-    }
-    .encode_to_vec()
+    conv.attribute = vec![ints("pads", &[k / 2; 4])];
+    model(
+        13,
+        value("x", dtype::FLOAT, &[None, Some(3), Some(side), Some(side)]),
+        vec![conv, node("Relu", relu_name, &["c"], "y")],
+        vec![floats("w", &[out, 3, k, k], &w)],
+        "y",
+    )
 }
 
 /// A folder of two photos, a link to itself, a second link to itself, and a named pipe and

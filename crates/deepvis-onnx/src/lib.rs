@@ -5,6 +5,7 @@ mod error;
 mod load;
 pub mod proto;
 pub mod spec;
+pub mod write;
 
 pub use error::{OnnxError, Result};
 pub use load::{OPSETS, OnnxModel, load, read_bytes};

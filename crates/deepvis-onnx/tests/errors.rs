@@ -8,73 +8,8 @@ use deepvis_model::graph::GraphNet;
 use deepvis_model::to_vec;
 use deepvis_onnx::proto::*;
 use deepvis_onnx::spec::{Sidecar, SpecSource, model_input};
+use deepvis_onnx::write::{floats, model, node, value};
 use deepvis_onnx::{OnnxError, load, read_bytes};
-use prost::Message;
-
-fn value(name: &str, elem: i32, dims: &[Option<i64>]) -> ValueInfoProto {
-    ValueInfoProto {
-        name: name.into(),
-        r#type: Some(TypeProto {
-            tensor_type: Some(TensorTypeProto {
-                elem_type: elem,
-                shape: Some(TensorShapeProto {
-                    dim: dims
-                        .iter()
-                        .map(|d| Dimension {
-                            dim_value: *d,
-                            dim_param: d.is_none().then(|| "N".to_string()),
-                        })
-                        .collect(),
-                }),
-            }),
-        }),
-    }
-}
-
-fn node(op: &str, name: &str, inputs: &[&str], output: &str) -> NodeProto {
-    NodeProto {
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: vec![output.into()],
-        name: name.into(),
-        op_type: op.into(),
-        ..Default::default()
-    }
-}
-
-fn floats(name: &str, dims: &[i64], data: &[f32]) -> TensorProto {
-    TensorProto {
-        name: name.into(),
-        dims: dims.to_vec(),
-        data_type: dtype::FLOAT,
-        raw_data: data.iter().flat_map(|v| v.to_le_bytes()).collect(),
-        ..Default::default()
-    }
-}
-
-fn model(
-    opset: i64,
-    input: ValueInfoProto,
-    nodes: Vec<NodeProto>,
-    init: Vec<TensorProto>,
-    out: &str,
-) -> Vec<u8> {
-    ModelProto {
-        ir_version: 8,
-        opset_import: vec![OperatorSetIdProto {
-            domain: String::new(),
-            version: opset,
-        }],
-        producer_name: "deepvis tests".into(),
-        graph: Some(GraphProto {
-            node: nodes,
-            name: "g".into(),
-            initializer: init,
-            input: vec![input],
-            output: vec![value(out, dtype::FLOAT, &[])],
-        }),
-    }
-    .encode_to_vec()
-}
 
 /// x [N, 3, 8, 8] -> 1x1 conv to 2 channels (weight `w`) -> relu.
 fn conv_model(opset: i64, w: TensorProto) -> Vec<u8> {

@@ -8,84 +8,11 @@ use std::time::Instant;
 use deepvis_model::ModelInfo;
 use deepvis_onnx::proto::*;
 use deepvis_onnx::spec::{Sidecar, open};
+use deepvis_onnx::write::{floats, ints, model, node, value};
 use deepvis_onnx::{OnnxError, load, read_bytes};
-use prost::Message;
-
-fn value(name: &str, dims: &[Option<i64>]) -> ValueInfoProto {
-    ValueInfoProto {
-        name: name.into(),
-        r#type: Some(TypeProto {
-            tensor_type: Some(TensorTypeProto {
-                elem_type: dtype::FLOAT,
-                shape: Some(TensorShapeProto {
-                    dim: dims
-                        .iter()
-                        .map(|d| Dimension {
-                            dim_value: *d,
-                            dim_param: d.is_none().then(|| "N".to_string()),
-                        })
-                        .collect(),
-                }),
-            }),
-        }),
-    }
-}
-
-fn node(op: &str, name: &str, inputs: &[&str], output: &str) -> NodeProto {
-    NodeProto {
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: vec![output.into()],
-        name: name.into(),
-        op_type: op.into(),
-        ..Default::default()
-    }
-}
-
-fn ints(name: &str, v: &[i64]) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        r#type: 7,
-        ints: v.to_vec(),
-        ..Default::default()
-    }
-}
-
-fn floats(name: &str, dims: &[i64], data: &[f32]) -> TensorProto {
-    TensorProto {
-        name: name.into(),
-        dims: dims.to_vec(),
-        data_type: dtype::FLOAT,
-        raw_data: data.iter().flat_map(|v| v.to_le_bytes()).collect(),
-        ..Default::default()
-    }
-}
-
-fn model(
-    input: ValueInfoProto,
-    nodes: Vec<NodeProto>,
-    init: Vec<TensorProto>,
-    out: &str,
-) -> Vec<u8> {
-    ModelProto {
-        ir_version: 8,
-        opset_import: vec![OperatorSetIdProto {
-            domain: String::new(),
-            version: 13,
-        }],
-        producer_name: "deepvis tests".into(),
-        graph: Some(GraphProto {
-            node: nodes,
-            name: "g".into(),
-            initializer: init,
-            input: vec![input],
-            output: vec![value(out, &[])],
-        }),
-    }
-    .encode_to_vec()
-}
 
 fn input(side: i64) -> ValueInfoProto {
-    value("x", &[None, Some(3), Some(side), Some(side)])
+    value("x", dtype::FLOAT, &[None, Some(3), Some(side), Some(side)])
 }
 
 /// x -> Identity x `n` -> y.
@@ -106,7 +33,8 @@ fn chain(n: usize) -> Vec<u8> {
         })
         .collect();
     model(
-        value("x", &[None, Some(3), Some(8), Some(8)]),
+        13,
+        value("x", dtype::FLOAT, &[None, Some(3), Some(8), Some(8)]),
         nodes,
         vec![],
         "y",
@@ -183,6 +111,7 @@ fn conv(side: i64, out: i64, k: i64, pad: i64) -> Vec<u8> {
     let mut c = node("Conv", "big_conv", &["x", "w"], "c");
     c.attribute = vec![ints("pads", &[pad; 4]), ints("kernel_shape", &[k, k])];
     model(
+        13,
         input(side),
         vec![c, node("Relu", "relu", &["c"], "y")],
         vec![floats("w", &[out, 3, k, k], &w)],
@@ -197,6 +126,7 @@ fn read(bytes: &[u8]) -> Result<deepvis_onnx::OnnxModel, OnnxError> {
 #[test]
 fn two_nodes_producing_one_value_are_refused() {
     let bytes = model(
+        13,
         input(8),
         vec![
             node("Relu", "a", &["x"], "v"),
@@ -212,7 +142,13 @@ fn two_nodes_producing_one_value_are_refused() {
         "{e}"
     );
     // a node whose output is the graph's input
-    let bytes = model(input(8), vec![node("Relu", "a", &["x"], "x")], vec![], "x");
+    let bytes = model(
+        13,
+        input(8),
+        vec![node("Relu", "a", &["x"], "x")],
+        vec![],
+        "x",
+    );
     let e = err(read(&bytes));
     assert!(e.contains("one producer"), "{e}");
 }
@@ -221,6 +157,7 @@ fn two_nodes_producing_one_value_are_refused() {
 fn a_cycle_and_an_unsorted_graph_are_refused_naming_the_node() {
     // a -> b -> a
     let bytes = model(
+        13,
         input(8),
         vec![
             node("Add", "a", &["x", "q"], "p"),
@@ -285,6 +222,7 @@ fn a_65536_channel_convolution_at_224_is_over_an_8_gb_budget() {
 #[test]
 fn a_10000_pixel_input_and_huge_sidecar_sizes_are_refused() {
     let bytes = model(
+        13,
         input(10_000),
         vec![node("Relu", "r", &["x"], "y")],
         vec![],
@@ -297,7 +235,8 @@ fn a_10000_pixel_input_and_huge_sidecar_sizes_are_refused() {
         dir.path(),
         "m.onnx",
         &model(
-            value("x", &[None, Some(3), None, None]),
+            13,
+            value("x", dtype::FLOAT, &[None, Some(3), None, None]),
             vec![node("Relu", "r", &["x"], "y")],
             vec![],
             "y",
@@ -350,6 +289,7 @@ fn external(location: &str) -> Vec<u8> {
         ..Default::default()
     };
     model(
+        13,
         input(8),
         vec![node("Conv", "conv", &["x", "w"], "y")],
         vec![w],
