@@ -564,7 +564,10 @@ impl<O: FnMut() -> Result<Box<dyn FrameSource>, SourceError>> Pump<O> {
                     return;
                 }
             }
-            if self.source.is_none() && !self.open() {
+            if self.source.is_none() {
+                // the commands sent while it opened (a seek and a pause sent with the source)
+                // are obeyed before its first frame
+                self.open();
                 continue;
             }
             self.pump();
@@ -621,11 +624,11 @@ impl<O: FnMut() -> Result<Box<dyn FrameSource>, SourceError>> Pump<O> {
         true
     }
 
-    /// Opens the source (unless it failed less than [`RETRY_EVERY`] ago); whether it is open.
-    fn open(&mut self) -> bool {
+    /// Opens the source (unless it failed less than [`RETRY_EVERY`] ago).
+    fn open(&mut self) {
         if self.failed_at.is_some_and(|t| t.elapsed() < RETRY_EVERY) {
             std::thread::sleep(Duration::from_millis(50));
-            return false;
+            return;
         }
         match (self.opener)() {
             Ok(mut s) => {
@@ -640,7 +643,6 @@ impl<O: FnMut() -> Result<Box<dyn FrameSource>, SourceError>> Pump<O> {
                 (self.wake)();
                 self.source = Some(s);
                 self.failed_at = None;
-                true
             }
             Err(e) => {
                 self.report(SourceStatus::Failed {
@@ -649,7 +651,6 @@ impl<O: FnMut() -> Result<Box<dyn FrameSource>, SourceError>> Pump<O> {
                 });
                 (self.wake)();
                 self.failed_at = Some(Instant::now());
-                false
             }
         }
     }
