@@ -2,12 +2,13 @@
 //! run on, and turns what the lanes produce into the window's events.
 
 use deepvis_model::BackProjector;
-use deepvis_protocol::{BackInfo, BackSettings, Doing, Event};
+use deepvis_protocol::{BackInfo, BackSettings, Command, Doing, Event};
 
 use crate::attr::{Lanes, Out, Subject};
 use crate::device::Model;
 use crate::error::{EngineError, Result};
 use crate::frame::Look;
+use crate::stage::{Cx, Ripple};
 
 /// The attribution stage.
 pub(crate) struct AttributionStage {
@@ -27,6 +28,44 @@ impl AttributionStage {
             settings,
             back: BackProjector::new(model.net.clone(), &model.device),
             maps: 0,
+        }
+    }
+
+    /// Carries out a command for the attribution pane
+    /// ([`deepvis_protocol::Stage::Attribution`]).
+    pub fn command(&mut self, c: Command, cx: &mut Cx) -> Ripple {
+        let now = Ripple {
+            attribute_now: true,
+            ..Ripple::NONE
+        };
+        match c {
+            Command::SetBack(b) => match self.set(b.clone()) {
+                Ok(()) => {
+                    cx.keep.update(|s| s.back = b);
+                    Ripple {
+                        reprocess: true,
+                        ..now
+                    }
+                }
+                Err(e) => {
+                    cx.out.fail(Doing::Setting, &e);
+                    Ripple::NONE
+                }
+            },
+            Command::SetCompare(on) => {
+                self.set_compare(on);
+                now
+            }
+            Command::Sanity(true) => {
+                let events = self.start_sanity(cx.model);
+                cx.out.send_all(events);
+                now
+            }
+            Command::Sanity(false) => {
+                self.cancel_sanity();
+                Ripple::NONE
+            }
+            _ => Ripple::NONE,
         }
     }
 

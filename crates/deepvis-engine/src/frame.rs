@@ -3,13 +3,14 @@
 
 use burn::prelude::*;
 use deepvis_model::{Labels, Request, to_vec, top_k};
-use deepvis_protocol::{ClassProb, Event, UnitMap};
+use deepvis_protocol::{ClassProb, Command, Doing, Event, UnitMap};
 use image::RgbImage;
 
 use crate::attr::Subject;
 use crate::device::Model;
 use crate::error::{EngineError, Result};
 use crate::runs::Scene;
+use crate::stage::{Cx, Ripple};
 
 /// Frames kept in the session top-k, and the side of their crops.
 const SESSION_K: usize = 9;
@@ -181,6 +182,26 @@ impl FrameStage {
         self.crop = Some(p.crop.clone());
         self.dirty = true;
         Event::Input(p.crop)
+    }
+
+    /// Carries out a command for the frames ([`deepvis_protocol::Stage::Frames`]): a new
+    /// selection ripples through every stage that shows the unit.
+    pub fn command(&mut self, c: Command, cx: &mut Cx) -> Ripple {
+        let done = match c {
+            Command::SelectLayer(name) => self.select_layer(cx.model, &name),
+            Command::SelectUnit(ch) => self.select_unit(cx.model, ch),
+            _ => return Ripple::NONE,
+        };
+        match done {
+            Ok(()) => Ripple {
+                selection: true,
+                ..Ripple::NONE
+            },
+            Err(e) => {
+                cx.out.fail(Doing::Select, &e);
+                Ripple::NONE
+            }
+        }
     }
 
     /// Shows layer `name`; the selected unit stays when the layer has it.

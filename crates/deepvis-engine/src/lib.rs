@@ -23,6 +23,7 @@ mod preferred;
 mod runs;
 pub mod schedule;
 mod source;
+mod stage;
 pub mod tape;
 mod worker;
 

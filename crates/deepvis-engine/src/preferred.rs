@@ -8,13 +8,14 @@ use burn::prelude::Device;
 use deepvis_model::{Labels, Net};
 use deepvis_optim::recipe::{ModelFile, RunRecord, Which, WindowSettings};
 use deepvis_optim::{Change, Optimizer, Recipe, Sidecar};
-use deepvis_protocol::{Doing, Event, OptimSettings, Telemetry, Verdict};
+use deepvis_protocol::{Command, Doing, Event, OptimSettings, Telemetry, Verdict};
 use image::RgbImage;
 
 use crate::device::Model;
 use crate::error::{EngineError, Result};
 use crate::policy::{Action, Policy, Retune, Setup, retune};
 use crate::runs::{self, Scene};
+use crate::stage::{Cx, Ripple};
 
 /// How often the preferred image is sent while it forms.
 const PREFERRED_EVERY: Duration = Duration::from_millis(100);
@@ -60,6 +61,8 @@ pub(crate) struct PreferredStage {
     labels: Labels,
     /// Iterations done since the statistics last took them.
     iterations: u32,
+    /// The model's file, named in the sidecars of exports.
+    model_file: Option<ModelFile>,
 }
 
 impl PreferredStage {
@@ -70,6 +73,7 @@ impl PreferredStage {
         settings: OptimSettings,
         running: bool,
         judge: Option<(Net, Device)>,
+        model_file: Option<ModelFile>,
     ) -> PreferredStage {
         PreferredStage {
             opt: deepvis_optim::Optimizer::new(model.net.clone(), &model.device),
@@ -84,7 +88,38 @@ impl PreferredStage {
             }),
             labels: Labels::imagenet(),
             iterations: 0,
+            model_file,
         }
+    }
+
+    /// Carries out a command for the preferred image ([`deepvis_protocol::Stage::Preferred`])
+    /// of the unit in `scene`.
+    pub fn command(&mut self, c: Command, scene: &Scene, cx: &mut Cx) -> Ripple {
+        match c {
+            Command::SetOptim(o) => match self.set(o, scene) {
+                Ok(events) => {
+                    cx.keep.update(|s| s.optim = o);
+                    cx.out.send_all(events);
+                }
+                Err(e) => cx.out.fail(Doing::Setting, &e),
+            },
+            Command::SetRunning(r) => {
+                cx.keep.update(|s| s.running = r);
+                self.set_running(r);
+            }
+            Command::ResetOptim => {
+                return Ripple {
+                    restart_preferred: true,
+                    ..Ripple::NONE
+                };
+            }
+            Command::Export(png) => match self.export(&png, cx.model) {
+                Ok(json) => cx.out.send(Event::Exported { png, json }),
+                Err(e) => cx.out.fail(Doing::Export, &e),
+            },
+            _ => {}
+        }
+        Ripple::NONE
     }
 
     /// Whether a run is under way.
@@ -228,13 +263,13 @@ impl PreferredStage {
     }
 
     /// Saves the preferred image as the window shows it, with its sidecar; the sidecar's path.
-    pub fn export(&self, png: &Path, model: &Model, file: Option<ModelFile>) -> Result<PathBuf> {
+    pub fn export(&self, png: &Path, model: &Model) -> Result<PathBuf> {
         let run = self.run.as_ref().ok_or(EngineError::NoPicture)?;
         let record = RunRecord::of(&self.opt, run.id, run.channel, None, run.recipe.clone())?;
         let mut sidecar = Sidecar {
             app: format!("deepvis {}", env!("CARGO_PKG_VERSION")),
             model: model.info.name().to_string(),
-            model_file: file,
+            model_file: self.model_file.clone(),
             backend: model.backend.clone(),
             image: Which::Current,
             scale: 1,

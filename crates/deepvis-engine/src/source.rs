@@ -3,12 +3,15 @@
 
 use std::path::PathBuf;
 
-use deepvis_protocol::{Event, PlayerCommand, RecordTarget, SourceSpec, SourceState};
+use deepvis_protocol::{
+    Command, Doing, Event, PlayerCommand, RecordTarget, SourceSpec, SourceState,
+};
 use deepvis_sources::{FrameSlot, SourceCommand, SourceStatus, SourceThread};
 use image::RgbImage;
 
 use crate::Wake;
 use crate::error::{EngineError, Result};
+use crate::stage::{Cx, Ripple};
 
 /// The source stage.
 pub(crate) struct SourceStage {
@@ -34,6 +37,33 @@ impl SourceStage {
         }
     }
 
+    /// Carries out a command for the source ([`deepvis_protocol::Stage::Source`]).
+    pub fn command(&mut self, c: Command, cx: &mut Cx) -> Ripple {
+        match c {
+            Command::SetSource(spec) => {
+                cx.keep.update(|s| s.source = spec.clone());
+                let events = self.set(spec);
+                cx.out.send_all(events);
+            }
+            Command::Freeze(f) => {
+                cx.keep.update(|s| s.frozen = f);
+                self.freeze(f);
+            }
+            Command::Player(p) => self.player(p),
+            Command::StepFile(d) => self.step_file(d),
+            Command::Record {
+                what: RecordTarget::Source,
+                path,
+            } => {
+                if let Err(e) = self.record(path) {
+                    cx.out.fail(Doing::Record, &e);
+                }
+            }
+            _ => {}
+        }
+        Ripple::NONE
+    }
+
     /// Takes frames from `spec` instead: the old source's last words, then the new one's.
     pub fn set(&mut self, spec: SourceSpec) -> Vec<Event> {
         let mut events: Vec<Event> = match self.thread.take() {
@@ -51,20 +81,20 @@ impl SourceStage {
     /// not taken), or takes them again.
     pub fn freeze(&mut self, frozen: bool) {
         self.frozen = frozen;
-        self.command(SourceCommand::Pause(frozen));
+        self.tell(SourceCommand::Pause(frozen));
     }
 
     /// Controls a clip; its next frame is taken even when frozen.
     pub fn player(&mut self, c: PlayerCommand) {
         if self.thread.is_some() {
-            self.command(SourceCommand::Player(c));
+            self.tell(SourceCommand::Player(c));
             self.take_one = true;
         }
     }
 
     /// Steps a folder by `d` files.
     pub fn step_file(&self, d: i32) {
-        self.command(SourceCommand::Step(d));
+        self.tell(SourceCommand::Step(d));
     }
 
     /// Records the source's own frames into `path` (or stops).
@@ -96,7 +126,8 @@ impl SourceStage {
         Some(f.image)
     }
 
-    fn command(&self, c: SourceCommand) {
+    /// Passes a command to the source thread, when there is one.
+    fn tell(&self, c: SourceCommand) {
         if let Some(s) = &self.thread {
             s.command(c);
         }

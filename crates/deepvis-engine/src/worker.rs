@@ -7,47 +7,27 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
-use deepvis_optim::recipe::ModelFile;
 use deepvis_protocol::{
     BackSettings, Backend, Command, Doing, Event, OptimSettings, Outbox, Preparing, RecordTarget,
+    Stage,
 };
 
 use crate::attribution::AttributionStage;
 use crate::device::{GpuWarmUp, Loaded, Model};
-use crate::error::{EngineError, Result};
+use crate::error::EngineError;
 use crate::fit::{Asked, Fitted, Shape, fit};
 use crate::frame::FrameStage;
 use crate::outlet::Outlet;
 use crate::preferred::PreferredStage;
 use crate::schedule::{Handover, Scheduler};
 use crate::source::SourceStage;
+use crate::stage::{Cx, Keep, Ripple};
 use crate::{EngineConfig, Exit, ModelOpener, Wake};
 
 /// How long an idle worker waits for a command before it looks at its stages again.
 const IDLE_WAIT: Duration = Duration::from_millis(10);
 /// How often the throughput is reported.
 const STATS_EVERY: Duration = Duration::from_secs(1);
-
-/// The settings a restarted worker starts from: written when they change, read once at start.
-struct Keep<'a>(&'a Mutex<EngineConfig>);
-
-impl Keep<'_> {
-    /// The settings as they stand (one copy, at start).
-    fn get(&self) -> EngineConfig {
-        match self.0.lock() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
-    }
-
-    /// Changes them.
-    fn update(&self, f: impl FnOnce(&mut EngineConfig)) {
-        match self.0.lock() {
-            Ok(mut g) => f(&mut g),
-            Err(p) => f(&mut p.into_inner()),
-        }
-    }
-}
 
 /// Whether the loop goes on.
 enum Flow {
@@ -78,8 +58,6 @@ struct Worker<'a> {
     stats: Stats,
     /// How `Command::OpenModel` reads a file.
     opener: Option<ModelOpener>,
-    /// The model's file, for exports' sidecars.
-    model_file: Option<ModelFile>,
 }
 
 /// The worker's body; returns when asked to stop, to load another model, or with a fatal error.
@@ -163,7 +141,7 @@ impl<'a> Worker<'a> {
         let judge = loaded.judge.map(|net| (net, model.device.clone()));
         let mut w = Worker {
             frames: FrameStage::new(fitted.layer, fitted.settings.unit),
-            preferred: PreferredStage::new(&model, optim, c.running, judge),
+            preferred: PreferredStage::new(&model, optim, c.running, judge, c.model.file),
             attribution: AttributionStage::new(&model, back),
             source: SourceStage::new(c.source, c.frozen, wake),
             schedule: Scheduler::new(Instant::now()),
@@ -173,7 +151,6 @@ impl<'a> Worker<'a> {
                 since: Instant::now(),
             },
             opener: c.opener,
-            model_file: c.model.file,
             gpu: loaded.gpu,
             model,
             keep,
@@ -218,70 +195,66 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// Routes a command to the stage it is for.
+    /// Routes a command to the stage it is for, then carries out what it asks of the other
+    /// stages.
     fn handle(&mut self, c: Command) -> Flow {
+        let mut cx = Cx {
+            model: &self.model,
+            out: &mut self.out,
+            keep: &self.keep,
+        };
+        let ripple = match c.stage() {
+            Stage::Worker => return self.own(c),
+            Stage::Source => self.source.command(c, &mut cx),
+            Stage::Frames => self.frames.command(c, &mut cx),
+            Stage::Preferred => {
+                let scene = self.frames.scene(cx.model);
+                self.preferred.command(c, &scene, &mut cx)
+            }
+            Stage::Attribution => self.attribution.command(c, &mut cx),
+        };
+        self.ripple(ripple);
+        Flow::Go
+    }
+
+    /// The commands for the loop itself.
+    fn own(&mut self, c: Command) -> Flow {
         match c {
             Command::Shutdown => return Flow::Exit(Exit::Shutdown),
             Command::OpenModel(path) => return self.open_model(path),
-            Command::SetSource(spec) => {
-                self.keep.update(|s| s.source = spec.clone());
-                let events = self.source.set(spec);
-                self.out.send_all(events);
-            }
-            Command::Export(png) => {
-                let file = self.model_file.clone();
-                match self.preferred.export(&png, &self.model, file) {
-                    Ok(json) => self.out.send(Event::Exported { png, json }),
-                    Err(e) => self.out.fail(Doing::Export, &e),
-                }
-            }
-            Command::Player(c) => self.source.player(c),
-            Command::Record {
-                what: RecordTarget::Source,
-                path,
-            } => {
-                if let Err(e) = self.source.record(path) {
-                    self.out.fail(Doing::Record, &e);
-                }
-            }
             Command::Record {
                 what: RecordTarget::Window,
                 path,
             } => self.out.record(path),
-            Command::SelectLayer(name) => {
-                let r = self.frames.select_layer(&self.model, &name);
-                self.selected(r);
-            }
-            Command::SelectUnit(ch) => {
-                let r = self.frames.select_unit(&self.model, ch);
-                self.selected(r);
-            }
-            Command::Freeze(f) => {
-                self.keep.update(|s| s.frozen = f);
-                self.source.freeze(f);
-            }
-            Command::SetOptim(o) => self.set_optim(o),
-            Command::SetRunning(r) => {
-                self.keep.update(|s| s.running = r);
-                self.preferred.set_running(r);
-            }
-            Command::ResetOptim => self.restart_preferred(),
-            Command::SetBack(b) => self.set_back(b),
-            Command::SetCompare(on) => {
-                self.attribution.set_compare(on);
-                self.schedule.force();
-            }
-            Command::Sanity(true) => {
-                let events = self.attribution.start_sanity(&self.model);
-                self.out.send_all(events);
-                self.schedule.force();
-            }
-            Command::Sanity(false) => self.attribution.cancel_sanity(),
-            Command::StepFile(d) => self.source.step_file(d),
             Command::InjectPanic => panic!("panic injected by the user"),
+            // a running worker ignores it; the engine restarts a paused one
             Command::RestartWorker => {}
+            _ => {}
         }
         Flow::Go
+    }
+
+    /// What a command asks of the other stages ([`Ripple`]), in this order: a new selection is
+    /// kept and resets the attribution, the frame is processed again, the attribution gets its
+    /// turn, the preferred image restarts.
+    fn ripple(&mut self, r: Ripple) {
+        if r.selection {
+            let (layer, unit) = (self.frames.layer().to_string(), self.frames.selected());
+            self.keep.update(|s| {
+                s.grid_layer = Some(layer);
+                s.selected = unit;
+            });
+            self.attribution.reset(true);
+        }
+        if r.reprocess {
+            self.frames.changed();
+        }
+        if r.attribute_now || r.selection {
+            self.schedule.force();
+        }
+        if r.restart_preferred || r.selection {
+            self.restart_preferred();
+        }
     }
 
     /// Replaces the network by the model in `path`: the worker starts again with it (the
@@ -308,44 +281,6 @@ impl<'a> Worker<'a> {
                 self.out.fail(Doing::OpenModel { path, keeping }, &e);
                 Flow::Go
             }
-        }
-    }
-
-    /// A layer or a unit was selected (`r`): everything that shows the unit starts over.
-    fn selected(&mut self, r: Result<()>) {
-        if let Err(e) = r {
-            self.out.fail(Doing::Select, &e);
-            return;
-        }
-        let (layer, unit) = (self.frames.layer().to_string(), self.frames.selected());
-        self.keep.update(|s| {
-            s.grid_layer = Some(layer);
-            s.selected = unit;
-        });
-        self.schedule.force();
-        self.attribution.reset(true);
-        self.restart_preferred();
-    }
-
-    fn set_optim(&mut self, o: OptimSettings) {
-        let scene = self.frames.scene(&self.model);
-        match self.preferred.set(o, &scene) {
-            Ok(events) => {
-                self.keep.update(|s| s.optim = o);
-                self.out.send_all(events);
-            }
-            Err(e) => self.out.fail(Doing::Setting, &e),
-        }
-    }
-
-    fn set_back(&mut self, b: BackSettings) {
-        match self.attribution.set(b.clone()) {
-            Ok(()) => {
-                self.keep.update(|s| s.back = b);
-                self.frames.changed();
-                self.schedule.force();
-            }
-            Err(e) => self.out.fail(Doing::Setting, &e),
         }
     }
 

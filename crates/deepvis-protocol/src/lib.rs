@@ -389,6 +389,54 @@ pub enum Command {
     Shutdown,
 }
 
+/// The part of the worker a [`Command`] is for: the worker routes each command to it, and the
+/// stage does all of what the command asks (so a new command is its variant, its line in
+/// [`Command::stage`] and its arm in that stage).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// The worker's own loop: stopping, loading another model, the window recording, the
+    /// crash drills.
+    Worker,
+    /// The source: what frames come from, the freeze, the player, the source's recording.
+    Source,
+    /// The frames: the grid layer and the selected unit.
+    Frames,
+    /// The preferred image: the optimizer's settings, its runs, the export.
+    Preferred,
+    /// The attribution pane: its settings, the compare view, the sanity check.
+    Attribution,
+}
+
+impl Command {
+    /// The stage that carries it out.
+    pub fn stage(&self) -> Stage {
+        match self {
+            Command::Shutdown
+            | Command::OpenModel(_)
+            | Command::InjectPanic
+            | Command::RestartWorker
+            | Command::Record {
+                what: RecordTarget::Window,
+                ..
+            } => Stage::Worker,
+            Command::SetSource(_)
+            | Command::Freeze(_)
+            | Command::StepFile(_)
+            | Command::Player(_)
+            | Command::Record {
+                what: RecordTarget::Source,
+                ..
+            } => Stage::Source,
+            Command::SelectLayer(_) | Command::SelectUnit(_) => Stage::Frames,
+            Command::SetOptim(_)
+            | Command::SetRunning(_)
+            | Command::ResetOptim
+            | Command::Export(_) => Stage::Preferred,
+            Command::SetBack(_) | Command::SetCompare(_) | Command::Sanity(_) => Stage::Attribution,
+        }
+    }
+}
+
 /// Where the network runs, as the worker tells the window.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Backend {
