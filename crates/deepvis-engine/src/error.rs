@@ -54,6 +54,9 @@ pub enum EngineError {
     /// The network did not give what was asked of it.
     #[error("the network did not compute {0}")]
     NotComputed(&'static str),
+    /// The network's output holds fewer values than its shape says.
+    #[error(transparent)]
+    Output(#[from] deepvis_viz::output::OutputError),
     /// A picture or a map of the wrong size.
     #[error("{0} has the wrong size")]
     WrongSize(&'static str),
@@ -180,7 +183,9 @@ impl EngineError {
             | E::NotAFile(_)
             | E::ReplayMany => ErrorKind::Input,
             E::Gpu(_) | E::GpuCrashed => ErrorKind::Device,
-            E::NotComputed(_) | E::WrongSize(_) | E::Encode(_) | E::Json(_) => ErrorKind::Internal,
+            E::NotComputed(_) | E::WrongSize(_) | E::Encode(_) | E::Json(_) | E::Output(_) => {
+                ErrorKind::Internal
+            }
             E::Read { .. }
             | E::TooLarge { .. }
             | E::Sidecar { .. }

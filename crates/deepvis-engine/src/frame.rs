@@ -3,7 +3,7 @@
 
 use burn::prelude::*;
 use deepvis_model::{Labels, Request, to_vec, top_k};
-use deepvis_protocol::{ClassProb, Command, Doing, Event, UnitMap};
+use deepvis_protocol::{ClassProb, Command, Doing, Event, OutputKind, OutputReading, UnitMap};
 use image::RgbImage;
 
 use crate::attr::Subject;
@@ -91,8 +91,10 @@ struct Forward {
     channels: usize,
     height: usize,
     width: usize,
-    /// The class probabilities (empty when the output is a map, not a vector of scores).
+    /// The class probabilities (empty when the output is not class scores).
     probs: Vec<f32>,
+    /// What the output shows when it is not class scores.
+    reading: Option<OutputReading>,
 }
 
 impl Forward {
@@ -243,35 +245,38 @@ impl FrameStage {
             })
             .collect();
         events.push(Event::Predictions(top));
+        if let Some(r) = fwd.reading.clone() {
+            events.push(Event::Output(r));
+        }
         Ok(Processed { events, subject })
     }
 
-    /// The forward pass to the grid layer and the class scores.
+    /// The forward pass to the grid layer and the output: the class scores, or what the
+    /// output shows when it is something else.
     fn forward(&self, model: &Model, chw: Vec<f32>) -> Result<Forward> {
-        let logits = model.info.logits_layer();
+        let kind = model.info.output_kind();
+        let out_layer = match kind {
+            OutputKind::Classes { .. } => model.info.logits_layer(),
+            _ => model.info.output_layer(),
+        };
         let x = model.input(chw)?;
-        let mut taps = model
-            .net
-            .forward(x.clone(), &Request::layers(&[self.layer.as_str(), logits]))?;
-        // the grid layer may be the class-score layer itself
-        let logit_t = taps
-            .get(logits)
+        let mut taps = model.net.forward(
+            x.clone(),
+            &Request::layers(&[self.layer.as_str(), out_layer]),
+        )?;
+        // the grid layer may be the output layer itself
+        let out = taps
+            .get(out_layer)
             .cloned()
-            .ok_or(EngineError::NotComputed("the class scores"))?;
+            .ok_or(EngineError::NotComputed("the output"))?;
         let t = taps
             .take(&self.layer)
             .ok_or(EngineError::NotComputed("the grid layer"))?;
         let [_, channels, height, width] = t.dims();
         let data = to_vec(t)?;
-        // class probabilities when the output is a vector of scores; a network whose output
-        // is a map (a detector, a test's graph) has no top-5
-        let [_, k, oh, ow] = logit_t.dims();
-        let probs = match oh * ow {
-            1 => to_vec(burn::tensor::activation::softmax(
-                logit_t.reshape([1, k]),
-                1,
-            ))?,
-            _ => Vec::new(),
+        let (probs, reading) = match kind {
+            OutputKind::Classes { .. } => (class_probabilities(out)?, None),
+            _ => (Vec::new(), kind.read(&to_vec(out)?)?),
         };
         Ok(Forward {
             x,
@@ -280,6 +285,7 @@ impl FrameStage {
             height,
             width,
             probs,
+            reading,
         })
     }
 
@@ -377,6 +383,19 @@ impl FrameStage {
             deepvis_viz::field_crop(crop, region, SESSION_TILE)
         });
         kept.then(|| top.event())
+    }
+}
+
+/// The class probabilities of a vector of scores; a network whose class layer is a map (a
+/// test's graph) has none.
+fn class_probabilities(logits: Tensor<4>) -> Result<Vec<f32>> {
+    let [_, k, oh, ow] = logits.dims();
+    match oh * ow {
+        1 => Ok(to_vec(burn::tensor::activation::softmax(
+            logits.reshape([1, k]),
+            1,
+        ))?),
+        _ => Ok(Vec::new()),
     }
 }
 

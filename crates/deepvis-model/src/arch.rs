@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::graph::{Graph, HostTensor, Layout, Op, Shapes};
 use crate::preprocess::{InputSpec, Normalization};
 use crate::weights::WeightMap;
+use deepvis_viz::{OutputHints, OutputKind};
 
 pub use deepvis_weights::Model;
 
@@ -190,6 +191,8 @@ pub struct ModelInfo {
     layouts: std::collections::HashMap<String, Layout>,
     layers: Vec<LayerInfo>,
     logits: String,
+    /// What the first graph output is, and the node that computes it.
+    output: (OutputKind, String),
     grid: String,
     min_input: usize,
 }
@@ -235,11 +238,13 @@ impl ModelInfo {
             structure,
             layers: Vec::new(),
             logits: String::new(),
+            output: (OutputKind::Classes { count: 0 }, String::new()),
             grid: String::new(),
             min_input: size,
         };
         info.layers = info.layers_from(&shapes)?;
         info.logits = info.find_logits()?;
+        info.output = info.find_output(&shapes);
         info.grid = match grid {
             Some(g) => info.resolve(g)?.to_string(),
             None => info
@@ -274,6 +279,7 @@ impl ModelInfo {
             layouts: Default::default(),
             layers: Vec::new(),
             logits: String::new(),
+            output: (OutputKind::Classes { count: 0 }, String::new()),
             grid: String::new(),
             min_input: input.size,
         }
@@ -301,6 +307,41 @@ impl ModelInfo {
             .or(g.nodes.last())
             .map(|n| n.name.clone())
             .ok_or_else(|| Error::BadInput(format!("{} has no nodes", self.name)))
+    }
+
+    /// What the first graph output is (read off its shape at the network's input size, its
+    /// producer and its name) and the node that computes it.
+    fn find_output(&self, shapes: &Shapes) -> (OutputKind, String) {
+        let g = &self.structure;
+        let Some((o, n)) = g
+            .outputs
+            .first()
+            .and_then(|o| Some((o, g.nodes.iter().find(|n| &n.output == o)?)))
+        else {
+            return (OutputKind::Classes { count: 0 }, self.logits.clone());
+        };
+        let named = |s: &str| {
+            let s = s.to_ascii_lowercase();
+            ["logit", "prob", "score", "class", "pred"]
+                .iter()
+                .any(|w| s.contains(w))
+        };
+        let hints = OutputHints {
+            scores: matches!(n.op, Op::Softmax { .. }) || named(o) || named(&n.name),
+            labels: crate::Labels::imagenet().len(),
+        };
+        let dims = shapes.get(o).unwrap_or(&[]);
+        (OutputKind::of(dims, hints), n.name.clone())
+    }
+
+    /// What the network's output is.
+    pub fn output_kind(&self) -> OutputKind {
+        self.output.0
+    }
+
+    /// The node that computes the network's (first) output.
+    pub fn output_layer(&self) -> &str {
+        &self.output.1
     }
 
     /// The network's name.

@@ -101,6 +101,9 @@ pub enum Error {
     /// An input tensor of the wrong size or shape.
     #[error("bad input: {0}")]
     BadInput(String),
+    /// The network's output holds fewer values than its shape says.
+    #[error(transparent)]
+    Output(#[from] deepvis_viz::output::OutputError),
     /// A model name the registry does not know (its error lists the known names).
     #[error(transparent)]
     Registry(#[from] deepvis_weights::WeightsError),

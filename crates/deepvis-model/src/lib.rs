@@ -16,11 +16,12 @@ pub mod preprocess;
 pub mod rng;
 pub mod squeezenet;
 pub mod tensor_file;
+pub mod tokens;
 pub mod weights;
 
 pub use arch::{Arch, LayerInfo, Model, ModelInfo, PreSource, Region};
 pub use backprop::{BackMode, BackProjection, BackProjector};
-pub use deepvis_viz::ClassProb;
+pub use deepvis_viz::{ClassProb, Detection, OutputKind, OutputReading};
 pub use device::{BackendChoice, BackendKind, SelectedDevice};
 pub use error::{Error, Result};
 pub use labels::Labels;

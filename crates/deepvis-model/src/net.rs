@@ -243,6 +243,22 @@ impl Net {
         Ok(t.reshape([n, c * h * w]))
     }
 
+    /// What the output of the first image of `input` shows when the output is not class
+    /// scores (a map, boxes, an embedding); `None` for class scores (their top-5 is
+    /// [`Net::probabilities`]').
+    pub fn read_output(&self, input: Tensor<4>) -> Result<Option<deepvis_viz::OutputReading>> {
+        let kind = self.info.output_kind();
+        if matches!(kind, deepvis_viz::OutputKind::Classes { .. }) {
+            return Ok(None);
+        }
+        let name = self.info.output_layer().to_string();
+        let mut taps = self.forward(input, &Request::layers(&[&name]))?;
+        let t = taps
+            .take(&name)
+            .ok_or_else(|| Error::BadInput("the forward pass returned no output".into()))?;
+        Ok(kind.read(&crate::to_vec(t)?)?)
+    }
+
     /// Class probabilities as `[N, classes]`.
     pub fn probabilities(&self, input: Tensor<4>) -> Result<Tensor<2>> {
         Ok(burn::tensor::activation::softmax(self.logits(input)?, 1))

@@ -19,7 +19,9 @@ use image::{GrayImage, RgbImage};
 use serde::{Deserialize, Serialize};
 
 pub use attr::{AttrOptions, Baseline, IgOptions, OcclusionOptions, SmoothGradOptions};
-pub use deepvis_viz::{BackFilter, BackMode, ClassProb, ColorMap};
+pub use deepvis_viz::{
+    BackFilter, BackMode, ClassProb, ColorMap, Detection, OutputKind, OutputReading,
+};
 pub use failure::{Doing, ErrorKind, Failure, Mended, Preparing, SourceState};
 pub use method::{Method, MethodKind, ParamKind};
 pub use params::{LrPolicy, Params};
@@ -563,8 +565,12 @@ pub enum Event {
         /// The iterations, in order.
         points: Vec<Telemetry>,
     },
-    /// The top-5 classes of the newest frame.
+    /// The top-5 classes of the newest frame (none when the network's output is not class
+    /// scores).
     Predictions(Vec<ClassProb>),
+    /// The newest frame's output, for a network whose output is not class scores: a map drawn
+    /// over the frame, the strongest boxes, an embedding's norm.
+    Output(OutputReading),
     /// The preferred image of the selected unit, as it forms.
     Preferred {
         /// Layer.

@@ -1,6 +1,6 @@
 //! The input view: the frame, the map over it, the unit's field, the source, player and recording.
 
-use deepvis_protocol::Event;
+use deepvis_protocol::{Detection, Event, OutputReading};
 use egui::{Color32, Rect, Stroke, TextureHandle, TextureOptions, Vec2};
 
 use crate::Shared;
@@ -11,6 +11,10 @@ use crate::player::PlayerPane;
 #[derive(Default)]
 pub struct InputView {
     picture: Picture,
+    /// The network's output when it is a map over the frame.
+    output_map: Picture,
+    /// The network's output when it is boxes (input pixels).
+    pub boxes: Vec<Detection>,
     /// The selected unit's receptive field at its projected position: [y0, x0, y1, x1].
     pub field: Option<[i64; 4]>,
     /// The video player and the recordings.
@@ -22,6 +26,19 @@ impl InputView {
     pub(crate) fn apply(&mut self, e: &Event) {
         match e {
             Event::Input(img) => self.picture.set(rgb_to_color(img)),
+            Event::Output(OutputReading::Map { image, .. }) => {
+                self.output_map.set(heat_to_color(image));
+                self.boxes.clear();
+            }
+            Event::Output(OutputReading::Boxes(b)) => {
+                self.boxes = b.clone();
+                self.output_map.clear();
+            }
+            // another model's output, or class scores
+            Event::Output(OutputReading::Embedding { .. }) | Event::Ready { .. } => {
+                self.boxes.clear();
+                self.output_map.clear();
+            }
             Event::UnitMap(m) => self.field = Some(m.field),
             Event::Recording { what, status } => self.player.set_recording(*what, status.clone()),
             // its recordings were closed with it (the files are whole)
@@ -33,6 +50,8 @@ impl InputView {
     /// Uploads the frame.
     pub(crate) fn prepare(&mut self, ctx: &egui::Context) {
         self.picture.upload(ctx, "input", TextureOptions::NEAREST);
+        self.output_map
+            .upload(ctx, "output map", TextureOptions::LINEAR);
     }
 
     /// The frame, once one came.
@@ -65,6 +84,11 @@ impl InputView {
                 .on_hover_text("the pixels the selected unit sees at its projected position");
             ui.checkbox(&mut p.overlay, "blend maps (v)")
                 .on_hover_text("draw the attribution map over the input");
+            if self.output_map.get().is_some() || !self.boxes.is_empty() {
+                ui.checkbox(&mut p.show_output, "output").on_hover_text(
+                    "draw the network's output (its map or its boxes) over the input",
+                );
+            }
         });
         if p.show_field
             && let Some([y0, x0, y1, x1]) = self.field
@@ -97,6 +121,11 @@ impl InputView {
         {
             blend_over(ui, rect, t);
         }
+        if p.show_output
+            && let Some(n) = input_side
+        {
+            self.output_ui(ui, rect, n);
+        }
         if p.show_field
             && p.selected.is_some()
             && let (Some(field), Some(n)) = (self.field, input_side)
@@ -115,4 +144,46 @@ impl InputView {
             );
         }
     }
+
+    /// The network's output over the frame in `rect` (`n` input pixels a side): its map, or its
+    /// boxes with their class and score.
+    fn output_ui(&self, ui: &egui::Ui, rect: Rect, n: f32) {
+        if let Some(t) = self.output_map.get() {
+            blend_over(ui, rect, t);
+        }
+        let s = rect.width() / n;
+        let color = Color32::from_rgb(60, 220, 120);
+        for d in &self.boxes {
+            let r = Rect::from_min_max(
+                rect.min + Vec2::new(d.x0 * s, d.y0 * s),
+                rect.min + Vec2::new(d.x1 * s, d.y1 * s),
+            )
+            .intersect(rect);
+            if r.width() <= 0.0 || r.height() <= 0.0 {
+                continue;
+            }
+            ui.painter()
+                .rect_stroke(r, 0.0, Stroke::new(2.0, color), egui::StrokeKind::Inside);
+            ui.painter().text(
+                r.left_top(),
+                egui::Align2::LEFT_TOP,
+                format!("{} {:.2}", d.class, d.score),
+                egui::FontId::proportional(11.0),
+                color,
+            );
+        }
+    }
+}
+
+/// A map over the frame as a heat overlay: high values opaque red-yellow, low ones clear.
+fn heat_to_color(img: &image::GrayImage) -> egui::ColorImage {
+    let px: Vec<Color32> = img
+        .as_raw()
+        .iter()
+        .map(|&v| {
+            let g = f32::from(v) / 255.0;
+            Color32::from_rgba_unmultiplied(255, (g * 220.0) as u8, 40, (g * 200.0) as u8)
+        })
+        .collect();
+    egui::ColorImage::new([img.width() as usize, img.height() as usize], px)
 }

@@ -86,6 +86,8 @@ pub struct Persisted {
     pub overlay: bool,
     /// Draw the receptive field on the input.
     pub show_field: bool,
+    /// Draw the network's output over the input when it is a map or boxes.
+    pub show_output: bool,
     /// The top-k index folder last loaded.
     pub topk_dir: Option<PathBuf>,
     /// The grid's tile order.
@@ -111,6 +113,7 @@ impl Default for Persisted {
             back: BackSettings::default(),
             overlay: false,
             show_field: true,
+            show_output: true,
             topk_dir: None,
             grid_sort: SortMode::Channel,
             recent_secs: 10.0,

@@ -1,6 +1,6 @@
 //! The selected unit's pane: its map, the value under the pointer, its activity, the top-5.
 
-use deepvis_protocol::{ClassProb, Event, UnitMap};
+use deepvis_protocol::{ClassProb, Event, OutputReading, UnitMap};
 use egui::{Color32, Rect, Sense, Stroke, TextureOptions, Vec2};
 
 use crate::Shared;
@@ -15,6 +15,8 @@ pub struct UnitPane {
     picture: Picture,
     /// Top-5 classes.
     pub predictions: Vec<ClassProb>,
+    /// The output, when it is not class scores.
+    pub output: Option<OutputReading>,
 }
 
 impl Pane for UnitPane {
@@ -32,7 +34,14 @@ impl Pane for UnitPane {
                 self.picture.set(map_to_color(&m.values, m.width, m.height));
                 self.unit = Some(m.clone());
             }
-            Event::Predictions(p) => self.predictions = p.clone(),
+            Event::Predictions(p) => {
+                self.predictions = p.clone();
+                if !p.is_empty() {
+                    self.output = None;
+                }
+            }
+            Event::Output(r) => self.output = Some(r.clone()),
+            Event::Ready { .. } => self.output = None,
             _ => {}
         }
     }
@@ -145,12 +154,45 @@ impl UnitPane {
             sparkline(ui, &shared.activity, c, w);
         }
         ui.separator();
-        ui.strong("top-5 classes");
-        for p in &self.predictions {
-            ui.horizontal(|ui| {
-                ui.label(format!("{:>5.1}%", p.prob * 100.0));
-                ui.label(format!("{} ({})", p.label, p.index));
-            });
+        match &self.output {
+            Some(r) => output_ui(ui, r),
+            None => {
+                ui.strong("top-5 classes");
+                for p in &self.predictions {
+                    ui.horizontal(|ui| {
+                        ui.label(format!("{:>5.1}%", p.prob * 100.0));
+                        ui.label(format!("{} ({})", p.label, p.index));
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// What the network's output is, when it is not class scores: its map's range, its strongest
+/// boxes, its vector's norm.
+fn output_ui(ui: &mut egui::Ui, r: &OutputReading) {
+    match r {
+        OutputReading::Map { image, min, max } => {
+            ui.strong("output: a map over the frame");
+            ui.label(format!(
+                "{}x{}, values {min:.3} to {max:.3} (drawn over the input)",
+                image.width(),
+                image.height()
+            ));
+        }
+        OutputReading::Boxes(b) => {
+            ui.strong(format!("output: boxes ({} strongest)", b.len()));
+            for d in b.iter().take(5) {
+                ui.label(format!(
+                    "class {} {:.2} at ({:.0}, {:.0})-({:.0}, {:.0})",
+                    d.class, d.score, d.x0, d.y0, d.x1, d.y1
+                ));
+            }
+        }
+        OutputReading::Embedding { dim, norm } => {
+            ui.strong("output: an embedding");
+            ui.label(format!("{dim} values, norm {norm:.3}"));
         }
     }
 }

@@ -1,15 +1,18 @@
 //! Turning activations and images into pictures: tiled channel grids, signed images scaled
 //! about zero, montages; and the names of what is drawn (the attribution methods, filters and
-//! colour maps, a class and its probability), each one table. No model, no window.
+//! colour maps, a class and its probability, what a network's output is), each one table. No
+//! model, no window.
 
 use image::{GrayImage, Luma, Rgb, RgbImage};
 
 pub mod attribution;
 pub mod classes;
 pub mod mode;
+pub mod output;
 pub use attribution::*;
 pub use classes::ClassProb;
 pub use mode::BackMode;
+pub use output::{Detection, OutputHints, OutputKind, OutputReading};
 
 /// Names as a list in words: `a, b or c`.
 pub fn one_of(names: &[&str]) -> String {

@@ -7,6 +7,7 @@ use deepvis_engine::EngineHandle;
 use deepvis_protocol::Event;
 
 /// The decoded SqueezeNet weights of `../shared`.
+#[allow(dead_code)] // not every test target loads SqueezeNet
 pub fn weights() -> PathBuf {
     deepvis_testdata::shared_file("weights/squeezenet1_0/squeezenet1_0.safetensors")
 }

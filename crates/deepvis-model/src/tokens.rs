@@ -1,0 +1,139 @@
+//! Sequences of tokens read as grids: a value `[N, T, D]` whose T tokens are `lead` leading
+//! ones (CLS, registers) and then an `h x w` grid of patches row by row, as vision
+//! transformers keep them, is shown like a convolution's map (D channels of `h x w`); the
+//! grid is found from the patch embedding (the first convolution whose stride is its kernel).
+
+use std::collections::HashMap;
+
+use crate::graph::{Graph, Op, Shapes};
+
+/// The most leading tokens a sequence may have (a CLS token and registers).
+pub const MAX_LEAD: usize = 16;
+
+/// How a sequence of tokens lies over the image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TokenGrid {
+    /// Leading tokens (CLS, registers), before the patches.
+    pub lead: usize,
+    /// Rows of patches.
+    pub h: usize,
+    /// Columns of patches.
+    pub w: usize,
+}
+
+impl TokenGrid {
+    /// How many tokens the sequence holds.
+    pub fn tokens(self) -> usize {
+        self.lead + self.h * self.w
+    }
+
+    /// The grid a sequence of `t` tokens follows over patches of `h x w` (`lead`: the leading
+    /// tokens when known, else what the count leaves, at most [`MAX_LEAD`]); `None` when the
+    /// count does not fit.
+    pub fn fit(t: usize, (h, w): (usize, usize), lead: Option<usize>) -> Option<TokenGrid> {
+        let patches = h * w;
+        let k = t.checked_sub(patches)?;
+        let ok = match lead {
+            Some(l) => l == k,
+            None => k <= MAX_LEAD,
+        };
+        (ok && patches > 1).then_some(TokenGrid { lead: k, h, w })
+    }
+}
+
+/// Why a token grid asked for (a sidecar's) does not fit the model.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// The model has no patch embedding to read the grid from.
+    #[error("no patch embedding (a convolution whose stride equals its kernel) gives the grid")]
+    NoPatches,
+    /// No value holds the tokens the grid asks for.
+    #[error(
+        "no value holds {lead} leading tokens and {h}x{w} patches ({} tokens)",
+        lead + h * w
+    )]
+    NoSuchTokens {
+        /// Leading tokens asked for.
+        lead: usize,
+        /// Patch rows.
+        h: usize,
+        /// Patch columns.
+        w: usize,
+    },
+}
+
+impl Graph {
+    /// The patch grid `(h, w)` at the value shapes `shapes`: the map of the first convolution
+    /// whose stride equals its kernel (larger than one pixel), as vision transformers embed
+    /// their patches.
+    pub fn patch_grid(&self, shapes: &Shapes) -> Option<(usize, usize)> {
+        self.nodes.iter().find_map(|n| {
+            let Op::Conv { window, .. } = &n.op else {
+                return None;
+            };
+            let w = self.constants.get(n.inputs.get(1)?)?;
+            let kernel = [*w.dims.get(2)?, *w.dims.get(3)?];
+            if window.strides != kernel || kernel.iter().all(|&k| k <= 1) {
+                return None;
+            }
+            match shapes.get(&n.output)? {
+                &[_, _, h, w] => Some((h, w)),
+                _ => None,
+            }
+        })
+    }
+
+    /// The values holding tokens at `shapes`, with their grid: every rank-3 value
+    /// `[N, T, D]` whose T tokens are leading ones and the patch grid (`lead`: their count when
+    /// known, as a sidecar says). Empty when the model has no patch embedding.
+    pub fn token_grids(&self, shapes: &Shapes, lead: Option<usize>) -> HashMap<String, TokenGrid> {
+        let Some(patches) = self.patch_grid(shapes) else {
+            return HashMap::new();
+        };
+        self.nodes
+            .iter()
+            .filter_map(|n| match shapes.get(&n.output)? {
+                &[_, t, _] => Some((n.output.clone(), TokenGrid::fit(t, patches, lead)?)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Checks that a grid a sidecar asks for (`lead` leading tokens) fits some value.
+    pub fn check_tokens(&self, shapes: &Shapes, lead: usize) -> Result<(), TokenError> {
+        let (h, w) = self.patch_grid(shapes).ok_or(TokenError::NoPatches)?;
+        match self.token_grids(shapes, Some(lead)).is_empty() {
+            true => Err(TokenError::NoSuchTokens { lead, h, w }),
+            false => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_count_fits_the_grid_with_its_leading_tokens() {
+        // vit_s_focus at 224: CLS + 16x16; vit_mini: CLS + 2 registers + 8x8
+        assert_eq!(
+            TokenGrid::fit(257, (16, 16), None),
+            Some(TokenGrid {
+                lead: 1,
+                h: 16,
+                w: 16
+            })
+        );
+        assert_eq!(TokenGrid::fit(67, (8, 8), None).map(|g| g.lead), Some(3));
+        assert_eq!(
+            TokenGrid::fit(67, (8, 8), Some(3)).map(|g| g.tokens()),
+            Some(67)
+        );
+        // told otherwise, or too few, or too many leading tokens
+        assert_eq!(TokenGrid::fit(67, (8, 8), Some(1)), None);
+        assert_eq!(TokenGrid::fit(60, (8, 8), None), None);
+        assert_eq!(TokenGrid::fit(64 + MAX_LEAD + 1, (8, 8), None), None);
+        // a channel count is no sequence of tokens: 384 channels over 256 patches
+        assert_eq!(TokenGrid::fit(384, (16, 16), None), None);
+    }
+}
