@@ -264,8 +264,11 @@ pub(crate) fn max_pool_options(window: &Window, hw: [usize; 2]) -> MaxPoolOption
         .with_ceil_mode(window.ceil)
 }
 
-/// Right-aligns `dims` into four dimensions.
+/// Right-aligns `dims` into four dimensions (a rank-5 value's first two merged).
 pub(crate) fn dims4(dims: &[usize]) -> [usize; 4] {
+    if let [a, b, c, d, e] = *dims {
+        return [a * b, c, d, e];
+    }
     let mut d = [1; 4];
     let off = 4 - dims.len().min(4);
     for (i, &v) in dims.iter().take(4).enumerate() {
