@@ -8,4 +8,4 @@ pub mod spec;
 pub mod write;
 
 pub use error::{OnnxError, Result};
-pub use load::{OPSETS, OnnxModel, load, read_bytes};
+pub use load::{DEFAULT_FOLD_SIDE, OPSETS, OnnxModel, load, load_at, read_bytes, read_bytes_at};
