@@ -283,6 +283,8 @@ pub(crate) fn nchw(dims: &[usize]) -> [usize; 4] {
         [k] => [1, k, 1, 1],
         [n, k] => [n, k, 1, 1],
         [a, b, c] => [a, b, c, 1],
+        // [B, T, 3, heads, dim]: the batch first, the middle axes as rows
+        [a, b, c, d, e] => [a, b, c * d, e],
         _ => dims4(dims),
     }
 }
