@@ -118,7 +118,7 @@ fn clamp(n: u128) -> u64 {
 impl Graph {
     /// The scratch memory of a node beyond its output: a convolution's unfolded input (the
     /// CPU path's im2col) for one image and group, a transposed convolution's columns, a
-    /// resize's half-way value (the columns resized, the rows not yet).
+    /// resize's half-way value (the columns resized, the rows not yet) and its matrices.
     fn scratch(&self, i: usize, shapes: &Shapes) -> u128 {
         let n = &self.nodes[i];
         match n.op {
@@ -140,7 +140,10 @@ impl Graph {
                         let mut d = x.to_vec();
                         let last = d.len() - 1;
                         d[last] = o[last];
+                        // and the two interpolation matrices, [oh, h] and [ow, w]
                         bytes_of(&d)
+                            .saturating_add(bytes_of(&[o[last - 1], x[last - 1]]))
+                            .saturating_add(bytes_of(&[o[last], x[last]]))
                     }
                     _ => 0,
                 }

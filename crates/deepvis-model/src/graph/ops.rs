@@ -252,7 +252,10 @@ impl Infer<'_> {
                      dilation"
                 )));
             }
-            let full = (x[2 + i] - 1) * s + d * (k - 1) + output_padding[i] + 1;
+            let full = (x[2 + i] - 1)
+                .saturating_mul(s)
+                .saturating_add(d.saturating_mul(k - 1))
+                .saturating_add(output_padding[i] + 1);
             out.push(
                 full.checked_sub(2 * p[i])
                     .filter(|&o| o > 0)

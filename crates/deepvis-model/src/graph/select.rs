@@ -121,7 +121,11 @@ pub(super) fn gather_indices(indices: &[i64], len: usize) -> Result<Vec<i64>, St
     indices
         .iter()
         .map(|&i| {
-            let j = if i < 0 { i + len as i64 } else { i };
+            let j = if i < 0 {
+                i.saturating_add(len as i64)
+            } else {
+                i
+            };
             if (0..len as i64).contains(&j) {
                 Ok(j)
             } else {

@@ -274,7 +274,7 @@ fn strides(dims: &[usize]) -> Vec<usize> {
 fn count(dims: &[usize]) -> Result<usize, String> {
     dims.iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .filter(|&c| c <= 1 << 24)
+        .filter(|&c| c <= 1 << 20)
         .ok_or_else(|| format!("{dims:?} is too large to fold"))
 }
 
@@ -403,7 +403,11 @@ fn gather(x: &Host, idx: &Host, a: i64) -> Result<Host, String> {
         .ints("the indices")?
         .iter()
         .map(|&i| {
-            let j = if i < 0 { i + len as i64 } else { i };
+            let j = if i < 0 {
+                i.saturating_add(len as i64)
+            } else {
+                i
+            };
             usize::try_from(j)
                 .ok()
                 .filter(|&j| j < len)
@@ -670,7 +674,7 @@ fn range(start: &Host, limit: &Host, delta: &Host) -> Result<Host, String> {
         return Err("a range with step 0".into());
     }
     let n = ((fl - fs) / fd).ceil().max(0.0);
-    if n > (1 << 24) as f64 {
+    if n > (1 << 20) as f64 {
         return Err("the range is too long to fold".into());
     }
     let is_int = matches!(s, Num::I(_));
@@ -741,10 +745,12 @@ fn unary(op: &str, x: &Host) -> Result<Host, String> {
     map(x, false, |v| {
         Ok(match (op, v) {
             ("Neg", Num::I(s)) => Num::I(Sym {
-                per_batch: -s.per_batch,
-                fixed: -s.fixed,
+                per_batch: s.per_batch.checked_neg().ok_or("Neg overflows")?,
+                fixed: s.fixed.checked_neg().ok_or("Neg overflows")?,
             }),
-            ("Abs", Num::I(s)) if s.per_batch == 0 => Num::I(Sym::fixed(s.fixed.abs())),
+            ("Abs", Num::I(s)) if s.per_batch == 0 => {
+                Num::I(Sym::fixed(s.fixed.checked_abs().ok_or("Abs overflows")?))
+            }
             ("Floor" | "Ceil", Num::I(s)) => Num::I(s),
             (_, Num::I(s)) => {
                 return Err(format!("{op} of an integer ({s}) is not folded"));
@@ -812,22 +818,25 @@ fn float_op(op: &str, p: f64, q: f64) -> Result<Num, String> {
 
 fn int_op(op: &str, p: Sym, q: Sym) -> Result<Num, String> {
     let batch = |what: &str| format!("{what} of {p} and {q} depends on the batch size");
-    let add = |s: i64| Sym {
-        per_batch: p.per_batch + s * q.per_batch,
-        fixed: p.fixed + s * q.fixed,
+    let overflow = || format!("{op} of {p} and {q} overflows");
+    let lin = |a: i64, x: Sym, b: i64, y: Sym| -> Result<Sym, String> {
+        let part = |u: i64, v: i64| {
+            a.checked_mul(u)
+                .zip(b.checked_mul(v))
+                .and_then(|(s, t)| s.checked_add(t))
+        };
+        Ok(Sym {
+            per_batch: part(x.per_batch, y.per_batch).ok_or_else(overflow)?,
+            fixed: part(x.fixed, y.fixed).ok_or_else(overflow)?,
+        })
     };
+    let zero = Sym::fixed(0);
     Ok(Num::I(match op {
-        "Add" => add(1),
-        "Sub" => add(-1),
+        "Add" => lin(1, p, 1, q)?,
+        "Sub" => lin(1, p, -1, q)?,
         "Mul" => match (p.known(), q.known()) {
-            (Some(k), _) => Sym {
-                per_batch: k * q.per_batch,
-                fixed: k * q.fixed,
-            },
-            (_, Some(k)) => Sym {
-                per_batch: k * p.per_batch,
-                fixed: k * p.fixed,
-            },
+            (Some(k), _) => lin(k, q, 0, zero)?,
+            (_, Some(k)) => lin(k, p, 0, zero)?,
             _ => return Err(batch("the product")),
         },
         "Div" => {
@@ -836,10 +845,10 @@ fn int_op(op: &str, p: Sym, q: Sym) -> Result<Num, String> {
                 return Err("an integer division by 0".into());
             }
             match p.known() {
-                Some(v) => Sym::fixed(v / d),
+                Some(v) => Sym::fixed(v.checked_div(d).ok_or_else(overflow)?),
                 None if p.per_batch % d == 0 && p.fixed % d == 0 => Sym {
-                    per_batch: p.per_batch / d,
-                    fixed: p.fixed / d,
+                    per_batch: p.per_batch.checked_div(d).ok_or_else(overflow)?,
+                    fixed: p.fixed.checked_div(d).ok_or_else(overflow)?,
                 },
                 None => return Err(batch("the quotient")),
             }
@@ -882,13 +891,13 @@ fn equal(p: Sym, q: Sym) -> Result<bool, String> {
     if p == q {
         return Ok(true);
     }
-    let db = p.per_batch - q.per_batch;
+    let db = p.per_batch.saturating_sub(q.per_batch);
     if db == 0 {
         return Ok(false);
     }
     // equal at N = (q.fixed - p.fixed) / db: only a batch size of at least 1 matters
-    let dc = q.fixed - p.fixed;
-    if dc % db == 0 && dc / db >= 1 {
+    let dc = q.fixed.saturating_sub(p.fixed);
+    if dc.checked_rem(db) == Some(0) && dc.checked_div(db).is_some_and(|b| b >= 1) {
         return Err(format!("whether {p} equals {q} depends on the batch size"));
     }
     Ok(false)

@@ -75,6 +75,9 @@ const OPERATORS: &[Operator] = &[
     Operator::new("HardSwish", |_, _| Ok(Op::HardSwish)),
     Operator::new("MaxPool", |r, n| r.max_pool(n)),
     Operator::new("AveragePool", |r, n| {
+        if r.ints_attr(n, "dilations", 2, 1)? != [1, 1] {
+            return Err(r.bad(n, "a dilated average pooling (opset 19) is not supported"));
+        }
         Ok(Op::AveragePool {
             window: r.window(n, None)?,
             count_include_pad: Reader::int(n, "count_include_pad", 0) != 0,
@@ -152,10 +155,12 @@ const OPERATORS: &[Operator] = &[
     Operator::data_only("Cast", |r, n| match Reader::int(n, "to", 1) {
         // float to float (PyTorch casts its input to float32 first)
         1 | 10 | 11 | 16 => Ok(Op::Identity),
-        to => Err(r.bad(
+        // integers from the data's values: a shape that depends on the data
+        to => Err(r.not_foldable(
             n,
             format!(
-                "casts the data to {}; deepvis computes in float32",
+                "it casts values computed from the data to {}; deepvis folds integers from \
+                 shapes and constants only",
                 crate::proto::dtype::name(to as i32)
             ),
         )),
