@@ -143,6 +143,36 @@ impl Infer<'_> {
                 Ok(x.to_vec())
             }
             Op::Pad { pads, mode } => self.pad(pads, *mode),
+            Op::Gather { .. } | Op::Slice { .. } | Op::Expand { .. } | Op::Tile { .. } => {
+                self.moved()
+            }
+            Op::Resize(r) => self.resize(r),
+            Op::ConvTranspose {
+                window,
+                group,
+                output_padding,
+            } => self.conv_transpose(window, *group, *output_padding),
+            Op::Relu
+            | Op::LeakyRelu { .. }
+            | Op::Clip { .. }
+            | Op::Sigmoid
+            | Op::HardSigmoid { .. }
+            | Op::HardSwish
+            | Op::Dropout
+            | Op::Erf
+            | Op::Tanh
+            | Op::Pow { .. }
+            | Op::Sqrt
+            | Op::Reciprocal
+            | Op::Gelu { .. }
+            | Op::Identity => Ok(x.to_vec()),
+        }
+    }
+
+    /// The output of an op that moves elements (gather, slice, expand, tile).
+    fn moved(&self) -> Result<Vec<usize>, GraphError> {
+        let x = self.x();
+        match &self.node.op {
             Op::Gather {
                 axis: a,
                 indices,
@@ -171,26 +201,7 @@ impl Infer<'_> {
             Op::Tile { repeats } => select::tile_dims(x, repeats)
                 .filter(|d| d.len() <= 4)
                 .ok_or_else(|| self.fail(format!("repeats {repeats:?} for {x:?}"))),
-            Op::Resize(r) => self.resize(r),
-            Op::ConvTranspose {
-                window,
-                group,
-                output_padding,
-            } => self.conv_transpose(window, *group, *output_padding),
-            Op::Relu
-            | Op::LeakyRelu { .. }
-            | Op::Clip { .. }
-            | Op::Sigmoid
-            | Op::HardSigmoid { .. }
-            | Op::HardSwish
-            | Op::Dropout
-            | Op::Erf
-            | Op::Tanh
-            | Op::Pow { .. }
-            | Op::Sqrt
-            | Op::Reciprocal
-            | Op::Gelu { .. }
-            | Op::Identity => Ok(x.to_vec()),
+            _ => Err(self.fail("not an op that moves elements")),
         }
     }
 
@@ -198,7 +209,7 @@ impl Infer<'_> {
     fn resize(&self, r: &Resize) -> Result<Vec<usize>, GraphError> {
         let x = self.x();
         let k = x.len();
-        if k < 2 || k > 4 {
+        if !(2..=4).contains(&k) {
             return Err(self.fail(format!("deepvis resizes the last two axes of {x:?}")));
         }
         let out = r
@@ -604,10 +615,29 @@ impl Call<'_> {
             Op::HardSigmoid { alpha, beta } => (x * *alpha + *beta).clamp(0.0, 1.0),
             Op::HardSwish => x.clone() * (x / 6.0 + 0.5).clamp(0.0, 1.0),
             Op::Dropout | Op::Identity => x,
+            Op::Gather { .. } | Op::Slice { .. } | Op::Expand { .. } | Op::Tile { .. } => {
+                self.moved(x)?
+            }
+            Op::Resize(r) => self.resize(x, r),
+            Op::ConvTranspose {
+                window,
+                group,
+                output_padding,
+            } => self.conv_transpose(x, window, *group, *output_padding)?,
+            Op::Pow { exponent } => pow(x, *exponent),
+            Op::Sqrt => x.sqrt(),
+            Op::Reciprocal => x.recip(),
+            Op::Gelu { tanh } => gelu(x, *tanh),
+        })
+    }
+
+    /// An op that moves elements (gather, slice, expand, tile).
+    fn moved(&self, x: Tensor<4>) -> Result<Tensor<4>> {
+        let d = self.dims(0);
+        Ok(match &self.node.op {
             Op::Gather {
                 axis: a, indices, ..
             } => {
-                let d = self.dims(0);
                 let ax = axis(*a, d.len()).ok_or_else(|| self.fail("axis out of range"))?;
                 let idx = select::gather_indices(indices, d[ax]).map_err(|e| self.fail(e))?;
                 select::gather(x, &d, ax, &idx, self.out4())
@@ -618,30 +648,13 @@ impl Call<'_> {
                 ends,
                 steps,
             } => {
-                let d = self.dims(0);
                 let spans = select::slice_spans(&d, [axes, starts, ends, steps])
                     .map_err(|e| self.fail(e))?;
                 select::slice(x, &d, &spans, self.out4())
             }
             Op::Expand { .. } => x.expand(self.out4()),
-            Op::Tile { repeats } => select::tile(x, &self.dims(0), repeats),
-            Op::Resize(r) => self.resize(x, r),
-            Op::ConvTranspose {
-                window,
-                group,
-                output_padding,
-            } => self.conv_transpose(x, window, *group, *output_padding)?,
-            Op::Pow { exponent } => pow(x, *exponent),
-            Op::Sqrt => x.sqrt(),
-            Op::Reciprocal => x.recip(),
-            Op::Gelu { tanh: false } => {
-                x.clone() * ((x * std::f32::consts::FRAC_1_SQRT_2).erf() + 1.0) * 0.5
-            }
-            Op::Gelu { tanh: true } => {
-                let inner = (x.clone() + x.clone().powi_scalar(3) * 0.044715)
-                    * (2.0 / std::f32::consts::PI).sqrt();
-                x * (inner.tanh() + 1.0) * 0.5
-            }
+            Op::Tile { repeats } => select::tile(x, &d, repeats),
+            _ => return Err(self.fail("not an op that moves elements")),
         })
     }
 
@@ -849,6 +862,18 @@ impl Call<'_> {
         } else {
             activation::softmax(x, ax + 4 - r)
         })
+    }
+}
+
+/// GELU, `x * Phi(x)` (`tanh`: PyTorch's tanh approximation).
+fn gelu(x: Tensor<4>, tanh: bool) -> Tensor<4> {
+    match tanh {
+        false => x.clone() * ((x * std::f32::consts::FRAC_1_SQRT_2).erf() + 1.0) * 0.5,
+        true => {
+            let inner = (x.clone() + x.clone().powi_scalar(3) * 0.044715)
+                * (2.0 / std::f32::consts::PI).sqrt();
+            x * (inner.tanh() + 1.0) * 0.5
+        }
     }
 }
 

@@ -79,7 +79,7 @@ impl Resize {
             ResizeTo::Scales(s) => {
                 let f = |i: usize| {
                     let v = (f64::from(s[i]) * hw[i] as f64).floor();
-                    (v.is_finite() && v >= 1.0 && v <= 1e9).then_some(v as usize)
+                    (1.0..=1e9).contains(&v).then_some(v as usize)
                 };
                 [f(0)?, f(1)?]
             }
