@@ -264,10 +264,13 @@ pub(crate) fn max_pool_options(window: &Window, hw: [usize; 2]) -> MaxPoolOption
         .with_ceil_mode(window.ceil)
 }
 
-/// Right-aligns `dims` into four dimensions (a rank-5 value's first two merged).
+/// Right-aligns `dims` into four dimensions (a rank-5 value's first two merged, and any
+/// longer one's leading dimensions).
 pub(crate) fn dims4(dims: &[usize]) -> [usize; 4] {
-    if let [a, b, c, d, e] = *dims {
-        return [a * b, c, d, e];
+    if let [lead @ .., c, d, e] = dims
+        && lead.len() > 1
+    {
+        return [lead.iter().product(), *c, *d, *e];
     }
     let mut d = [1; 4];
     let off = 4 - dims.len().min(4);

@@ -377,6 +377,18 @@ pub enum Op {
 }
 
 impl Op {
+    /// How many inputs a node of the op takes.
+    pub fn arity(&self) -> std::ops::RangeInclusive<usize> {
+        match self {
+            Op::Conv { .. } | Op::ConvTranspose { .. } => 2..=3,
+            Op::BatchNorm { .. } => 5..=5,
+            Op::Add | Op::Sub | Op::Mul | Op::Div | Op::MatMul => 2..=2,
+            Op::Gemm { .. } | Op::LayerNorm { .. } => 2..=3,
+            Op::Concat { .. } => 1..=usize::MAX,
+            _ => 1..=1,
+        }
+    }
+
     /// Whether the op is an activation of the ReLU family, where a back-projection applies its
     /// deconv or guided rule.
     pub fn is_relu_family(&self) -> bool {
@@ -565,15 +577,7 @@ impl Graph {
                     return Err(self.error(n, format!("operand `{i}` must be a constant")));
                 }
             }
-            let arity = match n.op {
-                Op::Conv { .. } | Op::ConvTranspose { .. } => 2..=3,
-                Op::BatchNorm { .. } => 5..=5,
-                Op::Add | Op::Sub | Op::Mul | Op::Div | Op::MatMul => 2..=2,
-                Op::Gemm { .. } | Op::LayerNorm { .. } => 2..=3,
-                Op::Concat { .. } => 1..=usize::MAX,
-                _ => 1..=1,
-            };
-            if !arity.contains(&n.inputs.len()) {
+            if !n.op.arity().contains(&n.inputs.len()) {
                 return Err(self.error(n, format!("has {} input(s)", n.inputs.len())));
             }
             known.insert(&n.output);

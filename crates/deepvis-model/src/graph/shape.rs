@@ -83,8 +83,14 @@ impl Graph {
         ins: &[&[usize]],
         batch: usize,
     ) -> Result<Vec<usize>, GraphError> {
-        if ins.is_empty() {
-            return Err(self.error(node, "no input"));
+        if !node.op.arity().contains(&ins.len()) {
+            return Err(self.error(node, format!("has {} input(s)", ins.len())));
+        }
+        if let Some(d) = ins.iter().find(|d| d.len() > 5) {
+            return Err(self.error(
+                node,
+                format!("an input has rank {} (deepvis handles 1 to 5)", d.len()),
+            ));
         }
         if ins.iter().any(|d| d.len() > 4) && !takes_rank5(&node.op, ins) {
             return Err(self.error(
