@@ -802,6 +802,64 @@ fn every_command_runs_an_onnx_model() {
     assert!(png.is_file());
 }
 
+/// A vision transformer as PyTorch 2.7 exports it (vit_s_focus: its shape arithmetic folded
+/// at load, its preprocessing from the `.onnx.toml` sidecar): the layer table lists its blocks
+/// as [N, 257 tokens, 384], `--layer` takes a node's name or its output tensor's, and it
+/// classifies (its output is a saliency map; showing it as one is issue 24's item 6).
+#[test]
+fn a_vision_transformer_export_runs_with_names_of_nodes_or_tensors() {
+    let m = shared().join("models/vit_s_focus/vit_s_focus.onnx");
+    let m = m.to_str().unwrap();
+    let v = json(&deepvis_ok(&["--model", m, "layers", "--json"]));
+    let nodes = v["layers"].as_array().unwrap();
+    let block = nodes
+        .iter()
+        .find(|l| l["name"] == "/backbone/encoder/layer.11/Add_1")
+        .unwrap();
+    assert_eq!(block["channels"].as_u64(), Some(257), "{block}");
+    assert!(
+        nodes
+            .iter()
+            .all(|l| l["kind"] != "Shape" && l["kind"] != "Gather"),
+        "the shape arithmetic is folded"
+    );
+    let photo = shared().join("images/dog.jpg");
+    let photo = photo.to_str().unwrap();
+    let stats = |layer: &str| {
+        json(&deepvis_ok(&[
+            "--model",
+            m,
+            "activations",
+            photo,
+            "--layer",
+            layer,
+            "--json",
+        ]))
+    };
+    let by_node = stats("/backbone/encoder/layer.11/Add_1");
+    let by_tensor = stats("/backbone/encoder/layer.11/Add_1_output_0");
+    assert_eq!(by_node["channels"], by_tensor["channels"]);
+    assert_eq!(by_node["channels"].as_array().map(Vec::len), Some(257));
+    deepvis_ok(&["--model", m, "classify", photo]);
+    // another input size folds the graph anew: 280 / 14 = 20, 400 patches + CLS
+    let v = json(&deepvis_ok(&[
+        "--model",
+        m,
+        "--input-size",
+        "280",
+        "layers",
+        "--json",
+    ]));
+    let block = v["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == "/backbone/encoder/layer.11/Add_1")
+        .cloned()
+        .unwrap();
+    assert_eq!(block["channels"].as_u64(), Some(401), "{block}");
+}
+
 #[test]
 fn bad_onnx_files_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();

@@ -21,12 +21,15 @@ pub const CASE_BUDGET: u64 = 256 << 20;
 /// The peak memory above the budget a case may take (the runtime's own buffers, threads).
 const SLACK: u64 = 512 << 20;
 
-/// The shared models the structural fuzzer starts from (small CNNs deepvis loads).
-pub const SEEDS: [&str; 4] = [
+/// The shared models the structural fuzzer starts from (small CNNs deepvis loads, and two
+/// exporter-style graphs whose shape arithmetic is folded at load).
+pub const SEEDS: [&str; 6] = [
     "models/ops/caffenet_mini.onnx",
     "models/ops/resnet_mini.onnx",
     "models/ops/mobile_mini.onnx",
     "models/ops/preproc_mini.onnx",
+    "models/ops/vit_mini.onnx",
+    "models/ops/detect_mini.onnx",
 ];
 
 /// Extreme values for dimensions and integer attributes.

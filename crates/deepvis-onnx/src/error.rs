@@ -60,6 +60,26 @@ pub enum OnnxError {
         /// What is wrong.
         reason: String,
     },
+    /// Shape arithmetic that cannot be folded to constants at load (a shape computed from the
+    /// data's values, or from the batch size in a way one graph cannot run every batch).
+    #[error(
+        "{path}: node `{node}` ({op}) computes a shape that cannot be folded at load for the \
+         {h}x{w} input: {reason}"
+    )]
+    NotFoldable {
+        /// The file.
+        path: PathBuf,
+        /// The node.
+        node: String,
+        /// Its operator.
+        op: String,
+        /// The input height and width folded for.
+        h: usize,
+        /// Width.
+        w: usize,
+        /// Why.
+        reason: String,
+    },
     /// The graph's input is not one float image batch.
     #[error("{path}: {reason}")]
     Input {

@@ -11,15 +11,21 @@ use deepvis_model::fsguard;
 use deepvis_model::graph::budget::memory_budget;
 use deepvis_model::graph::{Graph, HostTensor, Node, Padding, Window};
 use deepvis_model::preprocess::MAX_INPUT_SIDE;
+use fold::Ints;
 use prost::Message;
 
 use crate::error::{OnnxError, Result};
 use crate::proto::{AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto, dtype};
 
+mod fold;
 mod ops;
+mod track;
 
 /// The default-domain opsets deepvis reads.
-pub const OPSETS: RangeInclusive<i64> = 9..=18;
+pub const OPSETS: RangeInclusive<i64> = 9..=20;
+
+/// The input side shape arithmetic is folded for when neither the caller nor the file says.
+pub const DEFAULT_FOLD_SIDE: usize = 224;
 
 /// An ONNX file read into a graph.
 #[derive(Clone, Debug)]
@@ -32,8 +38,19 @@ pub struct OnnxModel {
     pub producer: String,
 }
 
-/// Reads and converts an ONNX file; external data files are looked for beside it.
+/// Reads and converts an ONNX file; external data files are looked for beside it. Shape
+/// arithmetic is folded for the input size the file fixes (else 224x224): see [`load_at`].
 pub fn load(path: &Path) -> Result<OnnxModel> {
+    load_at(path, None)
+}
+
+/// Reads and converts an ONNX file for an input of `hw` (`None`: the size the file fixes,
+/// else 224x224). A graph that computes shapes (`Shape`, as PyTorch's exporter writes a
+/// reshape's target, an expand's or a resize's size) has them folded to constants for that
+/// size, and its [`Graph::input_hw`] is then that size: to run it at another size, load it
+/// again at that size. A graph that computes no shapes keeps the size its file fixes, or
+/// takes any size when the file fixes none (`hw` changes nothing there).
+pub fn load_at(path: &Path, hw: Option<[usize; 2]>) -> Result<OnnxModel> {
     // only a regular file (a pipe or a link to /dev/zero is refused), of a bounded size
     let bytes = fsguard::read_regular(path, fsguard::MAX_MODEL_FILE_BYTES).map_err(|source| {
         OnnxError::Io {
@@ -41,11 +58,16 @@ pub fn load(path: &Path) -> Result<OnnxModel> {
             source,
         }
     })?;
-    read_bytes(&bytes, path)
+    read_bytes_at(&bytes, path, hw)
 }
 
 /// Converts the bytes of an ONNX file; `path` names it in messages and locates external data.
 pub fn read_bytes(bytes: &[u8], path: &Path) -> Result<OnnxModel> {
+    read_bytes_at(bytes, path, None)
+}
+
+/// [`read_bytes`] for an input of `hw` (see [`load_at`]).
+pub fn read_bytes_at(bytes: &[u8], path: &Path, hw: Option<[usize; 2]>) -> Result<OnnxModel> {
     let not_onnx = |reason: String| OnnxError::NotOnnx {
         path: path.to_path_buf(),
         reason,
@@ -81,6 +103,8 @@ pub fn read_bytes(bytes: &[u8], path: &Path) -> Result<OnnxModel> {
         opset,
         floats: HashMap::new(),
         ints: HashMap::new(),
+        shapes: Tracker::default(),
+        at: hw,
     };
     let g = r.graph(graph)?;
     Ok(OnnxModel {
@@ -95,7 +119,29 @@ struct Reader<'a> {
     dir: PathBuf,
     opset: i64,
     floats: HashMap<String, HostTensor>,
-    ints: HashMap<String, Vec<i64>>,
+    /// Integer and boolean constants: the file's, and the folded shape arithmetic.
+    ints: HashMap<String, Ints>,
+    /// The dimensions of the graph's values as the nodes are read.
+    shapes: Tracker,
+    /// The input size asked for.
+    at: Option<[usize; 2]>,
+}
+
+/// The dimensions of every value of the graph being read, for a batch of 1 and of 2 at the
+/// input size folded for (from the two, a dimension is a [`Sym`] in the batch size).
+#[derive(Default)]
+struct Tracker {
+    /// The graph so far (its name names inference errors).
+    stub: Graph,
+    /// `[batch 1, batch 2]` dimensions by value.
+    dims: HashMap<String, [Vec<usize>; 2]>,
+    /// Whether the file computes shapes (then every value's dimensions must be known).
+    needed: bool,
+    /// Whether dimensions are still followed (a graph that computes no shapes stops at the
+    /// first node it cannot infer, as before: the error comes when it runs).
+    on: bool,
+    /// The `[H, W]` folded for.
+    hw: [usize; 2],
 }
 
 /// Values of a tensor before they are sorted into float and integer constants.
@@ -158,7 +204,8 @@ impl Reader<'_> {
                 });
             }
         };
-        let (channels, hw) = self.input_shape(input)?;
+        let (channels, declared) = self.input_shape(input)?;
+        let hw = self.start_tracking(g, &input.name, channels, declared)?;
         let unsupported = self.check_ops(g)?;
         if let Some((op, node)) = unsupported.first() {
             let more = if unsupported.len() > 1 {
@@ -185,12 +232,17 @@ impl Reader<'_> {
                 self.constant(n)?;
                 continue;
             }
-            let mut node = self.node(n)?;
-            if !names.insert(node.name.clone()) {
-                node.name = node.output.clone();
-                names.insert(node.name.clone());
+            if self.try_fold(n)? {
+                continue;
             }
-            nodes.push(node);
+            for mut node in self.nodes_of(n)? {
+                if !names.insert(node.name.clone()) {
+                    node.name = node.output.clone();
+                    names.insert(node.name.clone());
+                }
+                self.track(&node)?;
+                nodes.push(node);
+            }
         }
         let name = self
             .path
@@ -228,8 +280,8 @@ impl Reader<'_> {
         let mut seen = HashSet::new();
         let mut out = Vec::new();
         for n in &g.node {
-            let known =
-                (n.domain.is_empty() || n.domain == "ai.onnx") && ops::is_supported(&n.op_type);
+            let known = (n.domain.is_empty() || n.domain == "ai.onnx")
+                && (ops::is_supported(&n.op_type) || fold::is_host_op(&n.op_type));
             if !known {
                 let op = if n.domain.is_empty() {
                     n.op_type.clone()
@@ -321,11 +373,13 @@ impl Reader<'_> {
                     return Err(self.tensor_err(name, format!("its values do not fill {dims:?}")));
                 }
                 // integer constants are also usable as float operands
-                let f = HostTensor::new(dims, data.iter().map(|&v| v as f32).collect());
+                let f = HostTensor::new(dims.clone(), data.iter().map(|&v| v as f32).collect());
                 if let Some(f) = f {
                     self.floats.insert(name.to_string(), f);
                 }
-                self.ints.insert(name.to_string(), data);
+                let mut ints = Ints::fixed(dims, &data);
+                ints.boolean = t.data_type == dtype::BOOL;
+                self.ints.insert(name.to_string(), ints);
             }
         }
         Ok(())
@@ -603,14 +657,20 @@ impl Reader<'_> {
     fn const_ints(&self, n: &NodeProto, k: usize, what: &str) -> Result<Option<Vec<i64>>> {
         match n.input.get(k).filter(|s| !s.is_empty()) {
             None => Ok(None),
-            Some(name) => self.ints.get(name).cloned().map(Some).ok_or_else(|| {
-                self.bad(
+            Some(name) => match self.ints.get(name).map(Ints::known) {
+                Some(Some(v)) => Ok(Some(v)),
+                Some(None) => Err(self.bad(
+                    n,
+                    format!("{what} `{name}` depends on the batch size, which it cannot here"),
+                )),
+                None => Err(self.bad(
                     n,
                     format!(
-                        "{what} `{name}` must be a constant (computed shapes are not supported)"
+                        "{what} `{name}` must be a constant or computed from shapes (a value \
+                         computed from the data cannot be folded)"
                     ),
-                )
-            }),
+                )),
+            },
         }
     }
 
@@ -625,7 +685,9 @@ impl Reader<'_> {
         }
     }
 
-    fn node(&self, n: &NodeProto) -> Result<Node> {
+    /// The graph nodes of file node `n`: one, or one per output (a `Split`'s parts, named
+    /// `<node>:<k>`).
+    fn nodes_of(&self, n: &NodeProto) -> Result<Vec<Node>> {
         let output = n
             .output
             .first()
@@ -633,9 +695,10 @@ impl Reader<'_> {
             .ok_or_else(|| self.bad(n, "no output"))?
             .clone();
         let mut inputs: Vec<String> = n.input.iter().filter(|s| !s.is_empty()).cloned().collect();
-        let operator = ops::find(&n.op_type)
-            .ok_or_else(|| self.bad(n, format!("unsupported operator {}", n.op_type)))?;
-        let op = (operator.build)(self, n)?;
+        let operator = ops::find(&n.op_type).ok_or_else(|| match fold::must_fold(&n.op_type) {
+            true => self.not_foldable(n, "an operand is computed from the data"),
+            false => self.bad(n, format!("unsupported operator {}", n.op_type)),
+        })?;
         if operator.data_only {
             inputs.truncate(1);
         }
@@ -647,12 +710,22 @@ impl Reader<'_> {
         } else {
             n.name.clone()
         };
-        Ok(Node {
+        let node = |name: String, op, output: String| Node {
             name,
             op_type: n.op_type.clone(),
             op,
-            inputs,
+            inputs: inputs.clone(),
             output,
+        };
+        Ok(match operator.build {
+            ops::Build::One(build) => vec![node(name, build(self, n)?, output)],
+            ops::Build::Each(build) => build(self, n)?
+                .into_iter()
+                .zip(&n.output)
+                .enumerate()
+                .filter(|(_, (_, o))| !o.is_empty())
+                .map(|(k, (op, o))| node(format!("{name}:{k}"), op, o.clone()))
+                .collect(),
         })
     }
 }

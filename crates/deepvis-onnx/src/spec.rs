@@ -128,11 +128,35 @@ pub struct ModelInput {
 }
 
 /// Reads an ONNX file and decides its preprocessing (`flags` over a sidecar, a known file's
-/// preset or the default).
+/// preset or the default). A graph that computes its shapes is folded for the input size the
+/// flags or the sidecar ask for (see [`crate::load_at`]).
 pub fn open(path: &Path, flags: &Sidecar) -> Result<(crate::OnnxModel, ModelInput)> {
-    let m = crate::load(path)?;
+    let asked = match flags.size {
+        Some(s) => Some(s),
+        None => sidecar(path)?.and_then(|(s, _)| s.size),
+    };
+    let m = crate::load_at(path, asked.map(|s| [s, s]))?;
     let input = model_input(path, m.graph.input_hw, flags)?;
     Ok((m, input))
+}
+
+/// The sidecar `PATH.toml` beside the model at `path`, if there is one, and its path.
+fn sidecar(path: &Path) -> Result<Option<(Sidecar, PathBuf)>> {
+    let mut side = path.as_os_str().to_owned();
+    side.push(".toml");
+    let side = PathBuf::from(side);
+    if !side.exists() {
+        return Ok(None);
+    }
+    // a sidecar that is a pipe, a device or huge is an error, not waited on or skipped
+    let text =
+        fsguard::read_regular_text(&side, fsguard::MAX_TEXT_FILE_BYTES).map_err(|source| {
+            OnnxError::Io {
+                path: side.clone(),
+                source,
+            }
+        })?;
+    Ok(Some((Sidecar::parse(&text, &side)?, side)))
 }
 
 /// The hex sha256 of a file.
@@ -183,19 +207,8 @@ pub fn model_input(
     let mut side = path.as_os_str().to_owned();
     side.push(".toml");
     let side = PathBuf::from(side);
-    let (base, source) = if side.exists() {
-        // a sidecar that is a pipe, a device or huge is an error, not waited on or skipped
-        let text =
-            fsguard::read_regular_text(&side, fsguard::MAX_TEXT_FILE_BYTES).map_err(|source| {
-                OnnxError::Io {
-                    path: side.clone(),
-                    source,
-                }
-            })?;
-        (
-            Sidecar::parse(&text, &side)?,
-            SpecSource::Sidecar(side.clone()),
-        )
+    let (base, source) = if let Some((s, at)) = sidecar(path)? {
+        (s, SpecSource::Sidecar(at))
     } else if let Some((name, s)) = known_preset(&sha256_file(path)?)? {
         (s, SpecSource::Known(name))
     } else {

@@ -229,3 +229,149 @@ fn errors_are_typed() {
     let e = read_bytes(&conv_model(7, weight()), Path::new("m.onnx")).expect_err("opset");
     assert!(matches!(e, OnnxError::Opset { found: 7, .. }));
 }
+
+fn string_attr(name: &str, v: &str) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: 3,
+        s: v.as_bytes().to_vec(),
+        ..Default::default()
+    }
+}
+
+fn int_attr(name: &str, v: i64) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: 2,
+        i: v,
+        ..Default::default()
+    }
+}
+
+fn int64s(name: &str, v: &[i64]) -> TensorProto {
+    TensorProto {
+        name: name.into(),
+        dims: vec![v.len() as i64],
+        data_type: dtype::INT64,
+        int64_data: v.to_vec(),
+        ..Default::default()
+    }
+}
+
+/// A reshape whose target is computed from the data's values (a mean cast to integers):
+/// nothing to fold at load, an error naming the node that makes integers of the data.
+#[test]
+fn a_shape_computed_from_the_data_cannot_be_folded() {
+    let mut mean = node("ReduceMean", "/mean", &["x"], "m");
+    mean.attribute = vec![int_attr("keepdims", 0)];
+    let mut cast = node("Cast", "/to_int", &["m"], "k");
+    cast.attribute = vec![int_attr("to", i64::from(dtype::INT64))];
+    let bytes = model(
+        14,
+        value("x", dtype::FLOAT, &[None, Some(3), Some(8), Some(8)]),
+        vec![
+            mean,
+            cast,
+            node("Unsqueeze", "/unsq", &["k", "zero"], "k1"),
+            node("Concat", "/cat", &["k1", "minus1"], "shape"),
+            node("Reshape", "/reshape", &["x", "shape"], "y"),
+        ],
+        vec![int64s("zero", &[0]), int64s("minus1", &[-1])],
+        "y",
+    );
+    let e = read_bytes(&bytes, Path::new("/models/m.onnx")).expect_err("data-dependent shape");
+    assert!(
+        matches!(&e, OnnxError::NotFoldable { node, .. } if node == "/to_int"),
+        "{e:?}"
+    );
+    let e = e.to_string();
+    assert!(
+        e.contains("/models/m.onnx") && e.contains("/to_int") && e.contains("8x8"),
+        "{e}"
+    );
+}
+
+/// Shape arithmetic that one graph cannot run for every batch size: a reshape to
+/// `[N, N, -1]` (two dimensions of the batch), and a comparison of the batch size with 4.
+#[test]
+fn a_shape_that_depends_on_the_batch_twice_is_an_error() {
+    let shape_chain = |last: NodeProto, init: Vec<TensorProto>| {
+        let mut gather = node("Gather", "/n", &["s", "zero"], "n");
+        gather.attribute = vec![int_attr("axis", 0)];
+        let mut nodes = vec![
+            node("Shape", "/shape", &["x"], "s"),
+            gather,
+            node("Unsqueeze", "/n1", &["n", "axes"], "n1"),
+        ];
+        nodes.push(last);
+        let mut init = init;
+        init.push(TensorProto {
+            name: "zero".into(),
+            data_type: dtype::INT64,
+            int64_data: vec![0],
+            ..Default::default()
+        });
+        init.push(int64s("axes", &[0]));
+        model(
+            14,
+            value("x", dtype::FLOAT, &[None, Some(3), Some(8), Some(8)]),
+            nodes,
+            init,
+            "y",
+        )
+    };
+    let mut twice = shape_chain(
+        node("Concat", "/cat", &["n1", "n1", "minus1"], "t"),
+        vec![int64s("minus1", &[-1])],
+    );
+    // append the reshape
+    let mut m = <ModelProto as prost::Message>::decode(twice.as_slice()).expect("decode");
+    if let Some(g) = m.graph.as_mut() {
+        g.node.push(node("Reshape", "/reshape", &["x", "t"], "y"));
+    }
+    twice = prost::Message::encode_to_vec(&m);
+    let e = err(&twice);
+    assert!(e.contains("/reshape") && e.contains("batch size"), "{e}");
+
+    let four = shape_chain(
+        node("Equal", "/is_four", &["n1", "four"], "y"),
+        vec![int64s("four", &[4])],
+    );
+    let e = err(&four);
+    assert!(e.contains("/is_four") && e.contains("batch size"), "{e}");
+}
+
+/// Resize modes deepvis does not compute are refused at load, naming the node: a mode ONNX
+/// does not have and TensorFlow's crop-and-resize coordinates.
+#[test]
+fn an_unsupported_resize_mode_is_an_error() {
+    let resize = |attrs: Vec<AttributeProto>| {
+        let mut r = node("Resize", "/up", &["x", "", "scales"], "y");
+        r.attribute = attrs;
+        model(
+            13,
+            value("x", dtype::FLOAT, &[Some(1), Some(3), Some(8), Some(8)]),
+            vec![r],
+            vec![floats("scales", &[4], &[1.0, 1.0, 2.0, 2.0])],
+            "y",
+        )
+    };
+    let e = err(&resize(vec![string_attr("mode", "area")]));
+    assert!(
+        e.contains("/up") && e.contains("`area`") && e.contains("not supported"),
+        "{e}"
+    );
+    let e = err(&resize(vec![
+        string_attr("mode", "linear"),
+        string_attr("coordinate_transformation_mode", "tf_crop_and_resize"),
+    ]));
+    assert!(e.contains("/up") && e.contains("tf_crop_and_resize"), "{e}");
+    // the same node with a supported mode loads and doubles the map
+    let m = read_bytes(
+        &resize(vec![string_attr("mode", "cubic")]),
+        Path::new("m.onnx"),
+    )
+    .expect("cubic");
+    let shapes = m.graph.shapes(1, 8, 8).expect("shapes");
+    assert_eq!(shapes.get("y"), Some(&[1, 3, 16, 16][..]));
+}

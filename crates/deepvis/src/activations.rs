@@ -43,10 +43,11 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     let l = load(g)?;
     let info = l.info.layer(&a.layer)?;
     let input = read_input(&a.image, a.tensor.as_deref(), a.frame, &l)?;
+    // asked by its node's name (`--layer` may name the node's output tensor)
     let req = if a.pre_relu {
-        Request::default().with_pre_relu(&a.layer)
+        Request::default().with_pre_relu(&info.name)
     } else {
-        Request::layers(&[&a.layer])
+        Request::layers(&[&info.name])
     };
     let mut taps = l.net.forward(input.tensor, &req)?;
     let t = if a.pre_relu {

@@ -306,6 +306,14 @@ impl Unit {
         }
         let spatial = mh * mw > 1;
         let plane = mh * mw;
+        if od.iter().product::<usize>() != n * c * plane {
+            // a value whose first axis is not the batch (q, k and v stacked before the heads)
+            return Err(Error::BadInput(format!(
+                "node `{}` holds {od:?} for a batch of {n}: its first axis is not the batch, so \
+                 it has no unit to project",
+                target.name
+            )));
+        }
         let view = layout.to_nchw(out.clone(), &od).reshape([n, c, mh, mw]);
         let maps = to_vec(view.narrow(1, channel, 1))?;
         let at =
@@ -617,6 +625,10 @@ impl GraphNet {
                     .cloned()
                     .map(|v| layout.to_nchw(v, d));
                 captured = value.map(|v| (v, layout.to_nchw(gy.clone(), d)));
+            }
+            // a node of constants alone (a CLS token expanded to the batch) passes nothing back
+            if node.inputs.iter().all(|i| g.constants.contains_key(i)) {
+                continue;
             }
             let gx = match fwd.tapes.remove(node.output.as_str()) {
                 Some(tape) => tape.back(gy, &node.inputs, &g.constants),

@@ -117,10 +117,37 @@ fn clamp(n: u128) -> u64 {
 
 impl Graph {
     /// The scratch memory of a node beyond its output: a convolution's unfolded input (the
-    /// CPU path's im2col) for one image and group.
+    /// CPU path's im2col) for one image and group, a transposed convolution's columns, a
+    /// resize's half-way value (the columns resized, the rows not yet) and its matrices.
     fn scratch(&self, i: usize, shapes: &Shapes) -> u128 {
         let n = &self.nodes[i];
         match n.op {
+            Op::ConvTranspose { .. } => {
+                let w = n.inputs.get(1).and_then(|w| shapes.get(w));
+                let x = n.inputs.first().and_then(|x| shapes.get(x));
+                match (w, x) {
+                    (Some([_, cout, kh, kw]), Some([_, _, h, wd])) => {
+                        bytes_of(&[*cout, *kh, *kw, *h, *wd])
+                    }
+                    _ => 0,
+                }
+            }
+            Op::Resize(_) => {
+                let x = n.inputs.first().and_then(|x| shapes.get(x));
+                let out = shapes.get(&n.output);
+                match (x, out) {
+                    (Some(x), Some(o)) if x.len() >= 2 && x.len() == o.len() => {
+                        let mut d = x.to_vec();
+                        let last = d.len() - 1;
+                        d[last] = o[last];
+                        // and the two interpolation matrices, [oh, h] and [ow, w]
+                        bytes_of(&d)
+                            .saturating_add(bytes_of(&[o[last - 1], x[last - 1]]))
+                            .saturating_add(bytes_of(&[o[last], x[last]]))
+                    }
+                    _ => 0,
+                }
+            }
             Op::Conv { .. } => {
                 let w = n.inputs.get(1).and_then(|w| shapes.get(w));
                 let out = shapes.get(&n.output);

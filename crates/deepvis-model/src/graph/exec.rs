@@ -264,8 +264,14 @@ pub(crate) fn max_pool_options(window: &Window, hw: [usize; 2]) -> MaxPoolOption
         .with_ceil_mode(window.ceil)
 }
 
-/// Right-aligns `dims` into four dimensions.
+/// Right-aligns `dims` into four dimensions (a rank-5 value's first two merged, and any
+/// longer one's leading dimensions).
 pub(crate) fn dims4(dims: &[usize]) -> [usize; 4] {
+    if let [lead @ .., c, d, e] = dims
+        && lead.len() > 1
+    {
+        return [lead.iter().product(), *c, *d, *e];
+    }
     let mut d = [1; 4];
     let off = 4 - dims.len().min(4);
     for (i, &v) in dims.iter().take(4).enumerate() {
@@ -280,6 +286,8 @@ pub(crate) fn nchw(dims: &[usize]) -> [usize; 4] {
         [k] => [1, k, 1, 1],
         [n, k] => [n, k, 1, 1],
         [a, b, c] => [a, b, c, 1],
+        // [B, T, 3, heads, dim]: the batch first, the middle axes as rows
+        [a, b, c, d, e] => [a, b, c * d, e],
         _ => dims4(dims),
     }
 }

@@ -66,6 +66,36 @@ fn through(
                 map(b[3], 1) + ext(1),
             ])
         }
+        (Field::Box(b), Op::ConvTranspose { window, .. }) => {
+            if k > 0 {
+                return None;
+            }
+            // output o gathers input i where o = i * s - p + j * d for a tap j < k
+            let p = window.pads([0, 0]);
+            let (s, d, kk) = (window.strides, window.dilations, window.kernel);
+            let lo = |o: i64, i: usize| {
+                (o + p[i] as i64 - ((kk[i] - 1) * d[i]) as i64).div_euclid(s[i] as i64)
+            };
+            let hi = |o: i64, i: usize| (o + p[i] as i64).div_euclid(s[i] as i64);
+            Field::Box([lo(b[0], 0), hi(b[1], 0), lo(b[2], 1), hi(b[3], 1)])
+        }
+        (Field::Box(b), Op::Resize(_)) => {
+            // the input rows the output rows interpolate (cubic: two on each side)
+            let (i, o) = (in_hw?, out_hw?);
+            let map = |v: i64, a: usize, end: bool| {
+                let x = (v as f64 + 0.5) * i[a] as f64 / o[a] as f64;
+                match end {
+                    true => x.ceil() as i64 + 1,
+                    false => x.floor() as i64 - 2,
+                }
+            };
+            Field::Box([
+                map(b[0], 0, false).max(0),
+                map(b[1], 0, true).min(i[0] as i64 - 1),
+                map(b[2], 1, false).max(0),
+                map(b[3], 1, true).min(i[1] as i64 - 1),
+            ])
+        }
         (Field::Box(b), Op::Pad { pads, .. }) => {
             let r = pads.len() / 2;
             if r < 2 {

@@ -83,6 +83,10 @@ impl Graph {
                                     | Op::Div
                                     | Op::Erf
                                     | Op::Tanh
+                                    | Op::Pow { .. }
+                                    | Op::Sqrt
+                                    | Op::Reciprocal
+                                    | Op::Gelu { .. }
                                     | Op::Identity
                                     | Op::Dropout
                             ))

@@ -8,6 +8,9 @@
 //! Values have a logical rank of 1 to 4 (`[N, C, H, W]` maps, `[N, K]` vectors, ...); the
 //! executor stores each as a rank-4 tensor with the logical dimensions right-aligned (a
 //! `[N, K]` vector is stored `[1, 1, N, K]`), so numpy broadcasting is burn's broadcasting.
+//! A rank-5 value (a transformer's `[B, T, 3, heads, dim]` before q, k and v are picked) is
+//! stored with its first two dimensions merged; only the ops that move elements (reshape,
+//! transpose, gather, slice) and the elementwise ones without a second operand take one.
 
 mod autodiff;
 mod backprop;
@@ -18,12 +21,15 @@ mod field;
 mod host;
 mod layout;
 mod ops;
+pub mod resize;
+mod select;
 mod shape;
 mod tape;
 
 pub use backprop::{Backward, Seed};
 pub use exec::{GraphNet, GraphTaps, NodeTime};
 pub use layout::Layout;
+pub use resize::{CoordMode, NearestMode, Resize, ResizeMode, ResizeTo};
 pub use shape::Shapes;
 
 use std::collections::HashMap;
@@ -138,6 +144,26 @@ pub enum PadMode {
     Reflect,
     /// Repeat the edge.
     Edge,
+}
+
+/// A dimension a loader computed for the size it folded the graph at: fixed, or a multiple
+/// of the batch size (the `B` of `expand(B, -1, -1)`), so that one graph runs every batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Extent {
+    /// This many.
+    Fixed(usize),
+    /// This many times the batch size.
+    Batch(usize),
+}
+
+impl Extent {
+    /// The dimension for a batch of `batch`.
+    pub fn at(self, batch: usize) -> usize {
+        match self {
+            Extent::Fixed(d) => d,
+            Extent::Batch(k) => k.saturating_mul(batch),
+        }
+    }
 }
 
 /// What a node computes. Weights and other constant operands are node inputs naming
@@ -289,9 +315,80 @@ pub enum Op {
     },
     /// The identity.
     Identity,
+    /// Elements picked along `axis` by constant indices (ONNX `Gather` on data: a token, a
+    /// head, one of q/k/v); the output has the input's dimensions with `axis` replaced by
+    /// `index_dims` (none for a scalar index).
+    Gather {
+        /// The axis (negative counts from the end).
+        axis: i64,
+        /// The indices, row-major (negative count from the end of the axis).
+        indices: Vec<i64>,
+        /// The indices' dimensions (empty: one scalar index, the axis dropped).
+        index_dims: Vec<usize>,
+    },
+    /// A strided window of the input (ONNX `Slice`; one output of a `Split`): per listed axis
+    /// `start..end` by `step`, clamped as ONNX clamps them.
+    Slice {
+        /// The axes (negative count from the end).
+        axes: Vec<i64>,
+        /// First index per axis (negative counts from the end).
+        starts: Vec<i64>,
+        /// End (exclusive) per axis.
+        ends: Vec<i64>,
+        /// Step per axis (not 0).
+        steps: Vec<i64>,
+    },
+    /// Broadcast to `shape` (ONNX `Expand`: numpy broadcasting both ways, a 1 keeps the
+    /// input's dimension).
+    Expand {
+        /// The target, per axis.
+        shape: Vec<Extent>,
+    },
+    /// The input repeated `repeats[i]` times along axis `i`.
+    Tile {
+        /// Repeats per axis.
+        repeats: Vec<usize>,
+    },
+    /// Interpolation of the last two axes (nearest, linear or cubic, ONNX `Resize`).
+    Resize(Resize),
+    /// Transposed convolution; inputs `x`, `W` (`[I, O/group, kH, kW]`), optional bias `B`.
+    ConvTranspose {
+        /// Window geometry (the kernel comes from `W`; the padding is cut off the output).
+        window: Window,
+        /// Groups.
+        group: usize,
+        /// Extra rows and columns at the end of the output.
+        output_padding: [usize; 2],
+    },
+    /// `x` to a constant power.
+    Pow {
+        /// The exponent.
+        exponent: f32,
+    },
+    /// The square root, elementwise.
+    Sqrt,
+    /// `1 / x`, elementwise.
+    Reciprocal,
+    /// GELU: `x * Phi(x)` (`tanh`: the tanh approximation).
+    Gelu {
+        /// Whether the tanh approximation.
+        tanh: bool,
+    },
 }
 
 impl Op {
+    /// How many inputs a node of the op takes.
+    pub fn arity(&self) -> std::ops::RangeInclusive<usize> {
+        match self {
+            Op::Conv { .. } | Op::ConvTranspose { .. } => 2..=3,
+            Op::BatchNorm { .. } => 5..=5,
+            Op::Add | Op::Sub | Op::Mul | Op::Div | Op::MatMul => 2..=2,
+            Op::Gemm { .. } | Op::LayerNorm { .. } => 2..=3,
+            Op::Concat { .. } => 1..=usize::MAX,
+            _ => 1..=1,
+        }
+    }
+
     /// Whether the op is an activation of the ReLU family, where a back-projection applies its
     /// deconv or guided rule.
     pub fn is_relu_family(&self) -> bool {
@@ -390,7 +487,7 @@ impl Graph {
     /// statistics).
     pub fn parameters<'a>(&self, node: &'a Node) -> Vec<&'a str> {
         let slots: &[usize] = match node.op {
-            Op::Conv { .. } => &[1, 2],
+            Op::Conv { .. } | Op::ConvTranspose { .. } => &[1, 2],
             Op::Gemm { .. } | Op::MatMul => &[0, 1, 2],
             Op::BatchNorm { .. } => &[1, 2],
             _ => &[],
@@ -469,7 +566,7 @@ impl Graph {
                 ));
             }
             let need_const: &[usize] = match n.op {
-                Op::Conv { .. } => &[1, 2],
+                Op::Conv { .. } | Op::ConvTranspose { .. } => &[1, 2],
                 Op::BatchNorm { .. } => &[1, 2, 3, 4],
                 _ => &[],
             };
@@ -480,15 +577,7 @@ impl Graph {
                     return Err(self.error(n, format!("operand `{i}` must be a constant")));
                 }
             }
-            let arity = match n.op {
-                Op::Conv { .. } => 2..=3,
-                Op::BatchNorm { .. } => 5..=5,
-                Op::Add | Op::Sub | Op::Mul | Op::Div | Op::MatMul => 2..=2,
-                Op::Gemm { .. } | Op::LayerNorm { .. } => 2..=3,
-                Op::Concat { .. } => 1..=usize::MAX,
-                _ => 1..=1,
-            };
-            if !arity.contains(&n.inputs.len()) {
+            if !n.op.arity().contains(&n.inputs.len()) {
                 return Err(self.error(n, format!("has {} input(s)", n.inputs.len())));
             }
             known.insert(&n.output);

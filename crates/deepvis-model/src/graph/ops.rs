@@ -9,11 +9,16 @@ use burn::tensor::activation;
 use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d};
 use burn::tensor::ops::AvgPoolOptions;
 
+use burn::tensor::module::conv_transpose2d;
+use burn::tensor::ops::ConvTransposeOptions;
+
 use super::autodiff;
 use super::exec::{GraphNet, conv_options, dims4, max_pool_options};
 use super::host::{self, Declined};
+use super::resize::Resize;
+use super::select::{self, view5};
 use super::shape::{Shapes, axis, broadcast, window_out};
-use super::{Graph, GraphError, Node, Op, PadMode, Window};
+use super::{Graph, GraphError, Node, Op, PadMode, Padding, Window};
 use crate::error::{Error, Result};
 
 // ---- shapes -------------------------------------------------------------------------------
@@ -23,6 +28,8 @@ pub(super) struct Infer<'a> {
     pub(super) graph: &'a Graph,
     pub(super) node: &'a Node,
     pub(super) ins: &'a [&'a [usize]],
+    /// The batch size of the pass (an expand to `k` times the batch needs it).
+    pub(super) batch: usize,
 }
 
 impl Infer<'_> {
@@ -136,6 +143,15 @@ impl Infer<'_> {
                 Ok(x.to_vec())
             }
             Op::Pad { pads, mode } => self.pad(pads, *mode),
+            Op::Gather { .. } | Op::Slice { .. } | Op::Expand { .. } | Op::Tile { .. } => {
+                self.moved()
+            }
+            Op::Resize(r) => self.resize(r),
+            Op::ConvTranspose {
+                window,
+                group,
+                output_padding,
+            } => self.conv_transpose(window, *group, *output_padding),
             Op::Relu
             | Op::LeakyRelu { .. }
             | Op::Clip { .. }
@@ -145,8 +161,119 @@ impl Infer<'_> {
             | Op::Dropout
             | Op::Erf
             | Op::Tanh
+            | Op::Pow { .. }
+            | Op::Sqrt
+            | Op::Reciprocal
+            | Op::Gelu { .. }
             | Op::Identity => Ok(x.to_vec()),
         }
+    }
+
+    /// The output of an op that moves elements (gather, slice, expand, tile).
+    fn moved(&self) -> Result<Vec<usize>, GraphError> {
+        let x = self.x();
+        match &self.node.op {
+            Op::Gather {
+                axis: a,
+                indices,
+                index_dims,
+            } => {
+                let ax = self.axis(*a)?;
+                select::gather_indices(indices, x[ax]).map_err(|e| self.fail(e))?;
+                if index_dims.iter().product::<usize>() != indices.len() {
+                    return Err(self.fail(format!(
+                        "{} indices do not fill {index_dims:?}",
+                        indices.len()
+                    )));
+                }
+                Ok(select::gather_dims(x, ax, index_dims))
+            }
+            Op::Slice {
+                axes,
+                starts,
+                ends,
+                steps,
+            } => select::slice_spans(x, [axes, starts, ends, steps])
+                .map(|s| select::slice_dims(&s))
+                .map_err(|e| self.fail(e)),
+            Op::Expand { shape } => select::expand_dims(x, shape, self.batch)
+                .ok_or_else(|| self.fail(format!("{x:?} does not broadcast to {shape:?}"))),
+            Op::Tile { repeats } => select::tile_dims(x, repeats)
+                .filter(|d| d.len() <= 4)
+                .ok_or_else(|| self.fail(format!("repeats {repeats:?} for {x:?}"))),
+            _ => Err(self.fail("not an op that moves elements")),
+        }
+    }
+
+    /// A resize of the last two axes.
+    fn resize(&self, r: &Resize) -> Result<Vec<usize>, GraphError> {
+        let x = self.x();
+        let k = x.len();
+        if !(2..=4).contains(&k) {
+            return Err(self.fail(format!("deepvis resizes the last two axes of {x:?}")));
+        }
+        let out = r
+            .out_hw([x[k - 2], x[k - 1]])
+            .ok_or_else(|| self.fail(format!("{:?} gives an empty output for {x:?}", r.to)))?;
+        let mut d = x.to_vec();
+        d[k - 2] = out[0];
+        d[k - 1] = out[1];
+        Ok(d)
+    }
+
+    /// `[N, I, H, W]` by `[I, O/group, kH, kW]`, the padding cut off the output.
+    fn conv_transpose(
+        &self,
+        window: &Window,
+        group: usize,
+        output_padding: [usize; 2],
+    ) -> Result<Vec<usize>, GraphError> {
+        self.check_window(window)?;
+        let x = self.input4()?;
+        let wt = self.ins[1];
+        if wt.len() != 4 || group == 0 || wt[0] != x[1] || !x[1].is_multiple_of(group) {
+            return Err(self.fail(format!(
+                "the weight {wt:?} does not fit {} input channels in {group} group(s)",
+                x[1]
+            )));
+        }
+        let Padding::Explicit(p) = window.padding else {
+            return Err(self.fail("automatic padding is not supported here"));
+        };
+        if p[0] != p[2] || p[1] != p[3] {
+            return Err(self.fail(format!(
+                "pads {p:?}: deepvis takes the same padding at both ends of an axis"
+            )));
+        }
+        if [wt[2], wt[3]] != window.kernel {
+            return Err(self.fail("kernel_shape differs from the weight's"));
+        }
+        let channels = wt[1] * group;
+        if let Some(b) = self.ins.get(2)
+            && **b != [channels]
+        {
+            return Err(self.fail(format!("the bias is {b:?}, expected [{channels}]")));
+        }
+        let mut out = vec![x[0], channels];
+        for i in 0..2 {
+            let (s, d, k) = (window.strides[i], window.dilations[i], window.kernel[i]);
+            if output_padding[i] >= s.max(d) {
+                return Err(self.fail(format!(
+                    "output_padding {output_padding:?} must be smaller than the stride or \
+                     dilation"
+                )));
+            }
+            let full = (x[2 + i] - 1)
+                .saturating_mul(s)
+                .saturating_add(d.saturating_mul(k - 1))
+                .saturating_add(output_padding[i] + 1);
+            out.push(
+                full.checked_sub(2 * p[i])
+                    .filter(|&o| o > 0)
+                    .ok_or_else(|| self.fail("the padding is larger than the output"))?,
+            );
+        }
+        Ok(out)
     }
 
     /// `[.., M, K] x [.., K, N]`: two matrices, or stacks of them whose leading dimensions
@@ -440,11 +567,17 @@ impl Call<'_> {
             } => self.gemm(x, [*alpha, *beta], [*trans_a, *trans_b])?,
             Op::MatMul => self.matmul(x)?,
             Op::Transpose { perm } => {
-                let r = self.dims(0).len();
+                let d = self.dims(0);
+                let r = d.len();
                 let perm: Vec<usize> = match perm.is_empty() {
                     true => (0..r).rev().collect(),
                     false => perm.clone(),
                 };
+                if r == 5 {
+                    let (y, _) = view5(x, &d);
+                    let p = [perm[0], perm[1], perm[2], perm[3], perm[4]];
+                    return Ok(y.permute(p).reshape(self.out4()));
+                }
                 let mut axes = [0usize, 1, 2, 3];
                 for (i, p) in perm.iter().enumerate() {
                     axes[4 - r + i] = 4 - r + p;
@@ -482,7 +615,92 @@ impl Call<'_> {
             Op::HardSigmoid { alpha, beta } => (x * *alpha + *beta).clamp(0.0, 1.0),
             Op::HardSwish => x.clone() * (x / 6.0 + 0.5).clamp(0.0, 1.0),
             Op::Dropout | Op::Identity => x,
+            Op::Gather { .. } | Op::Slice { .. } | Op::Expand { .. } | Op::Tile { .. } => {
+                self.moved(x)?
+            }
+            Op::Resize(r) => self.resize(x, r),
+            Op::ConvTranspose {
+                window,
+                group,
+                output_padding,
+            } => self.conv_transpose(x, window, *group, *output_padding)?,
+            Op::Pow { exponent } => pow(x, *exponent),
+            Op::Sqrt => x.sqrt(),
+            Op::Reciprocal => x.recip(),
+            Op::Gelu { tanh } => gelu(x, *tanh),
         })
+    }
+
+    /// An op that moves elements (gather, slice, expand, tile).
+    fn moved(&self, x: Tensor<4>) -> Result<Tensor<4>> {
+        let d = self.dims(0);
+        Ok(match &self.node.op {
+            Op::Gather {
+                axis: a, indices, ..
+            } => {
+                let ax = axis(*a, d.len()).ok_or_else(|| self.fail("axis out of range"))?;
+                let idx = select::gather_indices(indices, d[ax]).map_err(|e| self.fail(e))?;
+                select::gather(x, &d, ax, &idx, self.out4())
+            }
+            Op::Slice {
+                axes,
+                starts,
+                ends,
+                steps,
+            } => {
+                let spans = select::slice_spans(&d, [axes, starts, ends, steps])
+                    .map_err(|e| self.fail(e))?;
+                select::slice(x, &d, &spans, self.out4())
+            }
+            Op::Expand { .. } => x.expand(self.out4()),
+            Op::Tile { repeats } => select::tile(x, &d, repeats),
+            _ => return Err(self.fail("not an op that moves elements")),
+        })
+    }
+
+    /// A resize of the last two axes: `Ry . x . Rx^T`.
+    fn resize(&self, x: Tensor<4>, r: &Resize) -> Tensor<4> {
+        let [_, _, h, w] = x.dims();
+        let [_, _, oh, ow] = self.out4();
+        let device = x.device();
+        let matrix = |i: usize, len: usize, out: usize| {
+            Tensor::<4>::from_data(
+                TensorData::new(r.matrix(i, len, out), [1, 1, out, len]),
+                &device,
+            )
+        };
+        let y = match ow == w && matches!(r.to, super::ResizeTo::Sizes(_)) {
+            true => x,
+            false => x.matmul(matrix(1, w, ow).permute([0, 1, 3, 2])),
+        };
+        match oh == h && matches!(r.to, super::ResizeTo::Sizes(_)) {
+            true => y,
+            false => matrix(0, h, oh).matmul(y),
+        }
+    }
+
+    /// A transposed convolution (its weight and optional bias the next operands).
+    fn conv_transpose(
+        &mut self,
+        x: Tensor<4>,
+        window: &Window,
+        group: usize,
+        output_padding: [usize; 2],
+    ) -> Result<Tensor<4>> {
+        let w = self.next()?;
+        let b = self.next().ok().map(|b| {
+            let o = b.dims()[3];
+            b.reshape([o])
+        });
+        let p = window.pads([0, 0]);
+        let opts = ConvTransposeOptions::new(
+            window.strides,
+            [p[0], p[1]],
+            output_padding,
+            window.dilations,
+            group,
+        );
+        Ok(conv_transpose2d(x, w, b, opts))
     }
 
     /// `[.., M, K] x [.., K, N]`: two matrices as before, a stack against one matrix as one
@@ -644,6 +862,30 @@ impl Call<'_> {
         } else {
             activation::softmax(x, ax + 4 - r)
         })
+    }
+}
+
+/// GELU, `x * Phi(x)` (`tanh`: PyTorch's tanh approximation).
+fn gelu(x: Tensor<4>, tanh: bool) -> Tensor<4> {
+    match tanh {
+        false => x.clone() * ((x * std::f32::consts::FRAC_1_SQRT_2).erf() + 1.0) * 0.5,
+        true => {
+            let inner = (x.clone() + x.clone().powi_scalar(3) * 0.044715)
+                * (2.0 / std::f32::consts::PI).sqrt();
+            x * (inner.tanh() + 1.0) * 0.5
+        }
+    }
+}
+
+/// `x` to the power `e`: squares and other whole powers as products (defined for negative
+/// bases on every device), the others as `powf`.
+fn pow(x: Tensor<4>, e: f32) -> Tensor<4> {
+    match e {
+        1.0 => x,
+        2.0 => x.clone() * x,
+        0.5 => x.sqrt(),
+        e if e.fract() == 0.0 && e.abs() <= 64.0 => x.powi_scalar(e as i32),
+        e => x.powf_scalar(e),
     }
 }
 

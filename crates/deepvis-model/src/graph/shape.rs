@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::ops::Infer;
-use super::{Graph, GraphError, Window};
+use super::{Graph, GraphError, Node, Op, Window};
 
 /// The dimensions of every value of a graph (input, constants, node outputs) for one input.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -69,23 +69,86 @@ impl Graph {
                     })
                 })
                 .collect::<Result<_, _>>()?;
-            let infer = Infer {
-                graph: self,
-                node,
-                ins: &ins,
-            };
-            let out = infer.output()?;
-            if out.is_empty() || out.len() > 4 {
-                return Err(self.error(
-                    node,
-                    format!("its output has rank {} (deepvis handles 1 to 4)", out.len()),
-                ));
-            }
-            if out.contains(&0) {
-                return Err(self.error(node, format!("its output {out:?} is empty")));
-            }
+            let out = self.infer_node(node, &ins, n)?;
             s.insert(node.output.clone(), out);
         }
         Ok(Shapes(s))
+    }
+
+    /// The output dimensions of `node` (of this graph, or one being built) whose inputs have
+    /// the dimensions `ins`, in a pass over a batch of `batch`; every operand checked.
+    pub fn infer_node(
+        &self,
+        node: &Node,
+        ins: &[&[usize]],
+        batch: usize,
+    ) -> Result<Vec<usize>, GraphError> {
+        if !node.op.arity().contains(&ins.len()) {
+            return Err(self.error(node, format!("has {} input(s)", ins.len())));
+        }
+        if let Some(d) = ins.iter().find(|d| d.len() > 5) {
+            return Err(self.error(
+                node,
+                format!("an input has rank {} (deepvis handles 1 to 5)", d.len()),
+            ));
+        }
+        if ins.iter().any(|d| d.len() > 4) && !takes_rank5(&node.op, ins) {
+            return Err(self.error(
+                node,
+                format!(
+                    "an input has rank 5 ({ins:?}); deepvis takes rank 5 only in reshape, \
+                     transpose, gather, slice and elementwise ops"
+                ),
+            ));
+        }
+        let infer = Infer {
+            graph: self,
+            node,
+            ins,
+            batch,
+        };
+        let out = infer.output()?;
+        if out.is_empty() || out.len() > 5 {
+            return Err(self.error(
+                node,
+                format!("its output has rank {} (deepvis handles 1 to 5)", out.len()),
+            ));
+        }
+        if out.contains(&0) {
+            return Err(self.error(node, format!("its output {out:?} is empty")));
+        }
+        Ok(out)
+    }
+}
+
+/// Whether `op` takes rank-5 operands `ins` (stored with their first two dimensions merged):
+/// the ops that move elements, elementwise ones, and sums and products whose rank-5 operands
+/// are alike and whose others leave the merged dimensions alone.
+fn takes_rank5(op: &Op, ins: &[&[usize]]) -> bool {
+    match op {
+        Op::Reshape { .. }
+        | Op::Flatten { .. }
+        | Op::Transpose { .. }
+        | Op::Gather { .. }
+        | Op::Slice { .. }
+        | Op::Identity
+        | Op::Dropout
+        | Op::Relu
+        | Op::LeakyRelu { .. }
+        | Op::Clip { .. }
+        | Op::Sigmoid
+        | Op::HardSigmoid { .. }
+        | Op::HardSwish
+        | Op::Erf
+        | Op::Tanh
+        | Op::Sqrt
+        | Op::Reciprocal
+        | Op::Pow { .. }
+        | Op::Gelu { .. } => ins.len() == 1,
+        Op::Add | Op::Sub | Op::Mul | Op::Div => {
+            let big: Vec<&&[usize]> = ins.iter().filter(|d| d.len() == 5).collect();
+            big.windows(2).all(|w| w[0] == w[1]) && ins.iter().all(|d| d.len() == 5 || d.len() <= 3)
+        }
+        _ => false,
     }
 }
