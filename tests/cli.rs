@@ -804,8 +804,9 @@ fn every_command_runs_an_onnx_model() {
 
 /// A vision transformer as PyTorch 2.7 exports it (vit_s_focus: its shape arithmetic folded
 /// at load, its preprocessing from the `.onnx.toml` sidecar): the layer table lists its blocks
-/// as [N, 257 tokens, 384], `--layer` takes a node's name or its output tensor's, and it
-/// classifies (its output is a saliency map; showing it as one is issue 24's item 6).
+/// as 384 maps of its 16x16 patches (the CLS token apart), `--layer` takes a node's name or
+/// its output tensor's, classify says its output is a map over the image, and attention
+/// rollout writes its map.
 #[test]
 fn a_vision_transformer_export_runs_with_names_of_nodes_or_tensors() {
     let m = shared().join("models/vit_s_focus/vit_s_focus.onnx");
@@ -816,7 +817,12 @@ fn a_vision_transformer_export_runs_with_names_of_nodes_or_tensors() {
         .iter()
         .find(|l| l["name"] == "/backbone/encoder/layer.11/Add_1")
         .unwrap();
-    assert_eq!(block["channels"].as_u64(), Some(257), "{block}");
+    assert_eq!(block["channels"].as_u64(), Some(384), "{block}");
+    assert_eq!(
+        (block["height"].as_u64(), block["width"].as_u64()),
+        (Some(16), Some(16)),
+        "{block}"
+    );
     assert!(
         nodes
             .iter()
@@ -839,8 +845,33 @@ fn a_vision_transformer_export_runs_with_names_of_nodes_or_tensors() {
     let by_node = stats("/backbone/encoder/layer.11/Add_1");
     let by_tensor = stats("/backbone/encoder/layer.11/Add_1_output_0");
     assert_eq!(by_node["channels"], by_tensor["channels"]);
-    assert_eq!(by_node["channels"].as_array().map(Vec::len), Some(257));
-    deepvis_ok(&["--model", m, "classify", photo]);
+    assert_eq!(by_node["channels"].as_array().map(Vec::len), Some(384));
+    // its output is a saliency map: classify says where it peaks, not ImageNet classes
+    let v = json(&deepvis_ok(&["--model", m, "classify", photo, "--json"]));
+    assert_eq!(v["map"]["width"].as_u64(), Some(224), "{v}");
+    assert!(v.get("top5").is_none(), "{v}");
+    let (lo, hi) = (v["map"]["min"].as_f64().unwrap(), v["map"]["max"].as_f64().unwrap());
+    assert!(0.0 <= lo && lo < hi && hi <= 1.0, "a sigmoid's range: {v}");
+    // attention rollout from the CLS token through the 12 blocks
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("rollout.png");
+    let v = json(&deepvis_ok(&[
+        "--model",
+        m,
+        "attribute",
+        photo,
+        "--layer",
+        "output_importance",
+        "--unit",
+        "0",
+        "--method",
+        "rollout",
+        "-o",
+        png.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(v["maps"][0]["method"], "rollout", "{v}");
+    assert_eq!(image::open(&png).unwrap().width(), 224);
     // another input size folds the graph anew: 280 / 14 = 20, 400 patches + CLS
     let v = json(&deepvis_ok(&[
         "--model",
@@ -857,7 +888,8 @@ fn a_vision_transformer_export_runs_with_names_of_nodes_or_tensors() {
         .find(|l| l["name"] == "/backbone/encoder/layer.11/Add_1")
         .cloned()
         .unwrap();
-    assert_eq!(block["channels"].as_u64(), Some(401), "{block}");
+    assert_eq!(block["channels"].as_u64(), Some(384), "{block}");
+    assert_eq!(block["height"].as_u64(), Some(20), "{block}");
 }
 
 #[test]

@@ -45,6 +45,8 @@ enum State {
     Smooth(Smooth),
     /// Integrated gradients.
     Ig(Ig),
+    /// Attention rollout: one forward with every block's attention.
+    Rollout { seed: Seed },
 }
 
 /// Occlusion: patch positions `(y, x)` still to try, and the drops so far.
@@ -295,6 +297,64 @@ impl Pass<'_> {
         };
         a.cam_layer = cam.map(str::to_string);
         Ok(a)
+    }
+}
+
+impl Pass<'_> {
+    /// Attention rollout: every block's attention in one forward pass, followed down from the
+    /// query token (the unit's patch on a token layer, else the CLS token; without one, the
+    /// tokens' mean), its patches as a map brought to the input's size.
+    fn rollout(&mut self, input: &Tensor<4>, seed: Seed) -> Result<Attribution> {
+        let info = self.net.info();
+        let grid = info
+            .token_grid()
+            .ok_or_else(|| Error::NoAttention(info.name().to_string()))?;
+        let blocks = info.attention_layers().to_vec();
+        let mut asked: Vec<&str> = blocks.iter().map(String::as_str).collect();
+        asked.push(self.layer);
+        let mut taps = self.net.forward(input.clone(), &Request::layers(&asked))?;
+        *self.passes += 1;
+        let out = taps
+            .take(self.layer)
+            .ok_or_else(|| Error::NoOutput(self.layer.to_string()))?;
+        let (values, probe) = unit_values(out, self.layer, self.channel, seed)?;
+        let maps = blocks
+            .iter()
+            .map(|b| {
+                let t = taps.take(b).ok_or_else(|| Error::NoOutput(b.clone()))?;
+                let [_, heads, tokens, _] = t.dims();
+                Ok(crate::rollout::Attention {
+                    values: to_vec(t.narrow(0, 0, 1))?,
+                    heads,
+                    tokens,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let on_tokens = matches!(
+            info.layout_of(self.layer),
+            deepvis_model::graph::Layout::Tokens(_)
+        );
+        let queries: Vec<usize> = match (on_tokens, probe.pos) {
+            (true, Some((y, x))) => vec![grid.lead + y * grid.w + x],
+            _ if grid.lead > 0 => vec![0],
+            _ => (0..grid.tokens()).collect(),
+        };
+        let mut row = vec![0f32; grid.tokens()];
+        for &q in &queries {
+            for (r, v) in row.iter_mut().zip(crate::rollout::rollout(&maps, q)?) {
+                *r += v / queries.len() as f32;
+            }
+        }
+        let [_, _, h, w] = self.dims;
+        let patches = &row[grid.lead..];
+        let up =
+            deepvis_viz::upsample_bilinear(patches, grid.h, grid.w, h, w).ok_or(Error::Upsample)?;
+        let probe = Probe {
+            seed,
+            value: values.first().copied().unwrap_or(probe.value),
+            pos: probe.pos,
+        };
+        Ok(self.finished(up, 1, Some(probe)))
     }
 }
 
@@ -566,6 +626,10 @@ impl Job {
             }
             Method::SmoothGrad => State::Smooth(Smooth::start(&mut prober, &x, seed, opts)?),
             Method::Ig => State::Ig(Ig::start(&mut prober, &x, (seed, info), opts, [c, h, w])?),
+            Method::Rollout if info.attention_layers().is_empty() => {
+                return Err(Error::NoAttention(info.name().to_string()));
+            }
+            Method::Rollout => State::Rollout { seed },
         };
         let passes = prober.passes;
         Ok(Job {
@@ -604,7 +668,7 @@ impl Job {
     pub fn progress(&self) -> (usize, usize) {
         match &self.state {
             _ if self.done.is_some() => (1, 1),
-            State::Once { .. } => (0, 1),
+            State::Once { .. } | State::Rollout { .. } => (0, 1),
             State::Occlusion(o) => (o.drops.len(), o.places.len()),
             State::Smooth(s) => (s.taken, s.total),
             State::Ig(ig) => (ig.taken, ig.steps),
@@ -648,6 +712,7 @@ impl Job {
             State::Occlusion(o) => o.step(&mut pass)?,
             State::Smooth(s) => s.step(&mut pass)?,
             State::Ig(ig) => ig.step(&mut pass)?,
+            State::Rollout { seed } => Some(pass.rollout(&self.input, *seed)?),
         };
         if let Some(mut a) = result {
             a.passes = self.passes;

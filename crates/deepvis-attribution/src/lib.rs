@@ -1,9 +1,10 @@
 //! Attribution maps of one unit on one input: the back-projections (gradient, deconv, guided
 //! backprop), Grad-CAM and Grad-CAM++, occlusion sensitivity, SmoothGrad and integrated
-//! gradients, each a resumable [`Job`] that runs a batch of network passes per step; and the
-//! cascading-randomization sanity check ([`Sanity`]).
+//! gradients, attention rollout, each a resumable [`Job`] that runs a batch of network passes
+//! per step; and the cascading-randomization sanity check ([`Sanity`]).
 
 mod job;
+pub mod rollout;
 mod sanity;
 
 pub use job::{
@@ -42,9 +43,25 @@ pub enum Error {
     /// A layer with no node in the network's graph.
     #[error("no node `{0}`")]
     NoNode(String),
+    /// Attention rollout on a network without attention over a sequence of patch tokens.
+    #[error(
+        "attention rollout follows a vision transformer's attention: {0} has no attention over \
+         patch tokens"
+    )]
+    NoAttention(String),
     /// No learned parameters feed the layer, so the sanity check has nothing to randomize.
     #[error("no learned parameters feed `{0}`: nothing to randomize")]
     NothingToRandomize(String),
+}
+
+/// The methods that apply to the network of `info`, in the compare view's order: every one,
+/// but attention rollout only on a network with attention over patch tokens.
+pub fn methods_for(info: &deepvis_model::ModelInfo) -> Vec<Method> {
+    Method::METHODS
+        .iter()
+        .copied()
+        .filter(|m| *m != Method::Rollout || !info.attention_layers().is_empty())
+        .collect()
 }
 
 /// The result type of this crate.

@@ -280,7 +280,9 @@ impl Lanes {
         if fresh {
             self.round = Some(Round {
                 generation: self.generation,
-                queue: BackMode::METHODS.iter().copied().collect(),
+                queue: deepvis_attribution::methods_for(net.info())
+                    .into_iter()
+                    .collect(),
                 current: None,
             });
         }
@@ -550,7 +552,13 @@ mod tests {
                 _ => {}
             }
         }
-        assert_eq!(compared, BackMode::METHODS.to_vec());
+        // a network without attention: every method but rollout
+        let want: Vec<BackMode> = BackMode::METHODS
+            .iter()
+            .copied()
+            .filter(|m| *m != BackMode::Rollout)
+            .collect();
+        assert_eq!(compared, want);
         assert_eq!(pane, 1);
         // the pane went first: its map is the first output
         assert!(matches!(outs[0], Out::Map { compare: false, .. }));

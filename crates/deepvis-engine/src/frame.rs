@@ -95,6 +95,9 @@ struct Forward {
     probs: Vec<f32>,
     /// What the output shows when it is not class scores.
     reading: Option<OutputReading>,
+    /// The grid layer's leading tokens, each one's value per channel (none but for a
+    /// sequence of tokens).
+    leading: Vec<Vec<f32>>,
 }
 
 impl Forward {
@@ -106,7 +109,7 @@ impl Forward {
 
 /// What a frame gave: the window's events, and the unit the attribution lanes explain on it.
 pub(crate) struct Processed {
-    /// Grid, unit map, session top-9, predictions, in that order.
+    /// Grid (and its leading tokens), unit map, session top-9, predictions, in that order.
     pub events: Vec<Event>,
     /// The selected unit on this frame (`None`: no unit selected).
     pub subject: Option<Subject>,
@@ -235,6 +238,12 @@ impl FrameStage {
         };
         let fwd = self.forward(model, chw)?;
         let mut events: Vec<Event> = self.grid(&fwd).into_iter().collect();
+        if !fwd.leading.is_empty() {
+            events.push(Event::Leading {
+                layer: self.layer.clone(),
+                tokens: fwd.leading.clone(),
+            });
+        }
         let subject = self.unit(model, &fwd, look, &mut events);
         let top = top_k(&fwd.probs, 5, &self.labels)
             .into_iter()
@@ -269,6 +278,14 @@ impl FrameStage {
             .get(out_layer)
             .cloned()
             .ok_or(EngineError::NotComputed("the output"))?;
+        let leading = match taps.leading(&self.layer) {
+            Some(l) => {
+                let [_, k, d] = l.dims();
+                let v = to_vec(l.clone().narrow(0, 0, 1))?;
+                (0..k).map(|i| v[i * d..(i + 1) * d].to_vec()).collect()
+            }
+            None => Vec::new(),
+        };
         let t = taps
             .take(&self.layer)
             .ok_or(EngineError::NotComputed("the grid layer"))?;
@@ -286,6 +303,7 @@ impl FrameStage {
             width,
             probs,
             reading,
+            leading,
         })
     }
 

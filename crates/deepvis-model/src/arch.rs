@@ -12,6 +12,8 @@ use crate::preprocess::{InputSpec, Normalization};
 use crate::weights::WeightMap;
 use deepvis_viz::{OutputHints, OutputKind};
 
+use crate::tokens::TokenGrid;
+
 pub use deepvis_weights::Model;
 
 /// A network deepvis builds itself (its graph is code in this crate), by the registry model
@@ -193,6 +195,10 @@ pub struct ModelInfo {
     logits: String,
     /// What the first graph output is, and the node that computes it.
     output: (OutputKind, String),
+    /// The attention probabilities `[N, heads, T, T]` over the token sequence, block by
+    /// block (the softmax nodes), and the sequence's grid; empty and `None` for a network
+    /// without tokens.
+    attention: (Vec<String>, Option<TokenGrid>),
     grid: String,
     min_input: usize,
 }
@@ -239,12 +245,14 @@ impl ModelInfo {
             layers: Vec::new(),
             logits: String::new(),
             output: (OutputKind::Classes { count: 0 }, String::new()),
+            attention: (Vec::new(), None),
             grid: String::new(),
             min_input: size,
         };
         info.layers = info.layers_from(&shapes)?;
         info.logits = info.find_logits()?;
         info.output = info.find_output(&shapes);
+        info.attention = info.find_attention(&shapes);
         info.grid = match grid {
             Some(g) => info.resolve(g)?.to_string(),
             None => info
@@ -280,6 +288,7 @@ impl ModelInfo {
             layers: Vec::new(),
             logits: String::new(),
             output: (OutputKind::Classes { count: 0 }, String::new()),
+            attention: (Vec::new(), None),
             grid: String::new(),
             min_input: input.size,
         }
@@ -332,6 +341,49 @@ impl ModelInfo {
         };
         let dims = shapes.get(o).unwrap_or(&[]);
         (OutputKind::of(dims, hints), n.name.clone())
+    }
+
+    /// The softmax nodes whose output is attention over the token sequence
+    /// (`[N, heads, T, T]`, T the sequence's tokens), in order, and the sequence's grid.
+    fn find_attention(&self, shapes: &Shapes) -> (Vec<String>, Option<TokenGrid>) {
+        let grid = self.layouts.values().find_map(|l| match l {
+            Layout::Tokens(g) => Some(*g),
+            _ => None,
+        });
+        let Some(g) = grid else {
+            return (Vec::new(), None);
+        };
+        let t = g.tokens();
+        let layers = self
+            .structure
+            .nodes
+            .iter()
+            .filter(|n| matches!(n.op, Op::Softmax { .. }))
+            .filter(|n| matches!(shapes.get(&n.output), Some(&[_, _, a, b]) if a == t && b == t))
+            .map(|n| n.name.clone())
+            .collect();
+        (layers, grid)
+    }
+
+    /// The attention probabilities of each block, in order (none for a network without a
+    /// sequence of tokens).
+    pub fn attention_layers(&self) -> &[String] {
+        &self.attention.0
+    }
+
+    /// The grid of the network's token sequences (`None` for a network without tokens).
+    pub fn token_grid(&self) -> Option<TokenGrid> {
+        self.attention.1
+    }
+
+    /// How layer `name`'s value lies over the image (its maps, channels-last, a sequence of
+    /// tokens).
+    pub fn layout_of(&self, name: &str) -> Layout {
+        let g = &self.structure;
+        match g.node_index(name) {
+            Some(i) => self.layout(&g.nodes[i].output),
+            None => Layout::default(),
+        }
     }
 
     /// What the network's output is.

@@ -62,6 +62,7 @@ impl Request {
 pub struct Taps {
     post: HashMap<String, Tensor<4>>,
     pre: HashMap<String, Tensor<4>>,
+    leading: HashMap<String, Tensor<3>>,
 }
 
 impl Taps {
@@ -83,6 +84,12 @@ impl Taps {
     /// Removes and returns the pre-ReLU value of a layer.
     pub fn take_pre_relu(&mut self, name: &str) -> Option<Tensor<4>> {
         self.pre.remove(name)
+    }
+
+    /// The leading tokens `[N, lead, D]` (CLS, registers) of a layer that holds a sequence of
+    /// tokens (its patches are [`Taps::get`]'s maps), if it was asked for.
+    pub fn leading(&self, name: &str) -> Option<&Tensor<3>> {
+        self.leading.get(name)
     }
 
     /// The names of the layers held.
@@ -222,6 +229,9 @@ impl Net {
         for (asked, node) in req.layers.iter().zip(&post) {
             if let Some(t) = out.outputs.get(*node) {
                 taps.post.insert(asked.clone(), t.clone());
+            }
+            if let Some(t) = out.leading.get(*node) {
+                taps.leading.insert(asked.clone(), t.clone());
             }
         }
         for (asked, node) in req.pre_relu.iter().zip(&pre) {

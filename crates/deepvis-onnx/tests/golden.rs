@@ -145,18 +145,12 @@ fn check_modern_model(name: &str) {
                 .tensors
                 .get(&key)
                 .unwrap_or_else(|| panic!("{name}: golden has no {key}"));
-            let got = taps.outputs[&node.name].clone();
-            let got_n: usize = got.dims().iter().product();
-            assert_eq!(got_n, want_shape.iter().product::<usize>(), "{}", node.name);
-            // a channels-last value comes back as [N, C, H, W]; ONNX Runtime's is [N, H, W, C]
-            let want = match net.layout(&node.output) {
-                Layout::ChannelsLast => nhwc_to_nchw(want_shape, want),
-                Layout::ChannelsFirst => want.clone(),
-            };
-            let w = close(
+            let w = compare_shown(
                 &format!("{name}/{key}"),
-                &to_vec(got).expect("read"),
-                &want,
+                &taps,
+                &node.name,
+                net.layout(&node.output),
+                (want_shape, want),
                 1e-4,
             );
             eprintln!("{key:<60} {:<18} worst {w:.2e}", node.op_type);
@@ -243,7 +237,14 @@ fn vit_s_focus_blocks_attention_and_map() {
             .expect("forward");
         for name in &names {
             let (want_shape, want) = &g.tensors[&format!("{label}/{name}")];
-            let got = to_vec(taps.outputs[name.as_str()].clone()).expect("read");
+            // a block's tokens are shown as 384 maps of 16x16, the CLS token apart
+            let layout = net.layout(name);
+            let (want, want_lead) = shown(layout, want_shape, want);
+            let want = &[want, want_lead].concat();
+            let mut got = to_vec(taps.outputs[name.as_str()].clone()).expect("read");
+            if let Some(lead) = taps.leading.get(name.as_str()) {
+                got.extend(to_vec(lead.clone()).expect("read"));
+            }
             assert_eq!(got.len(), want_shape.iter().product::<usize>(), "{name}");
             let scale = want.iter().fold(1f32, |m, v| m.max(v.abs()));
             let worst = got
@@ -319,6 +320,57 @@ fn vit_s_focus_refolds_for_another_input_size() {
         map.iter().all(|v| (0.0..=1.0).contains(v)),
         "a sigmoid's map"
     );
+}
+
+/// A golden value as deepvis shows it: `[N, C, H, W]` (channels-last values reordered, a
+/// sequence's patches as maps) and a sequence's leading tokens `[N, lead, D]`.
+fn shown(layout: Layout, shape: &[usize], data: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    match layout {
+        Layout::ChannelsLast => (nhwc_to_nchw(shape, data), Vec::new()),
+        Layout::Tokens(g) => {
+            let [n, t, d]: [usize; 3] = shape.try_into().expect("a 3-d value");
+            let (mut maps, mut lead) = (vec![0f32; n * d * g.h * g.w], Vec::new());
+            for b in 0..n {
+                for tok in 0..t {
+                    let row = &data[(b * t + tok) * d..(b * t + tok + 1) * d];
+                    match tok.checked_sub(g.lead) {
+                        None => lead.extend_from_slice(row),
+                        Some(p) => {
+                            for (ch, v) in row.iter().enumerate() {
+                                maps[(b * d + ch) * g.h * g.w + p] = *v;
+                            }
+                        }
+                    }
+                }
+            }
+            (maps, lead)
+        }
+        Layout::ChannelsFirst | Layout::Flat { .. } => (data.to_vec(), Vec::new()),
+    }
+}
+
+/// Compares node `node`'s taps (its maps and its leading tokens) with a golden value, as
+/// deepvis shows it; the worst difference.
+fn compare_shown(
+    what: &str,
+    taps: &deepvis_model::graph::GraphTaps,
+    node: &str,
+    layout: Layout,
+    (want_shape, want): (&[usize], &[f32]),
+    tol: f32,
+) -> f32 {
+    let (maps, lead) = shown(layout, want_shape, want);
+    let got = to_vec(taps.outputs[node].clone()).expect("read");
+    assert_eq!(got.len(), maps.len(), "{what}: maps");
+    let mut worst = close(what, &got, &maps, tol);
+    match taps.leading.get(node) {
+        Some(l) => {
+            let got = to_vec(l.clone()).expect("read");
+            worst = worst.max(close(&format!("{what} (leading tokens)"), &got, &lead, tol));
+        }
+        None => assert!(lead.is_empty(), "{what}: no leading tokens came"),
+    }
+    worst
 }
 
 /// `[N, H, W, C]` values reordered as `[N, C, H, W]`.

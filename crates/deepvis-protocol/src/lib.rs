@@ -517,6 +517,14 @@ pub enum Event {
         /// Each channel's maximum.
         maxima: Vec<f32>,
     },
+    /// The grid layer's leading tokens (CLS, registers) on the newest frame, when the layer
+    /// holds a sequence of tokens (its patches are the grid): each token's value per channel.
+    Leading {
+        /// The layer.
+        layer: String,
+        /// Each leading token's values, one per channel.
+        tokens: Vec<Vec<f32>>,
+    },
     /// The selected channel's map on the newest frame.
     UnitMap(UnitMap),
     /// The selected unit projected back onto the newest frame.

@@ -51,6 +51,9 @@ pub struct GridPane {
     pub hover: Option<(usize, f32)>,
     /// The worker crashed this many times within this many seconds and waits for a restart.
     pub worker_paused: Option<(u32, u32)>,
+    /// The layer's leading tokens (CLS, registers) when it holds a sequence: each one's
+    /// value per channel.
+    pub leading: Vec<Vec<f32>>,
 }
 
 /// What the pointer did to the tiles this frame.
@@ -86,6 +89,9 @@ impl Pane for GridPane {
                 tile_h,
                 maxima,
             } => {
+                if self.grid.as_ref().is_none_or(|g| &g.layer != layer) {
+                    self.leading.clear();
+                }
                 self.grid = Some(GridView {
                     layer: layer.clone(),
                     cols: *cols,
@@ -96,6 +102,11 @@ impl Pane for GridPane {
                     size: [image.width() as usize, image.height() as usize],
                 });
                 self.picture.set(gray_to_color(image));
+            }
+            Event::Leading { layer, tokens }
+                if self.grid.as_ref().is_some_and(|g| &g.layer == layer) =>
+            {
+                self.leading = tokens.clone();
             }
             Event::WorkerPaused { crashes, seconds } => {
                 self.worker_paused = Some((*crashes, *seconds))
@@ -108,6 +119,7 @@ impl Pane for GridPane {
     fn seen(&mut self, c: &Command) {
         if let Command::SelectLayer(_) = c {
             self.grid = None;
+            self.leading.clear();
         }
     }
 
@@ -174,6 +186,7 @@ impl GridPane {
             drawn,
             hover,
             worker_paused: _,
+            leading,
         } = self;
         let Some(grid) = grid.as_ref() else {
             *drawn = None;
@@ -184,6 +197,10 @@ impl GridPane {
         heading(ui, grid, &shared.activity);
         controls(ui, &mut shared.persisted);
         hover_line(ui, grid, hover.map(|h| h.0), shared.persisted.selected);
+        if !leading.is_empty() {
+            let unit = hover.map(|h| h.0).or(shared.persisted.selected);
+            leading_ui(ui, leading, unit);
+        }
         let ppp = ui.ctx().pixels_per_point();
         // the pane's own width (a header wider than the pane must not widen the grid)
         let room = ui
@@ -466,5 +483,55 @@ fn open_dropped_file(ui: &egui::Ui, shared: &mut Shared) {
         shared.restore_settings(&path);
     } else {
         shared.set_source(deepvis_protocol::SourceSpec::Path(path));
+    }
+}
+
+/// The leading tokens (CLS, registers) apart from the grid of patches: one strip per token,
+/// its value per channel from dark (the smallest of all) to bright, the channel `unit` marked
+/// and its values said.
+fn leading_ui(ui: &mut egui::Ui, tokens: &[Vec<f32>], unit: Option<usize>) {
+    let finite = tokens.iter().flatten().copied().filter(|v| v.is_finite());
+    let lo = finite.clone().fold(f32::INFINITY, f32::min);
+    let hi = finite.fold(f32::NEG_INFINITY, f32::max);
+    let span = (hi - lo).max(1e-12);
+    let name = |i: usize| match i {
+        0 => "CLS".to_string(),
+        i => format!("token {i}"),
+    };
+    let said: Vec<String> = match unit {
+        Some(c) => tokens
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| Some(format!("{} {:.3}", name(i), t.get(c)?)))
+            .collect(),
+        None => Vec::new(),
+    };
+    let title = match (unit, said.is_empty()) {
+        (Some(c), false) => format!("leading tokens, channel {c}: {}", said.join(", ")),
+        _ => "leading tokens (CLS, registers): each one's value per channel".to_string(),
+    };
+    ui.weak(title);
+    let width = ui.available_width().max(1.0);
+    for t in tokens {
+        let (rect, resp) = ui.allocate_exact_size(Vec2::new(width, 8.0), Sense::hover());
+        name_image(&resp, "leading token strip");
+        let cell = width / t.len().max(1) as f32;
+        let painter = ui.painter();
+        for (c, v) in t.iter().enumerate() {
+            let g = match v.is_finite() {
+                true => ((v - lo) / span * 255.0) as u8,
+                false => 0,
+            };
+            let x = rect.left() + c as f32 * cell;
+            let r = Rect::from_min_max(pos2(x, rect.top()), pos2(x + cell.max(1.0), rect.bottom()));
+            painter.rect_filled(r, 0.0, Color32::from_gray(g));
+        }
+        if let Some(c) = unit.filter(|&c| c < t.len()) {
+            let x = rect.left() + (c as f32 + 0.5) * cell;
+            painter.line_segment(
+                [pos2(x, rect.top() - 2.0), pos2(x, rect.bottom() + 2.0)],
+                Stroke::new(1.5, Color32::from_rgb(255, 210, 40)),
+            );
+        }
     }
 }

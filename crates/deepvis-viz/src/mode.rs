@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 /// How the selected unit is attributed to the input: the back-projections (gradient, deconv,
-/// guided backprop) and the attribution maps (Grad-CAM, Grad-CAM++, occlusion, SmoothGrad,
-/// integrated gradients).
+/// guided backprop), the attribution maps (Grad-CAM, Grad-CAM++, occlusion, SmoothGrad,
+/// integrated gradients) and, for vision transformers, attention rollout.
 ///
 /// As the rule of a backward pass, [`BackMode::Deconv`] and [`BackMode::Guided`] change how a
 /// ReLU passes the signal back; every other mode passes the plain gradient.
@@ -30,11 +30,14 @@ pub enum BackMode {
     SmoothGrad,
     /// Integrated gradients (Sundararajan et al. 2017) from a baseline to the input.
     Ig,
+    /// Attention rollout (Abnar & Zuidema 2020) of a vision transformer: the CLS token's
+    /// attention (or the unit's patch's, on a token layer) followed down through every block.
+    Rollout,
 }
 
 impl BackMode {
     /// Every mode, in the order the `b` key cycles them.
-    pub const ALL: [BackMode; 9] = [
+    pub const ALL: [BackMode; 10] = [
         BackMode::Off,
         BackMode::Grad,
         BackMode::Deconv,
@@ -44,6 +47,7 @@ impl BackMode {
         BackMode::Occlusion,
         BackMode::SmoothGrad,
         BackMode::Ig,
+        BackMode::Rollout,
     ];
 
     /// Every mode that computes a map (all but [`BackMode::Off`]), as the compare view shows
@@ -55,7 +59,7 @@ impl BackMode {
     pub const PROJECTIONS: [BackMode; 3] = [BackMode::Grad, BackMode::Deconv, BackMode::Guided];
 
     /// Its short name: `off`, `grad`, `deconv`, `guided`, `gradcam`, `gradcampp`,
-    /// `occlusion`, `smoothgrad` or `ig`.
+    /// `occlusion`, `smoothgrad`, `ig` or `rollout`.
     pub fn as_str(self) -> &'static str {
         match self {
             BackMode::Off => "off",
@@ -67,6 +71,7 @@ impl BackMode {
             BackMode::Occlusion => "occlusion",
             BackMode::SmoothGrad => "smoothgrad",
             BackMode::Ig => "ig",
+            BackMode::Rollout => "rollout",
         }
     }
 
@@ -82,6 +87,7 @@ impl BackMode {
             BackMode::Occlusion => "occlusion",
             BackMode::SmoothGrad => "SmoothGrad",
             BackMode::Ig => "integrated gradients",
+            BackMode::Rollout => "attention rollout",
         }
     }
 
@@ -124,7 +130,7 @@ impl BackMode {
     pub fn is_signed(self) -> bool {
         !matches!(
             self,
-            BackMode::GradCam | BackMode::GradCamPp | BackMode::Off
+            BackMode::GradCam | BackMode::GradCamPp | BackMode::Rollout | BackMode::Off
         )
     }
 }

@@ -185,7 +185,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         return sanity(g, &a, &net, input.tensor, &target, &opts);
     }
     let methods: Vec<Method> = match a.all {
-        true => Method::METHODS.to_vec(),
+        true => deepvis_attribution::methods_for(net.info()),
         false => vec![a.method],
     };
     let mut maps = Vec::new();

@@ -306,7 +306,12 @@ impl Unit {
         }
         let spatial = mh * mw > 1;
         let plane = mh * mw;
-        if od.iter().product::<usize>() != n * c * plane {
+        // a sequence's leading tokens are held beside its patches' maps
+        let lead = match layout {
+            Layout::Tokens(g) => g.lead,
+            _ => 0,
+        };
+        if od.iter().product::<usize>() != n * c * (plane + lead) {
             // a value whose first axis is not the batch (q, k and v stacked before the heads)
             return Err(Error::BadInput(format!(
                 "node `{}` holds {od:?} for a batch of {n}: its first axis is not the batch, so \

@@ -43,6 +43,9 @@ pub struct GraphTaps {
     pub outputs: HashMap<String, Tensor<4>>,
     /// Pre-activation values (the input of an activation node), by the activation's name.
     pub pre: HashMap<String, Tensor<4>>,
+    /// The leading tokens `[N, lead, D]` of the sequences among the node outputs (their
+    /// patches are in `outputs`).
+    pub leading: HashMap<String, Tensor<3>>,
 }
 
 /// How long one node of a [`GraphNet::profile`] took.
@@ -517,7 +520,10 @@ impl GraphNet {
             return Ok(taps);
         };
         // under autodiff on the CPU: the whole way on the kernels, as one recorded operation
-        if let (Some(h), None, true) = (&self.host, &timer, autodiff::serves(&self.device)) {
+        // (for maps held as `[N, C, H, W]` only: the walk knows no other layout)
+        if let (Some(h), None, true) = (&self.host, &timer, autodiff::serves(&self.device))
+            && self.layouts.is_empty()
+        {
             let asked: tape::Asked<'_> = nodes
                 .iter()
                 .zip(&want)
@@ -572,8 +578,12 @@ impl GraphNet {
             };
             for (asked, _) in nodes.iter().zip(&want).filter(|(_, k)| **k == i) {
                 let d = shapes.get(&node.output).unwrap_or(&[]);
-                let view = self.layout(&node.output).to_nchw(out.clone(), d);
-                taps.outputs.insert(asked.to_string(), view);
+                let layout = self.layout(&node.output);
+                if let Some(lead) = layout.leading(out.clone(), d) {
+                    taps.leading.insert(asked.to_string(), lead);
+                }
+                taps.outputs
+                    .insert(asked.to_string(), layout.to_nchw(out.clone(), d));
             }
             values.insert(&node.output, out);
         }

@@ -28,11 +28,13 @@ impl Field {
     }
 }
 
-/// The `[H, W]` of a rank-4 value held as `layout` says.
+/// The `[H, W]` of a value held as `layout` says (a sequence's: its patch grid).
 fn spatial(d: &[usize], layout: Layout) -> Option<[usize; 2]> {
     match (d, layout) {
         (&[_, h, w, _], Layout::ChannelsLast) => Some([h, w]),
         (&[_, _, h, w], Layout::ChannelsFirst) => Some([h, w]),
+        (&[_, _, _], Layout::Tokens(g)) => Some([g.h, g.w]),
+        (&[_, _, _], Layout::Flat { h, w }) => Some([h, w]),
         _ => None,
     }
 }
@@ -105,6 +107,8 @@ fn through(
                 Field::Box([b[0] - py, b[1] - py, b[2] - px, b[3] - px])
             }
         }
+        // a map flattened (or unflattened) keeps its places
+        (Field::Box(b), Op::Reshape { .. }) if in_hw.is_some() && in_hw == out_hw => Field::Box(b),
         (
             Field::Box(_),
             Op::GlobalAveragePool
@@ -180,9 +184,17 @@ impl Graph {
                     continue;
                 }
                 let in_hw = hw(inp);
-                // a channels-last value times a matrix mixes each pixel's channels alone
-                let per_pixel =
-                    matches!(node.op, Op::MatMul) && layout(inp) == Layout::ChannelsLast;
+                // a channels-last value or a sequence times a matrix (one data input) mixes
+                // each pixel's or token's channels alone; two data inputs (attention) mix
+                // every token with every other
+                let per_pixel = matches!(node.op, Op::MatMul)
+                    && matches!(layout(inp), Layout::ChannelsLast | Layout::Tokens(_))
+                    && node
+                        .inputs
+                        .iter()
+                        .filter(|i| !self.constants.contains_key(*i))
+                        .count()
+                        == 1;
                 let mapped = match per_pixel {
                     true => Some(f),
                     false => through(f, &node.op, k, in_hw, out_hw),
