@@ -135,6 +135,8 @@ pub fn open(path: &Path, flags: &Sidecar) -> Result<(crate::OnnxModel, ModelInpu
         Some(s) => Some(s),
         None => sidecar(path)?.and_then(|(s, _)| s.size),
     };
+    // a size out of range is refused below, with the sidecar or the flag named
+    let asked = asked.filter(|s| (1..=MAX_INPUT_SIDE).contains(s));
     let m = crate::load_at(path, asked.map(|s| [s, s]))?;
     let input = model_input(path, m.graph.input_hw, flags)?;
     Ok((m, input))

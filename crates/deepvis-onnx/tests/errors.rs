@@ -375,3 +375,97 @@ fn an_unsupported_resize_mode_is_an_error() {
     let shapes = m.graph.shapes(1, 8, 8).expect("shapes");
     assert_eq!(shapes.get("y"), Some(&[1, 3, 16, 16][..]));
 }
+
+/// The small ops the exporters write, on a 1x1x2x3 input against their ONNX definitions:
+/// Gelu (opset 20, exact and tanh), Reciprocal, Tile, a Slice with a negative step and a
+/// Gather of two columns.
+#[test]
+fn small_ops_compute_what_onnx_defines() {
+    let x = [0.5f32, -1.0, 2.0, 1.5, -0.25, 4.0];
+    let run =
+        |nodes: Vec<NodeProto>, init: Vec<TensorProto>, out: &str| -> (Vec<usize>, Vec<f32>) {
+            let bytes = model(
+                20,
+                value("x", dtype::FLOAT, &[Some(1), Some(1), Some(2), Some(3)]),
+                nodes,
+                init,
+                out,
+            );
+            let m = read_bytes(&bytes, Path::new("m.onnx")).expect("load");
+            let shapes = m.graph.shapes(1, 2, 3).expect("shapes");
+            let dims = shapes.get(out).map(<[usize]>::to_vec).unwrap_or_default();
+            let device = deepvis_model::device::cpu().device;
+            let net = GraphNet::new(m.graph, &device).expect("graph");
+            let t = Tensor::from_data(TensorData::new(x.to_vec(), [1, 1, 2, 3]), &device);
+            let taps = net.forward(t, &[out], &[]).expect("forward");
+            (dims, to_vec(taps.outputs[out].clone()).expect("read"))
+        };
+    let near = |got: &[f32], want: &[f32]| {
+        assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
+        for (g, w) in got.iter().zip(want) {
+            assert!(
+                (g - w).abs() <= 1e-5 * w.abs().max(1.0),
+                "{got:?} vs {want:?}"
+            );
+        }
+    };
+    // Gelu: 0.5 x (1 + erf(x / sqrt 2)), and the tanh form
+    let (_, y) = run(vec![node("Gelu", "g", &["x"], "y")], vec![], "y");
+    near(
+        &y,
+        &[
+            0.345_731_23,
+            -0.158_655_25,
+            1.954_499_7,
+            1.399_789_2,
+            -0.100_323_42,
+            3.999_873_3,
+        ],
+    );
+    let mut g = node("Gelu", "g", &["x"], "y");
+    g.attribute = vec![string_attr("approximate", "tanh")];
+    let (_, y) = run(vec![g], vec![], "y");
+    near(
+        &y,
+        &[
+            0.345_714,
+            -0.158_808_01,
+            1.954_597_7,
+            1.399_571_6,
+            -0.100_324_65,
+            3.999_93,
+        ],
+    );
+    let (_, y) = run(vec![node("Reciprocal", "r", &["x"], "y")], vec![], "y");
+    near(&y, &[2.0, -1.0, 0.5, 1.0 / 1.5, -4.0, 0.25]);
+    let (d, y) = run(
+        vec![node("Tile", "t", &["x", "reps"], "y")],
+        vec![int64s("reps", &[1, 1, 1, 2])],
+        "y",
+    );
+    assert_eq!(d, [1, 1, 2, 6]);
+    near(
+        &y,
+        &[
+            0.5, -1.0, 2.0, 0.5, -1.0, 2.0, 1.5, -0.25, 4.0, 1.5, -0.25, 4.0,
+        ],
+    );
+    // x[..., ::-2]: columns 2 and 0
+    let (d, y) = run(
+        vec![node("Slice", "s", &["x", "st", "en", "ax", "sp"], "y")],
+        vec![
+            int64s("st", &[-1]),
+            int64s("en", &[i64::MIN]),
+            int64s("ax", &[3]),
+            int64s("sp", &[-2]),
+        ],
+        "y",
+    );
+    assert_eq!(d, [1, 1, 2, 2]);
+    near(&y, &[2.0, 0.5, 4.0, 1.5]);
+    let mut gather = node("Gather", "g", &["x", "cols"], "y");
+    gather.attribute = vec![int_attr("axis", 3)];
+    let (d, y) = run(vec![gather], vec![int64s("cols", &[2, -3])], "y");
+    assert_eq!(d, [1, 1, 2, 2]);
+    near(&y, &[2.0, 0.5, 4.0, 1.5]);
+}
