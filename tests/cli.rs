@@ -850,7 +850,10 @@ fn a_vision_transformer_export_runs_with_names_of_nodes_or_tensors() {
     let v = json(&deepvis_ok(&["--model", m, "classify", photo, "--json"]));
     assert_eq!(v["map"]["width"].as_u64(), Some(224), "{v}");
     assert!(v.get("top5").is_none(), "{v}");
-    let (lo, hi) = (v["map"]["min"].as_f64().unwrap(), v["map"]["max"].as_f64().unwrap());
+    let (lo, hi) = (
+        v["map"]["min"].as_f64().unwrap(),
+        v["map"]["max"].as_f64().unwrap(),
+    );
     assert!(0.0 <= lo && lo < hi && hi <= 1.0, "a sigmoid's range: {v}");
     // attention rollout from the CLS token through the 12 blocks
     let dir = tempfile::tempdir().unwrap();

@@ -253,9 +253,12 @@ impl ModelInfo {
         info.logits = info.find_logits()?;
         info.output = info.find_output(&shapes);
         info.attention = info.find_attention(&shapes);
-        info.grid = match grid {
-            Some(g) => info.resolve(g)?.to_string(),
-            None => info
+        // a vision transformer: its last block's output (a residual sum of tokens)
+        let block = info.last_block();
+        info.grid = match (grid, block) {
+            (Some(g), _) => info.resolve(g)?.to_string(),
+            (None, Some(block)) => block,
+            (None, None) => info
                 .layers
                 .iter()
                 .rev()
@@ -363,6 +366,23 @@ impl ModelInfo {
             .map(|n| n.name.clone())
             .collect();
         (layers, grid)
+    }
+
+    /// The last residual sum over a sequence of tokens: a transformer's last block's output.
+    fn last_block(&self) -> Option<String> {
+        let g = &self.structure;
+        self.layers
+            .iter()
+            .rev()
+            .find(|l| {
+                g.node_index(&l.name).is_some_and(|i| {
+                    let n = &g.nodes[i];
+                    matches!(n.op, Op::Add)
+                        && matches!(self.layout(&n.output), Layout::Tokens(_))
+                        && n.inputs.iter().all(|v| !g.constants.contains_key(v))
+                })
+            })
+            .map(|l| l.name.clone())
     }
 
     /// The attention probabilities of each block, in order (none for a network without a
