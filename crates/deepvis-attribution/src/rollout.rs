@@ -51,6 +51,36 @@ impl Attention {
     }
 }
 
+/// Row `query` of one block's attention: of head `head`, or the heads' mean.
+pub fn attention_row(a: &Attention, head: Option<usize>, query: usize) -> Result<Vec<f32>> {
+    let t = a.tokens;
+    if a.values.len() != a.heads * t * t || query >= t {
+        return Err(Error::Settings(format!(
+            "token {query} of an attention map of {} values ({} heads of {t}x{t})",
+            a.values.len(),
+            a.heads
+        )));
+    }
+    let heads: Vec<usize> = match head {
+        Some(h) if h < a.heads => vec![h],
+        Some(h) => {
+            return Err(Error::Settings(format!(
+                "head {h} is out of range: the block has {} heads",
+                a.heads
+            )));
+        }
+        None => (0..a.heads).collect(),
+    };
+    let mut row = vec![0f32; t];
+    for h in &heads {
+        let at = (h * t + query) * t;
+        for (r, v) in row.iter_mut().zip(&a.values[at..at + t]) {
+            *r += v / heads.len() as f32;
+        }
+    }
+    Ok(row)
+}
+
 /// Row `query` of the rollout of `blocks` (in the network's order, first block first): for
 /// each input token, how much of `query`'s final representation flows from it.
 pub fn rollout(blocks: &[Attention], query: usize) -> Result<Vec<f32>> {
@@ -145,6 +175,20 @@ mod tests {
             let sum: f32 = got.iter().sum();
             assert!((sum - 1.0).abs() < 1e-5);
         }
+    }
+
+    #[test]
+    fn a_row_of_one_head_or_of_their_mean() {
+        let a = Attention {
+            values: vec![0.2, 0.8, 0.6, 0.4, 1.0, 0.0, 0.0, 1.0],
+            heads: 2,
+            tokens: 2,
+        };
+        assert_eq!(attention_row(&a, Some(0), 1).unwrap(), vec![0.6, 0.4]);
+        assert_eq!(attention_row(&a, Some(1), 0).unwrap(), vec![1.0, 0.0]);
+        assert_eq!(attention_row(&a, None, 0).unwrap(), vec![0.6, 0.4]);
+        assert!(attention_row(&a, Some(2), 0).is_err());
+        assert!(attention_row(&a, None, 2).is_err());
     }
 
     #[test]

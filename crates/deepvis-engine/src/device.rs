@@ -46,6 +46,7 @@ impl Model {
                 height: l.height,
                 width: l.width,
                 relu: l.relu,
+                attention: self.info.attention_layers().contains(&l.name),
             })
             .collect()
     }

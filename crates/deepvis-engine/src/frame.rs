@@ -3,7 +3,9 @@
 
 use burn::prelude::*;
 use deepvis_model::{Labels, Request, to_vec, top_k};
-use deepvis_protocol::{ClassProb, Command, Doing, Event, OutputKind, OutputReading, UnitMap};
+use deepvis_protocol::{
+    AttentionAsk, ClassProb, Command, Doing, Event, OutputKind, OutputReading, UnitMap,
+};
 use image::RgbImage;
 
 use crate::attr::Subject;
@@ -98,6 +100,8 @@ struct Forward {
     /// The grid layer's leading tokens, each one's value per channel (none but for a
     /// sequence of tokens).
     leading: Vec<Vec<f32>>,
+    /// The other layers asked for, in order.
+    extra: Vec<Tensor<4>>,
 }
 
 impl Forward {
@@ -129,6 +133,8 @@ pub(crate) struct FrameStage {
     labels: Labels,
     /// The outputs must be recomputed for the current frame.
     dirty: bool,
+    /// What the attention view asks for (a transformer's), if it is open.
+    attention: Option<AttentionAsk>,
 }
 
 impl FrameStage {
@@ -143,6 +149,7 @@ impl FrameStage {
             session: None,
             labels: Labels::imagenet(),
             dirty: false,
+            attention: None,
         }
     }
 
@@ -195,6 +202,11 @@ impl FrameStage {
         let done = match c {
             Command::SelectLayer(name) => self.select_layer(cx.model, &name),
             Command::SelectUnit(ch) => self.select_unit(cx.model, ch),
+            Command::SetAttention(ask) => {
+                self.attention = ask;
+                self.dirty = true;
+                return Ripple::NONE;
+            }
             _ => return Ripple::NONE,
         };
         match done {
@@ -236,7 +248,14 @@ impl FrameStage {
                 subject: None,
             });
         };
-        let fwd = self.forward(model, chw)?;
+        // the attention view's block, computed in the same pass
+        let ask = self.attention.map(|ask| (ask, attention_layer(model, ask)));
+        let extra: Vec<&str> = ask.iter().filter_map(|(_, l)| l.as_deref()).collect();
+        let mut fwd = self.forward(model, chw, &extra)?;
+        let attention = match ask {
+            Some((ask, _)) => Some(attention_view(model, fwd.extra.pop(), ask)?),
+            None => None,
+        };
         let mut events: Vec<Event> = self.grid(&fwd).into_iter().collect();
         if !fwd.leading.is_empty() {
             events.push(Event::Leading {
@@ -257,22 +276,23 @@ impl FrameStage {
         if let Some(r) = fwd.reading.clone() {
             events.push(Event::Output(r));
         }
+        events.extend(attention);
         Ok(Processed { events, subject })
     }
 
     /// The forward pass to the grid layer and the output: the class scores, or what the
     /// output shows when it is something else.
-    fn forward(&self, model: &Model, chw: Vec<f32>) -> Result<Forward> {
+    fn forward(&self, model: &Model, chw: Vec<f32>, extra: &[&str]) -> Result<Forward> {
         let kind = model.info.output_kind();
         let out_layer = match kind {
             OutputKind::Classes { .. } => model.info.logits_layer(),
             _ => model.info.output_layer(),
         };
         let x = model.input(chw)?;
-        let mut taps = model.net.forward(
-            x.clone(),
-            &Request::layers(&[self.layer.as_str(), out_layer]),
-        )?;
+        let mut asked = vec![self.layer.as_str(), out_layer];
+        asked.extend(extra);
+        let mut taps = model.net.forward(x.clone(), &Request::layers(&asked))?;
+        let extra = extra.iter().filter_map(|l| taps.get(l).cloned()).collect();
         // the grid layer may be the output layer itself
         let out = taps
             .get(out_layer)
@@ -304,6 +324,7 @@ impl FrameStage {
             probs,
             reading,
             leading,
+            extra,
         })
     }
 
@@ -402,6 +423,50 @@ impl FrameStage {
         });
         kept.then(|| top.event())
     }
+}
+
+/// The node of the block the attention view asks for (`None`: the network has no attention).
+fn attention_layer(model: &Model, ask: AttentionAsk) -> Option<String> {
+    let blocks = model.info.attention_layers();
+    blocks
+        .get(ask.block.min(blocks.len().checked_sub(1)?))
+        .cloned()
+}
+
+/// The attention view's map: block `ask.block`'s attention `t` (of one head or their mean)
+/// from the CLS token or a patch, over the patches.
+fn attention_view(model: &Model, t: Option<Tensor<4>>, ask: AttentionAsk) -> Result<Event> {
+    use deepvis_attribution::rollout::{Attention, attention_row};
+    let info = &model.info;
+    let (Some(t), Some(g)) = (t, info.token_grid()) else {
+        return Err(EngineError::from(deepvis_attribution::Error::NoAttention(
+            info.name().to_string(),
+        )));
+    };
+    let blocks = info.attention_layers().len();
+    let [_, heads, tokens, _] = t.dims();
+    let a = Attention {
+        values: to_vec(t.narrow(0, 0, 1))?,
+        heads,
+        tokens,
+    };
+    let from = ask.from.filter(|&(y, x)| y < g.h && x < g.w);
+    let head = ask.head.filter(|&h| h < heads);
+    let query = from.map_or(0, |(y, x)| g.lead + y * g.w + x);
+    let row = attention_row(&a, head, query)?;
+    Ok(Event::Attention {
+        ask: AttentionAsk {
+            block: ask.block.min(blocks.saturating_sub(1)),
+            head,
+            from,
+        },
+        blocks,
+        heads,
+        map: row[g.lead..].to_vec(),
+        h: g.h,
+        w: g.w,
+        to_leading: row[..g.lead].iter().sum(),
+    })
 }
 
 /// The class probabilities of a vector of scores; a network whose class layer is a map (a

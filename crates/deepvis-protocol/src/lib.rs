@@ -240,6 +240,22 @@ pub struct LayerSummary {
     pub width: usize,
     /// Whether it has a ReLU (so a pre-ReLU value).
     pub relu: bool,
+    /// Whether it is a block's attention probabilities over a sequence of patch tokens (a
+    /// vision transformer's, which the attention view shows).
+    pub attention: bool,
+}
+
+/// What the attention view of a vision transformer shows: one block's attention, of one
+/// head or their mean, from the CLS token or from a patch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttentionAsk {
+    /// The block (0: the first; past the last: the last).
+    pub block: usize,
+    /// A head, or `None` for the heads' mean.
+    pub head: Option<usize>,
+    /// From which token: `None` the first leading one (CLS), `Some((y, x))` the patch at row
+    /// `y`, column `x` of the patch grid.
+    pub from: Option<(usize, usize)>,
 }
 
 /// The selected channel's map on a frame.
@@ -383,6 +399,8 @@ pub enum Command {
     /// Run the cascading-randomization sanity check of the current method on the selected
     /// unit and the current frame (true; a running one starts over), or cancel it (false).
     Sanity(bool),
+    /// Show a vision transformer's attention (Some) with each frame, or stop (None).
+    SetAttention(Option<AttentionAsk>),
     /// Make the worker panic (to test and demonstrate its recovery).
     InjectPanic,
     /// Start a worker paused after repeated crashes again (ignored by a running one).
@@ -429,7 +447,9 @@ impl Command {
                 what: RecordTarget::Source,
                 ..
             } => Stage::Source,
-            Command::SelectLayer(_) | Command::SelectUnit(_) => Stage::Frames,
+            Command::SelectLayer(_) | Command::SelectUnit(_) | Command::SetAttention(_) => {
+                Stage::Frames
+            }
             Command::SetOptim(_)
             | Command::SetRunning(_)
             | Command::ResetOptim
@@ -524,6 +544,23 @@ pub enum Event {
         layer: String,
         /// Each leading token's values, one per channel.
         tokens: Vec<Vec<f32>>,
+    },
+    /// What the attention view asked for on the newest frame: the attention over the patches.
+    Attention {
+        /// What was asked (the block and head as computed).
+        ask: AttentionAsk,
+        /// The network's blocks with attention.
+        blocks: usize,
+        /// Heads per block.
+        heads: usize,
+        /// The attention from the token to each patch, row by row (`h x w`).
+        map: Vec<f32>,
+        /// Patch rows.
+        h: usize,
+        /// Patch columns.
+        w: usize,
+        /// The share of the token's attention that goes to the leading tokens (CLS, registers).
+        to_leading: f32,
     },
     /// The selected channel's map on the newest frame.
     UnitMap(UnitMap),

@@ -15,6 +15,10 @@ pub struct InputView {
     output_map: Picture,
     /// The network's output when it is boxes (input pixels).
     pub boxes: Vec<Detection>,
+    /// The attention view's map over the patches, and the patch grid `(h, w)`.
+    attention: Picture,
+    /// The patch grid of the attention view's map.
+    pub attention_grid: Option<(usize, usize)>,
     /// The selected unit's receptive field at its projected position: [y0, x0, y1, x1].
     pub field: Option<[i64; 4]>,
     /// The video player and the recordings.
@@ -38,6 +42,15 @@ impl InputView {
             Event::Output(OutputReading::Embedding { .. }) | Event::Ready { .. } => {
                 self.boxes.clear();
                 self.output_map.clear();
+                self.attention.clear();
+                self.attention_grid = None;
+            }
+            Event::Attention { map, h, w, .. } => {
+                let px = deepvis_viz::gray_levels(map);
+                if let Some(img) = image::GrayImage::from_raw(*w as u32, *h as u32, px) {
+                    self.attention.set(heat_to_color(&img));
+                    self.attention_grid = Some((*h, *w));
+                }
             }
             Event::UnitMap(m) => self.field = Some(m.field),
             Event::Recording { what, status } => self.player.set_recording(*what, status.clone()),
@@ -52,6 +65,8 @@ impl InputView {
         self.picture.upload(ctx, "input", TextureOptions::NEAREST);
         self.output_map
             .upload(ctx, "output map", TextureOptions::LINEAR);
+        self.attention
+            .upload(ctx, "attention map", TextureOptions::NEAREST);
     }
 
     /// The frame, once one came.
@@ -108,12 +123,13 @@ impl InputView {
     }
 
     /// The frame, the map over it and the receptive field's outline.
-    fn frame_ui(&self, ui: &mut egui::Ui, shared: &Shared, map: Option<&TextureHandle>) {
+    fn frame_ui(&self, ui: &mut egui::Ui, shared: &mut Shared, map: Option<&TextureHandle>) {
         let p = &shared.persisted;
         let side = ui.available_width().min(300.0);
         let tex = self.picture.get();
         let resp = image_box(ui, tex, side, "waiting for a frame");
         name_image(&resp, "input frame");
+        let resp = resp.interact(egui::Sense::click());
         let rect = resp.rect;
         let input_side = tex.map(|t| t.size()[0].max(1) as f32);
         if p.overlay
@@ -125,6 +141,10 @@ impl InputView {
             && let Some(n) = input_side
         {
             self.output_ui(ui, rect, n);
+        }
+        if let (Some(ask), Some(t)) = (shared.attention, self.attention.get()) {
+            blend_over(ui, rect, t);
+            self.mark_patch(ui, rect, ask.from);
         }
         if p.show_field
             && p.selected.is_some()
@@ -143,6 +163,38 @@ impl InputView {
                 egui::StrokeKind::Inside,
             );
         }
+        // a click on the frame: the attention view follows that patch
+        if resp.clicked()
+            && let (Some(pos), Some((gh, gw)), Some(mut ask)) = (
+                resp.interact_pointer_pos(),
+                self.attention_grid,
+                shared.attention,
+            )
+        {
+            let y = ((pos.y - rect.top()) / rect.height() * gh as f32) as usize;
+            let x = ((pos.x - rect.left()) / rect.width() * gw as f32) as usize;
+            ask.from = Some((y.min(gh.saturating_sub(1)), x.min(gw.saturating_sub(1))));
+            shared.attention = Some(ask);
+            shared.send(deepvis_protocol::Command::SetAttention(Some(ask)));
+        }
+    }
+
+    /// Outlines the attention view's patch (`None`: the CLS token, no patch).
+    fn mark_patch(&self, ui: &egui::Ui, rect: Rect, from: Option<(usize, usize)>) {
+        let (Some((y, x)), Some((gh, gw))) = (from, self.attention_grid) else {
+            return;
+        };
+        let (ch, cw) = (rect.height() / gh as f32, rect.width() / gw as f32);
+        let r = Rect::from_min_size(
+            rect.min + Vec2::new(x as f32 * cw, y as f32 * ch),
+            Vec2::new(cw, ch),
+        );
+        ui.painter().rect_stroke(
+            r,
+            0.0,
+            Stroke::new(2.0, Color32::from_rgb(80, 200, 255)),
+            egui::StrokeKind::Outside,
+        );
     }
 
     /// The network's output over the frame in `rect` (`n` input pixels a side): its map, or its

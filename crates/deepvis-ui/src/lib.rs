@@ -52,6 +52,8 @@ pane::registry! {
     frame::FramePane,
     /// The selected unit's map, activity and the top-5 classes.
     unit::UnitPane,
+    /// A vision transformer's attention from the CLS token or a clicked patch.
+    attention::AttentionPane,
     /// The preferred image, its run, its plots and its settings.
     preferred::PreferredPane,
     /// The selected unit's top-9 images.

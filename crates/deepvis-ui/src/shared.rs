@@ -46,6 +46,8 @@ pub struct Shared {
     pub activity: Activity,
     /// Whether the help overlay shows.
     pub show_help: bool,
+    /// What the attention view shows (a vision transformer's), while it is open.
+    pub attention: Option<deepvis_protocol::AttentionAsk>,
     /// Recent errors and notices (newest last).
     pub messages: Vec<Message>,
     /// Commands sent, newest last (for tests and the status bar).
@@ -81,6 +83,7 @@ impl Shared {
             playback: None,
             activity: Activity::default(),
             show_help: false,
+            attention: None,
             messages: Vec::new(),
             sent: Vec::new(),
             unseen: Vec::new(),

@@ -15,6 +15,7 @@ fn layers() -> Vec<LayerSummary> {
         height: 5,
         width: 5,
         relu: true,
+        attention: false,
     }]
 }
 

@@ -26,6 +26,7 @@ fn setup() -> (Harness<'static, DeepvisApp>, Receiver<Command>, Outbox) {
             height: 1,
             width: 1,
             relu: false,
+            attention: false,
         }],
         grid_layer: "pool10".into(),
     })

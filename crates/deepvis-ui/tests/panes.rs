@@ -21,6 +21,7 @@ fn layers() -> Vec<LayerSummary> {
         height: s,
         width: s,
         relu: n != "pool8" && n != "pool10",
+        attention: false,
     })
     .collect()
 }
@@ -535,6 +536,7 @@ fn the_model_picker_opens_a_file_and_a_new_models_layers_replace_the_old() {
             height: 14,
             width: 14,
             relu: false,
+            attention: false,
         }],
         grid_layer: "blocks.10.add".into(),
     })

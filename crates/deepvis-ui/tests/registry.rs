@@ -87,6 +87,7 @@ fn worker_events() -> Vec<Event> {
                 height: 5,
                 width: 5,
                 relu: true,
+                attention: false,
             }],
             grid_layer: "fire9".into(),
         },
