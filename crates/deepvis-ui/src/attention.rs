@@ -5,12 +5,11 @@
 use deepvis_protocol::{AttentionAsk, Command, Event};
 
 use crate::Shared;
-use crate::pane::{Pane, Place};
 
 /// What the worker last said of the attention: the network's blocks and heads, where the
-/// token's attention goes.
+/// token's attention goes. Part of the frame pane, drawn for networks with attention only.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct AttentionPane {
+pub struct AttentionView {
     /// Blocks with attention (0 until the worker said).
     pub blocks: usize,
     /// Heads per block.
@@ -23,16 +22,9 @@ pub struct AttentionPane {
     pub peak: Option<((usize, usize), f32)>,
 }
 
-impl Pane for AttentionPane {
-    fn name(&self) -> &'static str {
-        "attention view"
-    }
-
-    fn place(&self) -> Place {
-        Place::Left
-    }
-
-    fn apply(&mut self, e: &Event, _shared: &mut Shared) {
+impl AttentionView {
+    /// Takes what the worker says of the attention.
+    pub(crate) fn apply(&mut self, e: &Event) {
         match e {
             Event::Attention {
                 ask,
@@ -54,12 +46,13 @@ impl Pane for AttentionPane {
                     .map(|(i, v)| ((i / (*w).max(1), i % (*w).max(1)), *v));
             }
             // another model: its blocks are not known yet
-            Event::Ready { .. } => *self = AttentionPane::default(),
+            Event::Ready { .. } => *self = AttentionView::default(),
             _ => {}
         }
     }
 
-    fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
+    /// Its switch, block and head, and where the token looks.
+    pub(crate) fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
         // only where the network has attention
         let has = shared.layers.iter().any(|l| l.attention);
         if !has && shared.attention.is_none() {

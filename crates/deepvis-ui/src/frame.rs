@@ -1,8 +1,10 @@
-//! The frame pane: the input beside its attribution, every method side by side, the sanity plot.
+//! The frame pane: the input beside its attribution, every method side by side, the sanity plot,
+//! a vision transformer's attention.
 
 use deepvis_protocol::{Command, Event};
 
 use crate::Shared;
+use crate::attention::AttentionView;
 use crate::attribution::AttributionView;
 use crate::input::InputView;
 use crate::pane::{Pane, Place};
@@ -14,6 +16,8 @@ pub struct FramePane {
     pub input: InputView,
     /// The attribution map, the compare view and the sanity check.
     pub attribution: AttributionView,
+    /// A vision transformer's attention from the CLS token or a clicked patch.
+    pub attention: AttentionView,
 }
 
 impl Pane for FramePane {
@@ -28,6 +32,7 @@ impl Pane for FramePane {
     fn apply(&mut self, e: &Event, shared: &mut Shared) {
         self.input.apply(e);
         self.attribution.apply(e, shared);
+        self.attention.apply(e);
     }
 
     fn seen(&mut self, c: &Command) {
@@ -40,7 +45,11 @@ impl Pane for FramePane {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
-        let FramePane { input, attribution } = self;
+        let FramePane {
+            input,
+            attribution,
+            attention,
+        } = self;
         // the input and its attribution side by side
         ui.columns(2, |cols| {
             if let [a, b] = cols {
@@ -57,5 +66,6 @@ impl Pane for FramePane {
             ui.separator();
             attribution.sanity.ui(ui);
         }
+        attention.ui(ui, shared);
     }
 }

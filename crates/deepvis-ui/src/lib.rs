@@ -8,6 +8,7 @@
 //! to them and draws each where its [`Place`] says.
 
 pub mod activity;
+pub mod attention;
 pub mod attribution;
 mod compare;
 pub mod input;
@@ -31,6 +32,7 @@ use deepvis_protocol::{BackSettings, Command, ErrorKind, Event, Inbox, OptimSett
 use serde::{Deserialize, Serialize};
 
 pub use activity::{Activity, SortMode};
+pub use attention::AttentionView;
 pub use attribution::{CompareView, SanityView};
 pub use grid::{DrawnGrid, GridFit, GridPane, GridView};
 pub use keys::{BINDINGS, Binding};
@@ -52,8 +54,6 @@ pane::registry! {
     frame::FramePane,
     /// The selected unit's map, activity and the top-5 classes.
     unit::UnitPane,
-    /// A vision transformer's attention from the CLS token or a clicked patch.
-    attention::AttentionPane,
     /// The preferred image, its run, its plots and its settings.
     preferred::PreferredPane,
     /// The selected unit's top-9 images.

@@ -171,6 +171,35 @@ fn frame_events() -> Vec<Event> {
             label: "flamingo".into(),
             prob: 0.5,
         }]),
+        // a transformer's: the leading tokens, its attention, an output that is a map
+        Event::Leading {
+            layer: "fire9".into(),
+            tokens: vec![(0..16).map(|c| c as f32).collect()],
+        },
+        Event::Attention {
+            ask: deepvis_protocol::AttentionAsk::default(),
+            blocks: 3,
+            heads: 2,
+            map: vec![0.25; 4],
+            h: 2,
+            w: 2,
+            to_leading: 0.0,
+        },
+        Event::Output(deepvis_protocol::OutputReading::Map {
+            image: image::GrayImage::new(4, 4),
+            min: 0.0,
+            max: 1.0,
+        }),
+        Event::Output(deepvis_protocol::OutputReading::Boxes(vec![
+            deepvis_protocol::Detection {
+                class: 1,
+                score: 0.9,
+                x0: 10.0,
+                y0: 10.0,
+                x1: 50.0,
+                y1: 60.0,
+            },
+        ])),
         Event::Back {
             info: info(BackMode::Grad),
             image: rgb(227, 227),

@@ -224,7 +224,19 @@ fn command(r: &mut Rng, layers: &[String], bad_files: &[PathBuf], models: &[Path
         74..=76 => Command::SetCompare(r.chance(300)),
         77..=78 => Command::Sanity(r.chance(300)),
         79 => Command::RestartWorker,
+        80 => Command::SetAttention(r.chance(500).then(|| attention_ask(r))),
         _ => Command::SetRunning(true),
+    }
+}
+
+/// An attention view's ask, out of range as often as not (a CNN has no attention at all).
+fn attention_ask(r: &mut Rng) -> deepvis_protocol::AttentionAsk {
+    deepvis_protocol::AttentionAsk {
+        block: r.below(20) as usize,
+        head: r.chance(500).then(|| r.below(20) as usize),
+        from: r
+            .chance(500)
+            .then(|| (r.below(40) as usize, r.below(40) as usize)),
     }
 }
 
