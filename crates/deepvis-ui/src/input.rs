@@ -19,6 +19,8 @@ pub struct InputView {
     attention: Picture,
     /// The patch grid of the attention view's map.
     pub attention_grid: Option<(usize, usize)>,
+    /// The selected unit's place on its map (where it peaks) and the map's size.
+    pub unit_cell: Option<((usize, usize), (usize, usize))>,
     /// The selected unit's receptive field at its projected position: [y0, x0, y1, x1].
     pub field: Option<[i64; 4]>,
     /// The video player and the recordings.
@@ -52,7 +54,10 @@ impl InputView {
                     self.attention_grid = Some((*h, *w));
                 }
             }
-            Event::UnitMap(m) => self.field = Some(m.field),
+            Event::UnitMap(m) => {
+                self.field = Some(m.field);
+                self.unit_cell = Some((m.argmax, (m.height, m.width)));
+            }
             Event::Recording { what, status } => self.player.set_recording(*what, status.clone()),
             // its recordings were closed with it (the files are whole)
             Event::Restarted { .. } => self.player.worker_restarted(),
@@ -162,6 +167,14 @@ impl InputView {
                 Stroke::new(2.0, Color32::from_rgb(255, 210, 40)),
                 egui::StrokeKind::Inside,
             );
+            // a field of the whole input (after a global attention or pooling): the unit's own
+            // place on its map is marked too
+            let whole =
+                field[0] <= 0 && field[1] <= 0 && field[2] as f32 >= n && field[3] as f32 >= n;
+            if let (true, Some((argmax, hw))) = (whole, self.unit_cell) {
+                let at = p.back.pos.unwrap_or(argmax);
+                self.mark_cell(ui, rect, at, hw, Color32::from_rgb(255, 210, 40));
+            }
         }
         // a click on the frame: the attention view follows that patch
         if resp.clicked()
@@ -181,20 +194,30 @@ impl InputView {
 
     /// Outlines the attention view's patch (`None`: the CLS token, no patch).
     fn mark_patch(&self, ui: &egui::Ui, rect: Rect, from: Option<(usize, usize)>) {
-        let (Some((y, x)), Some((gh, gw))) = (from, self.attention_grid) else {
+        if let (Some(at), Some(hw)) = (from, self.attention_grid) {
+            self.mark_cell(ui, rect, at, hw, Color32::from_rgb(80, 200, 255));
+        }
+    }
+
+    /// Outlines cell `(y, x)` of an `(h, w)` grid laid over the frame in `rect`.
+    fn mark_cell(
+        &self,
+        ui: &egui::Ui,
+        rect: Rect,
+        (y, x): (usize, usize),
+        (gh, gw): (usize, usize),
+        color: Color32,
+    ) {
+        if gh * gw <= 1 || y >= gh || x >= gw {
             return;
-        };
+        }
         let (ch, cw) = (rect.height() / gh as f32, rect.width() / gw as f32);
         let r = Rect::from_min_size(
             rect.min + Vec2::new(x as f32 * cw, y as f32 * ch),
             Vec2::new(cw, ch),
         );
-        ui.painter().rect_stroke(
-            r,
-            0.0,
-            Stroke::new(2.0, Color32::from_rgb(80, 200, 255)),
-            egui::StrokeKind::Outside,
-        );
+        ui.painter()
+            .rect_stroke(r, 0.0, Stroke::new(2.0, color), egui::StrokeKind::Outside);
     }
 
     /// The network's output over the frame in `rect` (`n` input pixels a side): its map, or its
