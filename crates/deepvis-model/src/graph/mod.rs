@@ -30,7 +30,7 @@ pub use backprop::{Backward, Seed};
 pub use exec::{GraphNet, GraphTaps, NodeTime};
 pub use layout::Layout;
 pub use resize::{CoordMode, NearestMode, Resize, ResizeMode, ResizeTo};
-pub use shape::Shapes;
+pub use shape::{Shapes, broadcast};
 
 use std::collections::HashMap;
 

@@ -24,8 +24,8 @@ pub(crate) fn axis(a: i64, rank: usize) -> Option<usize> {
     (0..r).contains(&a).then_some(a as usize)
 }
 
-/// Numpy broadcasting of two shapes.
-pub(crate) fn broadcast(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
+/// Numpy broadcasting of two shapes (`None`: they do not broadcast).
+pub fn broadcast(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
     let r = a.len().max(b.len());
     let get = |s: &[usize], i: usize| {
         let off = r - s.len();

@@ -278,21 +278,9 @@ fn count(dims: &[usize]) -> Result<usize, String> {
         .ok_or_else(|| format!("{dims:?} is too large to fold"))
 }
 
-/// Numpy broadcasting of two shapes.
+/// Numpy broadcasting of two shapes (the graph's own rule), or why not.
 fn broadcast(a: &[usize], b: &[usize]) -> Result<Vec<usize>, String> {
-    let r = a.len().max(b.len());
-    let get = |s: &[usize], i: usize| {
-        let off = r - s.len();
-        if i < off { 1 } else { s[i - off] }
-    };
-    (0..r)
-        .map(|i| match (get(a, i), get(b, i)) {
-            (x, y) if x == y => Ok(x),
-            (1, y) => Ok(y),
-            (x, 1) => Ok(x),
-            _ => Err(format!("{a:?} and {b:?} do not broadcast")),
-        })
-        .collect()
+    deepvis_model::graph::broadcast(a, b).ok_or_else(|| format!("{a:?} and {b:?} do not broadcast"))
 }
 
 /// The flat index in a value of `dims` of output element `flat` of a broadcast to `out`.
