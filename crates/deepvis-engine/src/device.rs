@@ -47,6 +47,7 @@ impl Model {
                 width: l.width,
                 relu: l.relu,
                 attention: self.info.attention_layers().contains(&l.name),
+                gelu: l.gelu,
             })
             .collect()
     }

@@ -167,6 +167,10 @@ pub struct LayerInfo {
     pub width: usize,
     /// Whether the layer is an activation, so its pre-activation value can be asked for.
     pub relu: bool,
+    /// Whether it is a GELU's output (an `Op::Gelu`, or the exporter's
+    /// `x * 0.5 * (1 + erf(x / sqrt 2))`): a transformer MLP's hidden units, the ones worth
+    /// visualizing (Ghiasi et al. 2023).
+    pub gelu: bool,
 }
 
 /// Where a layer's pre-activation value is read: `layer`'s input when `pre`, else `layer`
@@ -199,6 +203,8 @@ pub struct ModelInfo {
     /// block (the softmax nodes), and the sequence's grid; empty and `None` for a network
     /// without tokens.
     attention: (Vec<String>, Option<TokenGrid>),
+    /// The values GELUs compute.
+    gelus: std::collections::HashSet<String>,
     grid: String,
     min_input: usize,
 }
@@ -213,6 +219,7 @@ fn layer_info(n: &crate::graph::Node, shapes: &crate::graph::Shapes, layout: Lay
         height: h,
         width: w,
         relu: n.op.is_activation(),
+        gelu: false,
     }
 }
 
@@ -246,6 +253,7 @@ impl ModelInfo {
             logits: String::new(),
             output: (OutputKind::Classes { count: 0 }, String::new()),
             attention: (Vec::new(), None),
+            gelus: graph.gelu_outputs(),
             grid: String::new(),
             min_input: size,
         };
@@ -292,8 +300,17 @@ impl ModelInfo {
             logits: String::new(),
             output: (OutputKind::Classes { count: 0 }, String::new()),
             attention: (Vec::new(), None),
+            gelus: Default::default(),
             grid: String::new(),
             min_input: input.size,
+        }
+    }
+
+    /// Node `n`'s row of the layer table at the shapes `shapes`.
+    fn row(&self, n: &crate::graph::Node, shapes: &Shapes) -> LayerInfo {
+        LayerInfo {
+            gelu: self.gelus.contains(&n.output),
+            ..layer_info(n, shapes, self.layout(&n.output))
         }
     }
 
@@ -456,11 +473,7 @@ impl ModelInfo {
     fn layers_from(&self, shapes: &Shapes) -> Result<Vec<LayerInfo>> {
         let g = &self.structure;
         if g.layers.is_empty() {
-            return Ok(g
-                .nodes
-                .iter()
-                .map(|n| layer_info(n, shapes, self.layout(&n.output)))
-                .collect());
+            return Ok(g.nodes.iter().map(|n| self.row(n, shapes)).collect());
         }
         // as `Graph::node_index`: a node's name first, else a node's output
         let mut by_name: HashMap<&str, usize> = HashMap::with_capacity(g.nodes.len());
@@ -477,7 +490,7 @@ impl ModelInfo {
                     .or_else(|| by_output.get(name.as_str()))
                     .ok_or_else(|| self.unknown(name))?;
                 let n = &g.nodes[*i];
-                Ok(layer_info(n, shapes, self.layout(&n.output)))
+                Ok(self.row(n, shapes))
             })
             .collect()
     }
@@ -519,7 +532,7 @@ impl ModelInfo {
         let s = self.input.size;
         let shapes = g.shapes(1, s, s)?;
         let n = &g.nodes[g.node_index(name).ok_or_else(|| self.unknown(name))?];
-        Ok(layer_info(n, &shapes, self.layout(&n.output)))
+        Ok(self.row(n, &shapes))
     }
 
     /// The layer whose units are the class scores (pre-softmax).

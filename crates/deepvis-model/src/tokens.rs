@@ -3,7 +3,7 @@
 //! transformers keep them, is shown like a convolution's map (D channels of `h x w`); the
 //! grid is found from the patch embedding (the first convolution whose stride is its kernel).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::graph::{Graph, Op, Shapes};
 
@@ -94,6 +94,46 @@ impl Graph {
             .iter()
             .filter_map(|n| match shapes.get(&n.output)? {
                 &[_, t, _] => Some((n.output.clone(), TokenGrid::fit(t, patches, lead)?)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The values GELUs compute: an `Op::Gelu`'s output, or the last product of the
+    /// exporter's `x * 0.5 * (1 + erf(x / sqrt 2))` (an `Erf`, the `Add` of one, the product
+    /// with `x`, and the product by one half when it comes after).
+    pub fn gelu_outputs(&self) -> HashSet<String> {
+        let mut readers: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, n) in self.nodes.iter().enumerate() {
+            for v in &n.inputs {
+                readers.entry(v.as_str()).or_default().push(i);
+            }
+        }
+        let only = |v: &str, op: fn(&Op) -> bool| -> Option<usize> {
+            match readers.get(v).map(Vec::as_slice) {
+                Some(&[i]) if op(&self.nodes[i].op) => Some(i),
+                _ => None,
+            }
+        };
+        let is_add = |o: &Op| matches!(o, Op::Add);
+        let is_mul = |o: &Op| matches!(o, Op::Mul);
+        self.nodes
+            .iter()
+            .filter_map(|n| match n.op {
+                Op::Gelu { .. } => Some(n.output.clone()),
+                Op::Erf => {
+                    let add = only(&n.output, is_add)?;
+                    let times_x = only(&self.nodes[add].output, is_mul)?;
+                    let out = &self.nodes[times_x].output;
+                    // the product by one half, when it comes last
+                    let half = only(out, is_mul).filter(|&h| {
+                        self.nodes[h]
+                            .inputs
+                            .iter()
+                            .any(|i| self.constants.contains_key(i))
+                    });
+                    Some(half.map_or(out, |h| &self.nodes[h].output).clone())
+                }
                 _ => None,
             })
             .collect()

@@ -70,6 +70,19 @@ fn the_token_grid_of_vit_mini_and_vit_s() {
         .find(|l| l.name.starts_with("/backbone/encoder/layer.0/mlp/fc1"))
         .expect("fc1");
     assert_eq!((hidden.height, hidden.width), (16, 16));
+    // the GELUs, as the exporter writes them (Div, Erf, Add, Mul x, Mul 0.5): one per block,
+    // marked in the layer table as the units worth visualizing
+    let gelus: Vec<&str> = vit
+        .layers()
+        .iter()
+        .filter(|l| l.gelu)
+        .map(|l| l.name.as_str())
+        .collect();
+    assert_eq!(gelus.len(), 12, "{gelus:?}");
+    assert!(gelus.iter().all(|g| g.contains("/mlp/")), "{gelus:?}");
+    let g = vit.layer(gelus[0]).expect("a GELU");
+    assert_eq!((g.channels, g.height, g.width), (1536, 16, 16));
+    assert_eq!(mini.layers().iter().filter(|l| l.gelu).count(), 3);
     // no tokens in a CNN or in ConvNeXt's channels-last blocks
     for (path, size) in [("ops/convnext_mini.onnx", 64), ("ops/resnet_mini.onnx", 64)] {
         let i = info(path, size);

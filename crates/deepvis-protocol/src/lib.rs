@@ -243,6 +243,8 @@ pub struct LayerSummary {
     /// Whether it is a block's attention probabilities over a sequence of patch tokens (a
     /// vision transformer's, which the attention view shows).
     pub attention: bool,
+    /// Whether it is a GELU's output: a transformer MLP's hidden units, worth visualizing.
+    pub gelu: bool,
 }
 
 /// What the attention view of a vision transformer shows: one block's attention, of one

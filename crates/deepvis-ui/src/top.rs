@@ -147,14 +147,21 @@ fn layer_picker(ui: &mut egui::Ui, shared: &mut Shared) {
         .selected_text(current.clone())
         .show_ui(ui, |ui| {
             for (i, l) in shared.layers.iter().enumerate() {
-                let text = format!("{} ({}x{}x{})", l.name, l.channels, l.height, l.width);
+                let mark = if l.gelu { "  * GELU" } else { "" };
+                let text = format!(
+                    "{} ({}x{}x{}){mark}",
+                    l.name, l.channels, l.height, l.width
+                );
                 if ui.selectable_label(l.name == current, text).clicked() {
                     chosen = Some(i);
                 }
             }
         })
         .response
-        .on_hover_text("the layer the grid shows (channels x height x width)");
+        .on_hover_text(
+            "the layer the grid shows (channels x height x width); * GELU: a transformer MLP's \
+             hidden units, the ones worth visualizing",
+        );
     if let Some(i) = chosen {
         shared.select_layer(i);
     }

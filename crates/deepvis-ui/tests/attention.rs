@@ -20,6 +20,7 @@ fn setup(attention: bool) -> (Harness<'static, DeepvisApp>, Receiver<Command>, O
         width: 8,
         relu: false,
         attention,
+        gelu: false,
     };
     etx.send(Event::Ready {
         model: "vit_mini.onnx".into(),

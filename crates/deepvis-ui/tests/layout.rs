@@ -16,6 +16,7 @@ fn layers() -> Vec<LayerSummary> {
         width: 5,
         relu: true,
         attention: false,
+        gelu: false,
     }]
 }
 

@@ -27,6 +27,7 @@ fn setup() -> (Harness<'static, DeepvisApp>, Receiver<Command>, Outbox) {
             width: 1,
             relu: false,
             attention: false,
+            gelu: false,
         }],
         grid_layer: "pool10".into(),
     })

@@ -22,6 +22,7 @@ fn layers() -> Vec<LayerSummary> {
         width: s,
         relu: n != "pool8" && n != "pool10",
         attention: false,
+        gelu: false,
     })
     .collect()
 }
@@ -537,6 +538,7 @@ fn the_model_picker_opens_a_file_and_a_new_models_layers_replace_the_old() {
             width: 14,
             relu: false,
             attention: false,
+            gelu: false,
         }],
         grid_layer: "blocks.10.add".into(),
     })

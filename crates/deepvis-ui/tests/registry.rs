@@ -88,6 +88,7 @@ fn worker_events() -> Vec<Event> {
                 width: 5,
                 relu: true,
                 attention: false,
+                gelu: false,
             }],
             grid_layer: "fire9".into(),
         },

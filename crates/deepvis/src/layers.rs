@@ -40,7 +40,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
             .map(|(l, f)| {
                 serde_json::json!({
                     "name": l.name, "kind": l.kind, "channels": l.channels,
-                    "height": l.height, "width": l.width, "relu": l.relu, "field": f,
+                    "height": l.height, "width": l.width, "relu": l.relu, "gelu": l.gelu, "field": f,
                 })
             })
             .collect();
