@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use burn::prelude::Device;
 use deepvis_engine::{EngineConfig, EngineHandle, ModelLoader, spawn};
 use deepvis_model::preprocess::{InputSpec, Normalization};
 use deepvis_model::{BackendChoice, Net, OutputKind};
@@ -61,20 +62,25 @@ fn boxes_model() -> Vec<u8> {
     )
 }
 
+/// The network of an ONNX file's `bytes`, its 32x32 input in 0..1 about grey.
+fn net_of(bytes: &[u8], name: &str, grid: Option<&str>, device: &Device) -> Result<Net, String> {
+    let m = deepvis_onnx::read_bytes(bytes, Path::new(name)).map_err(|e| e.to_string())?;
+    let input = InputSpec {
+        size: 32,
+        resize: 32,
+        norm: Normalization {
+            order: [0, 1, 2],
+            scale: 1.0 / 255.0,
+            mean: [0.5; 3],
+            std: [0.5; 3],
+        },
+    };
+    Net::from_any_graph(m.graph, name, input, grid, device).map_err(|e| e.to_string())
+}
+
 fn loader(name: &'static str, bytes: Vec<u8>) -> ModelLoader {
     ModelLoader::new(name, move |device| {
-        let m = deepvis_onnx::read_bytes(&bytes, Path::new(name)).map_err(|e| e.to_string())?;
-        let input = InputSpec {
-            size: 32,
-            resize: 32,
-            norm: Normalization {
-                order: [0, 1, 2],
-                scale: 1.0 / 255.0,
-                mean: [0.5; 3],
-                std: [0.5; 3],
-            },
-        };
-        Net::from_any_graph(m.graph, name, input, Some("head"), device).map_err(|e| e.to_string())
+        net_of(&bytes, name, Some("head"), device)
     })
 }
 
@@ -110,20 +116,7 @@ fn first_reading(h: EngineHandle) -> (Option<OutputReading>, bool) {
 #[test]
 fn kinds_of_output_are_read_off_the_graph() {
     let device = deepvis_model::device::cpu().device;
-    let net = |bytes: Vec<u8>| {
-        let m = deepvis_onnx::read_bytes(&bytes, Path::new("t.onnx")).unwrap();
-        let input = InputSpec {
-            size: 32,
-            resize: 32,
-            norm: Normalization {
-                order: [0, 1, 2],
-                scale: 1.0,
-                mean: [0.0; 3],
-                std: [1.0; 3],
-            },
-        };
-        Net::from_any_graph(m.graph, "t", input, None, &device).unwrap()
-    };
+    let net = |bytes: Vec<u8>| net_of(&bytes, "t.onnx", None, &device).unwrap();
     let map = net(map_model());
     assert_eq!(
         map.info().output_kind(),
