@@ -1,156 +1,16 @@
-//! What deepvis knows of a network without running it: the built-in architectures, and for
-//! any network (built in or loaded) its [`ModelInfo`]: the layer table with shapes, the
+//! What deepvis knows of a network without running it: for any network (built in or
+//! loaded) its [`ModelInfo`]: the layer table with shapes, the
 //! class-score layer, receptive fields and where a layer's pre-activation value comes from,
 //! all read off its graph.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
 
 use crate::error::{Error, Result};
 use crate::graph::{Graph, HostTensor, Layout, Op, Shapes};
 use crate::preprocess::{InputSpec, Normalization};
-use crate::weights::WeightMap;
 use deepvis_viz::{OutputHints, OutputKind};
 
 use crate::tokens::TokenGrid;
-
-pub use deepvis_weights::Model;
-
-/// A network deepvis builds itself (its graph is code in this crate), by the registry model
-/// it is: the graph, how photos become its input and the layer the window shows first. It is
-/// a row of a table, not a second list of names: its name and aliases are the model's
-/// ([`Model`]), and [`Arch::of`] says which models are built in.
-#[derive(Clone, Copy, Debug)]
-pub struct Arch {
-    model: Model,
-    input: InputSpec,
-    grid: &'static str,
-    build: fn(Option<&mut WeightMap>) -> Result<Graph>,
-}
-
-// named as the models they build, so that they read like the model's variants
-#[allow(non_upper_case_globals)]
-impl Arch {
-    /// Caffe SqueezeNet v1.0 (227x227, BGR minus mean). The default.
-    pub const SqueezeNet1_0: Arch = Arch {
-        model: Model::SqueezeNet1_0,
-        input: InputSpec {
-            size: 227,
-            resize: 256,
-            norm: Normalization {
-                order: [2, 1, 0],
-                scale: 1.0,
-                mean: [104.0, 117.0, 123.0],
-                std: [1.0, 1.0, 1.0],
-            },
-        },
-        grid: "fire9",
-        build: crate::squeezenet::graph,
-    };
-
-    /// torchvision's AlexNet (224x224, RGB normalized).
-    pub const AlexNet: Arch = Arch {
-        model: Model::AlexNet,
-        input: InputSpec {
-            size: 224,
-            resize: 256,
-            norm: Normalization {
-                order: [0, 1, 2],
-                scale: 1.0 / 255.0,
-                mean: [0.485, 0.456, 0.406],
-                std: [0.229, 0.224, 0.225],
-            },
-        },
-        grid: "conv5",
-        build: crate::alexnet::graph,
-    };
-}
-
-impl Arch {
-    /// Every architecture, the default first.
-    pub const ALL: [Arch; 2] = [Arch::SqueezeNet1_0, Arch::AlexNet];
-
-    /// The built-in architecture of `model` (`None`: a model read from a file, as CaffeNet's
-    /// ONNX).
-    pub fn of(model: Model) -> Option<Arch> {
-        Arch::ALL.into_iter().find(|a| a.model == model)
-    }
-
-    /// The registry model it is.
-    pub fn model(self) -> Model {
-        self.model
-    }
-
-    /// The canonical name (`squeezenet1_0`, `alexnet`): the model's.
-    pub fn name(self) -> &'static str {
-        self.model.name()
-    }
-
-    /// Parses a model name or alias (the registry's, [`Model`]) of a built-in network.
-    pub fn from_name(name: &str) -> Result<Arch> {
-        let model: Model = name.parse()?;
-        Arch::of(model).ok_or_else(|| Error::NotBuiltIn(model.name().to_string()))
-    }
-
-    /// How photos become its input.
-    pub fn input_spec(self) -> InputSpec {
-        self.input
-    }
-
-    /// The input side the network was trained on.
-    pub fn input_size(self) -> usize {
-        self.input.size
-    }
-
-    /// The last layer with a 13x13 map: the grid the app shows first.
-    pub fn default_grid_layer(self) -> &'static str {
-        self.grid
-    }
-
-    /// The network as a graph with the weights of `map` (names and shapes checked).
-    pub fn graph(self, map: Option<&mut WeightMap>) -> Result<Graph> {
-        (self.build)(map)
-    }
-
-    /// What is known of the network without weights (built once, shared).
-    pub fn info(self) -> Arc<ModelInfo> {
-        static CACHE: [OnceLock<Arc<ModelInfo>>; Arch::ALL.len()] =
-            [const { OnceLock::new() }; Arch::ALL.len()];
-        let i = Arch::ALL.iter().position(|a| *a == self).unwrap_or(0);
-        CACHE[i]
-            .get_or_init(|| {
-                let built = self.graph(None).and_then(|g| {
-                    ModelInfo::new(
-                        &g,
-                        self.name(),
-                        self.input_spec(),
-                        Some(self.default_grid_layer()),
-                    )
-                });
-                match built {
-                    Ok(info) => Arc::new(info),
-                    // the built-in graphs are fixed; their shapes are checked by the tests
-                    Err(e) => Arc::new(ModelInfo::broken(self.name(), self.input_spec(), e)),
-                }
-            })
-            .clone()
-    }
-}
-
-/// One row per model: two architectures are the same when they build the same model.
-impl PartialEq for Arch {
-    fn eq(&self, other: &Arch) -> bool {
-        self.model == other.model
-    }
-}
-
-impl Eq for Arch {}
-
-impl std::hash::Hash for Arch {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.model.hash(state);
-    }
-}
 
 /// A named layer and the shape of its output for one input size.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -290,7 +150,7 @@ impl ModelInfo {
     }
 
     /// An info whose graph could not be read (only its name and input are usable).
-    fn broken(name: &str, input: InputSpec, e: Error) -> ModelInfo {
+    pub(crate) fn broken(name: &str, input: InputSpec, e: Error) -> ModelInfo {
         ModelInfo {
             name: format!("{name} ({e})"),
             input,

@@ -13,19 +13,21 @@ pub mod graph;
 pub mod labels;
 pub mod net;
 pub mod preprocess;
+pub mod registry;
 pub mod rng;
 pub mod squeezenet;
 pub mod tensor_file;
 pub mod tokens;
 pub mod weights;
 
-pub use arch::{Arch, LayerInfo, Model, ModelInfo, PreSource, Region};
+pub use arch::{LayerInfo, ModelInfo, PreSource, Region};
 pub use backprop::{BackMode, BackProjection, BackProjector};
 pub use deepvis_viz::{ClassProb, Detection, OutputKind, OutputReading};
 pub use device::{BackendChoice, BackendKind, SelectedDevice};
 pub use error::{Error, Result};
 pub use labels::Labels;
 pub use net::{Net, Request, Taps};
+pub use registry::{Arch, Model};
 pub use weights::{RawTensor, WeightMap};
 
 use burn::prelude::*;

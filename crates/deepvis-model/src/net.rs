@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use burn::prelude::*;
 
-use crate::arch::{Arch, LayerInfo, ModelInfo};
+use crate::arch::{LayerInfo, ModelInfo};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, GraphNet};
 use crate::preprocess::InputSpec;
+use crate::registry::Arch;
 use crate::weights::WeightMap;
 
 /// A network with its weights on a device.

@@ -4,7 +4,7 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use crate::{ExpectedSha256, Model, WeightsSource};
+use crate::{ExpectedSha256, WeightsSource};
 
 /// Everything that can go wrong while locating, verifying or downloading weights.
 #[derive(Debug, thiserror::Error)]
@@ -35,7 +35,7 @@ pub enum WeightsError {
     )]
     NoWeightsInDir {
         /// The model looked for.
-        model: Model,
+        model: &'static str,
         /// The folder given.
         dir: PathBuf,
         /// Who gave it.
@@ -51,7 +51,7 @@ pub enum WeightsError {
     )]
     NotFound {
         /// The model looked for.
-        model: Model,
+        model: &'static str,
         /// Every place searched, in order, and why it did not match.
         searched: Vec<SearchedPlace>,
     },
@@ -126,7 +126,7 @@ pub enum WeightsError {
         /// The file.
         path: PathBuf,
         /// The model it was checked against.
-        model: Model,
+        model: &'static str,
         /// Its sha256.
         sha256: String,
         /// The model's known file names, comma-separated.

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::{ExpectedSha256, KnownFile, Model, WeightsError, locate_in_dir};
+use crate::{ExpectedSha256, KnownFile, ModelSpec, WeightsError, locate_in_dir};
 
 /// The environment variable that, when set and non-empty, replaces the
 /// registry's download URL in [`fetch`] (for mirrors; the file must still have
@@ -21,8 +21,8 @@ const CHUNK: usize = 64 * 1024;
 
 /// Where [`fetch`] puts `model`'s file under `cache_dir`:
 /// `cache_dir/<model name>/<file name>`, the layout that resolution looks for.
-pub fn fetch_destination(model: Model, cache_dir: &Path) -> PathBuf {
-    let spec = model.spec();
+pub fn fetch_destination(model: &'static ModelSpec, cache_dir: &Path) -> PathBuf {
+    let spec = model;
     cache_dir.join(spec.name).join(spec.download.file_name)
 }
 
@@ -31,14 +31,14 @@ pub fn fetch_destination(model: Model, cache_dir: &Path) -> PathBuf {
 ///
 /// See [`fetch_from_url`] for the guarantees.
 pub fn fetch(
-    model: Model,
+    model: &'static ModelSpec,
     cache_dir: &Path,
     progress: impl FnMut(u64, Option<u64>),
 ) -> Result<PathBuf, WeightsError> {
     let url = env::var(ENV_WEIGHTS_URL)
         .ok()
         .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| model.spec().url.to_owned());
+        .unwrap_or_else(|| model.url.to_owned());
     fetch_from_url(model, &url, cache_dir, progress)
 }
 
@@ -57,12 +57,12 @@ pub fn fetch(
 /// subfolder too when this call created it and it is empty, so no partial
 /// or unverified file is left behind.
 pub fn fetch_from_url(
-    model: Model,
+    model: &'static ModelSpec,
     url: &str,
     cache_dir: &Path,
     progress: impl FnMut(u64, Option<u64>),
 ) -> Result<PathBuf, WeightsError> {
-    let spec = model.spec();
+    let spec = model;
     download_verified(&spec.download, url, &cache_dir.join(spec.name), progress)
 }
 
@@ -339,14 +339,14 @@ pub struct Verified {
 /// identified by its name among the model's known files, and then must have
 /// the registered size and sha256 (or sha256 prefix). A file with another name
 /// is accepted when its sha256 matches one of the model's known files in full.
-pub fn verify(path: &Path, model: Model) -> Result<Verified, WeightsError> {
-    let spec = model.spec();
+pub fn verify(path: &Path, model: &'static ModelSpec) -> Result<Verified, WeightsError> {
+    let spec = model;
     let path = if path.is_dir() {
         match locate_in_dir(model, path) {
             Some((found, _)) => found,
             None => {
                 return Err(WeightsError::NoWeightsInDir {
-                    model,
+                    model: model.name,
                     dir: path.to_path_buf(),
                     origin: crate::WeightsSource::Explicit,
                     looked_for: spec
@@ -390,7 +390,7 @@ pub fn verify(path: &Path, model: Model) -> Result<Verified, WeightsError> {
         }),
         None => Err(WeightsError::Unrecognized {
             path,
-            model,
+            model: model.name,
             sha256: digest.sha256,
             known: spec
                 .local_files

@@ -1,7 +1,8 @@
 //! Locates, verifies and downloads model weight files.
 //!
-//! - [`Model`] and [`ModelSpec`]: the registry of known models (`squeezenet1_0`,
-//!   the default, and `alexnet`), with download URLs, file names, sizes and sha256s.
+//! - [`ModelSpec`]: what a registry entry says of a model (its names, download URL, file
+//!   names, sizes and sha256s); the entries are the model crate's table (`deepvis_model::Model`),
+//!   each beside its network.
 //! - [`resolve`]: finds a model's weights from an explicit path, `DEEPVIS_WEIGHTS`,
 //!   the project's `weights/` folder, the shared weights folder or the user cache,
 //!   and says which rule found them ([`WeightsSource`]).
@@ -19,7 +20,7 @@ pub use fetch::{
     Check, ENV_WEIGHTS_URL, FileDigest, Verified, download_verified, fetch, fetch_destination,
     fetch_from_url, sha256_file, verify,
 };
-pub use registry::{ExpectedSha256, KnownFile, Model, ModelSpec, WeightFormat};
+pub use registry::{ExpectedSha256, KnownFile, ModelSpec, WeightFormat};
 pub use resolve::{
     ENV_WEIGHTS, ResolveInputs, Resolved, WeightsSource, cache_dir_from, default_cache_dir,
     locate_in_dir, resolve, resolve_from_env,

@@ -7,7 +7,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::{KnownFile, Model, SearchedPlace, WeightFormat, WeightsError};
+use crate::{KnownFile, ModelSpec, SearchedPlace, WeightFormat, WeightsError};
 
 /// The environment variable naming a weights file or folder (rule b).
 pub const ENV_WEIGHTS: &str = "DEEPVIS_WEIGHTS";
@@ -125,7 +125,10 @@ pub struct Resolved {
 /// `dir/<model name>/`, in the registry's order of preference (for SqueezeNet:
 /// `squeezenet1_0.safetensors`, then `compressed_SqueezeNet.net`).
 /// Resolution does not hash the file found; use [`crate::verify`] for that.
-pub fn resolve(model: Model, inputs: &ResolveInputs) -> Result<Resolved, WeightsError> {
+pub fn resolve(
+    model: &'static ModelSpec,
+    inputs: &ResolveInputs,
+) -> Result<Resolved, WeightsError> {
     if let Some(path) = &inputs.explicit {
         return resolve_given(model, path, WeightsSource::Explicit);
     }
@@ -174,13 +177,16 @@ pub fn resolve(model: Model, inputs: &ResolveInputs) -> Result<Resolved, Weights
             outcome: format!("holds no {}", looked_for(model)),
         });
     }
-    Err(WeightsError::NotFound { model, searched })
+    Err(WeightsError::NotFound {
+        model: model.name,
+        searched,
+    })
 }
 
 /// Finds the model's weights in the real environment: [`resolve`] with
 /// [`ResolveInputs::from_env`].
 pub fn resolve_from_env(
-    model: Model,
+    model: &'static ModelSpec,
     explicit: Option<PathBuf>,
     project_root: &Path,
 ) -> Result<Resolved, WeightsError> {
@@ -189,8 +195,11 @@ pub fn resolve_from_env(
 
 /// The model's preferred weights file in `dir`, looking in `dir/` and
 /// `dir/<model name>/`, or `None`.
-pub fn locate_in_dir(model: Model, dir: &Path) -> Option<(PathBuf, &'static KnownFile)> {
-    let spec = model.spec();
+pub fn locate_in_dir(
+    model: &'static ModelSpec,
+    dir: &Path,
+) -> Option<(PathBuf, &'static KnownFile)> {
+    let spec = model;
     let subdir = dir.join(spec.name);
     spec.local_files.iter().find_map(|known| {
         [dir, subdir.as_path()]
@@ -202,8 +211,8 @@ pub fn locate_in_dir(model: Model, dir: &Path) -> Option<(PathBuf, &'static Know
 }
 
 /// The file names looked for in a folder, in words.
-fn looked_for(model: Model) -> String {
-    let spec = model.spec();
+fn looked_for(model: &'static ModelSpec) -> String {
+    let spec = model;
     let names: Vec<&str> = spec.local_files.iter().map(|f| f.file_name).collect();
     format!(
         "{} (in the folder itself or in its {}/ subfolder)",
@@ -213,7 +222,7 @@ fn looked_for(model: Model) -> String {
 }
 
 fn resolve_given(
-    model: Model,
+    model: &'static ModelSpec,
     path: &Path,
     origin: WeightsSource,
 ) -> Result<Resolved, WeightsError> {
@@ -236,7 +245,7 @@ fn resolve_given(
                 known_file: Some(known),
             }),
             None => Err(WeightsError::NoWeightsInDir {
-                model,
+                model: model.name,
                 dir: path.to_path_buf(),
                 origin,
                 looked_for: looked_for(model),
@@ -246,7 +255,7 @@ fn resolve_given(
     let known_file = path
         .file_name()
         .and_then(|n| n.to_str())
-        .and_then(|n| model.spec().file_named(n));
+        .and_then(|n| model.file_named(n));
     Ok(Resolved {
         path: path.to_path_buf(),
         source: origin,

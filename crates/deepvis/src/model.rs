@@ -1,5 +1,5 @@
 //! The one way from `--model` to a network. `--model` names a registry model by its name or an
-//! alias (`deepvis_weights::Model`): a network deepvis builds (SqueezeNet, AlexNet), whose
+//! alias (`deepvis_model::Model`): a network deepvis builds (SqueezeNet, AlexNet), whose
 //! weights are found by `--weights`, `DEEPVIS_WEIGHTS`, the project's `weights/`, the shared
 //! weights folder or the user cache (where `deepvis weights fetch` puts them); or one
 //! published as ONNX (CaffeNet), its file found the same way. Or `--model` is an ONNX file
@@ -120,7 +120,7 @@ fn is_onnx(path: &Path) -> bool {
 /// the user cache.
 pub fn registry_file(g: &Global, model: Model) -> Result<Resolved> {
     let inputs = ResolveInputs::from_env(g.weights.clone(), &project_root());
-    Ok(deepvis_weights::resolve(model, &inputs)?)
+    Ok(deepvis_weights::resolve(model.spec(), &inputs)?)
 }
 
 /// The weights of a built-in network, found (and said in the log).

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use deepvis_weights::Model;
+use deepvis_model::Model;
 
 use crate::Global;
 use crate::common::log;
@@ -55,7 +55,7 @@ pub fn run(g: &Global, c: Command) -> Result<ExitCode> {
                 )
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
-            let path = deepvis_weights::fetch(model, &cache, |done, total| {
+            let path = deepvis_weights::fetch(model.spec(), &cache, |done, total| {
                 if let Some(t) = total {
                     bar.set_length(t);
                 }
@@ -74,7 +74,7 @@ pub fn run(g: &Global, c: Command) -> Result<ExitCode> {
                 Some(p) => p,
                 None => registry_file(g, model)?.path,
             };
-            let v = deepvis_weights::verify(&path, model)?;
+            let v = deepvis_weights::verify(&path, model.spec())?;
             println!(
                 "{}: {} bytes, sha256 {} ({:?})",
                 v.path.display(),

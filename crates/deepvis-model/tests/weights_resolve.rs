@@ -4,8 +4,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use deepvis_model::Model;
 use deepvis_weights::{
-    Check, Model, ResolveInputs, WeightFormat, WeightsError, WeightsSource, resolve, verify,
+    Check, ResolveInputs, WeightFormat, WeightsError, WeightsSource, resolve, verify,
 };
 
 const SAFETENSORS: &str = "squeezenet1_0.safetensors";
@@ -67,7 +68,7 @@ fn folders_in_order_project_shared_cache() {
     let inputs = places.inputs();
 
     let cached = touch(&places.cache.join("squeezenet1_0").join(NET));
-    let found = resolve(Model::SqueezeNet1_0, &inputs).unwrap();
+    let found = resolve(Model::SqueezeNet1_0.spec(), &inputs).unwrap();
     assert_eq!(
         (found.path, found.source),
         (cached, WeightsSource::UserCache)
@@ -75,7 +76,7 @@ fn folders_in_order_project_shared_cache() {
     assert_eq!(found.format, Some(WeightFormat::DeepCompressionNet));
 
     let shared = touch(&places.shared.join(NET));
-    let found = resolve(Model::SqueezeNet1_0, &inputs).unwrap();
+    let found = resolve(Model::SqueezeNet1_0.spec(), &inputs).unwrap();
     assert_eq!(
         (found.path, found.source),
         (shared, WeightsSource::SharedDir)
@@ -84,11 +85,11 @@ fn folders_in_order_project_shared_cache() {
     // An existing project folder without the model's files is skipped.
     fs::create_dir_all(&places.project).unwrap();
     touch(&places.project.join("README.md"));
-    let found = resolve(Model::SqueezeNet1_0, &inputs).unwrap();
+    let found = resolve(Model::SqueezeNet1_0.spec(), &inputs).unwrap();
     assert_eq!(found.source, WeightsSource::SharedDir);
 
     let project = touch(&places.project.join("squeezenet1_0").join(SAFETENSORS));
-    let found = resolve(Model::SqueezeNet1_0, &inputs).unwrap();
+    let found = resolve(Model::SqueezeNet1_0.spec(), &inputs).unwrap();
     assert_eq!(
         (found.path, found.source),
         (project, WeightsSource::ProjectDir)
@@ -107,7 +108,7 @@ fn env_var_beats_folders_and_explicit_beats_env_var() {
 
     let mut inputs = places.inputs();
     inputs.env_weights = Some(env_file.clone().into_os_string());
-    let found = resolve(Model::SqueezeNet1_0, &inputs).unwrap();
+    let found = resolve(Model::SqueezeNet1_0.spec(), &inputs).unwrap();
     assert_eq!(
         (found.path, found.source),
         (env_file, WeightsSource::EnvVar)
@@ -116,7 +117,7 @@ fn env_var_beats_folders_and_explicit_beats_env_var() {
     assert_eq!(found.known_file, None);
 
     inputs.explicit = Some(explicit_dir);
-    let found = resolve(Model::SqueezeNet1_0, &inputs).unwrap();
+    let found = resolve(Model::SqueezeNet1_0.spec(), &inputs).unwrap();
     assert_eq!(
         (found.path, found.source),
         (explicit_file, WeightsSource::Explicit)
@@ -125,12 +126,12 @@ fn env_var_beats_folders_and_explicit_beats_env_var() {
     // An empty variable counts as unset.
     let mut inputs = places.inputs();
     inputs.env_weights = Some("".into());
-    let found = resolve(Model::SqueezeNet1_0, &inputs).unwrap();
+    let found = resolve(Model::SqueezeNet1_0.spec(), &inputs).unwrap();
     assert_eq!(found.source, WeightsSource::ProjectDir);
 
     // A folder in the variable is searched like the others.
     inputs.env_weights = Some(places.project.clone().into_os_string());
-    let found = resolve(Model::SqueezeNet1_0, &inputs).unwrap();
+    let found = resolve(Model::SqueezeNet1_0.spec(), &inputs).unwrap();
     assert_eq!(found.source, WeightsSource::EnvVar);
 }
 
@@ -142,7 +143,7 @@ fn explicit_paths_never_fall_through() {
 
     let mut inputs = places.inputs();
     inputs.explicit = Some(missing.clone());
-    let err = resolve(Model::SqueezeNet1_0, &inputs).unwrap_err();
+    let err = resolve(Model::SqueezeNet1_0.spec(), &inputs).unwrap_err();
     assert!(
         matches!(&err, WeightsError::MissingPath { path, origin: WeightsSource::Explicit } if *path == missing),
         "{err:?}"
@@ -151,7 +152,7 @@ fn explicit_paths_never_fall_through() {
 
     let mut inputs = places.inputs();
     inputs.env_weights = Some(missing.clone().into_os_string());
-    let err = resolve(Model::SqueezeNet1_0, &inputs).unwrap_err();
+    let err = resolve(Model::SqueezeNet1_0.spec(), &inputs).unwrap_err();
     assert!(
         matches!(
             err,
@@ -169,7 +170,7 @@ fn explicit_paths_never_fall_through() {
     fs::create_dir_all(&empty).unwrap();
     let mut inputs = places.inputs();
     inputs.explicit = Some(empty);
-    let err = resolve(Model::SqueezeNet1_0, &inputs).unwrap_err();
+    let err = resolve(Model::SqueezeNet1_0.spec(), &inputs).unwrap_err();
     assert!(
         matches!(err, WeightsError::NoWeightsInDir { .. }),
         "{err:?}"
@@ -184,7 +185,7 @@ fn an_explicit_file_is_taken_as_is() {
     let odd = touch(&places.other.join("weights.bin"));
     let mut inputs = places.inputs();
     inputs.explicit = Some(odd.clone());
-    let found = resolve(Model::SqueezeNet1_0, &inputs).unwrap();
+    let found = resolve(Model::SqueezeNet1_0.spec(), &inputs).unwrap();
     assert_eq!(found.path, odd);
     assert_eq!(found.format, None);
     assert_eq!(found.known_file, None);
@@ -195,11 +196,11 @@ fn safetensors_preferred_over_net() {
     let places = Places::new();
     touch(&places.project.join(NET));
     let st = touch(&places.project.join("squeezenet1_0").join(SAFETENSORS));
-    let found = resolve(Model::SqueezeNet1_0, &places.inputs()).unwrap();
+    let found = resolve(Model::SqueezeNet1_0.spec(), &places.inputs()).unwrap();
     assert_eq!(found.path, st);
 
     let top = touch(&places.project.join(SAFETENSORS));
-    let found = resolve(Model::SqueezeNet1_0, &places.inputs()).unwrap();
+    let found = resolve(Model::SqueezeNet1_0.spec(), &places.inputs()).unwrap();
     assert_eq!(found.path, top);
 }
 
@@ -208,15 +209,15 @@ fn alexnet_files() {
     let places = Places::new();
     touch(&places.project.join(NET));
     touch(&places.project.join(SAFETENSORS));
-    let err = resolve(Model::AlexNet, &places.inputs()).unwrap_err();
+    let err = resolve(Model::AlexNet.spec(), &places.inputs()).unwrap_err();
     assert!(matches!(err, WeightsError::NotFound { .. }), "{err:?}");
 
     let st = touch(&places.shared.join("alexnet").join("alexnet.safetensors"));
-    let found = resolve(Model::AlexNet, &places.inputs()).unwrap();
+    let found = resolve(Model::AlexNet.spec(), &places.inputs()).unwrap();
     assert_eq!((found.path, found.source), (st, WeightsSource::SharedDir));
 
     let pth = touch(&places.shared.join("alexnet-owt-7be5be79.pth"));
-    let found = resolve(Model::AlexNet, &places.inputs()).unwrap();
+    let found = resolve(Model::AlexNet.spec(), &places.inputs()).unwrap();
     assert_eq!(found.path, pth);
     assert_eq!(found.format, Some(WeightFormat::PyTorch));
 }
@@ -227,11 +228,11 @@ fn not_found_lists_every_place_and_suggests_fetch() {
     fs::create_dir_all(&places.shared).unwrap();
     let mut inputs = places.inputs();
     inputs.cache_dir = None;
-    let err = resolve(Model::SqueezeNet1_0, &inputs).unwrap_err();
+    let err = resolve(Model::SqueezeNet1_0.spec(), &inputs).unwrap_err();
     let WeightsError::NotFound { model, searched } = &err else {
         panic!("expected NotFound, got {err:?}");
     };
-    assert_eq!(*model, Model::SqueezeNet1_0);
+    assert_eq!(*model, Model::SqueezeNet1_0.name());
     let origins: Vec<_> = searched.iter().map(|s| s.origin).collect();
     assert_eq!(
         origins,
@@ -255,22 +256,22 @@ fn the_real_shared_folder_resolves_and_verifies() {
     let places = Places::new();
     let mut inputs = places.inputs();
     inputs.shared_weights_dir = Some(shared.clone());
-    let found = resolve(Model::SqueezeNet1_0, &inputs).unwrap();
+    let found = resolve(Model::SqueezeNet1_0.spec(), &inputs).unwrap();
     assert_eq!(found.source, WeightsSource::SharedDir);
     assert_eq!(found.path, shared.join("squeezenet1_0").join(SAFETENSORS));
 
-    let v = verify(&found.path, Model::SqueezeNet1_0).unwrap();
+    let v = verify(&found.path, Model::SqueezeNet1_0.spec()).unwrap();
     assert_eq!(v.check, Check::Full);
     assert_eq!(v.digest.size, 4_998_664);
     let v = verify(
         &shared.join("squeezenet1_0").join(NET),
-        Model::SqueezeNet1_0,
+        Model::SqueezeNet1_0.spec(),
     )
     .unwrap();
     assert_eq!(v.check, Check::Full);
     assert_eq!(v.known_file.file_name, NET);
     // A folder is searched first.
-    let v = verify(&shared, Model::SqueezeNet1_0).unwrap();
+    let v = verify(&shared, Model::SqueezeNet1_0.spec()).unwrap();
     assert_eq!(v.known_file.file_name, SAFETENSORS);
 }
 
@@ -283,7 +284,7 @@ fn verify_by_name_by_hash_and_mismatches() {
     // Renamed copy: recognised by its hash.
     let renamed = dir.path().join("renamed.bin");
     fs::write(&renamed, &net).unwrap();
-    let v = verify(&renamed, Model::SqueezeNet1_0).unwrap();
+    let v = verify(&renamed, Model::SqueezeNet1_0.spec()).unwrap();
     assert_eq!(v.known_file.file_name, NET);
 
     // Right name, one byte flipped: hash mismatch naming the file.
@@ -291,13 +292,13 @@ fn verify_by_name_by_hash_and_mismatches() {
     bad[1000] ^= 0x80;
     let bad_path = dir.path().join(NET);
     fs::write(&bad_path, &bad).unwrap();
-    let err = verify(&bad_path, Model::SqueezeNet1_0).unwrap_err();
+    let err = verify(&bad_path, Model::SqueezeNet1_0.spec()).unwrap_err();
     assert!(matches!(err, WeightsError::HashMismatch { .. }), "{err:?}");
     assert!(err.to_string().contains(NET), "{err}");
 
     // Right name, wrong size.
     fs::write(&bad_path, &net[..100]).unwrap();
-    let err = verify(&bad_path, Model::SqueezeNet1_0).unwrap_err();
+    let err = verify(&bad_path, Model::SqueezeNet1_0.spec()).unwrap_err();
     assert!(
         matches!(
             err,
@@ -311,22 +312,22 @@ fn verify_by_name_by_hash_and_mismatches() {
     );
 
     // Unknown name and hash.
-    let err = verify(&renamed, Model::AlexNet).unwrap_err();
+    let err = verify(&renamed, Model::AlexNet.spec()).unwrap_err();
     assert!(matches!(err, WeightsError::Unrecognized { .. }), "{err:?}");
 
     // AlexNet: prefix checked for the .pth; no reference for a local safetensors.
     let pth = dir.path().join("alexnet-owt-7be5be79.pth");
     fs::write(&pth, b"not the real thing").unwrap();
-    let err = verify(&pth, Model::AlexNet).unwrap_err();
+    let err = verify(&pth, Model::AlexNet.spec()).unwrap_err();
     assert!(err.to_string().contains("7be5be79"), "{err}");
     let st = dir.path().join("alexnet.safetensors");
     fs::write(&st, b"local conversion").unwrap();
     assert_eq!(
-        verify(&st, Model::AlexNet).unwrap().check,
+        verify(&st, Model::AlexNet.spec()).unwrap().check,
         Check::NoReference
     );
 
     // Missing file: an I/O error naming it.
-    let err = verify(&dir.path().join("absent.net"), Model::SqueezeNet1_0).unwrap_err();
+    let err = verify(&dir.path().join("absent.net"), Model::SqueezeNet1_0.spec()).unwrap_err();
     assert!(err.to_string().contains("absent.net"), "{err}");
 }

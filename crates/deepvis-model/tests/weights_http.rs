@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread;
 
+use deepvis_model::Model;
 use deepvis_weights::{
-    ExpectedSha256, KnownFile, Model, WeightFormat, WeightsError, download_verified,
-    fetch_destination, fetch_from_url, sha256_file,
+    ExpectedSha256, KnownFile, WeightFormat, WeightsError, download_verified, fetch_destination,
+    fetch_from_url, sha256_file,
 };
 
 const NET_SHA256: &str = "e4ab6960ae8cd81505e1c2136921201507e930966c53deaf15862a395b3a3261";
@@ -128,7 +129,7 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 /// Fetches SqueezeNet's file from `url` into a fresh cache: the cache and what the fetch said.
 fn fetch_fresh(url: &str) -> (tempfile::TempDir, Result<PathBuf, WeightsError>) {
     let cache = tempfile::tempdir().unwrap();
-    let r = fetch_from_url(Model::SqueezeNet1_0, url, cache.path(), |_, _| {});
+    let r = fetch_from_url(Model::SqueezeNet1_0.spec(), url, cache.path(), |_, _| {});
     (cache, r)
 }
 
@@ -148,14 +149,17 @@ fn good_download_lands_verified_with_progress() {
 
     let mut calls: Vec<(u64, Option<u64>)> = Vec::new();
     let path = fetch_from_url(
-        Model::SqueezeNet1_0,
+        Model::SqueezeNet1_0.spec(),
         &format!("{base}/good"),
         cache.path(),
         |done, total| calls.push((done, total)),
     )
     .unwrap();
 
-    assert_eq!(path, fetch_destination(Model::SqueezeNet1_0, cache.path()));
+    assert_eq!(
+        path,
+        fetch_destination(Model::SqueezeNet1_0.spec(), cache.path())
+    );
     assert_eq!(
         path,
         cache.path().join("squeezenet1_0/compressed_SqueezeNet.net")
@@ -179,9 +183,12 @@ fn good_download_lands_verified_with_progress() {
     assert_eq!(calls.last().map(|c| c.0), Some(NET_SIZE as u64));
 
     // Already there and valid: no download at all (the URL is dead).
-    let again = fetch_from_url(Model::SqueezeNet1_0, &dead_url(), cache.path(), |_, _| {
-        panic!("no download expected")
-    })
+    let again = fetch_from_url(
+        Model::SqueezeNet1_0.spec(),
+        &dead_url(),
+        cache.path(),
+        |_, _| panic!("no download expected"),
+    )
     .unwrap();
     assert_eq!(again, path);
 }
@@ -261,8 +268,13 @@ fn http_errors_leave_nothing() {
     assert!(err.to_string().contains("404"), "{err}");
     assert_eq!(entries(cache.path()), Vec::<PathBuf>::new());
 
-    let err =
-        fetch_from_url(Model::SqueezeNet1_0, &dead_url(), cache.path(), |_, _| {}).unwrap_err();
+    let err = fetch_from_url(
+        Model::SqueezeNet1_0.spec(),
+        &dead_url(),
+        cache.path(),
+        |_, _| {},
+    )
+    .unwrap_err();
     assert!(matches!(err, WeightsError::Http { .. }), "{err:?}");
     assert_eq!(entries(cache.path()), Vec::<PathBuf>::new());
 }
@@ -286,13 +298,13 @@ fn unverified_existing_file_is_replaced_or_removed() {
         ("/bad", Reply::Body(corrupted(net.clone()))),
     ]);
     let cache = tempfile::tempdir().unwrap();
-    let dest = fetch_destination(Model::SqueezeNet1_0, cache.path());
+    let dest = fetch_destination(Model::SqueezeNet1_0.spec(), cache.path());
     fs::create_dir_all(dest.parent().unwrap()).unwrap();
 
     // A bad copy in place, and the download fails too: nothing is left.
     fs::write(&dest, corrupted(net.clone())).unwrap();
     let err = fetch_from_url(
-        Model::SqueezeNet1_0,
+        Model::SqueezeNet1_0.spec(),
         &format!("{base}/bad"),
         cache.path(),
         |_, _| {},
@@ -304,7 +316,7 @@ fn unverified_existing_file_is_replaced_or_removed() {
     // A bad copy in place, and the download succeeds: it is replaced.
     fs::write(&dest, b"garbage").unwrap();
     let path = fetch_from_url(
-        Model::SqueezeNet1_0,
+        Model::SqueezeNet1_0.spec(),
         &format!("{base}/good"),
         cache.path(),
         |_, _| {},
@@ -341,7 +353,7 @@ fn alexnet_download_checks_its_prefix() {
     let cache = tempfile::tempdir().unwrap();
     let mut seen_total = None;
     let err = fetch_from_url(
-        Model::AlexNet,
+        Model::AlexNet.spec(),
         &format!("{base}/alexnet.pth"),
         cache.path(),
         |_, total| seen_total = total,
