@@ -8,7 +8,7 @@ use crate::attr::{Lanes, Out, Subject};
 use crate::device::Model;
 use crate::error::{EngineError, Result};
 use crate::frame::Look;
-use crate::stage::{Cx, Ripple};
+use crate::stage::{Cx, Ripple, Took};
 
 /// The attribution stage.
 pub(crate) struct AttributionStage {
@@ -31,14 +31,14 @@ impl AttributionStage {
         }
     }
 
-    /// Carries out a command for the attribution pane
-    /// ([`deepvis_protocol::Stage::Attribution`]).
-    pub fn command(&mut self, c: Command, cx: &mut Cx) -> Ripple {
+    /// Carries out a command for the attribution pane (its settings, the compare view, the
+    /// sanity check; any other is passed on).
+    pub fn command(&mut self, c: Command, cx: &mut Cx) -> Took {
         let now = Ripple {
             attribute_now: true,
             ..Ripple::NONE
         };
-        match c {
+        let ripple = match c {
             Command::SetBack(b) => match self.set(b.clone()) {
                 Ok(()) => {
                     cx.keep.update(|s| s.back = b);
@@ -65,8 +65,9 @@ impl AttributionStage {
                 self.cancel_sanity();
                 Ripple::NONE
             }
-            _ => Ripple::NONE,
-        }
+            other => return Took::Passed(other),
+        };
+        Took::Done(ripple)
     }
 
     /// Where the pane looks in the unit's map.

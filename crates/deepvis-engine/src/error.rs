@@ -109,6 +109,9 @@ pub enum EngineError {
     /// A sidecar without runs.
     #[error("{}: it names no run", .0.display())]
     NoRuns(PathBuf),
+    /// A command no stage carries out (a new command without its stage's arm).
+    #[error("no stage of the worker carries out the command {0}")]
+    Unrouted(String),
     /// Several runs that changed while they ran.
     #[error("runs that changed while they ran are replayed one at a time")]
     ReplayMany,
@@ -183,9 +186,12 @@ impl EngineError {
             | E::NotAFile(_)
             | E::ReplayMany => ErrorKind::Input,
             E::Gpu(_) | E::GpuCrashed => ErrorKind::Device,
-            E::NotComputed(_) | E::WrongSize(_) | E::Encode(_) | E::Json(_) | E::Output(_) => {
-                ErrorKind::Internal
-            }
+            E::NotComputed(_)
+            | E::WrongSize(_)
+            | E::Encode(_)
+            | E::Json(_)
+            | E::Output(_)
+            | E::Unrouted(_) => ErrorKind::Internal,
             E::Read { .. }
             | E::TooLarge { .. }
             | E::Sidecar { .. }

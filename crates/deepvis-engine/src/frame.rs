@@ -12,7 +12,7 @@ use crate::attr::Subject;
 use crate::device::Model;
 use crate::error::{EngineError, Result};
 use crate::runs::Scene;
-use crate::stage::{Cx, Ripple};
+use crate::stage::{Cx, Ripple, Took};
 
 /// Frames kept in the session top-k, and the side of their crops.
 const SESSION_K: usize = 9;
@@ -196,20 +196,21 @@ impl FrameStage {
         Event::Input(p.crop)
     }
 
-    /// Carries out a command for the frames ([`deepvis_protocol::Stage::Frames`]): a new
-    /// selection ripples through every stage that shows the unit.
-    pub fn command(&mut self, c: Command, cx: &mut Cx) -> Ripple {
+    /// Carries out a command for the frames (the grid layer, the selected unit, the attention
+    /// view; any other is passed on): a new selection ripples through every stage that shows
+    /// the unit.
+    pub fn command(&mut self, c: Command, cx: &mut Cx) -> Took {
         let done = match c {
             Command::SelectLayer(name) => self.select_layer(cx.model, &name),
             Command::SelectUnit(ch) => self.select_unit(cx.model, ch),
             Command::SetAttention(ask) => {
                 self.attention = ask;
                 self.dirty = true;
-                return Ripple::NONE;
+                return Took::Done(Ripple::NONE);
             }
-            _ => return Ripple::NONE,
+            other => return Took::Passed(other),
         };
-        match done {
+        Took::Done(match done {
             Ok(()) => Ripple {
                 selection: true,
                 ..Ripple::NONE
@@ -218,7 +219,7 @@ impl FrameStage {
                 cx.out.fail(Doing::Select, &e);
                 Ripple::NONE
             }
-        }
+        })
     }
 
     /// Shows layer `name`; the selected unit stays when the layer has it.

@@ -15,7 +15,7 @@ use crate::device::Model;
 use crate::error::{EngineError, Result};
 use crate::policy::{Action, Policy, Retune, Setup, retune};
 use crate::runs::{self, Scene};
-use crate::stage::{Cx, Ripple};
+use crate::stage::{Cx, Ripple, Took};
 
 /// How often the preferred image is sent while it forms.
 const PREFERRED_EVERY: Duration = Duration::from_millis(100);
@@ -92,9 +92,9 @@ impl PreferredStage {
         }
     }
 
-    /// Carries out a command for the preferred image ([`deepvis_protocol::Stage::Preferred`])
-    /// of the unit in `scene`.
-    pub fn command(&mut self, c: Command, scene: &Scene, cx: &mut Cx) -> Ripple {
+    /// Carries out a command for the preferred image of the unit in `scene` (the optimizer's
+    /// settings, its runs, the export; any other is passed on).
+    pub fn command(&mut self, c: Command, scene: &Scene, cx: &mut Cx) -> Took {
         match c {
             Command::SetOptim(o) => match self.set(o, scene) {
                 Ok(events) => {
@@ -108,18 +108,18 @@ impl PreferredStage {
                 self.set_running(r);
             }
             Command::ResetOptim => {
-                return Ripple {
+                return Took::Done(Ripple {
                     restart_preferred: true,
                     ..Ripple::NONE
-                };
+                });
             }
             Command::Export(png) => match self.export(&png, cx.model) {
                 Ok(json) => cx.out.send(Event::Exported { png, json }),
                 Err(e) => cx.out.fail(Doing::Export, &e),
             },
-            _ => {}
+            other => return Took::Passed(other),
         }
-        Ripple::NONE
+        Took::Done(Ripple::NONE)
     }
 
     /// Whether a run is under way.

@@ -11,7 +11,7 @@ use image::RgbImage;
 
 use crate::Wake;
 use crate::error::{EngineError, Result};
-use crate::stage::{Cx, Ripple};
+use crate::stage::{Cx, Ripple, Took};
 
 /// The source stage.
 pub(crate) struct SourceStage {
@@ -37,8 +37,9 @@ impl SourceStage {
         }
     }
 
-    /// Carries out a command for the source ([`deepvis_protocol::Stage::Source`]).
-    pub fn command(&mut self, c: Command, cx: &mut Cx) -> Ripple {
+    /// Carries out a command for the source: what frames come from, the freeze, the player,
+    /// the source's recording; any other is passed on.
+    pub fn command(&mut self, c: Command, cx: &mut Cx) -> Took {
         match c {
             Command::SetSource(spec) => {
                 cx.keep.update(|s| s.source = spec.clone());
@@ -59,9 +60,9 @@ impl SourceStage {
                     cx.out.fail(Doing::Record, &e);
                 }
             }
-            _ => {}
+            other => return Took::Passed(other),
         }
-        Ripple::NONE
+        Took::Done(Ripple::NONE)
     }
 
     /// Takes frames from `spec` instead: the old source's last words, then the new one's.

@@ -1,8 +1,10 @@
 //! What a stage is handed when it carries out a command ([`Cx`]: the network, the events'
-//! outlet, the kept settings) and what it asks the worker to do next ([`Ripple`]: the effects
-//! on the other stages).
+//! outlet, the kept settings), and its answer ([`Took`]: done, with what it asks the worker to
+//! do next, [`Ripple`], the effects on the other stages; or not its command).
 
 use std::sync::Mutex;
+
+use deepvis_protocol::Command;
 
 use crate::EngineConfig;
 use crate::device::Model;
@@ -37,6 +39,19 @@ pub(crate) struct Cx<'c, 'a> {
     pub out: &'c mut Outlet<'a>,
     /// The settings a restarted worker starts from (a stage writes what it changed).
     pub keep: &'c Keep<'a>,
+}
+
+/// A stage's answer to a command: carried out, with what it asks of the other stages; or not
+/// one of its own, handed back for the next stage (the loop offers a command to each stage in
+/// turn: a stage names its commands in its own `command` and nowhere else).
+#[derive(Debug)]
+// the command is handed on by value, a move per stage: boxing it would allocate per command
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Took {
+    /// Carried out.
+    Done(Ripple),
+    /// Not this stage's.
+    Passed(Command),
 }
 
 /// What the other stages do after a command: the worker carries it out, so that no stage

@@ -1,5 +1,5 @@
 //! The worker's loop: it sets up the device stage and the stages that own the work (frames,
-//! preferred images, attribution, source), then routes each command to its stage, takes frames
+//! preferred images, attribution, source), then offers each command to its stages, takes frames
 //! and shares the worker's time between the stages as the [`Scheduler`] says.
 
 use std::path::PathBuf;
@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use deepvis_protocol::{
     BackSettings, Backend, Command, Doing, Event, OptimSettings, Outbox, Preparing, RecordTarget,
-    Stage,
 };
 
 use crate::attribution::AttributionStage;
@@ -21,7 +20,7 @@ use crate::outlet::Outlet;
 use crate::preferred::PreferredStage;
 use crate::schedule::{Handover, Scheduler};
 use crate::source::SourceStage;
-use crate::stage::{Cx, Keep, Ripple};
+use crate::stage::{Cx, Keep, Ripple, Took};
 use crate::{EngineConfig, Exit, ModelOpener, Wake};
 
 /// How long an idle worker waits for a command before it looks at its stages again.
@@ -135,9 +134,8 @@ impl<'a> Worker<'a> {
                 mended: fitted.mended,
             });
         }
-        out.send(Event::Cameras(
-            deepvis_sources::list_cameras().unwrap_or_default(),
-        ));
+        let (offers, notes) = deepvis_sources::devices(640, 480);
+        out.send(Event::Devices { offers, notes });
         let judge = loaded.judge.map(|net| (net, model.device.clone()));
         let mut w = Worker {
             frames: FrameStage::new(fitted.layer, fitted.settings.unit),
@@ -195,29 +193,36 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// Routes a command to the stage it is for, then carries out what it asks of the other
-    /// stages.
+    /// Offers a command to each stage in turn until one carries it out (a stage names its
+    /// commands in its own `command`), then carries out what it asks of the other stages.
     fn handle(&mut self, c: Command) -> Flow {
         let mut cx = Cx {
             model: &self.model,
             out: &mut self.out,
             keep: &self.keep,
         };
-        let ripple = match c.stage() {
-            Stage::Worker => return self.own(c),
-            Stage::Source => self.source.command(c, &mut cx),
-            Stage::Frames => self.frames.command(c, &mut cx),
-            Stage::Preferred => {
-                let scene = self.frames.scene(cx.model);
-                self.preferred.command(c, &scene, &mut cx)
+        let mut took = self.source.command(c, &mut cx);
+        if let Took::Passed(c) = took {
+            took = self.frames.command(c, &mut cx);
+        }
+        if let Took::Passed(c) = took {
+            let scene = self.frames.scene(cx.model);
+            took = self.preferred.command(c, &scene, &mut cx);
+        }
+        if let Took::Passed(c) = took {
+            took = self.attribution.command(c, &mut cx);
+        }
+        match took {
+            Took::Done(ripple) => {
+                self.ripple(ripple);
+                Flow::Go
             }
-            Stage::Attribution => self.attribution.command(c, &mut cx),
-        };
-        self.ripple(ripple);
-        Flow::Go
+            Took::Passed(c) => self.own(c),
+        }
     }
 
-    /// The commands for the loop itself.
+    /// The commands for the loop itself (stopping, another model, the window's recording, the
+    /// crash drills); one that no stage took is an internal error, said and dropped.
     fn own(&mut self, c: Command) -> Flow {
         match c {
             Command::Shutdown => return Flow::Exit(Exit::Shutdown),
@@ -229,7 +234,10 @@ impl<'a> Worker<'a> {
             Command::InjectPanic => panic!("panic injected by the user"),
             // a running worker ignores it; the engine restarts a paused one
             Command::RestartWorker => {}
-            _ => {}
+            other => {
+                let e = EngineError::Unrouted(format!("{other:?}").chars().take(80).collect());
+                self.out.fail(Doing::Setting, &e);
+            }
         }
         Flow::Go
     }

@@ -768,3 +768,45 @@ fn a_unit_out_of_its_layers_range_is_mended_to_the_last_one() {
     assert_eq!(unit, Some(last), "{events:?}");
     h.shutdown();
 }
+
+#[test]
+fn every_command_is_carried_out_by_some_stage() {
+    let h = mini_engine(None, None);
+    collect(&h, Duration::from_secs(60), |e| {
+        matches!(e, Event::Ready { .. })
+    });
+    let dir = std::env::temp_dir().join(format!("deepvis-commands-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let samples = Command::samples();
+    let sent = samples.len() - 2;
+    for c in samples {
+        match c {
+            Command::InjectPanic | Command::Shutdown => {}
+            // written where the test cleans up, not beside the sources
+            Command::Export(_) => h.send(Command::Export(dir.join("preferred.png"))),
+            c => h.send(c),
+        }
+    }
+    // a command the worker heard last: the ones before it were all handled
+    h.send(Command::SelectUnit(1));
+    let mut errors = Vec::new();
+    collect(&h, Duration::from_secs(30), |e| {
+        if let Event::Error(f) = e {
+            errors.push(f.clone());
+        }
+        matches!(e, Event::UnitMap(m) if m.channel == 1)
+    });
+    assert!(sent > 15, "{sent}");
+    let unrouted: Vec<_> = errors
+        .iter()
+        .filter(|f| f.message.contains("no stage of the worker"))
+        .collect();
+    assert!(unrouted.is_empty(), "{unrouted:?}");
+    // the refusals are the user's input (no layer named "", no way to open a model file)
+    assert!(
+        errors.iter().all(|f| f.kind != ErrorKind::Internal),
+        "{errors:?}"
+    );
+    h.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
+}
