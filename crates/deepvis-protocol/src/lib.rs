@@ -1,7 +1,6 @@
 //! What the UI and the worker say to each other: two enums, [`Command`] (UI to worker) and
 //! [`Event`] (worker to UI), and the settings they carry. No model, no window.
 
-pub mod attr;
 pub mod failure;
 pub mod method;
 mod named;
@@ -18,7 +17,10 @@ use std::path::PathBuf;
 use image::{GrayImage, RgbImage};
 use serde::{Deserialize, Serialize};
 
-pub use attr::{AttrOptions, Baseline, IgOptions, OcclusionOptions, SmoothGradOptions};
+pub use deepvis_viz::mode::{
+    AttrKnob, AttrKnobKind, AttrOptions, Baseline, IgOptions, MAX_PASSES, OcclusionOptions,
+    SmoothGradOptions,
+};
 pub use deepvis_viz::{
     BackFilter, BackMode, ClassProb, ColorMap, Detection, OutputKind, OutputReading,
 };
@@ -35,7 +37,8 @@ pub use video::{Playback, PlayerCommand, RecordTarget, RecordingStatus};
 /// Where frames come from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SourceSpec {
-    /// A webcam, by index, at a requested resolution.
+    /// A webcam, by index, at a requested resolution (the command line's `--camera`; the
+    /// same as the `camera` device).
     Camera {
         /// The camera's index (0 = the first).
         index: u32,
@@ -46,7 +49,8 @@ pub enum SourceSpec {
     },
     /// An image file, or a folder of images (next / previous).
     Path(PathBuf),
-    /// A moving synthetic pattern (tests, demos without a camera).
+    /// A moving synthetic pattern (tests, demos without a camera; the command line's
+    /// `--synthetic`).
     Synthetic {
         /// Width.
         width: u32,
@@ -55,6 +59,32 @@ pub enum SourceSpec {
         /// Frames per second produced.
         fps: u32,
     },
+    /// A device of a kind the sources' device table lists (the window offers what
+    /// [`Event::Devices`] says, and knows no kind by name).
+    Device(DeviceRef),
+}
+
+/// One device: its kind (a key of the sources' device table, e.g. `camera`), its number
+/// among that kind's devices, and the size asked of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceRef {
+    /// The kind's key in the device table.
+    pub kind: String,
+    /// Which of the kind's devices (0 = the first).
+    pub index: u32,
+    /// Requested width.
+    pub width: u32,
+    /// Requested height.
+    pub height: u32,
+}
+
+/// A device the window may offer in its source picker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceOffer {
+    /// How the picker names it (`camera 0: Integrated Webcam`).
+    pub label: String,
+    /// What choosing it asks for.
+    pub device: DeviceRef,
 }
 
 /// When the objective uses the layer's value before its ReLU.
@@ -411,53 +441,67 @@ pub enum Command {
     Shutdown,
 }
 
-/// The part of the worker a [`Command`] is for: the worker routes each command to it, and the
-/// stage does all of what the command asks (so a new command is its variant, its line in
-/// [`Command::stage`] and its arm in that stage).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stage {
-    /// The worker's own loop: stopping, loading another model, the window recording, the
-    /// crash drills.
-    Worker,
-    /// The source: what frames come from, the freeze, the player, the source's recording.
-    Source,
-    /// The frames: the grid layer and the selected unit.
-    Frames,
-    /// The preferred image: the optimizer's settings, its runs, the export.
-    Preferred,
-    /// The attribution pane: its settings, the compare view, the sanity check.
-    Attribution,
-}
-
 impl Command {
-    /// The stage that carries it out.
-    pub fn stage(&self) -> Stage {
-        match self {
-            Command::Shutdown
-            | Command::OpenModel(_)
-            | Command::InjectPanic
-            | Command::RestartWorker
-            | Command::Record {
-                what: RecordTarget::Window,
-                ..
-            } => Stage::Worker,
-            Command::SetSource(_)
-            | Command::Freeze(_)
-            | Command::StepFile(_)
-            | Command::Player(_)
-            | Command::Record {
+    /// One command of each kind, for tests that must reach them all (that the worker carries
+    /// out each one, and never routes one nowhere). The `match` below does not compile when a
+    /// kind is added without its sample here.
+    pub fn samples() -> Vec<Command> {
+        let all = vec![
+            Command::SetSource(SourceSpec::Synthetic {
+                width: 64,
+                height: 48,
+                fps: 5,
+            }),
+            Command::SelectLayer(String::new()),
+            Command::SelectUnit(0),
+            Command::Freeze(false),
+            Command::SetOptim(OptimSettings::default()),
+            Command::SetRunning(false),
+            Command::ResetOptim,
+            Command::SetBack(BackSettings::default()),
+            Command::StepFile(1),
+            Command::Export(PathBuf::from("preferred.png")),
+            Command::Player(PlayerCommand::Loop(true)),
+            Command::Record {
                 what: RecordTarget::Source,
-                ..
-            } => Stage::Source,
-            Command::SelectLayer(_) | Command::SelectUnit(_) | Command::SetAttention(_) => {
-                Stage::Frames
+                path: None,
+            },
+            Command::Record {
+                what: RecordTarget::Window,
+                path: None,
+            },
+            Command::OpenModel(PathBuf::from("model.onnx")),
+            Command::SetCompare(false),
+            Command::Sanity(false),
+            Command::SetAttention(None),
+            Command::InjectPanic,
+            Command::RestartWorker,
+            Command::Shutdown,
+        ];
+        for c in &all {
+            match c {
+                Command::SetSource(_)
+                | Command::SelectLayer(_)
+                | Command::SelectUnit(_)
+                | Command::Freeze(_)
+                | Command::SetOptim(_)
+                | Command::SetRunning(_)
+                | Command::ResetOptim
+                | Command::SetBack(_)
+                | Command::StepFile(_)
+                | Command::Export(_)
+                | Command::Player(_)
+                | Command::Record { .. }
+                | Command::OpenModel(_)
+                | Command::SetCompare(_)
+                | Command::Sanity(_)
+                | Command::SetAttention(_)
+                | Command::InjectPanic
+                | Command::RestartWorker
+                | Command::Shutdown => {}
             }
-            Command::SetOptim(_)
-            | Command::SetRunning(_)
-            | Command::ResetOptim
-            | Command::Export(_) => Stage::Preferred,
-            Command::SetBack(_) | Command::SetCompare(_) | Command::Sanity(_) => Stage::Attribution,
         }
+        all
     }
 }
 
@@ -654,8 +698,14 @@ pub enum Event {
         /// Iterations done.
         iterations: usize,
     },
-    /// The cameras the system lists, for the source picker: (index, name).
-    Cameras(Vec<(u32, String)>),
+    /// The devices the sources' table finds (cameras, the synthetic pattern, any other kind),
+    /// for the source picker, and what it could not look at (`no camera found`).
+    Devices {
+        /// What the picker offers.
+        offers: Vec<DeviceOffer>,
+        /// A word per kind that found nothing or failed to look.
+        notes: Vec<String>,
+    },
     /// Throughput.
     Stats {
         /// Grid pipeline frames per second.

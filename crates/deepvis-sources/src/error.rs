@@ -14,6 +14,14 @@ pub enum SourceError {
     /// A time that is no place in a clip.
     #[error(transparent)]
     Time(#[from] BadTime),
+    /// A device of a kind the device table does not list.
+    #[error("no kind of device is called `{kind}` (known kinds: {known})")]
+    UnknownDevice {
+        /// The kind asked for.
+        kind: String,
+        /// The table's kinds, comma-separated.
+        known: String,
+    },
 }
 
 /// A time that is no place in a clip (negative, infinite or not a number), in seconds.

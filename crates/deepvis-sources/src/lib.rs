@@ -1,7 +1,9 @@
 //! Frame sources behind one trait (webcam, image file, video file, folder, synthetic
-//! pattern), run on their own thread, delivering only the newest frame.
+//! pattern, any kind of device in the device table), run on their own thread, delivering only
+//! the newest frame.
 
 mod camera;
+mod devices;
 mod error;
 pub mod ffmpeg;
 pub mod record;
@@ -19,6 +21,7 @@ use deepvis_protocol::{Playback, PlayerCommand, SourceSpec};
 use image::RgbImage;
 
 pub use camera::{Camera, list_cameras};
+pub use devices::{devices, open_device};
 pub use error::{BadTime, ProbeError, RecordError, SourceError};
 pub use ffmpeg::Ffmpeg;
 pub use record::{RecordStatus, Recorder};
@@ -396,6 +399,7 @@ pub fn open(spec: &SourceSpec) -> Result<Box<dyn FrameSource>, SourceError> {
         SourceSpec::Synthetic { width, height, fps } => {
             Ok(Box::new(Synthetic::new(*width, *height, *fps)))
         }
+        SourceSpec::Device(d) => open_device(d),
     }
 }
 

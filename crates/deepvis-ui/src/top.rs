@@ -1,6 +1,6 @@
 //! The bar on top: model, layer, source, freeze, file steps, help and theme.
 
-use deepvis_protocol::{Command, Event, SourceSpec};
+use deepvis_protocol::{Command, DeviceOffer, DeviceRef, Event, SourceSpec};
 use egui::Key;
 
 use crate::Shared;
@@ -10,9 +10,11 @@ use crate::pane::{Pane, Place};
 pub struct TopBar {
     /// The model file typed in the model picker.
     pub model_input: String,
-    /// The cameras the worker found.
-    pub cameras: Vec<(u32, String)>,
-    /// Camera resolution asked for.
+    /// The devices the worker found (cameras, the synthetic pattern, ...).
+    pub devices: Vec<DeviceOffer>,
+    /// What it could not find or look at (`no camera found`).
+    pub device_notes: Vec<String>,
+    /// The size asked of a device chosen next.
     pub resolution: (u32, u32),
 }
 
@@ -20,7 +22,8 @@ impl Default for TopBar {
     fn default() -> TopBar {
         TopBar {
             model_input: String::new(),
-            cameras: Vec::new(),
+            devices: Vec::new(),
+            device_notes: Vec::new(),
             resolution: (640, 480),
         }
     }
@@ -36,8 +39,9 @@ impl Pane for TopBar {
     }
 
     fn apply(&mut self, e: &Event, _shared: &mut Shared) {
-        if let Event::Cameras(c) = e {
-            self.cameras = c.clone();
+        if let Event::Devices { offers, notes } = e {
+            self.devices = offers.clone();
+            self.device_notes = notes.clone();
         }
     }
 
@@ -90,34 +94,25 @@ impl TopBar {
         }
     }
 
-    /// Cameras (with a resolution), the synthetic pattern, or the current file source.
+    /// The devices the worker offers (cameras, the synthetic pattern, ...) at a resolution, or
+    /// the current file source.
     fn source_picker(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
         let (w, h) = self.resolution;
         let mut chosen: Option<SourceSpec> = None;
         egui::ComboBox::new("source picker", "source")
             .selected_text(short(&shared.source.label))
             .show_ui(ui, |ui| {
-                if self.cameras.is_empty() {
-                    ui.label("no camera found");
+                for note in &self.device_notes {
+                    ui.label(note);
                 }
-                for (i, name) in &self.cameras {
-                    if ui
-                        .selectable_label(false, format!("camera {i}: {name}"))
-                        .clicked()
-                    {
-                        chosen = Some(SourceSpec::Camera {
-                            index: *i,
+                for offer in &self.devices {
+                    if ui.selectable_label(false, &offer.label).clicked() {
+                        chosen = Some(SourceSpec::Device(DeviceRef {
                             width: w,
                             height: h,
-                        });
+                            ..offer.device.clone()
+                        }));
                     }
-                }
-                if ui.selectable_label(false, "synthetic pattern").clicked() {
-                    chosen = Some(SourceSpec::Synthetic {
-                        width: w,
-                        height: h,
-                        fps: 30,
-                    });
                 }
                 ui.label("or drop a photo, a video or a folder on the window");
             })

@@ -267,24 +267,55 @@ fn a_paused_worker_offers_a_restart() {
 }
 
 #[test]
-fn the_source_picker_lists_cameras_and_switches_to_one() {
+fn the_source_picker_lists_the_devices_offered_and_switches_to_one() {
+    use deepvis_protocol::{DeviceOffer, DeviceRef, SourceSpec};
     let (mut h, rx, tx) = setup();
-    tx.send(Event::Cameras(vec![(0, "Test cam".into())]))
-        .unwrap();
+    let device = |kind: &str, width| DeviceRef {
+        kind: kind.into(),
+        index: 0,
+        width,
+        height: 480,
+    };
+    // a kind the window has never heard of is offered like a camera
+    tx.send(Event::Devices {
+        offers: vec![
+            DeviceOffer {
+                label: "camera 0: Test cam".into(),
+                device: device("camera", 640),
+            },
+            DeviceOffer {
+                label: "screen 0: left monitor".into(),
+                device: device("screen", 640),
+            },
+        ],
+        notes: vec!["no tuner found".into()],
+    })
+    .unwrap();
     h.run_steps(2);
     h.get_by_label("source").click();
     h.run_steps(2);
+    assert!(h.query_by_label("no tuner found").is_some());
     h.get_by_label("camera 0: Test cam").click();
     h.run_steps(2);
     let sent = commands(&rx);
-    assert!(
-        sent.contains(&Command::SetSource(deepvis_protocol::SourceSpec::Camera {
-            index: 0,
-            width: 640,
-            height: 480,
-        }))
-    );
+    assert!(sent.contains(&Command::SetSource(SourceSpec::Device(device(
+        "camera", 640
+    )))));
     assert!(h.state().persisted.source.is_some());
+    // asked at the size chosen in the size picker
+    h.get_by_label("size").click();
+    h.run_steps(2);
+    h.get_by_label("1280x720").click();
+    h.run_steps(2);
+    h.get_by_label("source").click();
+    h.run_steps(2);
+    h.get_by_label("screen 0: left monitor").click();
+    h.run_steps(2);
+    let screen = DeviceRef {
+        height: 720,
+        ..device("screen", 1280)
+    };
+    assert!(commands(&rx).contains(&Command::SetSource(SourceSpec::Device(screen))));
 }
 
 fn unit_map_event(channel: usize) -> Event {

@@ -92,7 +92,18 @@ fn worker_events() -> Vec<Event> {
             }],
             grid_layer: "fire9".into(),
         },
-        Event::Cameras(vec![(0, "Test cam".into())]),
+        Event::Devices {
+            offers: vec![deepvis_protocol::DeviceOffer {
+                label: "camera 0: Test cam".into(),
+                device: deepvis_protocol::DeviceRef {
+                    kind: "camera".into(),
+                    index: 0,
+                    width: 640,
+                    height: 480,
+                },
+            }],
+            notes: Vec::new(),
+        },
         Event::Source {
             label: "synthetic".into(),
             state: SourceState::Running,

@@ -202,8 +202,14 @@ fn command(r: &mut Rng, layers: &[String], bad_files: &[PathBuf], models: &[Path
             3 => PlayerCommand::Speed(r.pick(&[f32::NAN, 0.0, 2.0, f32::INFINITY, -4.0])),
             _ => PlayerCommand::Loop(r.chance(500)),
         }),
-        68..=71 => Command::SetSource(match r.below(5) {
+        68..=71 => Command::SetSource(match r.below(6) {
             0 => SourceSpec::Path(r.pick(bad_files)),
+            5 => SourceSpec::Device(deepvis_protocol::DeviceRef {
+                kind: r.pick(&["synthetic", "camera", "no such kind"]).into(),
+                index: r.pick(&[0, 1, u32::MAX]),
+                width: r.pick(&[0, 160, 4000]),
+                height: r.pick(&[0, 120, 3000]),
+            }),
             1 => SourceSpec::Path(PathBuf::from("/no/such/folder/or/file.png")),
             2 => SourceSpec::Synthetic {
                 width: r.pick(&[0, 1, 7, 4000]),
