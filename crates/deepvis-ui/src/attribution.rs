@@ -3,7 +3,7 @@
 //! and of the sanity check, which it owns.
 
 use deepvis_protocol::{
-    BackFilter, BackInfo, BackMode, BackSettings, Baseline, ColorMap, Command, Event,
+    AttrOptions, BackFilter, BackInfo, BackMode, BackSettings, ColorMap, Command, Event,
 };
 use egui::{TextureHandle, TextureOptions};
 
@@ -264,31 +264,57 @@ fn settings_ui(
                          layer below the unit)",
                     );
             });
-            ui.add(egui::Slider::new(&mut o.occlusion.patch, 4..=112).text("occlusion patch px"))
-                .on_hover_text("the side of the gray square slid over the frame");
-            ui.add(egui::Slider::new(&mut o.occlusion.stride, 2..=112).text("occlusion stride px"))
-                .on_hover_text("how far the square moves between two tries");
-            ui.add(
-                egui::Slider::new(&mut o.smoothgrad.samples, 1..=100).text("SmoothGrad samples"),
-            )
-            .on_hover_text("how many noisy copies of the frame are averaged");
-            ui.add(
-                egui::Slider::new(&mut o.smoothgrad.noise, 0.0..=0.5)
-                    .text("SmoothGrad noise (of range)"),
-            )
-            .on_hover_text("the noise's standard deviation, as a share of the input's range");
-            ui.checkbox(&mut o.smoothgrad.guided, "SmoothGrad over guided backprop")
-                .on_hover_text("average guided backprop instead of the plain gradient");
-            ui.add(egui::Slider::new(&mut o.ig.steps, 1..=256).text("IG steps"))
-                .on_hover_text("integrated gradients: points on the path from the baseline");
+            for knob in deepvis_protocol::AttrOptions::KNOBS {
+                knob_ui(ui, knob, o);
+            }
+        });
+}
+
+/// One of the methods' settings, drawn as its row of the knob table says: a slider, a checkbox
+/// or its choices.
+fn knob_ui(ui: &mut egui::Ui, knob: &deepvis_protocol::AttrKnob, o: &mut AttrOptions) {
+    use deepvis_protocol::AttrKnobKind;
+    let value = (knob.get)(o);
+    let mut changed = None;
+    match knob.kind {
+        AttrKnobKind::Count { min, max } => {
+            let mut v = value.max(0.0).round() as usize;
+            let r = ui.add(egui::Slider::new(&mut v, min..=max).text(knob.label));
+            if r.on_hover_text(knob.hover).changed() {
+                changed = Some(v as f64);
+            }
+        }
+        AttrKnobKind::Number { min, max } => {
+            let mut v = value;
+            let r = ui.add(egui::Slider::new(&mut v, min..=max).text(knob.label));
+            if r.on_hover_text(knob.hover).changed() {
+                changed = Some(v);
+            }
+        }
+        AttrKnobKind::Switch => {
+            let mut on = value != 0.0;
+            if ui
+                .checkbox(&mut on, knob.label)
+                .on_hover_text(knob.hover)
+                .changed()
+            {
+                changed = Some(f64::from(u8::from(on)));
+            }
+        }
+        AttrKnobKind::Choice(names) => {
             ui.horizontal(|ui| {
-                ui.label("IG baseline");
-                for bl in Baseline::ALL {
-                    ui.selectable_value(&mut o.ig.baseline, bl, bl.as_str())
-                        .on_hover_text("the image the path to the frame starts from");
+                ui.label(knob.label);
+                for (i, name) in names.iter().enumerate() {
+                    let picked = value.round() as usize == i;
+                    let r = ui.selectable_label(picked, *name).on_hover_text(knob.hover);
+                    if r.clicked() {
+                        changed = Some(i as f64);
+                    }
                 }
             });
-            ui.add(egui::Slider::new(&mut o.batch, 1..=64).text("images per pass"))
-                .on_hover_text("how many images one forward pass takes (memory against speed)");
-        });
+        }
+    }
+    if let Some(v) = changed {
+        (knob.set)(o, v);
+    }
 }

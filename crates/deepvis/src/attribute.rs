@@ -76,6 +76,10 @@ pub struct Args {
     /// Images per network pass for occlusion, SmoothGrad and integrated gradients.
     #[arg(long, default_value_t = 8)]
     batch: usize,
+    /// Any method's setting by its name in the settings table, after the flags above
+    /// (`--set ig.steps=64 --set smoothgrad.guided=on`; an unknown name lists the names).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    settings: Vec<String>,
     /// How to draw the map.
     #[arg(long, value_enum, default_value = "raw")]
     filter: BackFilter,
@@ -112,6 +116,10 @@ impl Args {
         o.smoothgrad.guided = self.smooth_guided;
         o.ig.steps = self.steps;
         o.ig.baseline = self.baseline;
+        for assignment in &self.settings {
+            o.set_text(assignment)
+                .map_err(|e| anyhow::anyhow!("--set {assignment}: {e}"))?;
+        }
         if let Err(e) = o.check() {
             bail!("{e}");
         }
@@ -322,6 +330,42 @@ mod tests {
         Cli::try_parse_from(base.iter().chain(extra))
             .map(|c| c.a)
             .unwrap()
+    }
+
+    #[test]
+    fn any_setting_is_taken_by_its_name_after_the_flags() {
+        let o = parse(&[
+            "--steps",
+            "8",
+            "--set",
+            "ig.steps=64",
+            "--set",
+            "ig.baseline=blur",
+        ])
+        .options()
+        .unwrap();
+        assert_eq!((o.ig.steps, o.ig.baseline), (64, Baseline::Blur));
+        let o = parse(&[
+            "--set",
+            "smoothgrad.guided=on",
+            "--set",
+            "occlusion.patch=9",
+        ])
+        .options()
+        .unwrap();
+        assert!(o.smoothgrad.guided);
+        assert_eq!(o.occlusion.patch, 9);
+        for (bad, says) in [
+            ("ig.stepz=3", "ig.steps"),
+            ("ig.steps=many", "whole number"),
+            ("ig.steps=0", "1 to"),
+            ("smoothgrad.noise=nan", "a number"),
+            ("ig.baseline=white", "black or blur"),
+            ("batch", "NAME=VALUE"),
+        ] {
+            let e = parse(&["--set", bad]).options().unwrap_err().to_string();
+            assert!(e.contains(says) && e.contains(bad), "{bad}: {e}");
+        }
     }
 
     #[test]
