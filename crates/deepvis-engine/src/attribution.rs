@@ -2,7 +2,7 @@
 //! run on, and turns what the lanes produce into the window's events.
 
 use deepvis_model::BackProjector;
-use deepvis_protocol::{BackInfo, BackSettings, Command, Doing, Event};
+use deepvis_protocol::{BackInfo, BackMode, BackSettings, Command, Doing, Event};
 
 use crate::attr::{Lanes, Out, Subject};
 use crate::device::Model;
@@ -39,19 +39,21 @@ impl AttributionStage {
             ..Ripple::NONE
         };
         let ripple = match c {
-            Command::SetBack(b) => match self.set(b.clone()) {
-                Ok(()) => {
-                    cx.keep.update(|s| s.back = b);
-                    Ripple {
-                        reprocess: true,
-                        ..now
+            Command::SetBack(b) => {
+                match drawable(&b, cx.model).and_then(|()| self.set(b.clone())) {
+                    Ok(()) => {
+                        cx.keep.update(|s| s.back = b);
+                        Ripple {
+                            reprocess: true,
+                            ..now
+                        }
+                    }
+                    Err(e) => {
+                        cx.out.fail(Doing::Setting, &e);
+                        Ripple::NONE
                     }
                 }
-                Err(e) => {
-                    cx.out.fail(Doing::Setting, &e);
-                    Ripple::NONE
-                }
-            },
+            }
             Command::SetCompare(on) => {
                 self.set_compare(on);
                 now
@@ -207,5 +209,17 @@ impl AttributionStage {
             Out::Sanity(r) => Event::Sanity(r),
             Out::Error(doing, e) => e.event(doing),
         }
+    }
+}
+
+/// Whether the network can draw the settings' method (attention rollout needs attention).
+fn drawable(b: &BackSettings, model: &Model) -> Result<()> {
+    let fits =
+        b.mode == BackMode::Off || deepvis_attribution::methods_for(&model.info).contains(&b.mode);
+    match fits {
+        true => Ok(()),
+        false => Err(EngineError::from(deepvis_attribution::Error::NoAttention(
+            model.info.name().to_string(),
+        ))),
     }
 }

@@ -109,6 +109,9 @@ pub enum EngineError {
     /// A sidecar without runs.
     #[error("{}: it names no run", .0.display())]
     NoRuns(PathBuf),
+    /// The attention view was asked of a network without attention layers.
+    #[error("{0} has no attention layers: the attention view is for vision transformers")]
+    NoAttentionView(String),
     /// A command no stage carries out (a new command without its stage's arm).
     #[error("no stage of the worker carries out the command {0}")]
     Unrouted(String),
@@ -184,6 +187,7 @@ impl EngineError {
             | E::NoFrame
             | E::NoSubject
             | E::NotAFile(_)
+            | E::NoAttentionView(_)
             | E::ReplayMany => ErrorKind::Input,
             E::Gpu(_) | E::GpuCrashed => ErrorKind::Device,
             E::NotComputed(_)

@@ -2,7 +2,7 @@
 //! becomes its default layer, a unit out of range the last one in range, places off the
 //! layer's map are dropped; what was mended is listed for the window to say once.
 
-use deepvis_protocol::Mended;
+use deepvis_protocol::{BackMode, Mended};
 
 /// The settings that name parts of a network.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -88,6 +88,16 @@ pub fn fit(asked: &Asked, default: &str, shape: impl Fn(&str) -> Option<Shape>) 
         settings,
         mended,
     }
+}
+
+/// The attribution method kept when the network can draw it (`drawable`), else the default
+/// method, with what was mended.
+pub fn fit_attribution(asked: BackMode, drawable: &[BackMode]) -> (BackMode, Option<Mended>) {
+    if asked == BackMode::Off || drawable.contains(&asked) {
+        return (asked, None);
+    }
+    let now = BackMode::default();
+    (now, Some(Mended::Attribution { asked, now }))
 }
 
 #[cfg(test)]
@@ -189,6 +199,25 @@ mod tests {
                 back_pos: None,
                 direction_at: Some((6, 6)),
             }
+        );
+    }
+
+    #[test]
+    fn a_method_the_network_cannot_draw_becomes_the_default() {
+        let cnn = [BackMode::Grad, BackMode::GradCam];
+        assert_eq!(
+            fit_attribution(BackMode::GradCam, &cnn),
+            (BackMode::GradCam, None)
+        );
+        assert_eq!(fit_attribution(BackMode::Off, &cnn), (BackMode::Off, None));
+        let (now, said) = fit_attribution(BackMode::Rollout, &cnn);
+        assert_eq!(now, BackMode::Grad);
+        assert_eq!(
+            said,
+            Some(Mended::Attribution {
+                asked: BackMode::Rollout,
+                now: BackMode::Grad
+            })
         );
     }
 }

@@ -117,6 +117,8 @@ pub(crate) struct Processed {
     pub events: Vec<Event>,
     /// The selected unit on this frame (`None`: no unit selected).
     pub subject: Option<Subject>,
+    /// Why the attention view could not be drawn (it stops; the rest of the frame stands).
+    pub attention_failed: Option<EngineError>,
 }
 
 /// The frame stage.
@@ -204,8 +206,13 @@ impl FrameStage {
             Command::SelectLayer(name) => self.select_layer(cx.model, &name),
             Command::SelectUnit(ch) => self.select_unit(cx.model, ch),
             Command::SetAttention(ask) => {
-                self.attention = ask;
-                self.dirty = true;
+                match ask.filter(|_| cx.model.info.attention_layers().is_empty()) {
+                    Some(_) => cx.out.fail(Doing::Select, &no_attention(cx.model)),
+                    None => {
+                        self.attention = ask;
+                        self.dirty = true;
+                    }
+                }
                 return Took::Done(Ripple::NONE);
             }
             other => return Took::Passed(other),
@@ -247,16 +254,22 @@ impl FrameStage {
             return Ok(Processed {
                 events: Vec::new(),
                 subject: None,
+                attention_failed: None,
             });
         };
         // the attention view's block, computed in the same pass
         let ask = self.attention.map(|ask| (ask, attention_layer(model, ask)));
         let extra: Vec<&str> = ask.iter().filter_map(|(_, l)| l.as_deref()).collect();
         let mut fwd = self.forward(model, chw, &extra)?;
-        let attention = match ask {
-            Some((ask, _)) => Some(attention_view(model, fwd.extra.pop(), ask)?),
-            None => None,
-        };
+        let (attention, attention_failed) =
+            match ask.map(|(ask, _)| attention_view(model, fwd.extra.pop(), ask)) {
+                Some(Ok(view)) => (Some(view), None),
+                Some(Err(e)) => {
+                    self.attention = None;
+                    (None, Some(e))
+                }
+                None => (None, None),
+            };
         let mut events: Vec<Event> = self.grid(&fwd).into_iter().collect();
         if !fwd.leading.is_empty() {
             events.push(Event::Leading {
@@ -278,7 +291,11 @@ impl FrameStage {
             events.push(Event::Output(r));
         }
         events.extend(attention);
-        Ok(Processed { events, subject })
+        Ok(Processed {
+            events,
+            subject,
+            attention_failed,
+        })
     }
 
     /// The forward pass to the grid layer and the output: the class scores, or what the
@@ -426,6 +443,11 @@ impl FrameStage {
     }
 }
 
+/// The attention view asked of a network without attention layers.
+fn no_attention(model: &Model) -> EngineError {
+    EngineError::NoAttentionView(model.info.name().to_string())
+}
+
 /// The node of the block the attention view asks for (`None`: the network has no attention).
 fn attention_layer(model: &Model, ask: AttentionAsk) -> Option<String> {
     let blocks = model.info.attention_layers();
@@ -440,9 +462,7 @@ fn attention_view(model: &Model, t: Option<Tensor<4>>, ask: AttentionAsk) -> Res
     use deepvis_attribution::rollout::{Attention, attention_row};
     let info = &model.info;
     let (Some(t), Some(g)) = (t, info.token_grid()) else {
-        return Err(EngineError::from(deepvis_attribution::Error::NoAttention(
-            info.name().to_string(),
-        )));
+        return Err(no_attention(model));
     };
     let blocks = info.attention_layers().len();
     let [_, heads, tokens, _] = t.dims();

@@ -14,7 +14,7 @@ use deepvis_protocol::{
 use crate::attribution::AttributionStage;
 use crate::device::{GpuWarmUp, Loaded, Model};
 use crate::error::EngineError;
-use crate::fit::{Asked, Fitted, Shape, fit};
+use crate::fit::{Asked, Fitted, Shape, fit, fit_attribution};
 use crate::frame::FrameStage;
 use crate::outlet::Outlet;
 use crate::preferred::PreferredStage;
@@ -104,9 +104,13 @@ impl<'a> Worker<'a> {
         wake: &Wake,
     ) -> Worker<'a> {
         let model = loaded.model;
-        let fitted = fit_to(&model, &c);
+        let mut fitted = fit_to(&model, &c);
+        let drawable = deepvis_attribution::methods_for(&model.info);
+        let (mode, attribution_mended) = fit_attribution(c.back.mode, &drawable);
+        fitted.mended.extend(attribution_mended);
         let back = BackSettings {
             pos: fitted.settings.back_pos,
+            mode,
             ..c.back
         };
         let optim = OptimSettings {
@@ -119,6 +123,7 @@ impl<'a> Worker<'a> {
                 s.grid_layer = fitted.settings.layer.clone();
                 s.selected = fitted.settings.unit;
                 s.back.pos = back.pos;
+                s.back.mode = back.mode;
                 s.optim.direction_at = optim.direction_at;
             });
         }
@@ -347,6 +352,9 @@ impl<'a> Worker<'a> {
         match self.frames.process(&self.model, self.attribution.look()) {
             Ok(p) => {
                 self.out.send_all(p.events);
+                if let Some(e) = p.attention_failed {
+                    self.out.fail(Doing::Frame, &e);
+                }
                 self.attribution.set_frame(p.subject);
                 self.stats.frames += 1;
             }

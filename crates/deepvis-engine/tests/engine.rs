@@ -810,3 +810,82 @@ fn every_command_is_carried_out_by_some_stage() {
     h.shutdown();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_attention_view_asked_of_a_cnn_is_refused_once_and_the_frames_go_on() {
+    let h = mini_engine(None, None);
+    collect(&h, Duration::from_secs(60), |e| {
+        matches!(e, Event::Ready { .. })
+    });
+    h.send(Command::SetAttention(Some(
+        deepvis_protocol::AttentionAsk {
+            block: 0,
+            head: None,
+            from: None,
+        },
+    )));
+    let (mut errors, mut grids) = (Vec::new(), 0);
+    collect(&h, Duration::from_secs(30), |e| {
+        match e {
+            Event::Error(f) => errors.push(f.clone()),
+            Event::Grid { .. } => grids += 1,
+            _ => {}
+        }
+        grids >= 5
+    });
+    assert!(grids >= 5, "the frames stopped: {errors:?}");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(
+        (errors[0].kind, errors[0].doing.clone()),
+        (ErrorKind::Input, Doing::Select)
+    );
+    assert!(
+        errors[0].message.contains("no attention layers"),
+        "{errors:?}"
+    );
+    h.shutdown();
+}
+
+#[test]
+fn rollout_kept_from_a_transformer_session_is_mended_on_a_cnn_and_refused_when_asked() {
+    use deepvis_protocol::{BackMode, BackSettings, Mended};
+    let mut c = EngineConfig::new(
+        resnet_mini(),
+        SourceSpec::Synthetic {
+            width: 96,
+            height: 64,
+            fps: 10,
+        },
+    );
+    c.backend = BackendChoice::Cpu;
+    c.back.mode = BackMode::Rollout;
+    let h = spawn(c, Arc::new(|| {}));
+    let mut mended = Vec::new();
+    collect(&h, Duration::from_secs(60), |e| {
+        if let Event::Mended { mended: m, .. } = e {
+            mended = m.clone();
+        }
+        matches!(e, Event::Grid { .. })
+    });
+    let want = Mended::Attribution {
+        asked: BackMode::Rollout,
+        now: BackMode::Grad,
+    };
+    assert_eq!(mended, vec![want]);
+    // asked for again: refused, the pane's settings stay
+    h.send(Command::SetBack(BackSettings {
+        mode: BackMode::Rollout,
+        ..Default::default()
+    }));
+    let mut errors = Vec::new();
+    collect(&h, Duration::from_secs(20), |e| {
+        if let Event::Error(f) = e {
+            errors.push(f.clone());
+        }
+        !errors.is_empty()
+    });
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].doing, Doing::Setting);
+    assert!(errors[0].message.contains("resnet_mini"), "{errors:?}");
+    h.shutdown();
+}

@@ -178,4 +178,12 @@ pub enum Mended {
         /// The position asked for, `(y, x)`.
         asked: (usize, usize),
     },
+    /// The attribution method cannot be drawn on this network (attention rollout without
+    /// attention): the default method is drawn instead.
+    Attribution {
+        /// The method asked for.
+        asked: BackMode,
+        /// The method drawn instead.
+        now: BackMode,
+    },
 }

@@ -170,6 +170,7 @@ impl Shared {
                 Mended::Unit { now, .. } => self.persisted.selected = *now,
                 Mended::BackPos { .. } => self.persisted.back.pos = None,
                 Mended::DirectionAt { .. } => self.persisted.optim.direction_at = None,
+                Mended::Attribution { now, .. } => self.persisted.back.mode = *now,
             }
         }
         self.note(words::mended(model, mended));

@@ -228,6 +228,11 @@ pub fn mended(model: &str, mended: &[Mended]) -> String {
                 "the direction place (y {y}, x {x}) is off the map, so the unit itself is \
                  optimized"
             ),
+            Mended::Attribution { asked, now } => format!(
+                "it cannot draw {} (that needs attention layers), so {} is drawn",
+                asked.title(),
+                now.title()
+            ),
         })
         .collect();
     format!(

@@ -85,6 +85,9 @@ pub struct Report {
     pub seconds: f64,
     /// Whether it reached both counts before `--max-seconds`.
     pub finished: bool,
+    /// The most frequent errors (what the worker was doing and the message's start), with
+    /// their counts, most frequent first.
+    pub top_errors: Vec<(String, u64)>,
 }
 
 /// The resident memory of this process in MB (Linux), else 0.
@@ -297,6 +300,8 @@ struct Soak<'a> {
     rep: Report,
     /// Files that are not what they claim to be.
     bad: Vec<PathBuf>,
+    /// Each error's count, by what the worker was doing and the message's start.
+    error_counts: std::collections::HashMap<String, u64>,
     /// The layers of the model now loaded.
     layers: Vec<String>,
     /// The window's frame times (ms).
@@ -360,7 +365,12 @@ impl Soak<'_> {
                         rep.rss_mid_mb = rss_mb();
                     }
                 }
-                Event::Error(_) => rep.errors += 1,
+                Event::Error(f) => {
+                    rep.errors += 1;
+                    let head: String = f.message.chars().take(100).collect();
+                    let key = format!("{:?}: {head}", f.doing);
+                    *self.error_counts.entry(key).or_default() += 1;
+                }
                 Event::Ready { layers: l, .. } => {
                     rep.ready += 1;
                     self.layers = l.iter().map(|x| x.name.clone()).collect();
@@ -397,6 +407,10 @@ impl Soak<'_> {
         rep.seconds = seconds;
         rep.unexpected_crashes = rep.crashes.saturating_sub(rep.injected_panics);
         rep.rss_end_mb = rss_mb();
+        let mut top: Vec<(String, u64)> = self.error_counts.drain().collect();
+        top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        top.truncate(8);
+        rep.top_errors = top;
         let ui_ms = &mut self.ui_ms;
         ui_ms.sort_by(f64::total_cmp);
         let q = |f: f64| {
@@ -435,6 +449,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         r: Rng(a.seed.max(1)),
         rep: Report::default(),
         bad,
+        error_counts: Default::default(),
         layers: Vec::new(),
         ui_ms: Vec::new(),
         frames_at_burst: 0,
