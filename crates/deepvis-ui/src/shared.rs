@@ -170,6 +170,7 @@ impl Shared {
                 Mended::Unit { now, .. } => self.persisted.selected = *now,
                 Mended::BackPos { .. } => self.persisted.back.pos = None,
                 Mended::DirectionAt { .. } => self.persisted.optim.direction_at = None,
+                Mended::Method { now, .. } => self.persisted.optim.use_method(*now, false),
             }
         }
         self.note(words::mended(model, mended));
@@ -331,7 +332,11 @@ impl Shared {
                 ),
             ),
         }
-        self.set_optim(w.optim);
+        // a picture's settings restored are the user's choice, its method included
+        self.set_optim(OptimSettings {
+            method_chosen: Some(true),
+            ..w.optim
+        });
         self.note(format!("restored the settings of {}", json.display()));
     }
 
@@ -365,6 +370,8 @@ impl Shared {
             o.pre_relu = keep.pre_relu;
             o.suppress = keep.suppress;
             o.endless = keep.endless;
+            // a preset is the paper's method, chosen
+            o.method_chosen = Some(true);
             self.set_optim(o);
         }
     }

@@ -228,6 +228,12 @@ pub fn mended(model: &str, mended: &[Mended]) -> String {
                 "the direction place (y {y}, x {x}) is off the map, so the unit itself is \
                  optimized"
             ),
+            Mended::Method { asked, now } => format!(
+                "the preferred image's method was {} by default, and this network's default is \
+                 {} (pick another under the preferred image)",
+                asked.label(),
+                now.label()
+            ),
         })
         .collect();
     format!(
