@@ -895,6 +895,180 @@ fn a_vision_transformer_export_runs_with_names_of_nodes_or_tensors() {
     assert_eq!(block["height"].as_u64(), Some(20), "{block}");
 }
 
+/// The first object under `key` anywhere in `v`.
+fn find<'a>(v: &'a serde_json::Value, key: &str) -> Option<&'a serde_json::Value> {
+    match v {
+        serde_json::Value::Object(m) => {
+            m.get(key).or_else(|| m.values().find_map(|x| find(x, key)))
+        }
+        serde_json::Value::Array(a) => a.iter().find_map(|x| find(x, key)),
+        _ => None,
+    }
+}
+
+/// `--token I` names a unit of a vision transformer's layer by its place in the sequence,
+/// the leading tokens first: in vit_mini (CLS and two registers, then 8x8 patches) token 16 is
+/// the patch at (1, 5), the very unit `--y 1 --x 5` names, in backprop, attribute and
+/// optimize. A leading token, a token past the last, a layer that is no sequence and --token
+/// with --y are clear errors. The network is not the paper's: its preferred image is made by
+/// MACO unless --method or --preset says otherwise.
+#[test]
+fn a_token_names_a_transformer_unit_whose_picture_defaults_to_maco() {
+    let m = shared().join("models/ops/vit_mini.onnx");
+    let m = m.to_str().unwrap();
+    let photo = shared().join("images/dog.jpg");
+    let photo = photo.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("b.png");
+    let layer = "/blocks/blocks.2/Add_1";
+    let back = |extra: &[&str]| {
+        let mut args = vec![
+            "--model",
+            m,
+            "backprop",
+            photo,
+            "--layer",
+            layer,
+            "--unit",
+            "5",
+            "-o",
+            png.to_str().unwrap(),
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        deepvis(&args)
+    };
+    let (ok, out, err) = back(&["--token", "16"]);
+    assert!(ok, "{err}");
+    let by_token = json(&out);
+    assert_eq!(
+        (by_token["y"].as_u64(), by_token["x"].as_u64()),
+        (Some(1), Some(5))
+    );
+    let by_place = json(&deepvis_ok(&[
+        "--model",
+        m,
+        "backprop",
+        photo,
+        "--layer",
+        layer,
+        "--unit",
+        "5",
+        "--y",
+        "1",
+        "--x",
+        "5",
+        "-o",
+        png.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(by_token["value"], by_place["value"]);
+    // the last patch token, then the errors
+    let (ok, out, err) = back(&["--token", "66"]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        (json(&out)["y"].as_u64(), json(&out)["x"].as_u64()),
+        (Some(7), Some(7))
+    );
+    for (extra, says) in [
+        (&["--token", "0"][..], "one of its 3 leading tokens"),
+        (&["--token", "2"][..], "the patch tokens are 3..=66"),
+        (
+            &["--token", "67"][..],
+            "has 67 tokens, 0..=66 (3 leading, then 8x8 patches)",
+        ),
+        (
+            &["--token", "16", "--y", "1", "--x", "5"][..],
+            "cannot be used with",
+        ),
+    ] {
+        let (ok, _, err) = back(extra);
+        assert!(!ok && err.contains(says), "{extra:?}: {err}");
+    }
+    let (ok, _, err) = deepvis(&[
+        "--model",
+        m,
+        "backprop",
+        photo,
+        "--layer",
+        "/patch_embed/proj/Conv",
+        "--unit",
+        "5",
+        "--token",
+        "3",
+        "-o",
+        png.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("is not a sequence of tokens"), "{err}");
+    // attribute takes it too
+    let v = json(&deepvis_ok(&[
+        "--model",
+        m,
+        "attribute",
+        photo,
+        "--layer",
+        layer,
+        "--unit",
+        "5",
+        "--token",
+        "16",
+        "--method",
+        "grad",
+        "-o",
+        dir.path().join("a.png").to_str().unwrap(),
+        "--json",
+    ]));
+    let map = &v["maps"][0];
+    assert_eq!(
+        (map["y"].as_u64(), map["x"].as_u64()),
+        (Some(1), Some(5)),
+        "{v}"
+    );
+    // optimize: the unit at the token's patch, made by MACO (the default here), or by the
+    // paper's method when --preset or --method asks for it
+    let picture = |extra: &[&str]| {
+        let o = dir.path().join("o.png");
+        let mut args = vec![
+            "--model",
+            m,
+            "optimize",
+            "--layer",
+            layer,
+            "--unit",
+            "5",
+            "--token",
+            "16",
+            "--iters",
+            "3",
+            "-o",
+            o.to_str().unwrap(),
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        deepvis_ok(&args);
+        let text = std::fs::read_to_string(dir.path().join("o.json")).unwrap();
+        let side: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let at = find(&side["runs"][0]["objective"], "at").cloned();
+        let param = side["runs"][0]["method"]["param"].clone();
+        (at, param)
+    };
+    let (at, param) = picture(&[]);
+    let at = at.expect("a unit at a place");
+    assert_eq!(
+        (at["y"].as_u64(), at["x"].as_u64()),
+        (Some(1), Some(5)),
+        "{at}"
+    );
+    assert_eq!(param, "maco");
+    assert_eq!(picture(&["--preset", "2"]).1, "pixel");
+    assert_eq!(picture(&["--method", "paper"]).1, "pixel");
+    assert_eq!(picture(&["--method", "fourier"]).1, "fourier");
+    let (ok, _, err) = deepvis(&[
+        "--model", m, "optimize", "--layer", layer, "--unit", "5", "--token", "1",
+    ]);
+    assert!(!ok && err.contains("leading tokens"), "{err}");
+}
+
 #[test]
 fn bad_onnx_files_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();

@@ -60,6 +60,7 @@ fn graph(nodes: Vec<Node>, constants: Vec<(&str, Vec<usize>, Vec<f32>)>, out: &s
             .collect::<HashMap<_, _>>(),
         outputs: vec![out.into()],
         layers: Vec::new(),
+        ..Default::default()
     }
 }
 

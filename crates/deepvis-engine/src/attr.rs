@@ -446,6 +446,7 @@ mod tests {
             )]),
             outputs: vec!["s".into()],
             layers: Vec::new(),
+            ..Default::default()
         };
         let spec = InputSpec {
             size: 8,

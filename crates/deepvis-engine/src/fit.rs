@@ -1,8 +1,9 @@
 //! Settings fitted to the network at load, as a pure function: a layer the model does not have
 //! becomes its default layer, a unit out of range the last one in range, places off the
-//! layer's map are dropped; what was mended is listed for the window to say once.
+//! layer's map are dropped, a method the user did not choose becomes the network's default;
+//! what was mended is listed for the window to say once.
 
-use deepvis_protocol::{BackMode, Mended};
+use deepvis_protocol::{BackMode, Mended, MethodKind, OptimSettings};
 
 /// The settings that name parts of a network.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -100,9 +101,70 @@ pub fn fit_attribution(asked: BackMode, drawable: &[BackMode]) -> (BackMode, Opt
     (now, Some(Mended::Attribution { asked, now }))
 }
 
+/// The method a session on a network whose default method is `default` starts with, when it
+/// is not the one `o` holds: a method the user chose stays (also the paper's on a transformer);
+/// one that was only a default (the paper's, saved from a SqueezeNet session that never chose)
+/// gives way to this network's. Apply it with [`OptimSettings::use_method`].
+pub fn fit_method(o: &OptimSettings, default: MethodKind) -> Option<Mended> {
+    let asked = o.method.kind();
+    (!o.method_was_chosen() && asked != default).then_some(Mended::Method {
+        asked,
+        now: default,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_method_only_defaulted_follows_the_network_and_a_chosen_one_stays() {
+        let fresh = OptimSettings::default();
+        let paper_to_maco = Some(Mended::Method {
+            asked: MethodKind::Paper,
+            now: MethodKind::Maco,
+        });
+        // a fresh session, or settings saved before the choice was recorded, on a transformer
+        assert_eq!(fit_method(&fresh, MethodKind::Maco), paper_to_maco);
+        assert_eq!(fit_method(&fresh, MethodKind::Paper), None);
+        // MACO set as a transformer's default, then back on SqueezeNet: the paper's again
+        let mut o = fresh;
+        o.use_method(MethodKind::Maco, false);
+        assert_eq!(o.method, deepvis_protocol::Method::MACO);
+        assert_eq!(fit_method(&o, MethodKind::Maco), None);
+        assert_eq!(
+            fit_method(&o, MethodKind::Paper),
+            Some(Mended::Method {
+                asked: MethodKind::Maco,
+                now: MethodKind::Paper,
+            })
+        );
+        // what the user picked stays, the paper's on a transformer included
+        for kind in MethodKind::ALL {
+            let mut o = fresh;
+            o.use_method(kind, true);
+            for default in MethodKind::ALL {
+                assert_eq!(fit_method(&o, default), None, "{kind:?} on {default:?}");
+            }
+        }
+        // older settings that do not say: a method other than the paper's was a choice
+        let mut old = fresh;
+        old.method = deepvis_protocol::Method::FOURIER;
+        assert_eq!(old.method_chosen, None);
+        assert_eq!(fit_method(&old, MethodKind::Maco), None);
+        assert_eq!(fit_method(&old, MethodKind::Paper), None);
+        // the default taken brings its own hyperparameters and says it was not chosen
+        let mut o = fresh;
+        if let Some(Mended::Method { now, .. }) = fit_method(&o, MethodKind::Maco) {
+            o.use_method(now, false);
+        }
+        assert_eq!(o.method.kind(), MethodKind::Maco);
+        assert_eq!(
+            o.params,
+            deepvis_protocol::Method::default_params(MethodKind::Maco)
+        );
+        assert_eq!(o.method_chosen, Some(false));
+    }
 
     /// A model with `conv` (64 channels, 13 x 13) and `head` (1280, 7 x 7), `head` its default.
     fn model(name: &str) -> Option<Shape> {

@@ -8,13 +8,14 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use deepvis_protocol::{
-    BackSettings, Backend, Command, Doing, Event, OptimSettings, Outbox, Preparing, RecordTarget,
+    BackSettings, Backend, Command, Doing, Event, Mended, OptimSettings, Outbox, Preparing,
+    RecordTarget,
 };
 
 use crate::attribution::AttributionStage;
 use crate::device::{GpuWarmUp, Loaded, Model};
 use crate::error::EngineError;
-use crate::fit::{Asked, Fitted, Shape, fit, fit_attribution};
+use crate::fit::{Asked, Fitted, Shape, fit, fit_attribution, fit_method};
 use crate::frame::FrameStage;
 use crate::outlet::Outlet;
 use crate::preferred::PreferredStage;
@@ -113,10 +114,16 @@ impl<'a> Worker<'a> {
             mode,
             ..c.back
         };
-        let optim = OptimSettings {
+        let mut optim = OptimSettings {
             direction_at: fitted.settings.direction_at,
             ..c.optim
         };
+        // a method the user did not choose: the network's default
+        let method = fit_method(&optim, deepvis_optim::default_method(&model.info));
+        if let Some(Mended::Method { now, .. }) = method {
+            optim.use_method(now, false);
+        }
+        fitted.mended.extend(method);
         if !fitted.mended.is_empty() {
             // once: a restarted worker starts from the mended settings
             keep.update(|s| {
@@ -124,7 +131,7 @@ impl<'a> Worker<'a> {
                 s.selected = fitted.settings.unit;
                 s.back.pos = back.pos;
                 s.back.mode = back.mode;
-                s.optim.direction_at = optim.direction_at;
+                s.optim = optim;
             });
         }
         out.send(Event::Ready {

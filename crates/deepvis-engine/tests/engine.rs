@@ -557,6 +557,7 @@ fn silent_pool_model() -> ModelLoader {
         .collect(),
         outputs: vec!["p".into()],
         layers: Vec::new(),
+        ..Default::default()
     };
     let spec = InputSpec {
         size: 16,

@@ -226,10 +226,16 @@ impl ModelInfo {
     /// The softmax nodes whose output is attention over the token sequence
     /// (`[N, heads, T, T]`, T the sequence's tokens), in order, and the sequence's grid.
     fn find_attention(&self, shapes: &Shapes) -> (Vec<String>, Option<TokenGrid>) {
-        let grid = self.layouts.values().find_map(|l| match l {
-            Layout::Tokens(g) => Some(*g),
-            _ => None,
-        });
+        // the blocks' sequence: the one with the leading tokens (the patches alone, before
+        // the CLS token joins them, are a grid too), whatever the map's order
+        let grid = self
+            .layouts
+            .values()
+            .filter_map(|l| match l {
+                Layout::Tokens(g) => Some(*g),
+                _ => None,
+            })
+            .max_by_key(|g| (g.tokens(), g.lead, g.h, g.w));
         let Some(g) = grid else {
             return (Vec::new(), None);
         };

@@ -67,6 +67,7 @@ fn chain() -> Graph {
         constants,
         outputs: vec!["sum".into()],
         layers: Vec::new(),
+        ..Default::default()
     }
 }
 
@@ -173,6 +174,7 @@ fn the_three_modes_on_a_hand_set_residual_net() {
         constants,
         outputs: vec!["y".into()],
         layers: Vec::new(),
+        ..Default::default()
     };
     let device = Device::flex();
     let net = GraphNet::new(g, &device).expect("graph");

@@ -283,6 +283,7 @@ fn small_head(trans_b: bool) -> deepvis_model::graph::Graph {
         constants,
         outputs: vec!["fc2".into()],
         layers: Vec::new(),
+        ..Default::default()
     }
 }
 

@@ -267,6 +267,7 @@ impl Reader<'_> {
             constants,
             outputs: g.output.iter().map(|o| o.name.clone()).collect(),
             layers: Vec::new(),
+            ..Default::default()
         };
         graph.validate().map_err(|e| OnnxError::Graph {
             path: self.path.to_path_buf(),

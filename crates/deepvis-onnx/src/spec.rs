@@ -8,10 +8,12 @@ use std::io::Read;
 
 use deepvis_model::fsguard;
 use deepvis_model::preprocess::{InputSpec, MAX_INPUT_SIDE, MAX_RESIZED_SIDE, Normalization};
+use deepvis_model::tokens::TokenSpec;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{OnnxError, Result};
+use deepvis_model::graph::Graph;
 
 /// Refuses an input side or a resize outside what deepvis feeds a network (`resize = 4e9`
 /// would ask for an image of 4e9 pixels a side).
@@ -59,6 +61,26 @@ pub enum Order {
     Bgr,
 }
 
+/// The sidecar's `[tokens]` table: how a vision transformer's sequences of tokens split
+/// (each field found from the graph when left out).
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Tokens {
+    /// Leading tokens (CLS, registers) before the patches.
+    pub lead: Option<usize>,
+    /// A patch's side in input pixels (the grid: the input's sides divided by it).
+    pub patch: Option<usize>,
+}
+
+impl From<Tokens> for TokenSpec {
+    fn from(t: Tokens) -> TokenSpec {
+        TokenSpec {
+            lead: t.lead,
+            patch: t.patch,
+        }
+    }
+}
+
 /// A sidecar file: every field optional, unknown fields refused.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -79,6 +101,8 @@ pub struct Sidecar {
     pub mean: Option<[f32; 3]>,
     /// Per-channel standard deviation.
     pub std: Option<[f32; 3]>,
+    /// How the sequences of tokens split (`[tokens]`: `lead`, `patch`).
+    pub tokens: Option<Tokens>,
 }
 
 impl Sidecar {
@@ -101,6 +125,7 @@ impl Sidecar {
             range: over.range.or(self.range),
             mean: over.mean.or(self.mean),
             std: over.std.or(self.std),
+            tokens: over.tokens.or(self.tokens),
         }
     }
 }
@@ -129,17 +154,42 @@ pub struct ModelInput {
 
 /// Reads an ONNX file and decides its preprocessing (`flags` over a sidecar, a known file's
 /// preset or the default). A graph that computes its shapes is folded for the input size the
-/// flags or the sidecar ask for (see [`crate::load_at`]).
+/// flags or the sidecar ask for (see [`crate::load_at`]). The sidecar's `[tokens]` split is
+/// kept in the graph, checked against it (a split no value has is an error naming the
+/// numbers).
 pub fn open(path: &Path, flags: &Sidecar) -> Result<(crate::OnnxModel, ModelInput)> {
+    let side = sidecar(path)?;
     let asked = match flags.size {
         Some(s) => Some(s),
-        None => sidecar(path)?.and_then(|(s, _)| s.size),
+        None => side.as_ref().and_then(|(s, _)| s.size),
     };
     // a size out of range is refused below, with the sidecar or the flag named
     let asked = asked.filter(|s| (1..=MAX_INPUT_SIDE).contains(s));
-    let m = crate::load_at(path, asked.map(|s| [s, s]))?;
+    let mut m = crate::load_at(path, asked.map(|s| [s, s]))?;
     let input = model_input(path, m.graph.input_hw, flags)?;
+    let tokens = flags.tokens.or(side.as_ref().and_then(|(s, _)| s.tokens));
+    if let Some(t) = tokens {
+        let at = side.map_or_else(|| path.to_path_buf(), |(_, p)| p);
+        apply_tokens(&mut m.graph, t.into(), input.spec.size, &at)?;
+    }
     Ok((m, input))
+}
+
+/// Keeps the token split `tokens` in `graph` after checking it at an input of `size`
+/// (`at`: the sidecar, for messages).
+fn apply_tokens(graph: &mut Graph, tokens: TokenSpec, size: usize, at: &Path) -> Result<()> {
+    let bad = |reason: String| OnnxError::Sidecar {
+        path: at.to_path_buf(),
+        reason,
+    };
+    graph.tokens = tokens;
+    let [h, w] = graph.input_hw.unwrap_or([size, size]);
+    let shapes = graph
+        .shapes(1, h, w)
+        .map_err(|e| bad(format!("tokens: {e}")))?;
+    graph
+        .check_tokens(&shapes)
+        .map_err(|e| bad(format!("tokens: {e}")))
 }
 
 /// The sidecar `PATH.toml` beside the model at `path`, if there is one, and its path.

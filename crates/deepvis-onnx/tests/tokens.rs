@@ -109,3 +109,68 @@ fn a_blocks_leading_tokens_come_apart_from_its_patch_maps() {
             .all(|v| v.is_finite())
     );
 }
+
+/// vit_mini copied into a temporary folder with the sidecar `toml` beside it, opened as the
+/// program opens a model (`spec::open`); the model's info, or the error's message.
+fn with_sidecar(toml: &str) -> Result<ModelInfo, String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let path = dir.path().join("vit_mini.onnx");
+    std::fs::copy(models().join("ops/vit_mini.onnx"), &path).map_err(|e| e.to_string())?;
+    std::fs::write(dir.path().join("vit_mini.onnx.toml"), toml).map_err(|e| e.to_string())?;
+    let (m, input) = deepvis_onnx::spec::open(&path, &deepvis_onnx::spec::Sidecar::default())
+        .map_err(|e| e.to_string())?;
+    ModelInfo::new(&m.graph, "vit_mini.onnx", input.spec, None).map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_sidecar_states_the_token_split_and_a_split_that_fits_nothing_is_an_error() {
+    let grid = |toml: &str| with_sidecar(toml).map(|i| i.token_grid());
+    let found = Some(TokenGrid {
+        lead: 3,
+        h: 8,
+        w: 8,
+    });
+    // what the graph gives, stated or not
+    assert_eq!(grid("size = 64\n"), Ok(found));
+    assert_eq!(
+        grid("size = 64\n[tokens]\nlead = 3\npatch = 8\n"),
+        Ok(found)
+    );
+    // another split of the same 67 tokens: 51 leading ones (more than are ever guessed) and
+    // 4x4 patches of 16 pixels; the layer table follows it
+    let stated = TokenGrid {
+        lead: 51,
+        h: 4,
+        w: 4,
+    };
+    let toml = "size = 64\n[tokens]\nlead = 51\npatch = 16\n";
+    assert_eq!(grid(toml), Ok(Some(stated)));
+    let info = with_sidecar(toml).expect("the stated split");
+    let block = info.layer("/blocks/blocks.2/Add_1").expect("a block");
+    assert_eq!((block.channels, block.height, block.width), (48, 4, 4));
+    assert_eq!(
+        info.layout_of("/blocks/blocks.2/Add_1"),
+        Layout::Tokens(stated)
+    );
+    // splits no value has: each an error at load naming the sidecar and the numbers
+    for (toml, says) in [
+        (
+            "size = 64\n[tokens]\nlead = 5\n",
+            "5 leading tokens and 8x8 patches (69 tokens); the model's [N, T, D] values have T in [",
+        ),
+        (
+            "size = 64\n[tokens]\npatch = 16\n",
+            "at most 16 leading tokens and 4x4 patches (16 to 32 tokens)",
+        ),
+        ("size = 64\n[tokens]\npatch = 0\n", "a patch of 0 pixels"),
+        ("size = 64\n[tokens]\npatch = 65\n", "a patch of 65 pixels"),
+    ] {
+        let e = with_sidecar(toml).expect_err(toml);
+        assert!(e.contains("vit_mini.onnx.toml"), "{e}");
+        assert!(e.contains(says), "{toml}: {e}");
+        assert!(!toml.contains("lead") || e.contains("67"), "{e}");
+    }
+    // a misspelt field is refused, not ignored
+    let e = with_sidecar("[tokens]\nleading = 3\n").expect_err("unknown field");
+    assert!(e.contains("leading"), "{e}");
+}

@@ -5,6 +5,7 @@
 //! paper's method (Yosinski et al. 2015, `x <- r(x + lr * da/dx)`) is one composition of them.
 //! Generic over the device; knows nothing of windows or cameras.
 
+pub mod default;
 pub mod error;
 pub mod fft;
 pub mod goal;
@@ -26,6 +27,7 @@ pub mod update;
 pub use deepvis_protocol::{
     Method, MethodKind, ParamKind, Penalties, PenaltyKind, TransformKind, Transforms,
 };
+pub use default::default_method;
 pub use error::{OptimError, Result, TermError};
 pub use goal::{Goal, Term};
 pub use init::Init;

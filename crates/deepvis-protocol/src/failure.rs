@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::BackMode;
+use crate::{BackMode, MethodKind};
 
 /// What kind of trouble an error is; the window words and colours it by kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -185,5 +185,14 @@ pub enum Mended {
         asked: BackMode,
         /// The method drawn instead.
         now: BackMode,
+    },
+    /// The preferred image's method was a default, not the user's choice, and this network's
+    /// default is another (the paper's method on the paper's networks, MACO on any other):
+    /// the network's default takes over, with its own hyperparameters.
+    Method {
+        /// The method the settings held.
+        asked: MethodKind,
+        /// The network's default.
+        now: MethodKind,
     },
 }

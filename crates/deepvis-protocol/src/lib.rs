@@ -182,6 +182,10 @@ pub struct OptimSettings {
     pub direction_at: Option<(usize, usize)>,
     /// Tint the pixels the paper's norm and contribution clipping zeroed.
     pub show_clipped: bool,
+    /// Whether the user chose the method (`Some(false)`: the model's default set it;
+    /// `None`: not said, as in older settings, see [`OptimSettings::method_was_chosen`]). A
+    /// method the user did not choose follows the model's default when another model loads.
+    pub method_chosen: Option<bool>,
 }
 
 impl Default for OptimSettings {
@@ -210,9 +214,26 @@ impl OptimSettings {
             diversity_weight: 100.0,
             direction_at: None,
             show_clipped: false,
+            method_chosen: None,
         };
         o.switch_on_used();
         o
+    }
+
+    /// Whether the user chose the method. Settings that do not say (older ones, saved when the
+    /// paper's method was every network's default) chose it where it is not the paper's.
+    pub fn method_was_chosen(&self) -> bool {
+        self.method_chosen
+            .unwrap_or(self.method.kind() != MethodKind::Paper)
+    }
+
+    /// Takes method `kind` with its own knobs and its default hyperparameters (the
+    /// regularizers they use switched on); `chosen`: by the user, not as a model's default.
+    pub fn use_method(&mut self, kind: MethodKind, chosen: bool) {
+        self.method = kind.method();
+        self.params = Method::default_params(kind);
+        self.switch_on_used();
+        self.method_chosen = Some(chosen);
     }
 
     /// Switches on exactly the regularizers whose values in `params` act.

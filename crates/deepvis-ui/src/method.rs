@@ -3,7 +3,7 @@
 //! clicked place), and every knob of the chosen method.
 
 use deepvis_protocol::{
-    Method, MethodKind, OptimSettings, OptimView, ParamKind, PenaltyKind, TransformKind,
+    MethodKind, OptimSettings, OptimView, ParamKind, PenaltyKind, TransformKind,
 };
 
 /// The method and view pickers (under the preferred image); `pos` is the place chosen on the
@@ -35,9 +35,7 @@ pub(crate) fn pickers(
                 .clicked()
                 && now != kind
             {
-                o.method = kind.method();
-                o.params = Method::default_params(kind);
-                o.switch_on_used();
+                o.use_method(kind, true);
                 changed = true;
             }
         }

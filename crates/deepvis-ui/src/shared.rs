@@ -171,6 +171,7 @@ impl Shared {
                 Mended::BackPos { .. } => self.persisted.back.pos = None,
                 Mended::DirectionAt { .. } => self.persisted.optim.direction_at = None,
                 Mended::Attribution { now, .. } => self.persisted.back.mode = *now,
+                Mended::Method { now, .. } => self.persisted.optim.use_method(*now, false),
             }
         }
         self.note(words::mended(model, mended));
@@ -332,7 +333,11 @@ impl Shared {
                 ),
             ),
         }
-        self.set_optim(w.optim);
+        // a picture's settings restored are the user's choice, its method included
+        self.set_optim(OptimSettings {
+            method_chosen: Some(true),
+            ..w.optim
+        });
         self.note(format!("restored the settings of {}", json.display()));
     }
 
@@ -366,6 +371,8 @@ impl Shared {
             o.pre_relu = keep.pre_relu;
             o.suppress = keep.suppress;
             o.endless = keep.endless;
+            // a preset is the paper's method, chosen
+            o.method_chosen = Some(true);
             self.set_optim(o);
         }
     }

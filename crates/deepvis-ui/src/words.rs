@@ -233,6 +233,12 @@ pub fn mended(model: &str, mended: &[Mended]) -> String {
                 asked.title(),
                 now.title()
             ),
+            Mended::Method { asked, now } => format!(
+                "the preferred image's method was {} by default, and this network's default is \
+                 {} (pick another under the preferred image)",
+                asked.label(),
+                now.label()
+            ),
         })
         .collect();
     format!(

@@ -33,7 +33,7 @@ pub struct Args {
     #[command(flatten)]
     on: UnitArgs,
     /// Explain the whole channel (the mean of its map) rather than one unit of it.
-    #[arg(long, conflicts_with_all = ["y", "x"])]
+    #[arg(long, conflicts_with_all = ["y", "x", "token"])]
     whole_map: bool,
     /// The method.
     #[arg(long, value_enum, default_value = "gradcam")]
@@ -170,7 +170,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     let opts = a.options()?;
     let l = load(g)?;
     let info = l.info.layer(&a.on.layer)?;
-    let pos = a.on.y.zip(a.on.x);
+    let pos = a.on.position(&l.info)?;
     info.check_unit(a.on.unit, pos.filter(|_| info.height * info.width > 1))?;
     let input = read_input(&a.on.image, a.on.tensor.as_deref(), a.on.frame, &l)?;
     let [_, _, h, w] = input.tensor.dims();

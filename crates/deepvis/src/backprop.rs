@@ -38,7 +38,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     let (mode, filter) = (a.mode, a.filter);
     let l = load(g)?;
     let info = l.info.layer(&a.on.layer)?;
-    let pos = a.on.y.zip(a.on.x);
+    let pos = a.on.position(&l.info)?;
     info.check_unit(a.on.unit, pos.filter(|_| info.height * info.width > 1))?;
     let input = read_input(&a.on.image, a.on.tensor.as_deref(), a.on.frame, &l)?;
     let bp = BackProjector::new(l.net, &l.device.device);

@@ -3,10 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 use std::sync::Arc;
 
+use deepvis_model::graph::Layout;
+use deepvis_model::tokens::TokenAt;
 use deepvis_model::{BackendChoice, ModelInfo, Net, SelectedDevice, preprocess, tensor_file};
 
 use crate::Global;
@@ -149,6 +151,37 @@ pub fn read_input(
     }
 }
 
+/// Where token `token` of `layer`'s sequence lies on the layer's map (`--token`). A layer that
+/// holds no sequence of tokens, a token past the last and a leading token (CLS, register: no
+/// place on the map, and no unit of the commands) are errors saying so.
+pub fn token_place(info: &ModelInfo, layer: &str, token: usize) -> Result<(usize, usize)> {
+    let name = info.layer(layer)?.name;
+    let Layout::Tokens(grid) = info.layout_of(&name) else {
+        bail!(
+            "--token {token}: layer {name} is not a sequence of tokens (a vision transformer's \
+             [N, T, D]); give its place with --y and --x"
+        );
+    };
+    let last = grid.tokens() - 1;
+    match grid.token(token) {
+        Some(TokenAt::Patch { y, x }) => Ok((y, x)),
+        Some(TokenAt::Leading(_)) => bail!(
+            "--token {token}: token {token} of {name} is one of its {} leading tokens (CLS or \
+             register), which has no place on the patch grid and cannot be a unit here; the \
+             patch tokens are {}..={last}",
+            grid.lead,
+            grid.lead
+        ),
+        None => bail!(
+            "--token {token}: {name} has {} tokens, 0..={last} ({} leading, then {}x{} patches)",
+            grid.tokens(),
+            grid.lead,
+            grid.h,
+            grid.w
+        ),
+    }
+}
+
 /// The unit a command explains, and the input it explains it on.
 #[derive(clap::Args, Debug)]
 pub struct UnitArgs {
@@ -170,12 +203,25 @@ pub struct UnitArgs {
     /// Column in the unit's map.
     #[arg(long, requires = "y")]
     pub x: Option<usize>,
+    /// Token I of a vision transformer layer's sequence instead of --y/--x (I counts every
+    /// token, the leading CLS/register ones first): patch token I is the unit at row
+    /// (I - leading) / w, column (I - leading) % w of the patch grid.
+    #[arg(long, value_name = "I", conflicts_with_all = ["y", "x"])]
+    pub token: Option<usize>,
     /// The tensor to read from a `.safetensors` input.
     #[arg(long, value_name = "NAME")]
     pub tensor: Option<String>,
 }
 
 impl UnitArgs {
+    /// The unit's place on its map: `--y`/`--x`, or `--token`'s patch (`None`: neither).
+    pub fn position(&self, info: &ModelInfo) -> Result<Option<(usize, usize)>> {
+        match self.token {
+            Some(i) => Ok(Some(token_place(info, &self.layer, i)?)),
+            None => Ok(self.y.zip(self.x)),
+        }
+    }
+
     /// The picture's default name: `<image stem>_<layer>_<unit>_<what>.png`.
     pub fn default_png(&self, layer: &str, what: &str) -> PathBuf {
         let stem = self

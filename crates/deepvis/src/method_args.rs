@@ -2,15 +2,18 @@
 //! parameterization, `--transforms`, `--adam` / `--sgd`, penalties.
 
 use anyhow::Result;
+use deepvis_model::ModelInfo;
 use deepvis_optim::{Method, MethodKind, PenaltyKind, Transforms};
 
 /// Arguments shared by `optimize` and `search`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct MethodArgs {
     /// How the picture is made (its defaults: paper = the preset; fourier and maco = 512
-    /// iterations of Adam with the wide transforms, the paper's regularizers off).
-    #[arg(long, value_enum, default_value_t = MethodKind::Paper)]
-    pub method: MethodKind,
+    /// iterations of Adam with the wide transforms, the paper's regularizers off). Default for
+    /// `optimize`: paper on the paper's networks (SqueezeNet, AlexNet, CaffeNet), maco on any
+    /// other; for `search` (the paper's hyperparameters): paper.
+    #[arg(long, value_enum)]
+    pub method: Option<MethodKind>,
     /// Random transforms: `wide` (the modern methods' default: pad 16, jitter 16, scale
     /// ±0.2, rotate ±15°), `standard` (lucent's: pad 12, jitter 8, scale ±0.1, rotate ±10°),
     /// `off`, or `NAME=V,...` with the names pad, jitter, scale, rotate (missing ones off).
@@ -45,6 +48,12 @@ pub struct MethodArgs {
 }
 
 impl MethodArgs {
+    /// The method asked for, else the network's default (`deepvis_optim::default_method`).
+    pub fn kind(&self, info: &ModelInfo) -> MethodKind {
+        self.method
+            .unwrap_or_else(|| deepvis_optim::default_method(info))
+    }
+
     /// The knobs of `kind` with the arguments applied.
     pub fn method(&self, kind: MethodKind) -> Result<Method> {
         let mut m = kind.method();
@@ -94,15 +103,34 @@ mod tests {
         m: MethodArgs,
     }
 
+    /// The method the arguments give on `info`'s network.
+    fn kind_on(info: &ModelInfo, args: &[&str]) -> Result<MethodKind, clap::Error> {
+        Cli::try_parse_from(std::iter::once(&"deepvis").chain(args)).map(|c| c.m.kind(info))
+    }
+
     #[test]
     fn every_method_kind_is_taken_by_its_name() {
-        let kind = |args: &[&str]| {
-            Cli::try_parse_from(std::iter::once(&"deepvis").chain(args)).map(|c| c.m.method)
-        };
+        // on the paper's network (the default SqueezeNet)
+        let squeezenet = deepvis_model::Arch::SqueezeNet1_0.info();
+        let kind = |args: &[&str]| kind_on(&squeezenet, args);
         assert_eq!(kind(&[]).unwrap(), MethodKind::Paper);
         for k in MethodKind::ALL {
             assert_eq!(kind(&["--method", k.as_str()]).unwrap(), k);
         }
         assert!(kind(&["--method", "lucid"]).is_err());
+    }
+
+    #[test]
+    fn a_network_that_is_not_the_papers_defaults_to_maco() {
+        let path = deepvis_testdata::shared().join("models/ops/vit_mini.onnx");
+        let (m, input) = deepvis_onnx::spec::open(&path, &Default::default()).unwrap();
+        let vit = ModelInfo::new(&m.graph, "vit_mini.onnx", input.spec, None).unwrap();
+        assert_eq!(kind_on(&vit, &[]).unwrap(), MethodKind::Maco);
+        for k in MethodKind::ALL {
+            assert_eq!(kind_on(&vit, &["--method", k.as_str()]).unwrap(), k);
+        }
+        for arch in deepvis_model::Arch::ALL {
+            assert_eq!(kind_on(&arch.info(), &[]).unwrap(), MethodKind::Paper);
+        }
     }
 }

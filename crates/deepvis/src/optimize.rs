@@ -84,9 +84,15 @@ pub struct Args {
     /// Column of the unit in its map (default: the centre).
     #[arg(long)]
     x: Option<usize>,
-    /// The paper's settings 1..4 (3 is the one used for most figures).
-    #[arg(long, default_value_t = 3)]
-    preset: u8,
+    /// Token I of a vision transformer layer's sequence instead of --y/--x (I counts every
+    /// token, the leading CLS/register ones first): patch token I is the unit at row
+    /// (I - leading) / w, column (I - leading) % w of the patch grid.
+    #[arg(long, value_name = "I", conflicts_with_all = ["y", "x"])]
+    token: Option<usize>,
+    /// The paper's settings 1..4 (default 3, the one used for most figures); giving it
+    /// chooses the paper's method where --method does not say.
+    #[arg(long, value_name = "N")]
+    preset: Option<u8>,
     /// Run the four presets side by side (one batch) and write a 2x2 montage.
     #[arg(long)]
     all_presets: bool,
@@ -373,27 +379,47 @@ struct Plan {
     class: Option<usize>,
 }
 
-/// `--y` and `--x`: both or neither (the centre).
-fn position(a: &Args) -> Result<Option<(usize, usize)>> {
-    match (a.y, a.x) {
-        (Some(y), Some(x)) => Ok(Some((y, x))),
-        (None, None) => Ok(None),
+/// `--y` and `--x`: both or neither (the centre); or `--token`'s patch on `info`'s layer.
+fn position(a: &Args, info: &ModelInfo) -> Result<Option<(usize, usize)>> {
+    match (a.y, a.x, a.token) {
+        (_, _, Some(i)) => Ok(Some(crate::common::token_place(
+            info,
+            &a.unit_args.layer,
+            i,
+        )?)),
+        (Some(y), Some(x), None) => Ok(Some((y, x))),
+        (None, None, None) => Ok(None),
         _ => bail!("give both --y and --x, or neither (the centre)"),
     }
 }
 
+/// The paper's preset that `--preset` names (3 when it names none).
+fn preset(a: &Args) -> u8 {
+    a.preset.unwrap_or(3)
+}
+
+/// The method of a run that is not a comparison: `--method`, else the paper's where
+/// `--preset` asks for one of its presets, else the network's default (the paper's on the
+/// paper's networks, MACO on any other).
+fn method_kind(a: &Args, info: &ModelInfo) -> MethodKind {
+    match (a.method_args.method, a.preset) {
+        (None, Some(_)) => MethodKind::Paper,
+        _ => a.method_args.kind(info),
+    }
+}
+
 /// The variants of each unit: (preset, method).
-fn variants(a: &Args) -> Vec<(Option<u8>, MethodKind)> {
+fn variants(a: &Args, info: &ModelInfo) -> Vec<(Option<u8>, MethodKind)> {
     if a.all_presets {
         (1..=4).map(|p| (Some(p), MethodKind::Paper)).collect()
     } else if a.all_methods {
         MethodKind::ALL
             .iter()
-            .map(|&k| ((k == MethodKind::Paper).then_some(a.preset), k))
+            .map(|&k| ((k == MethodKind::Paper).then_some(preset(a)), k))
             .collect()
     } else {
-        let k = a.method_args.method;
-        vec![((k == MethodKind::Paper).then_some(a.preset), k)]
+        let k = method_kind(a, info);
+        vec![((k == MethodKind::Paper).then_some(preset(a)), k)]
     }
 }
 
@@ -422,7 +448,7 @@ fn plans(
     direction: Option<&Goal>,
     init: &Init,
 ) -> Result<Vec<Plan>> {
-    let variants = variants(a);
+    let variants = variants(a, info);
     let units = if a.units.is_empty() {
         vec![a.unit]
     } else {
@@ -451,7 +477,7 @@ fn plans(
         for &(preset, kind) in &variants {
             let config = RunConfig {
                 objective: goal.clone(),
-                params: a.params(preset.unwrap_or(a.preset), kind)?,
+                params: a.params(preset.unwrap_or_else(|| self::preset(a)), kind)?,
                 init: init.clone(),
                 method: a.method_args.method(kind)?,
                 images,
@@ -648,8 +674,11 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     if let Some(json) = &a.from {
         return run_from(g, &a, json);
     }
-    let pos = position(&a)?;
+    if a.y.is_some() != a.x.is_some() {
+        bail!("give both --y and --x, or neither (the centre)");
+    }
     let l = load(g)?;
+    let pos = position(&a, &l.info)?;
     let judge = match &a.judge {
         Some(m) => {
             let j = crate::judge::loader(g, m)?

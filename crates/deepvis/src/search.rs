@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use deepvis_model::ModelInfo;
 use deepvis_optim::search::{in_shard, sample_params};
-use deepvis_optim::{Goal, Init, Method, Optimizer, Params, RunConfig};
+use deepvis_optim::{Goal, Init, Method, MethodKind, Optimizer, Params, RunConfig};
 
 use crate::Global;
 use crate::common::{load, log, save_image};
@@ -252,7 +252,10 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     if a.iters == 0 {
         bail!("--iters must be at least 1");
     }
-    let method = a.method_args.method(a.method_args.method)?;
+    // the search samples the paper's hyperparameters: its method stays the default on any
+    // network
+    let kind = a.method_args.method.unwrap_or(MethodKind::Paper);
+    let method = a.method_args.method(kind)?;
     let images = a.diversity.unwrap_or(1);
     let l = load(g)?;
     let arch = l.info.clone();

@@ -98,7 +98,8 @@ impl Graph {
     }
 
     /// The token sequences and the flattened maps, at the input size the file fixes (none
-    /// where it fixes none: a vision transformer's folded graph always does).
+    /// where it fixes none: a vision transformer's folded graph always does); the sequences
+    /// split as the graph's [`crate::tokens::TokenSpec`] says, where it says.
     fn sequences(&self) -> HashMap<String, Layout> {
         let Some([h, w]) = self.input_hw else {
             return HashMap::new();
@@ -107,7 +108,7 @@ impl Graph {
             return HashMap::new();
         };
         let mut out: HashMap<String, Layout> = self
-            .token_grids(&shapes, None)
+            .token_grids(&shapes, self.tokens.lead)
             .into_iter()
             .map(|(v, g)| (v, Layout::Tokens(g)))
             .collect();

@@ -447,6 +447,9 @@ pub struct Graph {
     pub outputs: Vec<String>,
     /// The nodes a layer table lists, in order; empty: every node.
     pub layers: Vec<String>,
+    /// How its sequences of tokens split, where the model's sidecar says (else found from the
+    /// input size and the patch embedding).
+    pub tokens: crate::tokens::TokenSpec,
 }
 
 /// A graph that does not hold together.
