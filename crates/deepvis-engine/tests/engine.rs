@@ -673,6 +673,9 @@ fn mini_engine(layer: Option<&str>, selected: Option<usize>) -> EngineHandle {
     c.selected = selected;
     c.back.pos = Some((40, 40));
     c.optim.pre_relu = PreReluMode::Off;
+    // the method chosen, so that it stays: these tests are about the settings that name
+    // parts of a network (a method only defaulted follows the network: fit.rs, vit_window)
+    c.optim.method_chosen = Some(true);
     spawn(c, Arc::new(|| {}))
 }
 
