@@ -908,12 +908,11 @@ fn find<'a>(v: &'a serde_json::Value, key: &str) -> Option<&'a serde_json::Value
 
 /// `--token I` names a unit of a vision transformer's layer by its place in the sequence,
 /// the leading tokens first: in vit_mini (CLS and two registers, then 8x8 patches) token 16 is
-/// the patch at (1, 5), the very unit `--y 1 --x 5` names, in backprop, attribute and
-/// optimize. A leading token, a token past the last, a layer that is no sequence and --token
-/// with --y are clear errors. The network is not the paper's: its preferred image is made by
-/// MACO unless --method or --preset says otherwise.
+/// the patch at (1, 5), the very unit `--y 1 --x 5` names, in backprop and attribute. A
+/// leading token, a token past the last, a layer that is no sequence and --token with --y are
+/// clear errors.
 #[test]
-fn a_token_names_a_transformer_unit_whose_picture_defaults_to_maco() {
+fn a_token_names_a_transformer_unit() {
     let m = shared().join("models/ops/vit_mini.onnx");
     let m = m.to_str().unwrap();
     let photo = shared().join("images/dog.jpg");
@@ -1000,6 +999,19 @@ fn a_token_names_a_transformer_unit_whose_picture_defaults_to_maco() {
         png.to_str().unwrap(),
     ]);
     assert!(!ok && err.contains("is not a sequence of tokens"), "{err}");
+}
+
+/// `attribute --token I` explains the unit at the token's patch; `optimize --token I` makes
+/// its picture, and since vit_mini is not one of the paper's networks, MACO makes it unless
+/// --preset or --method asks for the paper's method; a leading token is a clear error.
+#[test]
+fn attribute_and_optimize_take_a_token_and_a_transformers_picture_defaults_to_maco() {
+    let m = shared().join("models/ops/vit_mini.onnx");
+    let m = m.to_str().unwrap();
+    let photo = shared().join("images/dog.jpg");
+    let photo = photo.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let layer = "/blocks/blocks.2/Add_1";
     // attribute takes it too
     let v = json(&deepvis_ok(&[
         "--model",
@@ -1024,8 +1036,6 @@ fn a_token_names_a_transformer_unit_whose_picture_defaults_to_maco() {
         (Some(1), Some(5)),
         "{v}"
     );
-    // optimize: the unit at the token's patch, made by MACO (the default here), or by the
-    // paper's method when --preset or --method asks for it
     let picture = |extra: &[&str]| {
         let o = dir.path().join("o.png");
         let mut args = vec![

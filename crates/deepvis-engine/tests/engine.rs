@@ -875,7 +875,8 @@ fn rollout_kept_from_a_transformer_session_is_mended_on_a_cnn_and_refused_when_a
         asked: BackMode::Rollout,
         now: BackMode::Grad,
     };
-    assert_eq!(mended, vec![want]);
+    // (beside the preferred image's method, which follows the network: tested in fit.rs)
+    assert!(mended.contains(&want), "{mended:?}");
     // asked for again: refused, the pane's settings stay
     h.send(Command::SetBack(BackSettings {
         mode: BackMode::Rollout,
