@@ -659,7 +659,8 @@ fn resnet_mini() -> ModelLoader {
     })
 }
 
-fn mini_engine(layer: Option<&str>, selected: Option<usize>) -> EngineHandle {
+/// resnet_mini on the CPU, fed a small synthetic pattern.
+fn mini_config() -> EngineConfig {
     let mut c = EngineConfig::new(
         resnet_mini(),
         SourceSpec::Synthetic {
@@ -669,6 +670,11 @@ fn mini_engine(layer: Option<&str>, selected: Option<usize>) -> EngineHandle {
         },
     );
     c.backend = BackendChoice::Cpu;
+    c
+}
+
+fn mini_engine(layer: Option<&str>, selected: Option<usize>) -> EngineHandle {
+    let mut c = mini_config();
     c.grid_layer = layer.map(String::from);
     c.selected = selected;
     c.back.pos = Some((40, 40));
@@ -853,15 +859,7 @@ fn the_attention_view_asked_of_a_cnn_is_refused_once_and_the_frames_go_on() {
 #[test]
 fn rollout_kept_from_a_transformer_session_is_mended_on_a_cnn_and_refused_when_asked() {
     use deepvis_protocol::{BackMode, BackSettings, Mended};
-    let mut c = EngineConfig::new(
-        resnet_mini(),
-        SourceSpec::Synthetic {
-            width: 96,
-            height: 64,
-            fps: 10,
-        },
-    );
-    c.backend = BackendChoice::Cpu;
+    let mut c = mini_config();
     c.back.mode = BackMode::Rollout;
     let h = spawn(c, Arc::new(|| {}));
     let mut mended = Vec::new();
