@@ -944,23 +944,9 @@ fn a_token_names_a_transformer_unit() {
         (by_token["y"].as_u64(), by_token["x"].as_u64()),
         (Some(1), Some(5))
     );
-    let by_place = json(&deepvis_ok(&[
-        "--model",
-        m,
-        "backprop",
-        photo,
-        "--layer",
-        layer,
-        "--unit",
-        "5",
-        "--y",
-        "1",
-        "--x",
-        "5",
-        "-o",
-        png.to_str().unwrap(),
-        "--json",
-    ]));
+    let (ok, out, err) = back(&["--y", "1", "--x", "5"]);
+    assert!(ok, "{err}");
+    let by_place = json(&out);
     assert_eq!(by_token["value"], by_place["value"]);
     // the last patch token, then the errors
     let (ok, out, err) = back(&["--token", "66"]);
