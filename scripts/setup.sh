@@ -12,6 +12,7 @@ packages=(
   libssl-dev ca-certificates     # downloads
   ffmpeg                         # video files: decoding, recording (ffmpeg, ffprobe)
   xvfb                           # tests/window.rs: the window on a virtual screen
+  chromium                       # tests/atlas.rs: the atlas's pages in a real browser
 )
 
 if command -v dpkg >/dev/null 2>&1; then

@@ -126,8 +126,11 @@ fn optimize_writes_an_image_and_its_report() {
         "--json",
     ]);
     let v = json(&out);
-    assert_eq!(v["stop"], "zero_grad");
-    assert_eq!(v["iterations"], 2);
+    // the flamingo falls silent at iteration 2: the run goes on with its value before the
+    // ReLU, as the window's does, to its last iteration
+    assert_eq!(v["stop"], "max_iter");
+    assert_eq!(v["iterations"], 10);
+    assert_eq!(v["pre_relu"], true);
     assert!(png.is_file() && dir.path().join("o.json").is_file());
     let (ok, _, err) = deepvis(&[
         "optimize",
@@ -143,6 +146,60 @@ fn optimize_writes_an_image_and_its_report() {
         "optimize", "--layer", "pool10", "--unit", "1", "--decay", "NaN",
     ]);
     assert!(!ok && err.contains("decay"), "{err}");
+}
+
+/// The spread of a picture's pixel values (0: one flat colour).
+fn pixel_spread(png: &std::path::Path) -> f64 {
+    let img = image::open(png).unwrap().to_rgb8();
+    let v: Vec<f64> = img.as_raw().iter().map(|&b| b as f64).collect();
+    let mean = v.iter().sum::<f64>() / v.len() as f64;
+    (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64).sqrt()
+}
+
+#[test]
+fn a_silent_unit_gets_a_picture_before_its_relu_and_nothing_is_a_failure() {
+    // the peacock is silent on Fourier's start image: the run goes on before the ReLU
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("peacock.png");
+    let out = deepvis_ok(&[
+        "optimize",
+        "--layer",
+        "pool10",
+        "--unit",
+        "84",
+        "--method",
+        "fourier",
+        "--iters",
+        "12",
+        "-o",
+        png.to_str().unwrap(),
+        "--json",
+    ]);
+    let v = json(&out);
+    assert_eq!(
+        (v["pre_relu"].as_bool(), v["iterations"].as_u64()),
+        (Some(true), Some(12))
+    );
+    assert!(pixel_spread(&png) > 5.0, "a flat picture");
+    // a pooling unit has no value before a ReLU: silent on the noise, it is an error, and
+    // no file is written
+    let pool = dir.path().join("pool.png");
+    let (ok, _, err) = deepvis(&[
+        "optimize",
+        "--layer",
+        "pool8",
+        "--unit",
+        "0",
+        "--iters",
+        "3",
+        "-o",
+        pool.to_str().unwrap(),
+    ]);
+    assert!(
+        !ok && err.contains("no picture") && err.contains("silent"),
+        "{err}"
+    );
+    assert!(!pool.exists() && !dir.path().join("pool.json").exists());
 }
 
 #[test]

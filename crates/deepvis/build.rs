@@ -1,19 +1,29 @@
-//! Looks for `Xvfb` on the PATH: the window test (`tests/window.rs`) runs where it is found
-//! (cfg `has_xvfb`) and is ignored, saying why, where it is not. The cfg is worked out again
-//! when the PATH changes or the Xvfb found goes away; after installing Xvfb on an unchanged
-//! PATH, `touch crates/deepvis/build.rs` (CI installs it before the first build).
+//! Looks for `Xvfb` and Chromium on the PATH: the window test (`tests/window.rs`) runs where
+//! Xvfb is found (cfg `has_xvfb`), the atlas's browser test (`tests/atlas.rs`) where Chromium
+//! is (cfg `has_chromium`); each is ignored, saying why, where it is not. The cfgs are worked
+//! out again when the PATH changes or the program found goes away; after installing one on an
+//! unchanged PATH, `touch crates/deepvis/build.rs` (CI installs both before the first build).
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(has_xvfb)");
+    println!("cargo::rustc-check-cfg=cfg(has_chromium)");
     println!("cargo::rerun-if-env-changed=PATH");
     println!("cargo::rerun-if-changed=build.rs");
-    let found = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join("Xvfb"))
-            .find(|x| x.is_file())
-    });
-    if let Some(xvfb) = found {
-        println!("cargo::rerun-if-changed={}", xvfb.display());
-        println!("cargo::rustc-cfg=has_xvfb");
+    for (names, cfg) in [
+        (&["Xvfb"][..], "has_xvfb"),
+        (&["chromium", "chromium-browser"][..], "has_chromium"),
+    ] {
+        if let Some(found) = find(names) {
+            println!("cargo::rerun-if-changed={}", found.display());
+            println!("cargo::rustc-cfg={cfg}");
+        }
     }
+}
+
+/// The first of `names` found on the PATH.
+fn find(names: &[&str]) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
+        .find(|x| x.is_file())
 }

@@ -465,6 +465,7 @@ pub fn sample_state() -> ScanState {
         skipped: vec![("e.jpg".into(), "not an image".into())],
         top,
         shard: None,
+        stats: Vec::new(),
     }
 }
 

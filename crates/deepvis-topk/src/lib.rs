@@ -11,8 +11,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::{Deserialize, Serialize};
 
 mod fsname;
+mod stats;
 
 pub use fsname::{MAX_NAME_BYTES, contained, is_plain_relative, safe_file_name};
+pub use stats::{BINS, ChannelStats, bin_edges, bin_of};
 
 /// What can go wrong reading or writing scan files.
 #[derive(Debug, thiserror::Error)]
@@ -162,6 +164,22 @@ pub struct ScanState {
     /// The share of the folder this scan covers (None: all of it).
     #[serde(default)]
     pub shard: Option<Shard>,
+    /// Each channel's statistics over the images read (empty in scans of earlier versions).
+    #[serde(default)]
+    pub stats: Vec<ChannelStats>,
+}
+
+impl ScanState {
+    /// Counts one image's maximum and mean in channel `c`'s statistics.
+    pub fn count(&mut self, c: usize, max: f32, mean: f32) {
+        if self.stats.len() < self.top.channels() {
+            self.stats
+                .resize(self.top.channels(), ChannelStats::default());
+        }
+        if let Some(s) = self.stats.get_mut(c) {
+            s.add(max, mean);
+        }
+    }
 }
 
 /// One of `count` parts of a folder: the files whose name hashes to `index` ([`shard_of`]).
@@ -274,8 +292,15 @@ impl ScanState {
             skipped: Vec::new(),
             top: TopK::new(first.top.channels(), first.top.k()),
             shard: None,
+            stats: Vec::new(),
         };
         for p in parts {
+            if out.stats.len() < p.stats.len() {
+                out.stats.resize(p.stats.len(), ChannelStats::default());
+            }
+            for (o, s) in out.stats.iter_mut().zip(&p.stats) {
+                o.merge(s);
+            }
             out.done.extend(p.done);
             out.skipped.extend(p.skipped);
             for c in 0..p.top.channels() {

@@ -52,6 +52,7 @@ fn state_and_index_round_trip_and_bad_files_are_errors() {
         skipped: vec![],
         top,
         shard: None,
+        stats: Vec::new(),
     };
     s.save(dir.path()).unwrap();
     assert_eq!(ScanState::load(dir.path()).unwrap(), Some(s));
@@ -117,6 +118,7 @@ fn an_atomic_write_into_a_folder_that_became_a_file_is_a_clear_error() {
         skipped: vec![],
         top: TopK::new(2, 2),
         shard: None,
+        stats: Vec::new(),
     };
     state.save(&out).unwrap();
     // mid-run, the output folder is replaced by a regular file
@@ -174,6 +176,7 @@ fn shards_split_a_folder_stably_and_merge_into_the_whole() {
             skipped: vec![],
             top: TopK::new(3, 4),
             shard: part,
+            stats: Vec::new(),
         };
         for f in files.iter().filter(|f| part.is_none_or(|p| p.holds(f))) {
             if f.ends_with("7.jpg") {

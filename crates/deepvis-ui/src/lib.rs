@@ -32,6 +32,7 @@ use deepvis_protocol::{BackSettings, Command, ErrorKind, Event, Inbox, OptimSett
 use serde::{Deserialize, Serialize};
 
 pub use activity::{Activity, SortMode};
+pub use atlas::{AtlasProgram, Ended as AtlasEnded};
 pub use attention::AttentionView;
 pub use attribution::{CompareView, SanityView};
 pub use grid::{DrawnGrid, GridFit, GridPane, GridView};
@@ -58,6 +59,8 @@ pane::registry! {
     preferred::PreferredPane,
     /// The selected unit's top-9 images.
     topk::TopkPane,
+    /// The atlas of the grid's layer as a web site, made in a process of its own.
+    atlas::AtlasPane,
     /// Every channel of the layer.
     grid::GridPane,
     /// The key bindings.
@@ -216,6 +219,11 @@ impl DeepvisApp {
             }
         }
         app
+    }
+
+    /// How the atlas pane starts `deepvis atlas` (without it, the pane cannot).
+    pub fn set_atlas_program(&mut self, program: AtlasProgram) {
+        self.panes.atlas.program = Some(program);
     }
 
     /// Loads the index a `deepvis topk` run left in `dir`; a bad folder is a message.

@@ -167,6 +167,35 @@ fn restore(
     }
 }
 
+/// How the window's atlas pane starts this program on the model it was started with.
+fn atlas_program(g: &Global) -> Option<deepvis_ui::AtlasProgram> {
+    let exe = std::env::current_exe().ok()?;
+    let mut args: Vec<std::ffi::OsString> = vec!["--model".into(), g.model.clone().into()];
+    let mut opt = |name: &str, v: Option<String>| {
+        if let Some(v) = v {
+            args.push(name.into());
+            args.push(v.into());
+        }
+    };
+    opt(
+        "--weights",
+        g.weights.as_ref().map(|w| w.display().to_string()),
+    );
+    opt("--input-size", g.input_size.map(|v| v.to_string()));
+    opt("--mean", g.mean.clone());
+    opt("--std", g.std.clone());
+    opt("--input-range", g.input_range.map(|v| v.to_string()));
+    opt("--backend", Some(g.backend.clone()));
+    if g.bgr {
+        args.push("--bgr".into());
+    }
+    Some(deepvis_ui::AtlasProgram {
+        exe,
+        model_args: args,
+        backend: g.backend.clone(),
+    })
+}
+
 /// Opens the window.
 pub fn run(g: &Global, a: AppArgs) -> Result<ExitCode> {
     let backend = BackendChoice::from_name(&g.backend)?;
@@ -190,6 +219,7 @@ pub fn run(g: &Global, a: AppArgs) -> Result<ExitCode> {
         deepvis_topk::Index::load(d)?;
     }
     let topk = a.topk.clone();
+    let atlas = atlas_program(g);
     eframe::run_native(
         "deepvis",
         options,
@@ -209,12 +239,21 @@ pub fn run(g: &Global, a: AppArgs) -> Result<ExitCode> {
             }
             let ctx = cc.egui_ctx.clone();
             let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || ctx.request_repaint());
+            // the atlas's top images come from the source's folder, when it is one
+            let folder = match &config.source {
+                SourceSpec::Path(p) if p.is_dir() => Some(p.clone()),
+                _ => None,
+            };
             let engine = deepvis_engine::spawn(config, wake);
             let mut app =
                 DeepvisApp::new(engine.commands.clone(), engine.events.clone(), persisted);
             if let Some(d) = &topk {
                 app.load_topk(d);
             }
+            if let Some(p) = &atlas {
+                app.set_atlas_program(p.clone());
+            }
+            app.panes.atlas.folder = folder;
             if let Some(m) = unreadable {
                 app.note(m);
             }

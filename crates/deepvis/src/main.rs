@@ -2,6 +2,7 @@
 
 mod activations;
 mod app;
+mod atlas;
 mod attribute;
 mod backprop;
 mod bench;
@@ -96,6 +97,9 @@ enum Command {
     Attribute(attribute::Args),
     /// The images of a folder that excite each channel of a layer most (resumable).
     Topk(topk::Args),
+    /// Every unit of a layer as a static web site: preferred images with their sidecars,
+    /// top-9 crops and back-projections, statistics (resumable, sharded like topk).
+    Atlas(atlas::Args),
     /// Synthesize a unit's preferred image (regularized gradient ascent).
     Optimize(Box<optimize::Args>),
     /// Random search over the optimizer's hyperparameters.
@@ -138,6 +142,7 @@ fn run_command(g: &Global, c: Command) -> anyhow::Result<std::process::ExitCode>
         Command::Backprop(a) => backprop::run(&cli.global, a),
         Command::Attribute(a) => attribute::run(&cli.global, a),
         Command::Topk(a) => topk::run(&cli.global, a),
+        Command::Atlas(a) => atlas::run(&cli.global, a),
         Command::Search(a) => search::run(&cli.global, a),
         Command::Bench(a) => bench::run(&cli.global, a),
         Command::Soak(a) => soak::run(&cli.global, a),

@@ -261,7 +261,7 @@ fn report(
 }
 
 /// The model file of the run, for the sidecar.
-fn model_file(g: &Global) -> Option<ModelFile> {
+pub(crate) fn model_file(g: &Global) -> Option<ModelFile> {
     let path = crate::model::ModelSource::resolve(g).ok()?.file(g).ok()?;
     let sha256 = deepvis_onnx::spec::sha256_file(&path).ok()?;
     Some(ModelFile { path, sha256 })
@@ -369,14 +369,17 @@ fn run_from(g: &Global, a: &Args, json: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// One run of the batch: its configuration, the unit it is for, its preset and method, and
-/// the class its objective is a score of (what the judge checks).
-struct Plan {
-    config: RunConfig,
-    unit: usize,
-    preset: Option<u8>,
-    kind: MethodKind,
-    class: Option<usize>,
+/// One run of the batch: its configuration, the unit it is for, its preset and method, the
+/// class its objective is a score of (what the judge checks), and its pre-ReLU fallback.
+pub(crate) struct Plan {
+    pub config: RunConfig,
+    pub unit: usize,
+    pub preset: Option<u8>,
+    pub kind: MethodKind,
+    pub class: Option<usize>,
+    /// The goal the run switches to when its unit is silent on the start image (its value
+    /// before the ReLU, as the window does), where the unit has one and it was not asked for.
+    pub pre: Option<Goal>,
 }
 
 /// `--y` and `--x`: both or neither (the centre); or `--token`'s patch on `info`'s layer.
@@ -462,9 +465,21 @@ fn plans(
             (None, Some(text)) => Goal::parse(text, info)?,
             (None, None) => objective(info, &a.unit_args, unit, pos)?.into(),
         };
+        // a unit's own objective falls back to its value before the ReLU where it is silent
+        let mut pre: Option<Goal> = match (direction, &a.unit_args.objective) {
+            (None, None) if !a.unit_args.pre_relu => {
+                let asked = UnitArgs {
+                    pre_relu: true,
+                    ..a.unit_args.clone()
+                };
+                objective(info, &asked, unit, pos).ok().map(Goal::from)
+            }
+            _ => None,
+        };
         if images > 1 {
             let layer = goal.layer().unwrap_or_default().to_string();
             goal = goal.with_diversity(a.diversity_weight, &layer);
+            pre = pre.map(|p| p.with_diversity(a.diversity_weight, &layer));
         }
         // the class a picture is for, when its objective is a class score
         let class = goal
@@ -488,6 +503,7 @@ fn plans(
                 preset,
                 kind,
                 class,
+                pre: pre.clone(),
             });
         }
     }
@@ -502,21 +518,21 @@ struct Judge {
 }
 
 /// The runs of one `optimize`, in one batch of the optimizer.
-struct Batch {
-    opt: Optimizer,
+pub(crate) struct Batch {
+    pub opt: Optimizer,
     /// The network's description and device (the judge reads the pictures through them).
     info: std::sync::Arc<ModelInfo>,
     device: burn::prelude::Device,
     plans: Vec<Plan>,
-    ids: Vec<usize>,
+    pub ids: Vec<usize>,
     recipes: Vec<deepvis_optim::Recipe>,
 }
 
 impl Batch {
     /// An optimizer of the network with every planned run added.
-    fn new(l: Loaded, plans: Vec<Plan>) -> Result<Batch> {
+    pub fn new(l: &Loaded, plans: Vec<Plan>) -> Result<Batch> {
         let device = l.device.device.clone();
-        let mut opt = Optimizer::new(l.net, &device);
+        let mut opt = Optimizer::new(l.net.clone(), &device);
         let mut recipes = Vec::new();
         let ids: Vec<usize> = plans
             .iter()
@@ -527,7 +543,7 @@ impl Batch {
             .collect::<Result<_, _>>()?;
         Ok(Batch {
             opt,
-            info: l.info,
+            info: l.info.clone(),
             device,
             plans,
             ids,
@@ -535,15 +551,17 @@ impl Batch {
         })
     }
 
-    /// Steps every run to its end under a progress bar; the seconds it took.
-    fn optimize(&mut self, g: &Global) -> Result<f64> {
+    /// Steps every run to its end under a progress bar (unless `quiet`), a run whose unit is
+    /// silent switching to its pre-ReLU goal as the window's does (recorded in its recipe);
+    /// the seconds it took.
+    pub fn optimize(&mut self, g: &Global, quiet: bool) -> Result<f64> {
         let total = self
             .plans
             .iter()
             .map(|p| p.config.params.max_iter)
             .max()
             .unwrap_or(0) as u64;
-        let bar = if g.quiet {
+        let bar = if g.quiet || quiet {
             indicatif::ProgressBar::hidden()
         } else {
             indicatif::ProgressBar::new(total)
@@ -561,9 +579,77 @@ impl Batch {
                 bar.set_position(t.iter as u64 + 1);
                 bar.set_message(format!("obj {:.3}", t.obj));
             }
+            self.fall_back_before_relu(g, &bar)?;
         }
         bar.finish_and_clear();
         Ok(t0.elapsed().as_secs_f64())
+    }
+
+    /// Switches each run stopped by a zero gradient (its unit silent) to its pre-ReLU goal,
+    /// once, noting the change in its recipe: the run goes on from where it is.
+    fn fall_back_before_relu(&mut self, g: &Global, bar: &indicatif::ProgressBar) -> Result<()> {
+        for (i, plan) in self.plans.iter_mut().enumerate() {
+            let id = self.ids[i];
+            let st = self.opt.status(id)?;
+            if st.stop != Some(deepvis_optim::StopReason::ZeroGrad) {
+                continue;
+            }
+            let Some(pre) = plan.pre.take() else {
+                continue;
+            };
+            let at = st.iterations;
+            bar.suspend(|| {
+                log(
+                    g,
+                    format!(
+                        "unit {} ({}): silent at iteration {at}; going on with its value \
+                         before the ReLU",
+                        plan.unit,
+                        plan.kind.as_str()
+                    ),
+                )
+            });
+            self.recipes[i].record(at, deepvis_optim::recipe::Change::Objective(pre.clone()));
+            self.opt.set_objective(id, pre)?;
+        }
+        Ok(())
+    }
+
+    /// The runs that ended with nothing: stopped by a zero gradient with no fallback left,
+    /// or with no best image. A message naming each, or None.
+    pub fn empty_runs(&self) -> Result<Option<String>> {
+        let mut said = Vec::new();
+        for (plan, &id) in self.plans.iter().zip(&self.ids) {
+            let st = self.opt.status(id)?;
+            let zero = st.stop == Some(deepvis_optim::StopReason::ZeroGrad);
+            if zero || st.best_obj.is_none() {
+                said.push(format!(
+                    "unit {} ({}) stopped at iteration {} with a zero gradient: it is silent on \
+                     the start image{}",
+                    plan.unit,
+                    plan.kind.as_str(),
+                    st.iterations,
+                    if plan.config.objective.primary().is_some_and(|o| o.pre_relu) {
+                        " even before its ReLU"
+                    } else {
+                        " and has no value before a ReLU to fall back on (a photo as the start \
+                         image may wake it: --init PHOTO)"
+                    }
+                ));
+            }
+        }
+        Ok((!said.is_empty()).then(|| said.join("; ")))
+    }
+
+    /// Each run's record for a sidecar.
+    pub fn records(&mut self) -> Result<Vec<RunRecord>> {
+        let recipes = std::mem::take(&mut self.recipes);
+        let mut records = Vec::new();
+        for ((&id, plan), recipe) in self.ids.iter().zip(&self.plans).zip(recipes) {
+            let preset = plan.preset.filter(|&p| p > 0);
+            records.push(RunRecord::of(&self.opt, id, plan.unit, preset, recipe)?);
+        }
+        Ok(records)
     }
 
     /// The judge's verdict on each image of run `id`, logged.
@@ -617,14 +703,16 @@ impl Batch {
         judge: Option<&Judge>,
     ) -> Result<(Vec<serde_json::Value>, Vec<RunRecord>)> {
         let mut reports = Vec::new();
-        let mut records = Vec::new();
-        let recipes = std::mem::take(&mut self.recipes);
-        for ((&id, plan), recipe) in self.ids.iter().zip(&self.plans).zip(recipes) {
+        for (&id, plan) in self.ids.iter().zip(&self.plans) {
             let (unit, preset) = (plan.unit, plan.preset);
             let st = self.opt.status(id)?.clone();
-            let mut r = report(&plan.config.objective, unit, preset, &st, seconds);
+            let goal = &self.opt.config(id)?.objective;
+            let mut r = report(goal, unit, preset, &st, seconds);
             if let Some(obj) = r.as_object_mut() {
                 obj.insert("method".into(), plan.kind.as_str().into());
+                // whether the unit was silent and the run went on before its ReLU
+                let pre = goal.primary().is_some_and(|o| o.pre_relu);
+                obj.insert("pre_relu".into(), pre.into());
                 obj.insert(
                     "params".into(),
                     serde_json::to_value(self.opt.config(id)?.params)?,
@@ -634,17 +722,9 @@ impl Batch {
                 }
             }
             reports.push(r);
-            let preset = preset.unwrap_or(0);
-            records.push(RunRecord::of(
-                &self.opt,
-                id,
-                unit,
-                (preset > 0).then_some(preset),
-                recipe,
-            )?);
             log_early_stop(g, a, id, &st);
         }
-        Ok((reports, records))
+        Ok((reports, self.records()?))
     }
 }
 
@@ -700,8 +780,12 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     let direction = direction(&a, &l, pos)?;
     let plans = plans(&a, &l.info, pos, direction.as_ref(), &init)?;
     let (model, backend) = (l.info.name().to_string(), l.device.description.clone());
-    let mut batch = Batch::new(l, plans)?;
-    let seconds = batch.optimize(g)?;
+    let mut batch = Batch::new(&l, plans)?;
+    drop(l);
+    let seconds = batch.optimize(g, false)?;
+    if let Some(nothing) = batch.empty_runs()? {
+        bail!("no picture: {nothing}; nothing was written");
+    }
     let (reports, records) = batch.results(g, &a, seconds, judge.as_ref())?;
     let picture = deepvis_engine::export::picture(&batch.opt, &batch.ids, Which::Best, a.scale)
         .map_err(anyhow::Error::msg)?;

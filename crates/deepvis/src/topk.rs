@@ -193,7 +193,7 @@ fn is_clip(p: &Path) -> bool {
 /// is entered once, by its device and inode, so the walk ends however links loop; files
 /// that are not regular (a named pipe or a link to a device named `a.jpg`) are left out with
 /// a warning, never opened.
-fn list_images(root: &Path) -> Result<Vec<String>> {
+pub(crate) fn list_images(root: &Path) -> Result<Vec<String>> {
     let mut out = Vec::new();
     let mut seen = deepvis_model::fsguard::Visited::default();
     let meta = std::fs::metadata(root).with_context(|| format!("reading {}", root.display()))?;
@@ -235,8 +235,21 @@ fn list_images(root: &Path) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// The maximum of every channel of a `[C, H, W]` map and where it is.
-fn channel_maxima(data: &[f32], c: usize, h: usize, w: usize) -> Vec<(f32, usize, usize)> {
+/// One channel's response to one picture: its maximum, where it is, and its mean.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Peak {
+    /// The largest finite value of the map (-inf when it has none).
+    pub max: f32,
+    /// Its row.
+    pub y: usize,
+    /// Its column.
+    pub x: usize,
+    /// The mean of the map's finite values.
+    pub mean: f32,
+}
+
+/// The maximum of every channel of a `[C, H, W]` map, where it is, and its mean.
+fn channel_maxima(data: &[f32], c: usize, h: usize, w: usize) -> Vec<Peak> {
     let plane = h * w;
     (0..c)
         .map(|ch| {
@@ -245,13 +258,22 @@ fn channel_maxima(data: &[f32], c: usize, h: usize, w: usize) -> Vec<(f32, usize
                 (0, f32::NEG_INFINITY),
                 |b, (i, &v)| if v > b.1 { (i, v) } else { b },
             );
-            (v, i / w.max(1), i % w.max(1))
+            let (sum, n) = s
+                .iter()
+                .filter(|v| v.is_finite())
+                .fold((0f64, 0usize), |(a, n), &v| (a + v as f64, n + 1));
+            Peak {
+                max: v,
+                y: i / w.max(1),
+                x: i % w.max(1),
+                mean: if n == 0 { 0.0 } else { (sum / n as f64) as f32 },
+            }
         })
         .collect()
 }
 
 /// Each channel's maximum on one preprocessed picture and where it is.
-fn scan_picture(l: &Loaded, layer: &str, p: Preprocessed) -> Result<Vec<(f32, usize, usize)>> {
+fn scan_picture(l: &Loaded, layer: &str, p: Preprocessed) -> Result<Vec<Peak>> {
     let dims = p.dims();
     let x = deepvis_model::tensor4(p.chw, dims, &l.device.device)?;
     let mut taps = l.net.forward(x, &Request::layers(&[layer]))?;
@@ -284,6 +306,7 @@ impl ScanSpec {
             skipped: Vec::new(),
             top: TopK::new(self.channels, self.k),
             shard: self.shard,
+            stats: Vec::new(),
         }
     }
 
@@ -319,16 +342,18 @@ impl ScanSpec {
     }
 }
 
-/// Offers one picture's channel maxima to the scan's top-k under a name.
-fn offer(state: &mut ScanState, name: &str, maxima: Vec<(f32, usize, usize)>) {
-    for (c, (score, y, x)) in maxima.into_iter().enumerate() {
+/// Offers one picture's channel maxima to the scan's top-k under a name, and counts them in
+/// the channels' statistics.
+fn offer(state: &mut ScanState, name: &str, maxima: Vec<Peak>) {
+    for (c, p) in maxima.into_iter().enumerate() {
+        state.count(c, p.max, p.mean);
         state.top.offer(
             c,
             Hit {
                 file: name.to_string(),
-                score,
-                y,
-                x,
+                score: p.max,
+                y: p.y,
+                x: p.x,
             },
         );
     }
@@ -517,7 +542,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
 }
 
 /// Offers one picture's channel maxima to the accumulator under a name.
-type Offer = dyn Fn(&mut ScanState, &str, Vec<(f32, usize, usize)>);
+type Offer = dyn Fn(&mut ScanState, &str, Vec<Peak>);
 
 /// Scans every `step`th frame of a clip (decoded in order), each frame named
 /// `FILE@SECONDS`; frames a resumed scan already did are not offered again. A clip cut short
@@ -836,4 +861,90 @@ impl IndexWriter<'_> {
             channels,
         }
     }
+}
+
+/// A scan of `folder` for another command (the atlas): resumed from the state saved in `dir`
+/// (an error when that is a scan of something else), every file not yet read read, saved.
+pub(crate) fn scan_folder(
+    g: &Global,
+    l: &Loaded,
+    layer: &str,
+    folder: &Path,
+    dir: &Path,
+    k: usize,
+) -> Result<ScanState> {
+    let info = l.info.layer(layer)?;
+    let files = list_images(folder)?;
+    let spec = ScanSpec {
+        model: l.info.name().to_string(),
+        layer: info.name.clone(),
+        folder: folder.to_path_buf(),
+        k,
+        channels: info.channels,
+        shard: None,
+    };
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut state = spec.resume(dir, false)?;
+    let todo: Vec<&String> = files.iter().filter(|f| !state.done.contains(*f)).collect();
+    if !todo.is_empty() {
+        log(
+            g,
+            format!(
+                "scanning {} of {} file(s) of {} through {layer}",
+                todo.len(),
+                files.len(),
+                folder.display()
+            ),
+        );
+    }
+    let reader = Reader {
+        l,
+        layer: &spec.layer,
+        folder,
+        output: dir,
+        step: 10,
+    };
+    reader.read_all(g, &mut state, &todo)?;
+    state.save(dir)?;
+    Ok(state)
+}
+
+/// The receptive-field crops of channel `c`'s hits in a finished scan, best first, and with
+/// `back` (a projection mode and filter) those of their back-projections.
+pub(crate) fn hit_crops(
+    l: &Loaded,
+    state: &ScanState,
+    c: usize,
+    tile: u32,
+    back: Option<(deepvis_model::BackMode, deepvis_viz::BackFilter)>,
+) -> Result<(Vec<RgbImage>, Vec<RgbImage>)> {
+    let back = back.map(|(mode, filter)| BackSpec {
+        mode,
+        filter,
+        projector: deepvis_model::BackProjector::new(l.net.clone(), &l.device.device),
+    });
+    let w = IndexWriter {
+        l,
+        state,
+        folder: &state.folder,
+        out: Path::new("."),
+        tile,
+        back: back.as_ref(),
+        layer: state.layer.as_str(),
+        side: l.info.input_size(),
+    };
+    let (mut tiles, mut back_tiles) = w.crops(&mut OpenClips::default(), c..c + 1)?;
+    let n = state.top.hits(c).len();
+    let take = |t: &mut Tiles| {
+        let mut v = t.pop().unwrap_or_default();
+        v.truncate(n);
+        v
+    };
+    let crops = take(&mut tiles);
+    let backs = if w.back.is_some() {
+        take(&mut back_tiles)
+    } else {
+        Vec::new()
+    };
+    Ok((crops, backs))
 }
