@@ -6,17 +6,28 @@ use std::path::{Path, PathBuf};
 
 use deepvis_model::ModelInfo;
 use deepvis_optim::recipe::Which;
-use deepvis_optim::{Init, Optimizer, Sidecar};
+use deepvis_optim::{Init, Optimizer, ParamKind, Sidecar};
 use image::RgbImage;
 
 use crate::error::{EngineError, Result};
 
-/// A run's image scaled about zero (as the toolbox showed preferred images), enlarged
-/// `scale` times (at most 16).
-pub fn render(chw: &[f32], info: &ModelInfo, scale: u32) -> Result<RgbImage> {
+/// How a run's image is drawn: the paper's pixels scaled about zero (as the toolbox showed
+/// its preferred images: the network's input is unbounded there), the spectral
+/// parameterizations' as the very pixels the network sees (their sigmoid keeps them valid;
+/// scaled about zero, the ImageNet mean would turn every one of them grey-purple).
+pub fn look(chw: &[f32], info: &ModelInfo, param: ParamKind) -> Result<RgbImage> {
     let s = info.input_size();
-    let img = deepvis_viz::scaled_about_zero(chw, s, s, info.norm().order)
-        .ok_or(EngineError::WrongSize("the image"))?;
+    let img = match param {
+        ParamKind::Pixel => deepvis_viz::scaled_about_zero(chw, s, s, info.norm().order),
+        ParamKind::Fourier | ParamKind::Maco => info.norm().to_image(chw, s, s),
+    };
+    img.ok_or(EngineError::WrongSize("the image"))
+}
+
+/// A run's image drawn by [`look`], enlarged `scale` times (at most 16).
+pub fn render(chw: &[f32], info: &ModelInfo, scale: u32, param: ParamKind) -> Result<RgbImage> {
+    let s = info.input_size();
+    let img = look(chw, info, param)?;
     Ok(if scale > 1 {
         let k = scale.min(16);
         image::imageops::resize(
@@ -39,8 +50,9 @@ pub fn picture(opt: &Optimizer, ids: &[usize], which: Which, scale: u32) -> Resu
             Which::Current => opt.current_images(id),
             Which::Best => opt.best_images(id),
         }?;
+        let param = opt.config(id)?.method.param;
         for chw in all {
-            images.push(render(&chw, opt.info(), scale)?);
+            images.push(render(&chw, opt.info(), scale, param)?);
         }
     }
     Ok(match images.len() {

@@ -381,17 +381,15 @@ impl PreferredStage {
     /// The runs' current images as the window shows them: one, or tiles (the pixels the
     /// paper's clipping zeroed tinted when asked).
     fn picture(&self, model: &Model, ids: &[usize]) -> Result<RgbImage> {
-        let s = model.info.input_size();
-        let order = model.info.norm().order;
         let mut tiles = Vec::new();
         for &id in ids {
             let mask = match self.settings.show_clipped {
                 true => self.opt.clip_mask(id)?,
                 false => None,
             };
+            let param = self.opt.config(id)?.method.param;
             for (i, chw) in self.opt.current_images(id)?.iter().enumerate() {
-                let mut tile = deepvis_viz::scaled_about_zero(chw, s, s, order)
-                    .ok_or(EngineError::WrongSize("a preferred image"))?;
+                let mut tile = crate::export::look(chw, &model.info, param)?;
                 if let (0, Some(mask)) = (i, &mask) {
                     tint_clipped(&mut tile, mask);
                 }

@@ -29,6 +29,25 @@ pub struct Normalization {
 }
 
 impl Normalization {
+    /// The RGB pixels of a CHW vector in the network's input space: the inverse of
+    /// [`Normalization::apply`], clamped to 0..255 (None when `chw` is not `3 x h x w`).
+    pub fn to_image(&self, chw: &[f32], h: usize, w: usize) -> Option<RgbImage> {
+        let plane = h * w;
+        if chw.len() != 3 * plane || self.scale == 0.0 {
+            return None;
+        }
+        let mut img = RgbImage::new(w as u32, h as u32);
+        for (i, p) in img.pixels_mut().enumerate() {
+            for c in 0..3 {
+                let v = chw[c * plane + i];
+                let v = if v.is_finite() { v } else { 0.0 };
+                let px = (v * self.std[c] + self.mean[c]) / self.scale;
+                p.0[self.order[c]] = px.round().clamp(0.0, 255.0) as u8;
+            }
+        }
+        Some(img)
+    }
+
     /// Normalizes an RGB image into a CHW vector.
     pub fn apply(&self, img: &RgbImage) -> Vec<f32> {
         let (w, h) = img.dimensions();
@@ -423,4 +442,33 @@ pub fn preprocess(img: &DynamicImage, spec: &InputSpec) -> Preprocessed {
 /// Loads and preprocesses an image file as `spec` says.
 pub fn preprocess_file(path: &Path, spec: &InputSpec) -> Result<Preprocessed> {
     Ok(spec.apply(&load_image(path)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn to_image_undoes_apply_for_caffe_and_torchvision_inputs() {
+        let img = RgbImage::from_fn(5, 4, |x, y| {
+            image::Rgb([(x * 50) as u8, (y * 60) as u8, ((x + y) * 20) as u8])
+        });
+        let caffe = Normalization {
+            order: [2, 1, 0],
+            scale: 1.0,
+            mean: [104.0, 117.0, 123.0],
+            std: [1.0, 1.0, 1.0],
+        };
+        let torch = Normalization {
+            order: [0, 1, 2],
+            scale: 1.0 / 255.0,
+            mean: [0.485, 0.456, 0.406],
+            std: [0.229, 0.224, 0.225],
+        };
+        for n in [caffe, torch] {
+            let chw = n.apply(&img);
+            assert_eq!(n.to_image(&chw, 4, 5), Some(img.clone()));
+            assert_eq!(n.to_image(&chw[1..], 4, 5), None);
+        }
+    }
 }

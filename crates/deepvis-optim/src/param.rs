@@ -213,10 +213,21 @@ impl Parameterization {
     }
 
     /// The phase with the self-mirrored columns made odd (`phase[h - j] = -phase[j]`), so that
-    /// the plane's spectrum is exactly `M e^{i phase}`.
+    /// the plane's spectrum is exactly `M e^{i phase}` at every frequency but those that are
+    /// their own mirror (the constant term, and the Nyquist rows and columns of even sides).
+    /// There the phase is kept: the spectrum's real part `M cos(phase)` is what the inverse
+    /// transform reads (its imaginary part meets a sine that is zero on every pixel), as in
+    /// the MACO authors' `irfft2`. Each channel's mean is thus free to move: with the phase
+    /// held at 0 there, every picture had the same mean colour.
     fn odd_phase(&self, phase: Tensor<4>) -> Tensor<4> {
         let [n, c, h, k] = phase.dims();
         let mirror: Vec<i64> = (0..h).map(|j| ((h - j) % h) as i64).collect();
+        let own: Vec<f32> = (0..h)
+            .map(|j| if (h - j) % h == j { 1.0 } else { 0.0 })
+            .collect();
+        let own = Tensor::<1>::from_floats(own.as_slice(), &phase.device())
+            .reshape([1, 1, h, 1])
+            .expand([n, c, h, 1]);
         let mirror = Tensor::<1, Int>::from_ints(mirror.as_slice(), &phase.device());
         let mut parts = Vec::new();
         let mut from = 0;
@@ -226,7 +237,7 @@ impl Parameterization {
             }
             let col = phase.clone().slice([0..n, 0..c, 0..h, q..q + 1]);
             let flipped = col.clone().select(2, mirror.clone());
-            parts.push((col - flipped) * 0.5);
+            parts.push((col.clone() - flipped) * 0.5 + col * own.clone());
             from = q + 1;
         }
         if from < k {
@@ -334,7 +345,7 @@ impl Parameterization {
             .collect();
         let k = columns(s);
         let mut out = Vec::with_capacity(3 * s * 2 * k);
-        for r in &raw {
+        for (ch, r) in raw.iter().enumerate() {
             let sp = rfft2(r, s, s);
             match self.kind {
                 ParamKind::Fourier => {
@@ -347,12 +358,22 @@ impl Parameterization {
                         }
                     }
                 }
-                _ => out.extend(
-                    sp.re
-                        .iter()
-                        .zip(&sp.im)
-                        .map(|(re, im)| im.atan2(*re) as f32),
-                ),
+                _ => out.extend(sp.re.iter().zip(&sp.im).enumerate().map(|(i, (re, im))| {
+                    // where the spectrum is its own mirror, the phase whose `M cos` is the
+                    // picture's value (as near as the magnitude allows)
+                    let (j, q) = (i / k, i % k);
+                    let m = self
+                        .magnitude
+                        .host
+                        .get(ch * s * k + i)
+                        .copied()
+                        .unwrap_or(0.0);
+                    if (s - j) % s == j && hermitian_columns(s).contains(&q) && m > 0.0 {
+                        (re / m as f64).clamp(-1.0, 1.0).acos() as f32
+                    } else {
+                        im.atan2(*re) as f32
+                    }
+                })),
             }
         }
         Ok(out)

@@ -234,9 +234,14 @@ pub fn parse_init(spec: &str, seed: u64, arch: &ModelInfo) -> Result<Init> {
     }
 }
 
-/// The best image of a run scaled about zero, as the toolbox showed preferred images.
-pub fn render(chw: &[f32], arch: &ModelInfo, scale: u32) -> Result<image::RgbImage> {
-    deepvis_engine::export::render(chw, arch, scale).map_err(anyhow::Error::msg)
+/// The best image of a run as its method draws it (`deepvis_engine::export::look`).
+pub fn render(
+    chw: &[f32],
+    arch: &ModelInfo,
+    scale: u32,
+    param: deepvis_optim::ParamKind,
+) -> Result<image::RgbImage> {
+    deepvis_engine::export::render(chw, arch, scale, param).map_err(anyhow::Error::msg)
 }
 
 fn report(

@@ -210,11 +210,12 @@ impl Trials<'_> {
         let dir = a.output.join(&target.dir);
         std::fs::create_dir_all(&dir)?;
         let png = dir.join(format!("trial{t:05}.png"));
+        let param = self.opt.config(id)?.method.param;
         let tiles = self
             .opt
             .best_images(id)?
             .iter()
-            .map(|chw| render(chw, self.arch, 1))
+            .map(|chw| render(chw, self.arch, 1, param))
             .collect::<Result<Vec<_>>>()?;
         let picture = match tiles.len() {
             1 => tiles.into_iter().next().context("no picture")?,
