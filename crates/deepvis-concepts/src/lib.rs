@@ -1,4 +1,4 @@
-//! Concepts in a layer's channel space, with no model: CAVs (mean difference and logistic regression), TCAV with its t-test, NMF parts, and the concept file.
+//! Concepts in a layer's channel space, no model: CAVs, TCAV and its t-test, NMF parts, files.
 //!
 //! Data are plain `f32` slices with explicit shapes, row-major: an activation vector is `[C]`,
 //! a layer's map `[C, H, W]`, a matrix of positions by channels `[N, C]`. Sums are taken in
