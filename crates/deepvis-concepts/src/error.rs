@@ -49,6 +49,9 @@ pub enum Error {
         /// How many were given.
         found: usize,
     },
+    /// Too few negative examples for TCAV's random concepts (two halves of them).
+    #[error("TCAV's random concepts need at least 2 negative examples, the concept has {0}")]
+    TooFewNegatives(usize),
     /// No images for TCAV.
     #[error("TCAV needs at least one image's gradient, got none")]
     NoImages,

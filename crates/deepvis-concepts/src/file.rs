@@ -43,6 +43,19 @@ pub struct ConceptFile {
     pub train_accuracy: f32,
     /// The concept's name, as the user gave it.
     pub name: String,
+    /// The activation vectors it was fitted on (TCAV fits it again on resamples of them);
+    /// empty in a file that does not keep them.
+    #[serde(default)]
+    pub examples: Examples,
+}
+
+/// The activation vectors a concept was fitted on, one `channels`-vector each.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Examples {
+    /// The concept's.
+    pub positive: Vec<Vec<f32>>,
+    /// The others'.
+    pub negative: Vec<Vec<f32>>,
 }
 
 impl ConceptFile {
@@ -67,7 +80,14 @@ impl ConceptFile {
             negatives: cav.negatives,
             train_accuracy: cav.train_accuracy,
             name: name.to_string(),
+            examples: Examples::default(),
         }
+    }
+
+    /// The same, keeping the activation vectors it was fitted on.
+    pub fn with_examples(mut self, examples: Examples) -> ConceptFile {
+        self.examples = examples;
+        self
     }
 
     /// The CAV it holds.
@@ -108,6 +128,19 @@ impl ConceptFile {
         }
         if !self.bias.is_finite() {
             return Some("its bias is not finite".into());
+        }
+        let kept = self.examples.positive.iter().chain(&self.examples.negative);
+        for (i, v) in kept.enumerate() {
+            if v.len() != self.channels {
+                return Some(format!(
+                    "its example {i} has {} values, not {}",
+                    v.len(),
+                    self.channels
+                ));
+            }
+            if first_non_finite(v).is_some() {
+                return Some(format!("its example {i} has a value that is not finite"));
+            }
         }
         if !(0.0..=1.0).contains(&self.train_accuracy) {
             return Some(format!(

@@ -15,12 +15,12 @@ pub mod tcav;
 
 pub use cav::{Cav, Fit, FitOptions};
 pub use error::{Error, Result};
-pub use file::{ConceptFile, MAX_CONCEPT_FILE_BYTES};
+pub use file::{ConceptFile, Examples, MAX_CONCEPT_FILE_BYTES};
 pub use nmf::{Nmf, NmfOptions, Transform};
 pub use rng::SplitMix64;
 pub use tcav::{
-    TTest, regularized_incomplete_beta, significance, student_t_two_sided_p, tcav_score,
-    tcav_score_of_derivatives,
+    TTest, Tcav, regularized_incomplete_beta, significance, student_t_two_sided_p, tcav_score,
+    tcav_score_of_derivatives, tcav_test,
 };
 
 /// The dot product of two slices of equal length, summed in `f64`.

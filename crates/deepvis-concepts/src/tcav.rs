@@ -2,7 +2,7 @@
 //! with Concept Activation Vectors"): the share of a class's images whose class score rises
 //! along a concept, and its significance against random concepts by Welch's t-test.
 
-use crate::{Error, Result, dot, first_non_finite};
+use crate::{Cav, Error, Fit, Result, SplitMix64, dot, first_non_finite};
 
 /// The TCAV score: the share of images whose class score's gradient with respect to the
 /// layer (`grads[i]`, one `C`-vector per image, e.g. summed over positions) has a positive dot
@@ -219,6 +219,91 @@ pub fn regularized_incomplete_beta(x: f64, a: f64, b: f64) -> f64 {
     } else {
         1.0 - front * beta_continued_fraction(b, a, 1.0 - x) / b
     }
+}
+
+/// A TCAV test: the concept's TCAV scores and those of random concepts, and the t-test
+/// between them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tcav {
+    /// The TCAV score of each concept CAV (fitted on a resample of the positives against a
+    /// random half of the negatives).
+    pub concept_scores: Vec<f32>,
+    /// The TCAV score of each random CAV (one random half of the negatives against the other).
+    pub random_scores: Vec<f32>,
+    /// Welch's t-test between the two.
+    pub test: TTest,
+}
+
+/// A random sample of `k` distinct indices of `0..n` (a partial Fisher-Yates shuffle).
+fn sample(rng: &mut SplitMix64, n: usize, k: usize) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..n).collect();
+    for i in 0..k.min(n) {
+        let j = i + (rng.next_u64() % (n - i) as u64) as usize;
+        idx.swap(i, j);
+    }
+    idx.truncate(k.min(n));
+    idx
+}
+
+/// TCAV as Kim et al. test it: `runs` concept CAVs, each fitted (by `fit`) on a bootstrap
+/// resample of `positives` against a random half of `negatives`, and `runs` random CAVs, each
+/// one random half of the negatives against the other half; each scored on the class's
+/// gradients (`grads`, one `C`-vector per image), and the two sets of scores compared by
+/// Welch's two-sided t-test. Seeded: the same inputs give the same result. A resample that
+/// cannot be fitted (every vector the same) is left out; at least 2 of each must remain.
+/// Errors: fewer than 2 runs, fewer than 2 negatives, no positives, no images.
+pub fn tcav_test(
+    positives: &[Vec<f32>],
+    negatives: &[Vec<f32>],
+    fit: Fit,
+    grads: &[Vec<f32>],
+    runs: usize,
+    seed: u64,
+) -> Result<Tcav> {
+    if runs < 2 {
+        return Err(Error::TooFewScores {
+            side: "random",
+            found: runs,
+        });
+    }
+    if positives.is_empty() {
+        return Err(Error::NoPositives);
+    }
+    if negatives.len() < 2 {
+        return Err(Error::TooFewNegatives(negatives.len()));
+    }
+    if grads.is_empty() {
+        return Err(Error::NoImages);
+    }
+    let mut rng = SplitMix64::new(seed);
+    let half = negatives.len() / 2;
+    let mut concept_scores = Vec::new();
+    let mut random_scores = Vec::new();
+    for _ in 0..runs {
+        let pos: Vec<&Vec<f32>> = (0..positives.len())
+            .map(|_| &positives[(rng.next_u64() % positives.len() as u64) as usize])
+            .collect();
+        let neg: Vec<&Vec<f32>> = sample(&mut rng, negatives.len(), half.max(1))
+            .into_iter()
+            .map(|i| &negatives[i])
+            .collect();
+        if let Ok(cav) = Cav::fit(fit, &pos, &neg) {
+            concept_scores.push(tcav_score(grads, &cav.direction)?);
+        }
+        let order = sample(&mut rng, negatives.len(), negatives.len());
+        let (a, b) = order.split_at(half);
+        let a: Vec<&Vec<f32>> = a.iter().map(|&i| &negatives[i]).collect();
+        let b: Vec<&Vec<f32>> = b.iter().map(|&i| &negatives[i]).collect();
+        if let Ok(cav) = Cav::fit(fit, &a, &b) {
+            random_scores.push(tcav_score(grads, &cav.direction)?);
+        }
+    }
+    let test = significance(&concept_scores, &random_scores)?;
+    Ok(Tcav {
+        concept_scores,
+        random_scores,
+        test,
+    })
 }
 
 #[cfg(test)]

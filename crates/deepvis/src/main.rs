@@ -8,6 +8,7 @@ mod backprop;
 mod bench;
 mod classify;
 mod common;
+mod concept;
 mod env;
 mod fuzz;
 mod judge;
@@ -100,6 +101,10 @@ enum Command {
     /// Every unit of a layer as a static web site: preferred images with their sidecars,
     /// top-9 crops and back-projections, statistics (resumable, sharded like topk).
     Atlas(atlas::Args),
+    /// Concepts: fit one on examples (a direction in a layer's channel space), score
+    /// pictures with its map, test it for a class by TCAV.
+    #[command(subcommand)]
+    Concept(concept::Command),
     /// Synthesize a unit's preferred image (regularized gradient ascent).
     Optimize(Box<optimize::Args>),
     /// Random search over the optimizer's hyperparameters.
@@ -143,6 +148,7 @@ fn run_command(g: &Global, c: Command) -> anyhow::Result<std::process::ExitCode>
         Command::Attribute(a) => attribute::run(&cli.global, a),
         Command::Topk(a) => topk::run(&cli.global, a),
         Command::Atlas(a) => atlas::run(&cli.global, a),
+        Command::Concept(c) => concept::run(&cli.global, c),
         Command::Search(a) => search::run(&cli.global, a),
         Command::Bench(a) => bench::run(&cli.global, a),
         Command::Soak(a) => soak::run(&cli.global, a),

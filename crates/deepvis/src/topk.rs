@@ -173,7 +173,7 @@ const IMAGE_EXTS: [&str; 9] = [
     "jpg", "jpeg", "png", "bmp", "gif", "webp", "tif", "tiff", "jfif",
 ];
 
-fn is_clip(p: &Path) -> bool {
+pub(crate) fn is_clip(p: &Path) -> bool {
     use deepvis_sources::video::{is_animation, is_video};
     let ext = p
         .extension()

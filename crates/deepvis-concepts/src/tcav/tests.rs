@@ -189,3 +189,58 @@ fn welch_test_edge_cases() {
         Err(Error::NonFinite { .. })
     ));
 }
+
+/// `n` vectors of `c` channels: noise, plus `k` times channel 0.
+fn planted(g: &mut SplitMix64, n: usize, c: usize, k: f32) -> Vec<Vec<f32>> {
+    (0..n)
+        .map(|_| {
+            let mut v: Vec<f32> = (0..c).map(|_| g.next_normal() as f32).collect();
+            v[0] += k;
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn tcav_test_finds_a_concept_the_class_rises_along_and_not_one_it_falls_along() {
+    let mut g = SplitMix64::new(5);
+    let c = 12;
+    let pos = planted(&mut g, 30, c, 4.0);
+    let neg = planted(&mut g, 40, c, 0.0);
+    // the class's score rises along channel 0 on every image (its other channels random)
+    let rising = planted(&mut g, 25, c, 0.0)
+        .into_iter()
+        .map(|mut v| {
+            v[0] = 2.0 + v[0].abs();
+            v
+        })
+        .collect::<Vec<_>>();
+    for fit in [Fit::Mean, Fit::Logistic] {
+        let t = tcav_test(&pos, &neg, fit, &rising, 10, 3).unwrap();
+        assert_eq!(t.concept_scores.len(), 10, "{fit:?}");
+        // (the logistic fit's direction leans a little on the noise channels too)
+        assert!(t.test.concept_mean >= 0.9, "{fit:?}: {t:?}");
+        // random halves of the negatives point anywhere: their scores are spread, lower
+        assert!(
+            t.test.random_mean < 0.8 && t.test.p < 0.05,
+            "{fit:?}: {t:?}"
+        );
+        // the same inputs give the same test
+        assert_eq!(tcav_test(&pos, &neg, fit, &rising, 10, 3).unwrap(), t);
+    }
+    let falling: Vec<Vec<f32>> = rising
+        .iter()
+        .map(|v| v.iter().map(|x| -x).collect())
+        .collect();
+    let t = tcav_test(&pos, &neg, Fit::Mean, &falling, 10, 3).unwrap();
+    assert!(t.concept_scores.iter().all(|&s| s == 0.0), "{t:?}");
+    assert!(matches!(
+        tcav_test(&pos, &neg[..1], Fit::Mean, &rising, 10, 3),
+        Err(Error::TooFewNegatives(1))
+    ));
+    assert!(tcav_test(&pos, &neg, Fit::Mean, &rising, 1, 3).is_err());
+    assert!(matches!(
+        tcav_test(&pos, &neg, Fit::Mean, &[], 10, 3),
+        Err(Error::NoImages)
+    ));
+}
