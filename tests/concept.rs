@@ -1,7 +1,9 @@
-//! End to end: `deepvis concept train | score | tcav` on the CPU with the shared photos and
-//! clip: a concept of the espresso photo against the others scores the clip's espresso
-//! frames above its other frames, draws its map, and gets a TCAV test; bad input (an empty
-//! recording, a concept of a layer the model lacks, a class out of range) is a clear error.
+//! End to end on the CPU with the shared photos and clip: `deepvis concept train | score |
+//! tcav` (a concept of the espresso photo against the others scores the clip's espresso
+//! frames above its other frames, draws its map, and gets a TCAV test) and `deepvis circuit`
+//! (a fire9 unit's strongest pool8 inputs by weight and on a photo); bad input (an empty
+//! recording, a concept of a layer the model lacks, a class or unit out of range, a circuit
+//! through a softmax) is a clear error.
 
 use std::path::Path;
 use std::process::Command;
@@ -181,4 +183,52 @@ fn bad_concept_input_is_a_clear_error() {
     std::fs::write(&junk, b"{\"version\": 1, \"model\": 3").unwrap();
     let (ok, _, err) = deepvis(&["concept", "score", s(&junk), s(&img.join("dog.jpg"))]);
     assert!(!ok && err.contains("junk.json"), "{err}");
+}
+
+#[test]
+fn a_units_circuit_lists_its_strongest_inputs_by_weight_and_on_a_picture() {
+    let coffee = shared().join("images/coffee.png");
+    let out = deepvis_ok(&[
+        "circuit",
+        "--layer",
+        "fire9",
+        "--unit",
+        "300",
+        "--top",
+        "3",
+        "--image",
+        s(&coffee),
+        "--json",
+    ]);
+    let c: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        (c["below"].as_str(), c["unit"].as_u64()),
+        (Some("pool8"), Some(300))
+    );
+    for side in ["by_weight", "on_picture"] {
+        let pos = c[side]["positive"].as_array().unwrap();
+        let neg = c[side]["negative"].as_array().unwrap();
+        assert_eq!((pos.len(), neg.len()), (3, 3), "{side}");
+        let v = |x: &serde_json::Value| x["value"].as_f64().unwrap();
+        assert!(
+            pos.windows(2).all(|w| v(&w[0]) >= v(&w[1])) && v(&pos[2]) > 0.0,
+            "{c}"
+        );
+        assert!(
+            neg.windows(2).all(|w| v(&w[0]) <= v(&w[1])) && v(&neg[2]) < 0.0,
+            "{c}"
+        );
+        assert!(
+            pos.iter()
+                .chain(neg)
+                .all(|i| i["channel"].as_u64().unwrap() < 512)
+        );
+    }
+    assert!(c["by_weight"]["positive"][0]["norm"].as_f64().unwrap() > 0.0);
+    // bad input: a unit out of range; a layer reached through a softmax has no circuit by
+    // weight
+    let (ok, _, err) = deepvis(&["circuit", "--layer", "fire9", "--unit", "512"]);
+    assert!(!ok && err.contains("--unit 512"), "{err}");
+    let (ok, _, err) = deepvis(&["circuit", "--layer", "prob", "--unit", "3"]);
+    assert!(!ok && err.contains("linearly"), "{err}");
 }

@@ -6,6 +6,7 @@ mod atlas;
 mod attribute;
 mod backprop;
 mod bench;
+mod circuit;
 mod classify;
 mod common;
 mod concept;
@@ -105,6 +106,9 @@ enum Command {
     /// pictures with its map, test it for a class by TCAV.
     #[command(subcommand)]
     Concept(concept::Command),
+    /// A unit's strongest inputs in the layer below, positive and negative: by weight
+    /// (through 1x1 layers and residual sums) and on a picture (activation x gradient).
+    Circuit(circuit::Args),
     /// Synthesize a unit's preferred image (regularized gradient ascent).
     Optimize(Box<optimize::Args>),
     /// Random search over the optimizer's hyperparameters.
@@ -149,6 +153,7 @@ fn run_command(g: &Global, c: Command) -> anyhow::Result<std::process::ExitCode>
         Command::Topk(a) => topk::run(&cli.global, a),
         Command::Atlas(a) => atlas::run(&cli.global, a),
         Command::Concept(c) => concept::run(&cli.global, c),
+        Command::Circuit(a) => circuit::run(&cli.global, a),
         Command::Search(a) => search::run(&cli.global, a),
         Command::Bench(a) => bench::run(&cli.global, a),
         Command::Soak(a) => soak::run(&cli.global, a),

@@ -16,6 +16,7 @@ mod autodiff;
 mod backprop;
 pub mod budget;
 pub mod build;
+mod circuit;
 mod exec;
 mod field;
 mod host;
@@ -27,6 +28,7 @@ mod shape;
 mod tape;
 
 pub use backprop::{Backward, Seed};
+pub use circuit::Expanded;
 pub use exec::{GraphNet, GraphTaps, NodeTime};
 pub use layout::Layout;
 pub use resize::{CoordMode, NearestMode, Resize, ResizeMode, ResizeTo};
