@@ -21,6 +21,12 @@ pub enum EngineError {
     /// A file could not be written whole.
     #[error(transparent)]
     Write(Box<deepvis_topk::Error>),
+    /// A concept could not be fitted, saved, loaded or used here.
+    #[error(transparent)]
+    Concept(Box<deepvis_concepts::Error>),
+    /// A concept of another layer than the one its examples or the grid are of.
+    #[error("{0}")]
+    ConceptLayer(String),
     /// A model loader's own message (an ONNX file's, a test's graph).
     #[error("{0}")]
     Load(String),
@@ -136,6 +142,7 @@ from_boxed! {
     deepvis_optim::OptimError => Optim,
     deepvis_attribution::Error => Attribution,
     deepvis_topk::Error => Write,
+    deepvis_concepts::Error => Concept,
     image::ImageError => Encode,
 }
 
@@ -178,6 +185,11 @@ impl EngineError {
                 deepvis_topk::Error::Merge(_) => ErrorKind::Input,
                 _ => ErrorKind::File,
             },
+            E::Concept(e) => match e.as_ref() {
+                deepvis_concepts::Error::Io { .. } => ErrorKind::File,
+                _ => ErrorKind::Input,
+            },
+            E::ConceptLayer(_) => ErrorKind::Input,
             E::Load(_) | E::NoClasses => ErrorKind::Model,
             E::Open(_)
             | E::NoOpener

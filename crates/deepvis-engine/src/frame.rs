@@ -119,6 +119,20 @@ pub(crate) struct Processed {
     pub subject: Option<Subject>,
     /// Why the attention view could not be drawn (it stops; the rest of the frame stands).
     pub attention_failed: Option<EngineError>,
+    /// The grid layer's maps on the frame, for the stages that read them (the concept).
+    pub maps: Option<GridMaps>,
+}
+
+/// The grid layer's maps on a frame.
+pub(crate) struct GridMaps {
+    /// The layer.
+    pub layer: String,
+    /// Its maps, `[C, H, W]`.
+    pub data: Vec<f32>,
+    /// `[C, H, W]`.
+    pub dims: [usize; 3],
+    /// The frame's crop as the network sees it.
+    pub crop: Option<RgbImage>,
 }
 
 /// The frame stage.
@@ -255,6 +269,7 @@ impl FrameStage {
                 events: Vec::new(),
                 subject: None,
                 attention_failed: None,
+                maps: None,
             });
         };
         // the attention view's block, computed in the same pass
@@ -291,10 +306,17 @@ impl FrameStage {
             events.push(Event::Output(r));
         }
         events.extend(attention);
+        let maps = GridMaps {
+            layer: self.layer.clone(),
+            dims: [fwd.channels, fwd.height, fwd.width],
+            data: fwd.data,
+            crop: self.crop.clone(),
+        };
         Ok(Processed {
             events,
             subject,
             attention_failed,
+            maps: Some(maps),
         })
     }
 

@@ -11,6 +11,7 @@
 
 mod attr;
 mod attribution;
+mod concept;
 mod device;
 pub mod error;
 pub mod export;

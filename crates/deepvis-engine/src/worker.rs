@@ -13,6 +13,7 @@ use deepvis_protocol::{
 };
 
 use crate::attribution::AttributionStage;
+use crate::concept::ConceptStage;
 use crate::device::{GpuWarmUp, Loaded, Model};
 use crate::error::EngineError;
 use crate::fit::{Asked, Fitted, Shape, fit, fit_attribution, fit_method};
@@ -52,6 +53,7 @@ struct Worker<'a> {
     preferred: PreferredStage,
     attribution: AttributionStage,
     source: SourceStage,
+    concepts: ConceptStage,
     schedule: Scheduler,
     /// Fraction of the worker's time given to the optimizer while frames arrive.
     optim_share: f32,
@@ -154,6 +156,7 @@ impl<'a> Worker<'a> {
             preferred: PreferredStage::new(&model, optim, c.running, judge, c.model.file),
             attribution: AttributionStage::new(&model, back),
             source: SourceStage::new(c.source, c.frozen, wake),
+            concepts: ConceptStage::default(),
             schedule: Scheduler::new(Instant::now()),
             optim_share: c.optim_share,
             stats: Stats {
@@ -224,10 +227,17 @@ impl<'a> Worker<'a> {
         if let Took::Passed(c) = took {
             took = self.attribution.command(c, &mut cx);
         }
+        if let Took::Passed(c) = took {
+            took = self.concepts.command(c, self.frames.layer(), &mut cx);
+        }
         match took {
             Took::Done(ripple) => {
                 self.ripple(ripple);
-                Flow::Go
+                // a concept loaded of another layer shows that layer
+                match self.concepts.take_wanted_layer() {
+                    Some(l) if l != self.frames.layer() => self.handle(Command::SelectLayer(l)),
+                    _ => Flow::Go,
+                }
             }
             Took::Passed(c) => self.own(c),
         }
@@ -363,6 +373,12 @@ impl<'a> Worker<'a> {
                     self.out.fail(Doing::Frame, &e);
                 }
                 self.attribution.set_frame(p.subject);
+                if let Some(m) = &p.maps {
+                    match self.concepts.frame(m) {
+                        Ok(events) => self.out.send_all(events),
+                        Err(e) => self.out.fail(Doing::Concept, &e),
+                    }
+                }
                 self.stats.frames += 1;
             }
             Err(e) => self.out.fail(Doing::Frame, &e),

@@ -79,6 +79,8 @@ pub enum Doing {
     Export,
     /// Recording.
     Record,
+    /// Gathering, fitting, saving or loading the concept.
+    Concept,
 }
 
 /// An error the worker reports; the worker goes on (an error that stops it comes before

@@ -1,6 +1,7 @@
 //! What the UI and the worker say to each other: two enums, [`Command`] (UI to worker) and
 //! [`Event`] (worker to UI), and the settings they carry. No model, no window.
 
+pub mod concept;
 pub mod failure;
 pub mod method;
 mod named;
@@ -17,6 +18,7 @@ use std::path::PathBuf;
 use image::{GrayImage, RgbImage};
 use serde::{Deserialize, Serialize};
 
+pub use concept::{ConceptFit, ConceptSide};
 pub use deepvis_viz::mode::{
     AttrKnob, AttrKnobKind, AttrOptions, Baseline, IgOptions, MAX_PASSES, OcclusionOptions,
     SmoothGradOptions,
@@ -454,6 +456,17 @@ pub enum Command {
     Sanity(bool),
     /// Show a vision transformer's attention (Some) with each frame, or stop (None).
     SetAttention(Option<AttentionAsk>),
+    /// Gather the grid layer's activations (averaged over the map) of each frame shown as
+    /// examples of the concept or of others (Some), or stop gathering (None).
+    ConceptRecord(Option<ConceptSide>),
+    /// Fit the concept on the examples gathered: from the next frame on, its score and map.
+    ConceptFit(ConceptFit),
+    /// Forget the examples and the concept.
+    ConceptClear,
+    /// Save the concept (with its examples) as this JSON file.
+    ConceptSave(PathBuf),
+    /// Load a concept file of this network (its layer becomes the grid's).
+    ConceptLoad(PathBuf),
     /// Make the worker panic (to test and demonstrate its recovery).
     InjectPanic,
     /// Start a worker paused after repeated crashes again (ignored by a running one).
@@ -495,6 +508,11 @@ impl Command {
             Command::SetCompare(false),
             Command::Sanity(false),
             Command::SetAttention(None),
+            Command::ConceptRecord(None),
+            Command::ConceptFit(ConceptFit::Mean),
+            Command::ConceptClear,
+            Command::ConceptSave(PathBuf::from("concept.json")),
+            Command::ConceptLoad(PathBuf::from("concept.json")),
             Command::InjectPanic,
             Command::RestartWorker,
             Command::Shutdown,
@@ -517,6 +535,11 @@ impl Command {
                 | Command::SetCompare(_)
                 | Command::Sanity(_)
                 | Command::SetAttention(_)
+                | Command::ConceptRecord(_)
+                | Command::ConceptFit(_)
+                | Command::ConceptClear
+                | Command::ConceptSave(_)
+                | Command::ConceptLoad(_)
                 | Command::InjectPanic
                 | Command::RestartWorker
                 | Command::Shutdown => {}
@@ -670,6 +693,40 @@ pub enum Event {
         /// Their scores (the unit's maximum on each), best first.
         scores: Vec<f32>,
     },
+    /// The concept's examples gathered so far, and what is being gathered.
+    ConceptExamples {
+        /// The layer they are of.
+        layer: String,
+        /// Frames of the concept.
+        positives: usize,
+        /// Frames of others.
+        negatives: usize,
+        /// What the frames shown now are gathered as (None: nothing).
+        recording: Option<ConceptSide>,
+    },
+    /// A concept was fitted or loaded.
+    ConceptReady {
+        /// Its name.
+        name: String,
+        /// Its layer.
+        layer: String,
+        /// How it was fitted.
+        fit: ConceptFit,
+        /// The share of its examples on their own side.
+        train_accuracy: f32,
+    },
+    /// The concept on the current frame.
+    ConceptScore {
+        /// Its score (the projection of the frame's activations, averaged over the map; above
+        /// 0: the concept's side for a logistic fit).
+        score: f32,
+        /// Its score at every place of the map, red on the concept's side, over the frame.
+        overlay: RgbImage,
+    },
+    /// The concept was saved in this file.
+    ConceptSaved(PathBuf),
+    /// The concept and its examples were forgotten.
+    ConceptCleared,
     /// New iterations of the running optimization.
     Telemetry {
         /// Changes whenever the run restarts (the UI starts a new plot).

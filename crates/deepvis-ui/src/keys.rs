@@ -77,7 +77,7 @@ const fn mouse(keys: &'static str, what: &'static str) -> Binding {
 type Run = fn(&mut DeepvisApp, Key, bool);
 
 /// Every key and mouse binding, in the help overlay's order.
-pub const BINDINGS: [Binding; 22] = [
+pub const BINDINGS: [Binding; 23] = [
     key(
         "arrows / i j k l",
         "move the selection (shift: by 3)",
@@ -235,6 +235,10 @@ pub const BINDINGS: [Binding; 22] = [
         "project that position (right click: its maximum)",
     ),
     mouse("hover a tile", "its channel and maximum"),
+    mouse(
+        "hold g / G (shift+g)",
+        "gather the frames shown as the concept's examples / as others (the concept pane)",
+    ),
     mouse(
         "drop files",
         "show a photo, a video or a folder; an .onnx file opens that model; an exported \

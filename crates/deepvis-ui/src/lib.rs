@@ -55,6 +55,8 @@ pane::registry! {
     frame::FramePane,
     /// The selected unit's map, activity and the top-5 classes.
     unit::UnitPane,
+    /// A concept taught with the camera: its gauge and its map over the frame.
+    concept::ConceptPane,
     /// The preferred image, its run, its plots and its settings.
     preferred::PreferredPane,
     /// The selected unit's top-9 images.

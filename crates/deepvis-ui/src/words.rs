@@ -135,6 +135,7 @@ pub fn failure(f: &Failure) -> String {
         Doing::Optimize => format!("preferred image: {m}"),
         Doing::Export => format!("cannot export: {m}"),
         Doing::Record => format!("cannot record: {m}"),
+        Doing::Concept => format!("concept: {m}"),
     }
 }
 

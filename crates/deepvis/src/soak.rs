@@ -234,7 +234,24 @@ fn command(r: &mut Rng, layers: &[String], bad_files: &[PathBuf], models: &[Path
         77..=78 => Command::Sanity(r.chance(300)),
         79 => Command::RestartWorker,
         80 => Command::SetAttention(r.chance(500).then(|| attention_ask(r))),
+        81..=84 => concept_command(r, bad_files),
         _ => Command::SetRunning(true),
+    }
+}
+
+/// A concept command: gathering either side or stopping, fitting, clearing, saving where no
+/// folder is, loading files that are no concept.
+fn concept_command(r: &mut Rng, bad_files: &[PathBuf]) -> Command {
+    use deepvis_protocol::{ConceptFit, ConceptSide};
+    match r.below(7) {
+        0 => Command::ConceptRecord(Some(ConceptSide::Concept)),
+        1 => Command::ConceptRecord(Some(ConceptSide::Others)),
+        2 => Command::ConceptRecord(None),
+        3 => Command::ConceptFit(r.pick(&ConceptFit::ALL)),
+        4 => Command::ConceptClear,
+        5 => Command::ConceptSave(PathBuf::from("/no/such/folder/concept.json")),
+        _ if bad_files.is_empty() => Command::ConceptLoad(PathBuf::from("/no/such/concept.json")),
+        _ => Command::ConceptLoad(r.pick(bad_files)),
     }
 }
 

@@ -1,0 +1,139 @@
+//! A concept taught to the worker as the window teaches it: frames of a clip gathered while
+//! recording, a concept fitted on a photo against another, its score and map on each frame
+//! after (higher on the concept's photo), saved, forgotten and loaded again.
+
+mod common;
+use common::{collect, weights};
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use deepvis_engine::{EngineConfig, EngineHandle, ModelLoader, spawn};
+use deepvis_model::{Arch, BackendChoice};
+use deepvis_protocol::{Command, ConceptFit, ConceptSide, Event, SourceSpec};
+use deepvis_testdata::shared;
+
+fn engine(source: SourceSpec) -> EngineHandle {
+    let mut c = EngineConfig::new(ModelLoader::builtin(Arch::SqueezeNet1_0, weights()), source);
+    c.backend = BackendChoice::Cpu;
+    c.grid_layer = Some("fire9".into());
+    c.running = false;
+    spawn(c, Arc::new(|| {}))
+}
+
+/// The examples' counts the worker says, once `done` holds of them (at most 60 s).
+fn counts(h: &EngineHandle, done: impl Fn(usize, usize) -> bool) -> (usize, usize) {
+    let mut last = (0, 0);
+    collect(h, Duration::from_secs(60), |e| {
+        if let Event::ConceptExamples {
+            positives,
+            negatives,
+            ..
+        } = e
+        {
+            last = (*positives, *negatives);
+        }
+        done(last.0, last.1)
+    });
+    last
+}
+
+/// The next concept score the worker sends after `SetSource(photo)`.
+fn score_on(h: &EngineHandle, photo: &str) -> f32 {
+    h.send(Command::SetSource(SourceSpec::Path(
+        shared().join("images").join(photo),
+    )));
+    // the first score after the new photo's input
+    let mut seen_input = false;
+    let mut score = None;
+    collect(h, Duration::from_secs(60), |e| {
+        match e {
+            Event::Input(_) => seen_input = true,
+            Event::ConceptScore { score: s, overlay } if seen_input => {
+                assert!(overlay.width() > 0);
+                score = Some(*s);
+            }
+            _ => {}
+        }
+        score.is_some()
+    });
+    score.unwrap_or_else(|| panic!("no concept score on {photo}"))
+}
+
+#[test]
+fn the_worker_records_fits_scores_saves_and_loads_a_concept() {
+    // a clip: every frame shown while recording is gathered
+    let h = engine(SourceSpec::Path(shared().join("videos/three_photos.gif")));
+    collect(&h, Duration::from_secs(60), |e| {
+        matches!(e, Event::Grid { .. })
+    });
+    h.send(Command::ConceptRecord(Some(ConceptSide::Concept)));
+    let (p, _) = counts(&h, |p, _| p >= 3);
+    assert!(p >= 3, "frames of the clip gathered: {p}");
+    h.send(Command::ConceptRecord(None));
+    h.send(Command::ConceptClear);
+    collect(&h, Duration::from_secs(10), |e| {
+        matches!(e, Event::ConceptCleared)
+    });
+    // the espresso photo as the concept, the dog as the others
+    h.send(Command::SetSource(SourceSpec::Path(
+        shared().join("images/coffee.png"),
+    )));
+    collect(&h, Duration::from_secs(60), |e| {
+        matches!(e, Event::Input(_))
+    });
+    h.send(Command::ConceptRecord(Some(ConceptSide::Concept)));
+    counts(&h, |p, _| p >= 1);
+    h.send(Command::ConceptRecord(None));
+    h.send(Command::SetSource(SourceSpec::Path(
+        shared().join("images/dog.jpg"),
+    )));
+    collect(&h, Duration::from_secs(60), |e| {
+        matches!(e, Event::Input(_))
+    });
+    h.send(Command::ConceptRecord(Some(ConceptSide::Others)));
+    counts(&h, |_, n| n >= 1);
+    h.send(Command::ConceptRecord(None));
+    h.send(Command::ConceptFit(ConceptFit::Logistic));
+    let ready = collect(&h, Duration::from_secs(60), |e| {
+        matches!(e, Event::ConceptReady { .. })
+    });
+    assert!(
+        ready.iter().any(|e| matches!(e,
+            Event::ConceptReady { layer, fit: ConceptFit::Logistic, .. } if layer == "fire9")),
+        "{ready:?}"
+    );
+    let (dog, coffee) = (score_on(&h, "dog.jpg"), score_on(&h, "coffee.png"));
+    assert!(coffee > dog, "coffee {coffee}, dog {dog}");
+    // saved, forgotten, loaded: the same scores
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("espresso.json");
+    h.send(Command::ConceptSave(file.clone()));
+    collect(&h, Duration::from_secs(10), |e| {
+        matches!(e, Event::ConceptSaved(_))
+    });
+    assert!(file.is_file());
+    h.send(Command::ConceptClear);
+    h.send(Command::ConceptLoad(file));
+    collect(&h, Duration::from_secs(10), |e| {
+        matches!(e, Event::ConceptReady { .. })
+    });
+    let again = score_on(&h, "dog.jpg");
+    assert!(
+        (again - dog).abs() <= 1e-4 * dog.abs().max(1.0),
+        "{again} vs {dog}"
+    );
+    // a file that is no concept is an error, and the concept stays
+    let junk = dir.path().join("junk.json");
+    std::fs::write(&junk, b"{}").unwrap();
+    h.send(Command::ConceptLoad(junk));
+    let e = collect(&h, Duration::from_secs(10), |e| {
+        matches!(e, Event::Error(_))
+    });
+    assert!(
+        e.iter()
+            .any(|e| matches!(e, Event::Error(f) if f.message.contains("junk.json"))),
+        "{e:?}"
+    );
+    h.shutdown();
+}

@@ -1,0 +1,241 @@
+//! The concept pane: teach a concept with the camera (hold "record concept" while the thing is
+//! in view, "record others" while it is not; or hold `g` / shift+`g`), fit it, then watch its
+//! score as a gauge with its history and its map over every frame; save and load it.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+
+use deepvis_protocol::{Command, ConceptFit, ConceptSide, Event};
+use egui::{Key, TextureOptions};
+
+use crate::Shared;
+use crate::pane::{Pane, Place};
+use crate::picture::{Picture, image_box, name_image, rgb_to_color};
+
+/// How many scores the gauge's history keeps.
+pub const HISTORY: usize = 300;
+
+/// The concept pane's state.
+pub struct ConceptPane {
+    /// How the next fit is made.
+    pub fit: ConceptFit,
+    /// The file saved to and loaded from.
+    pub path: String,
+    /// Frames of the concept and of others gathered (the worker's count).
+    pub counts: (usize, usize),
+    /// What is being gathered, as the worker said.
+    pub recording: Option<ConceptSide>,
+    /// The concept ready: its name, layer, fit and the share of its examples on their side.
+    pub ready: Option<(String, String, ConceptFit, f32)>,
+    /// The newest scores, oldest first.
+    pub scores: VecDeque<f32>,
+    /// What this pane last asked to gather (so a held button is said once).
+    asked: Option<ConceptSide>,
+    /// Whether the key asked it (the buttons leave the key's recording alone).
+    asked_by_key: bool,
+    overlay: Picture,
+}
+
+impl Default for ConceptPane {
+    fn default() -> Self {
+        ConceptPane {
+            fit: ConceptFit::Mean,
+            path: crate::player::output_dir()
+                .join("concepts")
+                .join("concept.json")
+                .display()
+                .to_string(),
+            counts: (0, 0),
+            recording: None,
+            ready: None,
+            scores: VecDeque::new(),
+            asked: None,
+            asked_by_key: false,
+            overlay: Picture::default(),
+        }
+    }
+}
+
+impl Pane for ConceptPane {
+    fn name(&self) -> &'static str {
+        "concept pane"
+    }
+
+    fn place(&self) -> Place {
+        Place::Left
+    }
+
+    fn apply(&mut self, e: &Event, _shared: &mut Shared) {
+        match e {
+            Event::ConceptExamples {
+                positives,
+                negatives,
+                recording,
+                ..
+            } => {
+                self.counts = (*positives, *negatives);
+                self.recording = *recording;
+            }
+            Event::ConceptReady {
+                name,
+                layer,
+                fit,
+                train_accuracy,
+            } => {
+                self.ready = Some((name.clone(), layer.clone(), *fit, *train_accuracy));
+                self.scores.clear();
+            }
+            Event::ConceptScore { score, overlay } => {
+                self.scores.push_back(*score);
+                while self.scores.len() > HISTORY {
+                    self.scores.pop_front();
+                }
+                self.overlay.set(rgb_to_color(overlay));
+            }
+            Event::ConceptCleared => {
+                self.ready = None;
+                self.scores.clear();
+                self.overlay.clear();
+            }
+            _ => {}
+        }
+    }
+
+    fn prepare(&mut self, ctx: &egui::Context, shared: &mut Shared) {
+        // `g` held gathers the concept, shift+`g` others (when no text field has the keys)
+        let typing = ctx.memory(|m| m.focused().is_some());
+        let (g, shift) = ctx.input(|i| (i.key_down(Key::G), i.modifiers.shift));
+        let by_key = (g && !typing).then_some(if shift {
+            ConceptSide::Others
+        } else {
+            ConceptSide::Concept
+        });
+        if by_key.is_some() || self.asked_by_key {
+            self.ask(by_key, shared);
+            self.asked_by_key = by_key.is_some();
+        }
+        self.overlay
+            .upload(ctx, "concept map", TextureOptions::LINEAR);
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
+        egui::CollapsingHeader::new("concept (teach one with the camera)")
+            .default_open(false)
+            .show(ui, |ui| self.body(ui, shared));
+    }
+}
+
+impl ConceptPane {
+    /// Asks the worker to gather `side` (None: stop), when that is new.
+    pub fn ask(&mut self, side: Option<ConceptSide>, shared: &mut Shared) {
+        if side != self.asked {
+            shared.send(Command::ConceptRecord(side));
+            self.asked = side;
+        }
+    }
+
+    fn body(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
+        let mut held = None;
+        ui.horizontal(|ui| {
+            for (side, text) in [
+                (ConceptSide::Concept, "record concept"),
+                (ConceptSide::Others, "record others"),
+            ] {
+                let on = self.recording == Some(side);
+                let b = egui::Button::new(text)
+                    .selected(on)
+                    .sense(egui::Sense::click_and_drag());
+                let r = ui.add(b).on_hover_text("hold while the frames show it (or hold g / G)");
+                if r.is_pointer_button_down_on() {
+                    held = Some(side);
+                }
+            }
+        });
+        if !self.asked_by_key {
+            self.ask(held, shared);
+        }
+        let (p, n) = self.counts;
+        ui.label(format!("{p} frame(s) of the concept, {n} of others"));
+        ui.horizontal(|ui| {
+            egui::ComboBox::from_id_salt("concept fit")
+                .selected_text(self.fit.label())
+                .show_ui(ui, |ui| {
+                    for f in ConceptFit::ALL {
+                        ui.selectable_value(&mut self.fit, f, f.label());
+                    }
+                });
+            if ui
+                .add_enabled(p > 0 && n > 0, egui::Button::new("fit"))
+                .clicked()
+            {
+                shared.send(Command::ConceptFit(self.fit));
+            }
+            if ui.button("clear").clicked() {
+                shared.send(Command::ConceptClear);
+            }
+        });
+        self.gauge(ui);
+        ui.horizontal(|ui| {
+            ui.add(egui::TextEdit::singleline(&mut self.path).desired_width(180.0));
+            if ui
+                .add_enabled(self.ready.is_some(), egui::Button::new("save concept"))
+                .clicked()
+            {
+                if let Some(d) = PathBuf::from(&self.path).parent() {
+                    let _ = std::fs::create_dir_all(d);
+                }
+                shared.send(Command::ConceptSave(PathBuf::from(&self.path)));
+            }
+            if ui.button("load concept").clicked() {
+                shared.send(Command::ConceptLoad(PathBuf::from(&self.path)));
+            }
+        });
+    }
+
+    /// The concept's score now as a gauge, its history, and its map over the frame.
+    fn gauge(&mut self, ui: &mut egui::Ui) {
+        let Some((name, layer, fit, acc)) = &self.ready else {
+            ui.weak("fit the concept to see it on every frame");
+            return;
+        };
+        ui.label(format!(
+            "{name:?} on {layer} ({}; {:.0}% of its examples on their side)",
+            fit.label(),
+            acc * 100.0
+        ));
+        let Some(&now) = self.scores.back() else {
+            return;
+        };
+        // the gauge spans the scores seen: the lowest empty, the highest full
+        let (lo, hi) = self
+            .scores
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &s| (a.min(s), b.max(s)));
+        let share = if hi > lo { (now - lo) / (hi - lo) } else { 0.5 };
+        ui.add(egui::ProgressBar::new(share).text(format!("score {now:.3}")));
+        let width = ui.available_width().min(240.0);
+        let (rect, resp) = ui.allocate_exact_size(egui::vec2(width, 36.0), egui::Sense::hover());
+        name_image(&resp, "concept score history");
+        let painter = ui.painter();
+        painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+        let range = (hi - lo).max(1e-6);
+        let k = self.scores.len().max(2) - 1;
+        let line: Vec<egui::Pos2> = self
+            .scores
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                egui::pos2(
+                    rect.left() + rect.width() * i as f32 / k as f32,
+                    rect.bottom() - rect.height() * (s - lo) / range,
+                )
+            })
+            .collect();
+        painter.add(egui::Shape::line(
+            line,
+            egui::Stroke::new(1.5, ui.visuals().selection.bg_fill),
+        ));
+        let resp = image_box(ui, self.overlay.get(), width, "");
+        name_image(&resp, "concept map");
+    }
+}

@@ -1,0 +1,114 @@
+//! The window's concept pane through egui_kittest, on the real worker (CPU) and the shared
+//! photos: `g` held gathers the espresso photo as the concept, shift+`g` the dog as others,
+//! "fit" gives a gauge and a map over the frame, and the concept is saved, cleared and loaded
+//! again. (Top-level `tests/`, run as a test of the `deepvis` crate.)
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use deepvis_engine::{EngineConfig, ModelLoader};
+use deepvis_protocol::{Command, SourceSpec};
+use deepvis_testdata::shared;
+use deepvis_ui::{DeepvisApp, Persisted};
+use egui::{Key, Modifiers};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+/// Draws the window until `done` holds of it (the worker runs meanwhile), at most `secs` s.
+fn until(
+    h: &mut Harness<'static, DeepvisApp>,
+    secs: u64,
+    what: &str,
+    done: impl Fn(&DeepvisApp) -> bool,
+) {
+    let t0 = Instant::now();
+    while !done(h.state()) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(secs),
+            "no {what} after {secs} s; messages: {:?}",
+            h.state().messages
+        );
+        std::thread::sleep(Duration::from_millis(30));
+        h.run_steps(1);
+    }
+    h.run_steps(2);
+}
+
+fn photo(name: &str) -> SourceSpec {
+    SourceSpec::Path(shared().join("images").join(name))
+}
+
+#[test]
+fn the_concept_pane_records_fits_shows_saves_and_loads_a_concept() {
+    let mut c = EngineConfig::new(
+        ModelLoader::builtin(
+            deepvis_model::Arch::SqueezeNet1_0,
+            deepvis_testdata::shared_file("weights/squeezenet1_0/squeezenet1_0.safetensors"),
+        ),
+        photo("coffee.png"),
+    );
+    c.backend = deepvis_model::BackendChoice::Cpu;
+    c.grid_layer = Some("fire9".into());
+    c.running = false;
+    let engine = deepvis_engine::spawn(c, Arc::new(|| {}));
+    let persisted = Persisted {
+        running: false,
+        layer: Some("fire9".into()),
+        ..Persisted::default()
+    };
+    let mut app = DeepvisApp::new(engine.commands.clone(), engine.events.clone(), persisted);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("espresso.json");
+    app.panes.concept.path = file.display().to_string();
+    let mut h = Harness::builder()
+        .with_size([1400.0, 3000.0])
+        .build_ui_state(|ui, app: &mut DeepvisApp| app.ui(ui), app);
+    until(&mut h, 300, "grid", |a| a.panes.grid.grid.is_some());
+    h.get_by_label("concept (teach one with the camera)")
+        .click();
+    h.run_steps(2);
+    // g held: the espresso photo is the concept
+    h.key_down(Key::G);
+    until(&mut h, 60, "concept frames", |a| {
+        a.panes.concept.counts.0 >= 1
+    });
+    h.key_up(Key::G);
+    h.run_steps(2);
+    h.state_mut().send(Command::SetSource(photo("dog.jpg")));
+    until(&mut h, 60, "the dog", |a| a.source.label.contains("dog"));
+    std::thread::sleep(Duration::from_millis(300));
+    h.run_steps(3);
+    // shift+g held: the dog is another thing
+    h.key_down_modifiers(Modifiers::SHIFT, Key::G);
+    until(&mut h, 60, "other frames", |a| {
+        a.panes.concept.counts.1 >= 1
+    });
+    h.key_up_modifiers(Modifiers::SHIFT, Key::G);
+    h.run_steps(2);
+    assert!(h.state().panes.concept.recording.is_none() || h.state().panes.concept.counts.1 >= 1);
+    h.get_by_label("fit").click();
+    until(&mut h, 60, "a concept score", |a| {
+        !a.panes.concept.scores.is_empty()
+    });
+    h.get_by_label("concept map");
+    h.get_by_label("concept score history");
+    let on_dog = *h.state().panes.concept.scores.back().unwrap();
+    h.state_mut().send(Command::SetSource(photo("coffee.png")));
+    until(&mut h, 60, "a score on the espresso", |a| {
+        a.panes.concept.scores.len() >= 2
+    });
+    let on_coffee = *h.state().panes.concept.scores.back().unwrap();
+    assert!(on_coffee > on_dog, "espresso {on_coffee}, dog {on_dog}");
+    // saved, cleared, loaded
+    h.get_by_label("save concept").click();
+    until(&mut h, 30, "the saved file", |_| file.is_file());
+    h.get_by_label("clear").click();
+    until(&mut h, 30, "the concept cleared", |a| {
+        a.panes.concept.ready.is_none()
+    });
+    h.get_by_label("load concept").click();
+    until(&mut h, 30, "the concept loaded", |a| {
+        a.panes.concept.ready.is_some()
+    });
+    engine.shutdown();
+}
