@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 const FIXED: f64 = (1u64 << 20) as f64;
 
 /// The histogram's bins: one for the images where the channel is silent (its maximum at most
-/// 0), then one below 2^-7, one per power of two from 2^-7 to 2^6, and one from 2^7 on.
-pub const BINS: usize = 17;
+/// 0), then one below 2^-7, one per power of two from 2^-7 to 2^10, and one from 2^11 on (a
+/// Caffe network's units reach the hundreds).
+pub const BINS: usize = 21;
 /// The lowest power of two with a bin of its own.
 const LOW_POW: i32 = -7;
 
@@ -51,7 +52,7 @@ pub fn bin_of(max: f32) -> usize {
 }
 
 /// The lower edge of each bin but the first (the silent one): bin 1 holds everything above 0
-/// and below 2^-7, bin `i` from 2^(i-9) up, the last everything from 2^7 on.
+/// and below 2^-7, bin `i` from 2^(i-9) up, the last everything from 2^11 on.
 pub fn bin_edges() -> Vec<f32> {
     (1..BINS)
         .map(|i| {
@@ -97,8 +98,11 @@ impl ChannelStats {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
-        for (h, o) in self.hist.iter_mut().zip(&other.hist) {
-            *h += o;
+        // (a histogram of other bins, from another version, is not added bin by bin)
+        if other.hist.len() == BINS {
+            for (h, o) in self.hist.iter_mut().zip(&other.hist) {
+                *h += o;
+            }
         }
     }
 
