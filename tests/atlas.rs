@@ -244,6 +244,71 @@ fn shards_merged_and_a_resumed_run_give_the_single_runs_site() {
 }
 
 #[test]
+fn a_pooling_unit_silent_on_noise_starts_from_its_top_image_and_links_its_circuit() {
+    // pool8's units have no value before a ReLU: silent on the noise, they start again from
+    // their top image (saved beside the sidecar); fire9's pages link their pool8 inputs
+    let dir = tempfile::tempdir().unwrap();
+    let images = shared().join("images");
+    let make = |out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "atlas",
+            "--layer",
+            "pool8",
+            "--layer",
+            "fire9",
+            "--units",
+            "100-102",
+            "--methods",
+            "paper",
+            "--iters",
+            "3",
+            "--folder",
+            images.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        deepvis_ok(&args);
+    };
+    let one = dir.path().join("one");
+    make(&one, &[]);
+    let unit = one.join("layers/pool8/u0100");
+    assert!(
+        unit.join("paper.start0.safetensors").is_file(),
+        "started from its top image"
+    );
+    let again = dir.path().join("again.png");
+    deepvis_ok(&[
+        "optimize",
+        "--from",
+        unit.join("paper.json").to_str().unwrap(),
+        "-o",
+        again.to_str().unwrap(),
+    ]);
+    assert!(std::fs::read(unit.join("paper.png")).unwrap() == std::fs::read(&again).unwrap());
+    let page = std::fs::read_to_string(one.join("layers/fire9/u0101.html")).unwrap();
+    assert!(
+        page.contains("Its circuit") && page.contains("pool8"),
+        "the circuit section"
+    );
+    check_links(&one);
+    // the start images travel with their units through a merge
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    make(&a, &["--shard", "0/2"]);
+    make(&b, &["--shard", "1/2"]);
+    let merged = dir.path().join("merged");
+    deepvis_ok(&[
+        "atlas",
+        "merge",
+        "-o",
+        merged.to_str().unwrap(),
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+    ]);
+    same_site(&one, &merged);
+}
+
+#[test]
 fn bad_input_is_a_clear_error_and_leaves_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let images = shared().join("images");

@@ -135,6 +135,21 @@ fn on_picture(
         .collect())
 }
 
+/// A unit's `top` strongest inputs of each sign by weight in the layer below it: the layer's
+/// name and `(channel, sum)` lists, strongest first; None where the layer has none below it or
+/// the path between them is not linear.
+pub fn strongest(l: &Loaded, layer: &str, unit: usize, top: usize) -> Option<Weighted> {
+    let info = l.info.layer(layer).ok()?;
+    let below = layer_below(l, &info.name).ok()?;
+    let w = by_weight(l, &below, &info.name, info.channels, unit).ok()?;
+    let (pos, neg) = ranked(&w, top);
+    let pairs = |v: Vec<Input>| v.into_iter().map(|i| (i.channel, i.value)).collect();
+    Some((below, pairs(pos), pairs(neg)))
+}
+
+/// The layer below and its strongest inputs of each sign, `(channel, sum)`.
+pub type Weighted = (String, Vec<(usize, f32)>, Vec<(usize, f32)>);
+
 /// Runs the command.
 pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     let l = load(g)?;

@@ -634,7 +634,13 @@ impl Batch {
                     plan.unit,
                     plan.kind.as_str(),
                     st.iterations,
-                    if plan.config.objective.primary().is_some_and(|o| o.pre_relu) {
+                    if self
+                        .opt
+                        .config(id)?
+                        .objective
+                        .primary()
+                        .is_some_and(|o| o.pre_relu)
+                    {
                         " even before its ReLU"
                     } else {
                         " and has no value before a ReLU to fall back on (a photo as the start \

@@ -267,6 +267,22 @@ pub struct UnitRecord {
     pub crops: Vec<CropRecord>,
     /// Its statistics (when a folder was scanned).
     pub stats: Option<StatsRecord>,
+    /// Its strongest inputs in the layer below, by weight (where the path between them is
+    /// linear).
+    #[serde(default)]
+    pub circuit: Option<CircuitRecord>,
+}
+
+/// A unit's strongest inputs in the layer below, by weight: each channel with the sum of its
+/// expanded kernel.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CircuitRecord {
+    /// The layer below.
+    pub below: String,
+    /// Those that excite it, strongest first.
+    pub excite: Vec<(usize, f32)>,
+    /// Those that inhibit it, strongest first.
+    pub inhibit: Vec<(usize, f32)>,
 }
 
 impl UnitRecord {
@@ -373,18 +389,20 @@ pub fn copy_part(part: &Path, site: &Path) -> Result<usize> {
     let mut units = 0;
     for layer in &spec.layers {
         for r in layer_records(part, &layer.name)? {
-            let files = r
-                .pictures
-                .iter()
-                .flat_map(|p| [p.png.clone(), p.sidecar.clone()])
-                .chain(
-                    r.crops
-                        .iter()
-                        .flat_map(|c| [Some(c.crop.clone()), c.back.clone()]),
-                )
-                .flatten();
-            for rel in files {
-                copy_file(part, site, Path::new(&rel))?;
+            // every file of the unit's folder: its pictures, their sidecars and start images,
+            // its crops
+            let dir = super::unit::unit_dir(&r.layer, r.unit);
+            let entries = std::fs::read_dir(part.join(&dir))
+                .with_context(|| format!("reading {}", part.join(&dir).display()))?;
+            let mut names: Vec<String> = entries
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| !deepvis_topk::is_temporary(n))
+                .collect();
+            names.sort();
+            for name in names {
+                copy_file(part, site, &Path::new(&dir).join(name))?;
             }
             if done(site, &r.layer, r.unit) {
                 bail!(

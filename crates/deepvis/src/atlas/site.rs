@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use deepvis_topk::{safe_file_name, write_atomic};
 
-use super::record::{AtlasSpec, LayerRow, StatsRecord, UnitRecord, layer_records};
+use super::record::{AtlasSpec, CircuitRecord, LayerRow, StatsRecord, UnitRecord, layer_records};
 
 /// The style sheet.
 const CSS: &str = include_str!("atlas.css");
@@ -89,6 +89,11 @@ pub fn write(site: &Path, spec: &AtlasSpec) -> Result<usize> {
         }
     }
     put("index.html", &model_page(spec, &mapped))?;
+    // every unit with a page, for the circuits' links
+    let units: Vec<(String, usize)> = mapped
+        .iter()
+        .flat_map(|(l, recs)| recs.iter().map(|r| (l.name.clone(), r.unit)))
+        .collect();
     let mut pages = 1;
     for (layer, records) in &mapped {
         let dir = layer_dir(&layer.name);
@@ -105,7 +110,7 @@ pub fn write(site: &Path, spec: &AtlasSpec) -> Result<usize> {
             };
             put(
                 &format!("{dir}/u{:04}.html", r.unit),
-                &unit_page(spec, layer, r, &near),
+                &unit_page(spec, layer, r, &near, &units),
             )?;
             pages += 1;
         }
@@ -293,7 +298,13 @@ struct Near<'a> {
 }
 
 /// A unit's page.
-fn unit_page(spec: &AtlasSpec, layer: &LayerRow, r: &UnitRecord, near: &Near) -> String {
+fn unit_page(
+    spec: &AtlasSpec,
+    layer: &LayerRow,
+    r: &UnitRecord,
+    near: &Near,
+    mapped: &[(String, usize)],
+) -> String {
     let mut b = String::new();
     let link = |o: Option<&UnitRecord>, text: &str| match o {
         Some(u) => format!(
@@ -331,6 +342,9 @@ fn unit_page(spec: &AtlasSpec, layer: &LayerRow, r: &UnitRecord, near: &Near) ->
         );
         b.push_str(&histogram(s));
         b.push_str("</section>\n");
+    }
+    if let Some(c) = &r.circuit {
+        circuit(&mut b, c, mapped);
     }
     neighbours(&mut b, r, near);
     b.push_str("</main>\n");
@@ -430,6 +444,36 @@ fn crops(b: &mut String, spec: &AtlasSpec, r: &UnitRecord) {
         );
     }
     b.push_str("</div>\n</section>\n");
+}
+
+/// A unit page's circuit: its strongest inputs in the layer below by weight, each a link to
+/// that unit's page where the atlas has it.
+fn circuit(b: &mut String, c: &CircuitRecord, mapped: &[(String, usize)]) {
+    let _ = writeln!(
+        b,
+        "<section><h2>Its circuit</h2>\n<p>Its strongest inputs in {} by weight (the sum of the \
+         expanded kernel of the path between them; `deepvis circuit` lists them on a picture \
+         too).</p>",
+        esc(&c.below)
+    );
+    for (what, list) in [("excite it", &c.excite), ("inhibit it", &c.inhibit)] {
+        let items: Vec<String> = list
+            .iter()
+            .map(|&(ch, v)| {
+                let text = format!("{ch} ({v:+.3})");
+                if mapped.iter().any(|(l, u)| *l == c.below && *u == ch) {
+                    format!(
+                        "<a href=\"../{}/u{ch:04}.html\">{text}</a>",
+                        url(&deepvis_topk::safe_file_name(&c.below))
+                    )
+                } else {
+                    text
+                }
+            })
+            .collect();
+        let _ = writeln!(b, "<p>{what}: {}</p>", items.join(", "));
+    }
+    b.push_str("</section>\n");
 }
 
 /// A unit page's neighbours in its layer, itself among them.

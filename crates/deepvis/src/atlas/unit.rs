@@ -11,7 +11,9 @@ use deepvis_optim::{Goal, Init, MethodKind, Objective, RunConfig, Sidecar};
 use deepvis_topk::{ScanState, safe_file_name};
 use deepvis_viz::BackFilter;
 
-use super::record::{AtlasSpec, ClassRow, CropRecord, PictureRecord, StatsRecord, UnitRecord};
+use super::record::{
+    AtlasSpec, CircuitRecord, ClassRow, CropRecord, PictureRecord, StatsRecord, UnitRecord,
+};
 use crate::Global;
 use crate::common::{Loaded, save_image};
 use crate::optimize::{Batch, Plan};
@@ -114,6 +116,9 @@ impl Source {
     }
 }
 
+/// How many inputs of each sign a unit page lists.
+const CIRCUIT_TOP: usize = 6;
+
 /// Makes units.
 pub struct Maker<'a> {
     pub g: &'a Global,
@@ -139,7 +144,8 @@ impl Maker<'_> {
             .with_context(|| format!("writing the files of {layer} unit {unit}"))?;
         let mut pictures = Vec::new();
         for &m in &self.spec.methods {
-            pictures.push(self.picture(layer, unit, m, &dir)?);
+            let start = scan.and_then(|s| top_photo(self.l, s, unit));
+            pictures.push(self.picture(layer, unit, m, &dir, start.as_ref())?);
         }
         let (crops, stats) = match scan {
             Some(s) => (self.crops(s, unit, &dir)?, stats(s, unit)),
@@ -151,16 +157,29 @@ impl Maker<'_> {
             pictures,
             crops,
             stats,
+            circuit: crate::circuit::strongest(self.l, layer, unit, CIRCUIT_TOP).map(
+                |(below, excite, inhibit)| CircuitRecord {
+                    below,
+                    excite,
+                    inhibit,
+                },
+            ),
         };
         rec.save(self.site)?;
         Ok(rec)
     }
 
-    /// The run of one picture: the unit at the centre of its map, from seeded noise, the
-    /// method's defaults (the paper's preset 3), `--iters`.
-    fn plan(&self, layer: &str, unit: usize, m: MethodKind) -> Result<Plan> {
+    /// The run of one picture: the unit at the centre of its map (or at `pos`), from seeded
+    /// noise, the method's defaults (the paper's preset 3), `--iters`.
+    fn plan(
+        &self,
+        layer: &str,
+        unit: usize,
+        m: MethodKind,
+        pos: Option<(usize, usize)>,
+    ) -> Result<Plan> {
         let info = &self.l.info;
-        let o = Objective::new(info, layer, unit, None, false, 1.0)?;
+        let o = Objective::new(info, layer, unit, pos, false, 1.0)?;
         o.validate(info)?;
         let pre = Objective {
             pre_relu: true,
@@ -199,10 +218,26 @@ impl Maker<'_> {
     }
 
     /// One picture with its sidecar, or why it could not be made.
-    fn picture(&self, layer: &str, unit: usize, m: MethodKind, dir: &str) -> Result<PictureRecord> {
-        let plan = self.plan(layer, unit, m)?;
+    /// From seeded noise; a unit silent there (and before its ReLU, or with none) starts again
+    /// from `photo`, its top image, as the window starts again from the frame.
+    fn picture(
+        &self,
+        layer: &str,
+        unit: usize,
+        m: MethodKind,
+        dir: &str,
+        photo: Option<&(Init, (usize, usize))>,
+    ) -> Result<PictureRecord> {
+        let plan = self.plan(layer, unit, m, None)?;
         let mut batch = Batch::new(self.l, vec![plan])?;
         batch.optimize(self.g, true)?;
+        if let (Some(_), Some((init, pos))) = (batch.empty_runs()?, photo) {
+            // the unit where it peaks on its top image, from that image
+            let mut plan = self.plan(layer, unit, m, Some(*pos))?;
+            plan.config.init = init.clone();
+            batch = Batch::new(self.l, vec![plan])?;
+            batch.optimize(self.g, true)?;
+        }
         let id = batch.ids[0];
         let st = batch.opt.status(id)?.clone();
         let pre_relu = batch
@@ -302,6 +337,18 @@ impl Maker<'_> {
         }
         Ok(out)
     }
+}
+
+/// The unit's top image in a scan as a start image, and where the unit peaks on it (None
+/// when it cannot be read again).
+fn top_photo(l: &Loaded, scan: &ScanState, unit: usize) -> Option<(Init, (usize, usize))> {
+    let hit = scan.top.hits(unit).first()?;
+    let img = crate::common::read_picture(&scan.folder.join(&hit.file), None).ok()?;
+    let init = Init::Image {
+        chw: l.info.input.apply(&img).chw,
+        label: hit.file.clone(),
+    };
+    Some((init, (hit.y, hit.x)))
 }
 
 /// The unit's statistics in a scan.
