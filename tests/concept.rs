@@ -232,3 +232,62 @@ fn a_units_circuit_lists_its_strongest_inputs_by_weight_and_on_a_picture() {
     let (ok, _, err) = deepvis(&["circuit", "--layer", "prob", "--unit", "3"]);
     assert!(!ok && err.contains("linearly"), "{err}");
 }
+
+#[test]
+fn concepts_discover_factorises_a_classs_crops_into_concepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let coffee = shared().join("images/coffee.png");
+    let out = deepvis_ok(&[
+        "concepts",
+        "discover",
+        "--class",
+        "967",
+        "--images",
+        s(&coffee),
+        "--layer",
+        "fire9",
+        "--k",
+        "3",
+        "-o",
+        s(dir.path()),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        (v["crops"].as_u64(), v["label"].as_str()),
+        (Some(10), Some("espresso"))
+    );
+    let concepts = v["concepts"].as_array().unwrap();
+    assert_eq!(concepts.len(), 3);
+    let importance: Vec<f64> = concepts
+        .iter()
+        .map(|c| c["importance"].as_f64().unwrap())
+        .collect();
+    assert!(
+        importance.windows(2).all(|w| w[0] >= w[1]),
+        "most important first: {v}"
+    );
+    let shares: f64 = concepts.iter().map(|c| c["share"].as_f64().unwrap()).sum();
+    assert!((shares - 1.0).abs() < 1e-3, "the shares sum to 1: {shares}");
+    for c in concepts {
+        assert_eq!(c["typical"].as_array().unwrap().len(), 6);
+        let m = image::open(dir.path().join(c["montage"].as_str().unwrap())).unwrap();
+        assert!(m.width() > m.height(), "a row of crops");
+    }
+    assert!(v["relative_error"].as_f64().unwrap() < 1.0);
+    let (ok, _, err) = deepvis(&[
+        "concepts",
+        "discover",
+        "--class",
+        "967",
+        "--images",
+        s(&coffee),
+        "--layer",
+        "fire9",
+        "--k",
+        "0",
+        "-o",
+        s(dir.path()),
+    ]);
+    assert!(!ok && err.contains("--k 0"), "{err}");
+}

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use deepvis_concepts::{Cav, ConceptFile, Examples, Fit};
 use deepvis_model::graph::Seed;
-use deepvis_model::preprocess::{Preprocessed, preprocess_file};
+use deepvis_model::preprocess::Preprocessed;
 use deepvis_model::{BackMode, Request};
 use image::RgbImage;
 
@@ -126,9 +126,9 @@ pub fn run(g: &Global, c: Command) -> Result<ExitCode> {
 }
 
 /// The pictures of a path: a photo, every `step`th frame of a video, or those of every photo
-/// and video of a folder (searched as `topk` searches it). A file that cannot be read is
-/// skipped with a warning.
-fn pictures(l: &Loaded, path: &Path, step: u64) -> Result<Vec<(String, Preprocessed)>> {
+/// and video of a folder (searched as `topk` searches it), each with its name. A file that
+/// cannot be read is skipped with a warning.
+pub(crate) fn images(path: &Path, step: u64) -> Result<Vec<(String, image::DynamicImage)>> {
     let meta =
         std::fs::metadata(path).with_context(|| format!("{} cannot be read", path.display()))?;
     let files: Vec<PathBuf> = if meta.is_dir() {
@@ -142,10 +142,10 @@ fn pictures(l: &Loaded, path: &Path, step: u64) -> Result<Vec<(String, Preproces
     let mut out = Vec::new();
     for f in files {
         let read = if crate::topk::is_clip(&f) {
-            clip_frames(l, &f, step)
+            clip_frames(&f, step)
         } else {
-            preprocess_file(&f, &l.info.input)
-                .map(|p| vec![(f.display().to_string(), p)])
+            deepvis_model::preprocess::load_image(&f)
+                .map(|img| vec![(f.display().to_string(), img)])
                 .map_err(anyhow::Error::from)
         };
         match read {
@@ -156,8 +156,16 @@ fn pictures(l: &Loaded, path: &Path, step: u64) -> Result<Vec<(String, Preproces
     Ok(out)
 }
 
+/// [`images`] as the network's input.
+fn pictures(l: &Loaded, path: &Path, step: u64) -> Result<Vec<(String, Preprocessed)>> {
+    Ok(images(path, step)?
+        .into_iter()
+        .map(|(name, img)| (name, l.info.input.apply(&img)))
+        .collect())
+}
+
 /// Every `step`th frame of a clip, named `FILE@SECONDS`.
-fn clip_frames(l: &Loaded, path: &Path, step: u64) -> Result<Vec<(String, Preprocessed)>> {
+fn clip_frames(path: &Path, step: u64) -> Result<Vec<(String, image::DynamicImage)>> {
     let mut clip = deepvis_sources::video::open_clip(&deepvis_sources::Ffmpeg::from_env(), path)?;
     let info = clip.info().clone();
     let rel = path.display().to_string();
@@ -167,7 +175,7 @@ fn clip_frames(l: &Loaded, path: &Path, step: u64) -> Result<Vec<(String, Prepro
         match clip.frame(n) {
             Ok(img) => out.push((
                 deepvis_sources::video::frame_name(&rel, n, info.fps),
-                l.info.input.apply(&image::DynamicImage::ImageRgb8(img)),
+                image::DynamicImage::ImageRgb8(img),
             )),
             Err(_) if !out.is_empty() => break,
             Err(end) => bail!(

@@ -10,6 +10,7 @@ mod circuit;
 mod classify;
 mod common;
 mod concept;
+mod discover;
 mod env;
 mod fuzz;
 mod judge;
@@ -106,6 +107,10 @@ enum Command {
     /// pictures with its map, test it for a class by TCAV.
     #[command(subcommand)]
     Concept(concept::Command),
+    /// The concepts a network finds in a class: NMF of a layer's activations of crops of
+    /// the class's pictures (CRAFT), each with its typical crops and its importance.
+    #[command(subcommand)]
+    Concepts(discover::Command),
     /// A unit's strongest inputs in the layer below, positive and negative: by weight
     /// (through 1x1 layers and residual sums) and on a picture (activation x gradient).
     Circuit(circuit::Args),
@@ -154,6 +159,7 @@ fn run_command(g: &Global, c: Command) -> anyhow::Result<std::process::ExitCode>
         Command::Atlas(a) => atlas::run(&cli.global, a),
         Command::Concept(c) => concept::run(&cli.global, c),
         Command::Circuit(a) => circuit::run(&cli.global, a),
+        Command::Concepts(c) => discover::run(&cli.global, c),
         Command::Search(a) => search::run(&cli.global, a),
         Command::Bench(a) => bench::run(&cli.global, a),
         Command::Soak(a) => soak::run(&cli.global, a),
