@@ -1,7 +1,8 @@
 //! The window's concept pane through egui_kittest, on the real worker (CPU) and the shared
 //! photos: `g` held gathers the espresso photo as the concept, shift+`g` the dog as others,
 //! "fit" gives a gauge and a map over the frame, and the concept is saved, cleared and loaded
-//! again. (Top-level `tests/`, run as a test of the `deepvis` crate.)
+//! again; the frame's parts by NMF show over it, and one becomes the concept. (Top-level
+//! `tests/`, run as a test of the `deepvis` crate.)
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -109,6 +110,20 @@ fn the_concept_pane_records_fits_shows_saves_and_loads_a_concept() {
     h.get_by_label("load concept").click();
     until(&mut h, 30, "the concept loaded", |a| {
         a.panes.concept.ready.is_some()
+    });
+    // the frame's parts by NMF, and one of them made the concept
+    h.get_by_label("parts of the frame (NMF)").click();
+    until(&mut h, 60, "the frame's parts", |a| {
+        a.panes.concept.part_shares.len() == 3
+    });
+    h.get_by_label("concept parts");
+    h.get_by_label_contains("part 2").click();
+    until(&mut h, 60, "part 2 as the concept", |a| {
+        a.panes
+            .concept
+            .ready
+            .as_ref()
+            .is_some_and(|r| r.0 == "part 2")
     });
     engine.shutdown();
 }

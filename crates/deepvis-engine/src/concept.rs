@@ -2,7 +2,7 @@
 //! the frames shown while the user records, the concept fitted on them or loaded from a file,
 //! and its score and map on each frame after.
 
-use deepvis_concepts::{Cav, ConceptFile, Examples, Fit};
+use deepvis_concepts::{Cav, ConceptFile, Examples, Fit, Nmf, NmfOptions};
 use deepvis_protocol::{Command, ConceptFit, ConceptSide, Event};
 use image::RgbImage;
 
@@ -23,7 +23,26 @@ pub(crate) struct ConceptStage {
     concept: Option<ConceptFile>,
     /// The layer a loaded concept asks the grid to show.
     wants_layer: Option<String>,
+    /// How many NMF parts each frame is factorised into (None: none).
+    parts: Option<usize>,
+    /// The newest frame's factorisation and its layer (the next frame starts from it).
+    last_parts: Option<(String, Nmf)>,
 }
+
+/// The parts' colours, in order.
+const PART_COLORS: [[u8; 3]; 8] = [
+    [230, 25, 75],
+    [60, 180, 75],
+    [0, 130, 200],
+    [255, 225, 25],
+    [145, 30, 180],
+    [70, 240, 240],
+    [245, 130, 48],
+    [240, 50, 230],
+];
+
+/// The most parts a frame is factorised into.
+pub(crate) const MAX_PARTS: usize = PART_COLORS.len();
 
 /// The mean over the map's places of each channel.
 fn pooled(data: &[f32], [c, h, w]: [usize; 3]) -> Vec<f32> {
@@ -54,6 +73,19 @@ impl ConceptStage {
                 )),
             },
             Command::ConceptLoad(path) => self.load(&path, cx.model).map(|e| (e, true)),
+            Command::ConceptParts(k) => match k {
+                Some(k) if !(1..=MAX_PARTS).contains(&k) => Err(EngineError::ConceptLayer(
+                    format!("{k} parts: between 1 and {MAX_PARTS}"),
+                )),
+                _ => {
+                    self.parts = k;
+                    self.last_parts = None;
+                    Ok((Vec::new(), true))
+                }
+            },
+            Command::ConceptFromPart(j) => {
+                self.make_part_the_concept(j, cx.model).map(|e| (e, true))
+            }
             other => return Took::Passed(other),
         };
         match done {
@@ -142,6 +174,81 @@ impl ConceptStage {
         Ok(events)
     }
 
+    /// Makes part `j` of the newest frame's factorisation the concept: its channels, as a
+    /// direction.
+    fn make_part_the_concept(&mut self, j: usize, model: &Model) -> Result<Vec<Event>> {
+        let Some((layer, nmf)) = &self.last_parts else {
+            return Err(EngineError::ConceptLayer(
+                "no parts yet: turn the parts on and let a frame come".into(),
+            ));
+        };
+        if j >= nmf.k {
+            return Err(EngineError::ConceptLayer(format!(
+                "part {j}: the frame has parts 0 to {}",
+                nmf.k - 1
+            )));
+        }
+        let h = &nmf.h[j * nmf.c..(j + 1) * nmf.c];
+        let norm = h.iter().map(|v| v * v).sum::<f32>().sqrt();
+        if norm <= 0.0 {
+            return Err(EngineError::ConceptLayer(format!("part {j} is empty")));
+        }
+        let cav = Cav {
+            direction: h.iter().map(|v| v / norm).collect(),
+            bias: 0.0,
+            fit: Fit::Mean,
+            positives: 0,
+            negatives: 0,
+            train_accuracy: 1.0,
+        };
+        let file = ConceptFile::new(&cav, &format!("part {j}"), model.info.name(), None, layer);
+        let ready = ready(&file);
+        self.concept = Some(file);
+        Ok(vec![ready])
+    }
+
+    /// The frame's parts: NMF of its places by channels, warm-started from the last frame's.
+    fn parts_of(&mut self, maps: &GridMaps, k: usize) -> Result<Option<Event>> {
+        let [c, h, w] = maps.dims;
+        let n = h * w;
+        if k > n.min(c) {
+            return Ok(None);
+        }
+        let v: Vec<f32> = (0..n)
+            .flat_map(|p| (0..c).map(move |ch| (p, ch)))
+            .map(|(p, ch)| maps.data[ch * n + p])
+            .collect();
+        let options = NmfOptions {
+            k,
+            max_iterations: 100,
+            tolerance: 1e-4,
+            ..NmfOptions::default()
+        };
+        let nmf = match &self.last_parts {
+            Some((l, last)) if *l == maps.layer && last.k == k && last.c == c => {
+                Nmf::fit_warm(&v, n, c, &last.h, &options)?
+            }
+            _ => Nmf::fit(&v, n, c, &options)?,
+        };
+        let event = maps
+            .crop
+            .as_ref()
+            .and_then(|crop| parts_overlay(&nmf, h, w, crop))
+            .map(|overlay| {
+                let total: f32 = nmf.w.iter().sum::<f32>().max(1e-12);
+                Event::ConceptParts {
+                    overlay,
+                    colors: PART_COLORS[..k].to_vec(),
+                    shares: (0..k)
+                        .map(|j| (0..n).map(|p| nmf.w[p * k + j]).sum::<f32>() / total)
+                        .collect(),
+                    error: nmf.relative_error,
+                }
+            });
+        self.last_parts = Some((maps.layer.clone(), nmf));
+        Ok(event)
+    }
+
     /// The layer a loaded concept asks the grid to show (once).
     pub fn take_wanted_layer(&mut self) -> Option<String> {
         self.wants_layer.take()
@@ -168,6 +275,9 @@ impl ConceptStage {
                 ConceptSide::Others => self.examples.negative.push(v),
             }
             events.push(self.counts(&maps.layer));
+        }
+        if let Some(k) = self.parts {
+            events.extend(self.parts_of(maps, k)?);
         }
         if let Some(c) = self.concept.as_ref().filter(|c| c.layer == maps.layer) {
             let cav = c.cav();
@@ -197,6 +307,32 @@ fn ready(file: &ConceptFile) -> Event {
         },
         train_accuracy: file.train_accuracy,
     }
+}
+
+/// Each place of the frame coloured by its strongest part (brighter where the part is
+/// stronger), upsampled to the crop and blended over it.
+fn parts_overlay(nmf: &Nmf, h: usize, w: usize, crop: &RgbImage) -> Option<RgbImage> {
+    let k = nmf.k;
+    let strength: Vec<f32> = (0..h * w)
+        .map(|p| (0..k).map(|j| nmf.w[p * k + j]).fold(0.0, f32::max))
+        .collect();
+    let top = strength.iter().copied().fold(0.0f32, f32::max).max(1e-12);
+    let (cw, ch) = crop.dimensions();
+    let mut layer = RgbImage::new(cw, ch);
+    for (x, y, px) in layer.enumerate_pixels_mut() {
+        let (py, pxl) = (
+            (y as usize * h / ch as usize).min(h - 1),
+            (x as usize * w / cw as usize).min(w - 1),
+        );
+        let p = py * w + pxl;
+        let j = (0..k)
+            .max_by(|&a, &b| nmf.w[p * k + a].total_cmp(&nmf.w[p * k + b]))
+            .unwrap_or(0);
+        let t = strength[p] / top;
+        let c = PART_COLORS[j % PART_COLORS.len()];
+        *px = image::Rgb(c.map(|v| (v as f32 * t) as u8));
+    }
+    deepvis_viz::blend(crop, &layer, 0.55)
 }
 
 /// The concept's map over the frame: diverging colours (red the concept's side) blended over
@@ -255,6 +391,22 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert!(score(&mut s, [6.0, 0.0]) > score(&mut s, [0.0, 5.0]));
+        // the parts: two of a 2 x 2 map, an overlay, shares summing to 1; part 0 as concept
+        s.parts = Some(2);
+        let e = s.frame(&maps("l", [3.0, 1.0])).unwrap();
+        let Some(Event::ConceptParts {
+            overlay,
+            shares,
+            colors,
+            ..
+        }) = e.iter().find(|e| matches!(e, Event::ConceptParts { .. }))
+        else {
+            panic!("no parts: {e:?}");
+        };
+        assert_eq!((overlay.dimensions(), colors.len()), ((4, 4), 2));
+        assert!((shares.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+        assert!(s.last_parts.is_some());
+        s.parts = None;
         // a frame of another layer is not scored; recording there is refused
         assert!(s.frame(&maps("other", [1.0, 1.0])).unwrap().is_empty());
         assert!(s.record(Some(ConceptSide::Concept), "other").is_err());

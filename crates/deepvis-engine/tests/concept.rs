@@ -137,3 +137,57 @@ fn the_worker_records_fits_scores_saves_and_loads_a_concept() {
     );
     h.shutdown();
 }
+
+#[test]
+fn the_frames_parts_come_each_frame_and_one_becomes_the_concept() {
+    let h = engine(SourceSpec::Path(shared().join("images/coffee.png")));
+    collect(&h, Duration::from_secs(60), |e| {
+        matches!(e, Event::Input(_))
+    });
+    h.send(Command::ConceptParts(Some(0)));
+    let e = collect(&h, Duration::from_secs(30), |e| {
+        matches!(e, Event::Error(_))
+    });
+    assert!(
+        e.iter()
+            .any(|e| matches!(e, Event::Error(f) if f.message.contains("between 1 and 8"))),
+        "{e:?}"
+    );
+    h.send(Command::ConceptParts(Some(3)));
+    let mut parts = None;
+    collect(&h, Duration::from_secs(60), |e| {
+        if let Event::ConceptParts {
+            overlay,
+            colors,
+            shares,
+            error,
+        } = e
+        {
+            parts = Some((overlay.dimensions(), colors.len(), shares.clone(), *error));
+        }
+        parts.is_some()
+    });
+    let (dims, colors, shares, error) = parts.expect("the frame's parts");
+    assert_eq!((dims, colors), ((227, 227), 3));
+    assert!(
+        (shares.iter().sum::<f32>() - 1.0).abs() < 1e-3,
+        "{shares:?}"
+    );
+    assert!((0.0..1.0).contains(&error), "{error}");
+    h.send(Command::ConceptFromPart(5));
+    let e = collect(&h, Duration::from_secs(30), |e| {
+        matches!(e, Event::Error(_))
+    });
+    assert!(
+        e.iter()
+            .any(|e| matches!(e, Event::Error(f) if f.message.contains("part 5")))
+    );
+    h.send(Command::ConceptFromPart(1));
+    let mut ready = false;
+    let e = collect(&h, Duration::from_secs(60), |e| {
+        ready |= matches!(e, Event::ConceptReady { name, .. } if name == "part 1");
+        ready && matches!(e, Event::ConceptScore { .. })
+    });
+    assert!(ready, "{e:?}");
+    h.shutdown();
+}

@@ -467,6 +467,11 @@ pub enum Command {
     ConceptSave(PathBuf),
     /// Load a concept file of this network (its layer becomes the grid's).
     ConceptLoad(PathBuf),
+    /// Factorise each frame's grid layer into this many non-negative parts (NMF, warm-started
+    /// from the last frame's) and show them over the frame (Some), or stop (None).
+    ConceptParts(Option<usize>),
+    /// Make part `n` of the newest frame's parts the concept.
+    ConceptFromPart(usize),
     /// Make the worker panic (to test and demonstrate its recovery).
     InjectPanic,
     /// Start a worker paused after repeated crashes again (ignored by a running one).
@@ -513,6 +518,8 @@ impl Command {
             Command::ConceptClear,
             Command::ConceptSave(PathBuf::from("concept.json")),
             Command::ConceptLoad(PathBuf::from("concept.json")),
+            Command::ConceptParts(None),
+            Command::ConceptFromPart(0),
             Command::InjectPanic,
             Command::RestartWorker,
             Command::Shutdown,
@@ -540,6 +547,8 @@ impl Command {
                 | Command::ConceptClear
                 | Command::ConceptSave(_)
                 | Command::ConceptLoad(_)
+                | Command::ConceptParts(_)
+                | Command::ConceptFromPart(_)
                 | Command::InjectPanic
                 | Command::RestartWorker
                 | Command::Shutdown => {}
@@ -722,6 +731,17 @@ pub enum Event {
         score: f32,
         /// Its score at every place of the map, red on the concept's side, over the frame.
         overlay: RgbImage,
+    },
+    /// The frame's parts found by NMF of the grid layer (positions by channels).
+    ConceptParts {
+        /// Each place coloured by its strongest part, blended over the frame.
+        overlay: RgbImage,
+        /// Each part's colour.
+        colors: Vec<[u8; 3]>,
+        /// Each part's share of the layer's activation on the frame.
+        shares: Vec<f32>,
+        /// How far the parts are from the layer (`||V - WH|| / ||V||`).
+        error: f32,
     },
     /// The concept was saved in this file.
     ConceptSaved(PathBuf),

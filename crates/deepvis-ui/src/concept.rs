@@ -29,11 +29,16 @@ pub struct ConceptPane {
     pub ready: Option<(String, String, ConceptFit, f32)>,
     /// The newest scores, oldest first.
     pub scores: VecDeque<f32>,
+    /// How many parts of each frame NMF finds (None: off).
+    pub parts: Option<usize>,
+    /// The newest frame's parts: each one's colour and share, and the error.
+    pub part_shares: Vec<([u8; 3], f32)>,
     /// What this pane last asked to gather (so a held button is said once).
     asked: Option<ConceptSide>,
     /// Whether the key asked it (the buttons leave the key's recording alone).
     asked_by_key: bool,
     overlay: Picture,
+    parts_overlay: Picture,
 }
 
 impl Default for ConceptPane {
@@ -49,9 +54,12 @@ impl Default for ConceptPane {
             recording: None,
             ready: None,
             scores: VecDeque::new(),
+            parts: None,
+            part_shares: Vec::new(),
             asked: None,
             asked_by_key: false,
             overlay: Picture::default(),
+            parts_overlay: Picture::default(),
         }
     }
 }
@@ -92,6 +100,15 @@ impl Pane for ConceptPane {
                 }
                 self.overlay.set(rgb_to_color(overlay));
             }
+            Event::ConceptParts {
+                overlay,
+                colors,
+                shares,
+                ..
+            } => {
+                self.parts_overlay.set(rgb_to_color(overlay));
+                self.part_shares = colors.iter().copied().zip(shares.iter().copied()).collect();
+            }
             Event::ConceptCleared => {
                 self.ready = None;
                 self.scores.clear();
@@ -116,6 +133,8 @@ impl Pane for ConceptPane {
         }
         self.overlay
             .upload(ctx, "concept map", TextureOptions::LINEAR);
+        self.parts_overlay
+            .upload(ctx, "concept parts", TextureOptions::LINEAR);
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
@@ -175,6 +194,7 @@ impl ConceptPane {
             }
         });
         self.gauge(ui);
+        self.parts_ui(ui, shared);
         ui.horizontal(|ui| {
             ui.add(egui::TextEdit::singleline(&mut self.path).desired_width(180.0));
             if ui
@@ -190,6 +210,51 @@ impl ConceptPane {
                 shared.send(Command::ConceptLoad(PathBuf::from(&self.path)));
             }
         });
+    }
+
+    /// The frame's parts found by NMF: on / off and how many, each place coloured by its
+    /// part over the frame, each part's share, and a button that makes it the concept.
+    fn parts_ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
+        let mut on = self.parts.is_some();
+        let mut k = self.parts.unwrap_or(3);
+        let changed = ui
+            .horizontal(|ui| {
+                let a = ui.checkbox(&mut on, "parts of the frame (NMF)").changed();
+                let b = ui
+                    .add_enabled(on, egui::DragValue::new(&mut k).range(1..=8).suffix(" parts"))
+                    .changed();
+                a || b
+            })
+            .inner;
+        if changed {
+            self.parts = on.then_some(k);
+            self.part_shares.clear();
+            self.parts_overlay.clear();
+            shared.send(Command::ConceptParts(self.parts));
+        }
+        if self.parts.is_none() || self.part_shares.is_empty() {
+            return;
+        }
+        let width = ui.available_width().min(240.0);
+        let resp = image_box(ui, self.parts_overlay.get(), width, "");
+        name_image(&resp, "concept parts");
+        let mut make = None;
+        ui.horizontal_wrapped(|ui| {
+            for (j, ([r, g, b], share)) in self.part_shares.iter().enumerate() {
+                let color = egui::Color32::from_rgb(*r, *g, *b);
+                let text = egui::RichText::new(format!("part {j} {:.0}%", share * 100.0)).color(color);
+                if ui
+                    .button(text)
+                    .on_hover_text("make this part the concept")
+                    .clicked()
+                {
+                    make = Some(j);
+                }
+            }
+        });
+        if let Some(j) = make {
+            shared.send(Command::ConceptFromPart(j));
+        }
     }
 
     /// The concept's score now as a gauge, its history, and its map over the frame.

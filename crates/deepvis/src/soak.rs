@@ -240,10 +240,13 @@ fn command(r: &mut Rng, layers: &[String], bad_files: &[PathBuf], models: &[Path
 }
 
 /// A concept command: gathering either side or stopping, fitting, clearing, saving where no
-/// folder is, loading files that are no concept.
+/// folder is, loading files that are no concept, the frame's parts (0 to 9 of them) and a part
+/// as the concept.
 fn concept_command(r: &mut Rng, bad_files: &[PathBuf]) -> Command {
     use deepvis_protocol::{ConceptFit, ConceptSide};
-    match r.below(7) {
+    match r.below(9) {
+        7 => Command::ConceptParts(r.chance(700).then(|| r.below(10) as usize)),
+        8 => Command::ConceptFromPart(r.below(10) as usize),
         0 => Command::ConceptRecord(Some(ConceptSide::Concept)),
         1 => Command::ConceptRecord(Some(ConceptSide::Others)),
         2 => Command::ConceptRecord(None),
