@@ -41,6 +41,16 @@ const PART_COLORS: [[u8; 3]; 8] = [
     [240, 50, 230],
 ];
 
+/// How a frame is factorised into `k` parts (few iterations: the next frame starts from it).
+pub fn parts_options(k: usize) -> NmfOptions {
+    NmfOptions {
+        k,
+        max_iterations: 100,
+        tolerance: 1e-4,
+        ..NmfOptions::default()
+    }
+}
+
 /// The most parts a frame is factorised into.
 pub(crate) const MAX_PARTS: usize = PART_COLORS.len();
 
@@ -218,12 +228,7 @@ impl ConceptStage {
             .flat_map(|p| (0..c).map(move |ch| (p, ch)))
             .map(|(p, ch)| maps.data[ch * n + p])
             .collect();
-        let options = NmfOptions {
-            k,
-            max_iterations: 100,
-            tolerance: 1e-4,
-            ..NmfOptions::default()
-        };
+        let options = parts_options(k);
         let nmf = match &self.last_parts {
             Some((l, last)) if *l == maps.layer && last.k == k && last.c == c => {
                 Nmf::fit_warm(&v, n, c, &last.h, &options)?

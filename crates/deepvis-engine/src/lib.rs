@@ -34,6 +34,7 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use burn::prelude::Device;
+pub use concept::parts_options;
 use crossbeam_channel::{Receiver, Sender};
 use deepvis_model::{Arch, BackendChoice, Net};
 pub use deepvis_protocol::{

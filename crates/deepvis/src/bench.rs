@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use deepvis_model::{Arch, ModelInfo, Net, Request, to_vec};
 
 use crate::Global;
@@ -283,6 +283,70 @@ fn live(g: &Global, a: &Args) -> Result<ExitCode> {
 }
 
 type Step<'a> = Box<dyn Fn() -> Result<()> + 'a>;
+
+/// The window's concept work on one frame's grid layer (beside `forward_to_grid_layer`): a
+/// concept's score and map, and the frame's 3 parts by NMF from nothing and from another
+/// frame's parts, as the concept stage makes them.
+fn concept_steps(
+    l: &Loaded,
+    grid: &str,
+    chw: &[f32],
+) -> Result<Vec<(&'static str, Step<'static>)>> {
+    let s = l.info.input_size();
+    let map = |data: Vec<f32>| -> Result<(Vec<f32>, [usize; 3])> {
+        let x = deepvis_model::tensor4(data, [1, 3, s, s], &l.device.device)?;
+        let t = l
+            .net
+            .forward(x, &Request::layers(&[grid]))?
+            .take(grid)
+            .context("no grid layer")?;
+        let [_, c, h, w] = t.dims();
+        Ok((to_vec(t)?, [c, h, w]))
+    };
+    let (a, [c, h, w]) = map(chw.to_vec())?;
+    let (b, _) = map(chw.iter().rev().copied().collect())?;
+    let n = h * w;
+    // positions by channels, as the stage factorises them
+    let rows = |m: &[f32]| -> Vec<f32> {
+        (0..n)
+            .flat_map(|p| (0..c).map(move |ch| m[ch * n + p]))
+            .collect()
+    };
+    let (va, vb) = (rows(&a), rows(&b));
+    let direction: Vec<f32> = (0..c).map(|ch| ((ch * 7919) % 13) as f32 - 6.0).collect();
+    let cav = deepvis_concepts::Cav {
+        direction,
+        bias: 0.0,
+        fit: deepvis_concepts::Fit::Mean,
+        positives: 1,
+        negatives: 1,
+        train_accuracy: 1.0,
+    };
+    let options = deepvis_engine::parts_options(3.min(n).min(c).max(1));
+    let last = deepvis_concepts::Nmf::fit(&va, n, c, &options)?;
+    let score: Step<'static> = Box::new(move || {
+        let pooled: Vec<f32> = (0..c)
+            .map(|ch| a[ch * n..(ch + 1) * n].iter().sum::<f32>() / n as f32)
+            .collect();
+        cav.score(&pooled)?;
+        cav.map(&a, c, h, w)?;
+        Ok(())
+    });
+    let cold_v = va.clone();
+    let cold: Step<'static> = Box::new(move || {
+        deepvis_concepts::Nmf::fit(&cold_v, n, c, &options)?;
+        Ok(())
+    });
+    let warm: Step<'static> = Box::new(move || {
+        deepvis_concepts::Nmf::fit_warm(&vb, n, c, &last.h, &options)?;
+        Ok(())
+    });
+    Ok(vec![
+        ("concept_score_and_map", score),
+        ("concept_parts_nmf_cold", cold),
+        ("concept_parts_nmf_warm", warm),
+    ])
+}
 
 /// Runs each step once (its first call timed alone), `warmup - 1` more times, then `iters`
 /// timed times.
@@ -614,6 +678,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     named.extend(optim_steps(&l, class, batch)?);
     if batch == 1 {
         named.extend(picture.back_steps(&projector, grid));
+        named.extend(concept_steps(&l, grid, &data[..3 * size * size])?);
     }
     if a.attribution && batch == 1 {
         let unit = 207.min(l.info.layer(logits)?.channels - 1);
