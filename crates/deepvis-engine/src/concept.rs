@@ -54,14 +54,6 @@ pub fn parts_options(k: usize) -> NmfOptions {
 /// The most parts a frame is factorised into.
 pub(crate) const MAX_PARTS: usize = PART_COLORS.len();
 
-/// The mean over the map's places of each channel.
-fn pooled(data: &[f32], [c, h, w]: [usize; 3]) -> Vec<f32> {
-    let plane = (h * w).max(1);
-    (0..c)
-        .map(|ch| data[ch * plane..(ch + 1) * plane].iter().sum::<f32>() / plane as f32)
-        .collect()
-}
-
 impl ConceptStage {
     /// Carries out the concept's commands; `grid` is the layer the grid shows.
     pub fn command(&mut self, c: Command, grid: &str, cx: &mut Cx) -> Took {
@@ -274,7 +266,7 @@ impl ConceptStage {
                 }
                 _ => self.layer = Some(maps.layer.clone()),
             }
-            let v = pooled(&maps.data, maps.dims);
+            let v = deepvis_concepts::channel_means(&maps.data, maps.dims)?;
             match side {
                 ConceptSide::Concept => self.examples.positive.push(v),
                 ConceptSide::Others => self.examples.negative.push(v),
@@ -286,13 +278,13 @@ impl ConceptStage {
         }
         if let Some(c) = self.concept.as_ref().filter(|c| c.layer == maps.layer) {
             let cav = c.cav();
-            let score = cav.score(&pooled(&maps.data, maps.dims))?;
+            let score = cav.score(&deepvis_concepts::channel_means(&maps.data, maps.dims)?)?;
             let [ch, h, w] = maps.dims;
             let map = cav.map(&maps.data, ch, h, w)?;
             if let Some(overlay) = maps
                 .crop
                 .as_ref()
-                .and_then(|crop| overlay(&map, h, w, crop))
+                .and_then(|crop| deepvis_viz::diverging_overlay(&map, h, w, crop, 0.6))
             {
                 events.push(Event::ConceptScore { score, overlay });
             }
@@ -338,21 +330,6 @@ fn parts_overlay(nmf: &Nmf, h: usize, w: usize, crop: &RgbImage) -> Option<RgbIm
         *px = image::Rgb(c.map(|v| (v as f32 * t) as u8));
     }
     deepvis_viz::blend(crop, &layer, 0.55)
-}
-
-/// The concept's map over the frame: diverging colours (red the concept's side) blended over
-/// the crop.
-fn overlay(map: &[f32], h: usize, w: usize, crop: &RgbImage) -> Option<RgbImage> {
-    let (cw, ch) = crop.dimensions();
-    let up = deepvis_viz::upsample_bilinear(map, h, w, ch as usize, cw as usize)?;
-    let top = deepvis_viz::plane_image(
-        &up,
-        ch as usize,
-        cw as usize,
-        true,
-        deepvis_viz::ColorMap::Diverging,
-    )?;
-    deepvis_viz::blend(crop, &top, 0.6)
 }
 
 #[cfg(test)]

@@ -199,6 +199,22 @@ pub fn plane_image(
     })
 }
 
+/// A signed `h x w` map over a picture: upsampled to the picture's size, in diverging colours
+/// (red above 0, blue below, [`plane_image`]'s scale), blended over it with opacity `alpha`.
+/// `None` when the sizes disagree or are zero.
+pub fn diverging_overlay(
+    map: &[f32],
+    h: usize,
+    w: usize,
+    base: &RgbImage,
+    alpha: f32,
+) -> Option<RgbImage> {
+    let (bw, bh) = (base.width() as usize, base.height() as usize);
+    let up = upsample_bilinear(map, h, w, bh, bw)?;
+    let top = plane_image(&up, bh, bw, true, ColorMap::Diverging)?;
+    crate::blend(base, &top, alpha)
+}
+
 /// Reduces an attribution map (`channels x h x w`, planar, usually 1 or 3 channels) to one
 /// `h x w` plane, returned with whether it is signed: [`BackFilter::Raw`] and
 /// [`BackFilter::Gray`] give the mean over the channels (signed); [`BackFilter::Norm`] the

@@ -325,10 +325,7 @@ fn concept_steps(
     let options = deepvis_engine::parts_options(3.min(n).min(c).max(1));
     let last = deepvis_concepts::Nmf::fit(&va, n, c, &options)?;
     let score: Step<'static> = Box::new(move || {
-        let pooled: Vec<f32> = (0..c)
-            .map(|ch| a[ch * n..(ch + 1) * n].iter().sum::<f32>() / n as f32)
-            .collect();
-        cav.score(&pooled)?;
+        cav.score(&deepvis_concepts::channel_means(&a, [c, h, w])?)?;
         cav.map(&a, c, h, w)?;
         Ok(())
     });

@@ -199,21 +199,13 @@ fn layer_map(l: &Loaded, layer: &str, p: &Preprocessed) -> Result<(Vec<f32>, [us
     Ok((deepvis_model::to_vec(t)?, [c, h, w]))
 }
 
-/// The mean over the map's places of each channel.
-fn pooled(map: &[f32], [c, h, w]: [usize; 3]) -> Vec<f32> {
-    let plane = (h * w).max(1);
-    (0..c)
-        .map(|ch| map[ch * plane..(ch + 1) * plane].iter().sum::<f32>() / plane as f32)
-        .collect()
-}
-
 /// The pooled activation vectors of every picture of `paths`.
 fn vectors(l: &Loaded, layer: &str, paths: &[PathBuf], step: u64) -> Result<Vec<Vec<f32>>> {
     let mut out = Vec::new();
     for path in paths {
         for (_, p) in pictures(l, path, step)? {
             let (map, dims) = layer_map(l, layer, &p)?;
-            out.push(pooled(&map, dims));
+            out.push(deepvis_concepts::channel_means(&map, dims)?);
         }
     }
     Ok(out)
@@ -285,7 +277,7 @@ fn score(g: &Global, a: ScoreArgs) -> Result<ExitCode> {
         let r = crate::common::read_picture(path, None).and_then(|img| {
             let p = l.info.input.apply(&img);
             let (map, dims) = layer_map(&l, &c.layer, &p)?;
-            let s = cav.score(&pooled(&map, dims))?;
+            let s = cav.score(&deepvis_concepts::channel_means(&map, dims)?)?;
             if let Some(out) = &a.map {
                 let m = cav.map(&map, dims[0], dims[1], dims[2])?;
                 save_image(&map_image(&m, dims, &p.crop)?, out)?;
@@ -311,41 +303,37 @@ fn score(g: &Global, a: ScoreArgs) -> Result<ExitCode> {
     })
 }
 
-/// A concept's map over a picture: the score at every place, upsampled to the crop, diverging
-/// colours (red the concept's side, blue the other) blended over it.
+/// A concept's map over a picture: the score at every place, red the concept's side, blue
+/// the other, over the crop.
 fn map_image(m: &[f32], [_, h, w]: [usize; 3], crop: &RgbImage) -> Result<RgbImage> {
-    let (cw, ch) = crop.dimensions();
-    let up = deepvis_viz::upsample_bilinear(m, h, w, ch as usize, cw as usize)
-        .context("the map has the wrong size")?;
-    let top = deepvis_viz::plane_image(
-        &up,
-        ch as usize,
-        cw as usize,
-        true,
-        deepvis_viz::ColorMap::Diverging,
-    )
-    .context("the map has the wrong size")?;
-    deepvis_viz::blend(crop, &top, 0.6).context("the map has the wrong size")
+    deepvis_viz::diverging_overlay(m, h, w, crop, 0.6).context("the map has the wrong size")
 }
 
-/// The gradient of class `class`'s score with respect to `layer`'s map on a picture, summed
-/// over the places: one value per channel.
-fn class_gradient(l: &Loaded, layer: &str, class: usize, p: &Preprocessed) -> Result<Vec<f32>> {
+/// The layer's activations on a picture and the class score's gradient with respect to them
+/// (one backward pass): each channel's mean activation over the places, and its gradient
+/// summed over them.
+pub(crate) fn class_gradient(
+    l: &Loaded,
+    layer: &str,
+    class: usize,
+    p: &Preprocessed,
+) -> Result<(Vec<f32>, Vec<f32>)> {
     let x = deepvis_model::tensor4(p.chw.clone(), p.dims(), &l.device.device)?;
     let logits = l.info.logits_layer().to_string();
     let b = l
         .net
         .graph()
         .backward(x, &logits, class, Seed::Mean, BackMode::Grad, Some(layer))?;
-    let (_, grad) = b
+    let (act, grad) = b
         .captured
         .with_context(|| format!("no gradient at {layer}: is it below {logits}?"))?;
-    let [_, c, h, w] = grad.dims();
-    let grad = deepvis_model::to_vec(grad)?;
-    let plane = h * w;
-    Ok((0..c)
-        .map(|ch| grad[ch * plane..(ch + 1) * plane].iter().sum())
-        .collect())
+    let [_, c, h, w] = act.dims();
+    let dims = [c, h, w];
+    let act = deepvis_concepts::channel_means(&deepvis_model::to_vec(act)?, dims)?;
+    let grad = deepvis_concepts::channel_means(&deepvis_model::to_vec(grad)?, dims)?;
+    // a mean times the places: the sum
+    let places = (h * w) as f32;
+    Ok((act, grad.into_iter().map(|g| g * places).collect()))
 }
 
 /// `concept tcav`.
@@ -368,7 +356,7 @@ fn tcav(g: &Global, a: TcavArgs) -> Result<ExitCode> {
     }
     let mut grads = Vec::new();
     for (_, p) in pictures(&l, &a.images, a.video_step)? {
-        grads.push(class_gradient(&l, &c.layer, a.class, &p)?);
+        grads.push(class_gradient(&l, &c.layer, a.class, &p)?.1);
     }
     if grads.is_empty() {
         bail!(

@@ -7,8 +7,6 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use deepvis_concepts::{Nmf, NmfOptions};
-use deepvis_model::BackMode;
-use deepvis_model::graph::Seed;
 use image::{DynamicImage, RgbImage};
 
 use crate::Global;
@@ -97,24 +95,11 @@ fn crops_of(img: &DynamicImage, grid: u32) -> Vec<DynamicImage> {
 /// to them (the map's gradient summed over its places).
 fn read_crop(l: &Loaded, layer: &str, class: usize, img: &DynamicImage) -> Result<Crop> {
     let p = l.info.input.apply(img);
-    let dims = p.dims();
-    let x = deepvis_model::tensor4(p.chw, dims, &l.device.device)?;
-    let logits = l.info.logits_layer().to_string();
-    let b = l
-        .net
-        .graph()
-        .backward(x, &logits, class, Seed::Mean, BackMode::Grad, Some(layer))?;
-    let (act, grad) = b
-        .captured
-        .with_context(|| format!("no gradient at {layer}: is it below {logits}?"))?;
-    let [_, c, h, w] = act.dims();
-    let (act, grad) = (deepvis_model::to_vec(act)?, deepvis_model::to_vec(grad)?);
-    let plane = (h * w).max(1);
-    let mean = |v: &[f32], ch: usize| v[ch * plane..(ch + 1) * plane].iter().sum::<f32>();
+    let (act, grad) = crate::concept::class_gradient(l, layer, class, &p)?;
     Ok(Crop {
         view: p.crop,
-        act: (0..c).map(|ch| mean(&act, ch) / plane as f32).collect(),
-        grad: (0..c).map(|ch| mean(&grad, ch)).collect(),
+        act,
+        grad,
     })
 }
 

@@ -168,14 +168,30 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         jobs.push((info.name, units));
     }
     let source = unit::Source::check(a.folder.as_deref(), a.topk.as_deref(), &a.layer)?;
-    let spec = AtlasSpec::new(g, &l, &a, source.folder())?;
+    // the model file is hashed once: the spec and every picture's sidecar name it
+    let model_file = crate::optimize::model_file(g);
+    let sha = model_file.as_ref().map(|f| f.sha256.clone());
+    let spec = AtlasSpec::new(&l, &a, source.folder(), sha)?;
+    let work = Work {
+        jobs: &jobs,
+        source: &source,
+        model_file,
+    };
     let created = !site.exists();
-    let result = build(g, &l, &a, &spec, &site, &jobs, &source);
+    let result = build(g, &l, &a, &spec, &site, &work);
     if result.is_err() && created && !record::has_units(&site) {
         // nothing of this run is worth keeping: no half-written site is left behind
         let _ = std::fs::remove_dir_all(&site);
     }
     result
+}
+
+/// What a run makes: each layer's units, where their top images come from, and the model file
+/// the sidecars name.
+struct Work<'a> {
+    jobs: &'a [(String, Vec<usize>)],
+    source: &'a unit::Source,
+    model_file: Option<deepvis_optim::recipe::ModelFile>,
 }
 
 /// Makes the site: the spec checked against an earlier run's, each layer's scan, every unit
@@ -186,9 +202,9 @@ fn build(
     a: &Args,
     spec: &AtlasSpec,
     site: &Path,
-    jobs: &[(String, Vec<usize>)],
-    source: &unit::Source,
+    work: &Work,
 ) -> Result<ExitCode> {
+    let (jobs, source) = (work.jobs, work.source);
     std::fs::create_dir_all(site).with_context(|| format!("creating {}", site.display()))?;
     spec.resume(site)?;
     let mut scans: Vec<Option<ScanState>> = Vec::new();
@@ -221,6 +237,7 @@ fn build(
         spec,
         site,
         back: source.back(),
+        model_file: work.model_file.clone(),
     };
     let bar = progress_bar(g, a.progress_lines, quota);
     if a.progress_lines {

@@ -9,7 +9,6 @@ use deepvis_topk::{Shard, safe_file_name, write_atomic};
 use serde::{Deserialize, Serialize};
 
 use super::{Args, DATA};
-use crate::Global;
 use crate::common::Loaded;
 
 /// One layer of the model as the model page lists it.
@@ -63,8 +62,13 @@ pub struct AtlasSpec {
 }
 
 impl AtlasSpec {
-    /// The settings of this run.
-    pub fn new(g: &Global, l: &Loaded, a: &Args, folder: Option<&Path>) -> Result<AtlasSpec> {
+    /// The settings of this run (`model_sha256`: its model file's, when it came from one).
+    pub fn new(
+        l: &Loaded,
+        a: &Args,
+        folder: Option<&Path>,
+        model_sha256: Option<String>,
+    ) -> Result<AtlasSpec> {
         let size = l.info.input_size();
         let layers = l
             .info
@@ -82,7 +86,7 @@ impl AtlasSpec {
         Ok(AtlasSpec {
             app: format!("deepvis {}", env!("CARGO_PKG_VERSION")),
             model: l.info.name().to_string(),
-            model_sha256: crate::optimize::model_file(g).map(|f| f.sha256),
+            model_sha256,
             backend: l.device.description.clone(),
             input: size,
             methods: a.methods.clone(),

@@ -126,6 +126,8 @@ pub struct Maker<'a> {
     pub spec: &'a AtlasSpec,
     pub site: &'a Path,
     pub back: Option<(BackMode, BackFilter)>,
+    /// The model file the sidecars name (hashed once a run).
+    pub model_file: Option<deepvis_optim::recipe::ModelFile>,
 }
 
 /// The folder of a unit's images, relative to the site.
@@ -266,7 +268,7 @@ impl Maker<'_> {
         let mut sidecar = Sidecar {
             app: self.spec.app.clone(),
             model: self.spec.model.clone(),
-            model_file: crate::optimize::model_file(self.g),
+            model_file: self.model_file.clone(),
             backend: self.spec.backend.clone(),
             image: Which::Best,
             scale: 1,
