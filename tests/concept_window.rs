@@ -108,8 +108,8 @@ fn the_concept_pane_records_fits_shows_saves_and_loads_a_concept() {
         a.panes.concept.ready.is_none()
     });
     h.get_by_label("load concept").click();
-    until(&mut h, 30, "the concept loaded", |a| {
-        a.panes.concept.ready.is_some()
+    until(&mut h, 30, "the concept loaded and scored", |a| {
+        a.panes.concept.ready.is_some() && !a.panes.concept.scores.is_empty()
     });
     // the frame's parts by NMF, and one of them made the concept
     h.get_by_label("parts of the frame (NMF)").click();
@@ -117,6 +117,10 @@ fn the_concept_pane_records_fits_shows_saves_and_loads_a_concept() {
         a.panes.concept.part_shares.len() == 3
     });
     h.get_by_label("concept parts");
+    // each part's picture, and the concept's, form
+    until(&mut h, 240, "the parts' pictures", |a| {
+        a.panes.concept.pictures().1 == 3
+    });
     h.get_by_label_contains("part 2").click();
     until(&mut h, 60, "part 2 as the concept", |a| {
         a.panes
@@ -124,6 +128,9 @@ fn the_concept_pane_records_fits_shows_saves_and_loads_a_concept() {
             .ready
             .as_ref()
             .is_some_and(|r| r.0 == "part 2")
+    });
+    until(&mut h, 240, "the concept's picture", |a| {
+        a.panes.concept.pictures().0
     });
     engine.shutdown();
 }

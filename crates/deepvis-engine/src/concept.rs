@@ -3,7 +3,7 @@
 //! and its score and map on each frame after.
 
 use deepvis_concepts::{Cav, ConceptFile, Examples, Fit, Nmf, NmfOptions};
-use deepvis_protocol::{Command, ConceptFit, ConceptSide, Event};
+use deepvis_protocol::{Command, ConceptFit, ConceptSide, Event, ThumbOf};
 use image::RgbImage;
 
 use crate::device::Model;
@@ -244,6 +244,23 @@ impl ConceptStage {
             });
         self.last_parts = Some((maps.layer.clone(), nmf));
         Ok(event)
+    }
+
+    /// The direction a thumbnail of the concept or of a part of the newest frame maximizes:
+    /// its layer and its vector (None: there is none now).
+    pub fn direction(&self, of: &ThumbOf) -> Option<(String, Vec<f32>)> {
+        match of {
+            ThumbOf::Concept => self
+                .concept
+                .as_ref()
+                .map(|c| (c.layer.clone(), c.direction.clone())),
+            ThumbOf::Part(j) => {
+                let (layer, nmf) = self.last_parts.as_ref()?;
+                let h = nmf.h.get(j * nmf.c..(j + 1) * nmf.c)?;
+                (*j < nmf.k && h.iter().any(|v| *v > 0.0)).then(|| (layer.clone(), h.to_vec()))
+            }
+            ThumbOf::Unit { .. } => None,
+        }
     }
 
     /// The layer a loaded concept asks the grid to show (once).

@@ -11,6 +11,7 @@
 
 mod attr;
 mod attribution;
+mod circuit;
 mod concept;
 mod device;
 pub mod error;
@@ -26,6 +27,7 @@ pub mod schedule;
 mod source;
 mod stage;
 pub mod tape;
+mod thumbs;
 mod worker;
 
 use std::path::PathBuf;

@@ -122,6 +122,20 @@ impl PreferredStage {
         Took::Done(Ripple::NONE)
     }
 
+    /// The optimizer's settings (the thumbnails use its method too).
+    pub fn settings(&self) -> &OptimSettings {
+        &self.settings
+    }
+
+    /// Whether a run is under way and stepping (not paused, not stopped).
+    pub fn stepping(&self) -> bool {
+        self.running
+            && self
+                .run
+                .as_ref()
+                .is_some_and(|r| self.opt.status(r.id).is_ok_and(|s| s.stop.is_none()))
+    }
+
     /// Whether a run is under way.
     pub fn has_run(&self) -> bool {
         self.run.is_some()

@@ -13,6 +13,7 @@ use deepvis_protocol::{
 };
 
 use crate::attribution::AttributionStage;
+use crate::circuit::CircuitStage;
 use crate::concept::ConceptStage;
 use crate::device::{GpuWarmUp, Loaded, Model};
 use crate::error::EngineError;
@@ -23,6 +24,7 @@ use crate::preferred::PreferredStage;
 use crate::schedule::{Handover, Scheduler};
 use crate::source::SourceStage;
 use crate::stage::{Cx, Keep, Ripple, Took};
+use crate::thumbs::ThumbStage;
 use crate::{EngineConfig, Exit, ModelOpener, Wake};
 
 /// How long an idle worker waits for a command before it looks at its stages again.
@@ -54,6 +56,10 @@ struct Worker<'a> {
     attribution: AttributionStage,
     source: SourceStage,
     concepts: ConceptStage,
+    circuit: CircuitStage,
+    thumbs: ThumbStage,
+    /// Frames processed so far (the circuit follows the newest).
+    frame_seq: u64,
     schedule: Scheduler,
     /// Fraction of the worker's time given to the optimizer while frames arrive.
     optim_share: f32,
@@ -157,6 +163,9 @@ impl<'a> Worker<'a> {
             attribution: AttributionStage::new(&model, back),
             source: SourceStage::new(c.source, c.frozen, wake),
             concepts: ConceptStage::default(),
+            circuit: CircuitStage::default(),
+            thumbs: ThumbStage::new(&model),
+            frame_seq: 0,
             schedule: Scheduler::new(Instant::now()),
             optim_share: c.optim_share,
             stats: Stats {
@@ -191,6 +200,7 @@ impl<'a> Worker<'a> {
             // the optimizer's share is of the grid's time; the attribution has its own spacing
             let frame_time = t0.elapsed();
             busy |= self.attribution_turn();
+            busy |= self.circuit_turn();
             let budget = Scheduler::optimizer_budget(self.optim_share, busy.then_some(frame_time));
             busy |= self.optimizer_turn(budget);
             self.stats_turn();
@@ -229,6 +239,12 @@ impl<'a> Worker<'a> {
         }
         if let Took::Passed(c) = took {
             took = self.concepts.command(c, self.frames.layer(), &mut cx);
+        }
+        if let Took::Passed(c) = took {
+            took = self.circuit.command(c, &mut cx);
+        }
+        if let Took::Passed(c) = took {
+            took = self.thumbs.command(c, &self.concepts, &mut cx);
         }
         match took {
             Took::Done(ripple) => {
@@ -333,6 +349,7 @@ impl<'a> Worker<'a> {
                 self.gpu = None;
                 self.preferred.moved(&model);
                 self.attribution.moved(&model);
+                self.thumbs.moved(&model);
                 self.model = model;
                 self.restart_preferred();
                 self.frames.changed();
@@ -380,6 +397,7 @@ impl<'a> Worker<'a> {
                     }
                 }
                 self.stats.frames += 1;
+                self.frame_seq += 1;
             }
             Err(e) => self.out.fail(Doing::Frame, &e),
         }
@@ -404,18 +422,45 @@ impl<'a> Worker<'a> {
         true
     }
 
-    /// The optimizer steps for `budget`; whether it did. A run that fails is dropped.
+    /// The circuit of the selected unit on the newest frame when it is due; whether it ran.
+    fn circuit_turn(&mut self) -> bool {
+        let scene = self.frames.scene(&self.model);
+        if !self.circuit.due(&scene, self.frame_seq) {
+            return false;
+        }
+        match self.circuit.compute(&scene, self.frame_seq) {
+            Ok(e) => self.out.send(e),
+            Err(e) => self.out.fail(Doing::Circuit, &e),
+        }
+        true
+    }
+
+    /// The optimizer steps for `budget` (shared with the thumbnails when both have work);
+    /// whether it did. A run that fails is dropped.
     fn optimizer_turn(&mut self, budget: Duration) -> bool {
+        let mut thumbs = false;
+        let budget = if self.thumbs.busy() {
+            let share = if self.preferred.stepping() {
+                budget / 2
+            } else {
+                budget
+            };
+            let settings = *self.preferred.settings();
+            thumbs = self.thumbs.step(share, &settings, &mut self.out);
+            budget.saturating_sub(share)
+        } else {
+            budget
+        };
         let scene = self.frames.scene(&self.model);
         let mut events = Vec::new();
         let stepped = self.preferred.step(budget, &scene, &mut events);
         self.out.send_all(events);
         match stepped {
-            Ok(did) => did,
+            Ok(did) => did || thumbs,
             Err(e) => {
                 self.out.fail(Doing::Optimize, &e);
                 self.preferred.drop_runs();
-                false
+                thumbs
             }
         }
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use deepvis_engine::{EngineConfig, EngineHandle, ModelLoader, spawn};
 use deepvis_model::{Arch, BackendChoice};
-use deepvis_protocol::{Command, ConceptFit, ConceptSide, Event, SourceSpec};
+use deepvis_protocol::{Command, ConceptFit, ConceptSide, Event, SourceSpec, ThumbOf};
 use deepvis_testdata::shared;
 
 fn engine(source: SourceSpec) -> EngineHandle {
@@ -189,5 +189,66 @@ fn the_frames_parts_come_each_frame_and_one_becomes_the_concept() {
         ready && matches!(e, Event::ConceptScore { .. })
     });
     assert!(ready, "{e:?}");
+    h.shutdown();
+}
+
+#[test]
+fn thumbnails_and_the_circuit_refuse_what_is_not_there() {
+    let h = engine(SourceSpec::Path(shared().join("images/coffee.png")));
+    collect(&h, Duration::from_secs(60), |e| {
+        matches!(e, Event::Input(_))
+    });
+    let error_with = |h: &EngineHandle, text: &str| {
+        let e = collect(
+            h,
+            Duration::from_secs(30),
+            |e| matches!(e, Event::Error(f) if f.message.contains(text)),
+        );
+        assert!(
+            e.iter()
+                .any(|e| matches!(e, Event::Error(f) if f.message.contains(text))),
+            "no error with {text:?}: {e:?}"
+        );
+    };
+    h.send(Command::Thumbnail(ThumbOf::Part(9)));
+    error_with(&h, "no part 9");
+    h.send(Command::Thumbnail(ThumbOf::Concept));
+    error_with(&h, "no concept yet");
+    h.send(Command::Thumbnail(ThumbOf::Unit {
+        layer: "fire9".into(),
+        channel: 9999,
+    }));
+    error_with(&h, "9999");
+    // the first layer has no layer below: said once, then nothing more
+    h.send(Command::SelectLayer("conv1".into()));
+    h.send(Command::SelectUnit(3));
+    h.send(Command::Circuit(Some(4)));
+    error_with(&h, "first layer");
+    let later = collect(&h, Duration::from_secs(3), |_| false);
+    assert!(
+        !later
+            .iter()
+            .any(|e| matches!(e, Event::Error(f) if f.message.contains("first layer"))),
+        "said again: {later:?}"
+    );
+    // a unit thumbnail comes back as it forms, the size of the network's input
+    h.send(Command::Thumbnail(ThumbOf::Unit {
+        layer: "fire2".into(),
+        channel: 5,
+    }));
+    let mut image = None;
+    collect(&h, Duration::from_secs(120), |e| {
+        if let Event::Thumbnail {
+            of: ThumbOf::Unit { layer, channel: 5 },
+            image: i,
+            ..
+        } = e
+            && layer == "fire2"
+        {
+            image = Some(i.dimensions());
+        }
+        image.is_some()
+    });
+    assert_eq!(image, Some((227, 227)));
     h.shutdown();
 }

@@ -5,6 +5,7 @@
 pub mod alexnet;
 pub mod arch;
 pub mod backprop;
+pub mod circuit;
 pub mod deepcompression;
 pub mod device;
 pub mod error;

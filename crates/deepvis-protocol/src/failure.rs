@@ -81,6 +81,10 @@ pub enum Doing {
     Record,
     /// Gathering, fitting, saving or loading the concept.
     Concept,
+    /// Finding the circuit under the selected unit.
+    Circuit,
+    /// Making a thumbnail (a small preferred image).
+    Thumbnail,
 }
 
 /// An error the worker reports; the worker goes on (an error that stops it comes before

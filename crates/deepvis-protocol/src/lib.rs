@@ -1,6 +1,7 @@
 //! What the UI and the worker say to each other: two enums, [`Command`] (UI to worker) and
 //! [`Event`] (worker to UI), and the settings they carry. No model, no window.
 
+pub mod circuit;
 pub mod concept;
 pub mod failure;
 pub mod method;
@@ -18,6 +19,7 @@ use std::path::PathBuf;
 use image::{GrayImage, RgbImage};
 use serde::{Deserialize, Serialize};
 
+pub use circuit::{CircuitInput, CircuitSide, CircuitView, ThumbOf};
 pub use concept::{ConceptFit, ConceptSide};
 pub use deepvis_viz::mode::{
     AttrKnob, AttrKnobKind, AttrOptions, Baseline, IgOptions, MAX_PASSES, OcclusionOptions,
@@ -472,6 +474,12 @@ pub enum Command {
     ConceptParts(Option<usize>),
     /// Make part `n` of the newest frame's parts the concept.
     ConceptFromPart(usize),
+    /// Show the circuit under the selected unit (its strongest inputs of each sign in the
+    /// layer below, by weight and on each frame) with this many of each (Some), or stop (None).
+    Circuit(Option<usize>),
+    /// Make a small preferred image of this (with the current method, from noise); it comes
+    /// back as [`Event::Thumbnail`]s as it forms. Asked again while it forms: nothing new.
+    Thumbnail(ThumbOf),
     /// Make the worker panic (to test and demonstrate its recovery).
     InjectPanic,
     /// Start a worker paused after repeated crashes again (ignored by a running one).
@@ -520,6 +528,8 @@ impl Command {
             Command::ConceptLoad(PathBuf::from("concept.json")),
             Command::ConceptParts(None),
             Command::ConceptFromPart(0),
+            Command::Circuit(None),
+            Command::Thumbnail(ThumbOf::Concept),
             Command::InjectPanic,
             Command::RestartWorker,
             Command::Shutdown,
@@ -549,6 +559,8 @@ impl Command {
                 | Command::ConceptLoad(_)
                 | Command::ConceptParts(_)
                 | Command::ConceptFromPart(_)
+                | Command::Circuit(_)
+                | Command::Thumbnail(_)
                 | Command::InjectPanic
                 | Command::RestartWorker
                 | Command::Shutdown => {}
@@ -747,6 +759,17 @@ pub enum Event {
     ConceptSaved(PathBuf),
     /// The concept and its examples were forgotten.
     ConceptCleared,
+    /// The circuit of the selected unit on the newest frame.
+    Circuit(CircuitView),
+    /// A thumbnail as it forms (`done`: its last).
+    Thumbnail {
+        /// What it is of.
+        of: ThumbOf,
+        /// The picture.
+        image: RgbImage,
+        /// Whether it is finished.
+        done: bool,
+    },
     /// New iterations of the running optimization.
     Telemetry {
         /// Changes whenever the run restarts (the UI starts a new plot).

@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::path::PathBuf;
 
-use deepvis_protocol::{Command, ConceptFit, ConceptSide, Event};
+use deepvis_protocol::{Command, ConceptFit, ConceptSide, Event, ThumbOf};
 use egui::{Key, TextureOptions};
 
 use crate::Shared;
@@ -39,6 +39,12 @@ pub struct ConceptPane {
     asked_by_key: bool,
     overlay: Picture,
     parts_overlay: Picture,
+    /// The concept's preferred image (its direction, with the window's method).
+    picture: Picture,
+    /// Each part's preferred image, asked for once when the parts first come.
+    part_pictures: Vec<Picture>,
+    /// Whether the parts' pictures were asked for.
+    parts_asked: bool,
 }
 
 impl Default for ConceptPane {
@@ -60,6 +66,9 @@ impl Default for ConceptPane {
             asked_by_key: false,
             overlay: Picture::default(),
             parts_overlay: Picture::default(),
+            picture: Picture::default(),
+            part_pictures: Vec::new(),
+            parts_asked: false,
         }
     }
 }
@@ -73,7 +82,7 @@ impl Pane for ConceptPane {
         Place::Left
     }
 
-    fn apply(&mut self, e: &Event, _shared: &mut Shared) {
+    fn apply(&mut self, e: &Event, shared: &mut Shared) {
         match e {
             Event::ConceptExamples {
                 positives,
@@ -92,6 +101,9 @@ impl Pane for ConceptPane {
             } => {
                 self.ready = Some((name.clone(), layer.clone(), *fit, *train_accuracy));
                 self.scores.clear();
+                // a new concept: its picture starts over
+                self.picture.clear();
+                shared.send(Command::Thumbnail(ThumbOf::Concept));
             }
             Event::ConceptScore { score, overlay } => {
                 self.scores.push_back(*score);
@@ -108,11 +120,28 @@ impl Pane for ConceptPane {
             } => {
                 self.parts_overlay.set(rgb_to_color(overlay));
                 self.part_shares = colors.iter().copied().zip(shares.iter().copied()).collect();
+                if !self.parts_asked {
+                    self.parts_asked = true;
+                    self.part_pictures = (0..shares.len()).map(|_| Picture::default()).collect();
+                    for j in 0..shares.len() {
+                        shared.send(Command::Thumbnail(ThumbOf::Part(j)));
+                    }
+                }
             }
+            Event::Thumbnail { of, image, .. } => match of {
+                ThumbOf::Concept => self.picture.set(rgb_to_color(image)),
+                ThumbOf::Part(j) => {
+                    if let Some(p) = self.part_pictures.get_mut(*j) {
+                        p.set(rgb_to_color(image));
+                    }
+                }
+                ThumbOf::Unit { .. } => {}
+            },
             Event::ConceptCleared => {
                 self.ready = None;
                 self.scores.clear();
                 self.overlay.clear();
+                self.picture.clear();
             }
             _ => {}
         }
@@ -135,6 +164,11 @@ impl Pane for ConceptPane {
             .upload(ctx, "concept map", TextureOptions::LINEAR);
         self.parts_overlay
             .upload(ctx, "concept parts", TextureOptions::LINEAR);
+        self.picture
+            .upload(ctx, "concept picture", TextureOptions::LINEAR);
+        for (j, p) in self.part_pictures.iter_mut().enumerate() {
+            p.upload(ctx, &format!("part picture {j}"), TextureOptions::LINEAR);
+        }
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
@@ -145,6 +179,14 @@ impl Pane for ConceptPane {
 }
 
 impl ConceptPane {
+    /// Whether the concept's picture has come, and how many of the parts' pictures have.
+    pub fn pictures(&self) -> (bool, usize) {
+        (
+            self.picture.get().is_some(),
+            self.part_pictures.iter().filter(|p| p.get().is_some()).count(),
+        )
+    }
+
     /// Asks the worker to gather `side` (None: stop), when that is new.
     pub fn ask(&mut self, side: Option<ConceptSide>, shared: &mut Shared) {
         if side != self.asked {
@@ -230,6 +272,8 @@ impl ConceptPane {
             self.parts = on.then_some(k);
             self.part_shares.clear();
             self.parts_overlay.clear();
+            self.part_pictures.clear();
+            self.parts_asked = false;
             shared.send(Command::ConceptParts(self.parts));
         }
         if self.parts.is_none() || self.part_shares.is_empty() {
@@ -243,13 +287,18 @@ impl ConceptPane {
             for (j, ([r, g, b], share)) in self.part_shares.iter().enumerate() {
                 let color = egui::Color32::from_rgb(*r, *g, *b);
                 let text = egui::RichText::new(format!("part {j} {:.0}%", share * 100.0)).color(color);
-                if ui
-                    .button(text)
-                    .on_hover_text("make this part the concept")
-                    .clicked()
-                {
-                    make = Some(j);
-                }
+                ui.vertical(|ui| {
+                    let pic = self.part_pictures.get(j).and_then(Picture::get);
+                    let resp = image_box(ui, pic, 64.0, "…");
+                    name_image(&resp, &format!("NMF picture {j}"));
+                    if ui
+                        .button(text)
+                        .on_hover_text("make this part the concept")
+                        .clicked()
+                    {
+                        make = Some(j);
+                    }
+                });
             }
         });
         if let Some(j) = make {
@@ -268,16 +317,19 @@ impl ConceptPane {
             fit.label(),
             acc * 100.0
         ));
-        let Some(&now) = self.scores.back() else {
-            return;
-        };
-        // the gauge spans the scores seen: the lowest empty, the highest full
+        // the gauge spans the scores seen: the lowest empty, the highest full (the same place
+        // before the first score, so the pane does not move when it comes)
         let (lo, hi) = self
             .scores
             .iter()
             .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &s| (a.min(s), b.max(s)));
-        let share = if hi > lo { (now - lo) / (hi - lo) } else { 0.5 };
-        ui.add(egui::ProgressBar::new(share).text(format!("score {now:.3}")));
+        match self.scores.back() {
+            Some(&now) => {
+                let share = if hi > lo { (now - lo) / (hi - lo) } else { 0.5 };
+                ui.add(egui::ProgressBar::new(share).text(format!("score {now:.3}")))
+            }
+            None => ui.add(egui::ProgressBar::new(0.0).text("no frame scored yet")),
+        };
         let width = ui.available_width().min(240.0);
         let (rect, resp) = ui.allocate_exact_size(egui::vec2(width, 36.0), egui::Sense::hover());
         name_image(&resp, "concept score history");
@@ -300,7 +352,12 @@ impl ConceptPane {
             line,
             egui::Stroke::new(1.5, ui.visuals().selection.bg_fill),
         ));
-        let resp = image_box(ui, self.overlay.get(), width, "");
-        name_image(&resp, "concept map");
+        ui.horizontal(|ui| {
+            let side = (width / 2.0 - 4.0).max(32.0);
+            let resp = image_box(ui, self.overlay.get(), side, "");
+            name_image(&resp, "concept map");
+            let resp = image_box(ui, self.picture.get(), side, "its picture forms…");
+            name_image(&resp, "concept picture");
+        });
     }
 }

@@ -59,6 +59,7 @@ pane::registry! {
     concept::ConceptPane,
     /// The preferred image, its run, its plots and its settings.
     preferred::PreferredPane,
+    circuit::CircuitPane,
     /// The selected unit's top-9 images.
     topk::TopkPane,
     /// The atlas of the grid's layer as a web site, made in a process of its own.

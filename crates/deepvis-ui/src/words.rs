@@ -136,6 +136,8 @@ pub fn failure(f: &Failure) -> String {
         Doing::Export => format!("cannot export: {m}"),
         Doing::Record => format!("cannot record: {m}"),
         Doing::Concept => format!("concept: {m}"),
+        Doing::Circuit => format!("circuit: {m}"),
+        Doing::Thumbnail => format!("picture of a unit or concept: {m}"),
     }
 }
 

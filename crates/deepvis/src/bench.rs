@@ -25,7 +25,8 @@ pub struct Args {
     #[arg(long)]
     json: bool,
     /// Time the live pipeline instead: the worker on a 640x480 synthetic source, grid frames
-    /// per second alone, with a fire9 unit's preferred image running, with its guided
+    /// per second alone, with a concept scored on every frame, with the frame's NMF parts,
+    /// with a fire9 unit's preferred image running, with its circuit too, with its guided
     /// back-projection too, and the optimizer alone.
     #[arg(long)]
     live: bool,
@@ -253,8 +254,12 @@ fn live(g: &Global, a: &Args) -> Result<ExitCode> {
         }
     }
     let (grid_alone, _, _) = measure(&h, a.seconds);
+    let (grid_concept, grid_parts) = live_concepts(&h, a.seconds);
     h.send(Command::SelectUnit(146));
     let (grid_with, optim_with, _) = measure(&h, a.seconds);
+    h.send(Command::Circuit(Some(4)));
+    let (grid_circuit, optim_circuit, _) = measure(&h, a.seconds);
+    h.send(Command::Circuit(None));
     h.send(Command::SetBack(deepvis_protocol::BackSettings {
         mode: deepvis_protocol::BackMode::Guided,
         ..back_off.clone()
@@ -269,6 +274,9 @@ fn live(g: &Global, a: &Args) -> Result<ExitCode> {
         "source_fps": a.source_fps,
         "ready_s": ready_s, "seconds_per_phase": a.seconds,
         "grid_fps_alone": grid_alone, "grid_fps_with_optimizer": grid_with,
+        "grid_fps_with_concept": grid_concept, "grid_fps_with_nmf_parts": grid_parts,
+        "grid_fps_with_circuit_and_optimizer": grid_circuit,
+        "optimizer_ips_with_grid_and_circuit": optim_circuit,
         "optimizer_ips_with_grid": optim_with, "optimizer_ips_alone": optim_alone,
         "grid_fps_with_guided_back_and_optimizer": grid_back,
         "optimizer_ips_with_grid_and_back": optim_back,
@@ -280,6 +288,31 @@ fn live(g: &Global, a: &Args) -> Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&v)?);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `bench --live`'s concept phases, before a unit is selected: the grid's frames per second
+/// with a concept scored and mapped on every frame (taught on a second of the source's frames
+/// against the next second's), then with the frame's 3 parts by NMF instead.
+fn live_concepts(h: &deepvis_engine::EngineHandle, seconds: u64) -> (f32, f32) {
+    use deepvis_protocol::{Command, ConceptFit, ConceptSide};
+    let wait = |s: f32| {
+        let t = Instant::now();
+        while t.elapsed().as_secs_f32() < s {
+            let _ = h.events.recv_timeout(std::time::Duration::from_millis(50));
+        }
+    };
+    h.send(Command::ConceptRecord(Some(ConceptSide::Concept)));
+    wait(1.0);
+    h.send(Command::ConceptRecord(Some(ConceptSide::Others)));
+    wait(1.0);
+    h.send(Command::ConceptRecord(None));
+    h.send(Command::ConceptFit(ConceptFit::Mean));
+    let (with_concept, _, _) = measure(h, seconds);
+    h.send(Command::ConceptClear);
+    h.send(Command::ConceptParts(Some(3)));
+    let (with_parts, _, _) = measure(h, seconds);
+    h.send(Command::ConceptParts(None));
+    (with_concept, with_parts)
 }
 
 type Step<'a> = Box<dyn Fn() -> Result<()> + 'a>;

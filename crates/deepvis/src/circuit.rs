@@ -4,9 +4,8 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
-use deepvis_model::BackMode;
-use deepvis_model::graph::Seed;
+use anyhow::{Result, bail};
+use deepvis_model::circuit::{Input, by_weight, layer_below, on_picture, ranked};
 
 use crate::Global;
 use crate::common::{Loaded, load};
@@ -36,112 +35,13 @@ pub struct Args {
     json: bool,
 }
 
-/// An input channel and its strength.
-#[derive(serde::Serialize, Debug, Clone, Copy, PartialEq)]
-struct Input {
-    channel: usize,
-    /// The sum of its expanded kernel (by weight) or of activation x gradient (on a picture).
-    value: f32,
-    /// Its expanded kernel's L2 norm (by weight only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    norm: Option<f32>,
-}
-
-/// The strongest `top` inputs of each sign, strongest first.
-fn ranked(inputs: &[Input], top: usize) -> (Vec<Input>, Vec<Input>) {
-    let mut pos: Vec<Input> = inputs.iter().copied().filter(|i| i.value > 0.0).collect();
-    let mut neg: Vec<Input> = inputs.iter().copied().filter(|i| i.value < 0.0).collect();
-    pos.sort_by(|a, b| b.value.total_cmp(&a.value).then(a.channel.cmp(&b.channel)));
-    neg.sort_by(|a, b| a.value.total_cmp(&b.value).then(a.channel.cmp(&b.channel)));
-    pos.truncate(top);
-    neg.truncate(top);
-    (pos, neg)
-}
-
-/// The layer below `layer` in the table.
-fn layer_below(l: &Loaded, layer: &str) -> Result<String> {
-    let layers = l.info.layers();
-    let i = layers
-        .iter()
-        .position(|r| r.name == layer)
-        .with_context(|| format!("{layer} is not in the layer table: give --below"))?;
-    match i.checked_sub(1) {
-        Some(j) => Ok(layers[j].name.clone()),
-        None => bail!("{layer} is the first layer: its inputs are the picture's colours"),
-    }
-}
-
-/// By weight: each channel of `below`'s expanded kernel on the unit.
-fn by_weight(
-    l: &Loaded,
-    below: &str,
-    layer: &str,
-    channels: usize,
-    unit: usize,
-) -> Result<Vec<Input>> {
-    let g = l.net.graph().graph();
-    let value = |name: &str| -> Result<String> {
-        let i = g
-            .node_index(name)
-            .with_context(|| format!("no node {name}"))?;
-        Ok(g.nodes[i].output.clone())
-    };
-    let e = g
-        .expanded_kernel(&value(below)?, &value(layer)?, channels, unit)?
-        .with_context(|| format!("{layer} is not computed from {below}"))?;
-    Ok((0..e.channels)
-        .map(|c| {
-            let (norm, sum) = e.strength(c);
-            Input {
-                channel: c,
-                value: sum,
-                norm: Some(norm),
-            }
-        })
-        .collect())
-}
-
-/// On a picture: each channel of `below`'s activation times the unit's gradient with respect
-/// to it, summed over the places (the unit at its peak on the picture).
-fn on_picture(
-    l: &Loaded,
-    picture: &std::path::Path,
-    below: &str,
-    layer: &str,
-    unit: usize,
-) -> Result<Vec<Input>> {
-    let img = crate::common::read_picture(picture, None)?;
-    let p = l.info.input.apply(&img);
-    let dims = p.dims();
-    let x = deepvis_model::tensor4(p.chw, dims, &l.device.device)?;
-    let b = l
-        .net
-        .graph()
-        .backward(x, layer, unit, Seed::Peak, BackMode::Grad, Some(below))?;
-    let (act, grad) = b
-        .captured
-        .with_context(|| format!("no gradient at {below}"))?;
-    let [_, c, h, w] = act.dims();
-    let (act, grad) = (deepvis_model::to_vec(act)?, deepvis_model::to_vec(grad)?);
-    let plane = h * w;
-    Ok((0..c)
-        .map(|ch| Input {
-            channel: ch,
-            value: (ch * plane..(ch + 1) * plane)
-                .map(|i| act[i] * grad[i])
-                .sum(),
-            norm: None,
-        })
-        .collect())
-}
-
 /// A unit's `top` strongest inputs of each sign by weight in the layer below it: the layer's
 /// name and `(channel, sum)` lists, strongest first; None where the layer has none below it or
 /// the path between them is not linear.
 pub fn strongest(l: &Loaded, layer: &str, unit: usize, top: usize) -> Option<Weighted> {
     let info = l.info.layer(layer).ok()?;
-    let below = layer_below(l, &info.name).ok()?;
-    let w = by_weight(l, &below, &info.name, info.channels, unit).ok()?;
+    let below = layer_below(&l.info, &info.name).ok()?;
+    let w = by_weight(&l.net, &below, &info.name, unit).ok()?;
     let (pos, neg) = ranked(&w, top);
     let pairs = |v: Vec<Input>| v.into_iter().map(|i| (i.channel, i.value)).collect();
     Some((below, pairs(pos), pairs(neg)))
@@ -164,16 +64,22 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     }
     let below = match &a.below {
         Some(b) => l.info.layer(b)?.name,
-        None => layer_below(&l, &info.name)?,
+        None => layer_below(&l.info, &info.name)?,
     };
-    let weight = by_weight(&l, &below, &info.name, info.channels, a.unit);
+    let weight = by_weight(&l.net, &below, &info.name, a.unit);
     let picture = match &a.image {
-        Some(p) => Some(on_picture(&l, p, &below, &info.name, a.unit)?),
+        Some(p) => {
+            let img = crate::common::read_picture(p, None)?;
+            let p = l.info.input.apply(&img);
+            let dims = p.dims();
+            let x = deepvis_model::tensor4(p.chw, dims, &l.device.device)?;
+            Some(on_picture(&l.net, x, &below, &info.name, a.unit)?.inputs)
+        }
         None => None,
     };
     let weight = match (weight, &picture) {
         (Ok(w), _) => Some(w),
-        (Err(e), None) => return Err(e.context("by weight")),
+        (Err(e), None) => return Err(anyhow::Error::new(e).context("by weight")),
         (Err(e), Some(_)) => {
             crate::common::log(g, format!("by weight: not available: {e:#}"));
             None
@@ -183,9 +89,14 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     let w = weight.as_ref().map(|w| ranked(w, top));
     let p = picture.as_ref().map(|p| ranked(p, top));
     if a.json {
+        let one = |i: &Input| match i.norm {
+            Some(n) => serde_json::json!({"channel": i.channel, "value": i.value, "norm": n}),
+            None => serde_json::json!({"channel": i.channel, "value": i.value}),
+        };
+        let all = |v: &[Input]| v.iter().map(one).collect::<Vec<_>>();
         let side = |r: &Option<(Vec<Input>, Vec<Input>)>| {
             r.as_ref()
-                .map(|(pos, neg)| serde_json::json!({"positive": pos, "negative": neg}))
+                .map(|(pos, neg)| serde_json::json!({"positive": all(pos), "negative": all(neg)}))
         };
         println!(
             "{}",

@@ -233,8 +233,8 @@ fn command(r: &mut Rng, layers: &[String], bad_files: &[PathBuf], models: &[Path
         74..=76 => Command::SetCompare(r.chance(300)),
         77..=78 => Command::Sanity(r.chance(300)),
         79 => Command::RestartWorker,
-        80 => Command::SetAttention(r.chance(500).then(|| attention_ask(r))),
         81..=84 => concept_command(r, bad_files),
+        80 | 85..=87 => view_command(r, layers),
         _ => Command::SetRunning(true),
     }
 }
@@ -255,6 +255,29 @@ fn concept_command(r: &mut Rng, bad_files: &[PathBuf]) -> Command {
         5 => Command::ConceptSave(PathBuf::from("/no/such/folder/concept.json")),
         _ if bad_files.is_empty() => Command::ConceptLoad(PathBuf::from("/no/such/concept.json")),
         _ => Command::ConceptLoad(r.pick(bad_files)),
+    }
+}
+
+/// A view of what is under the unit: the attention (out of range as often as not), the
+/// circuit shown (0 to 40 inputs of each sign, or off) or a thumbnail of a unit of any layer
+/// (out of range at times), of the concept or of a part (there may be none).
+fn view_command(r: &mut Rng, layers: &[String]) -> Command {
+    use deepvis_protocol::ThumbOf;
+    match r.below(6) {
+        5 => Command::SetAttention(r.chance(500).then(|| attention_ask(r))),
+        0 | 1 => Command::Circuit(r.chance(700).then(|| r.below(40) as usize)),
+        2 => Command::Thumbnail(ThumbOf::Concept),
+        3 => Command::Thumbnail(ThumbOf::Part(r.below(10) as usize)),
+        _ => Command::Thumbnail(ThumbOf::Unit {
+            layer: match layers.is_empty() || r.chance(100) {
+                true => "no-such-layer".into(),
+                false => r.pick(layers),
+            },
+            channel: match r.below(10) {
+                0 => usize::MAX,
+                _ => r.below(600) as usize,
+            },
+        }),
     }
 }
 
