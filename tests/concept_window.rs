@@ -58,6 +58,16 @@ fn the_concept_pane_records_fits_shows_saves_and_loads_a_concept() {
         ..Persisted::default()
     };
     let mut app = DeepvisApp::new(engine.commands.clone(), engine.events.clone(), persisted);
+    app.set_atlas_program(deepvis_ui::AtlasProgram {
+        exe: env!("CARGO_BIN_EXE_deepvis").into(),
+        model_args: vec![
+            "--model".into(),
+            "squeezenet1_0".into(),
+            "--backend".into(),
+            "cpu".into(),
+        ],
+        backend: "cpu".into(),
+    });
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("espresso.json");
     app.panes.concept.path = file.display().to_string();
@@ -84,8 +94,21 @@ fn the_concept_pane_records_fits_shows_saves_and_loads_a_concept() {
     until(&mut h, 60, "other frames", |a| {
         a.panes.concept.counts.1 >= 1
     });
+
     h.key_up_modifiers(Modifiers::SHIFT, Key::G);
     h.run_steps(2);
+    // the giraffe is another too (TCAV's random concepts need two)
+    h.state_mut().send(Command::SetSource(photo("giraffe.jpg")));
+    until(&mut h, 60, "the giraffe", |a| {
+        a.source.label.contains("giraffe")
+    });
+    h.state_mut().send(Command::ConceptRecord(Some(
+        deepvis_protocol::ConceptSide::Others,
+    )));
+    until(&mut h, 60, "a second other frame", |a| {
+        a.panes.concept.counts.1 >= 2
+    });
+    h.state_mut().send(Command::ConceptRecord(None));
     assert!(h.state().panes.concept.recording.is_none() || h.state().panes.concept.counts.1 >= 1);
     h.get_by_label("fit").click();
     until(&mut h, 60, "a concept score", |a| {
@@ -111,6 +134,7 @@ fn the_concept_pane_records_fits_shows_saves_and_loads_a_concept() {
     until(&mut h, 30, "the concept loaded and scored", |a| {
         a.panes.concept.ready.is_some() && !a.panes.concept.scores.is_empty()
     });
+    tcav(&mut h);
     // the frame's parts by NMF, and one of them made the concept
     h.get_by_label("parts of the frame (NMF)").click();
     until(&mut h, 60, "the frame's parts", |a| {
@@ -133,4 +157,22 @@ fn the_concept_pane_records_fits_shows_saves_and_loads_a_concept() {
         a.panes.concept.pictures().0
     });
     engine.shutdown();
+}
+
+/// TCAV of the loaded concept for espresso over the shared photos, run by the pane as
+/// `deepvis concept tcav`: its line.
+fn tcav(h: &mut Harness<'static, DeepvisApp>) {
+    // TCAV of the concept for espresso over the shared photos, by `deepvis concept tcav`
+    h.state_mut().panes.concept.tcav_images = shared().join("images").display().to_string();
+    h.run_steps(2);
+    h.get_by_label("TCAV").click();
+    until(h, 240, "TCAV's line", |a| {
+        a.panes.concept.tcav_result.is_some()
+    });
+    let line = h.state().panes.concept.tcav_result.clone().unwrap();
+    let line = line.unwrap_or_else(|e| panic!("TCAV failed: {e}"));
+    assert!(
+        line.contains("TCAV of") && line.contains("class 967") && line.contains("p = "),
+        "{line}"
+    );
 }

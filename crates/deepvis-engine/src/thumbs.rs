@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use deepvis_optim::recipe::Which;
 use deepvis_optim::{Goal, Objective, Optimizer, RunConfig, Term};
-use deepvis_protocol::{Command, Doing, Event, OptimSettings, ThumbOf};
+use deepvis_protocol::{Command, Doing, Event, Method, MethodKind, OptimSettings, ThumbOf};
 
 use crate::concept::ConceptStage;
 use crate::device::Model;
@@ -191,15 +191,23 @@ fn goal(of: &ThumbOf, concepts: &ConceptStage, model: &Model) -> Result<Goal> {
 }
 
 /// A thumbnail's run: the window's method and its knobs, from its seeded noise, for at most
-/// [`THUMB_ITERS`] iterations (the live view's "endless" aside).
+/// [`THUMB_ITERS`] iterations (the live view's "endless" aside). Under the paper's method the
+/// Fourier method's defaults make it: the paper's pixels, tuned for one neuron at the centre
+/// over hundreds of iterations, are still noise after [`THUMB_ITERS`] on a channel's mean.
 fn config(goal: Goal, settings: &OptimSettings) -> RunConfig {
-    let mut params = settings.effective();
+    let (mut params, method) = match settings.method.kind() {
+        MethodKind::Paper => (
+            Method::default_params(MethodKind::Fourier),
+            MethodKind::Fourier.method(),
+        ),
+        _ => (settings.effective(), settings.method),
+    };
     params.max_iter = params.max_iter.clamp(1, THUMB_ITERS);
     RunConfig {
         objective: goal,
         params,
         init: crate::runs::init(settings, None).0,
-        method: settings.method,
+        method,
         images: 1,
     }
 }

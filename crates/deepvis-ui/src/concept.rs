@@ -1,6 +1,7 @@
 //! The concept pane: teach a concept with the camera (hold "record concept" while the thing is
 //! in view, "record others" while it is not; or hold `g` / shift+`g`), fit it, then watch its
-//! score as a gauge with its history and its map over every frame; save and load it.
+//! score as a gauge with its history, its map over every frame and its preferred image; test it
+//! for a class by TCAV; save and load it. The frame's parts by NMF, each with its picture.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -8,8 +9,9 @@ use std::path::PathBuf;
 use deepvis_protocol::{Command, ConceptFit, ConceptSide, Event, ThumbOf};
 use egui::{Key, TextureOptions};
 
-use crate::Shared;
 use crate::pane::{Pane, Place};
+use crate::tcav::{TcavAsk, TcavJob};
+use crate::{AtlasProgram, Shared};
 use crate::picture::{Picture, image_box, name_image, rgb_to_color};
 
 /// How many scores the gauge's history keeps.
@@ -45,6 +47,17 @@ pub struct ConceptPane {
     part_pictures: Vec<Picture>,
     /// Whether the parts' pictures were asked for.
     parts_asked: bool,
+    /// How `deepvis` is started: TCAV runs in a process of its own (None: it cannot).
+    pub program: Option<AtlasProgram>,
+    /// TCAV's class.
+    pub tcav_class: usize,
+    /// TCAV's pictures of the class (a folder, a video or a photo).
+    pub tcav_images: String,
+    /// TCAV's line, or why it failed.
+    pub tcav_result: Option<Result<String, String>>,
+    /// TCAV asked for: it starts once the concept is saved for it.
+    tcav_pending: Option<TcavAsk>,
+    tcav_job: Option<TcavJob>,
 }
 
 impl Default for ConceptPane {
@@ -69,6 +82,12 @@ impl Default for ConceptPane {
             picture: Picture::default(),
             part_pictures: Vec::new(),
             parts_asked: false,
+            program: None,
+            tcav_class: 967,
+            tcav_images: String::new(),
+            tcav_result: None,
+            tcav_pending: None,
+            tcav_job: None,
         }
     }
 }
@@ -137,6 +156,14 @@ impl Pane for ConceptPane {
                 }
                 ThumbOf::Unit { .. } => {}
             },
+            Event::ConceptSaved(path) if *path == self.tcav_file() => {
+                if let (Some(ask), Some(program)) = (self.tcav_pending.take(), &self.program) {
+                    match TcavJob::start(program, path, &ask) {
+                        Ok(job) => self.tcav_job = Some(job),
+                        Err(e) => self.tcav_result = Some(Err(e)),
+                    }
+                }
+            }
             Event::ConceptCleared => {
                 self.ready = None;
                 self.scores.clear();
@@ -151,10 +178,13 @@ impl Pane for ConceptPane {
         // `g` held gathers the concept, shift+`g` others (when no text field has the keys)
         let typing = ctx.memory(|m| m.focused().is_some());
         let (g, shift) = ctx.input(|i| (i.key_down(Key::G), i.modifiers.shift));
-        let by_key = (g && !typing).then_some(if shift {
-            ConceptSide::Others
-        } else {
-            ConceptSide::Concept
+        // the side is the one chosen when `g` went down (shift let go meanwhile keeps it)
+        let by_key = (g && !typing).then(|| {
+            self.asked.filter(|_| self.asked_by_key).unwrap_or(if shift {
+                ConceptSide::Others
+            } else {
+                ConceptSide::Concept
+            })
         });
         if by_key.is_some() || self.asked_by_key {
             self.ask(by_key, shared);
@@ -166,6 +196,15 @@ impl Pane for ConceptPane {
             .upload(ctx, "concept parts", TextureOptions::LINEAR);
         self.picture
             .upload(ctx, "concept picture", TextureOptions::LINEAR);
+        if let Some(job) = self.tcav_job.as_mut() {
+            match job.poll() {
+                Some(r) => {
+                    self.tcav_result = Some(r);
+                    self.tcav_job = None;
+                }
+                None => ctx.request_repaint_after(std::time::Duration::from_millis(200)),
+            }
+        }
         for (j, p) in self.part_pictures.iter_mut().enumerate() {
             p.upload(ctx, &format!("part picture {j}"), TextureOptions::LINEAR);
         }
@@ -179,6 +218,11 @@ impl Pane for ConceptPane {
 }
 
 impl ConceptPane {
+    /// The file the concept is saved in for TCAV: beside the concept's own file.
+    fn tcav_file(&self) -> PathBuf {
+        PathBuf::from(&self.path).with_file_name("tcav-concept.json")
+    }
+
     /// Whether the concept's picture has come, and how many of the parts' pictures have.
     pub fn pictures(&self) -> (bool, usize) {
         (
@@ -236,6 +280,7 @@ impl ConceptPane {
             }
         });
         self.gauge(ui);
+        self.tcav_ui(ui, shared);
         self.parts_ui(ui, shared);
         ui.horizontal(|ui| {
             ui.add(egui::TextEdit::singleline(&mut self.path).desired_width(180.0));
@@ -252,6 +297,63 @@ impl ConceptPane {
                 shared.send(Command::ConceptLoad(PathBuf::from(&self.path)));
             }
         });
+    }
+
+    /// TCAV of the concept for a class over pictures of it, in a process of its own.
+    fn tcav_ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
+        if self.ready.is_none() {
+            return;
+        }
+        ui.horizontal(|ui| {
+            ui.label("TCAV for class");
+            ui.add(egui::DragValue::new(&mut self.tcav_class).range(0..=1_000_000));
+        });
+        let busy = self.tcav_job.is_some() || self.tcav_pending.is_some();
+        let can = self.program.is_some() && !self.tcav_images.trim().is_empty() && !busy;
+        ui.horizontal(|ui| {
+            ui.add(
+                egui::TextEdit::singleline(&mut self.tcav_images)
+                    .hint_text("pictures of the class (folder, video)")
+                    .desired_width(180.0),
+            );
+            if ui
+                .add_enabled(can, egui::Button::new("TCAV"))
+                .on_hover_text(
+                    "the share of the class's pictures whose score rises along the concept, \
+                     against random concepts (t-test)",
+                )
+                .clicked()
+            {
+                let file = self.tcav_file();
+                if let Some(d) = file.parent() {
+                    let _ = std::fs::create_dir_all(d);
+                }
+                self.tcav_result = None;
+                self.tcav_pending = Some(TcavAsk {
+                    class: self.tcav_class,
+                    images: PathBuf::from(self.tcav_images.trim()),
+                });
+                shared.send(Command::ConceptSave(file));
+            }
+        });
+        if busy {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.weak("TCAV running");
+            });
+        }
+        match &self.tcav_result {
+            Some(Ok(line)) => {
+                ui.label(line);
+            }
+            Some(Err(why)) => {
+                ui.colored_label(ui.visuals().error_fg_color, why);
+            }
+            None if self.program.is_none() => {
+                ui.weak("TCAV runs `deepvis concept tcav`: this window cannot start it");
+            }
+            None => {}
+        }
     }
 
     /// The frame's parts found by NMF: on / off and how many, each place coloured by its

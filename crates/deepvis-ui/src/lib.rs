@@ -19,6 +19,7 @@ mod picture;
 pub mod player;
 mod settings;
 mod shared;
+mod tcav;
 pub mod telemetry;
 pub mod tiles;
 pub mod words;
@@ -41,6 +42,7 @@ pub use pane::{Pane, Place};
 pub use picture::map_to_color;
 pub use preferred::PreferredView;
 pub use shared::{Shared, SourceLine};
+pub use tcav::TcavAsk;
 pub use telemetry::{TELEMETRY_CAP, TelemetryView};
 pub use topk::{MAX_MONTAGE_SIDE, TopkView, read_montage};
 
@@ -224,8 +226,10 @@ impl DeepvisApp {
         app
     }
 
-    /// How the atlas pane starts `deepvis atlas` (without it, the pane cannot).
+    /// How the atlas pane starts `deepvis atlas` and the concept pane `deepvis concept tcav`
+    /// (without it, they cannot).
     pub fn set_atlas_program(&mut self, program: AtlasProgram) {
+        self.panes.concept.program = Some(program.clone());
         self.panes.atlas.program = Some(program);
     }
 
