@@ -85,30 +85,7 @@ fn the_concept_pane_records_fits_shows_saves_and_loads_a_concept() {
     });
     h.key_up(Key::G);
     h.run_steps(2);
-    h.state_mut().send(Command::SetSource(photo("dog.jpg")));
-    until(&mut h, 60, "the dog", |a| a.source.label.contains("dog"));
-    std::thread::sleep(Duration::from_millis(300));
-    h.run_steps(3);
-    // shift+g held: the dog is another thing
-    h.key_down_modifiers(Modifiers::SHIFT, Key::G);
-    until(&mut h, 60, "other frames", |a| {
-        a.panes.concept.counts.1 >= 1
-    });
-
-    h.key_up_modifiers(Modifiers::SHIFT, Key::G);
-    h.run_steps(2);
-    // the giraffe is another too (TCAV's random concepts need two)
-    h.state_mut().send(Command::SetSource(photo("giraffe.jpg")));
-    until(&mut h, 60, "the giraffe", |a| {
-        a.source.label.contains("giraffe")
-    });
-    h.state_mut().send(Command::ConceptRecord(Some(
-        deepvis_protocol::ConceptSide::Others,
-    )));
-    until(&mut h, 60, "a second other frame", |a| {
-        a.panes.concept.counts.1 >= 2
-    });
-    h.state_mut().send(Command::ConceptRecord(None));
+    record_others(&mut h);
     assert!(h.state().panes.concept.recording.is_none() || h.state().panes.concept.counts.1 >= 1);
     h.get_by_label("fit").click();
     until(&mut h, 60, "a concept score", |a| {
@@ -175,4 +152,28 @@ fn tcav(h: &mut Harness<'static, DeepvisApp>) {
         line.contains("TCAV of") && line.contains("class 967") && line.contains("p = "),
         "{line}"
     );
+}
+
+/// Shift+`g` held on the dog, then the giraffe recorded too: two frames of others.
+fn record_others(h: &mut Harness<'static, DeepvisApp>) {
+    h.state_mut().send(Command::SetSource(photo("dog.jpg")));
+    until(h, 60, "the dog", |a| a.source.label.contains("dog"));
+    std::thread::sleep(Duration::from_millis(300));
+    h.run_steps(3);
+    // shift+g held: the dog is another thing
+    h.key_down_modifiers(Modifiers::SHIFT, Key::G);
+    until(h, 60, "other frames", |a| a.panes.concept.counts.1 >= 1);
+
+    h.key_up_modifiers(Modifiers::SHIFT, Key::G);
+    h.run_steps(2);
+    // the giraffe is another too (TCAV's random concepts need two)
+    h.state_mut().send(Command::SetSource(photo("giraffe.jpg")));
+    until(h, 60, "the giraffe", |a| a.source.label.contains("giraffe"));
+    h.state_mut().send(Command::ConceptRecord(Some(
+        deepvis_protocol::ConceptSide::Others,
+    )));
+    until(h, 60, "a second other frame", |a| {
+        a.panes.concept.counts.1 >= 2
+    });
+    h.state_mut().send(Command::ConceptRecord(None));
 }

@@ -166,8 +166,8 @@ pub fn regularize(x: Tensor<4>, g: Tensor<4>, p: &Params, ii: usize) -> Tensor<4
 }
 
 /// Pictures in 0..1 units (`[n, c, h, w]`, with gradients) in the pixel operations the
-/// protocol's penalties are written in.
-pub struct Pixels(pub Tensor<4>);
+/// protocol's penalties are written in, with the run's start pictures where known.
+pub struct Pixels(pub Tensor<4>, pub Option<Tensor<4>>);
 
 impl PixelOps for Pixels {
     type Scalar = Tensor<1>;
@@ -175,7 +175,7 @@ impl PixelOps for Pixels {
     fn diff(&self, axis: Axis) -> Pixels {
         let [n, c, h, w] = self.0.dims();
         let x = &self.0;
-        Pixels(match axis {
+        let p = match axis {
             Axis::Height => {
                 x.clone().slice([0..n, 0..c, 1..h, 0..w])
                     - x.clone().slice([0..n, 0..c, 0..h - 1, 0..w])
@@ -184,19 +184,25 @@ impl PixelOps for Pixels {
                 x.clone().slice([0..n, 0..c, 0..h, 1..w])
                     - x.clone().slice([0..n, 0..c, 0..h, 0..w - 1])
             }
-        })
+        };
+        Pixels(p, None)
     }
 
     fn minus(&self, v: f64) -> Pixels {
-        Pixels(self.0.clone() - v)
+        Pixels(self.0.clone() - v, None)
     }
 
     fn abs(self) -> Pixels {
-        Pixels(self.0.abs())
+        Pixels(self.0.abs(), None)
     }
 
     fn square(self) -> Pixels {
-        Pixels(self.0.powi_scalar(2))
+        Pixels(self.0.powi_scalar(2), None)
+    }
+
+    fn off_start(&self) -> Option<Pixels> {
+        let start = self.1.as_ref()?;
+        (start.dims() == self.0.dims()).then(|| Pixels(self.0.clone() - start.clone(), None))
     }
 
     fn mean_per_image(self) -> Tensor<1> {
@@ -210,10 +216,10 @@ impl PixelOps for Pixels {
     }
 }
 
-/// The weighted sum of the active penalties of `p` on pictures `px` (0..1 units), `[1]`;
-/// `None` when none applies.
-pub fn penalties(p: &Penalties, px: Tensor<4>) -> Option<Tensor<1>> {
-    let px = Pixels(px);
+/// The weighted sum of the active penalties of `p` on pictures `px` (0..1 units), `[1]`, the
+/// run's start pictures `start` (0..1 units) where known; `None` when none applies.
+pub fn penalties(p: &Penalties, px: Tensor<4>, start: Option<Tensor<4>>) -> Option<Tensor<1>> {
+    let px = Pixels(px, start);
     p.active()
         .filter_map(|(kind, w)| kind.eval(&px).map(|v| v * w))
         .reduce(|a, b| a + b)

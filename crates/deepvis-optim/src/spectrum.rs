@@ -193,3 +193,43 @@ pub fn natural_planes(img: &RgbImage, size: u32) -> Vec<Vec<f32>> {
     }
     out
 }
+
+/// The share of a picture's power above `cutoff` cycles per pixel (0.25: half the Nyquist
+/// frequency) in its grey plane, its mean taken out: how much of it is fine detail and noise.
+/// 0 for a flat picture.
+pub fn high_frequency_share(img: &RgbImage, cutoff: f64) -> f64 {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    if w == 0 || h == 0 {
+        return 0.0;
+    }
+    let grey: Vec<f32> = img
+        .pixels()
+        .map(|p| (p.0[0] as f32 + p.0[1] as f32 + p.0[2] as f32) / (3.0 * 255.0))
+        .collect();
+    let mean = grey.iter().sum::<f32>() / grey.len() as f32;
+    let plane: Vec<f32> = grey.iter().map(|v| v - mean).collect();
+    let s = rfft2(&plane, h, w);
+    let f = crate::fft::freqs(h, w);
+    let k = columns(w);
+    let (mut high, mut all) = (0.0, 0.0);
+    for (i, fi) in f.iter().enumerate() {
+        let q = i % k;
+        // a column other than the constant and the Nyquist one stands for its mirror too
+        let weight = if q == 0 || (w % 2 == 0 && q == w / 2) {
+            1.0
+        } else {
+            2.0
+        };
+        if *fi == 0.0 {
+            // the mean, taken out
+            continue;
+        }
+        let p = weight * (s.re[i] * s.re[i] + s.im[i] * s.im[i]);
+        all += p;
+        if *fi > cutoff {
+            high += p;
+        }
+    }
+    // a flat picture leaves only rounding
+    if all > 1e-12 { high / all } else { 0.0 }
+}

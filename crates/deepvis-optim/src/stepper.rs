@@ -81,6 +81,8 @@ struct Run {
     best_x: Option<Tensor<4>>,
     status: RunStatus,
     ii: usize,
+    /// The start pictures in 0..1 units (what "keep to the start" measures from).
+    start: Tensor<4>,
 }
 
 impl Run {
@@ -155,11 +157,21 @@ impl Optimizer {
         Ok(())
     }
 
+    /// The pictures of parameter `p` in 0..1 units (pixels clipped), without gradients.
+    fn start_pictures(&self, param: &Parameterization, p: &Tensor<4>) -> Result<Tensor<4>> {
+        let x = match param.kind() {
+            ParamKind::Pixel => clip_to_pixels(p.clone(), &self.norm),
+            _ => param.render(p.clone())?,
+        };
+        Ok(param.pixels01(x).without_autodiff())
+    }
+
     /// Adds a run; returns its id.
     pub fn add_run(&mut self, cfg: RunConfig) -> Result<usize> {
         self.check_config(&cfg)?;
         let param = Parameterization::new(&cfg.method, &self.info)?;
         let p = self.start_tensor(&param, &cfg.init, cfg.images)?;
+        let start = self.start_pictures(&param, &p)?;
         self.runs.push(Some(Run {
             cfg,
             param,
@@ -168,6 +180,7 @@ impl Optimizer {
             best_x: None,
             status: RunStatus::default(),
             ii: 0,
+            start,
         }));
         Ok(self.runs.len() - 1)
     }
@@ -246,9 +259,11 @@ impl Optimizer {
     pub fn set_init(&mut self, id: usize, init: Init) -> Result<()> {
         let run = self.run(id)?;
         let p = self.start_tensor(&run.param, &init, run.cfg.images)?;
+        let start = self.start_pictures(&run.param, &p)?;
         let run = self.run_mut(id)?;
         run.cfg.init = init;
         run.p = p;
+        run.start = start;
         run.adam = None;
         run.best_x = None;
         run.status = RunStatus::default();
@@ -498,7 +513,11 @@ impl Optimizer {
                 image.clone()
             };
             let pen = match method.penalties.active().next() {
-                Some(_) => penalty_of(&method.penalties, run.param.pixels01(image.clone())),
+                Some(_) => penalty_of(
+                    &method.penalties,
+                    run.param.pixels01(image.clone()),
+                    Some(run.start.clone().autodiff()),
+                ),
                 None => None,
             };
             run.cfg.objective.request(&info, &mut batch.req)?;

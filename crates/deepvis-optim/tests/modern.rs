@@ -244,13 +244,20 @@ fn the_penalties_on_tensors_are_the_tables_formulas() {
     .unwrap();
     let value = |kind: PenaltyKind| {
         let p = Penalties::OFF.with(kind, 2.0);
-        to_vec(penalties(&p, px.clone()).unwrap()).unwrap()[0]
+        to_vec(penalties(&p, px.clone(), None).unwrap()).unwrap()[0]
     };
     // summed over the images, weighted 2: TV (0.5 + 0.5) + 0; L1 0.5 + 0; L2 0.25 + 0
     assert!((value(PenaltyKind::Tv) - 2.0).abs() < 1e-6);
     assert!((value(PenaltyKind::L1) - 1.0).abs() < 1e-6);
     assert!((value(PenaltyKind::L2) - 0.5).abs() < 1e-6);
-    assert!(penalties(&Penalties::OFF, px).is_none());
+    assert!(penalties(&Penalties::OFF, px.clone(), None).is_none());
+    // keep to the start: the mean squared distance from the start pictures (none: no penalty)
+    let start = deepvis_model::tensor4(vec![0.0; 8], [2, 1, 2, 2], &device).unwrap();
+    let keep = Penalties::OFF.with(PenaltyKind::Start, 2.0);
+    assert!(penalties(&keep, px.clone(), None).is_none());
+    let v = to_vec(penalties(&keep, px, Some(start)).unwrap()).unwrap()[0];
+    // image 1: (0 + 1 + 1 + 1) / 4 = 0.75; image 2: 0.25; weighted 2
+    assert!((v - 2.0).abs() < 1e-6, "{v}");
 }
 
 fn unit(layer: &str, channel: usize) -> Objective {
@@ -612,4 +619,88 @@ fn the_clip_mask_shows_the_pixels_the_norm_clipping_zeroed() {
     // a Fourier run has no such clipping
     opt.set_method(id, Method::FOURIER).unwrap();
     assert_eq!(opt.clip_mask(id).unwrap(), None);
+}
+
+/// The mean absolute difference of two pictures, in grey levels.
+fn mean_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.len() as f32
+}
+
+#[test]
+fn keeping_to_the_start_at_a_huge_weight_returns_the_photo() {
+    let device = Device::flex();
+    let info = info();
+    let img = image::open(shared().join("images/coffee.png")).unwrap();
+    let photo = info.input.apply(&img).chw;
+    // feature accentuation: from the photo, the espresso class's unit, each method
+    let moved = |method: Method, weight: f64| {
+        let mut opt = Optimizer::new(squeezenet(&device), &device);
+        let method = Method {
+            penalties: Penalties::OFF.with(PenaltyKind::Start, weight),
+            ..method
+        };
+        let params = match method.kind() {
+            MethodKind::Paper => Params::PRESET_3,
+            k => Method::default_params(k),
+        };
+        let id = opt
+            .add_run(RunConfig {
+                objective: Objective::class(&info, 967).unwrap().into(),
+                params,
+                init: Init::Image {
+                    chw: photo.clone(),
+                    label: "coffee".into(),
+                },
+                method,
+                images: 1,
+            })
+            .unwrap();
+        let start = opt.current_image(id).unwrap();
+        opt.step(30).unwrap();
+        mean_diff(&start, &opt.current_image(id).unwrap())
+    };
+    for method in [Method::FOURIER, Method::MACO] {
+        let (free, kept) = (moved(method, 0.0), moved(method, 1e6));
+        eprintln!("{:?}: free {free}, kept {kept}", method.kind());
+        assert!(
+            kept < 1.0,
+            "{:?}: kept to the photo within {kept} grey levels",
+            method.kind()
+        );
+        assert!(
+            free > 3.0 * kept,
+            "{:?}: free {free}, kept {kept}",
+            method.kind()
+        );
+    }
+}
+
+#[test]
+fn the_high_frequency_share_by_hand() {
+    use deepvis_optim::spectrum::high_frequency_share;
+    use image::{Rgb, RgbImage};
+    // flat: nothing; a checkerboard: all its power at (1/2, 1/2), far above 0.25
+    let flat = RgbImage::from_pixel(16, 16, Rgb([90, 90, 90]));
+    assert_eq!(high_frequency_share(&flat, 0.25), 0.0);
+    let checker = RgbImage::from_fn(16, 16, |x, y| {
+        let v = if (x + y) % 2 == 0 { 255 } else { 0 };
+        Rgb([v, v, v])
+    });
+    assert!((high_frequency_share(&checker, 0.25) - 1.0).abs() < 1e-9);
+    // stripes of period 8 along x (1/8 cycle per pixel): below the cutoff
+    let slow = RgbImage::from_fn(16, 16, |x, _| {
+        let v = (127.5 + 127.5 * (2.0 * std::f64::consts::PI * x as f64 / 8.0).cos()) as u8;
+        Rgb([v, v, v])
+    });
+    assert!(high_frequency_share(&slow, 0.25) < 1e-3);
+    // half the power in each: the checkerboard and the stripes of equal amplitude
+    let both = RgbImage::from_fn(16, 16, |x, y| {
+        let c = if (x + y) % 2 == 0 { 1.0 } else { -1.0 };
+        let s = (2.0 * std::f64::consts::PI * x as f64 / 8.0).cos() * std::f64::consts::SQRT_2;
+        let v = (127.5 + 40.0 * (c + s)).round() as u8;
+        Rgb([v, v, v])
+    });
+    let share = high_frequency_share(&both, 0.25);
+    assert!((share - 0.5).abs() < 0.02, "{share}");
 }

@@ -19,6 +19,9 @@ pub enum PenaltyKind {
     L1,
     /// L2: the mean squared distance of the pixels from grey (lucent's `L2`, squared).
     L2,
+    /// Keep to the start: the mean squared distance of the pixels from the run's start picture
+    /// (feature accentuation, Hamblin et al. 2024: from a photo, what in it drives the unit).
+    Start,
 }
 
 /// What the window, the command line and validation know of a penalty.
@@ -52,6 +55,8 @@ pub trait PixelOps: Sized {
     fn mean_per_image(self) -> Self::Scalar;
     /// The picture's height and width.
     fn size(&self) -> (usize, usize);
+    /// The pictures minus the run's start pictures (None where they are not known).
+    fn off_start(&self) -> Option<Self>;
 }
 
 /// An image axis.
@@ -65,10 +70,15 @@ pub enum Axis {
 
 impl PenaltyKind {
     /// Every penalty, in the window's order (the declaration order).
-    pub const ALL: [PenaltyKind; 3] = [PenaltyKind::Tv, PenaltyKind::L1, PenaltyKind::L2];
+    pub const ALL: [PenaltyKind; 4] = [
+        PenaltyKind::Tv,
+        PenaltyKind::L1,
+        PenaltyKind::L2,
+        PenaltyKind::Start,
+    ];
 
     /// The names, in [`PenaltyKind::ALL`]'s order.
-    pub const NAMES: [&'static str; 3] = ["tv", "l1", "l2"];
+    pub const NAMES: [&'static str; 4] = ["tv", "l1", "l2", "start"];
 
     /// Its knob.
     pub fn spec(self) -> PenaltySpec {
@@ -91,6 +101,14 @@ impl PenaltyKind {
                 help: "penalty on the pixels' squared distance from grey",
                 slider_max: 100.0,
             },
+            PenaltyKind::Start => PenaltySpec {
+                name: "start",
+                label: "keep to the start",
+                help: "penalty on the pixels' squared distance from the start picture: start \
+                       from the frame or a photo to see what in it drives the unit (feature \
+                       accentuation)",
+                slider_max: 1000.0,
+            },
         }
     }
 
@@ -109,6 +127,7 @@ impl PenaltyKind {
             }
             PenaltyKind::L1 => Some(px.minus(0.5).abs().mean_per_image()),
             PenaltyKind::L2 => Some(px.minus(0.5).square().mean_per_image()),
+            PenaltyKind::Start => Some(px.off_start()?.square().mean_per_image()),
         }
     }
 

@@ -87,6 +87,9 @@ impl PixelOps for Px {
     fn size(&self) -> (usize, usize) {
         (self.0.len(), self.0.first().map_or(0, Vec::len))
     }
+    fn off_start(&self) -> Option<Px> {
+        None
+    }
 }
 
 #[test]

@@ -13,6 +13,7 @@ mod concept;
 mod discover;
 mod env;
 mod fuzz;
+mod fvquality;
 mod judge;
 mod layers;
 mod method_args;
@@ -118,6 +119,11 @@ enum Command {
     Optimize(Box<optimize::Args>),
     /// Random search over the optimizer's hyperparameters.
     Search(search::Args),
+    /// How good each method's class pictures are: other networks' top-1 and top-5 on them
+    /// (transferability), their features' cosine to real photos (plausibility), their
+    /// high-frequency share, seconds per picture; a markdown table and JSON.
+    #[command(name = "fv-quality")]
+    FvQuality(fvquality::Args),
     /// Time forward and backward passes.
     Bench(bench::Args),
     /// The chaos soak: the worker under a seeded random stream of every command (bad ones,
@@ -161,6 +167,7 @@ fn run_command(g: &Global, c: Command) -> anyhow::Result<std::process::ExitCode>
         Command::Circuit(a) => circuit::run(&cli.global, a),
         Command::Concepts(c) => discover::run(&cli.global, c),
         Command::Search(a) => search::run(&cli.global, a),
+        Command::FvQuality(a) => fvquality::run(&cli.global, a),
         Command::Bench(a) => bench::run(&cli.global, a),
         Command::Soak(a) => soak::run(&cli.global, a),
         Command::Fuzz(a) => fuzz::run(&cli.global, a),

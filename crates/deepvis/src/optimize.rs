@@ -387,6 +387,53 @@ pub(crate) struct Plan {
     pub pre: Option<Goal>,
 }
 
+/// One picture's run, as the atlas and `fv-quality` make them: unit `unit` of `layer` at the
+/// centre of its map (or at `pos`), from seeded noise, method `m` with its defaults (the
+/// paper's preset 3), `iters` iterations where given; its pre-ReLU goal as the fallback.
+pub(crate) fn unit_plan(
+    info: &ModelInfo,
+    layer: &str,
+    unit: usize,
+    m: MethodKind,
+    pos: Option<(usize, usize)>,
+    iters: Option<usize>,
+    seed: u64,
+) -> Result<Plan> {
+    let o = Objective::new(info, layer, unit, pos, false, 1.0)?;
+    o.validate(info)?;
+    let pre = Objective {
+        pre_relu: true,
+        ..o.clone()
+    };
+    let pre = pre.validate(info).is_ok().then(|| Goal::from(pre));
+    let mut params = match m {
+        MethodKind::Paper => deepvis_optim::Params::preset(3).map_err(anyhow::Error::msg)?,
+        k => deepvis_optim::Method::default_params(k),
+    };
+    if let Some(n) = iters {
+        params.max_iter = n;
+    }
+    params.validate().map_err(anyhow::Error::msg)?;
+    let class = (info
+        .layer(layer)
+        .is_ok_and(|i| i.name == info.logits_layer()))
+    .then_some(unit);
+    Ok(Plan {
+        config: RunConfig {
+            objective: o.into(),
+            params,
+            init: Init::Noise { seed, std: 10.0 },
+            method: m.method(),
+            images: 1,
+        },
+        unit,
+        preset: (m == MethodKind::Paper).then_some(3),
+        kind: m,
+        class,
+        pre,
+    })
+}
+
 /// `--y` and `--x`: both or neither (the centre); or `--token`'s patch on `info`'s layer.
 fn position(a: &Args, info: &ModelInfo) -> Result<Option<(usize, usize)>> {
     match (a.y, a.x, a.token) {
@@ -517,9 +564,27 @@ fn plans(
 
 /// `--judge`: the second network that classifies the finished pictures, and the labels of
 /// its classes.
-struct Judge {
-    net: deepvis_model::Net,
-    labels: deepvis_model::Labels,
+pub(crate) struct Judge {
+    pub net: deepvis_model::Net,
+    pub labels: deepvis_model::Labels,
+}
+
+impl Judge {
+    /// The judge `model` (an ImageNet classifier: an ONNX file or a built-in network's name)
+    /// on `device`.
+    pub fn load(g: &Global, model: &str, device: &burn::prelude::Device) -> Result<Judge> {
+        let j = crate::judge::loader(g, model)?
+            .load(device)
+            .map_err(anyhow::Error::msg)?;
+        let classes = j.info().layer(j.info().logits_layer())?.channels;
+        if classes != 1000 {
+            bail!("the judge {model} has {classes} classes; it must be an ImageNet classifier");
+        }
+        Ok(Judge {
+            net: j,
+            labels: deepvis_model::Labels::imagenet(),
+        })
+    }
 }
 
 /// The runs of one `optimize`, in one batch of the optimizer.
@@ -771,19 +836,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     let l = load(g)?;
     let pos = position(&a, &l.info)?;
     let judge = match &a.judge {
-        Some(m) => {
-            let j = crate::judge::loader(g, m)?
-                .load(&l.device.device)
-                .map_err(anyhow::Error::msg)?;
-            let classes = j.info().layer(j.info().logits_layer())?.channels;
-            if classes != 1000 {
-                bail!("the judge {m} has {classes} classes; it must be an ImageNet classifier");
-            }
-            Some(Judge {
-                net: j,
-                labels: deepvis_model::Labels::imagenet(),
-            })
-        }
+        Some(m) => Some(Judge::load(g, m, &l.device.device)?),
         None => None,
     };
     let model_file = model_file(g);

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use deepvis_model::{BackMode, Labels};
 use deepvis_optim::recipe::Which;
-use deepvis_optim::{Goal, Init, MethodKind, Objective, RunConfig, Sidecar};
+use deepvis_optim::{Init, MethodKind, Sidecar};
 use deepvis_topk::{ScanState, safe_file_name};
 use deepvis_viz::BackFilter;
 
@@ -180,43 +180,15 @@ impl Maker<'_> {
         m: MethodKind,
         pos: Option<(usize, usize)>,
     ) -> Result<Plan> {
-        let info = &self.l.info;
-        let o = Objective::new(info, layer, unit, pos, false, 1.0)?;
-        o.validate(info)?;
-        let pre = Objective {
-            pre_relu: true,
-            ..o.clone()
-        };
-        let pre = pre.validate(info).is_ok().then(|| Goal::from(pre));
-        let mut params = match m {
-            MethodKind::Paper => deepvis_optim::Params::preset(3).map_err(anyhow::Error::msg)?,
-            k => deepvis_optim::Method::default_params(k),
-        };
-        if let Some(n) = self.spec.iters {
-            params.max_iter = n;
-        }
-        params.validate().map_err(anyhow::Error::msg)?;
-        let class = (info
-            .layer(layer)
-            .is_ok_and(|i| i.name == info.logits_layer()))
-        .then_some(unit);
-        Ok(Plan {
-            config: RunConfig {
-                objective: o.into(),
-                params,
-                init: Init::Noise {
-                    seed: self.spec.seed,
-                    std: 10.0,
-                },
-                method: m.method(),
-                images: 1,
-            },
+        crate::optimize::unit_plan(
+            &self.l.info,
+            layer,
             unit,
-            preset: (m == MethodKind::Paper).then_some(3),
-            kind: m,
-            class,
-            pre,
-        })
+            m,
+            pos,
+            self.spec.iters,
+            self.spec.seed,
+        )
     }
 
     /// One picture with its sidecar, or why it could not be made.
