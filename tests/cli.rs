@@ -392,7 +392,8 @@ fn search_writes_rows_resumes_and_shards() {
     let d = dir.path().to_str().unwrap();
     let run = |shard: &str| {
         let _ = deepvis_ok(&[
-            "search", "--layer", "pool10", "--units", "207,130", "--trials", "3", "--iters", "2",
+            // 4 iterations: room for a unit silent at the first to go on before its ReLU
+            "search", "--layer", "pool10", "--units", "207,130", "--trials", "3", "--iters", "4",
             "--shard", shard, "-o", d,
         ]);
         std::fs::read_to_string(dir.path().join("trials.tsv")).unwrap()
@@ -1630,4 +1631,35 @@ fn four_topk_shards_in_parallel_merge_into_the_single_runs_index() {
             c.montage
         );
     }
+}
+
+#[test]
+fn search_goes_on_before_the_relu_for_a_class_silent_on_noise() {
+    // the peacock is silent on the Fourier method's start noise: it used to stop at once
+    // with a zero gradient and a flat picture
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("s");
+    let (ok, _, err) = deepvis(&[
+        "search",
+        "--layer",
+        "pool10",
+        "--units",
+        "84",
+        "--method",
+        "fourier",
+        "--trials",
+        "1",
+        "--iters",
+        "5",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let table = std::fs::read_to_string(out.join("trials.tsv")).unwrap();
+    let header: Vec<&str> = table.lines().next().unwrap().split('\t').collect();
+    let row: Vec<&str> = table.lines().nth(1).unwrap().split('\t').collect();
+    let col = |name: &str| row[header.iter().position(|h| *h == name).unwrap()];
+    assert_ne!(col("stop"), "zero_grad", "{table}");
+    assert_eq!(col("iters"), "5");
+    assert!(out.join(col("image")).is_file(), "{table}");
 }

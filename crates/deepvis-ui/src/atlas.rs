@@ -25,6 +25,18 @@ pub struct AtlasProgram {
     pub backend: String,
 }
 
+impl AtlasProgram {
+    /// The window opened the network in `path`: the commands started from now on are of it.
+    pub fn opened(&mut self, path: &Path) {
+        self.model_args = vec![
+            "--model".into(),
+            path.as_os_str().to_owned(),
+            "--backend".into(),
+            self.backend.clone().into(),
+        ];
+    }
+}
+
 /// One line of the atlas's progress (`progress DONE TOTAL SECONDS_LEFT`, `-` for seconds not
 /// known yet).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -165,12 +177,7 @@ impl Pane for AtlasPane {
         }
         // the window opened another network: the atlas is of that one
         if let (Command::OpenModel(path), Some(p)) = (c, self.program.as_mut()) {
-            p.model_args = vec![
-                "--model".into(),
-                path.clone().into_os_string(),
-                "--backend".into(),
-                p.backend.clone().into(),
-            ];
+            p.opened(path);
         }
     }
 

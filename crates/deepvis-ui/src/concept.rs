@@ -174,6 +174,13 @@ impl Pane for ConceptPane {
         }
     }
 
+    fn seen(&mut self, c: &Command) {
+        // the window opened another network: TCAV runs on that one
+        if let (Command::OpenModel(path), Some(p)) = (c, self.program.as_mut()) {
+            p.opened(path);
+        }
+    }
+
     fn prepare(&mut self, ctx: &egui::Context, shared: &mut Shared) {
         // `g` held gathers the concept, shift+`g` others (when no text field has the keys)
         let typing = ctx.memory(|m| m.focused().is_some());

@@ -9,7 +9,9 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use deepvis_model::ModelInfo;
 use deepvis_optim::search::{in_shard, sample_params};
-use deepvis_optim::{Goal, Init, Method, MethodKind, Optimizer, Params, RunConfig};
+use deepvis_optim::{
+    Goal, Init, Method, MethodKind, Objective, Optimizer, Params, RunConfig, StopReason, Term,
+};
 
 use crate::Global;
 use crate::common::{load, log, save_image};
@@ -160,6 +162,31 @@ struct Trials<'a> {
     method: Method,
     images: usize,
     opt: Optimizer,
+    /// The trials that ended with nothing (silent even before the ReLU).
+    nothing: Vec<String>,
+}
+
+/// The goal a run of `goal` goes on with when its unit is silent on the start image: the unit
+/// before its ReLU, as the window does (None: no unit term, one already before its ReLU, or a
+/// unit with no ReLU).
+fn pre_relu_goal(goal: &Goal, arch: &ModelInfo) -> Option<Goal> {
+    let mut g = goal.clone();
+    let mut found = false;
+    for (_, t) in &mut g.terms {
+        if let Term::Unit(o) = t
+            && !o.pre_relu
+        {
+            let pre = Objective {
+                pre_relu: true,
+                ..o.clone()
+            };
+            if pre.validate(arch).is_ok() {
+                *o = pre;
+                found = true;
+            }
+        }
+    }
+    found.then_some(g)
 }
 
 impl Trials<'_> {
@@ -184,8 +211,27 @@ impl Trials<'_> {
             })
             .collect::<Result<_, _>>()?;
         let t0 = Instant::now();
-        while self.opt.any_active() {
-            self.opt.step(1)?;
+        let mut pre: Vec<Option<Goal>> = ids
+            .iter()
+            .map(|&(k, _)| pre_relu_goal(&self.targets[k].goal, self.arch))
+            .collect();
+        loop {
+            while self.opt.any_active() {
+                self.opt.step(1)?;
+            }
+            // a unit silent on the start image goes on before its ReLU, as in the window
+            let mut again = false;
+            for (&(_, id), pre) in ids.iter().zip(&mut pre) {
+                if self.opt.status(id)?.stop == Some(StopReason::ZeroGrad)
+                    && let Some(goal) = pre.take()
+                {
+                    self.opt.set_objective(id, goal)?;
+                    again = true;
+                }
+            }
+            if !again {
+                break;
+            }
         }
         let seconds = t0.elapsed().as_secs_f64();
         for (k, id) in ids {
@@ -197,7 +243,7 @@ impl Trials<'_> {
 
     /// Writes the picture of run `id` (trial `t` of `target`) and its row of the table.
     fn record(
-        &self,
+        &mut self,
         t: u64,
         target: &Target,
         id: usize,
@@ -210,18 +256,16 @@ impl Trials<'_> {
         let dir = a.output.join(&target.dir);
         std::fs::create_dir_all(&dir)?;
         let png = dir.join(format!("trial{t:05}.png"));
-        let param = self.opt.config(id)?.method.param;
-        let tiles = self
-            .opt
-            .best_images(id)?
-            .iter()
-            .map(|chw| render(chw, self.arch, 1, param))
-            .collect::<Result<Vec<_>>>()?;
-        let picture = match tiles.len() {
-            1 => tiles.into_iter().next().context("no picture")?,
-            _ => deepvis_viz::montage(&tiles, tiles.len(), 4, [255, 255, 255]),
-        };
-        save_image(&picture, &png)?;
+        let nothing = st.stop == Some(StopReason::ZeroGrad) || st.best_obj.is_none();
+        if nothing {
+            // nothing to show: no flat picture, the row says so
+            self.nothing.push(format!(
+                "trial {t} of {unit} stopped at iteration {} with a zero gradient",
+                st.iterations
+            ));
+        } else {
+            self.save_picture(id, &png)?;
+        }
         let row = format!(
             "{t}\t{unit}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{seconds:.3}\t{}\n",
             params.decay,
@@ -238,9 +282,32 @@ impl Trials<'_> {
             fmt_opt(st.best_iter),
             fmt_opt(st.majority_iter),
             st.stop.map(|s| s.as_str()).unwrap_or(""),
-            png.strip_prefix(&a.output).unwrap_or(&png).display(),
+            match nothing {
+                true => "-".to_string(),
+                false => png
+                    .strip_prefix(&a.output)
+                    .unwrap_or(&png)
+                    .display()
+                    .to_string(),
+            },
         );
         append_row(self.tsv, &row)
+    }
+
+    /// Writes the best images of run `id` as `png` (a montage of several).
+    fn save_picture(&self, id: usize, png: &Path) -> Result<()> {
+        let param = self.opt.config(id)?.method.param;
+        let tiles = self
+            .opt
+            .best_images(id)?
+            .iter()
+            .map(|chw| render(chw, self.arch, 1, param))
+            .collect::<Result<Vec<_>>>()?;
+        let picture = match tiles.len() {
+            1 => tiles.into_iter().next().context("no picture")?,
+            _ => deepvis_viz::montage(&tiles, tiles.len(), 4, [255, 255, 255]),
+        };
+        save_image(&picture, png)
     }
 }
 
@@ -292,6 +359,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         method,
         images,
         opt: Optimizer::new(l.net, &device),
+        nothing: Vec::new(),
     };
     for (t, units) in todo {
         trials.run(t, &units)?;
@@ -303,6 +371,14 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         if let Some(p) = sheet {
             log(g, format!("wrote {}", p.display()));
         }
+    }
+    if !trials.nothing.is_empty() {
+        bail!(
+            "{} trial(s) ended with nothing, silent even before the ReLU (their rows say so, \
+             with no picture): {}",
+            trials.nothing.len(),
+            trials.nothing.join("; ")
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
