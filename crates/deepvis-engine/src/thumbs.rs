@@ -71,15 +71,31 @@ impl ThumbStage {
         }
     }
 
-    /// Queues a thumbnail of `goal`; one of the same thing asked before starts over.
+    /// Queues a thumbnail of `goal` (the concept's and the parts' ahead of units'); one of the
+    /// same thing asked before starts over.
     pub fn ask(&mut self, of: ThumbOf, goal: Goal) {
         self.queue.retain(|(o, _)| *o != of);
         if self.current.as_ref().is_some_and(|c| c.of == of) {
             self.drop_current();
         }
-        self.queue.push_back((of, goal));
+        // the concept's and the parts' (a few, asked by a click) before the circuit's inputs
+        let at = match of {
+            ThumbOf::Unit { .. } => self.queue.len(),
+            _ => self
+                .queue
+                .iter()
+                .position(|(o, _)| matches!(o, ThumbOf::Unit { .. }))
+                .unwrap_or(self.queue.len()),
+        };
+        self.queue.insert(at, (of, goal));
         while self.queue.len() > QUEUE_MAX {
-            self.queue.pop_front();
+            // the oldest unit's goes first
+            let oldest = self
+                .queue
+                .iter()
+                .position(|(o, _)| matches!(o, ThumbOf::Unit { .. }))
+                .unwrap_or(0);
+            self.queue.remove(oldest);
         }
     }
 

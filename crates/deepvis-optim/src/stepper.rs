@@ -298,7 +298,7 @@ impl Optimizer {
             (param, p)
         };
         let run = self.run_mut(id)?;
-        if !same_param || method.adam != old.adam {
+        if !same_param || method.adam != old.adam || method.nesterov != old.nesterov {
             run.adam = None;
         }
         run.param = param;
@@ -598,7 +598,11 @@ impl Optimizer {
             let adam = run
                 .adam
                 .get_or_insert_with(|| Adam::new(run.p.dims(), device));
-            (m.adam_lr, adam.step(run.p.clone(), g.clone(), m.adam_lr))
+            let stepped = match m.nesterov {
+                true => adam.step_nesterov(run.p.clone(), g.clone(), m.adam_lr),
+                false => adam.step(run.p.clone(), g.clone(), m.adam_lr),
+            };
+            (m.adam_lr, stepped)
         } else {
             let lr = p.learning_rate(g2);
             (lr, run.p.clone() + g.clone() * lr)

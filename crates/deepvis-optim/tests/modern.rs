@@ -704,3 +704,28 @@ fn the_high_frequency_share_by_hand() {
     let share = high_frequency_share(&both, 0.25);
     assert!((share - 0.5).abs() < 0.02, "{share}");
 }
+
+#[test]
+fn nadam_steps_are_its_formula() {
+    use deepvis_optim::update::Adam;
+    let device = Device::flex();
+    let t = |v: f32| deepvis_model::tensor4(vec![v], [1, 1, 1, 1], &device).unwrap();
+    let mut adam = Adam::new([1, 1, 1, 1], &device);
+    let (lr, (b1, b2, eps)) = (0.1, (0.9f64, 0.999f64, 1e-8));
+    // PyTorch's NAdam, ascending, written out for gradients 2 then -1 from p = 1
+    let mu = |t: f64| b1 * (1.0 - 0.5 * 0.96f64.powf(t * 0.004));
+    let (mut p, mut m, mut v, mut prod) = (1.0f64, 0.0, 0.0, 1.0);
+    let mut x = t(1.0);
+    for (step, g) in [2.0f64, -1.0].into_iter().enumerate() {
+        let k = step as f64 + 1.0;
+        prod *= mu(k);
+        m = b1 * m + (1.0 - b1) * g;
+        v = b2 * v + (1.0 - b2) * g * g;
+        let denom = (v / (1.0 - b2.powf(k))).sqrt() + eps;
+        p += lr * (1.0 - mu(k)) / (1.0 - prod) * g / denom
+            + lr * mu(k + 1.0) / (1.0 - prod * mu(k + 1.0)) * m / denom;
+        x = adam.step_nesterov(x, t(g as f32), lr);
+        let got = to_vec(x.clone()).unwrap()[0] as f64;
+        assert!((got - p).abs() < 1e-5, "step {k}: {got} vs {p}");
+    }
+}

@@ -111,6 +111,9 @@ pub struct Method {
     pub adam: bool,
     /// Adam's learning rate.
     pub adam_lr: f64,
+    /// Adam with Nesterov momentum (NAdam, Dozat 2016, as PyTorch writes it: what MACO's
+    /// authors optimize with).
+    pub nesterov: bool,
     /// The penalties on the picture (0..1 pixel units, subtracted from the objective).
     pub penalties: Penalties,
 }
@@ -127,6 +130,7 @@ struct MethodWire {
     transforms: Transforms,
     adam: bool,
     adam_lr: f64,
+    nesterov: bool,
     penalties: Penalties,
     tv: Option<f64>,
     l1: Option<f64>,
@@ -143,6 +147,7 @@ impl Default for MethodWire {
             transforms: m.transforms,
             adam: m.adam,
             adam_lr: m.adam_lr,
+            nesterov: m.nesterov,
             penalties: m.penalties,
             tv: None,
             l1: None,
@@ -167,6 +172,7 @@ impl From<MethodWire> for Method {
             transforms: w.transforms,
             adam: w.adam,
             adam_lr: w.adam_lr,
+            nesterov: w.nesterov,
             penalties,
         }
     }
@@ -188,6 +194,7 @@ impl Method {
         transforms: Transforms::OFF,
         adam: false,
         adam_lr: 0.05,
+        nesterov: false,
         penalties: Penalties::OFF,
     };
 

@@ -138,6 +138,10 @@ pub(crate) fn knobs(ui: &mut egui::Ui, o: &mut OptimSettings) -> bool {
                 .text("Adam lr"),
             "Adam's step size",
         );
+        changed |= ui
+            .checkbox(&mut m.nesterov, "Nesterov (NAdam)")
+            .on_hover_text("Adam with Nesterov momentum, as MACO's authors optimize")
+            .changed();
     }
     for kind in PenaltyKind::ALL {
         let spec = kind.spec();

@@ -28,6 +28,9 @@ pub struct MethodArgs {
     /// Adam's learning rate (default: the method's).
     #[arg(long)]
     pub adam_lr: Option<f64>,
+    /// Adam with Nesterov momentum (NAdam, as MACO's authors run it); implies --adam.
+    #[arg(long, conflicts_with = "sgd")]
+    pub nadam: bool,
     /// Fourier: the frequency decay power (default 1).
     #[arg(long)]
     pub decay_power: Option<f64>,
@@ -66,6 +69,10 @@ impl MethodArgs {
         }
         if self.sgd {
             m.adam = false;
+        }
+        if self.nadam {
+            m.adam = true;
+            m.nesterov = true;
         }
         if let Some(v) = self.adam_lr {
             m.adam_lr = v;
