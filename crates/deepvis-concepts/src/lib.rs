@@ -10,6 +10,7 @@ pub mod cav;
 mod error;
 pub mod file;
 pub mod nmf;
+pub mod reservoir;
 pub mod rng;
 pub mod tcav;
 
@@ -17,6 +18,7 @@ pub use cav::{Cav, Fit, FitOptions};
 pub use error::{Error, Result};
 pub use file::{ConceptFile, Examples, MAX_CONCEPT_FILE_BYTES};
 pub use nmf::{Nmf, NmfOptions, Transform};
+pub use reservoir::Reservoir;
 pub use rng::SplitMix64;
 pub use tcav::{
     TTest, Tcav, regularized_incomplete_beta, significance, student_t_two_sided_p, tcav_score,

@@ -1,8 +1,9 @@
 //! The concept taught in the window: the grid layer's activations (averaged over the map) of
-//! the frames shown while the user records, the concept fitted on them or loaded from a file,
-//! and its score and map on each frame after.
+//! the frames shown while the user records (with no others recorded, a sample of the session's
+//! other frames stands in), the concept fitted on them or loaded from a file, and its score and
+//! map on each frame after.
 
-use deepvis_concepts::{Cav, ConceptFile, Examples, Fit, Nmf, NmfOptions};
+use deepvis_concepts::{Cav, ConceptFile, Examples, Fit, Nmf, NmfOptions, Reservoir};
 use deepvis_protocol::{Command, ConceptFit, ConceptSide, Event, ThumbOf};
 use image::RgbImage;
 
@@ -27,7 +28,13 @@ pub(crate) struct ConceptStage {
     parts: Option<usize>,
     /// The newest frame's factorisation and its layer (the next frame starts from it).
     last_parts: Option<(String, Nmf)>,
+    /// A uniform sample of the session's frames not recorded as the concept (their grid
+    /// layer's channel means) and its layer: the others when none were recorded.
+    session: Option<(String, Reservoir<Vec<f32>>)>,
 }
+
+/// How many of the session's frames are kept to stand in for others.
+const SESSION_OTHERS: usize = 64;
 
 /// The parts' colours, in order.
 const PART_COLORS: [[u8; 3]; 8] = [
@@ -141,17 +148,46 @@ impl ConceptStage {
             ConceptFit::Mean => Fit::Mean,
             ConceptFit::Logistic => Fit::Logistic,
         };
-        let cav = Cav::fit(how, &self.examples.positive, &self.examples.negative)?;
+        let examples = Examples {
+            positive: self.examples.positive.clone(),
+            negative: self.others(&layer)?,
+        };
+        let cav = Cav::fit(how, &examples.positive, &examples.negative)?;
         let name = self
             .concept
             .as_ref()
             .map_or_else(|| "concept".to_string(), |c| c.name.clone());
-        let file = ConceptFile::new(&cav, &name, model.info.name(), None, &layer)
-            .with_examples(self.examples.clone());
+        let file =
+            ConceptFile::new(&cav, &name, model.info.name(), None, &layer).with_examples(examples);
         self.recording = None;
         let ready = ready(&file);
         self.concept = Some(file);
         Ok(vec![ready])
+    }
+
+    /// The others a fit takes: those recorded, else the session's frames of `layer` that are
+    /// not the concept's (the frame shown when recording began is both).
+    fn others(&self, layer: &str) -> Result<Vec<Vec<f32>>> {
+        if !self.examples.negative.is_empty() {
+            return Ok(self.examples.negative.clone());
+        }
+        let session: Vec<Vec<f32>> = match &self.session {
+            Some((l, r)) if l == layer => r
+                .items()
+                .iter()
+                .filter(|v| !self.examples.positive.contains(v))
+                .cloned()
+                .collect(),
+            _ => Vec::new(),
+        };
+        if session.is_empty() {
+            return Err(EngineError::ConceptLayer(
+                "no others yet: hold \"record others\" (shift+g) on other things, or let other \
+                 frames pass before fitting (they stand in for others)"
+                    .into(),
+            ));
+        }
+        Ok(session)
     }
 
     /// Loads a concept file of this model: its examples become the stage's, its layer the
@@ -272,6 +308,7 @@ impl ConceptStage {
     /// layer.
     pub fn frame(&mut self, maps: &GridMaps) -> Result<Vec<Event>> {
         let mut events = Vec::new();
+        let means = deepvis_concepts::channel_means(&maps.data, maps.dims)?;
         if let Some(side) = self.recording {
             match &self.layer {
                 Some(l) if *l != maps.layer => {
@@ -283,19 +320,28 @@ impl ConceptStage {
                 }
                 _ => self.layer = Some(maps.layer.clone()),
             }
-            let v = deepvis_concepts::channel_means(&maps.data, maps.dims)?;
             match side {
-                ConceptSide::Concept => self.examples.positive.push(v),
-                ConceptSide::Others => self.examples.negative.push(v),
+                ConceptSide::Concept => self.examples.positive.push(means.clone()),
+                ConceptSide::Others => self.examples.negative.push(means.clone()),
             }
             events.push(self.counts(&maps.layer));
+        }
+        if self.recording != Some(ConceptSide::Concept) {
+            match &mut self.session {
+                Some((l, r)) if *l == maps.layer => r.offer(means.clone()),
+                _ => {
+                    let mut r = Reservoir::new(SESSION_OTHERS, 0);
+                    r.offer(means.clone());
+                    self.session = Some((maps.layer.clone(), r));
+                }
+            }
         }
         if let Some(k) = self.parts {
             events.extend(self.parts_of(maps, k)?);
         }
         if let Some(c) = self.concept.as_ref().filter(|c| c.layer == maps.layer) {
             let cav = c.cav();
-            let score = cav.score(&deepvis_concepts::channel_means(&maps.data, maps.dims)?)?;
+            let score = cav.score(&means)?;
             let [ch, h, w] = maps.dims;
             let map = cav.map(&maps.data, ch, h, w)?;
             if let Some(overlay) = maps

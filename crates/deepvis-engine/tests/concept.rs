@@ -252,3 +252,44 @@ fn thumbnails_and_the_circuit_refuse_what_is_not_there() {
     assert_eq!(image, Some((227, 227)));
     h.shutdown();
 }
+
+#[test]
+fn with_no_others_recorded_the_sessions_other_frames_stand_in() {
+    let h = engine(SourceSpec::Path(shared().join("images/coffee.png")));
+    collect(&h, Duration::from_secs(60), |e| {
+        matches!(e, Event::Grid { .. })
+    });
+    h.send(Command::ConceptRecord(Some(ConceptSide::Concept)));
+    counts(&h, |p, _| p >= 1);
+    h.send(Command::ConceptRecord(None));
+    // the only frame so far is the concept's: nothing stands in for others
+    h.send(Command::ConceptFit(ConceptFit::Mean));
+    let e = collect(&h, Duration::from_secs(30), |e| {
+        matches!(e, Event::Error(_))
+    });
+    assert!(
+        e.iter()
+            .any(|e| matches!(e, Event::Error(f) if f.message.contains("no others yet"))),
+        "{e:?}"
+    );
+    // the dog shown, not recorded: it stands in
+    h.send(Command::SetSource(SourceSpec::Path(
+        shared().join("images/dog.jpg"),
+    )));
+    let mut seen_input = false;
+    collect(&h, Duration::from_secs(60), |e| {
+        seen_input |= matches!(e, Event::Input(_));
+        seen_input && matches!(e, Event::Grid { .. })
+    });
+    h.send(Command::ConceptFit(ConceptFit::Mean));
+    let e = collect(&h, Duration::from_secs(30), |e| {
+        matches!(e, Event::ConceptReady { .. } | Event::Error(_))
+    });
+    assert!(
+        e.iter().any(|e| matches!(e, Event::ConceptReady { .. })),
+        "{e:?}"
+    );
+    let (dog, coffee) = (score_on(&h, "dog.jpg"), score_on(&h, "coffee.png"));
+    assert!(coffee > dog, "coffee {coffee}, dog {dog}");
+    h.shutdown();
+}

@@ -125,7 +125,7 @@ fn the_formulas_by_hand_and_the_table() {
         assert!(p.parse_into(bad).is_err(), "{bad}");
     }
     let json = serde_json::to_string(&p).unwrap();
-    assert_eq!(json, r#"{"tv":0.5,"l1":2.0,"l2":0.0}"#);
+    assert_eq!(json, r#"{"tv":0.5,"l1":2.0,"l2":0.0,"start":0.0}"#);
     assert_eq!(
         serde_json::from_str::<Penalties>(r#"{"l1":2}"#).unwrap(),
         p.with(PenaltyKind::Tv, 0.0)

@@ -267,7 +267,13 @@ impl ConceptPane {
             self.ask(held, shared);
         }
         let (p, n) = self.counts;
-        ui.label(format!("{p} frame(s) of the concept, {n} of others"));
+        match n {
+            0 => ui.label(format!(
+                "{p} frame(s) of the concept, none of others: the session's other frames \
+                 stand in"
+            )),
+            n => ui.label(format!("{p} frame(s) of the concept, {n} of others")),
+        };
         ui.horizontal(|ui| {
             egui::ComboBox::from_id_salt("concept fit")
                 .selected_text(self.fit.label())
@@ -277,7 +283,7 @@ impl ConceptPane {
                     }
                 });
             if ui
-                .add_enabled(p > 0 && n > 0, egui::Button::new("fit"))
+                .add_enabled(p > 0, egui::Button::new("fit"))
                 .clicked()
             {
                 shared.send(Command::ConceptFit(self.fit));
