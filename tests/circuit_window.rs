@@ -3,54 +3,20 @@
 //! with its map and its picture, and a click that walks down into one. (Its own test binary:
 //! its pictures keep a worker busy, which would slow the concept pane's test beside it.)
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+mod common;
+use common::{squeezenet, until};
 
-use deepvis_engine::{EngineConfig, ModelLoader};
-use deepvis_protocol::SourceSpec;
-use deepvis_testdata::shared;
+use std::sync::Arc;
+
 use deepvis_ui::{DeepvisApp, Persisted};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
-/// Draws the window until `done` holds of it (the worker runs meanwhile), at most `secs` s.
-fn until(
-    h: &mut Harness<'static, DeepvisApp>,
-    secs: u64,
-    what: &str,
-    done: impl Fn(&DeepvisApp) -> bool,
-) {
-    let t0 = Instant::now();
-    while !done(h.state()) {
-        assert!(
-            t0.elapsed() < Duration::from_secs(secs),
-            "no {what} after {secs} s; messages: {:?}",
-            h.state().messages
-        );
-        std::thread::sleep(Duration::from_millis(30));
-        h.run_steps(1);
-    }
-    h.run_steps(2);
-}
-
-fn photo(name: &str) -> SourceSpec {
-    SourceSpec::Path(shared().join("images").join(name))
-}
-
 #[test]
 fn the_circuit_pane_lists_inputs_with_maps_and_pictures_and_a_click_walks_down() {
-    let mut c = EngineConfig::new(
-        ModelLoader::builtin(
-            deepvis_model::Arch::SqueezeNet1_0,
-            deepvis_testdata::shared_file("weights/squeezenet1_0/squeezenet1_0.safetensors"),
-        ),
-        photo("coffee.png"),
-    );
-    c.backend = deepvis_model::BackendChoice::Cpu;
+    let mut c = squeezenet("coffee.png", "conv10");
     // the espresso class's unit before the pooling: its inputs are fire9's channels
-    c.grid_layer = Some("conv10".into());
     c.selected = Some(967);
-    c.running = false;
     let engine = deepvis_engine::spawn(c, Arc::new(|| {}));
     let persisted = Persisted {
         running: false,

@@ -4,53 +4,22 @@
 //! again; the frame's parts by NMF show over it, and one becomes the concept. (Top-level
 //! `tests/`, run as a test of the `deepvis` crate.)
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+mod common;
+use common::{photo, squeezenet, until};
 
-use deepvis_engine::{EngineConfig, ModelLoader};
-use deepvis_protocol::{Command, SourceSpec};
+use std::sync::Arc;
+use std::time::Duration;
+
+use deepvis_protocol::Command;
 use deepvis_testdata::shared;
 use deepvis_ui::{DeepvisApp, Persisted};
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
-/// Draws the window until `done` holds of it (the worker runs meanwhile), at most `secs` s.
-fn until(
-    h: &mut Harness<'static, DeepvisApp>,
-    secs: u64,
-    what: &str,
-    done: impl Fn(&DeepvisApp) -> bool,
-) {
-    let t0 = Instant::now();
-    while !done(h.state()) {
-        assert!(
-            t0.elapsed() < Duration::from_secs(secs),
-            "no {what} after {secs} s; messages: {:?}",
-            h.state().messages
-        );
-        std::thread::sleep(Duration::from_millis(30));
-        h.run_steps(1);
-    }
-    h.run_steps(2);
-}
-
-fn photo(name: &str) -> SourceSpec {
-    SourceSpec::Path(shared().join("images").join(name))
-}
-
 #[test]
 fn the_concept_pane_records_fits_shows_saves_and_loads_a_concept() {
-    let mut c = EngineConfig::new(
-        ModelLoader::builtin(
-            deepvis_model::Arch::SqueezeNet1_0,
-            deepvis_testdata::shared_file("weights/squeezenet1_0/squeezenet1_0.safetensors"),
-        ),
-        photo("coffee.png"),
-    );
-    c.backend = deepvis_model::BackendChoice::Cpu;
-    c.grid_layer = Some("fire9".into());
-    c.running = false;
+    let c = squeezenet("coffee.png", "fire9");
     let engine = deepvis_engine::spawn(c, Arc::new(|| {}));
     let persisted = Persisted {
         running: false,

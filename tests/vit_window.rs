@@ -6,8 +6,10 @@
 //! preferred image is not run: a ViT-S step takes seconds on two cores. (Top-level `tests/`,
 //! run as a test of the `deepvis` crate.)
 
+mod common;
+use common::until;
+
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use deepvis_engine::{EngineConfig, ModelLoader};
 use deepvis_protocol::{MethodKind, SourceSpec};
@@ -28,26 +30,6 @@ fn loader() -> ModelLoader {
         deepvis_model::Net::from_any_graph(m.graph, "vit_s_focus.onnx", input.spec, None, device)
             .map_err(|e| e.to_string())
     })
-}
-
-/// Draws the window until `done` holds of it (the worker runs meanwhile), at most `secs` s.
-fn until(
-    h: &mut Harness<'static, DeepvisApp>,
-    secs: u64,
-    what: &str,
-    done: impl Fn(&DeepvisApp) -> bool,
-) {
-    let t0 = Instant::now();
-    while !done(h.state()) {
-        assert!(
-            t0.elapsed() < Duration::from_secs(secs),
-            "no {what} after {secs} s; messages: {:?}",
-            h.state().messages
-        );
-        std::thread::sleep(Duration::from_millis(50));
-        h.run_steps(1);
-    }
-    h.run_steps(2);
 }
 
 #[test]
