@@ -3,7 +3,7 @@
 //! after (higher on the concept's photo), saved, forgotten and loaded again.
 
 mod common;
-use common::{collect, weights};
+use common::{collect, error_with, weights};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -127,14 +127,7 @@ fn the_worker_records_fits_scores_saves_and_loads_a_concept() {
     let junk = dir.path().join("junk.json");
     std::fs::write(&junk, b"{}").unwrap();
     h.send(Command::ConceptLoad(junk));
-    let e = collect(&h, Duration::from_secs(10), |e| {
-        matches!(e, Event::Error(_))
-    });
-    assert!(
-        e.iter()
-            .any(|e| matches!(e, Event::Error(f) if f.message.contains("junk.json"))),
-        "{e:?}"
-    );
+    error_with(&h, "junk.json");
     h.shutdown();
 }
 
@@ -145,14 +138,7 @@ fn the_frames_parts_come_each_frame_and_one_becomes_the_concept() {
         matches!(e, Event::Input(_))
     });
     h.send(Command::ConceptParts(Some(0)));
-    let e = collect(&h, Duration::from_secs(30), |e| {
-        matches!(e, Event::Error(_))
-    });
-    assert!(
-        e.iter()
-            .any(|e| matches!(e, Event::Error(f) if f.message.contains("between 1 and 8"))),
-        "{e:?}"
-    );
+    error_with(&h, "between 1 and 8");
     h.send(Command::ConceptParts(Some(3)));
     let mut parts = None;
     collect(&h, Duration::from_secs(60), |e| {
@@ -175,13 +161,7 @@ fn the_frames_parts_come_each_frame_and_one_becomes_the_concept() {
     );
     assert!((0.0..1.0).contains(&error), "{error}");
     h.send(Command::ConceptFromPart(5));
-    let e = collect(&h, Duration::from_secs(30), |e| {
-        matches!(e, Event::Error(_))
-    });
-    assert!(
-        e.iter()
-            .any(|e| matches!(e, Event::Error(f) if f.message.contains("part 5")))
-    );
+    error_with(&h, "part 5");
     h.send(Command::ConceptFromPart(1));
     let mut ready = false;
     let e = collect(&h, Duration::from_secs(60), |e| {
@@ -198,18 +178,6 @@ fn thumbnails_and_the_circuit_refuse_what_is_not_there() {
     collect(&h, Duration::from_secs(60), |e| {
         matches!(e, Event::Input(_))
     });
-    let error_with = |h: &EngineHandle, text: &str| {
-        let e = collect(
-            h,
-            Duration::from_secs(30),
-            |e| matches!(e, Event::Error(f) if f.message.contains(text)),
-        );
-        assert!(
-            e.iter()
-                .any(|e| matches!(e, Event::Error(f) if f.message.contains(text))),
-            "no error with {text:?}: {e:?}"
-        );
-    };
     h.send(Command::Thumbnail(ThumbOf::Part(9)));
     error_with(&h, "no part 9");
     h.send(Command::Thumbnail(ThumbOf::Concept));
@@ -264,14 +232,7 @@ fn with_no_others_recorded_the_sessions_other_frames_stand_in() {
     h.send(Command::ConceptRecord(None));
     // the only frame so far is the concept's: nothing stands in for others
     h.send(Command::ConceptFit(ConceptFit::Mean));
-    let e = collect(&h, Duration::from_secs(30), |e| {
-        matches!(e, Event::Error(_))
-    });
-    assert!(
-        e.iter()
-            .any(|e| matches!(e, Event::Error(f) if f.message.contains("no others yet"))),
-        "{e:?}"
-    );
+    error_with(&h, "no others yet");
     // the dog shown, not recorded: it stands in
     h.send(Command::SetSource(SourceSpec::Path(
         shared().join("images/dog.jpg"),

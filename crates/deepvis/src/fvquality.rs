@@ -258,12 +258,7 @@ fn draw(
         bail!("class {class} with {}: no picture: {nothing}", m.as_str());
     }
     let id = batch.ids[0];
-    let pre_relu = batch
-        .opt
-        .config(id)?
-        .objective
-        .primary()
-        .is_some_and(|o| o.pre_relu);
+    let pre_relu = batch.before_relu(id)?;
     let param = batch.opt.config(id)?.method.param;
     let img = deepvis_engine::export::look(&batch.opt.best_image(id)?, &l.info, param)
         .map_err(anyhow::Error::msg)?;

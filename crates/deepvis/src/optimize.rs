@@ -685,6 +685,16 @@ impl Batch {
         Ok(())
     }
 
+    /// Whether run `id` optimizes its unit's value before the ReLU (asked, or fallen back on).
+    pub fn before_relu(&self, id: usize) -> Result<bool> {
+        Ok(self
+            .opt
+            .config(id)?
+            .objective
+            .primary()
+            .is_some_and(|o| o.pre_relu))
+    }
+
     /// The runs that ended with nothing: stopped by a zero gradient with no fallback left,
     /// or with no best image. A message naming each, or None.
     pub fn empty_runs(&self) -> Result<Option<String>> {
@@ -699,13 +709,7 @@ impl Batch {
                     plan.unit,
                     plan.kind.as_str(),
                     st.iterations,
-                    if self
-                        .opt
-                        .config(id)?
-                        .objective
-                        .primary()
-                        .is_some_and(|o| o.pre_relu)
-                    {
+                    if self.before_relu(id)? {
                         " even before its ReLU"
                     } else {
                         " and has no value before a ReLU to fall back on (a photo as the start \

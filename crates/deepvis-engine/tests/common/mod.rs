@@ -31,3 +31,18 @@ pub fn collect(
     }
     out
 }
+
+/// Waits for an error event whose message holds `text` (at most 30 s), and fails without one.
+#[allow(dead_code)] // not every test target checks errors
+pub fn error_with(h: &EngineHandle, text: &str) {
+    let e = collect(
+        h,
+        Duration::from_secs(30),
+        |e| matches!(e, Event::Error(f) if f.message.contains(text)),
+    );
+    assert!(
+        e.iter()
+            .any(|e| matches!(e, Event::Error(f) if f.message.contains(text))),
+        "no error with {text:?}: {e:?}"
+    );
+}

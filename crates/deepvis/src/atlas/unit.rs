@@ -214,12 +214,7 @@ impl Maker<'_> {
         }
         let id = batch.ids[0];
         let st = batch.opt.status(id)?.clone();
-        let pre_relu = batch
-            .opt
-            .config(id)?
-            .objective
-            .primary()
-            .is_some_and(|o| o.pre_relu);
+        let pre_relu = batch.before_relu(id)?;
         let mut rec = PictureRecord {
             method: m,
             png: None,
