@@ -176,8 +176,20 @@ fn a_clip_opened_at_a_time_shows_that_frame_paused() {
     }
     h.shutdown();
     assert!(!seen.is_empty(), "no playback report");
-    assert!(seen.iter().all(|&s| s == (24, true)), "{seen:?}");
-    assert_eq!(inputs_after, 1, "the one frame, then nothing");
+    // the clip may report its first frame before the player takes the seek sent after the
+    // source (a race that failed under load): from the first paused report on, only that frame
+    let first = seen.iter().position(|&s| s == (24, true));
+    let before = first.unwrap_or(seen.len());
+    assert!(first.is_some(), "never paused at frame 24: {seen:?}");
+    assert!(seen[before..].iter().all(|&s| s == (24, true)), "{seen:?}");
+    assert!(
+        seen[..before].iter().all(|&(_, paused)| !paused),
+        "{seen:?}"
+    );
+    assert!(
+        (1..=1 + before).contains(&inputs_after),
+        "the one frame (after {before} shown before the seek), then nothing: {inputs_after}"
+    );
 }
 
 #[test]
