@@ -25,9 +25,9 @@ pub mod transform;
 pub mod update;
 
 pub use deepvis_protocol::{
-    Method, MethodKind, ParamKind, Penalties, PenaltyKind, TransformKind, Transforms,
+    Canvas, Method, MethodKind, ParamKind, Penalties, PenaltyKind, TransformKind, Transforms,
 };
-pub use default::default_method;
+pub use default::{default_for, default_method};
 pub use error::{OptimError, Result, TermError};
 pub use goal::{Goal, Term};
 pub use init::Init;

@@ -167,6 +167,19 @@ fn restore(
     }
 }
 
+/// A session that never set the preferred image's method (its settings the defaults) starts
+/// with the method of the model it opens (`deepvis_optim::default_for`: MACO on SqueezeNet),
+/// quietly: there is nothing to mend.
+fn fresh_method(p: &mut Persisted, model: &str) {
+    if p.optim != Persisted::default().optim {
+        return;
+    }
+    let name = Path::new(model)
+        .file_name()
+        .map_or_else(|| model.to_string(), |n| n.to_string_lossy().into_owned());
+    p.optim.use_method(deepvis_optim::default_for(&name), false);
+}
+
 /// How the window's atlas pane starts this program on the model it was started with.
 fn atlas_program(g: &Global) -> Option<deepvis_ui::AtlasProgram> {
     let exe = std::env::current_exe().ok()?;
@@ -220,11 +233,13 @@ pub fn run(g: &Global, a: AppArgs) -> Result<ExitCode> {
     }
     let topk = a.topk.clone();
     let atlas = atlas_program(g);
+    let model_name = g.model.clone();
     eframe::run_native(
         "deepvis",
         options,
         Box::new(move |cc| {
-            let (persisted, unreadable) = restore(cc.storage, settings.as_deref());
+            let (mut persisted, unreadable) = restore(cc.storage, settings.as_deref());
+            fresh_method(&mut persisted, &model_name);
             let mut config = EngineConfig::new(model.clone(), source.clone());
             config.opener = Some(crate::common::onnx_opener());
             config.judge = judge.clone();
@@ -270,6 +285,26 @@ pub fn run(g: &Global, a: AppArgs) -> Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fresh_session_starts_with_its_models_method_and_a_kept_one_stays() {
+        let mut p = Persisted::default();
+        fresh_method(&mut p, "squeezenet1_0");
+        assert_eq!(p.optim.method.kind(), deepvis_optim::MethodKind::Maco);
+        assert!(!p.optim.method_was_chosen());
+        let mut p = Persisted::default();
+        fresh_method(&mut p, "/models/alexnet");
+        assert_eq!(p.optim.method.kind(), deepvis_optim::MethodKind::Paper);
+        let mut p = Persisted::default();
+        fresh_method(&mut p, "/models/vit_s_focus.onnx");
+        assert_eq!(p.optim.method.kind(), deepvis_optim::MethodKind::Maco);
+        // saved settings the user changed stay as they were
+        let mut p = Persisted::default();
+        p.optim.params.lr = 3.0;
+        let kept = p.clone();
+        fresh_method(&mut p, "squeezenet1_0");
+        assert_eq!(p, kept);
+    }
 
     /// A storage holding one string under the settings key.
     struct Fake(Option<String>);
