@@ -7,7 +7,8 @@ pub use deepvis_protocol::Verdict;
 
 use crate::error::{EngineError, Result};
 
-/// Classifies `chw` (a picture in `from`'s normalized input space, as the optimizer holds it)
+/// Classifies `chw` (a picture in `from`'s normalized input space, as the optimizer holds it,
+/// of any side: it is resized to the judge's input)
 /// with `judge` (on `device`); `class`: the class the picture was made for, if any.
 pub fn judge(
     judge: &Net,
@@ -18,7 +19,8 @@ pub fn judge(
     labels: &Labels,
 ) -> Result<Verdict> {
     let info = judge.info();
-    let s = from.input_size() as u32;
+    // the picture's side: the network's input, or a canvas
+    let s = crate::export::side(chw) as u32;
     let img = from.norm().invert(chw, s, s)?;
     let t = info.input_size() as u32;
     let img = deepvis_model::preprocess::resize_bilinear(&img, t, t);

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use burn::prelude::Device;
 use deepvis_model::{Labels, Net};
 use deepvis_optim::recipe::{ModelFile, RunRecord, Which, WindowSettings};
-use deepvis_optim::{Change, Optimizer, Recipe, Sidecar};
+use deepvis_optim::{Change, Optimizer, ParamKind, Recipe, Sidecar};
 use deepvis_protocol::{Command, Doing, Event, OptimSettings, Telemetry, Verdict};
 use image::RgbImage;
 
@@ -295,7 +295,9 @@ impl PreferredStage {
             }),
         };
         let img = crate::export::picture(&self.opt, &[run.id], Which::Current, 1)?;
-        crate::export::write(png, &img, &mut sidecar)
+        let json = crate::export::write(png, &img, &mut sidecar)?;
+        crate::export::write_transparency(png, &self.opt, &[run.id], Which::Current, 1)?;
+        Ok(json)
     }
 
     /// Steps the optimizer for about `budget`, doing what the run's policy decides (the
@@ -393,28 +395,40 @@ impl PreferredStage {
     }
 
     /// The runs' current images as the window shows them: one, or tiles (the pixels the
-    /// paper's clipping zeroed tinted when asked).
-    fn picture(&self, model: &Model, ids: &[usize]) -> Result<RgbImage> {
+    /// paper's clipping zeroed tinted when asked); and for the spectral methods, the same seen
+    /// through their transparency maps.
+    fn picture(&self, model: &Model, ids: &[usize]) -> Result<(RgbImage, Option<RgbImage>)> {
         let mut tiles = Vec::new();
+        let mut seen = Vec::new();
         for &id in ids {
             let mask = match self.settings.show_clipped {
                 true => self.opt.clip_mask(id)?,
                 false => None,
             };
             let param = self.opt.config(id)?.method.param;
+            let maps = match param {
+                ParamKind::Pixel => None,
+                _ => self.opt.transparency(id)?,
+            };
             for (i, chw) in self.opt.current_images(id)?.iter().enumerate() {
                 let mut tile = crate::export::look(chw, &model.info, param)?;
                 if let (0, Some(mask)) = (i, &mask) {
                     tint_clipped(&mut tile, mask);
                 }
+                if let Some(map) = maps.as_ref().and_then(|m| m.get(i)) {
+                    let alpha = crate::export::opacity(map);
+                    seen.push(crate::export::see_through(&tile, &alpha));
+                }
                 tiles.push(tile);
             }
         }
-        Ok(match tiles.len() {
+        let lay = |mut tiles: Vec<RgbImage>| match tiles.len() {
             1 => tiles.swap_remove(0),
             4 => deepvis_viz::montage(&tiles, 2, 2, [0, 0, 0]),
             _ => deepvis_viz::montage(&tiles, 4, 2, [0, 0, 0]),
-        })
+        };
+        let seen = (!seen.is_empty() && seen.len() == tiles.len()).then(|| lay(seen));
+        Ok((lay(tiles), seen))
     }
 
     /// The picture as it forms, the judge's verdicts when due, the plot's new points.
@@ -422,7 +436,7 @@ impl PreferredStage {
         let Some(run) = self.run.as_ref() else {
             return Ok(());
         };
-        let image = self.picture(model, &run.ids)?;
+        let (image, transparency) = self.picture(model, &run.ids)?;
         let st = self.opt.status(run.id)?.clone();
         let points = match self.run.as_mut() {
             Some(run) => {
@@ -439,6 +453,7 @@ impl PreferredStage {
             layer: run.layer.clone(),
             channel: run.channel,
             image,
+            transparency,
             captions: run.captions.clone(),
             iteration: st.iterations,
             objective: st.last_obj.unwrap_or(0.0),

@@ -23,7 +23,7 @@ use crate::init::Init;
 use crate::param::Parameterization;
 use crate::params::Params;
 use crate::regularize::{clip_to_pixels, penalties as penalty_of, regularize};
-use crate::transform::{Affine, resample};
+use crate::transform::{Affine, resample, resample_to};
 use crate::update::Adam;
 
 /// A run to start.
@@ -83,9 +83,21 @@ struct Run {
     ii: usize,
     /// The start pictures in 0..1 units (what "keep to the start" measures from).
     start: Tensor<4>,
+    /// The transparency map: the absolute gradient on the pictures' pixels, summed over the
+    /// steps since the start (MACO's), `[images, 3, side, side]`.
+    seen: Option<Tensor<4>>,
 }
 
 impl Run {
+    /// Adds one step's gradient on the pictures to the transparency map.
+    fn saw(&mut self, g: Tensor<4>) {
+        let g = g.abs();
+        self.seen = Some(match self.seen.take() {
+            Some(s) => s + g,
+            None => g,
+        });
+    }
+
     /// The seed of the run's random transforms.
     fn seed(&self) -> u64 {
         match self.cfg.init {
@@ -181,6 +193,7 @@ impl Optimizer {
             status: RunStatus::default(),
             ii: 0,
             start,
+            seen: None,
         }));
         Ok(self.runs.len() - 1)
     }
@@ -264,6 +277,7 @@ impl Optimizer {
         run.cfg.init = init;
         run.p = p;
         run.start = start;
+        run.seen = None;
         run.adam = None;
         run.best_x = None;
         run.status = RunStatus::default();
@@ -280,6 +294,7 @@ impl Optimizer {
         let run = self.run(id)?;
         let old = run.cfg.method;
         let same_param = old.param == method.param
+            && old.canvas.side == method.canvas.side
             && (method.param == ParamKind::Pixel
                 || (old.decorrelate == method.decorrelate
                     && old.decay_power == method.decay_power));
@@ -300,6 +315,10 @@ impl Optimizer {
         let run = self.run_mut(id)?;
         if !same_param || method.adam != old.adam || method.nesterov != old.nesterov {
             run.adam = None;
+        }
+        if run.param.side() != param.side() {
+            // the map of another canvas does not carry over
+            run.seen = None;
         }
         run.param = param;
         run.p = p;
@@ -381,6 +400,24 @@ impl Optimizer {
         })
     }
 
+    /// The side of a run's pictures: the network's input, or its canvas.
+    pub fn picture_side(&self, id: usize) -> Result<usize> {
+        Ok(self.run(id)?.param.side())
+    }
+
+    /// A run's transparency map per image (`side x side`, row-major): the absolute gradient on
+    /// each pixel, summed over the colours and the steps since the start (where the network
+    /// looked); None before the first step.
+    pub fn transparency(&self, id: usize) -> Result<Option<Vec<Vec<f32>>>> {
+        let run = self.run(id)?;
+        let Some(seen) = &run.seen else {
+            return Ok(None);
+        };
+        let [n, _, h, w] = seen.dims();
+        let map = seen.clone().sum_dim(1).reshape([n, h * w]);
+        Ok(Some(Self::split(deepvis_model::to_vec(map)?, n)))
+    }
+
     /// The raw state of a run: its parameter (for pixels, the unclipped image, as the
     /// reference files' `x_out`).
     pub fn state(&self, id: usize) -> Result<Vec<f32>> {
@@ -429,12 +466,19 @@ impl Optimizer {
     }
 
     fn iterate(&mut self, active: &[usize], out: &mut Vec<Telemetry>) -> Result<()> {
-        let batch = self.prepare(active)?;
+        let mut batch = self.prepare(active)?;
         // 2-3. forward and backward, all runs in one batch
-        let taps = self.net.forward(Tensor::cat(batch.inputs, 0), &batch.req)?;
+        let taps = self.net.forward(
+            Tensor::cat(std::mem::take(&mut batch.inputs), 0),
+            &batch.req,
+        )?;
         let mut total: Option<Tensor<1>> = None;
         let mut scalars = Vec::with_capacity(active.len() * 5);
-        for ((k, &id), penalty) in active.iter().enumerate().zip(batch.penalties) {
+        for ((k, &id), penalty) in active
+            .iter()
+            .enumerate()
+            .zip(std::mem::take(&mut batch.penalties))
+        {
             let goal = &self.run(id)?.cfg.objective;
             let v = goal.evaluate(&self.info, &taps, batch.ranges[k].clone())?;
             scalars.push(v.report.without_autodiff());
@@ -453,18 +497,15 @@ impl Optimizer {
             return Ok(());
         };
         let grads = total.backward();
-        let mut gs = Vec::with_capacity(active.len());
-        for leaf in &batch.leaves {
-            let g = leaf
-                .grad(&grads)
-                .ok_or_else(|| OptimError::BadParam("no gradient reached the image".into()))?;
+        let (gs, on_pictures) = Self::gradients(&batch, &grads)?;
+        for g in &gs {
             scalars.push(g.clone().abs().max().reshape([1]));
             scalars.push(g.clone().powi_scalar(2).sum().reshape([1]));
-            gs.push(g);
         }
         let host = deepvis_model::to_vec(Tensor::cat(scalars, 0))?;
         let k = active.len();
-        for (item, (&id, g)) in active.iter().zip(gs).enumerate() {
+        for (item, ((&id, g), seen)) in active.iter().zip(gs).zip(on_pictures).enumerate() {
+            self.run_mut(id)?.saw(seen);
             let read = Readings {
                 obj: host[3 * item],
                 act: host[3 * item + 1],
@@ -477,6 +518,40 @@ impl Optimizer {
         Ok(())
     }
 
+    /// Each run's gradient on its parameter and on its picture (the same for pixels): the
+    /// spectral pictures' gradients go on to their parameters in a second backward pass, all
+    /// runs at once.
+    fn gradients(
+        batch: &Batch,
+        grads: &burn::tensor::Gradients,
+    ) -> Result<(Vec<Tensor<4>>, Vec<Tensor<4>>)> {
+        let none = || OptimError::BadParam("no gradient reached the image".into());
+        let mut on_pictures = Vec::with_capacity(batch.leaves.len());
+        let mut second: Option<Tensor<1>> = None;
+        for (picture, link) in &batch.pictures {
+            let g = picture.grad(grads).ok_or_else(none)?;
+            if let Some(link) = link {
+                let t = (link.clone() * g.clone().autodiff()).sum();
+                second = Some(match second {
+                    Some(s) => s + t,
+                    None => t,
+                });
+            }
+            on_pictures.push(g);
+        }
+        let grads2 = second.map(|s| s.backward());
+        let mut gs = Vec::with_capacity(batch.leaves.len());
+        for ((leaf, (_, link)), on_picture) in
+            batch.leaves.iter().zip(&batch.pictures).zip(&on_pictures)
+        {
+            gs.push(match (link, &grads2) {
+                (Some(_), Some(g2)) => leaf.grad(g2).ok_or_else(none)?,
+                _ => on_picture.clone(),
+            });
+        }
+        Ok((gs, on_pictures))
+    }
+
     /// Step 1 of an iteration: each run's images from its parameter (pixels clipped to valid
     /// values), through its transforms, and its penalties; the layers every objective reads.
     fn prepare(&mut self, active: &[usize]) -> Result<Batch> {
@@ -485,6 +560,7 @@ impl Optimizer {
         let size = info.input_size();
         let mut batch = Batch {
             leaves: Vec::with_capacity(active.len()),
+            pictures: Vec::with_capacity(active.len()),
             inputs: Vec::with_capacity(active.len()),
             shown: Vec::with_capacity(active.len()),
             penalties: Vec::with_capacity(active.len()),
@@ -498,13 +574,31 @@ impl Optimizer {
                 run.p = clip_to_pixels(run.p.clone(), &norm);
             }
             let leaf = run.p.clone().autodiff().require_grad();
-            let image = run.param.render(leaf.clone())?;
+            let rendered = run.param.render(leaf.clone())?;
+            // the spectral pictures are leaves of their own, so that the gradient on their
+            // pixels (the transparency map) is read; it then goes on to the parameter
+            let (image, link) = match run.param.kind() {
+                ParamKind::Pixel => (rendered, None),
+                _ => (rendered.clone().detach().require_grad(), Some(rendered)),
+            };
             let n = run.cfg.images;
             let method = run.cfg.method;
-            let input = if method.transforms.any() {
-                let mut rng = Rng::new(
-                    run.seed().wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ ((run.ii as u64) << 8),
-                );
+            let mut rng =
+                Rng::new(run.seed().wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ ((run.ii as u64) << 8));
+            let input = if method.canvas.on() {
+                let mut picks = Vec::with_capacity(n * method.canvas.crops);
+                for i in 0..n {
+                    for crop in method.canvas.draw(size, &mut || rng.uniform()) {
+                        let moved = match method.transforms.any() {
+                            true => method.transforms.draw(size, &mut || rng.uniform()),
+                            false => Affine::IDENTITY,
+                        };
+                        picks.push((i, crop.then(moved)));
+                    }
+                }
+                let crops = resample_to(image.clone(), &picks, [size, size])?;
+                run.param.add_noise(crops, method.canvas.noise, &mut rng)?
+            } else if method.transforms.any() {
                 let maps: Vec<Affine> = (0..n)
                     .map(|_| method.transforms.draw(size, &mut || rng.uniform()))
                     .collect();
@@ -512,6 +606,7 @@ impl Optimizer {
             } else {
                 image.clone()
             };
+            let seen = input.dims()[0];
             let pen = match method.penalties.active().next() {
                 Some(_) => penalty_of(
                     &method.penalties,
@@ -521,12 +616,13 @@ impl Optimizer {
                 None => None,
             };
             run.cfg.objective.request(&info, &mut batch.req)?;
-            batch.shown.push(image.without_autodiff());
+            batch.shown.push(image.clone().without_autodiff());
             batch.leaves.push(leaf);
+            batch.pictures.push((image, link));
             batch.inputs.push(input);
             batch.penalties.push(pen);
-            batch.ranges.push(at..at + n);
-            at += n;
+            batch.ranges.push(at..at + seen);
+            at += seen;
         }
         batch.req.layers.sort();
         batch.req.layers.dedup();
@@ -637,10 +733,14 @@ impl Optimizer {
 }
 
 /// One iteration's batch: every active run's leaf (its parameter, requiring a gradient), its
-/// transformed images, its image as shown, its penalty and where its images sit in the batch,
+/// picture, its transformed images (or crops), its image as shown, its penalty and where its images sit in the batch,
 /// and the layers the objectives read.
 struct Batch {
     leaves: Vec<Tensor<4>>,
+    /// Each run's picture as the network's crops read it (a leaf) and, for the spectral
+    /// parameterizations, the same picture rendered from the parameter (the link the
+    /// gradient goes on through).
+    pictures: Vec<(Tensor<4>, Option<Tensor<4>>)>,
     inputs: Vec<Tensor<4>>,
     shown: Vec<Tensor<4>>,
     penalties: Vec<Option<Tensor<1>>>,

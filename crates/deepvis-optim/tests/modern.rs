@@ -350,8 +350,9 @@ fn maco_keeps_the_prescribed_magnitude_exactly() {
                 let m = want[c * 227 * k + i] as f64;
                 if i == 0 {
                     // the constant term (227 is odd: the only frequency that is its own
-                    // mirror) is M cos(phase): real, at most M, free to move (each channel's
-                    // mean, hence the picture's mean colour, is optimized too)
+                    // mirror) is M cos(parameter): real, at most M, free to move (its
+                    // parameter is the channel's mean amplitude in the picture, so the
+                    // picture's mean colour is optimized too)
                     assert!(s.im[0].abs() <= 1e-4 * scale, "channel {c}: {}", s.im[0]);
                     assert!(got <= m + 1e-4 * scale, "channel {c}: {got} over {m}");
                     dc_moved |= (got - m).abs() > 1e-3 * m;
@@ -663,13 +664,15 @@ fn keeping_to_the_start_at_a_huge_weight_returns_the_photo() {
     for method in [Method::FOURIER, Method::MACO] {
         let (free, kept) = (moved(method, 0.0), moved(method, 1e6));
         eprintln!("{:?}: free {free}, kept {kept}", method.kind());
+        // Adam's steps keep their size at the optimum: the picture wobbles about the photo by
+        // a grey level or so (MACO at the photos' contrast, its mean an amplitude of its own)
         assert!(
-            kept < 1.0,
+            kept < 1.5,
             "{:?}: kept to the photo within {kept} grey levels",
             method.kind()
         );
         assert!(
-            free > 3.0 * kept,
+            free > 10.0 * kept,
             "{:?}: free {free}, kept {kept}",
             method.kind()
         );

@@ -1,6 +1,7 @@
 //! What the UI and the worker say to each other: two enums, [`Command`] (UI to worker) and
 //! [`Event`] (worker to UI), and the settings they carry. No model, no window.
 
+pub mod canvas;
 pub mod circuit;
 pub mod concept;
 pub mod failure;
@@ -19,6 +20,7 @@ use std::path::PathBuf;
 use image::{GrayImage, RgbImage};
 use serde::{Deserialize, Serialize};
 
+pub use canvas::Canvas;
 pub use circuit::{CircuitInput, CircuitSide, CircuitView, ThumbOf};
 pub use concept::{ConceptFit, ConceptSide};
 pub use deepvis_viz::mode::{
@@ -791,6 +793,10 @@ pub enum Event {
         channel: usize,
         /// The current image, scaled about zero (several: tiles left to right, top to bottom).
         image: RgbImage,
+        /// The Fourier and MACO pictures seen through their transparency maps (the absolute
+        /// gradient on each pixel, accumulated since the start: where the network looked),
+        /// tiled as `image`; None for the paper's pixels and before a first step.
+        transparency: Option<RgbImage>,
         /// What each tile is, in order (empty for a single image).
         captions: Vec<String>,
         /// Iterations so far.

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::canvas::Canvas;
 use crate::penalty::Penalties;
 use crate::transforms::Transforms;
 
@@ -116,6 +117,8 @@ pub struct Method {
     pub nesterov: bool,
     /// The penalties on the picture (0..1 pixel units, subtracted from the objective).
     pub penalties: Penalties,
+    /// Crops of a large canvas (the spectral parameterizations; off for pixels).
+    pub canvas: Canvas,
 }
 
 /// [`Method`] as stored, reading also the penalty weights `tv` and `l1` that earlier versions
@@ -132,6 +135,7 @@ struct MethodWire {
     adam_lr: f64,
     nesterov: bool,
     penalties: Penalties,
+    canvas: Canvas,
     tv: Option<f64>,
     l1: Option<f64>,
 }
@@ -149,6 +153,7 @@ impl Default for MethodWire {
             adam_lr: m.adam_lr,
             nesterov: m.nesterov,
             penalties: m.penalties,
+            canvas: m.canvas,
             tv: None,
             l1: None,
         }
@@ -174,6 +179,7 @@ impl From<MethodWire> for Method {
             adam_lr: w.adam_lr,
             nesterov: w.nesterov,
             penalties,
+            canvas: w.canvas,
         }
     }
 }
@@ -196,6 +202,7 @@ impl Method {
         adam_lr: 0.05,
         nesterov: false,
         penalties: Penalties::OFF,
+        canvas: Canvas::OFF,
     };
 
     /// Lucent's recipe (`fft_image` with decay power 1 and decorrelated colours, Adam) tuned
@@ -262,6 +269,12 @@ impl Method {
             ));
         }
         self.penalties.validate()?;
+        self.canvas.validate()?;
+        if self.canvas.on() && self.param == ParamKind::Pixel {
+            return Err(
+                "a canvas needs a spectral parameterization (fourier or maco), not pixels".into(),
+            );
+        }
         self.transforms.validate()
     }
 }

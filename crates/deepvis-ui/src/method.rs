@@ -3,7 +3,7 @@
 //! clicked place), and every knob of the chosen method.
 
 use deepvis_protocol::{
-    MethodKind, OptimSettings, OptimView, ParamKind, PenaltyKind, TransformKind,
+    Canvas, MethodKind, OptimSettings, OptimView, ParamKind, PenaltyKind, TransformKind,
 };
 
 /// The method and view pickers (under the preferred image); `pos` is the place chosen on the
@@ -116,6 +116,9 @@ pub(crate) fn knobs(ui: &mut egui::Ui, o: &mut OptimSettings) -> bool {
             .on_hover_text("mix the channels by ImageNet's colour correlation (lucent's)")
             .changed();
     }
+    if m.param != ParamKind::Pixel {
+        changed |= canvas_knobs(ui, &mut m.canvas);
+    }
     for kind in TransformKind::ALL {
         let spec = kind.spec();
         let mut s = egui::Slider::new(m.transforms.get_mut(kind), 0.0..=spec.slider_max)
@@ -153,6 +156,58 @@ pub(crate) fn knobs(ui: &mut egui::Ui, o: &mut OptimSettings) -> bool {
             spec.help,
         );
     }
+    changed
+}
+
+/// The canvas (crops of a large picture, as MACO's authors run it): on or off, its side, the
+/// crops per step, their size and noise. True if one moved.
+fn canvas_knobs(ui: &mut egui::Ui, c: &mut Canvas) -> bool {
+    let mut on = c.on();
+    let mut changed = false;
+    if ui
+        .checkbox(&mut on, "crops of a large canvas")
+        .on_hover_text(
+            "the picture is a canvas larger than the input; each step the network sees a few \
+             random crops of it (MACO as its authors run it)",
+        )
+        .changed()
+    {
+        *c = if on { Canvas::CPU } else { Canvas::OFF };
+        changed = true;
+    }
+    if !c.on() {
+        return changed;
+    }
+    changed |= slider(
+        ui,
+        egui::Slider::new(&mut c.side, 64..=1280)
+            .text("canvas")
+            .suffix(" px"),
+        "the canvas's side (the authors': 1280; slower as it grows)",
+    );
+    changed |= slider(
+        ui,
+        egui::Slider::new(&mut c.crops, 1..=8).text("crops per step"),
+        "how many crops the network sees each step (one batch)",
+    );
+    let (mut lo, mut hi) = (c.crop_min, c.crop_max);
+    changed |= slider(
+        ui,
+        egui::Slider::new(&mut lo, 0.05..=1.0).text("smallest crop"),
+        "the smallest crop's side, a share of the canvas's (the authors': 0.20)",
+    );
+    changed |= slider(
+        ui,
+        egui::Slider::new(&mut hi, 0.05..=1.0).text("largest crop"),
+        "the largest crop's side, a share of the canvas's (the authors': 0.25)",
+    );
+    // the two ends stay in order whichever moved
+    (c.crop_min, c.crop_max) = (lo.min(hi), hi.max(lo));
+    changed |= slider(
+        ui,
+        egui::Slider::new(&mut c.noise, 0.0..=0.2).text("crop noise"),
+        "Gaussian noise added to each crop (0..1 pixel units)",
+    );
     changed
 }
 

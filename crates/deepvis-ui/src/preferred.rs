@@ -33,6 +33,10 @@ pub struct PreferredPane {
     /// The preferred image's latest state.
     pub view: Option<PreferredView>,
     picture: Picture,
+    /// The picture seen through its transparency map (Fourier and MACO).
+    seen: Picture,
+    /// Whether the transparency map is hidden (it is shown beside the picture otherwise).
+    hide_seen: bool,
     /// The judge's latest verdicts on the preferred image(s), with the layer and unit judged.
     pub judged: Option<(String, usize, Vec<deepvis_protocol::Verdict>)>,
     /// Why the preferred image stopped.
@@ -58,6 +62,7 @@ impl Pane for PreferredPane {
                 layer,
                 channel,
                 image,
+                transparency,
                 captions,
                 iteration,
                 objective,
@@ -73,6 +78,10 @@ impl Pane for PreferredPane {
                     self.stopped = None;
                 }
                 self.picture.set(rgb_to_color(image));
+                match transparency {
+                    Some(t) => self.seen.set(rgb_to_color(t)),
+                    None => self.seen.clear(),
+                }
                 self.view = Some(PreferredView {
                     layer: layer.clone(),
                     channel: *channel,
@@ -111,6 +120,8 @@ impl Pane for PreferredPane {
     fn prepare(&mut self, ctx: &egui::Context, _shared: &mut Shared) {
         self.picture
             .upload(ctx, "preferred", TextureOptions::NEAREST);
+        self.seen
+            .upload(ctx, "preferred transparency", TextureOptions::LINEAR);
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
@@ -154,7 +165,7 @@ impl PreferredPane {
     }
 
     /// The picture, the run's numbers and mode, the judge's verdict and the tiles' captions.
-    fn image_ui(&self, ui: &mut egui::Ui, shared: &Shared) {
+    fn image_ui(&mut self, ui: &mut egui::Ui, shared: &Shared) {
         ui.heading("preferred image");
         let side = ui.available_width().min(320.0);
         let label = if shared.persisted.selected.is_some() {
@@ -162,8 +173,36 @@ impl PreferredPane {
         } else {
             "click a tile to see what the unit prefers"
         };
-        let resp = image_box(ui, self.picture.get(), side, label);
-        name_image(&resp, "preferred image view");
+        match self.seen.get().filter(|_| !self.hide_seen) {
+            Some(seen) => {
+                let seen = seen.clone();
+                ui.horizontal(|ui| {
+                    let half = (side - ui.spacing().item_spacing.x) / 2.0;
+                    let resp = image_box(ui, self.picture.get(), half, label);
+                    name_image(&resp, "preferred image view");
+                    let resp = image_box(ui, Some(&seen), half, "");
+                    name_image(&resp, "transparency map view");
+                    resp.on_hover_text(
+                        "the picture seen through its transparency map: the gradient on each \
+                         pixel, accumulated since the start (where the network looked)",
+                    );
+                });
+            }
+            None => {
+                let resp = image_box(ui, self.picture.get(), side, label);
+                name_image(&resp, "preferred image view");
+            }
+        }
+        if self.seen.get().is_some() {
+            let mut show = !self.hide_seen;
+            if ui
+                .checkbox(&mut show, "where the network looked")
+                .on_hover_text("the transparency map beside the picture (MACO's)")
+                .changed()
+            {
+                self.hide_seen = !show;
+            }
+        }
         let Some(p) = &self.view else {
             return;
         };

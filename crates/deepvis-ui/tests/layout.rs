@@ -110,6 +110,7 @@ fn fitted(
         layer: "fire9".into(),
         channel: 5,
         image: picture(227),
+        transparency: None,
         captions: Vec::new(),
         iteration: 40,
         objective: 12.5,

@@ -53,6 +53,7 @@ fn preferred(captions: &[&str]) -> Event {
         layer: "pool10".into(),
         channel: 130,
         image: image::RgbImage::new(227 * 3, 227),
+        transparency: None,
         captions: captions.iter().map(|s| s.to_string()).collect(),
         iteration: 12,
         objective: 3.5,

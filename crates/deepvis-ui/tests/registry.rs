@@ -247,6 +247,7 @@ fn preferred_events() -> Vec<Event> {
             layer: "fire9".into(),
             channel: 3,
             image: rgb(227, 227),
+            transparency: None,
             captions: Vec::new(),
             iteration: 5,
             objective: 1.0,

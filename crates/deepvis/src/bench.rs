@@ -534,23 +534,29 @@ fn backward_step<'a>(
     })
 }
 
-/// One step of the preferred image's optimizer by each method (Fourier and MACO with lucent's
-/// standard transforms), one run of `batch` images on the class unit `class`.
+/// One step of the preferred image's optimizer by each method (Fourier and MACO with their
+/// wide transforms; MACO also on crops of the CPU canvas and the authors'), one run of `batch`
+/// images on the class unit `class`.
 fn optim_steps<'a>(
     l: &Loaded,
     class: usize,
     batch: usize,
 ) -> Result<Vec<(&'static str, Step<'a>)>> {
     let mut named: Vec<(&'static str, Step<'a>)> = Vec::new();
-    for (name, kind) in [
-        ("optim_step_paper_preset3", deepvis_optim::MethodKind::Paper),
+    use deepvis_optim::{Canvas, MethodKind};
+    for (name, kind, canvas) in [
+        ("optim_step_paper_preset3", MethodKind::Paper, Canvas::OFF),
         (
             "optim_step_fourier_transforms",
-            deepvis_optim::MethodKind::Fourier,
+            MethodKind::Fourier,
+            Canvas::OFF,
         ),
+        ("optim_step_maco_transforms", MethodKind::Maco, Canvas::OFF),
+        ("optim_step_maco_canvas_cpu", MethodKind::Maco, Canvas::CPU),
         (
-            "optim_step_maco_transforms",
-            deepvis_optim::MethodKind::Maco,
+            "optim_step_maco_canvas_authors",
+            MethodKind::Maco,
+            Canvas::AUTHORS,
         ),
     ] {
         let mut opt = deepvis_optim::Optimizer::new(l.net.clone(), &l.device.device);
@@ -560,7 +566,10 @@ fn optim_steps<'a>(
             objective: deepvis_optim::Objective::class(&l.info, class)?.into(),
             params,
             init: deepvis_optim::Init::Noise { seed: 0, std: 10.0 },
-            method: kind.method(),
+            method: deepvis_optim::Method {
+                canvas,
+                ..kind.method()
+            },
             images: batch,
         })?;
         let opt = std::cell::RefCell::new(opt);

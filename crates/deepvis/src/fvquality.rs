@@ -13,8 +13,8 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 use deepvis_model::{ModelInfo, Net, Request};
-use deepvis_optim::MethodKind;
 use deepvis_optim::spectrum::high_frequency_share;
+use deepvis_optim::{Canvas, MethodKind};
 use image::{DynamicImage, RgbImage};
 use serde::Serialize;
 
@@ -49,6 +49,11 @@ pub struct Args {
     /// Iterations per picture (else each method's own).
     #[arg(long)]
     iters: Option<usize>,
+    /// Fourier and MACO with crops of a large canvas (as `optimize --canvas`: `cpu`,
+    /// `authors`, `off` or `SIDE[,crops=N][,scale=MIN-MAX][,noise=SD]`; else each method's
+    /// own).
+    #[arg(long, value_name = "SPEC", value_parser = parse_canvas)]
+    canvas: Option<Canvas>,
     /// Seed of the start noise.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -58,6 +63,11 @@ pub struct Args {
     /// Print the JSON report (else the markdown table).
     #[arg(long)]
     json: bool,
+}
+
+/// `--canvas SPEC`.
+fn parse_canvas(spec: &str) -> std::result::Result<Canvas, String> {
+    Canvas::parse(spec)
 }
 
 /// A judge, and the layer its features are read from (the one below its class scores).
@@ -125,6 +135,8 @@ pub struct Report {
     pub classes: Vec<usize>,
     /// Iterations per picture, where given.
     pub iters: Option<usize>,
+    /// The canvas of Fourier and MACO, where given (`SIDE,crops=N,scale=MIN-MAX,noise=SD`).
+    pub canvas: Option<String>,
     /// The cut-off of the high frequencies, cycles per pixel.
     pub high_frequency_cutoff: f64,
     /// The photos' high-frequency shares: (min, median, max), where photos were given.
@@ -252,6 +264,10 @@ fn draw(
         a.iters,
         a.seed,
     )?;
+    let mut plan = plan;
+    if let (Some(c), true) = (a.canvas, m != MethodKind::Paper) {
+        plan.config.method.canvas = c;
+    }
     let mut batch = Batch::new(l, vec![plan])?;
     batch.optimize(g, true)?;
     if let Some(nothing) = batch.empty_runs()? {
@@ -346,6 +362,9 @@ pub fn markdown(r: &Report) -> String {
             |n| format!("{n} iterations")
         )
     );
+    if let Some(c) = &r.canvas {
+        s.insert_str(s.len() - 2, &format!(", Fourier and MACO on a canvas {c}"));
+    }
     let judges: Vec<&str> = r
         .methods
         .first()
@@ -452,6 +471,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         model: l.info.name().to_string(),
         classes,
         iters: a.iters,
+        canvas: a.canvas.map(|c| c.to_string()),
         high_frequency_cutoff: HIGH_FREQUENCY,
         photos_high_frequency: photos_hf,
         methods: rows(&a.methods, &pictures, &judges),

@@ -371,7 +371,29 @@ fn run_from(g: &Global, a: &Args, json: &Path) -> Result<ExitCode> {
         g,
         format!("wrote {} and {}", a.output.display(), json_out.display()),
     );
+    write_transparency(g, &a.output, &opt, &ids, sidecar.image, sidecar.scale)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the runs' transparency picture beside `png` (`NAME.transparency.png`: each image
+/// with its accumulated absolute gradient as its alpha), and says so.
+fn write_transparency(
+    g: &Global,
+    png: &std::path::Path,
+    opt: &Optimizer,
+    ids: &[usize],
+    which: Which,
+    scale: u32,
+) -> Result<()> {
+    let path = deepvis_engine::export::write_transparency(png, opt, ids, which, scale)
+        .map_err(anyhow::Error::msg)?;
+    if let Some(path) = path {
+        log(
+            g,
+            format!("wrote {} (where the network looked)", path.display()),
+        );
+    }
+    Ok(())
 }
 
 /// One run of the batch: its configuration, the unit it is for, its preset and method, the
@@ -873,6 +895,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         g,
         format!("wrote {} and {}", a.output.display(), json_path.display()),
     );
+    write_transparency(g, &a.output, &batch.opt, &batch.ids, Which::Best, a.scale)?;
     if a.json {
         for mut r in reports {
             if let Some(obj) = r.as_object_mut() {

@@ -14,8 +14,8 @@ use anyhow::{Context, Result};
 use deepvis_engine::{EngineConfig, spawn};
 use deepvis_model::BackendChoice;
 use deepvis_protocol::{
-    BackFilter, BackMode, BackSettings, Baseline, ColorMap, Command, Event, LrPolicy,
-    OptimSettings, PlayerCommand, PreReluMode, SourceSpec, StartFrom,
+    BackFilter, BackMode, BackSettings, Baseline, Canvas, ColorMap, Command, Event, LrPolicy,
+    MethodKind, OptimSettings, PlayerCommand, PreReluMode, SourceSpec, StartFrom,
 };
 use deepvis_ui::{DeepvisApp, Persisted};
 
@@ -135,6 +135,45 @@ impl Rng {
     }
 }
 
+/// Optimizer settings for the storm: any method, a canvas now and then, wild numbers.
+fn optim_settings(r: &mut Rng) -> OptimSettings {
+    let mut o = OptimSettings::default();
+    if r.chance(300) {
+        o.use_method(r.pick(&MethodKind::ALL), true);
+    }
+    if r.chance(200) {
+        // crops of a canvas, some of them out of range (a method on pixels refuses one)
+        o.method.canvas = Canvas {
+            side: r.pick(&[0, 8, 96, 300, 5000]),
+            crops: r.below(20) as usize,
+            crop_min: r.wild(0.3),
+            crop_max: r.wild(0.5),
+            noise: r.wild(0.01),
+        };
+    }
+    let p = &mut o.params;
+    p.decay = r.wild(0.01);
+    p.blur_radius = r.wild(1.0);
+    p.blur_every = r.below(12) as u32;
+    p.norm_pct = r.wild(50.0);
+    p.contrib_pct = r.wild(50.0);
+    p.lr_policy = r.pick(&[LrPolicy::Constant, LrPolicy::Progress]);
+    p.lr = r.wild(100.0);
+    p.max_lr = r.wild(1e5);
+    p.desired_prog = r.wild(2.0);
+    p.max_iter = r.below(3000) as usize;
+    o.decay_on = r.chance(500);
+    o.blur_on = r.chance(500);
+    o.norm_on = r.chance(500);
+    o.contrib_on = r.chance(500);
+    o.seed = r.next();
+    o.start = r.pick(&[StartFrom::Noise, StartFrom::Frame]);
+    o.pre_relu = r.pick(&[PreReluMode::Auto, PreReluMode::On, PreReluMode::Off]);
+    o.suppress = r.chance(200);
+    o.endless = r.chance(500);
+    o
+}
+
 /// The stream's next command, given the layers of the model now loaded.
 fn command(r: &mut Rng, layers: &[String], bad_files: &[PathBuf], models: &[PathBuf]) -> Command {
     match r.below(100) {
@@ -145,30 +184,7 @@ fn command(r: &mut Rng, layers: &[String], bad_files: &[PathBuf], models: &[Path
             1 => 1 << 40,
             _ => r.below(600) as usize,
         }),
-        25..=36 => {
-            let mut o = OptimSettings::default();
-            let p = &mut o.params;
-            p.decay = r.wild(0.01);
-            p.blur_radius = r.wild(1.0);
-            p.blur_every = r.below(12) as u32;
-            p.norm_pct = r.wild(50.0);
-            p.contrib_pct = r.wild(50.0);
-            p.lr_policy = r.pick(&[LrPolicy::Constant, LrPolicy::Progress]);
-            p.lr = r.wild(100.0);
-            p.max_lr = r.wild(1e5);
-            p.desired_prog = r.wild(2.0);
-            p.max_iter = r.below(3000) as usize;
-            o.decay_on = r.chance(500);
-            o.blur_on = r.chance(500);
-            o.norm_on = r.chance(500);
-            o.contrib_on = r.chance(500);
-            o.seed = r.next();
-            o.start = r.pick(&[StartFrom::Noise, StartFrom::Frame]);
-            o.pre_relu = r.pick(&[PreReluMode::Auto, PreReluMode::On, PreReluMode::Off]);
-            o.suppress = r.chance(200);
-            o.endless = r.chance(500);
-            Command::SetOptim(o)
-        }
+        25..=36 => Command::SetOptim(optim_settings(r)),
         37..=42 => Command::SetRunning(r.chance(700)),
         43..=47 => Command::ResetOptim,
         48..=57 => {
