@@ -210,6 +210,63 @@ fn optimize_runs_the_methods_several_units_diversity_and_a_judge() {
     optimize_composition_and_its_replay(dir.path(), &png);
     optimize_direction_from_a_photo(dir.path(), &png);
     optimize_refuses_bad_knobs(&png);
+    optimize_on_a_canvas_and_its_replay(dir.path());
+}
+
+/// MACO on crops of a canvas: the picture is the canvas, its transparency map is written
+/// beside it (RGBA, the picture's colours), and the sidecar makes both again.
+fn optimize_on_a_canvas_and_its_replay(dir: &std::path::Path) {
+    let png = dir.join("canvas.png");
+    deepvis_ok(&[
+        "optimize",
+        "--layer",
+        "pool10",
+        "--unit",
+        "950",
+        "--method",
+        "maco",
+        "--canvas",
+        "300,crops=2,scale=0.5-0.6",
+        "--iters",
+        "3",
+        "-o",
+        png.to_str().unwrap(),
+    ]);
+    let picture = image::open(&png).unwrap().to_rgb8();
+    assert_eq!(picture.dimensions(), (300, 300));
+    let seen = image::open(dir.join("canvas.transparency.png")).unwrap();
+    assert!(matches!(seen, image::DynamicImage::ImageRgba8(_)));
+    let seen = seen.to_rgba8();
+    assert_eq!(seen.dimensions(), (300, 300));
+    assert!(
+        seen.pixels()
+            .zip(picture.pixels())
+            .all(|(a, p)| a.0[..3] == p.0)
+    );
+    let alpha: Vec<u8> = seen.pixels().map(|p| p.0[3]).collect();
+    assert!(
+        alpha.contains(&255) && alpha.contains(&0),
+        "where the crops fell and not"
+    );
+    let side: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("canvas.json")).unwrap()).unwrap();
+    assert_eq!(side["runs"][0]["method"]["canvas"]["side"], 300);
+    assert_eq!(side["runs"][0]["method"]["canvas"]["crops"], 2);
+    let again = dir.join("canvas-again.png");
+    deepvis_ok(&[
+        "optimize",
+        "--from",
+        dir.join("canvas.json").to_str().unwrap(),
+        "-o",
+        again.to_str().unwrap(),
+    ]);
+    assert_eq!(picture, image::open(&again).unwrap().to_rgb8());
+    assert_eq!(
+        seen,
+        image::open(dir.join("canvas-again.transparency.png"))
+            .unwrap()
+            .to_rgba8()
+    );
 }
 
 /// Two units, the three methods each, in one batch; each picture judged by EfficientNet.
@@ -375,6 +432,9 @@ fn optimize_refuses_bad_knobs(png: &std::path::Path) {
         (vec!["--adam-lr", "NaN"], "Adam"),
         (vec!["--objective", "channel:fire9"], "channel:fire9"),
         (vec!["--diversity", "40"], "images"),
+        (vec!["--canvas", "99999"], "canvas"),
+        (vec!["--canvas", "448,scale=0.9-0.2"], "crop"),
+        (vec!["--method", "paper", "--canvas", "cpu"], "canvas"),
     ] {
         let mut a = vec![
             "optimize", "--layer", "pool10", "--unit", "1", "--iters", "1",

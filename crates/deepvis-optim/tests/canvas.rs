@@ -270,3 +270,27 @@ fn a_colour_defined_class_takes_its_colour() {
         "orange's mean colour {orange:?}"
     );
 }
+
+#[test]
+fn a_picture_resized_for_a_canvas_keeps_flat_colours_and_averages_stripes() {
+    use deepvis_optim::transform::resize_square;
+    let flat: Vec<f32> = (0..3 * 8 * 8).map(|i| (i / 64) as f32 * 0.25).collect();
+    let r = resize_square(&flat, 8, 20);
+    assert_eq!(r.len(), 3 * 20 * 20);
+    for (i, v) in r.iter().enumerate() {
+        assert!((v - (i / 400) as f32 * 0.25).abs() < 1e-6, "{i}: {v}");
+    }
+    // stripes one pixel wide, halved: their mean away from the edges
+    let stripes: Vec<f32> = (0..3 * 8 * 8).map(|i| (i % 2) as f32).collect();
+    let r = resize_square(&stripes, 8, 4);
+    for y in 0..4 {
+        for x in 1..3 {
+            assert!(
+                (r[y * 4 + x] - 0.5).abs() < 1e-6,
+                "({y}, {x}): {}",
+                r[y * 4 + x]
+            );
+        }
+    }
+    assert_eq!(resize_square(&stripes, 8, 8), stripes);
+}
