@@ -173,3 +173,60 @@ fn the_views_and_the_judge_line_show() {
     h.run_steps(3);
     assert!(h.query_by_label_contains("judge j").is_none());
 }
+
+#[test]
+fn maco_offers_a_canvas_and_shows_where_the_network_looked() {
+    let (mut h, rx, tx) = setup();
+    h.get_by_label("MACO").click();
+    h.run_steps(3);
+    let slider = egui::accesskit::Role::Slider;
+    assert!(
+        h.query_by_role_and_label(slider, "crops per step")
+            .is_none()
+    );
+    // the canvas switched on: the CPU's, its knobs shown
+    h.get_by_label("crops of a large canvas").click();
+    h.run_steps(3);
+    let o = last_optim(&rx).expect("a SetOptim");
+    assert_eq!(o.method.param, deepvis_protocol::ParamKind::Maco);
+    assert_eq!(o.method.canvas, deepvis_protocol::Canvas::CPU);
+    for label in [
+        "canvas",
+        "crops per step",
+        "smallest crop",
+        "largest crop",
+        "crop noise",
+    ] {
+        assert!(
+            h.query_by_role_and_label(slider, label).is_some(),
+            "{label}"
+        );
+    }
+    h.get_by_role_and_label(slider, "crops per step")
+        .set_value_accesskit(6.0);
+    h.run_steps(2);
+    assert_eq!(last_optim(&rx).expect("a SetOptim").method.canvas.crops, 6);
+    // a picture with its transparency map: both shown, side by side, until hidden
+    let mut e = preferred(&[]);
+    if let Event::Preferred {
+        image,
+        transparency,
+        ..
+    } = &mut e
+    {
+        *image = image::RgbImage::new(448, 448);
+        *transparency = Some(image::RgbImage::new(448, 448));
+    }
+    tx.send(e).unwrap();
+    h.run_steps(3);
+    assert!(h.query_by_label("preferred image view").is_some());
+    assert!(h.query_by_label("transparency map view").is_some());
+    h.get_by_label("where the network looked").click();
+    h.run_steps(3);
+    assert!(h.query_by_label("transparency map view").is_none());
+    assert!(h.query_by_label("preferred image view").is_some());
+    // a picture without one (the paper's): no map, no switch
+    tx.send(preferred(&[])).unwrap();
+    h.run_steps(3);
+    assert!(h.query_by_label("where the network looked").is_none());
+}
