@@ -27,7 +27,7 @@ pub fn columns(w: usize) -> usize {
 
 /// The weight of column `k` in the inverse of a real transform: 1 for the constant column and
 /// (even `w`) the Nyquist column, 2 for the others (each stands for itself and its mirror).
-fn column_weight(k: usize, w: usize) -> f64 {
+pub(crate) fn column_weight(k: usize, w: usize) -> f64 {
     if k == 0 || (w.is_multiple_of(2) && k == w / 2) {
         1.0
     } else {

@@ -23,7 +23,7 @@ use deepvis_model::rng::Rng;
 use deepvis_protocol::{Method, ParamKind};
 
 use crate::error::{OptimError, Result};
-use crate::fft::{Irfft, Spectrum, columns, freq_scale, rfft2};
+use crate::fft::{Irfft, Spectrum, column_weight, columns, freq_scale, rfft2};
 use crate::init::Init;
 use crate::spectrum::{Magnitude, hermitian_columns};
 
@@ -94,12 +94,7 @@ fn maco_scales(shipped: &Magnitude, m: &[f32], side: usize) -> (f64, [f64; 3]) {
                         dc[c] = v;
                         continue;
                     }
-                    let weight = if hermitian_columns(w).contains(&q) {
-                        1.0
-                    } else {
-                        2.0
-                    };
-                    ac[c] += weight * v * v;
+                    ac[c] += column_weight(q, w) * v * v;
                 }
             }
         }
@@ -457,6 +452,7 @@ impl Parameterization {
                     } else {
                         0.0
                     });
+                    let own_columns = hermitian_columns(s);
                     out.extend(sp.re.iter().zip(&sp.im).enumerate().skip(1).map(
                         |(i, (re, im))| {
                             // where the spectrum is its own mirror, the phase whose `M cos`
@@ -468,7 +464,7 @@ impl Parameterization {
                                 .get(ch * s * k + i)
                                 .copied()
                                 .unwrap_or(0.0);
-                            if (s - j) % s == j && hermitian_columns(s).contains(&q) && m > 0.0 {
+                            if (s - j) % s == j && own_columns.contains(&q) && m > 0.0 {
                                 (re / m as f64).clamp(-1.0, 1.0).acos() as f32
                             } else {
                                 im.atan2(*re) as f32

@@ -513,7 +513,8 @@ impl Optimizer {
                 gmax: host[3 * k + 2 * item],
                 g2: host[3 * k + 2 * item + 1] as f64,
             };
-            out.push(self.advance(id, read, g, &batch.shown[item])?);
+            let shown = batch.pictures[item].0.clone().without_autodiff();
+            out.push(self.advance(id, read, g, &shown)?);
         }
         Ok(())
     }
@@ -562,7 +563,6 @@ impl Optimizer {
             leaves: Vec::with_capacity(active.len()),
             pictures: Vec::with_capacity(active.len()),
             inputs: Vec::with_capacity(active.len()),
-            shown: Vec::with_capacity(active.len()),
             penalties: Vec::with_capacity(active.len()),
             ranges: Vec::with_capacity(active.len()),
             req: Request::default(),
@@ -616,7 +616,6 @@ impl Optimizer {
                 None => None,
             };
             run.cfg.objective.request(&info, &mut batch.req)?;
-            batch.shown.push(image.clone().without_autodiff());
             batch.leaves.push(leaf);
             batch.pictures.push((image, link));
             batch.inputs.push(input);
@@ -733,8 +732,8 @@ impl Optimizer {
 }
 
 /// One iteration's batch: every active run's leaf (its parameter, requiring a gradient), its
-/// picture, its transformed images (or crops), its image as shown, its penalty and where its images sit in the batch,
-/// and the layers the objectives read.
+/// picture (also as shown), its transformed images (or crops), its penalty and where its images
+/// sit in the batch, and the layers the objectives read.
 struct Batch {
     leaves: Vec<Tensor<4>>,
     /// Each run's picture as the network's crops read it (a leaf) and, for the spectral
@@ -742,7 +741,6 @@ struct Batch {
     /// gradient goes on through).
     pictures: Vec<(Tensor<4>, Option<Tensor<4>>)>,
     inputs: Vec<Tensor<4>>,
-    shown: Vec<Tensor<4>>,
     penalties: Vec<Option<Tensor<1>>>,
     ranges: Vec<std::ops::Range<usize>>,
     req: Request,
